@@ -1,0 +1,1 @@
+"""Stored census results (filled by the census rebuild)."""

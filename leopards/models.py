@@ -1,0 +1,263 @@
+"""Individual leopards, sightings of them in photos, and matcher candidates."""
+
+from datetime import date
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+
+class Sex(models.TextChoices):
+    FEMALE = "female", _("Female")
+    MALE = "male", _("Male")
+    UNKNOWN = "unknown", _("Unknown")
+
+
+class AgeClass(models.TextChoices):
+    KITTEN = "kitten", _("Kitten")
+    SUBADULT = "subadult", _("Subadult")
+    ADULT = "adult", _("Adult")
+    UNKNOWN = "unknown", _("Unknown")
+
+
+class Flank(models.TextChoices):
+    LEFT = "left", _("Left")
+    RIGHT = "right", _("Right")
+    FRONT = "front", _("Front")
+    UNKNOWN = "unknown", _("Unknown")
+
+
+def age_class_at(birth_date: date | None, on: date) -> str:
+    """Derive the age class on a date from an (estimated) birth date."""
+    if birth_date is None:
+        return AgeClass.UNKNOWN
+    age_days = (on - birth_date).days
+    if age_days < 0:
+        return AgeClass.UNKNOWN
+    if age_days < settings.AGE_CLASS_SUBADULT_FROM_DAYS:
+        return AgeClass.KITTEN
+    if age_days < settings.AGE_CLASS_ADULT_FROM_DAYS:
+        return AgeClass.SUBADULT
+    return AgeClass.ADULT
+
+
+class Leopard(models.Model):
+    """An individual, told apart from others by its rosette pattern."""
+
+    class Status(models.TextChoices):
+        ALIVE = "alive", _("Alive")
+        DEAD = "dead", _("Dead")
+        UNKNOWN = "unknown", _("Unknown")
+
+    class BirthPrecision(models.TextChoices):
+        DAY = "day", _("Day")
+        MONTH = "month", _("Month")
+        SEASON = "season", _("Season")
+        YEAR = "year", _("Year")
+
+    code = models.CharField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=120, blank=True)
+    sex = models.CharField(_("sex"), max_length=10, choices=Sex.choices, default=Sex.UNKNOWN)
+    birth_date = models.DateField(
+        _("estimated birth date"),
+        null=True,
+        blank=True,
+        help_text=_("Age classes are derived from it at each census date."),
+    )
+    birth_date_precision = models.CharField(
+        _("birth date precision"),
+        max_length=10,
+        choices=BirthPrecision.choices,
+        default=BirthPrecision.YEAR,
+    )
+    mother = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="offspring",
+        verbose_name=_("mother"),
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.ALIVE
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    version = models.PositiveIntegerField(default=1)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("leopard")
+        verbose_name_plural = _("leopards")
+        constraints = [
+            models.CheckConstraint(condition=~Q(code=""), name="leopard_code_not_empty"),
+            models.CheckConstraint(
+                condition=Q(mother__isnull=True) | ~Q(mother=F("pk")),
+                name="leopard_not_own_mother",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}".strip()
+
+    def get_absolute_url(self) -> str:
+        return reverse("leopards:leopard-detail", args=[self.code])
+
+    def age_class_on(self, on: date) -> str:
+        return age_class_at(self.birth_date, on)
+
+
+class Sighting(models.Model):
+    """One animal in one photo; several per photo for a mother with kittens."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", _("Proposed")
+        CONFIRMED = "confirmed", _("Confirmed")
+        UNIDENTIFIABLE = "unidentifiable", _("Unidentifiable")
+        REJECTED = "rejected", _("Rejected")
+
+    class Source(models.TextChoices):
+        MANUAL = "manual", _("Drawn by a person")
+        DETECTOR = "detector", _("Detector")
+        IMPORT = "import", _("Imported")
+
+    class FeatureStatus(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        READY = "ready", _("Ready")
+        NO_FEATURES = "no_features", _("No usable pattern")
+        FAILED = "failed", _("Failed")
+
+    photo = models.ForeignKey(
+        "traps.Photo", on_delete=models.PROTECT, related_name="sightings", verbose_name=_("photo")
+    )
+    # The box is relative to the photo (0-1), as in Camtrap DP, so it does not
+    # depend on the size of the image it is drawn on.
+    bbox_x = models.FloatField(null=True, blank=True)
+    bbox_y = models.FloatField(null=True, blank=True)
+    bbox_w = models.FloatField(null=True, blank=True)
+    bbox_h = models.FloatField(null=True, blank=True)
+    flank = models.CharField(
+        _("flank"), max_length=10, choices=Flank.choices, default=Flank.UNKNOWN
+    )
+    leopard = models.ForeignKey(
+        Leopard,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sightings",
+        verbose_name=_("individual"),
+    )
+    observed_age_class = models.CharField(
+        _("observed age class"), max_length=10, choices=AgeClass.choices, default=AgeClass.UNKNOWN
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.PROPOSED
+    )
+    source = models.CharField(
+        _("source"), max_length=10, choices=Source.choices, default=Source.MANUAL
+    )
+    detection_confidence = models.FloatField(null=True, blank=True)
+    identified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="identifications",
+        verbose_name=_("identified by"),
+    )
+    identified_at = models.DateTimeField(_("identified at"), null=True, blank=True)
+    features = models.BinaryField(null=True, blank=True, editable=False)
+    feature_status = models.CharField(
+        max_length=20, choices=FeatureStatus.choices, default=FeatureStatus.PENDING
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    version = models.PositiveIntegerField(default=1)
+
+    history = HistoricalRecords(excluded_fields=["features"])
+
+    class Meta:
+        ordering = ["photo", "pk"]
+        verbose_name = _("sighting")
+        verbose_name_plural = _("sightings")
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        bbox_x__isnull=True,
+                        bbox_y__isnull=True,
+                        bbox_w__isnull=True,
+                        bbox_h__isnull=True,
+                    )
+                    | Q(
+                        bbox_x__gte=0,
+                        bbox_y__gte=0,
+                        bbox_w__gt=0,
+                        bbox_h__gt=0,
+                        bbox_x__lte=1,
+                        bbox_y__lte=1,
+                        bbox_w__lte=1,
+                        bbox_h__lte=1,
+                    )
+                ),
+                name="sighting_bbox_relative",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="confirmed") | Q(leopard__isnull=False),
+                name="sighting_confirmed_has_leopard",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["leopard", "status"]),
+            models.Index(fields=["status", "flank"]),
+        ]
+
+    def __str__(self) -> str:
+        who = self.leopard.code if self.leopard_id else _("unidentified")
+        return f"{who} · {self.get_flank_display()} · {self.photo}"
+
+    @property
+    def has_box(self) -> bool:
+        return self.bbox_x is not None
+
+
+class MatchCandidate(models.Model):
+    """A known individual that the matcher ranks for a sighting."""
+
+    sighting = models.ForeignKey(Sighting, on_delete=models.CASCADE, related_name="candidates")
+    leopard = models.ForeignKey(Leopard, on_delete=models.CASCADE, related_name="+")
+    rank = models.PositiveSmallIntegerField()
+    score = models.FloatField()
+    probability = models.FloatField(null=True, blank=True)
+    reference = models.ForeignKey(
+        Sighting,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The catalogue sighting that matched best."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["sighting", "rank"]
+        verbose_name = _("match candidate")
+        verbose_name_plural = _("match candidates")
+        constraints = [
+            models.UniqueConstraint(fields=["sighting", "rank"], name="candidate_unique_rank"),
+            models.UniqueConstraint(
+                fields=["sighting", "leopard"], name="candidate_unique_leopard"
+            ),
+            models.CheckConstraint(condition=Q(rank__gte=1), name="candidate_rank_positive"),
+            models.CheckConstraint(
+                condition=Q(probability__isnull=True) | Q(probability__gte=0, probability__lte=1),
+                name="candidate_probability_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.rank} {self.leopard_id} ({self.score:.1f})"

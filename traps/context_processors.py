@@ -1,0 +1,24 @@
+"""Template context every page needs: the navigation for the user's roles."""
+
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from traps.models import Role
+from traps.roles import user_roles
+
+# (url name, label, roles that see it). A page appears here once it exists.
+NAVIGATION = [
+    ("home", _("Overview"), {Role.RANGER, Role.SCIENTIST, Role.MANAGER, Role.ADMIN}),
+    ("admin:index", _("Administration"), {Role.ADMIN}),
+]
+
+
+def navigation(request: HttpRequest) -> dict:
+    roles = user_roles(request.user)
+    items = [
+        {"url": reverse(name), "label": label, "active": request.path == reverse(name)}
+        for name, label, allowed in NAVIGATION
+        if roles & {r.value for r in allowed}
+    ]
+    return {"nav_items": items, "user_roles": sorted(roles)}

@@ -1,0 +1,330 @@
+"""Parks, camera-trap stations, deployments, photos and photo events."""
+
+import zoneinfo
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+
+def validate_time_zone(value: str) -> None:
+    """Reject a name that is not an IANA time zone."""
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("“%(value)s” is not a known time zone."), params={"value": value})
+
+
+class Country(models.TextChoices):
+    RUSSIA = "RU", _("Russia")
+    CHINA = "CN", _("China")
+    NORTH_KOREA = "KP", _("North Korea")
+
+
+class Role(models.TextChoices):
+    """The four kinds of user; each is a Django group of the same name."""
+
+    RANGER = "ranger", _("Ranger")
+    SCIENTIST = "scientist", _("Scientist")
+    MANAGER = "manager", _("Manager")
+    ADMIN = "admin", _("Admin")
+
+
+class Park(models.Model):
+    code = models.SlugField(_("code"), max_length=20, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    country = models.CharField(_("country"), max_length=2, choices=Country.choices)
+    area_km2 = models.DecimalField(
+        _("area (km²)"),
+        max_digits=10,
+        decimal_places=1,
+        validators=[MinValueValidator(Decimal("0.1"))],
+    )
+    boundary = models.JSONField(_("boundary (GeoJSON)"), null=True, blank=True)
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="Asia/Vladivostok", validators=[validate_time_zone]
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        through="ParkMembership",
+        related_name="parks",
+        verbose_name=_("members"),
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("park")
+        verbose_name_plural = _("parks")
+        constraints = [
+            models.CheckConstraint(condition=Q(area_km2__gt=0), name="park_area_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+
+class ParkMembership(models.Model):
+    """A user works in a park; their role comes from their groups."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="park_memberships"
+    )
+    park = models.ForeignKey(Park, on_delete=models.CASCADE, related_name="memberships")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("park membership")
+        verbose_name_plural = _("park memberships")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "park"], name="membership_unique_user_park"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.park}"
+
+
+class Station(models.Model):
+    """A trap site: one or two cameras facing a trail."""
+
+    park = models.ForeignKey(
+        Park, on_delete=models.PROTECT, related_name="stations", verbose_name=_("park")
+    )
+    code = models.CharField(_("code"), max_length=40)
+    latitude = models.DecimalField(
+        _("latitude"),
+        max_digits=9,
+        decimal_places=6,
+        validators=[MinValueValidator(-90), MaxValueValidator(90)],
+    )
+    longitude = models.DecimalField(
+        _("longitude"),
+        max_digits=9,
+        decimal_places=6,
+        validators=[MinValueValidator(-180), MaxValueValidator(180)],
+    )
+    notes = models.TextField(_("notes"), blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["park__name", "code"]
+        verbose_name = _("station")
+        verbose_name_plural = _("stations")
+        constraints = [
+            models.UniqueConstraint(fields=["park", "code"], name="station_unique_code_per_park"),
+            models.CheckConstraint(
+                condition=Q(latitude__gte=-90, latitude__lte=90), name="station_latitude_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(longitude__gte=-180, longitude__lte=180),
+                name="station_longitude_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.park.code}/{self.code}"
+
+
+class Deployment(models.Model):
+    """A camera at a station for a period: the unit of effort (trap-nights)."""
+
+    station = models.ForeignKey(
+        Station, on_delete=models.PROTECT, related_name="deployments", verbose_name=_("station")
+    )
+    camera_serial = models.CharField(_("camera serial"), max_length=80, blank=True)
+    camera_model = models.CharField(_("camera model"), max_length=120, blank=True)
+    start = models.DateTimeField(_("start"))
+    end = models.DateTimeField(_("end"), null=True, blank=True, help_text=_("Empty while running."))
+    clock_offset = models.DurationField(
+        _("clock offset"),
+        default=timedelta(0),
+        help_text=_("Added to the camera's clock to get the true local time."),
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Bumped on every edit so two people editing at once cannot silently overwrite.
+    version = models.PositiveIntegerField(default=1)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-start"]
+        verbose_name = _("deployment")
+        verbose_name_plural = _("deployments")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end__isnull=True) | Q(end__gt=F("start")),
+                name="deployment_end_after_start",
+            ),
+        ]
+        indexes = [models.Index(fields=["camera_serial", "start"])]
+
+    def __str__(self) -> str:
+        camera = self.camera_serial or _("camera")
+        return f"{self.station} · {camera} · {self.start:%Y-%m-%d}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("traps:deployment-detail", args=[self.pk])
+
+
+class MalfunctionPeriod(models.Model):
+    """Days when a deployed camera did not work; they are not effort."""
+
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.CASCADE, related_name="malfunctions"
+    )
+    start = models.DateField(_("first day"))
+    end = models.DateField(_("last day"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["start"]
+        verbose_name = _("malfunction period")
+        verbose_name_plural = _("malfunction periods")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end__gte=F("start")), name="malfunction_end_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.start} to {self.end}"
+
+
+def photo_upload_to(instance: "Photo", filename: str) -> str:
+    """Name the stored file by its content hash, never by the client's name."""
+    return f"photos/{instance.sha256[:2]}/{instance.sha256[2:4]}/{instance.sha256}.jpg"
+
+
+def thumbnail_upload_to(instance: "Photo", filename: str) -> str:
+    return f"thumbnails/{instance.sha256[:2]}/{instance.sha256}.jpg"
+
+
+class Event(models.Model):
+    """Consecutive photos of one deployment closer than the independence interval."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for review")
+        IN_REVIEW = "in_review", _("In review")
+        REVIEWED = "reviewed", _("Reviewed")
+
+    class Content(models.TextChoices):
+        UNKNOWN = "unknown", _("Not yet classified")
+        BLANK = "blank", _("Blank")
+        LEOPARD = "leopard", _("Leopard")
+        OTHER_SPECIES = "other_species", _("Other species")
+        HUMAN = "human", _("Human")
+        VEHICLE = "vehicle", _("Vehicle")
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="events")
+    start = models.DateTimeField(_("start"))
+    end = models.DateTimeField(_("end"))
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.PENDING
+    )
+    content = models.CharField(
+        _("content"), max_length=20, choices=Content.choices, default=Content.UNKNOWN
+    )
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="claimed_events",
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["start"]
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gte=F("start")), name="event_end_after_start"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "start"]),
+            models.Index(fields=["deployment", "start"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.deployment.station} {self.start:%Y-%m-%d %H:%M}"
+
+
+class Photo(models.Model):
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        PROCESSING = "processing", _("Processing")
+        PROCESSED = "processed", _("Processed")
+        FAILED = "failed", _("Failed")
+
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.PROTECT, related_name="photos", verbose_name=_("deployment")
+    )
+    file = models.FileField(_("file"), upload_to=photo_upload_to, max_length=200)
+    sha256 = models.CharField(_("SHA-256"), max_length=64, unique=True, editable=False)
+    original_name = models.CharField(_("original file name"), max_length=255, blank=True)
+    size_bytes = models.PositiveBigIntegerField(_("size (bytes)"))
+    width = models.PositiveIntegerField(_("width"), null=True, blank=True)
+    height = models.PositiveIntegerField(_("height"), null=True, blank=True)
+    taken_at = models.DateTimeField(
+        _("taken at (UTC)"),
+        null=True,
+        blank=True,
+        help_text=_("Camera time corrected by the deployment's clock offset."),
+    )
+    camera_time = models.DateTimeField(
+        _("camera clock time"),
+        null=True,
+        blank=True,
+        help_text=_("EXIF time as the camera wrote it, read in the park's time zone."),
+    )
+    exif = models.JSONField(_("EXIF"), default=dict, blank=True)
+    outside_deployment = models.BooleanField(
+        _("time outside deployment"),
+        default=False,
+        help_text=_("The corrected time falls outside the deployment's dates."),
+    )
+    thumbnail = models.FileField(upload_to=thumbnail_upload_to, max_length=200, blank=True)
+    event = models.ForeignKey(
+        Event, on_delete=models.SET_NULL, null=True, blank=True, related_name="photos"
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.RECEIVED
+    )
+    error = models.TextField(_("processing error"), blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="uploaded_photos",
+    )
+    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["taken_at", "pk"]
+        verbose_name = _("photo")
+        verbose_name_plural = _("photos")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(sha256__regex=r"^[0-9a-f]{64}$"), name="photo_sha256_hex"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["deployment", "taken_at"]),
+            models.Index(fields=["status", "updated_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.original_name or self.sha256[:12]
