@@ -1,0 +1,1 @@
+"""Spot-pattern matching engine: features, index, scoring, calibration, evaluation."""

@@ -1,0 +1,160 @@
+"""Spot-pattern features of one box: CLAHE-normalised grey crop, RootSIFT descriptors."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+# RootSIFT components lie in [0, 1] but almost never exceed 0.5, so scaling by 510 before
+# rounding to uint8 keeps twice the precision of a plain *255 at the cost of clipping a
+# handful of values.
+DESCRIPTOR_SCALE = 510.0
+
+# Chosen by measurement (bench/README.md): 700 px keeps rosettes of a distant animal
+# several pixels wide while bounding SIFT's cost on a box from a 12-megapixel photo.
+DEFAULT_MAX_SIDE = 700
+DEFAULT_MAX_KEYPOINTS = 500
+MIN_BOX_SIDE = 24
+# Grey-level standard deviation below which a crop is treated as blank (fog, lens cap).
+MIN_CROP_STD = 2.0
+
+ImageSource = np.ndarray | str | Path | bytes
+
+
+@dataclass(frozen=True)
+class Features:
+    """Keypoints (x, y, size, angle in original image pixels) and RootSIFT descriptors."""
+
+    keypoints: np.ndarray  # (n, 4) float32
+    descriptors: np.ndarray  # (n, 128) uint8, RootSIFT * DESCRIPTOR_SCALE
+
+    def __len__(self) -> int:
+        return int(self.keypoints.shape[0])
+
+    def to_bytes(self) -> bytes:
+        """Serialise to a compact byte string for a database column."""
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            keypoints=self.keypoints.astype(np.float32, copy=False),
+            descriptors=self.descriptors.astype(np.uint8, copy=False),
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Features:
+        """Load features written by to_bytes."""
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            return cls(
+                keypoints=archive["keypoints"].astype(np.float32, copy=False),
+                descriptors=archive["descriptors"].astype(np.uint8, copy=False),
+            )
+
+    @classmethod
+    def empty(cls) -> Features:
+        """Return features with zero keypoints."""
+        return cls(keypoints=np.zeros((0, 4), np.float32), descriptors=np.zeros((0, 128), np.uint8))
+
+    def float_descriptors(self) -> np.ndarray:
+        """Return descriptors as unit-norm float32 RootSIFT vectors."""
+        return self.descriptors.astype(np.float32) / DESCRIPTOR_SCALE
+
+
+Box = tuple[float, float, float, float]
+
+
+def _load_grey_crop(image: ImageSource, box: Box | None, max_side: int) -> tuple[np.ndarray, Box]:
+    """Return the grey crop and the box actually used, in original image pixels."""
+    if isinstance(image, np.ndarray):
+        array = image
+        if array.ndim == 3:
+            array = cv2.cvtColor(array[:, :, :3], cv2.COLOR_RGB2GRAY)
+        height, width = array.shape[:2]
+        x, y, w, h = _clip_box(box, width, height)
+        return np.ascontiguousarray(array[y : y + h, x : x + w]), (x, y, w, h)
+
+    with Image.open(io.BytesIO(image) if isinstance(image, bytes) else image) as pil:
+        width, height = pil.size
+        x, y, w, h = _clip_box(box, width, height)
+        if pil.format == "JPEG" and w > 0 and h > 0:
+            # The DCT can decode at 1/2, 1/4 or 1/8 scale almost for free: pick the
+            # strongest reduction that still leaves the box at least max_side long, and
+            # decode luma only.
+            reduction = 1
+            while reduction < 8 and max(w, h) / (reduction * 2) >= max_side:
+                reduction *= 2
+            pil.draft("L", (-(-width // reduction), -(-height // reduction)))
+        factor = width / pil.size[0]
+        grey = pil.convert("L")
+        left, top = int(x / factor), int(y / factor)
+        right = min(grey.size[0], int(np.ceil((x + w) / factor)))
+        bottom = min(grey.size[1], int(np.ceil((y + h) / factor)))
+        crop = np.asarray(grey.crop((left, top, right, bottom)))
+        # Report the box back in original pixels, as the reduced decode saw it.
+        return crop, (left * factor, top * factor, (right - left) * factor, (bottom - top) * factor)
+
+
+def _clip_box(box: Box | None, width: int, height: int) -> tuple[int, int, int, int]:
+    """Clip a box to the image; None means the whole image."""
+    if box is None:
+        return 0, 0, width, height
+    x, y, w, h = box
+    x0, y0 = max(0, round(x)), max(0, round(y))
+    x1, y1 = min(width, round(x + w)), min(height, round(y + h))
+    return x0, y0, max(0, x1 - x0), max(0, y1 - y0)
+
+
+def extract_features(
+    image: ImageSource,
+    box: Box | None = None,
+    *,
+    max_side: int = DEFAULT_MAX_SIDE,
+    max_keypoints: int = DEFAULT_MAX_KEYPOINTS,
+    clahe_clip: float = 2.0,
+) -> Features:
+    """Extract RootSIFT features from the box (x, y, w, h) of an image array, path or bytes."""
+    crop, (bx, by, bw, bh) = _load_grey_crop(image, box, max_side)
+    if min(crop.shape[:2], default=0) < MIN_BOX_SIDE or float(crop.std()) < MIN_CROP_STD:
+        return Features.empty()
+
+    scale = min(1.0, max_side / max(crop.shape[:2]))
+    if scale < 1.0:
+        crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    # CLAHE lifts the flat contrast of infrared night shots and of shaded flanks so that
+    # the rosettes give keypoints in both.
+    tile = max(2, min(8, min(crop.shape[:2]) // 64))
+    clahe = cv2.createCLAHE(clipLimit=clahe_clip, tileGridSize=(tile, tile))
+    crop = clahe.apply(crop)
+
+    sift = cv2.SIFT_create(nfeatures=max_keypoints)
+    keypoints, descriptors = sift.detectAndCompute(crop, None)
+    if descriptors is None or len(keypoints) == 0:
+        return Features.empty()
+    # SIFT can return a few more than nfeatures (one point, several orientations).
+    order = np.argsort([-kp.response for kp in keypoints], kind="stable")[:max_keypoints]
+    descriptors = descriptors[order]
+    # RootSIFT (Arandjelovic and Zisserman 2012): Hellinger kernel as a Euclidean distance.
+    descriptors = descriptors / np.maximum(descriptors.sum(axis=1, keepdims=True), 1e-7)
+    descriptors = np.sqrt(descriptors)
+
+    # Keypoints go back to original image pixels so the review page can draw them.
+    sx, sy = bw / crop.shape[1], bh / crop.shape[0]
+    points = np.array(
+        [
+            (
+                bx + (kp.pt[0] + 0.5) * sx - 0.5,
+                by + (kp.pt[1] + 0.5) * sy - 0.5,
+                kp.size * sx,
+                kp.angle,
+            )
+            for kp in (keypoints[i] for i in order)
+        ],
+        dtype=np.float32,
+    ).reshape(-1, 4)
+    quantised = np.clip(np.rint(descriptors * DESCRIPTOR_SCALE), 0, 255).astype(np.uint8)
+    return Features(keypoints=points, descriptors=quantised)
