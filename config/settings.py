@@ -229,9 +229,10 @@ SPECTACULAR_SETTINGS = {
 # Two records of one individual at one station count as independent detections
 # only when at least this far apart; also the gap that closes a photo event.
 INDEPENDENCE_INTERVAL_MINUTES = env.int("INDEPENDENCE_INTERVAL_MINUTES", default=30)
-# Age classes of Panthera pardus, in days since (estimated) birth.
-AGE_CLASS_SUBADULT_FROM_DAYS = env.int("AGE_CLASS_SUBADULT_FROM_DAYS", default=365)
-AGE_CLASS_ADULT_FROM_DAYS = env.int("AGE_CLASS_ADULT_FROM_DAYS", default=730)
+# Age classes of Panthera pardus, in whole months since (estimated) birth:
+# kitten below 1 year, subadult from 1 to 2 years, adult from 2 years.
+AGE_CLASS_SUBADULT_FROM_MONTHS = env.int("AGE_CLASS_SUBADULT_FROM_MONTHS", default=12)
+AGE_CLASS_ADULT_FROM_MONTHS = env.int("AGE_CLASS_ADULT_FROM_MONTHS", default=24)
 # Coordinates shown to people without exact-location rights are generalised to
 # a grid cell of this many degrees (GBIF's rule for highly sensitive species).
 COORDINATE_GENERALISATION_DEGREES = 0.1

@@ -34,12 +34,15 @@ def age_class_at(birth_date: date | None, on: date) -> str:
     """Derive the age class on a date from an (estimated) birth date."""
     if birth_date is None:
         return AgeClass.UNKNOWN
-    age_days = (on - birth_date).days
-    if age_days < 0:
+    if on < birth_date:
         return AgeClass.UNKNOWN
-    if age_days < settings.AGE_CLASS_SUBADULT_FROM_DAYS:
+    # Whole calendar months, so a cat turns one on its birthday in leap years too.
+    months = (on.year - birth_date.year) * 12 + on.month - birth_date.month
+    if on.day < birth_date.day:
+        months -= 1
+    if months < settings.AGE_CLASS_SUBADULT_FROM_MONTHS:
         return AgeClass.KITTEN
-    if age_days < settings.AGE_CLASS_ADULT_FROM_DAYS:
+    if months < settings.AGE_CLASS_ADULT_FROM_MONTHS:
         return AgeClass.SUBADULT
     return AgeClass.ADULT
 
@@ -194,6 +197,11 @@ class Sighting(models.Model):
                         bbox_h__isnull=True,
                     )
                     | Q(
+                        # NULL passes a CHECK, so half a box must be ruled out by name.
+                        bbox_x__isnull=False,
+                        bbox_y__isnull=False,
+                        bbox_w__isnull=False,
+                        bbox_h__isnull=False,
                         bbox_x__gte=0,
                         bbox_y__gte=0,
                         bbox_w__gt=0,

@@ -1,0 +1,44 @@
+# Shared by bin/run and bin/test: a virtual environment that matches requirements.txt.
+
+PYTHON="${PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+
+ensure_venv() {
+  if [[ ! -x .venv/bin/python ]]; then
+    echo "Creating the virtual environment in .venv"
+    "$PYTHON" -m venv .venv
+  fi
+  # shellcheck disable=SC1091
+  source .venv/bin/activate
+  local stamp=".venv/.requirements.sha256"
+  local want
+  want="$(sha256sum requirements.txt | cut -d' ' -f1)"
+  if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+    echo "Installing requirements"
+    python -m pip install --quiet --upgrade pip
+    python -m pip install --quiet -r requirements.txt
+    echo "$want" > "$stamp"
+  fi
+}
+
+ensure_chromium() {
+  # The browser tests drive Debian's Chromium; Playwright's own downloads do not work here.
+  if [[ ! -x /usr/bin/chromium ]]; then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+      echo "Installing Chromium for the browser tests"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+    else
+      echo "Chromium is missing: install Debian's 'chromium' package (the browser tests need /usr/bin/chromium)" >&2
+    fi
+  fi
+}
+
+port_open() {
+  python - "$1" "$2" <<'PY'
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1).close()
+except OSError:
+    sys.exit(1)
+PY
+}

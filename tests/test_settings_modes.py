@@ -1,0 +1,78 @@
+"""The settings modes: local first run, real services, and production."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBE = (
+    "import django, json; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'],"
+    " 'eager': s.CELERY_TASK_ALWAYS_EAGER,"
+    " 'storage': s.STORAGES['default']['BACKEND'], 'debug': s.DEBUG}))"
+)
+MODE_VARIABLES = [
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "AWS_STORAGE_BUCKET_NAME",
+    "REGISTRY_MODE",
+    "SECRET_KEY",
+    "DEBUG",
+    "ALLOWED_HOSTS",
+]
+
+
+def _run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in MODE_VARIABLES}
+    clean.update(env, DJANGO_SETTINGS_MODULE="config.settings", VAR_DIR=str(tmp_path / "var"))
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120
+    )
+
+
+def _probe(tmp_path: Path, **env: str) -> dict:
+    result = _run(["-c", PROBE], tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_nothing_configured_means_sqlite_local_files_and_tasks_in_process(tmp_path):
+    probe = _probe(tmp_path)
+    assert probe == {
+        "engine": "django.db.backends.sqlite3",
+        "eager": True,
+        "storage": "django.core.files.storage.FileSystemStorage",
+        "debug": True,
+    }
+
+
+def test_service_variables_switch_to_postgresql_a_broker_and_object_storage(tmp_path):
+    probe = _probe(
+        tmp_path,
+        DATABASE_URL="postgres://registry@db.example:5432/registry",
+        CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
+        AWS_STORAGE_BUCKET_NAME="leopard-photos",
+    )
+    assert probe["engine"] == "django.db.backends.postgresql"
+    assert probe["eager"] is False
+    assert probe["storage"] == "storages.backends.s3.S3Storage"
+
+
+def test_production_mode_refuses_to_start_without_a_secret_key(tmp_path):
+    result = _run(["-c", PROBE], tmp_path, REGISTRY_MODE="production")
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_production_mode_passes_the_deployment_checklist(tmp_path):
+    result = _run(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        tmp_path,
+        REGISTRY_MODE="production",
+        SECRET_KEY="x" * 20 + "a-long-random-production-secret-value-1234567890",
+        ALLOWED_HOSTS="registry.example.org",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout

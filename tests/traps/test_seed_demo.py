@@ -1,0 +1,41 @@
+"""The demo landscape is believable and building it twice changes nothing."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from leopards.models import Leopard, Sighting
+from traps.models import Deployment, Event, Park, Photo, Station
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _counts() -> dict[str, int]:
+    return {
+        model.__name__: model.objects.count()
+        for model in (Park, Station, Deployment, Leopard, Photo, Event, Sighting)
+    }
+
+
+def test_seed_demo_builds_the_landscape_and_a_second_run_changes_nothing():
+    call_command("seed_demo", stdout=io.StringIO())
+    first = _counts()
+    assert first["Park"] == 3
+    assert 55 <= first["Station"] <= 65
+    assert 35 <= first["Leopard"] <= 45
+    assert first["Photo"] > 200
+    assert Photo.objects.exclude(status=Photo.Status.PROCESSED).count() == 0
+    assert Leopard.objects.filter(mother__isnull=False).count() >= 10
+    # Kittens of the first demo year are adults by the last one.
+    assert Leopard.objects.filter(birth_date__year=2021, mother__isnull=False).exists()
+    # At least one cat was photographed in two countries.
+    assert (
+        Leopard.objects.filter(sightings__photo__deployment__station__park__country="RU")
+        .filter(sightings__photo__deployment__station__park__country="CN")
+        .exists()
+    )
+    assert Sighting.objects.filter(status=Sighting.Status.CONFIRMED).count() == first["Sighting"]
+
+    call_command("seed_demo", stdout=io.StringIO())
+    assert _counts() == first

@@ -1,0 +1,211 @@
+"""Image checks, EXIF reading and thumbnails with Pillow (no database here)."""
+
+import hashlib
+import io
+import re
+import unicodedata
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO
+
+from django.utils.translation import gettext as _
+from PIL import ExifTags, Image, UnidentifiedImageError
+
+# Formats a camera trap writes. HEIC is left out: no camera-trap model writes
+# it and decoding it needs a native library that is not on every machine.
+ACCEPTED_FORMATS = {"JPEG", "PNG"}
+THUMBNAIL_SIZE = (400, 400)
+HASH_CHUNK = 1024 * 1024
+_CAMERA_SERIAL_AS_MODEL = re.compile(r"^[A-Z]{2,5}\d{3,}$")
+
+
+class PhotoRejected(Exception):
+    """A file that is not stored, with a reason a ranger can act on."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class ExifData:
+    camera_time: datetime | None
+    make: str
+    model: str
+    serial: str
+    raw: dict
+
+
+def clean_file_name(name: str) -> str:
+    """Return the client's file name for display, or reject a name that tries a path."""
+    if not name:
+        return ""
+    if "\x00" in name or any(unicodedata.category(c) == "Cc" for c in name):
+        raise PhotoRejected(
+            "bad_name", _("The file name contains control characters; rename the file.")
+        )
+    if "/" in name or "\\" in name or name in {".", ".."} or name.startswith(".."):
+        raise PhotoRejected(
+            "bad_name",
+            _("The file name “%(name)s” contains a folder path; send the file itself.")
+            % {"name": name[:80]},
+        )
+    return name[:255]
+
+
+def sha256_of(fileobj: IO[bytes]) -> tuple[str, int]:
+    """Hash a file in chunks and return (hex digest, size in bytes)."""
+    fileobj.seek(0)
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := fileobj.read(HASH_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    fileobj.seek(0)
+    return digest.hexdigest(), size
+
+
+def check_size(size: int, max_bytes: int) -> None:
+    """Reject an empty or oversized file before anything decodes it."""
+    if size == 0:
+        raise PhotoRejected("empty", _("The file is empty (0 bytes); copy it from the card again."))
+    if size > max_bytes:
+        raise PhotoRejected(
+            "too_large",
+            _("The file is %(size)d MB; the limit is %(limit)d MB.")
+            % {"size": size // (1024 * 1024), "limit": max_bytes // (1024 * 1024)},
+        )
+
+
+def inspect_image(fileobj: IO[bytes], max_pixels: int) -> ImageInfo:
+    """Check by content that a file is a whole JPEG or PNG of sane size; decode nothing."""
+    fileobj.seek(0)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(fileobj)
+            image_format = image.format or ""
+            width, height = image.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise PhotoRejected(
+            "too_many_pixels",
+            _("The image claims too many pixels to be a camera photo; it was not opened."),
+        ) from exc
+    except UnidentifiedImageError as exc:
+        raise PhotoRejected(
+            "not_an_image",
+            _("This file is not a photo (its content is not an image, whatever its name)."),
+        ) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise PhotoRejected("corrupt", _("The image is damaged and cannot be read.")) from exc
+    if image_format not in ACCEPTED_FORMATS:
+        raise PhotoRejected(
+            "unsupported_format",
+            _("%(format)s images are not accepted; send the camera's JPEG files.")
+            % {"format": image_format or _("This kind of")},
+        )
+    if width * height > max_pixels:
+        raise PhotoRejected(
+            "too_many_pixels",
+            _("The image has %(mp)d megapixels; the limit is %(limit)d.")
+            % {"mp": width * height // 1_000_000, "limit": max_pixels // 1_000_000},
+        )
+    if image_format == "JPEG" and not _jpeg_is_complete(fileobj):
+        raise PhotoRejected(
+            "truncated",
+            _("The photo is cut short (truncated); copy it from the card again."),
+        )
+    fileobj.seek(0)
+    return ImageInfo(format=image_format, width=width, height=height)
+
+
+def _jpeg_is_complete(fileobj: IO[bytes]) -> bool:
+    # A whole JPEG ends with the EOI marker (FF D9), possibly followed by a few
+    # padding bytes; a copy cut short by a pulled card or a dropped connection
+    # does not. Checking it here costs nothing; the full decode comes later.
+    fileobj.seek(0, io.SEEK_END)
+    size = fileobj.tell()
+    fileobj.seek(max(0, size - 1024))
+    tail = fileobj.read()
+    fileobj.seek(0)
+    return b"\xff\xd9" in tail
+
+
+def _exif_text(value: object) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return str(value).strip("\x00 ").strip() if value is not None else ""
+
+
+def _json_safe(value: object) -> object:
+    if isinstance(value, bytes):
+        return value.hex() if len(value) <= 64 else f"<{len(value)} bytes>"
+    if isinstance(value, tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, int | float | str | bool) or value is None:
+        if isinstance(value, float) and value != value:  # NaN is not JSON
+            return None
+        return value.replace("\x00", "") if isinstance(value, str) else value
+    return str(value)
+
+
+def parse_exif_datetime(value: str) -> datetime | None:
+    """Parse an EXIF 'YYYY:MM:DD HH:MM:SS' time; None when absent or impossible."""
+    value = value.strip()
+    for fmt in ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y:%m:%d %H:%M"):
+        try:
+            return datetime.strptime(value[:19], fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def read_exif(image: Image.Image) -> ExifData:
+    """Read the capture time and camera identity from a photo's EXIF."""
+    exif = image.getexif()
+    sub = exif.get_ifd(ExifTags.IFD.Exif)
+    raw: dict[str, object] = {}
+    for tags in (exif, sub):
+        for tag, value in tags.items():
+            if tag in (ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo, ExifTags.Base.MakerNote):
+                continue
+            name = ExifTags.TAGS.get(tag, str(tag))
+            raw[name] = _json_safe(value)
+    time_text = _exif_text(
+        sub.get(ExifTags.Base.DateTimeOriginal) or exif.get(ExifTags.Base.DateTime) or ""
+    )
+    make = _exif_text(exif.get(ExifTags.Base.Make))
+    model = _exif_text(exif.get(ExifTags.Base.Model))
+    serial = _exif_text(sub.get(ExifTags.Base.BodySerialNumber))
+    if not serial and _CAMERA_SERIAL_AS_MODEL.match(model):
+        # Panthera and some other trap cameras write the unit's serial (CAM41146)
+        # in the Model tag.
+        serial = model
+    return ExifData(
+        camera_time=parse_exif_datetime(time_text) if time_text else None,
+        make=make[:120],
+        model=model[:120],
+        serial=serial[:80],
+        raw=raw,
+    )
+
+
+def make_thumbnail(image: Image.Image) -> bytes:
+    """Return a JPEG thumbnail, decoding the JPEG at reduced scale where it can."""
+    # draft() makes libjpeg decode at 1/2, 1/4 or 1/8 scale: a 12-megapixel photo
+    # then costs a fraction of a full decode.
+    image.draft("RGB", THUMBNAIL_SIZE)
+    image = image.convert("RGB") if image.mode not in ("RGB", "L") else image
+    image.thumbnail(THUMBNAIL_SIZE, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=82, optimize=False)
+    return out.getvalue()
