@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,10 +16,17 @@ from PIL import Image
 # handful of values.
 DESCRIPTOR_SCALE = 510.0
 
-# Chosen by measurement (bench/README.md): 700 px keeps rosettes of a distant animal
-# several pixels wide while bounding SIFT's cost on a box from a 12-megapixel photo.
-DEFAULT_MAX_SIDE = 700
-DEFAULT_MAX_KEYPOINTS = 500
+# Every box is resized to this square-root area, as HotSpotter does with its "chips",
+# so that rosettes of a near and a far animal give keypoints at comparable scales.
+# Chosen by measurement (bench/README.md).
+DEFAULT_CHIP_SIZE = 300
+# Small boxes are enlarged at most this much: upsampling adds no pattern, only cost.
+MAX_UPSCALE = 2.0
+DEFAULT_MAX_KEYPOINTS = 800
+# Half SIFT's default: soft rosettes in infrared and long winter fur have low contrast.
+DEFAULT_CONTRAST_THRESHOLD = 0.02
+# Share of the box's width and height inside which keypoints are kept.
+DEFAULT_ELLIPSE_MASK = 0.9
 MIN_BOX_SIDE = 24
 # Grey-level standard deviation below which a crop is treated as blank (fog, lens cap).
 MIN_CROP_STD = 2.0
@@ -68,7 +76,7 @@ class Features:
 Box = tuple[float, float, float, float]
 
 
-def _load_grey_crop(image: ImageSource, box: Box | None, max_side: int) -> tuple[np.ndarray, Box]:
+def _load_grey_crop(image: ImageSource, box: Box | None, chip_size: int) -> tuple[np.ndarray, Box]:
     """Return the grey crop and the box actually used, in original image pixels."""
     if isinstance(image, np.ndarray):
         array = image
@@ -83,10 +91,10 @@ def _load_grey_crop(image: ImageSource, box: Box | None, max_side: int) -> tuple
         x, y, w, h = _clip_box(box, width, height)
         if pil.format == "JPEG" and w > 0 and h > 0:
             # The DCT can decode at 1/2, 1/4 or 1/8 scale almost for free: pick the
-            # strongest reduction that still leaves the box at least max_side long, and
-            # decode luma only.
+            # strongest reduction that still leaves the box at least chip_size (square
+            # root of its area), and decode luma only.
             reduction = 1
-            while reduction < 8 and max(w, h) / (reduction * 2) >= max_side:
+            while reduction < 8 and math.sqrt(w * h) / (reduction * 2) >= chip_size:
                 reduction *= 2
             pil.draft("L", (-(-width // reduction), -(-height // reduction)))
         factor = width / pil.size[0]
@@ -113,31 +121,58 @@ def extract_features(
     image: ImageSource,
     box: Box | None = None,
     *,
-    max_side: int = DEFAULT_MAX_SIDE,
+    chip_size: int = DEFAULT_CHIP_SIZE,
     max_keypoints: int = DEFAULT_MAX_KEYPOINTS,
     clahe_clip: float = 2.0,
+    contrast_threshold: float = DEFAULT_CONTRAST_THRESHOLD,
+    upright: bool = True,
+    ellipse_mask: float = DEFAULT_ELLIPSE_MASK,
 ) -> Features:
     """Extract RootSIFT features from the box (x, y, w, h) of an image array, path or bytes."""
-    crop, (bx, by, bw, bh) = _load_grey_crop(image, box, max_side)
+    crop, (bx, by, bw, bh) = _load_grey_crop(image, box, chip_size)
     if min(crop.shape[:2], default=0) < MIN_BOX_SIDE or float(crop.std()) < MIN_CROP_STD:
         return Features.empty()
 
-    scale = min(1.0, max_side / max(crop.shape[:2]))
-    if scale < 1.0:
-        crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    scale = min(MAX_UPSCALE, chip_size / math.sqrt(crop.shape[0] * crop.shape[1]))
+    if abs(scale - 1.0) > 0.02:
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=interpolation)
     # CLAHE lifts the flat contrast of infrared night shots and of shaded flanks so that
     # the rosettes give keypoints in both.
     tile = max(2, min(8, min(crop.shape[:2]) // 64))
     clahe = cv2.createCLAHE(clipLimit=clahe_clip, tileGridSize=(tile, tile))
     crop = clahe.apply(crop)
 
-    sift = cv2.SIFT_create(nfeatures=max_keypoints)
-    keypoints, descriptors = sift.detectAndCompute(crop, None)
+    sift = cv2.SIFT_create(nfeatures=max_keypoints, contrastThreshold=contrast_threshold)
+    mask = None
+    if ellipse_mask:
+        # A box around a standing cat has background in its corners (above the back,
+        # between the legs): an inscribed ellipse keeps most coat and little rock.
+        mask = np.zeros(crop.shape[:2], np.uint8)
+        centre = (crop.shape[1] // 2, crop.shape[0] // 2)
+        axes = (int(crop.shape[1] * ellipse_mask / 2), int(crop.shape[0] * ellipse_mask / 2))
+        cv2.ellipse(mask, centre, axes, 0, 0, 360, 255, -1)
+    keypoints = sift.detect(crop, mask)
+    if upright:
+        # Camera traps are level, so a flank is seen upright give or take a few degrees
+        # (HotSpotter's gravity vector). A rosette is nearly round, so SIFT's own
+        # orientation for it is unstable; fixing it makes descriptors repeatable.
+        unique = {}
+        for kp in keypoints:
+            key = (round(kp.pt[0], 1), round(kp.pt[1], 1), round(kp.size, 1))
+            if key not in unique or kp.response > unique[key].response:
+                unique[key] = kp
+        keypoints = [
+            cv2.KeyPoint(kp.pt[0], kp.pt[1], kp.size, 0.0, kp.response, kp.octave, kp.class_id)
+            for kp in unique.values()
+        ]
+    if not keypoints:
+        return Features.empty()
+    keypoints = sorted(keypoints, key=lambda kp: -kp.response)[:max_keypoints]
+    keypoints, descriptors = sift.compute(crop, keypoints)
     if descriptors is None or len(keypoints) == 0:
         return Features.empty()
-    # SIFT can return a few more than nfeatures (one point, several orientations).
-    order = np.argsort([-kp.response for kp in keypoints], kind="stable")[:max_keypoints]
-    descriptors = descriptors[order]
+    order = np.arange(len(keypoints))
     # RootSIFT (Arandjelovic and Zisserman 2012): Hellinger kernel as a Euclidean distance.
     descriptors = descriptors / np.maximum(descriptors.sum(axis=1, keepdims=True), 1e-7)
     descriptors = np.sqrt(descriptors)

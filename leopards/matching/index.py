@@ -1,0 +1,422 @@
+"""Per-flank nearest-neighbour index over the descriptors of every catalogue box.
+
+One faiss index per flank catalogue holds every reference box's descriptors
+(HotSpotter, Crall et al. 2013). Faiss stores only descriptor ids; which reference
+and which individual an id belongs to lives in numpy arrays beside it, so that a
+merge or split of individuals is a relabel of a small array, never an index rebuild.
+Descriptor ids are handed out consecutively per reference, so an id is mapped to its
+reference by a binary search over the references' first ids.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from leopards.matching.features import Features
+
+DIM = 128
+UNKNOWN_FLANK = "unknown"
+Label = Hashable  # a reference or individual id: the Django primary key, or any JSON scalar
+
+# Below this many descriptors per catalogue an exact flat index answers a query fast
+# enough (bench/README.md); above it an IVF index with 4-bit PQ fast-scan codes keeps
+# 50,000 boxes in well under 2 GB.
+FLAT_LIMIT = 250_000
+# 64 sub-quantisers of 4 bits: 32 bytes a descriptor, scanned with SIMD.
+PQ_SPEC = "PQ64x4fs"
+DEFAULT_NPROBE = 24
+# An IVF index trained on N descriptors stays efficient up to a few times N; past that
+# the lists get long and the caller should rebuild it from the stored features.
+REBUILD_GROWTH = 4.0
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """The k nearest catalogue descriptors of each query descriptor, nearest first."""
+
+    distances: np.ndarray  # (n, k) float32, squared L2 in RootSIFT space; inf where missing
+    reference_rows: np.ndarray  # (n, k) int64 rows into the index's reference table; -1 missing
+    local: np.ndarray  # (n, k) int64 descriptor position within its reference
+
+
+class _Catalogue:
+    """One flank's faiss index plus the size it was trained for."""
+
+    def __init__(self, index: faiss.Index, trained_size: int) -> None:
+        self.index = index
+        self.trained_size = trained_size
+
+    @property
+    def is_flat(self) -> bool:
+        return not isinstance(faiss.downcast_index(self.index), faiss.IndexIVF)
+
+
+def _new_flat() -> faiss.Index:
+    """Return an exact index that accepts its own ids."""
+    return faiss.IndexIDMap2(faiss.IndexFlatL2(DIM))
+
+
+def _nlist_for(count: int) -> int:
+    """Return the number of IVF lists for a catalogue of this many descriptors."""
+    # About 4 sqrt(N) lists, a power of two, as the faiss guidelines suggest.
+    return int(2 ** round(math.log2(max(256, min(16384, 4 * math.sqrt(count))))))
+
+
+def _new_ivf(sample: np.ndarray, count: int, nprobe: int) -> faiss.Index:
+    """Train an IVF-PQ fast-scan index on a sample, sized for count descriptors."""
+    nlist = _nlist_for(count)
+    # A graph over the centroids makes assigning millions of descriptors affordable.
+    quantizer = f"IVF{nlist}_HNSW32" if nlist > 2048 else f"IVF{nlist}"
+    index = faiss.index_factory(DIM, f"{quantizer},{PQ_SPEC}")
+    rng = np.random.default_rng(0)
+    needed = min(len(sample), max(64 * nlist, 65_536))
+    if needed < len(sample):
+        sample = sample[rng.choice(len(sample), needed, replace=False)]
+    index.train(np.ascontiguousarray(sample, dtype=np.float32))
+    index.nprobe = nprobe
+    if nlist > 2048:
+        faiss.downcast_index(faiss.extract_index_ivf(index).quantizer).hnsw.efSearch = 48
+    return index
+
+
+class MatchIndex:
+    """Incremental nearest-neighbour index of catalogue boxes, one faiss index per flank."""
+
+    def __init__(self, *, flat_limit: int = FLAT_LIMIT, nprobe: int = DEFAULT_NPROBE) -> None:
+        self.flat_limit = flat_limit
+        self.nprobe = nprobe
+        self._catalogues: dict[str, _Catalogue] = {}
+        self._next_id = 0
+        # Reference table, one row per add(); removed rows stay with alive=False.
+        self._ref_ids: list[Label] = []
+        self._ref_flank: list[str] = []
+        self._ref_start = np.zeros(0, np.int64)
+        self._ref_count = np.zeros(0, np.int32)
+        self._ref_individual = np.zeros(0, np.int32)
+        self._ref_alive = np.zeros(0, bool)
+        self._ref_points: list[np.ndarray] = []
+        self._row_of: dict[Label, int] = {}
+        self._labels: list[Label] = []
+        self._code_of: dict[Label, int] = {}
+
+    # -- catalogue bookkeeping ---------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._row_of)
+
+    def __contains__(self, reference_id: Label) -> bool:
+        return reference_id in self._row_of
+
+    @property
+    def flanks(self) -> list[str]:
+        """Return the flanks that have a catalogue."""
+        return sorted(self._catalogues)
+
+    @property
+    def descriptor_count(self) -> int:
+        """Return the number of descriptors held across catalogues."""
+        return int(sum(c.index.ntotal for c in self._catalogues.values()))
+
+    @property
+    def needs_rebuild(self) -> bool:
+        """Tell whether an IVF catalogue has outgrown its training and should be rebuilt."""
+        return any(
+            not c.is_flat and c.index.ntotal > REBUILD_GROWTH * c.trained_size
+            for c in self._catalogues.values()
+        )
+
+    def _code(self, individual_id: Label) -> int:
+        code = self._code_of.get(individual_id)
+        if code is None:
+            code = self._code_of[individual_id] = len(self._labels)
+            self._labels.append(individual_id)
+        return code
+
+    def individual_of(self, reference_id: Label) -> Label:
+        """Return the individual a reference is labelled with."""
+        return self._labels[self._ref_individual[self._row_of[reference_id]]]
+
+    def flank_of(self, reference_id: Label) -> str:
+        """Return the flank catalogue a reference is in."""
+        return self._ref_flank[self._row_of[reference_id]]
+
+    def reference_ids(self, individual_id: Label | None = None) -> list[Label]:
+        """Return the live reference ids, optionally of one individual."""
+        if individual_id is None:
+            return list(self._row_of)
+        code = self._code_of.get(individual_id)
+        return [r for r, row in self._row_of.items() if self._ref_individual[row] == code]
+
+    def label_of_row(self, row: int) -> Label:
+        """Return the individual of a reference-table row."""
+        return self._labels[self._ref_individual[row]]
+
+    def reference_of_row(self, row: int) -> Label:
+        """Return the reference id of a reference-table row."""
+        return self._ref_ids[row]
+
+    def points_of_row(self, row: int) -> np.ndarray:
+        """Return the (n, 2) keypoint positions of a reference-table row."""
+        return self._ref_points[row]
+
+    @property
+    def row_individual_codes(self) -> np.ndarray:
+        """Return each reference row's individual code (index into individual_labels)."""
+        return self._ref_individual
+
+    @property
+    def individual_labels(self) -> list[Label]:
+        """Return the individual label of each code."""
+        return self._labels
+
+    # -- writes --------------------------------------------------------------------------
+
+    def add(
+        self, reference_id: Label, individual_id: Label, flank: str, features: Features
+    ) -> None:
+        """Add (or replace) one reference box's features under an individual and a flank."""
+        self.add_many([(reference_id, individual_id, flank, features)])
+
+    def add_many(self, records: Iterable[tuple[Label, Label, str, Features]]) -> None:
+        """Add many reference boxes at once, which batches the faiss work."""
+        batches: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+        starts, counts, codes = [], [], []
+        for reference_id, individual_id, flank, features in records:
+            if flank == UNKNOWN_FLANK:
+                raise ValueError("a catalogue reference needs a known flank")
+            if reference_id in self._row_of:
+                self.remove(reference_id)
+            count = len(features)
+            self._row_of[reference_id] = len(self._ref_ids)
+            self._ref_ids.append(reference_id)
+            self._ref_flank.append(flank)
+            self._ref_points.append(np.ascontiguousarray(features.keypoints[:, :2], np.float32))
+            starts.append(self._next_id)
+            counts.append(count)
+            codes.append(self._code(individual_id))
+            if count:
+                ids = np.arange(self._next_id, self._next_id + count, dtype=np.int64)
+                batches.setdefault(flank, []).append((features.float_descriptors(), ids))
+            # Every reference takes at least one id so that starts stay strictly increasing.
+            self._next_id += max(count, 1)
+        if not starts:
+            return
+        self._ref_start = np.concatenate([self._ref_start, np.array(starts, np.int64)])
+        self._ref_count = np.concatenate([self._ref_count, np.array(counts, np.int32)])
+        self._ref_individual = np.concatenate([self._ref_individual, np.array(codes, np.int32)])
+        self._ref_alive = np.concatenate([self._ref_alive, np.ones(len(starts), bool)])
+        for flank, parts in batches.items():
+            vectors = np.concatenate([p[0] for p in parts])
+            ids = np.concatenate([p[1] for p in parts])
+            self._add_vectors(flank, vectors, ids)
+
+    def _add_vectors(self, flank: str, vectors: np.ndarray, ids: np.ndarray) -> None:
+        catalogue = self._catalogues.get(flank)
+        if catalogue is None:
+            if len(vectors) > self.flat_limit:
+                index = _new_ivf(vectors, len(vectors), self.nprobe)
+                catalogue = _Catalogue(index, len(vectors))
+            else:
+                catalogue = _Catalogue(_new_flat(), 0)
+            self._catalogues[flank] = catalogue
+        elif catalogue.is_flat and catalogue.index.ntotal + len(vectors) > self.flat_limit:
+            # Outgrown the exact index: the flat index still holds exact vectors, so it can
+            # train its IVF successor without going back to the stored features.
+            old = faiss.downcast_index(catalogue.index)
+            old_vectors = faiss.rev_swig_ptr(old.index.get_xb(), old.ntotal * DIM)
+            old_vectors = np.array(old_vectors, np.float32).reshape(-1, DIM)
+            old_ids = faiss.vector_to_array(old.id_map).astype(np.int64)
+            vectors = np.concatenate([old_vectors, vectors])
+            ids = np.concatenate([old_ids, ids])
+            catalogue = _Catalogue(_new_ivf(vectors, len(vectors), self.nprobe), len(vectors))
+            self._catalogues[flank] = catalogue
+        catalogue.index.add_with_ids(np.ascontiguousarray(vectors, np.float32), ids)
+
+    def remove(self, reference_id: Label) -> bool:
+        """Remove a reference box; return whether it was there."""
+        row = self._row_of.pop(reference_id, None)
+        if row is None:
+            return False
+        self._ref_alive[row] = False
+        start, count = int(self._ref_start[row]), int(self._ref_count[row])
+        catalogue = self._catalogues.get(self._ref_flank[row])
+        if count and catalogue is not None:
+            catalogue.index.remove_ids(faiss.IDSelectorRange(start, start + count))
+        self._ref_points[row] = np.zeros((0, 2), np.float32)
+        return True
+
+    def relabel(
+        self,
+        old_individual: Label,
+        new_individual: Label,
+        reference_ids: Iterable[Label] | None = None,
+    ) -> int:
+        """Move references of one individual to another (a merge, or a split when given ids)."""
+        old = self._code_of.get(old_individual)
+        if old is None:
+            return 0
+        new = self._code(new_individual)
+        if reference_ids is None:
+            rows = np.nonzero((self._ref_individual == old) & self._ref_alive)[0]
+        else:
+            rows = np.array(
+                [self._row_of[r] for r in reference_ids if r in self._row_of], dtype=np.int64
+            )
+            rows = rows[self._ref_individual[rows] == old]
+        self._ref_individual[rows] = new
+        return len(rows)
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def search(
+        self,
+        vectors: np.ndarray,
+        flank: str,
+        k: int,
+        exclude_reference_ids: Iterable[Label] = (),
+    ) -> Neighbours:
+        """Find each query vector's k nearest catalogue descriptors (unknown: all flanks)."""
+        vectors = np.ascontiguousarray(vectors, np.float32)
+        n = len(vectors)
+        excluded = [self._row_of[r] for r in exclude_reference_ids if r in self._row_of]
+        # Over-fetch so that neighbours from excluded boxes (the query itself in a
+        # leave-one-out test) can be dropped and k still remain.
+        extra = min(len(excluded), 4)
+        names = list(self._catalogues) if flank == UNKNOWN_FLANK else [flank]
+        parts_d, parts_i = [], []
+        for name in names:
+            catalogue = self._catalogues.get(name)
+            if catalogue is None or catalogue.index.ntotal == 0 or n == 0:
+                continue
+            distances, ids = catalogue.index.search(vectors, k + extra)
+            parts_d.append(distances)
+            parts_i.append(ids)
+        if not parts_d:
+            return Neighbours(
+                distances=np.full((n, k), np.inf, np.float32),
+                reference_rows=np.full((n, k), -1, np.int64),
+                local=np.full((n, k), -1, np.int64),
+            )
+        distances = np.concatenate(parts_d, axis=1)
+        ids = np.concatenate(parts_i, axis=1)
+        missing = ids < 0
+        rows = np.searchsorted(self._ref_start, np.where(missing, 0, ids), side="right") - 1
+        rows[missing] = -1
+        distances = np.where(missing, np.inf, distances).astype(np.float32)
+        if excluded:
+            distances[np.isin(rows, excluded)] = np.inf
+        if len(parts_d) > 1 or excluded:
+            order = np.argsort(distances, axis=1, kind="stable")
+            distances = np.take_along_axis(distances, order, axis=1)
+            rows = np.take_along_axis(rows, order, axis=1)
+            ids = np.take_along_axis(ids, order, axis=1)
+        distances, rows, ids = distances[:, :k], rows[:, :k], ids[:, :k]
+        rows = np.where(np.isinf(distances), -1, rows)
+        local = np.where(rows >= 0, ids - self._ref_start[np.maximum(rows, 0)], -1)
+        return Neighbours(distances=distances, reference_rows=rows, local=local)
+
+    # -- persistence ---------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        """Write the whole index to one file, atomically."""
+        path = Path(path)
+        live = np.array(sorted(self._row_of.values()), dtype=np.int64)
+        meta = {
+            "version": 1,
+            "flat_limit": self.flat_limit,
+            "nprobe": self.nprobe,
+            "next_id": self._next_id,
+            "labels": self._labels,
+            "reference_ids": [self._ref_ids[r] for r in live],
+            "flanks": [self._ref_flank[r] for r in live],
+            "catalogues": {name: c.trained_size for name, c in self._catalogues.items()},
+        }
+        points = [self._ref_points[r] for r in live]
+        arrays = {
+            "meta": np.frombuffer(json.dumps(meta).encode(), np.uint8),
+            "start": self._ref_start[live],
+            "count": self._ref_count[live],
+            "individual": self._ref_individual[live],
+            "point_counts": np.array([len(p) for p in points], np.int64),
+            "points": np.concatenate(points) if points else np.zeros((0, 2), np.float32),
+        }
+        for name, catalogue in self._catalogues.items():
+            arrays[f"faiss_{name}"] = faiss.serialize_index(catalogue.index)
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> MatchIndex:
+        """Read an index written by save()."""
+        with np.load(Path(path), allow_pickle=False) as archive:
+            meta = json.loads(archive["meta"].tobytes().decode())
+            index = cls(flat_limit=meta["flat_limit"], nprobe=meta["nprobe"])
+            index._next_id = meta["next_id"]
+            index._labels = [_json_label(x) for x in meta["labels"]]
+            index._code_of = {label: code for code, label in enumerate(index._labels)}
+            index._ref_ids = [_json_label(x) for x in meta["reference_ids"]]
+            index._ref_flank = list(meta["flanks"])
+            index._ref_start = archive["start"].astype(np.int64)
+            index._ref_count = archive["count"].astype(np.int32)
+            index._ref_individual = archive["individual"].astype(np.int32)
+            index._ref_alive = np.ones(len(index._ref_ids), bool)
+            offsets = np.cumsum(archive["point_counts"])[:-1]
+            index._ref_points = list(np.split(archive["points"], offsets))
+            index._row_of = {r: row for row, r in enumerate(index._ref_ids)}
+            for name, trained in meta["catalogues"].items():
+                faiss_index = faiss.deserialize_index(archive[f"faiss_{name}"])
+                if isinstance(faiss.downcast_index(faiss_index), faiss.IndexIVF):
+                    faiss.extract_index_ivf(faiss_index).nprobe = index.nprobe
+                index._catalogues[name] = _Catalogue(faiss_index, trained)
+        return index
+
+    @classmethod
+    def build(
+        cls,
+        records: Sequence[tuple[Label, Label, str, Features]],
+        *,
+        flat_limit: int = FLAT_LIMIT,
+        nprobe: int = DEFAULT_NPROBE,
+        chunk: int = 2000,
+    ) -> MatchIndex:
+        """Build an index in one pass from stored features (the rebuild path)."""
+        index = cls(flat_limit=flat_limit, nprobe=nprobe)
+        totals: dict[str, int] = {}
+        for _, _, flank, features in records:
+            totals[flank] = totals.get(flank, 0) + len(features)
+        rng = np.random.default_rng(0)
+        for flank, total in totals.items():
+            if total <= flat_limit:
+                continue
+            # Train on a sample of boxes first so that the vectors can then be added in
+            # chunks: 25 million float descriptors would not fit in memory at once.
+            of_flank = [f for _, _, fl, f in records if fl == flank and len(f)]
+            wanted = max(64 * _nlist_for(total), 65_536)
+            per_box = max(1, total // len(of_flank))
+            picks = rng.permutation(len(of_flank))[: max(1, wanted // per_box)]
+            sample = np.concatenate([of_flank[i].float_descriptors() for i in picks])
+            index._catalogues[flank] = _Catalogue(_new_ivf(sample, total, nprobe), total)
+        for offset in range(0, len(records), chunk):
+            index.add_many(records[offset : offset + chunk])
+        return index
+
+    def memory_bytes(self) -> int:
+        """Estimate the bytes the faiss indexes and the side tables hold."""
+        total = sum(len(faiss.serialize_index(c.index)) for c in self._catalogues.values())
+        total += sum(p.nbytes for p in self._ref_points)
+        return total + self._ref_start.nbytes * 3
+
+
+def _json_label(value: object) -> Label:
+    """Return a label read back from JSON (lists become tuples so they stay hashable)."""
+    return tuple(value) if isinstance(value, list) else value  # type: ignore[return-value]
