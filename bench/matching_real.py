@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from leopards.matching.evaluate import read_labels, run_queries, summarise
+from leopards.matching.evaluate import LabelledBox, read_labels, run_queries, summarise
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/snow-leopard-camtrap"
 
