@@ -78,3 +78,50 @@ def outsider(other_park):
 @pytest.fixture
 def registry_admin(db):
     return UserFactory(username="erin", role=Role.ADMIN, is_staff=True, is_superuser=True)
+
+
+# Browser tests: Debian's Chromium driven by Playwright (its own browser
+# downloads are not used). Playwright's sync API runs an event loop in this
+# thread, so Django's async-safety guard must be told the test thread is fine.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    require(os.path.exists(CHROMIUM), f"the browser tests need Debian's chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium, live_server, tmp_path):
+    """A fresh browser page; its screenshots land in the test's tmp folder."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.base_url = live_server.url
+    yield page
+    context.close()
+
+
+def browser_login(page, user, password: str = "correct-horse-battery") -> None:
+    """Log in through the real login form."""
+    page.goto(f"{page.base_url}/accounts/login/")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{page.base_url}/")
