@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "simple_history",
     "traps",
+    "traps.exchange",
     "leopards",
     "census",
 ]

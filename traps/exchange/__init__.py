@@ -1,0 +1,1 @@
+"""Data exchange: Camtrap DP packages in and out, MegaDetector results in."""
