@@ -1,1 +1,101 @@
-"""Stored census results (filled by the census rebuild)."""
+"""Stored census results (filled by the census rebuild) and the queue of stale ones."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class CensusResult(models.Model):
+    """The census figures of one park (or the whole landscape) for one calendar year.
+
+    The dashboards read these rows instead of aggregating millions of photos on every
+    page view; `census.services.census_rebuild` writes them from the live selectors.
+    The headline counts are columns (queryable, exportable), the per-station and
+    per-individual tables JSON lists bounded by stations and individuals, not photos.
+    """
+
+    park = models.ForeignKey(
+        "traps.Park",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="census_results",
+        verbose_name=_("park"),
+        help_text=_("Empty for the whole landscape, where each individual counts once."),
+    )
+    year = models.PositiveSmallIntegerField(_("year"))
+    reference_date = models.DateField(_("reference date"))
+
+    individuals = models.PositiveIntegerField(_("individuals"), default=0)
+    adults = models.PositiveIntegerField(_("adults"), default=0)
+    subadults = models.PositiveIntegerField(_("subadults"), default=0)
+    kittens = models.PositiveIntegerField(_("kittens"), default=0)
+    age_unknown = models.PositiveIntegerField(_("age unknown"), default=0)
+    females = models.PositiveIntegerField(_("females"), default=0)
+    males = models.PositiveIntegerField(_("males"), default=0)
+    sex_unknown = models.PositiveIntegerField(_("sex unknown"), default=0)
+    new = models.PositiveIntegerField(_("new individuals"), default=0)
+    returning = models.PositiveIntegerField(_("returning individuals"), default=0)
+    left_only = models.PositiveIntegerField(_("known from the left flank only"), default=0)
+    right_only = models.PositiveIntegerField(_("known from the right flank only"), default=0)
+    minimum = models.PositiveIntegerField(_("minimum (flanks)"), default=0)
+    known_alive = models.PositiveIntegerField(_("minimum number known alive"), default=0)
+    several_parks = models.PositiveIntegerField(_("seen in more than one park"), default=0)
+
+    trap_nights = models.PositiveIntegerField(_("trap-nights"), default=0)
+    stations_active = models.PositiveIntegerField(_("stations with effort"), default=0)
+    detections = models.PositiveIntegerField(_("independent detections"), default=0)
+
+    stations = models.JSONField(_("stations"), default=list, blank=True)
+    individual_rows = models.JSONField(_("individuals seen"), default=list, blank=True)
+    computed_at = models.DateTimeField(_("computed at"), auto_now=True)
+
+    class Meta:
+        ordering = ["park__name", "year"]
+        verbose_name = _("census result")
+        verbose_name_plural = _("census results")
+        constraints = [
+            # Two partial constraints because NULL never equals NULL in a UNIQUE index:
+            # one row per park and year, and one landscape row per year.
+            models.UniqueConstraint(
+                fields=["park", "year"],
+                condition=Q(park__isnull=False),
+                name="census_result_unique_park_year",
+            ),
+            models.UniqueConstraint(
+                fields=["year"],
+                condition=Q(park__isnull=True),
+                name="census_result_unique_landscape_year",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.park or _('Landscape')} {self.year}"
+
+    @property
+    def rai(self) -> float | None:
+        """Return independent detections per 100 trap-nights."""
+        return 100 * self.detections / self.trap_nights if self.trap_nights else None
+
+
+class CensusStale(models.Model):
+    """A park-year whose stored figures no longer match the sightings.
+
+    Sighting writes mark their park-year here (`census_mark_stale`); one debounced task
+    rebuilds every marked park-year in a batch, so a scientist confirming fifty
+    sightings in a minute causes one rebuild, not fifty.
+    """
+
+    park = models.ForeignKey("traps.Park", on_delete=models.CASCADE, related_name="+")
+    year = models.PositiveSmallIntegerField()
+    marked_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("stale census year")
+        verbose_name_plural = _("stale census years")
+        constraints = [
+            models.UniqueConstraint(fields=["park", "year"], name="census_stale_unique_park_year"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.park_id}/{self.year}"

@@ -1,0 +1,560 @@
+"""Reads for the census: counts, effort, detections, individuals and capture histories.
+
+Every count is a database aggregation whose cost does not depend on how many rows come
+back to Python: one query per scope (a park, or several parks counted as one landscape)
+answers every period at once with conditional aggregates. Python only touches rows that
+are already bounded by individuals, stations or deployments, never photos or sightings.
+
+Definitions (DESIGN.md, "Rules the science depends on"):
+- Only CONFIRMED sightings with a photo time count.
+- Age class: from the estimated birth date at the period's reference date, its last day
+  (census.periods). No birth date, or a birth after the reference date, is "unknown".
+- Flanks: an individual whose catalogue (all its confirmed sightings, any time, any park)
+  holds left but no right flank may be the same animal as one holding right but no left.
+  minimum = individuals - left_only - right_only + max(left_only, right_only);
+  maximum = individuals. Individuals known only from front or unknown-flank photos count
+  as certain: they were told apart by a person on other marks.
+- New: seen in the period and never before it in the same scope; returning: seen before.
+- Known alive (minimum number known alive): seen in the period, plus those not seen in it
+  but seen in the scope both before and after it.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import (
+    Case,
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce, Lag, TruncDate
+from django.utils import timezone
+
+from census import effort, periods
+from census.periods import Period
+from leopards.models import AgeClass, Flank, Sighting, age_class_at
+from traps.models import Deployment, MalfunctionPeriod, Park, Station
+
+CONFIRMED = Sighting.Status.CONFIRMED
+_PARK = "photo__deployment__station__park_id"
+_STATION = "photo__deployment__station_id"
+_TAKEN = "photo__taken_at"
+
+
+@dataclass
+class PeriodCounts:
+    """Distinct individuals detected in one period, broken down."""
+
+    period: Period
+    individuals: int = 0
+    adults: int = 0
+    subadults: int = 0
+    kittens: int = 0
+    age_unknown: int = 0
+    females: int = 0
+    males: int = 0
+    sex_unknown: int = 0
+    new: int = 0
+    returning: int = 0
+    left_only: int = 0
+    right_only: int = 0
+    minimum: int = 0
+    known_alive: int = 0
+    several_parks: int = 0
+
+    @property
+    def maximum(self) -> int:
+        return self.individuals
+
+
+@dataclass
+class PeriodEffort:
+    """Trap-nights and independent detections of one period."""
+
+    period: Period
+    trap_nights: int = 0
+    stations_active: int = 0
+    detections: int = 0
+    # station id -> (trap-nights, independent detections, individuals)
+    stations: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+
+    @property
+    def rai(self) -> float | None:
+        return 100 * self.detections / self.trap_nights if self.trap_nights else None
+
+
+# ---------------------------------------------------------------------------
+# Building blocks
+
+
+def confirmed_sightings(park_ids: Iterable[int]) -> QuerySet[Sighting]:
+    """Return the sightings that count: confirmed, with a photo time, in these parks."""
+    return Sighting.objects.filter(
+        status=CONFIRMED, photo__taken_at__isnull=False, **{f"{_PARK}__in": list(park_ids)}
+    )
+
+
+def _zones(parks: Sequence[Park]) -> dict[str, list[int]]:
+    zones: dict[str, list[int]] = defaultdict(list)
+    for park in parks:
+        zones[park.time_zone].append(park.pk)
+    return dict(zones)
+
+
+def _time_q(
+    zones: dict[str, list[int]],
+    bounds: Any,
+    *,
+    taken: str = _TAKEN,
+    park: str = _PARK,
+) -> Q:
+    """OR over time zones of `bounds(zone)` lookups, each limited to that zone's parks.
+
+    Local days differ between parks (Vladivostok is two hours ahead of Shanghai), so a
+    landscape period is the union of each park's own local period.
+    """
+    combined = Q(pk__in=[])
+    for name, park_ids in zones.items():
+        part = bounds(ZoneInfo(name), taken)
+        if len(zones) > 1:
+            part &= Q(**{f"{park}__in": park_ids})
+        combined |= part
+    return combined
+
+
+def period_q(period: Period, zones: dict[str, list[int]], **names: str) -> Q:
+    """Match records taken within the period, in each park's local days."""
+
+    def bounds(zone: ZoneInfo, taken: str) -> Q:
+        start, end = period.bounds(zone)
+        return Q(**{f"{taken}__gte": start, f"{taken}__lt": end})
+
+    return _time_q(zones, bounds, **names)
+
+
+def _before_q(period: Period, zones: dict[str, list[int]]) -> Q:
+    return _time_q(zones, lambda zone, taken: Q(**{f"{taken}__lt": period.bounds(zone)[0]}))
+
+
+def _after_q(period: Period, zones: dict[str, list[int]]) -> Q:
+    return _time_q(zones, lambda zone, taken: Q(**{f"{taken}__gte": period.bounds(zone)[1]}))
+
+
+def _flank_sightings(flank: str) -> QuerySet[Sighting]:
+    return Sighting.objects.filter(status=CONFIRMED, flank=flank, leopard_id=OuterRef("leopard_id"))
+
+
+# ---------------------------------------------------------------------------
+# Counts
+
+
+def census_counts(*, parks: Sequence[Park], periods_: Sequence[Period]) -> list[PeriodCounts]:
+    """Count distinct individuals per period for parks counted together (one query).
+
+    With several parks each individual counts once (the landscape total), and
+    `several_parks` says how many of them were seen in more than one park.
+    """
+    parks = list(parks)
+    if not parks or not periods_:
+        return [PeriodCounts(p) for p in periods_]
+    zones = _zones(parks)
+    subadult_months = settings.AGE_CLASS_SUBADULT_FROM_MONTHS
+    adult_months = settings.AGE_CLASS_ADULT_FROM_MONTHS
+
+    # Inner query: one row per individual, with how often it was seen in, before and
+    # after each period. The outer aggregate then counts individuals, not sightings.
+    inner: dict[str, Any] = {
+        "birth": Max("leopard__birth_date"),
+        "sex": Max("leopard__sex"),
+        # Whether the catalogue knows each flank: a property of the individual, so it
+        # is grouped on, not aggregated.
+        "has_left": Exists(_flank_sightings(Flank.LEFT)),
+        "has_right": Exists(_flank_sightings(Flank.RIGHT)),
+    }
+    for i, period in enumerate(periods_):
+        inner[f"in{i}"] = Count("pk", filter=period_q(period, zones))
+        inner[f"before{i}"] = Count("pk", filter=_before_q(period, zones))
+        inner[f"after{i}"] = Count("pk", filter=_after_q(period, zones))
+        if len(parks) > 1:
+            inner[f"parks{i}"] = Count(_PARK, distinct=True, filter=period_q(period, zones))
+
+    outer: dict[str, Any] = {}
+    left_only = Q(has_left=True, has_right=False)
+    right_only = Q(has_left=False, has_right=True)
+    for i, period in enumerate(periods_):
+        ref = period.reference_date
+        subadult_cut, adult_cut = periods.age_cutoffs(ref, subadult_months, adult_months)
+        seen = Q(**{f"in{i}__gt": 0})
+        outer[f"individuals{i}"] = Count("leopard_id", filter=seen)
+        outer[f"kittens{i}"] = Count(
+            "leopard_id", filter=seen & Q(birth__gt=subadult_cut, birth__lte=ref)
+        )
+        outer[f"subadults{i}"] = Count(
+            "leopard_id", filter=seen & Q(birth__gt=adult_cut, birth__lte=subadult_cut)
+        )
+        outer[f"adults{i}"] = Count("leopard_id", filter=seen & Q(birth__lte=adult_cut))
+        outer[f"females{i}"] = Count("leopard_id", filter=seen & Q(sex="female"))
+        outer[f"males{i}"] = Count("leopard_id", filter=seen & Q(sex="male"))
+        outer[f"new{i}"] = Count("leopard_id", filter=seen & Q(**{f"before{i}": 0}))
+        outer[f"left_only{i}"] = Count("leopard_id", filter=seen & left_only)
+        outer[f"right_only{i}"] = Count("leopard_id", filter=seen & right_only)
+        outer[f"alive_unseen{i}"] = Count(
+            "leopard_id",
+            filter=Q(**{f"in{i}": 0, f"before{i}__gt": 0, f"after{i}__gt": 0}),
+        )
+        if len(parks) > 1:
+            outer[f"several{i}"] = Count("leopard_id", filter=Q(**{f"parks{i}__gt": 1}))
+
+    per_individual = (
+        confirmed_sightings(p.pk for p in parks).values("leopard_id").annotate(**inner).order_by()
+    )
+    row = per_individual.aggregate(**outer)
+
+    results = []
+    for i, period in enumerate(periods_):
+        n = row[f"individuals{i}"]
+        known_age = row[f"kittens{i}"] + row[f"subadults{i}"] + row[f"adults{i}"]
+        known_sex = row[f"females{i}"] + row[f"males{i}"]
+        left, right = row[f"left_only{i}"], row[f"right_only{i}"]
+        results.append(
+            PeriodCounts(
+                period=period,
+                individuals=n,
+                adults=row[f"adults{i}"],
+                subadults=row[f"subadults{i}"],
+                kittens=row[f"kittens{i}"],
+                age_unknown=n - known_age,
+                females=row[f"females{i}"],
+                males=row[f"males{i}"],
+                sex_unknown=n - known_sex,
+                new=row[f"new{i}"],
+                returning=n - row[f"new{i}"],
+                left_only=left,
+                right_only=right,
+                minimum=n - left - right + max(left, right),
+                known_alive=n + row[f"alive_unseen{i}"],
+                several_parks=row.get(f"several{i}") or 0,
+            )
+        )
+    return results
+
+
+# ---------------------------------------------------------------------------
+# Effort and detections
+
+
+def deployment_spans(
+    parks: Sequence[Park], start: date | None = None, end: date | None = None
+) -> list[effort.DeploymentSpan]:
+    """Return the deployments of the parks (overlapping [start, end]) with malfunctions.
+
+    Two queries whatever the size: deployments are thousands where photos are millions,
+    so the interval arithmetic runs in Python (census.effort).
+    """
+    zones = {park.pk: park.tzinfo for park in parks}
+    deployments = Deployment.objects.filter(station__park_id__in=list(zones))
+    if start is not None:
+        # A day of slack either side: local days differ from UTC ones.
+        earliest = datetime.combine(start, time.min, tzinfo=UTC) - timedelta(days=1)
+        deployments = deployments.filter(Q(end__isnull=True) | Q(end__gte=earliest))
+    if end is not None:
+        latest = datetime.combine(end, time.min, tzinfo=UTC) + timedelta(days=2)
+        deployments = deployments.filter(start__lt=latest)
+    rows = list(deployments.values_list("pk", "station_id", "station__park_id", "start", "end"))
+    broken: dict[int, list[tuple[date, date]]] = defaultdict(list)
+    for deployment_id, first, last in MalfunctionPeriod.objects.filter(
+        deployment_id__in=deployments.values("pk")
+    ).values_list("deployment_id", "start", "end"):
+        broken[deployment_id].append((first, last))
+    return [
+        effort.DeploymentSpan(
+            station_id=station_id,
+            start=first,
+            end=last,
+            zone=zones[park_id],
+            malfunctions=tuple(broken.get(pk, ())),
+        )
+        for pk, station_id, park_id, first, last in rows
+    ]
+
+
+def independent_detections(
+    *, parks: Sequence[Park], periods_: Sequence[Period]
+) -> dict[tuple[int, int], tuple[int, int]]:
+    """Return (station id, period index) -> (independent detections, individuals).
+
+    A confirmed record of an individual at a station counts as a new detection when
+    more than the independence interval has passed since the previous record of the
+    same individual at the same station. This compares with the previous record, not
+    the previous *counted* one (camtrapR's deltaTimeComparedTo = "lastRecord"): a cat
+    that stays in front of a camera for two hours with a photo every ten minutes is one
+    detection, not four. It is what a window function (LAG) computes in one pass in the
+    database; the strict rule is sequential and would need a loop over every record.
+    """
+    if not parks or not periods_:
+        return {}
+    zones = _zones(parks)
+    interval = timedelta(minutes=settings.INDEPENDENCE_INTERVAL_MINUTES)
+    first_day, last_day = periods.span(periods_)
+    # Records just before the first period still decide whether the first ones count.
+    window_start = (
+        min(Period(periods.RANGE, first_day, last_day, "").bounds(ZoneInfo(z))[0] for z in zones)
+        - interval
+    )
+    window_end = max(
+        Period(periods.RANGE, first_day, last_day, "").bounds(ZoneInfo(z))[1] for z in zones
+    )
+    which_period = Case(
+        *(When(period_q(p, zones), then=Value(i)) for i, p in enumerate(periods_)),
+        default=Value(-1),
+        output_field=IntegerField(),
+    )
+    previous = Window(
+        Lag(_TAKEN),
+        partition_by=[F("leopard_id"), F(_STATION)],
+        order_by=[F(_TAKEN).asc(), F("pk").asc()],
+    )
+    records = (
+        confirmed_sightings(p.pk for p in parks)
+        .filter(**{f"{_TAKEN}__gte": window_start, f"{_TAKEN}__lt": window_end})
+        .annotate(
+            station=F(_STATION),
+            period=which_period,
+            # No previous record: an infinitely long gap.
+            gap=Coalesce(
+                ExpressionWrapper(F(_TAKEN) - previous, output_field=DurationField()),
+                Value(timedelta(days=36_500)),
+                output_field=DurationField(),
+            ),
+        )
+        .filter(gap__gt=interval)
+        .values("station", "period", "leopard_id")
+        .order_by()
+    )
+    # Django filters on a window in a wrapping query but cannot group on top of it,
+    # so the grouping wraps the compiled query; the inner SQL stays Django's, per backend.
+    sql, params = records.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT d.station, d.period, COUNT(*), COUNT(DISTINCT d.leopard_id) "
+            f"FROM ({sql}) d WHERE d.period >= 0 GROUP BY d.station, d.period",
+            params,
+        )
+        return {(station, period): (n, k) for station, period, n, k in cursor.fetchall()}
+
+
+def census_effort(
+    *, parks: Sequence[Park], periods_: Sequence[Period], now: datetime | None = None
+) -> list[PeriodEffort]:
+    """Return trap-nights, independent detections and per-station figures per period."""
+    parks = list(parks)
+    if not parks or not periods_:
+        return [PeriodEffort(p) for p in periods_]
+    first_day, last_day = periods.span(periods_)
+    nights = effort.station_nights(
+        deployment_spans(parks, first_day, last_day), now or timezone.now()
+    )
+    detections = independent_detections(parks=parks, periods_=periods_)
+    results = []
+    for i, period in enumerate(periods_):
+        result = PeriodEffort(period)
+        stations = set(nights) | {s for s, p in detections if p == i}
+        for station_id in stations:
+            station_nights = effort.nights_in(nights.get(station_id, []), period.start, period.end)
+            found, individuals = detections.get((station_id, i), (0, 0))
+            if station_nights or found:
+                result.stations[station_id] = (station_nights, found, individuals)
+        result.trap_nights = sum(n for n, _d, _k in result.stations.values())
+        result.stations_active = sum(1 for n, _d, _k in result.stations.values() if n)
+        result.detections = sum(d for _n, d, _k in result.stations.values())
+        results.append(result)
+    return results
+
+
+# ---------------------------------------------------------------------------
+# Individuals
+
+
+def individuals_seen(*, parks: Sequence[Park], period: Period) -> list[dict[str, Any]]:
+    """Return one row per individual seen in the period, with its figures there."""
+    parks = list(parks)
+    if not parks:
+        return []
+    zones = _zones(parks)
+    rows = (
+        confirmed_sightings(p.pk for p in parks)
+        .filter(period_q(period, zones))
+        .values(
+            "leopard_id", "leopard__code", "leopard__name", "leopard__sex", "leopard__birth_date"
+        )
+        .annotate(
+            first_seen=Min(_TAKEN),
+            last_seen=Max(_TAKEN),
+            sightings=Count("pk"),
+            stations=Count(_STATION, distinct=True),
+            parks=Count(_PARK, distinct=True),
+            has_left=Exists(_flank_sightings(Flank.LEFT)),
+            has_right=Exists(_flank_sightings(Flank.RIGHT)),
+        )
+        .order_by("leopard__code")
+    )
+    table = []
+    for row in rows:
+        if row["has_left"] and not row["has_right"]:
+            flanks = "left"
+        elif row["has_right"] and not row["has_left"]:
+            flanks = "right"
+        else:
+            flanks = "both"
+        table.append(
+            {
+                "id": row["leopard_id"],
+                "code": row["leopard__code"],
+                "name": row["leopard__name"],
+                "sex": row["leopard__sex"],
+                "birth_date": row["leopard__birth_date"].isoformat()
+                if row["leopard__birth_date"]
+                else None,
+                "age_class": str(age_class_at(row["leopard__birth_date"], period.reference_date)),
+                "flanks": flanks,
+                "first_seen": row["first_seen"].isoformat(),
+                "last_seen": row["last_seen"].isoformat(),
+                "sightings": row["sightings"],
+                "stations": row["stations"],
+                "parks": row["parks"],
+            }
+        )
+    return table
+
+
+# ---------------------------------------------------------------------------
+# Capture histories
+
+
+@dataclass
+class RegistryHistories:
+    """Capture histories of identified individuals built from the registry."""
+
+    park: Park
+    start: date
+    end: date
+    occasion_days: int
+    occasions: list[tuple[date, date]]
+    leopard_ids: list[int]
+    codes: list[str]
+    sexes: list[str]
+    matrix: list[list[int]]
+    # (leopard index, occasion index, station id): every detection, for secr.
+    detections: list[tuple[int, int, int]]
+    station_codes: dict[int, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("park")
+        data["park"] = self.park.code
+        data["start"], data["end"] = self.start.isoformat(), self.end.isoformat()
+        data["occasions"] = [[a.isoformat(), b.isoformat()] for a, b in self.occasions]
+        return data
+
+
+def occasions_between(start: date, end: date, occasion_days: int) -> list[tuple[date, date]]:
+    """Cut [start, end] into occasions of `occasion_days` days; the last may be shorter."""
+    if occasion_days < 1:
+        raise ValueError("an occasion lasts at least one day")
+    if end < start:
+        raise ValueError("the survey ends before it starts")
+    occasions = []
+    cursor = start
+    while cursor <= end:
+        last = min(end, cursor + timedelta(days=occasion_days - 1))
+        occasions.append((cursor, last))
+        cursor = last + timedelta(days=1)
+    return occasions
+
+
+def registry_capture_histories(
+    *, park: Park, start: date, end: date, occasion_days: int
+) -> RegistryHistories:
+    """Build 0/1 capture histories (individual x occasion) for a park and survey."""
+    occasions = occasions_between(start, end, occasion_days)
+    zone = park.tzinfo
+    period = periods.date_range(start, end)
+    rows = (
+        confirmed_sightings([park.pk])
+        .filter(period_q(period, {park.time_zone: [park.pk]}))
+        .annotate(day=TruncDate(_TAKEN, tzinfo=zone))
+        .values("leopard_id", "leopard__code", "leopard__sex", _STATION, "day")
+        .distinct()
+        .order_by("leopard__code", "day")
+    )
+    index: dict[int, int] = {}
+    codes: list[str] = []
+    sexes: list[str] = []
+    ids: list[int] = []
+    detections: list[tuple[int, int, int]] = []
+    for row in rows:
+        leopard = row["leopard_id"]
+        if leopard not in index:
+            index[leopard] = len(ids)
+            ids.append(leopard)
+            codes.append(row["leopard__code"])
+            sexes.append(row["leopard__sex"])
+        occasion = (row["day"] - start).days // occasion_days
+        detections.append((index[leopard], occasion, row[_STATION]))
+    matrix = [[0] * len(occasions) for _ in ids]
+    for animal, occasion, _station in detections:
+        matrix[animal][occasion] = 1
+    station_codes = dict(
+        Station.objects.filter(park=park).values_list("pk", "code").order_by("code")
+    )
+    return RegistryHistories(
+        park=park,
+        start=start,
+        end=end,
+        occasion_days=occasion_days,
+        occasions=occasions,
+        leopard_ids=ids,
+        codes=codes,
+        sexes=sexes,
+        matrix=matrix,
+        detections=sorted(set(detections)),
+        station_codes=station_codes,
+    )
+
+
+def station_usage(
+    *, park: Park, occasions: Sequence[tuple[date, date]], now: datetime | None = None
+) -> dict[int, list[int]]:
+    """Return station id -> trap-nights per occasion, from the park's deployments."""
+    if not occasions:
+        return {}
+    nights = effort.station_nights(
+        deployment_spans([park], occasions[0][0], occasions[-1][1]), now or timezone.now()
+    )
+    return {
+        station: [effort.nights_in(ranges, first, last) for first, last in occasions]
+        for station, ranges in nights.items()
+    }
+
+
+def age_class_labels() -> dict[str, str]:
+    """Return the age classes with their translated names."""
+    return {choice.value: str(choice.label) for choice in AgeClass}
