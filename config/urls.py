@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.urls import path
+from django.urls import include, path
 from django.views.i18n import set_language
 
 from traps.views import home
@@ -13,4 +13,6 @@ urlpatterns = [
     # The language switch works on the login page too, before anyone signs in.
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("admin/", admin.site.urls),
+    path("api/", include("config.api_urls")),
+    path("", include("traps.urls")),
 ]

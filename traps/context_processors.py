@@ -10,6 +10,12 @@ from traps.roles import user_roles
 # (url name, label, roles that see it). A page appears here once it exists.
 NAVIGATION = [
     ("home", _("Overview"), {Role.RANGER, Role.SCIENTIST, Role.MANAGER, Role.ADMIN}),
+    ("traps:upload", _("Upload"), {Role.RANGER, Role.SCIENTIST, Role.ADMIN}),
+    (
+        "traps:deployment-list",
+        _("Deployments"),
+        {Role.RANGER, Role.SCIENTIST, Role.MANAGER, Role.ADMIN},
+    ),
     ("admin:index", _("Administration"), {Role.ADMIN}),
 ]
 

@@ -6,16 +6,23 @@ import re
 import unicodedata
 import warnings
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import IO
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from PIL import ExifTags, Image, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-# Formats a camera trap writes. HEIC is left out: no camera-trap model writes
-# it and decoding it needs a native library that is not on every machine.
-ACCEPTED_FORMATS = {"JPEG", "PNG"}
+# Formats accepted, with the media type stored for each. Camera traps write
+# JPEG. PNG is accepted because Pillow decodes it safely under the same pixel
+# limit and some tools export single frames as PNG. HEIC is left out: no
+# camera-trap model writes it and decoding it needs a native library
+# (libheif) that is not on every machine; it gets its own message.
+ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png"}
 THUMBNAIL_SIZE = (400, 400)
+# Capture times before this or after tomorrow come from a camera whose clock was
+# reset (many default to 1970 or 2000) or garbled; they place no photo in time.
+EARLIEST_PLAUSIBLE = datetime(1990, 1, 1, tzinfo=UTC)
 HASH_CHUNK = 1024 * 1024
 _CAMERA_SERIAL_AS_MODEL = re.compile(r"^[A-Z]{2,5}\d{3,}$")
 
@@ -32,6 +39,7 @@ class PhotoRejected(Exception):
 @dataclass(frozen=True)
 class ImageInfo:
     format: str
+    media_type: str
     width: int
     height: int
 
@@ -101,6 +109,11 @@ def inspect_image(fileobj: IO[bytes], max_pixels: int) -> ImageInfo:
             _("The image claims too many pixels to be a camera photo; it was not opened."),
         ) from exc
     except UnidentifiedImageError as exc:
+        if _is_heic(fileobj):
+            raise PhotoRejected(
+                "unsupported_format",
+                _("HEIC photos (from phones) are not accepted; send the camera's JPEG files."),
+            ) from exc
         raise PhotoRejected(
             "not_an_image",
             _("This file is not a photo (its content is not an image, whatever its name)."),
@@ -125,7 +138,19 @@ def inspect_image(fileobj: IO[bytes], max_pixels: int) -> ImageInfo:
             _("The photo is cut short (truncated); copy it from the card again."),
         )
     fileobj.seek(0)
-    return ImageInfo(format=image_format, width=width, height=height)
+    return ImageInfo(
+        format=image_format,
+        media_type=ACCEPTED_FORMATS[image_format],
+        width=width,
+        height=height,
+    )
+
+
+def _is_heic(fileobj: IO[bytes]) -> bool:
+    fileobj.seek(0)
+    head = fileobj.read(16)
+    fileobj.seek(0)
+    return head[4:8] == b"ftyp" and head[8:12] in {b"heic", b"heix", b"mif1", b"msf1", b"hevc"}
 
 
 def _jpeg_is_complete(fileobj: IO[bytes]) -> bool:
@@ -199,13 +224,71 @@ def read_exif(image: Image.Image) -> ExifData:
     )
 
 
+def plausible_time(value: datetime) -> bool:
+    """Tell whether an aware capture time can be a real trap photo's time."""
+    return EARLIEST_PLAUSIBLE <= value <= timezone.now() + timedelta(days=1)
+
+
 def make_thumbnail(image: Image.Image) -> bytes:
     """Return a JPEG thumbnail, decoding the JPEG at reduced scale where it can."""
+    orientation = image.getexif().get(ExifTags.Base.Orientation)
     # draft() makes libjpeg decode at 1/2, 1/4 or 1/8 scale: a 12-megapixel photo
     # then costs a fraction of a full decode.
     image.draft("RGB", THUMBNAIL_SIZE)
     image = image.convert("RGB") if image.mode not in ("RGB", "L") else image
     image.thumbnail(THUMBNAIL_SIZE, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    if orientation in (3, 6, 8):
+        image.getexif()[ExifTags.Base.Orientation] = orientation
+        image = ImageOps.exif_transpose(image)
     out = io.BytesIO()
     image.save(out, "JPEG", quality=82, optimize=False)
     return out.getvalue()
+
+
+@dataclass(frozen=True)
+class Decoded:
+    exif: ExifData
+    thumbnail: bytes
+    width: int
+    height: int
+
+
+class DecodeFailed(Exception):
+    """The stored bytes passed the upload checks but do not decode."""
+
+
+def decode(data: bytes, max_pixels: int) -> Decoded:
+    """Read EXIF and make the thumbnail from a stored photo's bytes."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise DecodeFailed(_("The image has more pixels than the limit."))
+            exif = read_exif(image)
+            thumbnail = make_thumbnail(image)
+    except DecodeFailed:
+        raise
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
+        raise DecodeFailed(
+            _("The image data is damaged and cannot be decoded (%(why)s).") % {"why": exc}
+        ) from exc
+    return Decoded(exif=exif, thumbnail=thumbnail, width=width, height=height)
+
+
+def read_exif_head(head: bytes) -> ExifData | None:
+    """Read the camera identity and time from the first part of a photo; None if unreadable."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # Only the header is parsed: the EXIF block sits in the first 64 KB.
+            return read_exif(Image.open(io.BytesIO(head)))
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None

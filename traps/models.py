@@ -200,9 +200,13 @@ class MalfunctionPeriod(models.Model):
         return f"{self.start} to {self.end}"
 
 
+PHOTO_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}
+
+
 def photo_upload_to(instance: "Photo", filename: str) -> str:
     """Name the stored file by its content hash, never by the client's name."""
-    return f"photos/{instance.sha256[:2]}/{instance.sha256[2:4]}/{instance.sha256}.jpg"
+    extension = PHOTO_EXTENSIONS.get(instance.media_type, "jpg")
+    return f"photos/{instance.sha256[:2]}/{instance.sha256[2:4]}/{instance.sha256}.{extension}"
 
 
 def thumbnail_upload_to(instance: "Photo", filename: str) -> str:
@@ -266,6 +270,11 @@ class Photo(models.Model):
         PROCESSED = "processed", _("Processed")
         FAILED = "failed", _("Failed")
 
+    class TimeProblem(models.TextChoices):
+        NONE = "", _("None")
+        MISSING = "missing", _("No capture time in the photo")
+        IMPLAUSIBLE = "implausible", _("Impossible capture time (camera clock reset?)")
+
     deployment = models.ForeignKey(
         Deployment, on_delete=models.PROTECT, related_name="photos", verbose_name=_("deployment")
     )
@@ -273,6 +282,7 @@ class Photo(models.Model):
     sha256 = models.CharField(_("SHA-256"), max_length=64, unique=True, editable=False)
     original_name = models.CharField(_("original file name"), max_length=255, blank=True)
     size_bytes = models.PositiveBigIntegerField(_("size (bytes)"))
+    media_type = models.CharField(_("media type"), max_length=40, default="image/jpeg")
     width = models.PositiveIntegerField(_("width"), null=True, blank=True)
     height = models.PositiveIntegerField(_("height"), null=True, blank=True)
     taken_at = models.DateTimeField(
@@ -288,6 +298,11 @@ class Photo(models.Model):
         help_text=_("EXIF time as the camera wrote it, read in the park's time zone."),
     )
     exif = models.JSONField(_("EXIF"), default=dict, blank=True)
+    # A photo without a usable time is kept, shown and counted, but not placed in
+    # an event; a later clock offset can make an "implausible" time usable.
+    time_problem = models.CharField(
+        _("time problem"), max_length=20, choices=TimeProblem.choices, blank=True, default=""
+    )
     outside_deployment = models.BooleanField(
         _("time outside deployment"),
         default=False,
@@ -324,6 +339,7 @@ class Photo(models.Model):
         indexes = [
             models.Index(fields=["deployment", "taken_at"]),
             models.Index(fields=["status", "updated_at"]),
+            models.Index(fields=["deployment", "status"]),
         ]
 
     def __str__(self) -> str:

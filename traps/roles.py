@@ -86,3 +86,19 @@ def user_roles(user: AbstractBaseUser | AnonymousUser) -> set[str]:
         cached = {g.name for g in user.groups.all() if g.name in names}
         user._registry_roles = cached
     return cached
+
+
+# Who may send photos: rangers bring the cards, scientists and admins fix gaps.
+UPLOAD_ROLES = {Role.RANGER.value, Role.SCIENTIST.value, Role.ADMIN.value}
+# Who may change a deployment's clock offset or retry a failed photo.
+CLOCK_ROLES = {Role.RANGER.value, Role.SCIENTIST.value, Role.ADMIN.value}
+
+
+def can_upload(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Tell whether the user may upload photos (to the parks they belong to)."""
+    return bool(user_roles(user) & UPLOAD_ROLES)
+
+
+def can_correct_deployments(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Tell whether the user may set clock offsets and retry failed photos."""
+    return bool(user_roles(user) & CLOCK_ROLES)

@@ -1,12 +1,28 @@
 """Celery entry points for photo ingest. Each body is one service call."""
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.db import OperationalError
+from django.utils.translation import gettext as _
 
 from traps import services
 
 
+class PhotoTask(Task):
+    """A photo task that records why a photo failed once retrying stops."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        photo_id = args[0] if args else kwargs.get("photo_id")
+        if photo_id is not None:
+            services.photo_mark_failed(
+                photo_id=photo_id,
+                error=_("Processing stopped after several attempts: %(why)s") % {"why": exc},
+            )
+
+
 @shared_task(
+    base=PhotoTask,
+    # Storage and database hiccups are retried; bytes that do not decode are not
+    # (the service marks the photo failed with a reason instead).
     autoretry_for=(OSError, OperationalError),
     retry_backoff=5,
     retry_backoff_max=300,
@@ -27,6 +43,10 @@ def photos_requeue_stuck() -> int:
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=5, max_retries=5)
-def events_rebuild(deployment_id: int) -> int:
+def events_rebuild(deployment_id: int) -> int | None:
     """Regroup one deployment's photos into events."""
+    from traps.models import Deployment
+
+    if not Deployment.objects.filter(pk=deployment_id).exists():
+        return None
     return services.events_rebuild(deployment_id=deployment_id)

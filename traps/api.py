@@ -1,0 +1,179 @@
+"""REST API for deployments and photos: the upload page and scripts both use it."""
+
+from django.conf import settings
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from traps import images, selectors, services
+from traps.roles import can_correct_deployments, can_upload
+from traps.serializers import (
+    DeploymentSerializer,
+    ErrorSerializer,
+    HashLookupResultSerializer,
+    HashLookupSerializer,
+    PhotoSerializer,
+    PhotoUploadSerializer,
+    ProposalSerializer,
+    ProposeSerializer,
+)
+
+# HTTP status per rejection code; anything else is a plain 400.
+REJECTION_STATUS = {
+    "too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    "unsupported_format": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+}
+
+
+def _error(code: str, detail: str, http_status: int, **extra: object) -> Response:
+    return Response({"code": code, "detail": detail, **extra}, status=http_status)
+
+
+class DeploymentViewSet(viewsets.ReadOnlyModelViewSet):
+    """Deployments in the parks of the user."""
+
+    serializer_class = DeploymentSerializer
+    filterset_fields = {
+        "station__park": ["exact"],
+        "station": ["exact"],
+        "camera_serial": ["iexact"],
+    }
+
+    def get_queryset(self):
+        return selectors.deployments_for_user(self.request.user).order_by("-start", "pk")
+
+
+class PhotoViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Photos in the parks of the user; upload one photo; look up many hashes."""
+
+    serializer_class = PhotoSerializer
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    filterset_fields = ["deployment", "status", "event", "sha256"]
+
+    def get_queryset(self):
+        return selectors.photos_for_user(self.request.user).order_by("taken_at", "pk")
+
+    @extend_schema(
+        request={"multipart/form-data": PhotoUploadSerializer},
+        responses={
+            201: PhotoSerializer,
+            200: OpenApiResponse(
+                PhotoSerializer, description="Already stored: the existing photo."
+            ),
+            400: ErrorSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="Already stored in another park."),
+            413: ErrorSerializer,
+            415: ErrorSerializer,
+        },
+    )
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        """Upload one photo to a deployment (multipart: deployment, file, optional sha256, name)."""
+        if not can_upload(request.user):
+            raise PermissionDenied(_("Your role cannot upload photos."))
+        # Refuse an oversized body before Django spools it to disk.
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > settings.PHOTO_MAX_BYTES + 64 * 1024:
+            return _error(
+                "too_large",
+                _("The file is larger than the limit of %(limit)d MB.")
+                % {"limit": settings.PHOTO_MAX_BYTES // (1024 * 1024)},
+                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
+        upload = PhotoUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        deployment = get_object_or_404(
+            selectors.deployments_for_user(request.user), pk=upload.validated_data["deployment"]
+        )
+        uploaded = upload.validated_data["file"]
+        # Django's multipart parser already strips folders and control characters
+        # from the part's file name, silently; the page also sends the name the
+        # ranger sees as "name", so that a name trying a path is refused with a
+        # message instead of being quietly rewritten.
+        name = request.data.get("name") or uploaded.name or ""
+        try:
+            with transaction.atomic():
+                result = services.photo_receive(
+                    deployment=deployment,
+                    fileobj=uploaded,
+                    original_name=name,
+                    uploaded_by=request.user,
+                    expected_sha256=upload.validated_data.get("sha256", ""),
+                )
+        except images.PhotoRejected as rejected:
+            return _error(
+                rejected.code,
+                rejected.message,
+                REJECTION_STATUS.get(rejected.code, status.HTTP_400_BAD_REQUEST),
+                name=name[:255],
+            )
+        photo = result.photo
+        if (
+            not result.created
+            and not selectors.photos_for_user(request.user).filter(pk=photo.pk).exists()
+        ):
+            # The same bytes are stored in a park this user does not work in: say
+            # so, store nothing, and tell nothing more about that photo.
+            return _error(
+                "duplicate_elsewhere",
+                _(
+                    "This photo is already in the registry, in another park; "
+                    "it was not stored again."
+                ),
+                status.HTTP_409_CONFLICT,
+                name=name[:255],
+            )
+        return Response(
+            PhotoSerializer(photo).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(request=HashLookupSerializer, responses=HashLookupResultSerializer)
+    @action(detail=False, methods=["post"], parser_classes=[JSONParser])
+    def lookup(self, request: Request) -> Response:
+        """Tell which of up to 1,000 SHA-256 hashes are already stored."""
+        query = HashLookupSerializer(data=request.data)
+        query.is_valid(raise_exception=True)
+        result = selectors.photos_lookup(request.user, query.validated_data["sha256"])
+        return Response(HashLookupResultSerializer(result).data)
+
+    @extend_schema(request={"multipart/form-data": ProposeSerializer}, responses=ProposalSerializer)
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="propose-deployment",
+        parser_classes=[MultiPartParser],
+    )
+    def propose_deployment(self, request: Request) -> Response:
+        """Propose deployments from the camera serial and time in a photo's EXIF."""
+        query = ProposeSerializer(data=request.data)
+        query.is_valid(raise_exception=True)
+        head = query.validated_data["file"].read(256 * 1024)
+        exif = images.read_exif_head(head)
+        if exif is None:
+            return Response({"serial": "", "camera_time": None, "deployments": []})
+        deployments = selectors.deployments_proposed(
+            request.user, serial=exif.serial, camera_time=exif.camera_time
+        )
+        return Response(
+            ProposalSerializer(
+                {"serial": exif.serial, "camera_time": exif.camera_time, "deployments": deployments}
+            ).data
+        )
+
+    @extend_schema(request=None, responses={202: PhotoSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str | None = None) -> Response:
+        """Queue a failed photo for processing again."""
+        photo = self.get_object()
+        if not can_correct_deployments(request.user):
+            raise PermissionDenied(_("Your role cannot retry photos."))
+        services.photo_retry(photo_id=photo.pk)
+        photo.refresh_from_db()
+        return Response(PhotoSerializer(photo).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,102 @@
+"""Group a deployment's timed photos into events by the independence interval."""
+
+from collections import Counter
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+
+from traps.models import Deployment, Event, Photo
+
+
+def independence_interval() -> timedelta:
+    """Return the gap that closes an event (a setting, 30 minutes by default)."""
+    return timedelta(minutes=settings.INDEPENDENCE_INTERVAL_MINUTES)
+
+
+def event_place(photo: Photo) -> None:
+    """Put a newly timed photo into the event of its neighbours, joining events it bridges.
+
+    The caller holds a lock of the deployment, so placements never interleave.
+    A gap of exactly the interval still belongs to one event.
+    """
+    interval = independence_interval()
+    siblings = Photo.objects.filter(
+        deployment_id=photo.deployment_id, taken_at__isnull=False, event__isnull=False
+    ).exclude(pk=photo.pk)
+    before = siblings.filter(taken_at__lte=photo.taken_at).order_by("-taken_at", "-pk").first()
+    after = siblings.filter(taken_at__gte=photo.taken_at).order_by("taken_at", "pk").first()
+    joins_before = before is not None and photo.taken_at - before.taken_at <= interval
+    joins_after = after is not None and after.taken_at - photo.taken_at <= interval
+
+    if joins_before and joins_after and before.event_id != after.event_id:
+        # The photo bridges two events: the earlier one absorbs the later one.
+        event = Event.objects.get(pk=before.event_id)
+        absorbed = Event.objects.get(pk=after.event_id)
+        Photo.objects.filter(event=absorbed).update(event=event)
+        event.end = max(event.end, absorbed.end)
+        if absorbed.status != Event.Status.PENDING:
+            event.status = Event.Status.PENDING
+        absorbed.delete()
+    elif joins_before:
+        event = Event.objects.get(pk=before.event_id)
+    elif joins_after:
+        event = Event.objects.get(pk=after.event_id)
+    else:
+        event = Event(deployment_id=photo.deployment_id, start=photo.taken_at, end=photo.taken_at)
+    event.start = min(event.start, photo.taken_at)
+    event.end = max(event.end, photo.taken_at)
+    if event.status == Event.Status.REVIEWED:
+        # A reviewed event that gains a photo needs another look.
+        event.status = Event.Status.PENDING
+    event.save()
+    Photo.objects.filter(pk=photo.pk).update(event=event)
+    photo.event = event
+
+
+@transaction.atomic
+def events_rebuild(*, deployment_id: int) -> int:
+    """Regroup all timed photos of a deployment into events; return the event count.
+
+    Review work is kept where it can be: each new group reuses the old event that
+    holds most of its photos (so its status and claims survive), and an event
+    that gains photos it had not been reviewed with goes back to pending.
+    """
+    deployment = Deployment.objects.select_for_update().get(pk=deployment_id)
+    interval = independence_interval()
+    rows = list(
+        Photo.objects.filter(deployment=deployment, taken_at__isnull=False)
+        .order_by("taken_at", "pk")
+        .values_list("pk", "taken_at", "event_id")
+    )
+    old = {e.pk: e for e in Event.objects.filter(deployment=deployment)}
+    groups: list[list[tuple[int, datetime, int | None]]] = []
+    for row in rows:
+        if groups and row[1] - groups[-1][-1][1] <= interval:
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+
+    kept: set[int] = set()
+    for group in groups:
+        start, end = group[0][1], group[-1][1]
+        votes = Counter(event_id for _, _, event_id in group if event_id in old)
+        reuse = next((e for e, _ in votes.most_common() if e not in kept), None)
+        if reuse is None:
+            event = Event.objects.create(deployment=deployment, start=start, end=end)
+        else:
+            event = old[reuse]
+            gained = any(event_id != reuse for _, _, event_id in group)
+            status = Event.Status.PENDING if gained else event.status
+            if (event.start, event.end, event.status) != (start, end, status):
+                event.start, event.end, event.status = start, end, status
+                event.save(update_fields=["start", "end", "status"])
+        kept.add(event.pk)
+        moved = [pk for pk, _, event_id in group if event_id != event.pk]
+        if moved:
+            Photo.objects.filter(pk__in=moved).update(event_id=event.pk)
+    Photo.objects.filter(deployment=deployment, taken_at__isnull=True, event__isnull=False).update(
+        event=None
+    )
+    Event.objects.filter(deployment=deployment).exclude(pk__in=kept).delete()
+    return len(groups)

@@ -1,0 +1,217 @@
+"""Receive a photo, process it (EXIF, time, thumbnail, event) and retry failures."""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import IO
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from traps import images
+from traps.images import PhotoRejected
+from traps.models import Deployment, Photo, photo_upload_to, thumbnail_upload_to
+from traps.services.events import event_place, events_rebuild
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ReceiveResult:
+    photo: Photo
+    created: bool
+
+
+def photo_receive(
+    *,
+    deployment: Deployment,
+    fileobj: IO[bytes],
+    original_name: str,
+    uploaded_by: AbstractBaseUser | None = None,
+    expected_sha256: str = "",
+) -> ReceiveResult:
+    """Validate a photo by content, store it under its hash and queue its processing.
+
+    A file whose SHA-256 is already stored is not stored again: the existing
+    photo comes back with created=False, whichever deployment it belongs to (the
+    caller decides what the user may learn about it). Raises PhotoRejected for a
+    bad file, and for bytes that do not match the checksum the client sent.
+    """
+    name = images.clean_file_name(original_name)
+    sha256, size = images.sha256_of(fileobj)
+    if expected_sha256 and expected_sha256.lower() != sha256:
+        raise PhotoRejected(
+            "hash_mismatch",
+            _("The file arrived damaged (its checksum does not match); send it again."),
+        )
+    existing = Photo.objects.filter(sha256=sha256).first()
+    if existing is not None:
+        return ReceiveResult(existing, created=False)
+    images.check_size(size, settings.PHOTO_MAX_BYTES)
+    info = images.inspect_image(fileobj, settings.PHOTO_MAX_PIXELS)
+
+    photo = Photo(
+        deployment=deployment,
+        sha256=sha256,
+        original_name=name,
+        size_bytes=size,
+        media_type=info.media_type,
+        width=info.width,
+        height=info.height,
+        uploaded_by=uploaded_by,
+    )
+    stored_name = photo_upload_to(photo, name)
+    _store_once(stored_name, File(fileobj, name=stored_name))
+    photo.file.name = stored_name
+    try:
+        with transaction.atomic():
+            photo.save()
+    except IntegrityError:
+        # A concurrent upload of the same bytes committed first.
+        return ReceiveResult(Photo.objects.get(sha256=sha256), created=False)
+    _queue_processing(photo.pk)
+    return ReceiveResult(photo, created=True)
+
+
+def _store_once(name: str, content: File) -> None:
+    # Names come from content hashes, so a file already there (an earlier attempt
+    # whose database write failed, or another worker's run) holds these very
+    # bytes: keep it rather than delete and rewrite it under a reader's feet.
+    if default_storage.exists(name):
+        return
+    content.seek(0)
+    saved_as = default_storage.save(name, content)
+    if saved_as != name:  # lost a race to a concurrent writer of the same bytes
+        default_storage.delete(saved_as)
+
+
+def _queue_processing(photo_id: int) -> None:
+    from traps import tasks
+
+    transaction.on_commit(lambda: tasks.photo_process.delay(photo_id))
+
+
+def corrected_time(
+    camera_time: datetime | None, clock_offset: timedelta
+) -> tuple[datetime | None, str]:
+    """Return the true time of a camera time and the time problem, if any."""
+    if camera_time is None:
+        return None, Photo.TimeProblem.MISSING
+    try:
+        taken_at = camera_time + clock_offset
+    except OverflowError:
+        return None, Photo.TimeProblem.IMPLAUSIBLE
+    if not images.plausible_time(taken_at):
+        return None, Photo.TimeProblem.IMPLAUSIBLE
+    return taken_at, Photo.TimeProblem.NONE
+
+
+def photo_process(*, photo_id: int, force: bool = False) -> Photo | None:
+    """Read EXIF, correct the time, make the thumbnail and place the photo in an event.
+
+    Safe to run twice and after a worker died mid-way: a processed photo is left
+    alone, the thumbnail is named by the content hash, and the database writes
+    happen in one transaction under a lock of the deployment. Storage errors
+    propagate so that the task retries; bytes that do not decode fail the photo
+    with a reason.
+    """
+    photo = Photo.objects.select_related("deployment__station__park").filter(pk=photo_id).first()
+    if photo is None:
+        logger.info("photo %s is gone; nothing to process", photo_id)
+        return None
+    if photo.status == Photo.Status.PROCESSED and not force:
+        return photo
+    Photo.objects.filter(pk=photo.pk).update(
+        status=Photo.Status.PROCESSING, attempts=F("attempts") + 1, updated_at=timezone.now()
+    )
+    with default_storage.open(photo.file.name, "rb") as fh:
+        data = fh.read()
+    try:
+        decoded = images.decode(data, settings.PHOTO_MAX_PIXELS)
+    except images.DecodeFailed as exc:
+        return photo_mark_failed(photo_id=photo.pk, error=str(exc))
+    del data
+    thumb_name = thumbnail_upload_to(photo, "")
+    _store_once(thumb_name, ContentFile(decoded.thumbnail))
+
+    park_tz = photo.deployment.station.park.tzinfo
+    exif = decoded.exif
+    # The camera clock shows local time; an ambiguous hour at a DST change takes
+    # its first occurrence (fold=0), which is what zoneinfo does by default.
+    camera_time = exif.camera_time.replace(tzinfo=park_tz) if exif.camera_time else None
+    with transaction.atomic():
+        # One writer per deployment at a time, so two workers cannot both open a
+        # new event for photos that belong together, and a clock offset change
+        # cannot slip in between reading the offset and placing the photo.
+        deployment = Deployment.objects.select_for_update().get(pk=photo.deployment_id)
+        photo = Photo.objects.select_for_update().get(pk=photo.pk)
+        if photo.status == Photo.Status.PROCESSED and not force:
+            return photo  # another run finished while this one decoded
+        previous_event_id = photo.event_id
+        photo.exif = {
+            "make": exif.make,
+            "model": exif.model,
+            "serial": exif.serial,
+            "tags": exif.raw,
+        }
+        photo.width, photo.height = decoded.width, decoded.height
+        photo.thumbnail.name = thumb_name
+        photo.camera_time = camera_time
+        photo.taken_at, photo.time_problem = corrected_time(camera_time, deployment.clock_offset)
+        photo.outside_deployment = _outside(deployment, photo.taken_at)
+        photo.status = Photo.Status.PROCESSED
+        photo.error = ""
+        photo.save()
+        if previous_event_id is not None:
+            # Processed before (a forced run): its old event may now be split.
+            events_rebuild(deployment_id=deployment.pk)
+        elif photo.taken_at is not None:
+            event_place(photo)
+    return photo
+
+
+def _outside(deployment: Deployment, taken_at: datetime | None) -> bool:
+    if taken_at is None:
+        return False
+    return taken_at < deployment.start or (deployment.end is not None and taken_at > deployment.end)
+
+
+def photo_mark_failed(*, photo_id: int, error: str) -> Photo | None:
+    """Record that a photo could not be processed, and why."""
+    Photo.objects.filter(pk=photo_id).update(
+        status=Photo.Status.FAILED, error=error[:2000], updated_at=timezone.now()
+    )
+    return Photo.objects.filter(pk=photo_id).first()
+
+
+def photo_retry(*, photo_id: int) -> bool:
+    """Queue a failed or stuck photo for processing again; False if it needs none."""
+    updated = (
+        Photo.objects.filter(pk=photo_id)
+        .exclude(status=Photo.Status.PROCESSED)
+        .update(status=Photo.Status.RECEIVED, error="", updated_at=timezone.now())
+    )
+    if updated:
+        _queue_processing(photo_id)
+    return bool(updated)
+
+
+def photos_requeue_stuck(*, older_than: timedelta = timedelta(minutes=15)) -> int:
+    """Queue again the photos left received or processing (a lost message, a dead worker)."""
+    from traps import tasks
+
+    cutoff = timezone.now() - older_than
+    ids = list(
+        Photo.objects.filter(
+            status__in=[Photo.Status.RECEIVED, Photo.Status.PROCESSING], updated_at__lt=cutoff
+        ).values_list("pk", flat=True)
+    )
+    for photo_id in ids:
+        tasks.photo_process.delay(photo_id)
+    return len(ids)
