@@ -322,11 +322,7 @@ def independent_detections(
     window_end = max(
         Period(periods.RANGE, first_day, last_day, "").bounds(ZoneInfo(z))[1] for z in zones
     )
-    which_period = Case(
-        *(When(period_q(p, zones), then=Value(i)) for i, p in enumerate(periods_)),
-        default=Value(-1),
-        output_field=IntegerField(),
-    )
+    which_period = _which_period(periods_, zones)
     previous = Window(
         Lag(_TAKEN),
         partition_by=[F("leopard_id"), F(_STATION)],
@@ -395,15 +391,38 @@ def census_effort(
 
 def individuals_seen(*, parks: Sequence[Park], period: Period) -> list[dict[str, Any]]:
     """Return one row per individual seen in the period, with its figures there."""
+    return individuals_by_period(parks=parks, periods_=[period])[0]
+
+
+def _which_period(periods_: Sequence[Period], zones: dict[str, list[int]]) -> Case:
+    return Case(
+        *(When(period_q(p, zones), then=Value(i)) for i, p in enumerate(periods_)),
+        default=Value(-1),
+        output_field=IntegerField(),
+    )
+
+
+def individuals_by_period(
+    *, parks: Sequence[Park], periods_: Sequence[Period]
+) -> list[list[dict[str, Any]]]:
+    """Return, per period, one row per individual seen in it (one query for all periods)."""
     parks = list(parks)
-    if not parks:
-        return []
+    tables: list[list[dict[str, Any]]] = [[] for _ in periods_]
+    if not parks or not periods_:
+        return tables
     zones = _zones(parks)
+    first_day, last_day = periods.span(periods_)
     rows = (
         confirmed_sightings(p.pk for p in parks)
-        .filter(period_q(period, zones))
+        .filter(period_q(periods.date_range(first_day, last_day), zones))
+        .annotate(period=_which_period(periods_, zones))
         .values(
-            "leopard_id", "leopard__code", "leopard__name", "leopard__sex", "leopard__birth_date"
+            "period",
+            "leopard_id",
+            "leopard__code",
+            "leopard__name",
+            "leopard__sex",
+            "leopard__birth_date",
         )
         .annotate(
             first_seen=Min(_TAKEN),
@@ -414,26 +433,27 @@ def individuals_seen(*, parks: Sequence[Park], period: Period) -> list[dict[str,
             has_left=Exists(_flank_sightings(Flank.LEFT)),
             has_right=Exists(_flank_sightings(Flank.RIGHT)),
         )
-        .order_by("leopard__code")
+        .order_by("period", "leopard__code")
     )
-    table = []
     for row in rows:
+        if row["period"] < 0:
+            continue
+        period = periods_[row["period"]]
         if row["has_left"] and not row["has_right"]:
             flanks = "left"
         elif row["has_right"] and not row["has_left"]:
             flanks = "right"
         else:
             flanks = "both"
-        table.append(
+        birth = row["leopard__birth_date"]
+        tables[row["period"]].append(
             {
                 "id": row["leopard_id"],
                 "code": row["leopard__code"],
                 "name": row["leopard__name"],
                 "sex": row["leopard__sex"],
-                "birth_date": row["leopard__birth_date"].isoformat()
-                if row["leopard__birth_date"]
-                else None,
-                "age_class": str(age_class_at(row["leopard__birth_date"], period.reference_date)),
+                "birth_date": birth.isoformat() if birth else None,
+                "age_class": str(age_class_at(birth, period.reference_date)),
                 "flanks": flanks,
                 "first_seen": row["first_seen"].isoformat(),
                 "last_seen": row["last_seen"].isoformat(),
@@ -442,7 +462,7 @@ def individuals_seen(*, parks: Sequence[Park], period: Period) -> list[dict[str,
                 "parks": row["parks"],
             }
         )
-    return table
+    return tables
 
 
 # ---------------------------------------------------------------------------

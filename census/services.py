@@ -1,0 +1,154 @@
+"""Writes for the census: rebuild the stored yearly figures and mark them stale."""
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Max, Min
+from django.utils import timezone
+
+from census import periods
+from census.models import CensusResult, CensusStale
+from census.selectors import census_counts, census_effort, individuals_by_period
+from traps.models import Deployment, Park
+
+logger = logging.getLogger(__name__)
+
+# Sighting changes within this many seconds of the first one share one rebuild.
+REBUILD_DELAY_SECONDS = 60
+_QUEUED_KEY = "census:rebuild-stale-queued"
+
+
+def _years_with_effort(parks: Sequence[Park], now: datetime) -> dict[int, list[int]]:
+    """Return park id -> the calendar years from its first deployment to now."""
+    spans = (
+        Deployment.objects.filter(station__park__in=list(parks))
+        .values("station__park_id")
+        .annotate(first=Min("start"), last=Max("end"))
+        .order_by()
+    )
+    zones = {park.pk: park.tzinfo for park in parks}
+    years: dict[int, list[int]] = {}
+    for row in spans:
+        zone = zones[row["station__park_id"]]
+        first = row["first"].astimezone(zone).year
+        # Running cameras (no end) make "now" the last year; so does a past end.
+        last = now.astimezone(zone).year
+        years[row["station__park_id"]] = list(range(first, last + 1))
+    return years
+
+
+def _store(park: Park | None, parks: Sequence[Park], years: Sequence[int], now: datetime) -> int:
+    """Compute and replace the stored results of one scope for some years."""
+    year_periods = [periods.year(y) for y in years]
+    counts = census_counts(parks=parks, periods_=year_periods)
+    efforts = census_effort(parks=parks, periods_=year_periods, now=now)
+    individuals = individuals_by_period(parks=parks, periods_=year_periods)
+    rows = []
+    for period, count, effort_, table in zip(
+        year_periods, counts, efforts, individuals, strict=True
+    ):
+        rows.append(
+            CensusResult(
+                park=park,
+                year=int(period.label),
+                reference_date=period.reference_date,
+                individuals=count.individuals,
+                adults=count.adults,
+                subadults=count.subadults,
+                kittens=count.kittens,
+                age_unknown=count.age_unknown,
+                females=count.females,
+                males=count.males,
+                sex_unknown=count.sex_unknown,
+                new=count.new,
+                returning=count.returning,
+                left_only=count.left_only,
+                right_only=count.right_only,
+                minimum=count.minimum,
+                known_alive=count.known_alive,
+                several_parks=count.several_parks,
+                trap_nights=effort_.trap_nights,
+                stations_active=effort_.stations_active,
+                detections=effort_.detections,
+                stations=sorted([sid, *values] for sid, values in effort_.stations.items()),
+                individual_rows=table,
+            )
+        )
+    with transaction.atomic():
+        # Delete and insert: NULL parks (the landscape) cannot use ON CONFLICT on a
+        # partial unique index portably, and the swap is atomic either way.
+        CensusResult.objects.filter(park=park, year__in=list(years)).delete()
+        CensusResult.objects.bulk_create(rows)
+    return len(rows)
+
+
+def census_rebuild(*, park_id: int | None = None, year: int | None = None) -> int:
+    """Recompute the stored census figures: one park or all, one year or all.
+
+    The landscape rows (each individual once across all parks) are recomputed with
+    them. Returns the number of rows written.
+    """
+    now = timezone.now()
+    all_parks = list(Park.objects.order_by("pk"))
+    targets = [p for p in all_parks if park_id is None or p.pk == park_id]
+    if not targets:
+        return 0
+    years_by_park = _years_with_effort(all_parks, now)
+    written = 0
+    for park in targets:
+        years = years_by_park.get(park.pk, [])
+        if year is not None:
+            years = [year] if year in years else []
+        if park_id is None and year is None:
+            # A full rebuild also drops years that no longer have any effort.
+            CensusResult.objects.filter(park=park).exclude(year__in=years).delete()
+        if years:
+            written += _store(park, [park], years, now)
+    landscape_years = sorted({y for ys in years_by_park.values() for y in ys})
+    if year is not None:
+        landscape_years = [year] if year in landscape_years else []
+    elif park_id is not None:
+        landscape_years = years_by_park.get(park_id, [])
+    if landscape_years:
+        written += _store(None, all_parks, landscape_years, now)
+    return written
+
+
+def census_mark_stale(*, park_id: int, year: int) -> None:
+    """Record that a park-year's figures changed and queue one debounced rebuild.
+
+    Sighting services call this whenever a confirmed sighting appears, changes or
+    goes. Marks made within REBUILD_DELAY_SECONDS of each other share one task run.
+    """
+    CensusStale.objects.update_or_create(park_id=park_id, year=year)
+    # cache.add is atomic (SET NX on Redis): only the first mark in the window queues.
+    if cache.add(_QUEUED_KEY, True, timeout=REBUILD_DELAY_SECONDS):
+        from census import tasks
+
+        transaction.on_commit(
+            lambda: tasks.census_rebuild_stale.apply_async(countdown=REBUILD_DELAY_SECONDS)
+        )
+
+
+def census_rebuild_stale() -> int:
+    """Rebuild every park-year marked stale; safe to run twice or concurrently.
+
+    A mark made while the rebuild runs keeps its row (its time is later than the
+    start), and the rebuild queues itself again for it.
+    """
+    started = timezone.now()
+    stale = list(CensusStale.objects.values_list("park_id", "year").distinct())
+    written = 0
+    for park_id, year in sorted(set(stale)):
+        written += census_rebuild(park_id=park_id, year=year)
+    CensusStale.objects.filter(marked_at__lte=started).delete()
+    cache.delete(_QUEUED_KEY)
+    if CensusStale.objects.exists():
+        from census import tasks
+
+        cache.add(_QUEUED_KEY, True, timeout=REBUILD_DELAY_SECONDS)
+        tasks.census_rebuild_stale.apply_async(countdown=REBUILD_DELAY_SECONDS)
+    return written
