@@ -1,0 +1,123 @@
+"""Reads for data exchange: what a user may export or import into, and what goes in a package."""
+
+from datetime import date, datetime, time, timedelta
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from leopards.models import Sighting
+from traps.models import Deployment, Event, Park, Photo, Role
+from traps.roles import user_roles
+from traps.selectors import parks_for_user
+
+EXCHANGE_ROLES = {Role.SCIENTIST, Role.MANAGER, Role.ADMIN}
+IMPORT_ROLES = {Role.SCIENTIST, Role.ADMIN}
+
+
+def can_use_exchange(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return bool(user_roles(user) & {r.value for r in EXCHANGE_ROLES})
+
+
+def parks_for_export(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Park]:
+    """Return the parks whose packages the user may download."""
+    if not can_use_exchange(user):
+        return Park.objects.none()
+    return parks_for_user(user).order_by("name")
+
+
+def parks_for_import(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Park]:
+    """Return the parks the user may import packages and detector results into."""
+    if not user_roles(user) & {r.value for r in IMPORT_ROLES}:
+        return Park.objects.none()
+    return parks_for_user(user).order_by("name")
+
+
+def deployments_for_import(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Deployment]:
+    """Return the deployments whose photos the user may attach detector results to."""
+    return (
+        Deployment.objects.filter(station__park__in=parks_for_import(user))
+        .select_related("station__park")
+        .order_by("station__park__name", "station__code", "-start")
+    )
+
+
+def _bounds(start: date | None, end: date | None, tz) -> tuple[datetime | None, datetime | None]:
+    low = timezone.make_aware(datetime.combine(start, time.min), tz) if start else None
+    high = (
+        timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min), tz)
+        if end
+        else None
+    )
+    return low, high
+
+
+def export_deployments(
+    park: Park, *, start: date | None = None, end: date | None = None
+) -> QuerySet[Deployment]:
+    """Return a park's deployments that overlap the period, with what the export writes."""
+    low, high = _bounds(start, end, park.tzinfo)
+    deployments = Deployment.objects.filter(station__park=park)
+    if high is not None:
+        deployments = deployments.filter(start__lt=high)
+    if low is not None:
+        deployments = deployments.filter(Q(end__isnull=True) | Q(end__gte=low))
+    return (
+        deployments.select_related("station__park", "exchange_link")
+        .prefetch_related("malfunctions")
+        .order_by("station__code", "start", "pk")
+    )
+
+
+def export_photos(
+    deployments: QuerySet[Deployment], *, park: Park, start: date | None, end: date | None
+) -> QuerySet[Photo]:
+    """Return the timed photos of the deployments within the period."""
+    low, high = _bounds(start, end, park.tzinfo)
+    photos = Photo.objects.filter(deployment__in=deployments, taken_at__isnull=False)
+    if low is not None:
+        photos = photos.filter(taken_at__gte=low)
+    if high is not None:
+        photos = photos.filter(taken_at__lt=high)
+    return photos.select_related("media_link", "event__exchange_link", "detector_result").order_by(
+        "deployment_id", "taken_at", "pk"
+    )
+
+
+def export_events(photos: QuerySet[Photo]) -> QuerySet[Event]:
+    """Return the events that hold the photos."""
+    return (
+        Event.objects.filter(pk__in=photos.filter(event__isnull=False).values("event_id"))
+        .select_related("exchange_link")
+        .prefetch_related("observation_links")
+        .order_by("deployment_id", "start", "pk")
+    )
+
+
+def export_sightings(photos: QuerySet[Photo]) -> QuerySet[Sighting]:
+    """Return the sightings of the photos that were not rejected."""
+    return (
+        Sighting.objects.filter(photo__in=photos)
+        .exclude(status=Sighting.Status.REJECTED)
+        .select_related("leopard", "identified_by", "exchange_link", "photo__detector_result")
+        .order_by("photo__deployment_id", "photo__taken_at", "photo_id", "pk")
+    )
+
+
+def likely_blank_events(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Event]:
+    """Return unreviewed events whose every photo the detector found empty."""
+    not_blank = Photo.objects.filter(event=OuterRef("pk")).exclude(
+        detector_result__likely_blank=True
+    )
+    return (
+        Event.objects.filter(
+            deployment__station__park__in=parks_for_import(user),
+            content=Event.Content.UNKNOWN,
+        )
+        .exclude(status=Event.Status.REVIEWED)
+        .filter(photos__detector_result__likely_blank=True)
+        .filter(~Exists(not_blank))
+        .annotate(photo_count=Count("photos", distinct=True))
+        .select_related("deployment__station__park")
+        .order_by("deployment__station__park__name", "start")
+    )
