@@ -1,0 +1,692 @@
+"""Read a Camtrap DP 1.0 package into the registry, in one transaction, twice safely.
+
+Every record is first looked up by the identifier it carries (kept in the
+exchange links), then by what identifies it in the registry (a stored file's
+hash, a station's code, a deployment's station, start and camera), and only
+created when neither finds it. A package that does not validate is refused
+before anything is written.
+"""
+
+import csv
+import hashlib
+import json
+import re
+import tempfile
+import zipfile
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils.translation import gettext as _
+from PIL import Image
+
+from leopards.models import AgeClass, Flank, Leopard, Sex, Sighting
+from traps import images
+from traps.exchange.camtrap_dp import mapping
+from traps.exchange.camtrap_dp.validation import PackageInvalid, Problem, package_problems
+from traps.exchange.models import (
+    DeploymentLink,
+    EventLink,
+    ImportRun,
+    MediaLink,
+    ObservationLink,
+)
+from traps.models import Deployment, Event, MalfunctionPeriod, Park, Photo, Station
+
+MAX_ZIP_BYTES = 20 * 1024**3
+MAX_ZIP_FILES = 2_000_000
+MISSING = {"", "NA", "NaN", "nan"}
+
+
+@dataclass
+class ImportSummary:
+    park: Park
+    created: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    existing: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    warnings: list[str] = field(default_factory=list)
+    run: ImportRun | None = None
+
+    @property
+    def created_total(self) -> int:
+        return sum(self.created.values())
+
+
+@contextmanager
+def package_folder(path: Path) -> Iterator[Path]:
+    """Yield the folder that holds datapackage.json, unpacking a zip into a temporary folder."""
+    if path.is_dir():
+        yield path
+        return
+    if not zipfile.is_zipfile(path):
+        raise PackageInvalid(
+            [Problem("", _("Send a folder or a .zip file that holds datapackage.json."))]
+        )
+    with tempfile.TemporaryDirectory(prefix="camtrap-dp-") as tmp, zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+        total = sum(m.file_size for m in members)
+        if len(members) > MAX_ZIP_FILES or total > MAX_ZIP_BYTES:
+            raise PackageInvalid([Problem("", _("The zip file is too large to import."))])
+        root = Path(tmp).resolve()
+        for member in members:
+            target = (root / member.filename).resolve()
+            # A name like ../../etc/passwd must not write outside the folder.
+            if root not in target.parents and target != root:
+                raise PackageInvalid(
+                    [
+                        Problem(
+                            member.filename,
+                            _("The zip holds a file name that points outside the package."),
+                        )
+                    ]
+                )
+        archive.extractall(root)
+        yield _descriptor_folder(root)
+
+
+def _descriptor_folder(root: Path) -> Path:
+    if (root / "datapackage.json").is_file():
+        return root
+    found = sorted(root.glob("*/datapackage.json"))
+    return found[0].parent if len(found) == 1 else root
+
+
+def _rows(base: Path, descriptor: dict[str, Any], name: str) -> list[dict[str, str | None]]:
+    resource = next(
+        (r for r in descriptor.get("resources", []) if r.get("name") == name and r.get("path")),
+        None,
+    )
+    if resource is None or not isinstance(resource["path"], str) or "://" in resource["path"]:
+        return []
+    with open(base / resource["path"], encoding="utf-8-sig", newline="") as fh:
+        return [
+            {k: (None if v is None or v.strip() in MISSING else v.strip()) for k, v in row.items()}
+            for row in csv.DictReader(fh)
+        ]
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _float(value: str | None) -> float | None:
+    return float(value) if value not in (None, "") else None
+
+
+def _park_of(rows: list[dict[str, str | None]]) -> Park | None:
+    for row in rows:
+        groups = mapping.tags_parse(row.get("deploymentGroups"))
+        if groups.get("park"):
+            return Park.objects.filter(code=groups["park"]).first()
+    return None
+
+
+def package_import(
+    *,
+    path: Path,
+    park: Park | None = None,
+    user: AbstractBaseUser | None = None,
+    source_name: str = "",
+) -> ImportSummary:
+    """Validate a Camtrap DP package (folder or zip) and import it into a park.
+
+    Raises PackageInvalid with every problem when it does not validate; then
+    nothing is written. Importing the same package again creates nothing new.
+    """
+    with package_folder(path) as base:
+        problems = package_problems(base)
+        if problems:
+            raise PackageInvalid(problems)
+        with open(base / "datapackage.json", encoding="utf-8") as fh:
+            descriptor = json.load(fh)
+        deployments = _rows(base, descriptor, "deployments")
+        park = park or _park_of(deployments)
+        if park is None:
+            raise PackageInvalid(
+                [Problem("", _("Choose the park to import into: the package does not name one."))]
+            )
+        importer = _Importer(base=base, descriptor=descriptor, park=park, user=user)
+        with transaction.atomic():
+            importer.run(
+                deployments=deployments,
+                media=_rows(base, descriptor, "media"),
+                observations=_rows(base, descriptor, "observations"),
+                individuals=_rows(base, descriptor, "individuals"),
+            )
+            summary = importer.summary
+            summary.run = ImportRun.objects.create(
+                kind=ImportRun.Kind.CAMTRAP_DP,
+                park=park,
+                source_name=(source_name or path.name)[:255],
+                created=dict(summary.created),
+                warnings=summary.warnings[:1000],
+                imported_by=user,
+            )
+        return summary
+
+
+class _Importer:
+    def __init__(
+        self,
+        *,
+        base: Path,
+        descriptor: dict[str, Any],
+        park: Park,
+        user: AbstractBaseUser | None,
+    ) -> None:
+        self.base = base.resolve()
+        self.descriptor = descriptor
+        self.park = park
+        self.user = user
+        self.summary = ImportSummary(park=park)
+        self.deployments: dict[str, Deployment] = {}
+        self.photos: dict[str, Photo] = {}
+        self.leopards: dict[str, Leopard] = {}
+        self.events: dict[tuple[str, str], Event] = {}
+        self.generalised = (descriptor.get("coordinatePrecision") or 0) >= 0.01
+        self.other_species = 0
+
+    def warn(self, message: str) -> None:
+        self.summary.warnings.append(message)
+
+    def count(self, kind: str, created: bool) -> None:
+        (self.summary.created if created else self.summary.existing)[kind] += 1
+
+    def run(
+        self,
+        *,
+        deployments: list[dict],
+        media: list[dict],
+        observations: list[dict],
+        individuals: list[dict],
+    ) -> None:
+        self.individuals(individuals)
+        for row in deployments:
+            self.deployment(row)
+        for row in media:
+            self.media(row)
+        self.events_from(observations)
+        self.events_for_the_rest()
+        for row in observations:
+            self.observation(row)
+        if self.other_species:
+            self.warn(
+                _(
+                    "%(n)d observations of other species were kept as their events' content "
+                    "“other species”; the registry does not store their names."
+                )
+                % {"n": self.other_species}
+            )
+
+    # Individuals -----------------------------------------------------------------
+
+    def leopard(self, code: str, *, sex: str | None = None) -> Leopard:
+        code = code[:40]
+        if code in self.leopards:
+            return self.leopards[code]
+        leopard = Leopard.objects.filter(code=code).first()
+        created = leopard is None
+        if created:
+            leopard = Leopard.objects.create(code=code, sex=sex or Sex.UNKNOWN)
+        elif sex and leopard.sex == Sex.UNKNOWN:
+            leopard.sex = sex
+            leopard.save(update_fields=["sex"])
+        elif sex and leopard.sex != sex:
+            self.warn(
+                _(
+                    "Individual %(code)s is %(ours)s here but %(theirs)s in the package; "
+                    "kept %(ours)s."
+                )
+                % {"code": code, "ours": leopard.sex, "theirs": sex}
+            )
+        self.count("individuals", created)
+        self.leopards[code] = leopard
+        return leopard
+
+    def individuals(self, rows: list[dict]) -> None:
+        mothers: list[tuple[Leopard, str]] = []
+        for row in rows:
+            code = row.get("individualID")
+            if not code:
+                continue
+            sex = row.get("sex") if row.get("sex") in {Sex.FEMALE, Sex.MALE} else None
+            leopard = self.leopard(code, sex=sex)
+            changed = []
+            if row.get("individualName") and not leopard.name:
+                leopard.name = row["individualName"][:120]
+                changed.append("name")
+            if row.get("birthDate") and leopard.birth_date is None:
+                leopard.birth_date = date.fromisoformat(row["birthDate"])
+                precision = row.get("birthDatePrecision")
+                if precision in Leopard.BirthPrecision.values:
+                    leopard.birth_date_precision = precision
+                changed += ["birth_date", "birth_date_precision"]
+            if row.get("status") in Leopard.Status.values and row["status"] != leopard.status:
+                leopard.status = row["status"]
+                changed.append("status")
+            if changed:
+                leopard.save(update_fields=changed)
+            if row.get("motherID"):
+                mothers.append((leopard, row["motherID"]))
+        for leopard, mother_code in mothers:
+            mother = self.leopard(mother_code)
+            if leopard.mother_id is None and mother.pk != leopard.pk:
+                leopard.mother = mother
+                leopard.save(update_fields=["mother"])
+
+    # Stations and deployments -----------------------------------------------------
+
+    def station(self, row: dict) -> Station:
+        latitude = Decimal(row["latitude"]).quantize(Decimal("0.000001"))
+        longitude = Decimal(row["longitude"]).quantize(Decimal("0.000001"))
+        code = (row.get("locationID") or row.get("locationName") or "")[:40]
+        if not code:
+            code = f"{latitude:.4f},{longitude:.4f}"
+        station = Station.objects.filter(park=self.park, code=code).first()
+        if station is None:
+            notes = ""
+            if self.generalised:
+                notes = _("Imported with coordinates generalised to %(p)s degree.") % {
+                    "p": self.descriptor.get("coordinatePrecision")
+                }
+            station = Station.objects.create(
+                park=self.park, code=code, latitude=latitude, longitude=longitude, notes=notes
+            )
+            self.count("stations", True)
+        else:
+            self.count("stations", False)
+        return station
+
+    def deployment(self, row: dict) -> None:
+        identifier = row["deploymentID"]
+        start, end = _time(row["deploymentStart"]), _time(row["deploymentEnd"])
+        station = self.station(row)
+        deployment = (
+            Deployment.objects.filter(
+                station__park=self.park, exchange_link__identifier=identifier
+            ).first()
+            or Deployment.objects.filter(
+                station=station, start=start, camera_serial=(row.get("cameraID") or "")[:80]
+            ).first()
+        )
+        created = deployment is None
+        if created:
+            if end is not None and end <= start:
+                end = start + timedelta(seconds=1)
+                self.warn(
+                    _("Deployment %(id)s ends when it starts; it was given one second.")
+                    % {"id": identifier}
+                )
+            deployment = Deployment.objects.create(
+                station=station,
+                camera_serial=(row.get("cameraID") or "")[:80],
+                camera_model=(row.get("cameraModel") or "")[:120],
+                start=start,
+                end=end,
+                notes=row.get("deploymentComments") or "",
+            )
+            for key, value in _tag_pairs(row.get("deploymentTags")):
+                if key == "malfunction" and "/" in value:
+                    first, last = value.split("/", 1)
+                    try:
+                        MalfunctionPeriod.objects.create(
+                            deployment=deployment,
+                            start=date.fromisoformat(first),
+                            end=date.fromisoformat(last),
+                        )
+                    except ValueError:
+                        self.warn(
+                            _(
+                                "Deployment %(id)s: the malfunction period “%(v)s” "
+                                "is not a date range."
+                            )
+                            % {"id": identifier, "v": value}
+                        )
+        if not hasattr(deployment, "exchange_link") or deployment.exchange_link is None:
+            DeploymentLink.objects.get_or_create(
+                deployment=deployment, defaults={"identifier": identifier}
+            )
+        self.count("deployments", created)
+        self.deployments[identifier] = deployment
+
+    # Media -----------------------------------------------------------------------
+
+    def media(self, row: dict) -> None:
+        identifier = row["mediaID"]
+        deployment = self.deployments[row["deploymentID"]]
+        taken_at = _time(row["timestamp"])
+        photo = (
+            Photo.objects.filter(deployment=deployment, media_link__identifier=identifier).first()
+            or (
+                Photo.objects.filter(
+                    sha256=identifier.lower(), deployment__station__park=self.park
+                ).first()
+                if re.fullmatch(r"[0-9a-fA-F]{64}", identifier)
+                else None
+            )
+            or Photo.objects.filter(
+                deployment=deployment,
+                original_name=row.get("fileName") or "\x00",
+                taken_at=taken_at,
+            ).first()
+        )
+        created = False
+        stored = True
+        if photo is None:
+            local = self.local_file(row["filePath"])
+            if local is not None:
+                photo, created = self.store(local, row, deployment, taken_at)
+            if photo is None:
+                photo, created, stored = self.remote(row, deployment, taken_at), True, False
+        if photo.deployment_id != deployment.pk:
+            self.warn(
+                _("Media %(id)s is a file the registry already holds in another deployment.")
+                % {"id": identifier}
+            )
+        MediaLink.objects.get_or_create(
+            photo=photo,
+            defaults={
+                "identifier": identifier,
+                "file_path": row["filePath"][:1000],
+                "file_public": row.get("filePublic") in {"true", "True", "TRUE", "1"},
+                "stored": stored,
+            },
+        )
+        self.count("photos", created)
+        self.photos[identifier] = photo
+
+    def local_file(self, file_path: str) -> Path | None:
+        if "://" in file_path:
+            return None  # files on the web are not fetched
+        candidate = (self.base / file_path).resolve()
+        if self.base not in candidate.parents or not candidate.is_file():
+            return None
+        return candidate
+
+    def store(
+        self, local: Path, row: dict, deployment: Deployment, taken_at: datetime
+    ) -> tuple[Photo | None, bool]:
+        from traps.services import photo_receive
+
+        name = row.get("fileName") or local.name
+        try:
+            with open(local, "rb") as fh:
+                result = photo_receive(
+                    deployment=deployment, fileobj=fh, original_name=name, uploaded_by=self.user
+                )
+        except images.PhotoRejected as exc:
+            self.warn(
+                _("Media %(id)s: the file was not stored (%(why)s); its record is kept.")
+                % {"id": row["mediaID"], "why": exc.message}
+            )
+            return None, False
+        photo = result.photo
+        if photo.deployment.station.park_id != self.park.pk:
+            # The same file belongs to another park: keep this record apart from it.
+            return None, False
+        if result.created:
+            # The package's time is the corrected one; the queued processing then
+            # finds the photo done and leaves it as imported.
+            with open(local, "rb") as fh:
+                image = Image.open(fh)
+                exif = images.read_exif(image)
+                thumbnail = images.make_thumbnail(image)
+            thumb_name = f"thumbnails/{photo.sha256[:2]}/{photo.sha256}.jpg"
+            if not default_storage.exists(thumb_name):
+                default_storage.save(thumb_name, ContentFile(thumbnail))
+            photo.thumbnail.name = thumb_name
+            photo.exif = _exif_of(row) or {
+                "make": exif.make,
+                "model": exif.model,
+                "serial": exif.serial,
+                "tags": exif.raw,
+            }
+            photo.taken_at = taken_at
+            photo.camera_time = taken_at - deployment.clock_offset
+            photo.status = Photo.Status.PROCESSED
+            photo.save()
+        return photo, result.created
+
+    def remote(self, row: dict, deployment: Deployment, taken_at: datetime) -> Photo:
+        # Only the record travels: the photo is kept with its time, event and
+        # sightings, and MediaLink says where the file itself is.
+        key = f"camtrap-dp remote media\n{deployment.pk}\n{row['mediaID']}"
+        return Photo.objects.create(
+            deployment=deployment,
+            sha256=hashlib.sha256(key.encode()).hexdigest(),
+            original_name=(row.get("fileName") or Path(row["filePath"]).name)[:255],
+            size_bytes=0,
+            taken_at=taken_at,
+            camera_time=taken_at - deployment.clock_offset,
+            exif=_exif_of(row),
+            status=Photo.Status.PROCESSED,
+            uploaded_by=self.user,
+        )
+
+    # Events ----------------------------------------------------------------------
+
+    def events_from(self, observations: list[dict]) -> None:
+        """Create (or find) the events the package names and put their photos in them."""
+        spans: dict[tuple[str, str], list[datetime]] = {}
+        members: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for row in observations:
+            if not row.get("eventID"):
+                continue
+            key = (row["deploymentID"], row["eventID"])
+            times = spans.setdefault(key, [])
+            times += [_time(row["eventStart"]), _time(row["eventEnd"])]
+            if row.get("mediaID"):
+                members[key].add(row["mediaID"])
+        for key, times in spans.items():
+            deployment = self.deployments[key[0]]
+            start, end = min(times), max(times)
+            photos = [self.photos[m] for m in members[key] if m in self.photos]
+            event = (
+                Event.objects.filter(
+                    deployment=deployment, exchange_link__identifier=key[1]
+                ).first()
+                or next((p.event for p in photos if p.event_id), None)
+                or Event.objects.filter(deployment=deployment, start=start, end=end).first()
+            )
+            created = event is None
+            if created:
+                event = Event.objects.create(deployment=deployment, start=start, end=end)
+            EventLink.objects.get_or_create(event=event, defaults={"identifier": key[1]})
+            in_span = Photo.objects.filter(
+                deployment=deployment,
+                event__isnull=True,
+                taken_at__gte=min(start, event.start),
+                taken_at__lte=max(end, event.end),
+            )
+            Photo.objects.filter(pk__in=[p.pk for p in photos], event__isnull=True).update(
+                event=event
+            )
+            in_span.update(event=event)
+            for photo in photos:
+                if photo.event_id is None:
+                    photo.event = event
+            self.count("events", created)
+            self.events[key] = event
+
+    def events_for_the_rest(self) -> None:
+        """Group the package's photos that no event holds by the independence interval."""
+        interval = timedelta(minutes=settings.INDEPENDENCE_INTERVAL_MINUTES)
+        for deployment in self.deployments.values():
+            loose = list(
+                Photo.objects.filter(
+                    deployment=deployment, event__isnull=True, taken_at__isnull=False
+                ).order_by("taken_at", "pk")
+            )
+            groups: list[list[Photo]] = []
+            for photo in loose:
+                if groups and photo.taken_at - groups[-1][-1].taken_at <= interval:
+                    groups[-1].append(photo)
+                else:
+                    groups.append([photo])
+            for group in groups:
+                event = Event.objects.create(
+                    deployment=deployment, start=group[0].taken_at, end=group[-1].taken_at
+                )
+                Photo.objects.filter(pk__in=[p.pk for p in group]).update(event=event)
+                self.count("events", True)
+        for photo in self.photos.values():
+            photo.refresh_from_db(fields=["event"])
+
+    # Observations ----------------------------------------------------------------
+
+    def observation(self, row: dict) -> None:
+        identifier = row["observationID"]
+        content = mapping.content_of(row["observationType"], row.get("scientificName"))
+        photo = self.photos.get(row.get("mediaID") or "")
+        event = (
+            self.events.get((row["deploymentID"], row.get("eventID") or ""))
+            if not photo
+            else photo.event
+        )
+        if event is not None:
+            self.event_content(event, content, row)
+        if row["observationType"] != "animal" or not mapping.is_leopard(row.get("scientificName")):
+            if row["observationType"] == "animal":
+                self.other_species += 1
+            if event is not None and row["observationLevel"] == "event":
+                ObservationLink.objects.get_or_create(
+                    identifier=identifier,
+                    event=event,
+                    defaults={"classified_by": (row.get("classifiedBy") or "")[:255]},
+                )
+            return
+        if row["observationLevel"] == "media" and photo is not None:
+            self.sighting(row, photo)
+        elif row.get("individualID") and event is not None:
+            # An event-level leopard record: the event's first photo stands in for it.
+            first = event.photos.order_by("taken_at", "pk").first()
+            already = Sighting.objects.filter(
+                photo__event=event, leopard__code=row["individualID"][:40]
+            ).exists()
+            if first is not None and not already:
+                # Its own identifier: the event keeps the observation's.
+                self.sighting({**row, "observationID": f"{identifier}-photo"}, first)
+            elif first is None:
+                self.warn(
+                    _("Observation %(id)s names individual %(ind)s in an event without photos.")
+                    % {"id": identifier, "ind": row["individualID"]}
+                )
+        if row["observationLevel"] == "event" and event is not None:
+            ObservationLink.objects.get_or_create(
+                identifier=identifier,
+                event=event,
+                sighting=None,
+                defaults={"classified_by": (row.get("classifiedBy") or "")[:255]},
+            )
+
+    def event_content(self, event: Event, content: str, row: dict) -> None:
+        new_content = mapping.stronger(event.content, content)
+        changed = []
+        if new_content != event.content:
+            event.content = new_content
+            changed.append("content")
+        if (
+            row["observationLevel"] == "event"
+            and row.get("classificationMethod") == "human"
+            and event.status != Event.Status.REVIEWED
+        ):
+            event.status = Event.Status.REVIEWED
+            changed.append("status")
+        if changed:
+            event.save(update_fields=changed)
+
+    def sighting(self, row: dict, photo: Photo) -> None:
+        identifier = row["observationID"]
+        if ObservationLink.objects.filter(
+            identifier=identifier, sighting__photo__deployment=photo.deployment
+        ).exists():
+            self.count("sightings", False)
+            return
+        tags = mapping.tags_parse(row.get("observationTags"))
+        leopard = (
+            self.leopard(row["individualID"], sex=row.get("sex"))
+            if row.get("individualID")
+            else None
+        )
+        box = [_float(row.get(k)) for k in ("bboxX", "bboxY", "bboxWidth", "bboxHeight")]
+        if None in box:
+            box = [None] * 4
+        same = Sighting.objects.filter(
+            photo=photo,
+            leopard=leopard,
+            bbox_x=box[0],
+            bbox_y=box[1],
+            bbox_w=box[2],
+            bbox_h=box[3],
+        ).first()
+        if same is not None:
+            ObservationLink.objects.get_or_create(
+                sighting=same,
+                defaults={
+                    "identifier": identifier,
+                    "classified_by": (row.get("classifiedBy") or "")[:255],
+                },
+            )
+            self.count("sightings", False)
+            return
+        machine = row.get("classificationMethod") == "machine"
+        status = tags.get("status")
+        if status not in Sighting.Status.values:
+            status = Sighting.Status.CONFIRMED if leopard else Sighting.Status.PROPOSED
+        if status == Sighting.Status.CONFIRMED and leopard is None:
+            status = Sighting.Status.PROPOSED
+        classified_by = (row.get("classifiedBy") or "")[:255]
+        person = (
+            get_user_model().objects.filter(username=classified_by).first()
+            if classified_by and not machine
+            else None
+        )
+        sighting = Sighting.objects.create(
+            photo=photo,
+            bbox_x=box[0],
+            bbox_y=box[1],
+            bbox_w=box[2],
+            bbox_h=box[3],
+            flank=tags.get("flank") if tags.get("flank") in Flank.values else Flank.UNKNOWN,
+            leopard=leopard,
+            observed_age_class=mapping.AGE_CLASS.get(row.get("lifeStage") or "", AgeClass.UNKNOWN),
+            status=status,
+            source=Sighting.Source.DETECTOR if machine else Sighting.Source.IMPORT,
+            detection_confidence=_float(row.get("classificationProbability")) if machine else None,
+            identified_by=person,
+            identified_at=_time(row.get("classificationTimestamp")),
+        )
+        ObservationLink.objects.create(
+            sighting=sighting, identifier=identifier, classified_by=classified_by
+        )
+        self.count("sightings", True)
+
+
+def _tag_pairs(text: str | None) -> list[tuple[str, str]]:
+    pairs = []
+    for part in (text or "").split("|"):
+        key, _, value = part.strip().partition(":")
+        if key:
+            pairs.append((key.strip(), value.strip()))
+    return pairs
+
+
+def _exif_of(row: dict) -> dict:
+    value = row.get("exifData")
+    if not value:
+        return {}
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return {"text": value}
+    return parsed if isinstance(parsed, dict) else {"value": parsed}
