@@ -121,7 +121,12 @@
       return;
     }
     if (select.value) return; // the ranger chose meanwhile
-    select.value = String(answer.deployments[0].id);
+    const best = answer.deployments[0];
+    if (!select.querySelector('option[value="' + best.id + '"]')) {
+      // An older deployment is not listed; the proposal adds it.
+      select.add(new Option(best.label, String(best.id)));
+    }
+    select.value = String(best.id);
     values.label = select.options[select.selectedIndex]
       ? select.options[select.selectedIndex].textContent
       : answer.deployments[0].label;
