@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.storage import default_storage
@@ -516,10 +516,10 @@ def _descriptor(
     }
 
 
-def package_zip(source_dir: Path, zip_path: Path) -> Path:
-    """Pack a package folder into a zip with datapackage.json at its root."""
-    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+def package_zip(source_dir: Path, target: Path | IO[bytes]) -> Path | IO[bytes]:
+    """Pack a package folder into a zip (path or open file), datapackage.json at its root."""
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(source_dir.rglob("*")):
             if path.is_file():
                 archive.write(path, path.relative_to(source_dir).as_posix())
-    return zip_path
+    return target

@@ -1,0 +1,225 @@
+"""Data exchange pages: who may download, import and review; outsiders get a 404."""
+
+import io
+import json
+import zipfile
+
+import pytest
+from django.urls import reverse
+
+from leopards.models import Sighting
+from tests.exchange.helpers import build_registry
+from tests.exchange.test_camtrap_dp_import import third_party_package
+from tests.factories import DeploymentFactory, PhotoFactory
+from traps.exchange.camtrap_dp.export import package_zip
+from traps.exchange.models import DetectorResult
+from traps.models import Event, Photo
+
+pytestmark = pytest.mark.django_db
+
+
+def _zip_of(response) -> zipfile.ZipFile:
+    return zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+
+
+@pytest.mark.parametrize("who", ["scientist", "manager", "registry_admin"])
+def test_exchange_page_answers_scientists_managers_and_admins(client, request, who):
+    client.force_login(request.getfixturevalue(who))
+
+    response = client.get(reverse("exchange:index"))
+
+    assert response.status_code == 200
+    assert "Download a Camtrap DP package" in response.text
+
+
+def test_exchange_is_not_for_rangers(client, ranger):
+    client.force_login(ranger)
+
+    assert client.get(reverse("exchange:index")).status_code == 404
+    assert client.get(reverse("exchange:import-package")).status_code == 404
+
+
+def test_navigation_shows_data_exchange_to_managers_not_rangers(client, manager, ranger):
+    client.force_login(manager)
+    assert "Data exchange" in client.get(reverse("home")).text
+    client.force_login(ranger)
+    assert "Data exchange" not in client.get(reverse("home")).text
+
+
+def test_download_is_a_zip_with_generalised_coordinates(client, park, manager):
+    build_registry(park)
+    client.force_login(manager)
+
+    response = client.post(reverse("exchange:export"), {"park": "alpha", "exact_coordinates": "on"})
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith("attachment")
+    archive = _zip_of(response)
+    assert "datapackage.json" in archive.namelist()
+    assert json.loads(archive.read("datapackage.json"))["coordinatePrecision"] == 0.1
+    assert b"43.123456" not in archive.read("deployments.csv")
+
+
+def test_scientist_of_the_park_may_download_exact_coordinates_when_asked(client, park, scientist):
+    build_registry(park)
+    client.force_login(scientist)
+
+    asked = _zip_of(
+        client.post(reverse("exchange:export"), {"park": "alpha", "exact_coordinates": "on"})
+    )
+    not_asked = _zip_of(client.post(reverse("exchange:export"), {"park": "alpha"}))
+
+    assert b"43.123456" in asked.read("deployments.csv")
+    assert b"43.123456" not in not_asked.read("deployments.csv")
+
+
+def test_download_of_another_park_is_a_404(client, park, outsider):
+    build_registry(park)
+    client.force_login(outsider)
+
+    assert client.post(reverse("exchange:export"), {"park": "alpha"}).status_code == 404
+
+
+def test_import_page_answers_scientists_and_not_managers(client, scientist, manager):
+    client.force_login(scientist)
+    assert client.get(reverse("exchange:import-package")).status_code == 200
+    assert client.get(reverse("exchange:import-megadetector")).status_code == 200
+    client.force_login(manager)
+    assert client.get(reverse("exchange:import-package")).status_code == 404
+    assert client.get(reverse("exchange:import-megadetector")).status_code == 404
+
+
+def test_upload_of_a_package_imports_it(client, park, scientist, tmp_path):
+    folder = third_party_package(tmp_path / "pkg")
+    package_zip(folder, tmp_path / "p.zip")
+    client.force_login(scientist)
+
+    with open(tmp_path / "p.zip", "rb") as fh:
+        response = client.post(reverse("exchange:import-package"), {"park": "alpha", "package": fh})
+
+    assert response.status_code == 200
+    assert "Imported into Alpha Leopard Park" in response.text
+    assert Photo.objects.filter(deployment__station__park=park).count() == 4
+
+
+def test_upload_of_an_invalid_package_lists_its_problems(client, park, scientist, tmp_path):
+    folder = third_party_package(tmp_path / "pkg")
+    (folder / "deployments.csv").write_text("deploymentID,latitude\nx,500\n")
+    package_zip(folder, tmp_path / "p.zip")
+    client.force_login(scientist)
+
+    with open(tmp_path / "p.zip", "rb") as fh:
+        response = client.post(reverse("exchange:import-package"), {"park": "alpha", "package": fh})
+
+    assert response.status_code == 400
+    assert "The file was refused" in response.text
+    assert "deploymentStart" in response.text
+    assert not Photo.objects.exists()
+
+
+def test_import_into_another_park_is_a_404(client, park, outsider, tmp_path):
+    folder = third_party_package(tmp_path / "pkg")
+    package_zip(folder, tmp_path / "p.zip")
+    client.force_login(outsider)
+
+    with open(tmp_path / "p.zip", "rb") as fh:
+        response = client.post(reverse("exchange:import-package"), {"park": "alpha", "package": fh})
+
+    assert response.status_code == 404
+    assert not Photo.objects.exists()
+
+
+def test_megadetector_upload_proposes_boxes(client, park, scientist, tmp_path):
+    deployment = DeploymentFactory(station__park=park)
+    photo = PhotoFactory(deployment=deployment, original_name="IMG_0001.JPG")
+    results = tmp_path / "md.json"
+    results.write_text(
+        json.dumps(
+            {
+                "detection_categories": {"1": "animal", "2": "person"},
+                "images": [
+                    {
+                        "file": "card/IMG_0001.JPG",
+                        "detections": [
+                            {"category": "1", "conf": 0.9, "bbox": [0.1, 0.1, 0.3, 0.3]}
+                        ],
+                    },
+                    {"file": "card/IMG_0404.JPG", "detections": []},
+                ],
+            }
+        )
+    )
+    client.force_login(scientist)
+
+    with open(results, "rb") as fh:
+        response = client.post(
+            reverse("exchange:import-megadetector"),
+            {"deployment": deployment.pk, "threshold": "0.2", "results": fh},
+        )
+
+    assert response.status_code == 200
+    assert "card/IMG_0404.JPG" in response.text
+    assert Sighting.objects.get(photo=photo).source == Sighting.Source.DETECTOR
+
+
+def test_megadetector_upload_for_another_parks_deployment_is_a_404(client, other_park, scientist):
+    deployment = DeploymentFactory(station__park=other_park)
+    client.force_login(scientist)
+
+    response = client.post(
+        reverse("exchange:import-megadetector"),
+        {"deployment": deployment.pk, "threshold": "0.2", "results": io.BytesIO(b"{}")},
+    )
+
+    assert response.status_code == 404
+
+
+def test_likely_blank_events_are_recorded_as_blank_in_bulk(client, park, scientist, outsider):
+    deployment = DeploymentFactory(station__park=park)
+    event = Event.objects.create(
+        deployment=deployment, start=deployment.start, end=deployment.start
+    )
+    for n in range(2):
+        photo = PhotoFactory(deployment=deployment, event=event, original_name=f"B{n}.JPG")
+        DetectorResult.objects.create(photo=photo, threshold=0.2, likely_blank=True)
+    mixed = Event.objects.create(
+        deployment=deployment, start=deployment.start, end=deployment.start
+    )
+    PhotoFactory(deployment=deployment, event=mixed)
+    DetectorResult.objects.create(
+        photo=PhotoFactory(deployment=deployment, event=mixed), threshold=0.2, likely_blank=True
+    )
+    client.force_login(outsider)
+    assert client.post(reverse("exchange:likely-blanks"), {"event": [event.pk]}).status_code == 302
+    event.refresh_from_db()
+    assert event.content == Event.Content.UNKNOWN  # not the outsider's park
+    client.force_login(scientist)
+
+    page = client.get(reverse("exchange:likely-blanks"))
+    client.post(reverse("exchange:likely-blanks"), {"event": [event.pk, mixed.pk]})
+
+    assert list(page.context["events"]) == [event]
+    event.refresh_from_db()
+    mixed.refresh_from_db()
+    assert (event.content, event.status) == (Event.Content.BLANK, Event.Status.REVIEWED)
+    assert mixed.content == Event.Content.UNKNOWN
+
+
+def test_likely_blank_list_makes_a_fixed_number_of_queries(
+    client, park, scientist, django_assert_num_queries
+):
+    deployment = DeploymentFactory(station__park=park)
+    for _n in range(5):
+        event = Event.objects.create(
+            deployment=deployment, start=deployment.start, end=deployment.start
+        )
+        DetectorResult.objects.create(
+            photo=PhotoFactory(deployment=deployment, event=event), threshold=0.2, likely_blank=True
+        )
+    client.force_login(scientist)
+    client.get(reverse("exchange:likely-blanks"))
+
+    with django_assert_num_queries(5):
+        response = client.get(reverse("exchange:likely-blanks"))
+
+    assert len(response.context["events"]) == 5

@@ -1,0 +1,81 @@
+"""Forms of the data exchange pages; each limits its choices to what the user may touch."""
+
+from django import forms
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils.translation import gettext_lazy as _
+
+from traps.exchange import selectors
+from traps.exchange.megadetector import DEFAULT_THRESHOLD
+from traps.models import Deployment
+
+
+class ExportForm(forms.Form):
+    park = forms.ModelChoiceField(queryset=None, to_field_name="code", label=_("Park"))
+    start = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    exact_coordinates = forms.BooleanField(
+        label=_("Exact station coordinates"),
+        required=False,
+        help_text=_(
+            "Only for members who may see them. Leave unticked to share the 0.1° grid cell: "
+            "exact positions help poachers."
+        ),
+    )
+
+    def __init__(self, *args, user: AbstractBaseUser, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["park"].queryset = selectors.parks_for_export(user)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            raise forms.ValidationError(_("The first day comes after the last day."))
+        return data
+
+
+class PackageImportForm(forms.Form):
+    park = forms.ModelChoiceField(queryset=None, to_field_name="code", label=_("Import into park"))
+    package = forms.FileField(
+        label=_("Camtrap DP package (.zip)"),
+        help_text=_(
+            "A zip holding datapackage.json, deployments.csv, media.csv and observations.csv; "
+            "photo files inside it are stored, others stay links."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".zip,application/zip"}),
+    )
+
+    def __init__(self, *args, user: AbstractBaseUser, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["park"].queryset = selectors.parks_for_import(user)
+
+
+class DeploymentChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Deployment) -> str:
+        camera = obj.camera_serial or "—"
+        return f"{obj.station.park.name} · {obj.station.code} · {camera} · {obj.start:%Y-%m-%d}"
+
+
+class MegaDetectorImportForm(forms.Form):
+    deployment = DeploymentChoiceField(queryset=None, label=_("Deployment (the card's camera)"))
+    results = forms.FileField(
+        label=_("MegaDetector results (.json)"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".json,application/json"}),
+    )
+    threshold = forms.FloatField(
+        label=_("Confidence threshold"),
+        min_value=0.0,
+        max_value=1.0,
+        initial=DEFAULT_THRESHOLD,
+        help_text=_(
+            "Animal boxes at or above it become proposed sightings; 0.2 suits MegaDetector v5."
+        ),
+        widget=forms.NumberInput(attrs={"step": "0.05"}),
+    )
+
+    def __init__(self, *args, user: AbstractBaseUser, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["deployment"].queryset = selectors.deployments_for_import(user)

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from traps.exchange import views
+
+app_name = "exchange"
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("export/", views.export, name="export"),
+    path("import/camtrap-dp/", views.import_package, name="import-package"),
+    path("import/megadetector/", views.import_megadetector, name="import-megadetector"),
+    path("likely-blanks/", views.likely_blanks, name="likely-blanks"),
+]

@@ -1,0 +1,185 @@
+"""Data exchange pages: download a Camtrap DP package, import packages and detector results."""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from django.contrib import messages
+from django.core.files.uploadedfile import UploadedFile
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_http_methods, require_POST
+
+from traps.exchange import selectors, services
+from traps.exchange.camtrap_dp.export import package_write, package_zip
+from traps.exchange.camtrap_dp.importer import package_import
+from traps.exchange.camtrap_dp.validation import PackageInvalid
+from traps.exchange.forms import ExportForm, MegaDetectorImportForm, PackageImportForm
+from traps.exchange.megadetector import megadetector_import, results_parse
+from traps.exchange.models import ImportRun
+from traps.privacy import can_see_exact
+
+MAX_RESULTS_BYTES = 200 * 1024 * 1024
+
+
+def _require_exchange(request: HttpRequest) -> None:
+    if not selectors.can_use_exchange(request.user):
+        raise Http404
+
+
+def _require_import(request: HttpRequest) -> None:
+    if not selectors.parks_for_import(request.user).exists():
+        raise Http404
+
+
+def _check_park_choice(request: HttpRequest, allowed) -> None:
+    # A park the user does not belong to does not exist for them.
+    code = request.POST.get("park") or request.GET.get("park")
+    if code and not allowed.filter(code=code).exists():
+        raise Http404
+
+
+def index(request: HttpRequest) -> HttpResponse:
+    _require_exchange(request)
+    parks = selectors.parks_for_export(request.user)
+    form = ExportForm(user=request.user)
+    return render(
+        request,
+        "exchange/index.html",
+        {
+            "form": form,
+            "may_see_exact": any(can_see_exact(request.user, p) for p in parks),
+            "may_import": selectors.parks_for_import(request.user).exists(),
+            "runs": ImportRun.objects.filter(park__in=parks)
+            .select_related("park", "imported_by")
+            .order_by("-imported_at")[:10],
+        },
+    )
+
+
+@require_POST
+def export(request: HttpRequest) -> HttpResponse:
+    _require_exchange(request)
+    _check_park_choice(request, selectors.parks_for_export(request.user))
+    form = ExportForm(request.POST, user=request.user)
+    if not form.is_valid():
+        parks = selectors.parks_for_export(request.user)
+        return render(
+            request,
+            "exchange/index.html",
+            {
+                "form": form,
+                "may_see_exact": any(can_see_exact(request.user, p) for p in parks),
+                "may_import": selectors.parks_for_import(request.user).exists(),
+                "runs": [],
+            },
+            status=400,
+        )
+    park = form.cleaned_data["park"]
+    work = Path(tempfile.mkdtemp(prefix="camtrap-export-"))
+    try:
+        package_write(
+            out_dir=work / "package",
+            parks=[park],
+            start=form.cleaned_data["start"],
+            end=form.cleaned_data["end"],
+            exact_coordinates=form.cleaned_data["exact_coordinates"],
+            user=request.user,
+        )
+        # Deleted when the response closes it, however large the park.
+        archive = tempfile.TemporaryFile(suffix=".zip")  # noqa: SIM115
+        package_zip(work / "package", archive)
+        archive.seek(0)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    name = f"camtrap-dp-{park.code}-{timezone.localdate():%Y%m%d}.zip"
+    return FileResponse(archive, as_attachment=True, filename=name, content_type="application/zip")
+
+
+def _save_upload(upload: UploadedFile, suffix: str) -> Path:
+    handle = tempfile.NamedTemporaryFile(suffix=suffix, delete=False)  # noqa: SIM115
+    with handle:
+        for chunk in upload.chunks():
+            handle.write(chunk)
+    return Path(handle.name)
+
+
+@require_http_methods(["GET", "POST"])
+def import_package(request: HttpRequest) -> HttpResponse:
+    _require_import(request)
+    context: dict = {}
+    if request.method == "POST":
+        _check_park_choice(request, selectors.parks_for_import(request.user))
+        form = PackageImportForm(request.POST, request.FILES, user=request.user)
+        if form.is_valid():
+            upload = form.cleaned_data["package"]
+            path = _save_upload(upload, ".zip")
+            try:
+                context["summary"] = package_import(
+                    path=path,
+                    park=form.cleaned_data["park"],
+                    user=request.user,
+                    source_name=upload.name,
+                )
+            except PackageInvalid as exc:
+                context["problems"] = exc.problems
+            finally:
+                path.unlink(missing_ok=True)
+    else:
+        form = PackageImportForm(user=request.user)
+    context["form"] = form
+    status = 400 if context.get("problems") or form.errors else 200
+    return render(request, "exchange/import_package.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def import_megadetector(request: HttpRequest) -> HttpResponse:
+    _require_import(request)
+    context: dict = {}
+    if request.method == "POST":
+        deployment_id = request.POST.get("deployment")
+        if deployment_id:
+            get_object_or_404(
+                selectors.deployments_for_import(request.user),
+                pk=deployment_id if deployment_id.isdigit() else 0,
+            )
+        form = MegaDetectorImportForm(request.POST, request.FILES, user=request.user)
+        if form.is_valid():
+            upload = form.cleaned_data["results"]
+            try:
+                if upload.size > MAX_RESULTS_BYTES:
+                    raise PackageInvalid([])
+                data = results_parse(upload.read())
+                context["summary"] = megadetector_import(
+                    data=data,
+                    deployment=form.cleaned_data["deployment"],
+                    threshold=form.cleaned_data["threshold"],
+                    user=request.user,
+                    source_name=upload.name,
+                )
+            except PackageInvalid as exc:
+                context["problems"] = exc.problems or [_("The file is too large.")]
+    else:
+        form = MegaDetectorImportForm(user=request.user)
+    context["form"] = form
+    status = 400 if context.get("problems") or form.errors else 200
+    return render(request, "exchange/import_megadetector.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def likely_blanks(request: HttpRequest) -> HttpResponse:
+    _require_import(request)
+    events = selectors.likely_blank_events(request.user)
+    if request.method == "POST":
+        ids = [int(i) for i in request.POST.getlist("event") if i.isdigit()]
+        changed = services.events_mark_blank(events=events.filter(pk__in=ids), user=request.user)
+        messages.success(
+            request,
+            ngettext("%(n)d event recorded as blank.", "%(n)d events recorded as blank.", changed)
+            % {"n": changed},
+        )
+        return redirect("exchange:likely-blanks")
+    return render(request, "exchange/likely_blanks.html", {"events": events[:500]})
