@@ -15,5 +15,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("config.api_urls")),
     path("exchange/", include("traps.exchange.urls")),
+    path("census/", include("census.urls")),
     path("", include("traps.urls")),
 ]

@@ -16,6 +16,7 @@ NAVIGATION = [
         _("Deployments"),
         {Role.RANGER, Role.SCIENTIST, Role.MANAGER, Role.ADMIN},
     ),
+    ("census:dashboard", _("Census"), {Role.SCIENTIST, Role.MANAGER, Role.ADMIN}),
     ("exchange:index", _("Data exchange"), {Role.SCIENTIST, Role.MANAGER, Role.ADMIN}),
     ("admin:index", _("Administration"), {Role.ADMIN}),
 ]

@@ -1,0 +1,300 @@
+"""Reads for the census pages: stored yearly figures, live periods, the station map.
+
+Yearly figures come from `CensusResult` rows (census.services.census_rebuild), so a page
+costs the same handful of queries however many photos lie behind it. Seasons, months
+and free date ranges are computed live by census.selectors, which are database
+aggregations with a fixed number of queries too.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.utils.translation import gettext as _
+
+from census import periods
+from census.models import CensusResult
+from census.periods import Period
+from census.selectors import (
+    PeriodCounts,
+    PeriodEffort,
+    census_counts,
+    census_effort,
+    individuals_by_period,
+)
+from leopards.models import AgeClass, Sex
+from traps.models import Park, Station
+from traps.privacy import can_see_exact, generalise
+from traps.selectors import parks_for_user
+
+FIGURE_FIELDS = (
+    "individuals",
+    "adults",
+    "subadults",
+    "kittens",
+    "age_unknown",
+    "females",
+    "males",
+    "sex_unknown",
+    "new",
+    "returning",
+    "left_only",
+    "right_only",
+    "minimum",
+    "known_alive",
+    "several_parks",
+    "trap_nights",
+    "stations_active",
+    "detections",
+)
+
+
+@dataclass
+class Scope:
+    """The parks a census page covers, and whether stored rows answer for them."""
+
+    park: Park | None  # None: the landscape of the user's parks
+    parks: list[Park]
+    stored: bool
+    available: list[Park]  # every park the user may see, for switching
+
+    @property
+    def code(self) -> str | None:
+        return self.park.code if self.park else None
+
+
+def census_scope(user: AbstractBaseUser | AnonymousUser, park_code: str | None) -> Scope | None:
+    """Return the scope of a census page, or None when the user may not see the park."""
+    parks = list(parks_for_user(user).order_by("name"))
+    if park_code is not None:
+        park = next((p for p in parks if p.code == park_code), None)
+        if park is None:
+            return None
+        return Scope(park=park, parks=[park], stored=True, available=parks)
+    # The stored landscape counts every park; someone who sees only some parks gets
+    # their landscape computed live, so no figure leaks from parks they cannot see.
+    everything = len(parks) == Park.objects.count()
+    return Scope(park=None, parks=parks, stored=everything and bool(parks), available=parks)
+
+
+def _figures(period: Period, counts: PeriodCounts, effort: PeriodEffort) -> dict[str, Any]:
+    data = {name: getattr(counts, name, None) for name in FIGURE_FIELDS}
+    data.update(
+        trap_nights=effort.trap_nights,
+        stations_active=effort.stations_active,
+        detections=effort.detections,
+    )
+    return _finish(data, period)
+
+
+def _finish(data: dict[str, Any], period: Period) -> dict[str, Any]:
+    data.update(
+        label=period.label,
+        start=period.start.isoformat(),
+        end=period.end.isoformat(),
+        reference_date=period.reference_date.isoformat(),
+        maximum=data["individuals"],
+        rai=round(100 * data["detections"] / data["trap_nights"], 2)
+        if data["trap_nights"]
+        else None,
+    )
+    return data
+
+
+def _stored_figures(row: CensusResult) -> dict[str, Any]:
+    return _finish({name: getattr(row, name) for name in FIGURE_FIELDS}, periods.year(row.year))
+
+
+def _live(
+    parks: Sequence[Park], periods_: Sequence[Period], *, details: bool
+) -> tuple[list[dict[str, Any]], list[list[Any]], list[dict[str, Any]]]:
+    """Compute figures per period; with details, the last period's stations and cats."""
+    counts = census_counts(parks=parks, periods_=periods_)
+    efforts = census_effort(parks=parks, periods_=periods_)
+    figures = [_figures(p, c, e) for p, c, e in zip(periods_, counts, efforts, strict=True)]
+    stations: list[list[Any]] = []
+    individuals: list[dict[str, Any]] = []
+    if details and periods_:
+        stations = [[sid, *values] for sid, values in efforts[-1].stations.items()]
+        individuals = individuals_by_period(parks=parks, periods_=[periods_[-1]])[0]
+    return figures, stations, individuals
+
+
+def yearly_series(scope: Scope) -> list[dict[str, Any]]:
+    """Return the figures of every year for the scope, oldest first."""
+    if scope.stored:
+        rows = (
+            CensusResult.objects.filter(park=scope.park)
+            .defer("stations", "individual_rows")
+            .order_by("year")
+        )
+        return [_stored_figures(row) for row in rows]
+    if not scope.parks:
+        return []
+    years = sorted(
+        set(CensusResult.objects.filter(park__in=scope.parks).values_list("year", flat=True))
+    )
+    if not years:
+        return []
+    figures, _stations, _individuals = _live(
+        scope.parks, periods.years(years[0], years[-1]), details=False
+    )
+    return figures
+
+
+def _selected_stored(scope: Scope, year: int) -> tuple[list[list[Any]], list[dict[str, Any]]]:
+    row = (
+        CensusResult.objects.filter(park=scope.park, year=year)
+        .only("stations", "individual_rows")
+        .first()
+    )
+    if row is None:
+        return [], []
+    return row.stations, row.individual_rows
+
+
+def station_points(
+    user: AbstractBaseUser | AnonymousUser, scope: Scope, stations: Sequence[Sequence[Any]]
+) -> list[dict[str, Any]]:
+    """Return map points: exact stations where the user may, else 0.1 degree cells.
+
+    Generalised stations are merged per grid cell, with their figures summed, so the
+    map never hints at where inside a cell a camera stands.
+    """
+    figures = {int(row[0]): row[1:] for row in stations}
+    exact = {park.pk: can_see_exact(user, park) for park in scope.parks}
+    points: list[dict[str, Any]] = []
+    cells: dict[tuple[float, float], dict[str, Any]] = {}
+    for station in Station.objects.filter(park__in=scope.parks).values(
+        "pk", "code", "latitude", "longitude", "park_id"
+    ):
+        nights, detections, individuals = figures.get(station["pk"], (0, 0, 0))
+        if exact[station["park_id"]]:
+            points.append(
+                {
+                    "label": station["code"],
+                    "lat": float(station["latitude"]),
+                    "lon": float(station["longitude"]),
+                    "stations": 1,
+                    "trap_nights": nights,
+                    "detections": detections,
+                    "individuals": individuals,
+                    "exact": True,
+                }
+            )
+            continue
+        cell = generalise(station["latitude"], station["longitude"])
+        point = cells.setdefault(
+            (cell.latitude, cell.longitude),
+            {
+                "label": _("0.1° grid cell"),
+                "lat": cell.latitude,
+                "lon": cell.longitude,
+                "stations": 0,
+                "trap_nights": 0,
+                "detections": 0,
+                "individuals": None,
+                "exact": False,
+            },
+        )
+        point["stations"] += 1
+        point["trap_nights"] += nights
+        point["detections"] += detections
+    return points + list(cells.values())
+
+
+def dashboard(
+    *, user: AbstractBaseUser | AnonymousUser, scope: Scope, filters: dict[str, Any], today: date
+) -> dict[str, Any]:
+    """Return everything the census page shows for a scope and period filters."""
+    series = yearly_series(scope)
+    years = [int(row["label"]) for row in series]
+    # Default: the latest year in which any individual was seen (a running camera
+    # gives the new year effort long before its first confirmed sighting).
+    seen_years = [int(row["label"]) for row in series if row["individuals"]] or years
+    year = filters.get("year") or max(
+        (y for y in seen_years if y <= today.year), default=today.year
+    )
+    kind = filters.get("period") or periods.YEAR
+    start = filters.get("start") or date(year, 1, 1)
+    end = filters.get("end") or date(year, 12, 31)
+    by_year = {int(row["label"]): row for row in series}
+
+    if kind == periods.YEAR:
+        current = by_year.get(year)
+        previous = by_year.get(year - 1)
+        table = series
+        if scope.stored:
+            stations, individuals = _selected_stored(scope, year)
+        else:
+            _f, stations, individuals = _live(scope.parks, [periods.year(year)], details=True)
+        title = str(year)
+    else:
+        table, _s, _i = _live(scope.parks, periods.split(kind, start, end), details=False)
+        whole = periods.date_range(start, end)
+        (current,), stations, individuals = _live(scope.parks, [whole], details=True)
+        previous = None
+        title = whole.label
+
+    age_labels = {c.value: str(c.label) for c in AgeClass}
+    sex_labels = {c.value: str(c.label) for c in Sex}
+    flank_labels = {
+        "both": _("both flanks"),
+        "left": _("left flank only"),
+        "right": _("right flank only"),
+    }
+    for row in individuals:
+        row["age_label"] = age_labels.get(row["age_class"], row["age_class"])
+        row["sex_label"] = sex_labels.get(row["sex"], row["sex"])
+        row["flank_label"] = flank_labels[row["flanks"]]
+
+    changes = {}
+    if current and previous:
+        changes = {
+            name: current[name] - previous[name]
+            for name in ("individuals", "adults", "subadults", "kittens")
+        }
+    points = station_points(user, scope, stations)
+    return {
+        "scope": scope,
+        "user_parks": scope.available,
+        "map_generalised": any(not point["exact"] for point in points),
+        "series": series,
+        "years": years,
+        "year": year,
+        "kind": kind,
+        "start": start,
+        "end": end,
+        "title": title,
+        "current": current,
+        "previous": previous,
+        "changes": changes,
+        "table": table,
+        "individuals": individuals,
+        "map": {
+            "boundaries": [p.boundary for p in scope.parks if p.boundary],
+            "points": points,
+        },
+        "chart": {
+            "labels": [row["label"] for row in series],
+            "adults": [row["adults"] for row in series],
+            "subadults": [row["subadults"] for row in series],
+            "kittens": [row["kittens"] for row in series],
+            "age_unknown": [row["age_unknown"] for row in series],
+            "trap_nights": [row["trap_nights"] for row in series],
+            "rai": [row["rai"] for row in series],
+            "text": {
+                "adults": _("Adults"),
+                "subadults": _("Subadults"),
+                "kittens": _("Kittens"),
+                "age_unknown": _("Age unknown"),
+                "trap_nights": _("Trap-nights"),
+                "rai": _("Detections per 100 trap-nights"),
+                "stations": _("stations"),
+                "detections": _("independent detections"),
+                "individuals": _("individuals"),
+            },
+        },
+    }

@@ -1,0 +1,56 @@
+"""Filters of the census pages."""
+
+from datetime import date, timedelta
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from census import periods
+
+
+class PeriodForm(forms.Form):
+    """Which period the census page shows: a year (stored figures) or live periods."""
+
+    year = forms.IntegerField(label=_("Year"), required=False, min_value=1990, max_value=2100)
+    period = forms.ChoiceField(
+        label=_("Period"),
+        choices=[(kind, label) for kind, label in periods.KIND_LABELS.items()],
+        required=False,
+    )
+    start = forms.DateField(label=_("From"), required=False)
+    end = forms.DateField(label=_("To"), required=False)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        data["period"] = data.get("period") or periods.YEAR
+        start, end = data.get("start"), data.get("end")
+        if start and end and end < start:
+            raise forms.ValidationError(_("The period ends before it starts."))
+        if start and end and (end - start) > timedelta(days=366 * 15):
+            raise forms.ValidationError(_("Choose a period of at most fifteen years."))
+        return data
+
+
+class SurveyForm(forms.Form):
+    """A survey for capture-recapture: dates and the length of an occasion."""
+
+    start = forms.DateField(label=_("First day"))
+    end = forms.DateField(label=_("Last day"))
+    occasion_days = forms.IntegerField(
+        label=_("Days per occasion"), min_value=1, max_value=366, initial=7
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        start, end, days = data.get("start"), data.get("end"), data.get("occasion_days")
+        if start and end:
+            if end < start:
+                raise forms.ValidationError(_("The survey ends before it starts."))
+            if days and (end - start).days // days > 400:
+                raise forms.ValidationError(_("Choose longer occasions: at most 400 occasions."))
+        return data
+
+
+def default_survey(today: date) -> dict:
+    """Return a survey of last year's winter season, the usual camera-trap census window."""
+    return {"start": date(today.year - 1, 1, 1), "end": date(today.year - 1, 3, 31)}

@@ -1,0 +1,187 @@
+"""Census pages and downloads: the dashboard, capture-recapture surveys, CSV and secr."""
+
+import io
+import zipfile
+from datetime import date
+
+import numpy as np
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from census import exports
+from census.abundance import MODELS, estimate
+from census.dashboard import FIGURE_FIELDS, Scope, census_scope, dashboard
+from census.estimators import density_from_estimate
+from census.forms import PeriodForm, SurveyForm, default_survey
+from census.selectors import registry_capture_histories
+from traps.privacy import can_see_exact
+
+CSV_TABLES = ("periods", "stations", "individuals")
+
+
+def _scope_or_404(request: HttpRequest, park_code: str | None) -> Scope:
+    scope = census_scope(request.user, park_code)
+    if scope is None:
+        raise Http404(_("No such park."))
+    return scope
+
+
+def _filters(request: HttpRequest) -> dict:
+    form = PeriodForm(request.GET or None)
+    if form.is_bound and form.is_valid():
+        return form.cleaned_data
+    return {}
+
+
+def census_dashboard(request: HttpRequest, park_code: str | None = None) -> HttpResponse:
+    scope = _scope_or_404(request, park_code)
+    form = PeriodForm(request.GET or None)
+    filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    context = dashboard(user=request.user, scope=scope, filters=filters, today=timezone.localdate())
+    context.update(form=form, query=request.GET.urlencode())
+    return render(request, "census/dashboard.html", context)
+
+
+def _csv_response(text: str, name: str) -> HttpResponse:
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+def census_csv(request: HttpRequest, table: str, park_code: str | None = None) -> HttpResponse:
+    if table not in CSV_TABLES:
+        raise Http404(_("No such table."))
+    scope = _scope_or_404(request, park_code)
+    data = dashboard(
+        user=request.user, scope=scope, filters=_filters(request), today=timezone.localdate()
+    )
+    prefix = f"census-{scope.code or 'landscape'}-{data['title'].replace(' ', '_')}"
+    if table == "periods":
+        columns = ["period", "start", "end", "reference_date", *FIGURE_FIELDS, "maximum", "rai"]
+        rows = (
+            [row["label"], row["start"], row["end"], row["reference_date"]]
+            + [row[name] for name in FIGURE_FIELDS]
+            + [row["maximum"], row["rai"]]
+            for row in data["table"]
+        )
+        return _csv_response(exports.csv_text(columns, rows), f"{prefix}-periods.csv")
+    if table == "stations":
+        columns = [
+            "station",
+            "latitude",
+            "longitude",
+            "coordinates",
+            "stations",
+            "trap_nights",
+            "independent_detections",
+            "individuals",
+        ]
+        rows = (
+            [
+                p["label"],
+                p["lat"],
+                p["lon"],
+                "exact" if p["exact"] else "0.1 degree cell centre",
+                p["stations"],
+                p["trap_nights"],
+                p["detections"],
+                p["individuals"],
+            ]
+            for p in data["map"]["points"]
+        )
+        return _csv_response(exports.csv_text(columns, rows), f"{prefix}-stations.csv")
+    columns = [
+        "code",
+        "name",
+        "sex",
+        "birth_date",
+        "age_class",
+        "flanks",
+        "first_seen",
+        "last_seen",
+        "sightings",
+        "stations",
+        "parks",
+    ]
+    rows = ([row[c] for c in columns] for row in data["individuals"])
+    return _csv_response(exports.csv_text(columns, rows), f"{prefix}-individuals.csv")
+
+
+def _survey_form(request: HttpRequest) -> SurveyForm:
+    if {"start", "end"} & set(request.GET):
+        return SurveyForm(request.GET)
+    initial = {**default_survey(timezone.localdate()), "occasion_days": 7}
+    return SurveyForm(initial)
+
+
+def census_survey(request: HttpRequest, park_code: str) -> HttpResponse:
+    scope = _scope_or_404(request, park_code)
+    park = scope.park
+    form = _survey_form(request)
+    context: dict = {"scope": scope, "park": park, "form": form}
+    if form.is_valid():
+        histories = registry_capture_histories(
+            park=park,
+            start=form.cleaned_data["start"],
+            end=form.cleaned_data["end"],
+            occasion_days=form.cleaned_data["occasion_days"],
+        )
+        matrix = np.array(histories.matrix, dtype=int).reshape(
+            len(histories.codes), len(histories.occasions)
+        )
+        results = []
+        for name in MODELS:
+            result = estimate(name, matrix)
+            results.append(
+                {
+                    "name": name,
+                    "estimate": result,
+                    "density": density_from_estimate(result, float(park.area_km2)),
+                }
+            )
+        context.update(
+            histories=histories,
+            rows=list(zip(histories.codes, histories.matrix, strict=True)),
+            results=results,
+            query=request.GET.urlencode(),
+        )
+    return render(request, "census/survey.html", context)
+
+
+def census_histories_csv(request: HttpRequest, park_code: str) -> HttpResponse:
+    scope = _scope_or_404(request, park_code)
+    form = SurveyForm(request.GET)
+    if not form.is_valid():
+        raise Http404(_("Give the survey's first and last day and the days per occasion."))
+    histories = registry_capture_histories(park=scope.park, **form.cleaned_data)
+    columns = ["individual", "sex"] + [
+        f"{a.isoformat()}/{b.isoformat()}" for a, b in histories.occasions
+    ]
+    rows = (
+        [code, sex, *row]
+        for code, sex, row in zip(histories.codes, histories.sexes, histories.matrix, strict=True)
+    )
+    name = f"capture-histories-{scope.park.code}-{form.cleaned_data['start']:%Y%m%d}.csv"
+    return _csv_response(exports.csv_text(columns, rows), name)
+
+
+def census_secr(request: HttpRequest, park_code: str) -> HttpResponse:
+    scope = _scope_or_404(request, park_code)
+    form = SurveyForm(request.GET)
+    if not form.is_valid():
+        raise Http404(_("Give the survey's first and last day and the days per occasion."))
+    export = exports.secr_export(
+        park=scope.park, exact=can_see_exact(request.user, scope.park), **form.cleaned_data
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("captures.txt", export.captures)
+        archive.writestr("traps.txt", export.traps)
+    response = HttpResponse(buffer.getvalue(), content_type="application/zip")
+    start: date = form.cleaned_data["start"]
+    response["Content-Disposition"] = (
+        f'attachment; filename="secr-{scope.park.code}-{start:%Y%m%d}.zip"'
+    )
+    return response

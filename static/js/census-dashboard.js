@@ -1,0 +1,151 @@
+// Census dashboard: the yearly age-class chart, effort and detection rate, and the
+// station map. Data comes from json_script blocks; Chart.js and Leaflet are vendored.
+(function () {
+  "use strict";
+
+  function readJson(id) {
+    var node = document.getElementById(id);
+    return node ? JSON.parse(node.textContent) : null;
+  }
+
+  function escapeHtml(text) {
+    var div = document.createElement("div");
+    div.textContent = String(text);
+    return div.innerHTML;
+  }
+
+  var chart = readJson("census-chart-data");
+  var map = readJson("census-map-data");
+  var colours = {
+    adults: "#8a4a12",
+    subadults: "#d08a3c",
+    kittens: "#f1c27d",
+    unknown: "#c9c2b4",
+    effort: "rgba(107, 99, 86, 0.35)",
+    rate: "#2f7d32",
+  };
+
+  function ageChart() {
+    var canvas = document.getElementById("census-age-chart");
+    if (!canvas || !chart || typeof Chart === "undefined") return;
+    var datasets = [
+      { label: chart.text.adults, data: chart.adults, backgroundColor: colours.adults },
+      { label: chart.text.subadults, data: chart.subadults, backgroundColor: colours.subadults },
+      { label: chart.text.kittens, data: chart.kittens, backgroundColor: colours.kittens },
+    ];
+    if (chart.age_unknown.some(function (n) { return n > 0; })) {
+      datasets.push({
+        label: chart.text.age_unknown,
+        data: chart.age_unknown,
+        backgroundColor: colours.unknown,
+      });
+    }
+    new Chart(canvas, {
+      type: "bar",
+      data: { labels: chart.labels, datasets: datasets },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        scales: {
+          x: { stacked: true },
+          y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } },
+        },
+        plugins: { legend: { position: "bottom" } },
+      },
+    });
+  }
+
+  function effortChart() {
+    var canvas = document.getElementById("census-effort-chart");
+    if (!canvas || !chart || typeof Chart === "undefined") return;
+    new Chart(canvas, {
+      data: {
+        labels: chart.labels,
+        datasets: [
+          {
+            type: "bar",
+            label: chart.text.trap_nights,
+            data: chart.trap_nights,
+            backgroundColor: colours.effort,
+            yAxisID: "effort",
+            order: 2,
+          },
+          {
+            type: "line",
+            label: chart.text.rai,
+            data: chart.rai,
+            borderColor: colours.rate,
+            backgroundColor: colours.rate,
+            yAxisID: "rate",
+            tension: 0.2,
+            order: 1,
+          },
+        ],
+      },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        scales: {
+          effort: { position: "left", beginAtZero: true, title: { display: true, text: chart.text.trap_nights } },
+          rate: {
+            position: "right",
+            beginAtZero: true,
+            grid: { drawOnChartArea: false },
+            title: { display: true, text: chart.text.rai },
+          },
+        },
+        plugins: { legend: { position: "bottom" } },
+      },
+    });
+  }
+
+  function stationMap() {
+    var element = document.getElementById("census-map");
+    if (!element || !map || typeof L === "undefined") return;
+    // No tile layer: tiles are not reachable offline, and the park outline with the
+    // stations on a plain background is what a census map needs.
+    var leaflet = L.map(element, { attributionControl: false, zoomSnap: 0.25 });
+    // Vector layers need a view before they are added, so find the bounds first.
+    var bounds = L.latLngBounds([]);
+    var outlines = map.boundaries.map(function (boundary) {
+      var outline = L.geoJSON(boundary, {
+        style: { color: "#8a4a12", weight: 2, fillColor: "#e9dcc0", fillOpacity: 0.45 },
+      });
+      bounds.extend(outline.getBounds());
+      return outline;
+    });
+    map.points.forEach(function (point) { bounds.extend([point.lat, point.lon]); });
+    if (bounds.isValid()) {
+      leaflet.fitBounds(bounds, { padding: [20, 20] });
+    } else {
+      leaflet.setView([43.1, 131.0], 8);
+    }
+    outlines.forEach(function (outline) { outline.addTo(leaflet); });
+    var most = Math.max.apply(null, [1].concat(map.points.map(function (p) { return p.detections; })));
+    map.points.forEach(function (point) {
+      var found = point.detections > 0;
+      var radius = found ? 5 + 13 * Math.sqrt(point.detections / most) : 4;
+      var marker = L.circleMarker([point.lat, point.lon], {
+        radius: radius,
+        color: found ? "#5a2e0a" : "#6b6356",
+        weight: 1.5,
+        fillColor: found ? "#b5651d" : "#ffffff",
+        fillOpacity: found ? 0.8 : 0.6,
+        dashArray: point.exact ? null : "3 3",
+      }).addTo(leaflet);
+      var lines = [point.label];
+      if (point.stations > 1) lines.push(point.stations + " " + chart.text.stations);
+      lines.push(point.detections + " " + chart.text.detections);
+      if (point.individuals !== null) lines.push(point.individuals + " " + chart.text.individuals);
+      lines.push(point.trap_nights + " " + chart.text.trap_nights);
+      marker.bindTooltip(lines.map(escapeHtml).join("<br>"));
+    });
+    element.setAttribute("data-points", String(map.points.length));
+  }
+
+  ageChart();
+  effortChart();
+  stationMap();
+})();
