@@ -140,6 +140,16 @@ def build_registry(park: Park, identified_by=None) -> Registry:
     )
     SightingFactory(
         photo=p2,
+        leopard=kitten,
+        status=Sighting.Status.PROPOSED,
+        flank=Flank.RIGHT,
+        bbox_x=0.123456789,
+        bbox_y=0.333333333,
+        bbox_w=0.2,
+        bbox_h=0.1,
+    )
+    SightingFactory(
+        photo=p2,
         leopard=None,
         status=Sighting.Status.PROPOSED,
         source=Sighting.Source.DETECTOR,

