@@ -123,5 +123,5 @@ def browser_login(page, user, password: str = "correct-horse-battery") -> None:
     page.goto(f"{page.base_url}/accounts/login/")
     page.fill("#id_username", user.username)
     page.fill("#id_password", password)
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")  # not the language switch in the top bar
     page.wait_for_url(f"{page.base_url}/")

@@ -10,7 +10,9 @@ from traps.models import Deployment
 
 
 class ExportForm(forms.Form):
-    park = forms.ModelChoiceField(queryset=None, to_field_name="code", label=_("Park"))
+    park = forms.ModelChoiceField(
+        queryset=None, to_field_name="code", label=_("Park"), empty_label=None
+    )
     start = forms.DateField(
         label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -38,7 +40,9 @@ class ExportForm(forms.Form):
 
 
 class PackageImportForm(forms.Form):
-    park = forms.ModelChoiceField(queryset=None, to_field_name="code", label=_("Import into park"))
+    park = forms.ModelChoiceField(
+        queryset=None, to_field_name="code", label=_("Import into park"), empty_label=None
+    )
     package = forms.FileField(
         label=_("Camtrap DP package (.zip)"),
         help_text=_(

@@ -189,6 +189,7 @@ class _Importer:
         self.park = park
         self.user = user
         self.summary = ImportSummary(park=park)
+        self.stations: dict[str, Station] = {}
         self.deployments: dict[str, Deployment] = {}
         self.photos: dict[str, Photo] = {}
         self.leopards: dict[str, Leopard] = {}
@@ -292,6 +293,8 @@ class _Importer:
         code = (row.get("locationID") or row.get("locationName") or "")[:40]
         if not code:
             code = f"{latitude:.4f},{longitude:.4f}"
+        if code in self.stations:
+            return self.stations[code]
         station = Station.objects.filter(park=self.park, code=code).first()
         if station is None:
             notes = ""
@@ -305,6 +308,7 @@ class _Importer:
             self.count("stations", True)
         else:
             self.count("stations", False)
+        self.stations[code] = station
         return station
 
     def deployment(self, row: dict) -> None:
