@@ -29,16 +29,15 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import connection
 from django.db.models import (
+    BooleanField,
     Case,
     Count,
     DurationField,
-    Exists,
     ExpressionWrapper,
     F,
     IntegerField,
     Max,
     Min,
-    OuterRef,
     Q,
     QuerySet,
     Value,
@@ -158,8 +157,14 @@ def _after_q(period: Period, zones: dict[str, list[int]]) -> Q:
     return _time_q(zones, lambda zone, taken: Q(**{f"{taken}__gte": period.bounds(zone)[1]}))
 
 
-def _flank_sightings(flank: str) -> QuerySet[Sighting]:
-    return Sighting.objects.filter(status=CONFIRMED, flank=flank, leopard_id=OuterRef("leopard_id"))
+def _knows_flank(flank: str) -> ExpressionWrapper:
+    """Say whether the catalogue holds a confirmed sighting of the row's cat on a flank.
+
+    An uncorrelated IN: the database builds the set of such cats once and probes it
+    per row, where a correlated EXISTS would run a subquery per sighting.
+    """
+    known = Sighting.objects.filter(status=CONFIRMED, flank=flank).values("leopard_id")
+    return ExpressionWrapper(Q(leopard_id__in=known), output_field=BooleanField())
 
 
 # ---------------------------------------------------------------------------
@@ -186,8 +191,8 @@ def census_counts(*, parks: Sequence[Park], periods_: Sequence[Period]) -> list[
         "sex": Max("leopard__sex"),
         # Whether the catalogue knows each flank: a property of the individual, so it
         # is grouped on, not aggregated.
-        "has_left": Exists(_flank_sightings(Flank.LEFT)),
-        "has_right": Exists(_flank_sightings(Flank.RIGHT)),
+        "has_left": _knows_flank(Flank.LEFT),
+        "has_right": _knows_flank(Flank.RIGHT),
     }
     for i, period in enumerate(periods_):
         inner[f"in{i}"] = Count("pk", filter=period_q(period, zones))
@@ -357,23 +362,30 @@ def independent_detections(
         return {(station, period): (n, k) for station, period, n, k in cursor.fetchall()}
 
 
-def census_effort(
-    *, parks: Sequence[Park], periods_: Sequence[Period], now: datetime | None = None
-) -> list[PeriodEffort]:
-    """Return trap-nights, independent detections and per-station figures per period."""
-    parks = list(parks)
-    if not parks or not periods_:
-        return [PeriodEffort(p) for p in periods_]
+def _effort_per_station(
+    parks: Sequence[Park], periods_: Sequence[Period], now: datetime | None
+) -> tuple[dict[int, effort.DayRanges], dict[tuple[int, int], tuple[int, int]]]:
     first_day, last_day = periods.span(periods_)
     nights = effort.station_nights(
         deployment_spans(parks, first_day, last_day), now or timezone.now()
     )
-    detections = independent_detections(parks=parks, periods_=periods_)
+    return nights, independent_detections(parks=parks, periods_=periods_)
+
+
+def _sum_effort(
+    periods_: Sequence[Period],
+    nights: dict[int, effort.DayRanges],
+    detections: dict[tuple[int, int], tuple[int, int]],
+    stations: set[int] | None = None,
+) -> list[PeriodEffort]:
+    """Add up station figures per period (over `stations` only, when given)."""
     results = []
     for i, period in enumerate(periods_):
         result = PeriodEffort(period)
-        stations = set(nights) | {s for s, p in detections if p == i}
-        for station_id in stations:
+        candidates = set(nights) | {s for s, p in detections if p == i}
+        if stations is not None:
+            candidates &= stations
+        for station_id in candidates:
             station_nights = effort.nights_in(nights.get(station_id, []), period.start, period.end)
             found, individuals = detections.get((station_id, i), (0, 0))
             if station_nights or found:
@@ -383,6 +395,39 @@ def census_effort(
         result.detections = sum(d for _n, d, _k in result.stations.values())
         results.append(result)
     return results
+
+
+def census_effort(
+    *, parks: Sequence[Park], periods_: Sequence[Period], now: datetime | None = None
+) -> list[PeriodEffort]:
+    """Return trap-nights, independent detections and per-station figures per period."""
+    parks = list(parks)
+    if not parks or not periods_:
+        return [PeriodEffort(p) for p in periods_]
+    nights, detections = _effort_per_station(parks, periods_, now)
+    return _sum_effort(periods_, nights, detections)
+
+
+def census_effort_by_park(
+    *, parks: Sequence[Park], periods_: Sequence[Period], now: datetime | None = None
+) -> dict[int | None, list[PeriodEffort]]:
+    """Return each park's effort per period, and all parks together under None.
+
+    Stations belong to one park each, so one pass over the parks' deployments and one
+    detection query serve every park and their sum.
+    """
+    parks = list(parks)
+    if not parks or not periods_:
+        return {None: [PeriodEffort(p) for p in periods_]}
+    nights, detections = _effort_per_station(parks, periods_, now)
+    stations_of: dict[int, set[int]] = defaultdict(set)
+    for station_id, park_id in Station.objects.filter(park__in=parks).values_list("pk", "park_id"):
+        stations_of[park_id].add(station_id)
+    result: dict[int | None, list[PeriodEffort]] = {
+        park.pk: _sum_effort(periods_, nights, detections, stations_of[park.pk]) for park in parks
+    }
+    result[None] = _sum_effort(periods_, nights, detections)
+    return result
 
 
 # ---------------------------------------------------------------------------
@@ -406,10 +451,30 @@ def individuals_by_period(
     *, parks: Sequence[Park], periods_: Sequence[Period]
 ) -> list[list[dict[str, Any]]]:
     """Return, per period, one row per individual seen in it (one query for all periods)."""
-    parks = list(parks)
     tables: list[list[dict[str, Any]]] = [[] for _ in periods_]
+    for _park, index, row in _individual_rows(parks, periods_, by_park=False):
+        tables[index].append(row)
+    return tables
+
+
+def individuals_by_park(
+    *, parks: Sequence[Park], periods_: Sequence[Period]
+) -> dict[int, list[list[dict[str, Any]]]]:
+    """Return, per park and period, one row per individual seen there (one query)."""
+    tables: dict[int, list[list[dict[str, Any]]]] = {
+        park.pk: [[] for _ in periods_] for park in parks
+    }
+    for park_id, index, row in _individual_rows(parks, periods_, by_park=True):
+        tables[park_id][index].append(row)
+    return tables
+
+
+def _individual_rows(
+    parks: Sequence[Park], periods_: Sequence[Period], *, by_park: bool
+) -> Iterable[tuple[int | None, int, dict[str, Any]]]:
+    parks = list(parks)
     if not parks or not periods_:
-        return tables
+        return
     zones = _zones(parks)
     first_day, last_day = periods.span(periods_)
     rows = (
@@ -418,6 +483,7 @@ def individuals_by_period(
         .annotate(period=_which_period(periods_, zones))
         .values(
             "period",
+            *([_PARK] if by_park else []),
             "leopard_id",
             "leopard__code",
             "leopard__name",
@@ -430,10 +496,10 @@ def individuals_by_period(
             sightings=Count("pk"),
             stations=Count(_STATION, distinct=True),
             parks=Count(_PARK, distinct=True),
-            has_left=Exists(_flank_sightings(Flank.LEFT)),
-            has_right=Exists(_flank_sightings(Flank.RIGHT)),
+            has_left=_knows_flank(Flank.LEFT),
+            has_right=_knows_flank(Flank.RIGHT),
         )
-        .order_by("period", "leopard__code")
+        .order_by("period", "leopard__code", *([_PARK] if by_park else []))
     )
     for row in rows:
         if row["period"] < 0:
@@ -446,7 +512,9 @@ def individuals_by_period(
         else:
             flanks = "both"
         birth = row["leopard__birth_date"]
-        tables[row["period"]].append(
+        yield (
+            row[_PARK] if by_park else None,
+            row["period"],
             {
                 "id": row["leopard_id"],
                 "code": row["leopard__code"],
@@ -460,9 +528,8 @@ def individuals_by_period(
                 "sightings": row["sightings"],
                 "stations": row["stations"],
                 "parks": row["parks"],
-            }
+            },
         )
-    return tables
 
 
 # ---------------------------------------------------------------------------

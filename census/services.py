@@ -11,7 +11,15 @@ from django.utils import timezone
 
 from census import periods
 from census.models import CensusResult, CensusStale
-from census.selectors import census_counts, census_effort, individuals_by_period
+from census.selectors import (
+    PeriodCounts,
+    PeriodEffort,
+    census_counts,
+    census_effort,
+    census_effort_by_park,
+    individuals_by_park,
+    individuals_by_period,
+)
 from traps.models import Deployment, Park
 
 logger = logging.getLogger(__name__)
@@ -40,12 +48,13 @@ def _years_with_effort(parks: Sequence[Park], now: datetime) -> dict[int, list[i
     return years
 
 
-def _store(park: Park | None, parks: Sequence[Park], years: Sequence[int], now: datetime) -> int:
-    """Compute and replace the stored results of one scope for some years."""
-    year_periods = [periods.year(y) for y in years]
-    counts = census_counts(parks=parks, periods_=year_periods)
-    efforts = census_effort(parks=parks, periods_=year_periods, now=now)
-    individuals = individuals_by_period(parks=parks, periods_=year_periods)
+def _result_rows(
+    park: Park | None,
+    year_periods: Sequence[periods.Period],
+    counts: Sequence[PeriodCounts],
+    efforts: Sequence[PeriodEffort],
+    individuals: Sequence[list[dict]],
+) -> list[CensusResult]:
     rows = []
     for period, count, effort_, table in zip(
         year_periods, counts, efforts, individuals, strict=True
@@ -77,19 +86,24 @@ def _store(park: Park | None, parks: Sequence[Park], years: Sequence[int], now: 
                 individual_rows=table,
             )
         )
+    return rows
+
+
+def _replace(park: Park | None, years: Sequence[int], rows: list[CensusResult]) -> None:
     with transaction.atomic():
         # Delete and insert: NULL parks (the landscape) cannot use ON CONFLICT on a
         # partial unique index portably, and the swap is atomic either way.
         CensusResult.objects.filter(park=park, year__in=list(years)).delete()
         CensusResult.objects.bulk_create(rows)
-    return len(rows)
 
 
 def census_rebuild(*, park_id: int | None = None, year: int | None = None) -> int:
     """Recompute the stored census figures: one park or all, one year or all.
 
-    The landscape rows (each individual once across all parks) are recomputed with
-    them. Returns the number of rows written.
+    The landscape rows (each individual once across all parks) are recomputed for the
+    same years. Effort, detections and the individuals tables of all the parks come
+    from one pass each; only the counts need a query per park. Returns the number of
+    rows written.
     """
     now = timezone.now()
     all_parks = list(Park.objects.order_by("pk"))
@@ -97,24 +111,54 @@ def census_rebuild(*, park_id: int | None = None, year: int | None = None) -> in
     if not targets:
         return 0
     years_by_park = _years_with_effort(all_parks, now)
+    if park_id is None and year is None:
+        # A full rebuild also drops years that no longer have any effort.
+        for park in all_parks:
+            CensusResult.objects.filter(park=park).exclude(
+                year__in=years_by_park.get(park.pk, [])
+            ).delete()
+        every_year = sorted({y for ys in years_by_park.values() for y in ys})
+        CensusResult.objects.filter(park=None).exclude(year__in=every_year).delete()
+    wanted = sorted({y for park in targets for y in years_by_park.get(park.pk, [])})
+    if year is not None:
+        wanted = [year] if year in wanted else []
+    if not wanted:
+        return 0
+    year_periods = [periods.year(y) for y in wanted]
+
+    efforts = census_effort_by_park(parks=targets, periods_=year_periods, now=now)
+    individuals = individuals_by_park(parks=targets, periods_=year_periods)
     written = 0
     for park in targets:
-        years = years_by_park.get(park.pk, [])
-        if year is not None:
-            years = [year] if year in years else []
-        if park_id is None and year is None:
-            # A full rebuild also drops years that no longer have any effort.
-            CensusResult.objects.filter(park=park).exclude(year__in=years).delete()
-        if years:
-            written += _store(park, [park], years, now)
-    landscape_years = sorted({y for ys in years_by_park.values() for y in ys})
-    if year is not None:
-        landscape_years = [year] if year in landscape_years else []
-    elif park_id is not None:
-        landscape_years = years_by_park.get(park_id, [])
-    if landscape_years:
-        written += _store(None, all_parks, landscape_years, now)
-    return written
+        keep = [i for i, y in enumerate(wanted) if y in years_by_park.get(park.pk, [])]
+        if not keep:
+            continue
+        kept = [year_periods[i] for i in keep]
+        counts = census_counts(parks=[park], periods_=kept)
+        rows = _result_rows(
+            park,
+            kept,
+            counts,
+            [efforts[park.pk][i] for i in keep],
+            [individuals[park.pk][i] for i in keep],
+        )
+        _replace(park, [wanted[i] for i in keep], rows)
+        written += len(rows)
+
+    landscape_efforts = (
+        efforts[None]
+        if len(targets) == len(all_parks)
+        else census_effort(parks=all_parks, periods_=year_periods, now=now)
+    )
+    rows = _result_rows(
+        None,
+        year_periods,
+        census_counts(parks=all_parks, periods_=year_periods),
+        landscape_efforts,
+        individuals_by_period(parks=all_parks, periods_=year_periods),
+    )
+    _replace(None, wanted, rows)
+    return written + len(rows)
 
 
 def census_mark_stale(*, park_id: int, year: int) -> None:
