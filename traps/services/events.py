@@ -14,16 +14,22 @@ def independence_interval() -> timedelta:
     return timedelta(minutes=settings.INDEPENDENCE_INTERVAL_MINUTES)
 
 
-def event_place(photo: Photo) -> None:
-    """Put a newly timed photo into the event of its neighbours, joining events it bridges.
+def event_place(photo: Photo) -> Event:
+    """Choose the event of a newly timed photo, joining the events it bridges.
 
-    The caller holds a lock of the deployment, so placements never interleave.
-    A gap of exactly the interval still belongs to one event.
+    Sets photo.event and leaves saving the photo to the caller. The caller
+    holds a lock of the deployment, so placements never interleave. A gap of
+    exactly the interval still belongs to one event.
     """
     interval = independence_interval()
-    siblings = Photo.objects.filter(
-        deployment_id=photo.deployment_id, taken_at__isnull=False, event__isnull=False
-    ).exclude(pk=photo.pk)
+    siblings = (
+        Photo.objects.filter(
+            deployment_id=photo.deployment_id, taken_at__isnull=False, event__isnull=False
+        )
+        .exclude(pk=photo.pk)
+        .select_related("event")
+        .only("pk", "taken_at", "event")
+    )
     before = siblings.filter(taken_at__lte=photo.taken_at).order_by("-taken_at", "-pk").first()
     after = siblings.filter(taken_at__gte=photo.taken_at).order_by("taken_at", "pk").first()
     joins_before = before is not None and photo.taken_at - before.taken_at <= interval
@@ -31,27 +37,26 @@ def event_place(photo: Photo) -> None:
 
     if joins_before and joins_after and before.event_id != after.event_id:
         # The photo bridges two events: the earlier one absorbs the later one.
-        event = Event.objects.get(pk=before.event_id)
-        absorbed = Event.objects.get(pk=after.event_id)
+        event, absorbed = before.event, after.event
         Photo.objects.filter(event=absorbed).update(event=event)
         event.end = max(event.end, absorbed.end)
         if absorbed.status != Event.Status.PENDING:
             event.status = Event.Status.PENDING
         absorbed.delete()
     elif joins_before:
-        event = Event.objects.get(pk=before.event_id)
+        event = before.event
     elif joins_after:
-        event = Event.objects.get(pk=after.event_id)
+        event = after.event
     else:
         event = Event(deployment_id=photo.deployment_id, start=photo.taken_at, end=photo.taken_at)
-    event.start = min(event.start, photo.taken_at)
-    event.end = max(event.end, photo.taken_at)
-    if event.status == Event.Status.REVIEWED:
-        # A reviewed event that gains a photo needs another look.
-        event.status = Event.Status.PENDING
-    event.save()
-    Photo.objects.filter(pk=photo.pk).update(event=event)
+    grown = (min(event.start, photo.taken_at), max(event.end, photo.taken_at))
+    # A reviewed event that gains a photo needs another look.
+    status = Event.Status.PENDING if event.status == Event.Status.REVIEWED else event.status
+    if event.pk is None or (event.start, event.end, event.status) != (*grown, status):
+        event.start, event.end, event.status = *grown, status
+        event.save()
     photo.event = event
+    return event
 
 
 @transaction.atomic

@@ -150,9 +150,11 @@ def photo_process(*, photo_id: int, force: bool = False) -> Photo | None:
         # new event for photos that belong together, and a clock offset change
         # cannot slip in between reading the offset and placing the photo.
         deployment = Deployment.objects.select_for_update().get(pk=photo.deployment_id)
-        photo = Photo.objects.select_for_update().get(pk=photo.pk)
+        # Every run for this deployment's photos holds that lock now, so a plain
+        # read sees whether another run finished while this one decoded.
+        photo = Photo.objects.get(pk=photo.pk)
         if photo.status == Photo.Status.PROCESSED and not force:
-            return photo  # another run finished while this one decoded
+            return photo
         previous_event_id = photo.event_id
         photo.exif = {
             "make": exif.make,
@@ -167,12 +169,12 @@ def photo_process(*, photo_id: int, force: bool = False) -> Photo | None:
         photo.outside_deployment = _outside(deployment, photo.taken_at)
         photo.status = Photo.Status.PROCESSED
         photo.error = ""
+        if previous_event_id is None and photo.taken_at is not None:
+            event_place(photo)
         photo.save()
         if previous_event_id is not None:
             # Processed before (a forced run): its old event may now be split.
             events_rebuild(deployment_id=deployment.pk)
-        elif photo.taken_at is not None:
-            event_place(photo)
     return photo
 
 
