@@ -93,11 +93,9 @@
 
   // ---- deployment proposal ---------------------------------------------------
 
-  async function proposeDeployment() {
-    const sample = files.find((file) => /\.jpe?g$/i.test(file.name)) || files[0];
+  async function askProposal(sample) {
     const body = new FormData();
     body.append("file", sample.slice(0, PROPOSE_BYTES), sample.name);
-    let answer;
     try {
       const response = await fetch(form.dataset.proposeUrl, {
         method: "POST",
@@ -105,11 +103,21 @@
         headers: { "X-CSRFToken": csrfToken },
         credentials: "same-origin",
       });
-      if (!response.ok) return;
-      answer = await response.json();
+      return response.ok ? response.json() : null;
     } catch (error) {
-      return;
+      return null;
     }
+  }
+
+  async function proposeDeployment() {
+    // Only the first 128 KB of a few photos go up: the EXIF block is at the start.
+    const jpegs = files.filter((file) => /\.jpe?g$/i.test(file.name));
+    let answer = null;
+    for (const sample of (jpegs.length ? jpegs : files).slice(0, 5)) {
+      answer = await askProposal(sample);
+      if (answer && answer.serial) break;
+    }
+    if (!answer) return;
     const proposal = $("proposal");
     if (!answer.serial) {
       proposal.textContent = messages.proposal_no_serial;
