@@ -49,6 +49,8 @@ class QueryResult:
     rank: int | None  # 1-based rank of the correct individual; None when not ranked
     candidates: list[Candidate]
     seconds: float
+    # True for a query whose individual was taken out of the catalogue (for calibration).
+    open_set: bool = False
 
 
 def read_labels(labels_csv: str | Path) -> list[LabelledBox]:
@@ -78,12 +80,14 @@ def run_queries(
     extract: Callable[[LabelledBox], Features] | None = None,
     rank_options: dict | None = None,
     same_event: Callable[[LabelledBox, LabelledBox], bool] | None = None,
+    open_set: bool = False,
 ) -> tuple[list[QueryResult], dict[str, float]]:
     """Extract, index and query every box leave-one-out; return results and timings.
 
     same_event(a, b) tells which other boxes belong to the query's own event (photos
     seconds apart at one camera); those are excluded too, as the registry never matches
-    a sighting against its own event.
+    a sighting against its own event. With open_set, every box is also queried with
+    all boxes of its individual left out, as a new individual would be.
     """
     extract = extract or (lambda box: extract_features(box.path, box.bbox))
     started = time.perf_counter()
@@ -124,6 +128,12 @@ def run_queries(
             None,
         )
         results.append(QueryResult(box=box, rank=position, candidates=candidates, seconds=seconds))
+        if open_set:
+            own = [j for j, other in enumerate(boxes) if other.individual_id == box.individual_id]
+            unseen = rank(index, f, side, exclude_reference_ids=own, **(rank_options or {}))
+            results.append(
+                QueryResult(box=box, rank=None, candidates=unseen, seconds=0.0, open_set=True)
+            )
     timings = {
         "extract_s_per_box": extract_s / max(1, len(boxes)),
         "index_build_s": build_s,
@@ -133,6 +143,7 @@ def run_queries(
 
 def summarise(results: list[QueryResult], total_boxes: int) -> dict[str, float | int]:
     """Turn query results into rank-1, rank-5, mAP and timing figures."""
+    results = [r for r in results if not r.open_set]
     answered = len(results)
     reciprocal = [1.0 / r.rank if r.rank else 0.0 for r in results]
     per_individual: dict[str, list[float]] = {}

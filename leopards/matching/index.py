@@ -29,7 +29,7 @@ Label = Hashable  # a reference or individual id: the Django primary key, or any
 # Below this many descriptors per catalogue an exact flat index answers a query fast
 # enough (bench/README.md); above it an IVF index with 4-bit PQ fast-scan codes keeps
 # 50,000 boxes in well under 2 GB.
-FLAT_LIMIT = 250_000
+FLAT_LIMIT = 30_000
 # 64 sub-quantisers of 4 bits: 32 bytes a descriptor, scanned with SIMD.
 PQ_SPEC = "PQ64x4fs"
 DEFAULT_NPROBE = 24
@@ -289,7 +289,7 @@ class MatchIndex:
         excluded = [self._row_of[r] for r in exclude_reference_ids if r in self._row_of]
         # Over-fetch so that neighbours from excluded boxes (the query itself in a
         # leave-one-out test) can be dropped and k still remain.
-        extra = min(len(excluded), 4)
+        extra = min(len(excluded), 8)
         names = list(self._catalogues) if flank == UNKNOWN_FLANK else [flank]
         parts_d, parts_i = [], []
         for name in names:

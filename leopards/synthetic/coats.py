@@ -282,8 +282,9 @@ def render_photo(
 
     sigma = rng.uniform(0.3, 1.6) * difficulty
     image = cv2.GaussianBlur(image, (0, 0), sigma)
-    noise = np.empty((height, width, 1), np.float32)
-    cv2.randn(noise, 0.0, float(rng.uniform(2, 7 if not night else 11) * difficulty))
+    # numpy's generator, not cv2.randn: OpenCV's global RNG would break determinism.
+    noise_sigma = float(rng.uniform(2, 7 if not night else 11) * difficulty)
+    noise = rng.standard_normal((height, width, 1), dtype=np.float32) * noise_sigma
     image = np.clip(image + noise, 0, 255).astype(np.uint8)
     quality = int(rng.uniform(45, 90))
     _, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])

@@ -1,0 +1,252 @@
+"""Behaviour of the matching engine on synthetic leopards (no Django, no shared data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from leopards.matching.calibration import Calibration, fit, sample_from
+from leopards.matching.evaluate import evaluate, read_labels, run_queries
+from leopards.matching.features import Features, extract_features
+from leopards.matching.index import MatchIndex
+from leopards.matching.scoring import match_pair, rank
+from leopards.synthetic import render_photo, write_dataset
+
+INDIVIDUALS = 6
+PHOTOS = 3
+
+
+def _features(individual: int, flank: str, photo: int) -> Features:
+    shot = render_photo(individual, flank, photo, image_size=(640, 448))
+    return extract_features(shot.image, shot.bbox)
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> dict[tuple[int, str, int], Features]:
+    """Features of a few synthetic individuals, both flanks, several photos each."""
+    return {
+        (i, flank, p): _features(i, flank, p)
+        for i in range(INDIVIDUALS)
+        for flank in ("left", "right")
+        for p in range(PHOTOS)
+    }
+
+
+def _index(catalogue: dict, *, photos: range = range(1, PHOTOS)) -> MatchIndex:
+    """Index photos 1.. of every individual; photo 0 is left for queries."""
+    return MatchIndex.build(
+        [
+            (f"{i}-{flank}-{p}", f"ind{i}", flank, f)
+            for (i, flank, p), f in catalogue.items()
+            if p in photos
+        ]
+    )
+
+
+def test_features_round_trip_through_bytes(catalogue: dict) -> None:
+    features = catalogue[(0, "left", 0)]
+    assert len(features) > 100
+    restored = Features.from_bytes(features.to_bytes())
+    np.testing.assert_array_equal(restored.keypoints, features.keypoints)
+    np.testing.assert_array_equal(restored.descriptors, features.descriptors)
+    assert restored.descriptors.dtype == np.uint8
+
+
+def test_features_are_in_original_image_pixels() -> None:
+    shot = render_photo(3, "right", 1, image_size=(800, 560))
+    features = extract_features(shot.image, shot.bbox)
+    x, y, w, h = shot.bbox
+    assert features.keypoints[:, 0].min() >= x - 1
+    assert features.keypoints[:, 0].max() <= x + w + 1
+    assert features.keypoints[:, 1].min() >= y - 1
+    assert features.keypoints[:, 1].max() <= y + h + 1
+
+
+def test_features_from_a_jpeg_path_match_the_decoded_array(tmp_path: Path) -> None:
+    from PIL import Image
+
+    shot = render_photo(1, "left", 0, image_size=(1600, 1120))
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(shot.image).save(path, quality=95)
+    from_path = extract_features(path, shot.bbox)
+    from_array = extract_features(shot.image, shot.bbox)
+    # Draft decoding and a different grey conversion change pixels slightly, not identity.
+    assert len(match_pair(from_path, from_array)) > 50
+
+
+def test_blank_box_gives_no_features_and_an_empty_ranking(catalogue: dict) -> None:
+    grey = np.full((400, 600, 3), 128, np.uint8)
+    blank = extract_features(grey, (50, 50, 300, 200))
+    tiny = extract_features(grey, (10, 10, 5, 5))
+    outside = extract_features(grey, (900, 900, 50, 50))
+    assert len(blank) == len(tiny) == len(outside) == 0
+    assert Features.from_bytes(blank.to_bytes()).keypoints.shape == (0, 4)
+    assert rank(_index(catalogue), blank, "left") == []
+    assert len(match_pair(blank, catalogue[(0, "left", 0)])) == 0
+
+
+def test_it_ranks_the_right_individual_first(catalogue: dict) -> None:
+    index = _index(catalogue)
+    hits = 0
+    for i in range(INDIVIDUALS):
+        for flank in ("left", "right"):
+            candidates = rank(index, catalogue[(i, flank, 0)], flank)
+            hits += candidates[0].individual_id == f"ind{i}"
+    assert hits >= 2 * INDIVIDUALS - 1
+
+
+def test_left_query_never_returns_right_only_references(catalogue: dict) -> None:
+    # Individual 0 is catalogued from its right flank only.
+    index = MatchIndex.build(
+        [(f"{i}-{fl}-{p}", f"ind{i}", fl, f) for (i, fl, p), f in catalogue.items() if p > 0]
+    )
+    for p in (1, 2):
+        index.remove(f"0-left-{p}")
+    left = rank(index, catalogue[(0, "left", 0)], "left")
+    assert "ind0" not in {c.individual_id for c in left}
+    assert all(index.flank_of(c.best_reference_id) == "left" for c in left)
+    # The same descriptors with an unknown flank search the right catalogue too.
+    unknown = rank(index, catalogue[(0, "right", 0)], "unknown")
+    assert unknown[0].individual_id == "ind0"
+    assert index.flank_of(unknown[0].best_reference_id) == "right"
+
+
+def test_add_remove_and_relabel_change_the_ranking(catalogue: dict) -> None:
+    index = _index(catalogue, photos=range(1, 2))
+    query = catalogue[(2, "left", 0)]
+    assert rank(index, query, "left")[0].individual_id == "ind2"
+
+    index.remove("2-left-1")
+    assert "ind2" not in {c.individual_id for c in rank(index, query, "left")}
+
+    index.add("new-ref", "ind2-again", "left", catalogue[(2, "left", 2)])
+    top = rank(index, query, "left")[0]
+    assert (top.individual_id, top.best_reference_id) == ("ind2-again", "new-ref")
+
+    # A merge: everything of ind2-again now belongs to ind5.
+    assert index.relabel("ind2-again", "ind5") == 1
+    assert rank(index, query, "left")[0].individual_id == "ind5"
+    # A split of one box back out.
+    assert index.relabel("ind5", "ind2", reference_ids=["new-ref"]) == 1
+    assert rank(index, query, "left")[0].individual_id == "ind2"
+    assert index.individual_of("5-left-1") == "ind5"
+
+
+def test_replacing_a_reference_keeps_one_copy(catalogue: dict) -> None:
+    index = _index(catalogue)
+    before = index.descriptor_count
+    index.add("1-left-1", "ind1", "left", catalogue[(1, "left", 1)])
+    assert index.descriptor_count == before
+    assert len(index) == INDIVIDUALS * 2 * (PHOTOS - 1)
+
+
+def test_save_and_load_give_the_same_ranking(catalogue: dict, tmp_path: Path) -> None:
+    index = _index(catalogue)
+    index.remove("4-right-1")
+    index.relabel("ind3", "ind3b")
+    path = tmp_path / "index.npz"
+    index.save(path)
+    loaded = MatchIndex.load(path)
+    for key in [(3, "left", 0), (4, "right", 0), (0, "right", 0)]:
+        flank = key[1]
+        a = rank(index, catalogue[key], flank)
+        b = rank(loaded, catalogue[key], flank)
+        assert [(c.individual_id, c.best_reference_id) for c in a] == [
+            (c.individual_id, c.best_reference_id) for c in b
+        ]
+        assert [c.score for c in a] == pytest.approx([c.score for c in b])
+    assert "4-right-1" not in loaded
+
+
+def test_ivf_catalogue_ranks_like_the_exact_one(catalogue: dict) -> None:
+    records = [(f"{i}-{fl}-{p}", f"ind{i}", fl, f) for (i, fl, p), f in catalogue.items() if p > 0]
+    exact = MatchIndex.build(records)
+    # A tiny flat limit forces the compressed IVF-PQ index even for this small set.
+    compressed = MatchIndex.build(records, flat_limit=1000)
+    assert not compressed._catalogues["left"].is_flat
+    agree = sum(
+        rank(exact, catalogue[(i, fl, 0)], fl)[0].individual_id
+        == rank(compressed, catalogue[(i, fl, 0)], fl)[0].individual_id
+        for i in range(INDIVIDUALS)
+        for fl in ("left", "right")
+    )
+    assert agree >= 2 * INDIVIDUALS - 1
+
+
+def test_match_pair_finds_many_inliers_only_for_the_same_flank(catalogue: dict) -> None:
+    same = match_pair(catalogue[(1, "right", 0)], catalogue[(1, "right", 1)])
+    other = match_pair(catalogue[(1, "right", 0)], catalogue[(2, "right", 1)])
+    other_flank = match_pair(catalogue[(1, "right", 0)], catalogue[(1, "left", 1)])
+    assert same.shape[1] == 4
+    assert len(same) > 3 * max(len(other), len(other_flank), 5)
+
+
+def test_calibration_gives_correct_matches_higher_probability(catalogue: dict) -> None:
+    index = _index(catalogue)
+    samples = []
+    for i in range(INDIVIDUALS):
+        for flank in ("left", "right"):
+            query = catalogue[(i, flank, 0)]
+            samples.append(sample_from(rank(index, query, flank), f"ind{i}"))
+            # The same query with its individual gone looks like a new individual.
+            unseen = [f"{i}-{flank}-{p}" for p in range(PHOTOS)]
+            samples.append(
+                sample_from(rank(index, query, flank, exclude_reference_ids=unseen), f"ind{i}")
+            )
+    calibration = fit(samples)
+    right = [calibration.probability(s.top1, s.top2) for s in samples if s.correct]
+    wrong = [calibration.probability(s.top1, s.top2) for s in samples if not s.correct]
+    assert np.mean(right) > 0.7 > 0.3 > np.mean(wrong)
+    assert min(right) > max(wrong) - 0.2
+
+
+def test_calibration_round_trips_through_json(tmp_path: Path) -> None:
+    calibration = Calibration(coef=[-2.0, 0.5, 4.0], threshold=0.4)
+    calibration.save(tmp_path / "c.json")
+    loaded = Calibration.load(tmp_path / "c.json")
+    assert loaded == calibration
+    assert loaded.assess([]) == (0.0, True)
+
+
+def test_shipped_calibration_flags_weak_matches_as_new() -> None:
+    calibration = Calibration.load()
+    assert calibration.probability(40.0, 2.0) > 0.9
+    assert calibration.probability(1.0, 0.9) < calibration.threshold
+
+
+def test_evaluate_reads_labels_and_scores_a_small_synthetic_set(tmp_path: Path) -> None:
+    labels = write_dataset(
+        tmp_path, individuals=8, photos_per_flank=3, seed=3, image_size=(640, 448)
+    )
+    assert labels.read_text().splitlines()[0] == (
+        "path,individual_id,side,bbox_x,bbox_y,bbox_w,bbox_h"
+    )
+    result = evaluate(labels)
+    assert result["queries"] == 8 * 2 * 3
+    assert result["skipped"] == 0
+    assert result["rank1"] >= 0.85
+    assert result["rank5"] >= result["rank1"]
+    assert 0 < result["map"] <= 1
+    assert {"median_query_s", "index_build_s"} <= set(result)
+
+
+def test_evaluate_skips_individuals_seen_once_and_uses_whole_image_without_box(
+    tmp_path: Path,
+) -> None:
+    from PIL import Image
+
+    rows = ["path,individual_id,side"]
+    for i, (individual, photos) in enumerate([(0, 2), (1, 1)]):
+        for p in range(photos):
+            shot = render_photo(individual, "left", p, image_size=(640, 448))
+            x, y, w, h = shot.bbox
+            Image.fromarray(shot.image[y : y + h, x : x + w]).save(tmp_path / f"{i}{p}.jpg")
+            rows.append(f"{i}{p}.jpg,ind{individual},left")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    boxes = read_labels(tmp_path / "labels.csv")
+    assert boxes[0].bbox is None
+    results, _ = run_queries(boxes)
+    assert len(results) == 2
+    assert all(r.rank == 1 for r in results)
