@@ -95,7 +95,8 @@ class ProposeSerializer(serializers.Serializer):
 
 class ProposalSerializer(serializers.Serializer):
     serial = serializers.CharField()
-    camera_time = serializers.DateTimeField(allow_null=True)
+    # The camera's own clock reading, local and uncorrected: no time zone.
+    camera_time = serializers.DateTimeField(allow_null=True, format="%Y-%m-%d %H:%M:%S")
     deployments = DeploymentSerializer(many=True)
 
 
