@@ -32,10 +32,12 @@ Label = Hashable  # a reference or individual id: the Django primary key, or any
 FLAT_LIMIT = 30_000
 # 64 sub-quantisers of 4 bits: 32 bytes a descriptor, scanned with SIMD.
 PQ_SPEC = "PQ64x4fs"
-DEFAULT_NPROBE = 24
+DEFAULT_NPROBE = 16
 # An IVF index trained on N descriptors stays efficient up to a few times N; past that
 # the lists get long and the caller should rebuild it from the stored features.
 REBUILD_GROWTH = 4.0
+# Training points per IVF list: faiss asks for 39 at least.
+TRAINING_PER_LIST = 40
 
 
 @dataclass(frozen=True)
@@ -66,24 +68,22 @@ def _new_flat() -> faiss.Index:
 
 def _nlist_for(count: int) -> int:
     """Return the number of IVF lists for a catalogue of this many descriptors."""
-    # About 4 sqrt(N) lists, a power of two, as the faiss guidelines suggest.
-    return int(2 ** round(math.log2(max(256, min(16384, 4 * math.sqrt(count))))))
+    # About 4 sqrt(N) lists, a power of two, as the faiss guidelines suggest, but no more
+    # than 4096: past that, training and exact assignment of 25 million descriptors cost
+    # minutes, while fast-scan keeps the longer lists cheap to read (bench/README.md).
+    return int(2 ** round(math.log2(max(256, min(4096, 4 * math.sqrt(count))))))
 
 
 def _new_ivf(sample: np.ndarray, count: int, nprobe: int) -> faiss.Index:
     """Train an IVF-PQ fast-scan index on a sample, sized for count descriptors."""
     nlist = _nlist_for(count)
-    # A graph over the centroids makes assigning millions of descriptors affordable.
-    quantizer = f"IVF{nlist}_HNSW32" if nlist > 2048 else f"IVF{nlist}"
-    index = faiss.index_factory(DIM, f"{quantizer},{PQ_SPEC}")
-    rng = np.random.default_rng(0)
-    needed = min(len(sample), max(64 * nlist, 65_536))
+    index = faiss.index_factory(DIM, f"IVF{nlist},{PQ_SPEC}")
+    needed = min(len(sample), TRAINING_PER_LIST * nlist)
     if needed < len(sample):
+        rng = np.random.default_rng(0)
         sample = sample[rng.choice(len(sample), needed, replace=False)]
     index.train(np.ascontiguousarray(sample, dtype=np.float32))
-    index.nprobe = nprobe
-    if nlist > 2048:
-        faiss.downcast_index(faiss.extract_index_ivf(index).quantizer).hnsw.efSearch = 48
+    faiss.extract_index_ivf(index).nprobe = nprobe
     return index
 
 
@@ -239,6 +239,13 @@ class MatchIndex:
             catalogue = _Catalogue(_new_ivf(vectors, len(vectors), self.nprobe), len(vectors))
             self._catalogues[flank] = catalogue
         catalogue.index.add_with_ids(np.ascontiguousarray(vectors, np.float32), ids)
+
+    def prepare(self, flank: str, sample: np.ndarray, expected_count: int) -> None:
+        """Create a flank's IVF catalogue trained on sample vectors before a bulk add."""
+        if flank in self._catalogues and self._catalogues[flank].index.ntotal:
+            raise ValueError(f"the {flank} catalogue already holds descriptors")
+        index = _new_ivf(sample, expected_count, self.nprobe)
+        self._catalogues[flank] = _Catalogue(index, expected_count)
 
     def remove(self, reference_id: Label) -> bool:
         """Remove a reference box; return whether it was there."""
@@ -401,14 +408,21 @@ class MatchIndex:
             # Train on a sample of boxes first so that the vectors can then be added in
             # chunks: 25 million float descriptors would not fit in memory at once.
             of_flank = [f for _, _, fl, f in records if fl == flank and len(f)]
-            wanted = max(64 * _nlist_for(total), 65_536)
             per_box = max(1, total // len(of_flank))
-            picks = rng.permutation(len(of_flank))[: max(1, wanted // per_box)]
+            wanted = TRAINING_PER_LIST * _nlist_for(total) // per_box + 1
+            picks = rng.permutation(len(of_flank))[:wanted]
             sample = np.concatenate([of_flank[i].float_descriptors() for i in picks])
-            index._catalogues[flank] = _Catalogue(_new_ivf(sample, total, nprobe), total)
+            index.prepare(flank, sample, total)
         for offset in range(0, len(records), chunk):
             index.add_many(records[offset : offset + chunk])
         return index
+
+    def set_nprobe(self, nprobe: int) -> None:
+        """Set how many IVF lists a query descriptor visits (recall against speed)."""
+        self.nprobe = nprobe
+        for catalogue in self._catalogues.values():
+            if not catalogue.is_flat:
+                faiss.extract_index_ivf(catalogue.index).nprobe = nprobe
 
     def memory_bytes(self) -> int:
         """Estimate the bytes the faiss indexes and the side tables hold."""
