@@ -237,6 +237,10 @@ AGE_CLASS_ADULT_FROM_MONTHS = env.int("AGE_CLASS_ADULT_FROM_MONTHS", default=24)
 # Coordinates shown to people without exact-location rights are generalised to
 # a grid cell of this many degrees (GBIF's rule for highly sensitive species).
 COORDINATE_GENERALISATION_DEGREES = 0.1
+# Review: a scientist's claim on an event lapses after this long without a save,
+# and this share of confirmed identifications goes to a blind second opinion.
+REVIEW_CLAIM_MINUTES = env.int("REVIEW_CLAIM_MINUTES", default=30)
+SECOND_OPINION_SAMPLE_RATE = env.float("SECOND_OPINION_SAMPLE_RATE", default=0.1)
 
 # Upload limits: a 12-megapixel camera-trap JPEG is 3-8 MB.
 PHOTO_MAX_BYTES = env.int("PHOTO_MAX_BYTES", default=40 * 1024 * 1024)

@@ -88,6 +88,15 @@ class Leopard(models.Model):
         _("status"), max_length=10, choices=Status.choices, default=Status.ALIVE
     )
     notes = models.TextField(_("notes"), blank=True)
+    # A merged record is kept (not deleted) so that undoing the merge restores it exactly.
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="merged_records",
+        verbose_name=_("merged into"),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     version = models.PositiveIntegerField(default=1)
 
@@ -269,3 +278,189 @@ class MatchCandidate(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.rank} {self.leopard_id} ({self.score:.1f})"
+
+
+class Species(models.Model):
+    """Another species a scientist can name for an event (the short list is edited in admin)."""
+
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    scientific_name = models.CharField(_("scientific name"), max_length=160, blank=True)
+    position = models.PositiveSmallIntegerField(_("position in the list"), default=100)
+    active = models.BooleanField(_("offered in the review"), default=True)
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name = _("species")
+        verbose_name_plural = _("species")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EventReview(models.Model):
+    """What the review of one photo event found, with a version for optimistic locking."""
+
+    event = models.OneToOneField(
+        "traps.Event", on_delete=models.CASCADE, related_name="review", verbose_name=_("event")
+    )
+    species = models.ForeignKey(
+        Species,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("other species"),
+    )
+    # Why the event came back to the queue (a second opinion disagreed); empty otherwise.
+    flag = models.CharField(_("flag"), max_length=200, blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(_("updated at"), null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        verbose_name = _("event review")
+        verbose_name_plural = _("event reviews")
+
+    def __str__(self) -> str:
+        return f"{self.event_id} v{self.version}"
+
+
+class LeopardAlias(models.Model):
+    """An old code of an individual that was merged into another: searches and links find it."""
+
+    leopard = models.ForeignKey(
+        Leopard, on_delete=models.CASCADE, related_name="aliases", verbose_name=_("individual")
+    )
+    code = models.CharField(_("code"), max_length=40, unique=True)
+    change = models.ForeignKey(
+        "CatalogueChange", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("alias")
+        verbose_name_plural = _("aliases")
+
+    def __str__(self) -> str:
+        return f"{self.code} → {self.leopard_id}"
+
+
+class CatalogueChange(models.Model):
+    """One change to the catalogue: who, when, why, the state before and after, and its undo."""
+
+    class Kind(models.TextChoices):
+        CONFIRM = "confirm", _("Identification confirmed")
+        NEW_INDIVIDUAL = "new_individual", _("New individual")
+        UNIDENTIFIABLE = "unidentifiable", _("Marked unidentifiable")
+        UNCONFIRM = "unconfirm", _("Identification withdrawn")
+        EDIT = "edit", _("Details edited")
+        MOTHER = "mother", _("Mother linked")
+        MERGE = "merge", _("Merged")
+        SPLIT = "split", _("Split")
+        FLANK_LINK = "flank_link", _("Left and right flanks linked")
+        UNDO = "undo", _("Undone")
+        SECOND_OPINION = "second_opinion", _("Second opinion")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="catalogue_changes",
+        verbose_name=_("by"),
+    )
+    created_at = models.DateTimeField(_("at"), auto_now_add=True)
+    reason = models.TextField(_("why"), blank=True)
+    # Every individual the change touched: it is listed on each one's page.
+    leopards = models.ManyToManyField(Leopard, related_name="changes", blank=True)
+    sightings = models.ManyToManyField(Sighting, related_name="changes", blank=True)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    undoes = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="undone_by",
+        verbose_name=_("undoes"),
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("catalogue change")
+        verbose_name_plural = _("catalogue changes")
+        indexes = [models.Index(fields=["kind", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def undoable(self) -> bool:
+        return self.kind in UNDOABLE_KINDS
+
+
+UNDOABLE_KINDS = {
+    CatalogueChange.Kind.MERGE,
+    CatalogueChange.Kind.SPLIT,
+    CatalogueChange.Kind.FLANK_LINK,
+}
+
+
+class SecondOpinion(models.Model):
+    """A blind check of a confirmed sighting by a second scientist, not told the first answer."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        AGREED = "agreed", _("Agreed")
+        DISAGREED = "disagreed", _("Disagreed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    sighting = models.ForeignKey(Sighting, on_delete=models.CASCADE, related_name="second_opinions")
+    first_leopard = models.ForeignKey(
+        Leopard, on_delete=models.CASCADE, related_name="+", verbose_name=_("first answer")
+    )
+    first_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("first scientist"),
+    )
+    second_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("second scientist"),
+    )
+    # The second answer: an individual, or none (not in the catalogue or unidentifiable).
+    second_leopard = models.ForeignKey(
+        Leopard, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    second_answer = models.CharField(max_length=20, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = _("second opinion")
+        verbose_name_plural = _("second opinions")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sighting"],
+                condition=Q(status="pending"),
+                name="second_opinion_one_pending_per_sighting",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.sighting_id} · {self.get_status_display()}"
