@@ -242,6 +242,18 @@ COORDINATE_GENERALISATION_DEGREES = 0.1
 REVIEW_CLAIM_MINUTES = env.int("REVIEW_CLAIM_MINUTES", default=30)
 SECOND_OPINION_SAMPLE_RATE = env.float("SECOND_OPINION_SAMPLE_RATE", default=0.1)
 
+# Spot-pattern matching. Every worker process keeps its own in-memory index and
+# catches up from the catalogue journal in the database before each query; this
+# folder (shared by all workers, or one per machine) holds snapshots so that a
+# new process loads one instead of rebuilding from the stored features.
+MATCH_INDEX_DIR = Path(env.str("MATCH_INDEX_DIR", default=str(VAR_DIR / "match-index")))
+# Write a new snapshot after this many catalogue changes since the last one.
+MATCH_INDEX_SNAPSHOT_EVERY = env.int("MATCH_INDEX_SNAPSHOT_EVERY", default=200)
+# Calibration of match scores into probabilities (JSON from evaluate_matching
+# --calibration-out); empty: the parameters shipped with the code.
+MATCH_CALIBRATION_FILE = env.str("MATCH_CALIBRATION_FILE", default="")
+MATCH_CANDIDATES = env.int("MATCH_CANDIDATES", default=5)
+
 # Upload limits: a 12-megapixel camera-trap JPEG is 3-8 MB.
 PHOTO_MAX_BYTES = env.int("PHOTO_MAX_BYTES", default=40 * 1024 * 1024)
 PHOTO_MAX_PIXELS = env.int("PHOTO_MAX_PIXELS", default=50_000_000)

@@ -1,5 +1,6 @@
 """Individual leopards, sightings of them in photos, and matcher candidates."""
 
+import uuid
 from datetime import date
 
 from django.conf import settings
@@ -187,10 +188,31 @@ class Sighting(models.Model):
     feature_status = models.CharField(
         max_length=20, choices=FeatureStatus.choices, default=FeatureStatus.PENDING
     )
+    # Why there are no features (a box too small, blank, or a photo that cannot be read).
+    feature_error = models.TextField(_("feature problem"), blank=True)
+    feature_count = models.PositiveIntegerField(_("keypoints"), default=0)
+    # A short hash of the stored features: the catalogue journal notices a redrawn box by it.
+    features_digest = models.CharField(max_length=16, blank=True, editable=False)
+    matched_at = models.DateTimeField(_("candidates ranked at"), null=True, blank=True)
+    new_individual_likely = models.BooleanField(
+        _("probably a new individual"),
+        default=False,
+        help_text=_("No catalogue individual matches well enough."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     version = models.PositiveIntegerField(default=1)
 
-    history = HistoricalRecords(excluded_fields=["features"])
+    # Matcher bookkeeping changes on every run and is not part of the identification record.
+    history = HistoricalRecords(
+        excluded_fields=[
+            "features",
+            "feature_error",
+            "feature_count",
+            "features_digest",
+            "matched_at",
+            "new_individual_likely",
+        ]
+    )
 
     class Meta:
         ordering = ["photo", "pk"]
@@ -258,6 +280,10 @@ class MatchCandidate(models.Model):
         related_name="+",
         help_text=_("The catalogue sighting that matched best."),
     )
+    inliers = models.PositiveIntegerField(_("geometrically consistent matches"), default=0)
+    # [[query x, query y, reference x, reference y], ...] relative (0-1) to each photo,
+    # so the review page can draw the matched spots on images of any size.
+    matches = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -464,3 +490,45 @@ class SecondOpinion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sighting_id} · {self.get_status_display()}"
+
+
+class MatchIndexState(models.Model):
+    """The match index journal's position: one row, bumped by every catalogue change."""
+
+    # A new generation (a fresh database) makes every process drop its in-memory index.
+    generation = models.UUIDField(default=uuid.uuid4, editable=False)
+    seq = models.PositiveBigIntegerField(default=0)
+    snapshot_seq = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("match index state")
+        verbose_name_plural = _("match index state")
+        constraints = [
+            models.CheckConstraint(condition=Q(pk=1), name="match_index_state_single_row"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.generation} @ {self.seq}"
+
+
+class MatchIndexEntry(models.Model):
+    """Whether a sighting is a match index reference, as of journal position ``seq``.
+
+    Keyed by the sighting id without a foreign key, so that the entry of a deleted
+    sighting stays behind as a tombstone that tells every process to drop it.
+    """
+
+    sighting_id = models.BigIntegerField(primary_key=True)
+    present = models.BooleanField(default=False)
+    leopard_id = models.BigIntegerField(null=True, blank=True)
+    flank = models.CharField(max_length=10, blank=True)
+    features_digest = models.CharField(max_length=16, blank=True)
+    seq = models.PositiveBigIntegerField(db_index=True)
+
+    class Meta:
+        verbose_name = _("match index entry")
+        verbose_name_plural = _("match index entries")
+
+    def __str__(self) -> str:
+        return f"{self.sighting_id} {'+' if self.present else '-'} @ {self.seq}"
