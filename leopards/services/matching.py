@@ -1,0 +1,381 @@
+"""Writes of the spot-pattern matcher: features per sighting, ranked candidates, the catalogue.
+
+Contract for code that changes identifications (confirm, reassign, unconfirm,
+merge, split, undo, a redrawn box or a changed flank):
+
+- ``catalogue_queue_sync(sighting_ids=[...])`` inside the transaction that makes
+  the change: after commit, leopards.tasks.catalogue_sync brings the match index
+  in line with each sighting's current state. Idempotent.
+- ``sighting_queue_match(sighting_id=..., refresh_features=True)`` after a box is
+  drawn or redrawn: features are extracted again and candidates ranked again.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from PIL import Image
+
+from leopards.matching import catalogue
+from leopards.matching.features import MIN_BOX_SIDE, Features, extract_features
+from leopards.matching.scoring import Candidate, rank
+from leopards.models import Leopard, MatchCandidate, MatchIndexEntry, MatchIndexState, Sighting
+
+logger = logging.getLogger(__name__)
+
+# The review page draws matched spots; a few dozen lines say as much as hundreds.
+MAX_MATCH_LINES = 60
+
+
+# -- features --------------------------------------------------------------------------
+
+
+def _box_filter(sighting: Sighting) -> Q:
+    """Match the sighting's box as read, so a box redrawn meanwhile is not overwritten."""
+    if not sighting.has_box:
+        return Q(bbox_x__isnull=True)
+    return Q(
+        bbox_x=sighting.bbox_x,
+        bbox_y=sighting.bbox_y,
+        bbox_w=sighting.bbox_w,
+        bbox_h=sighting.bbox_h,
+    )
+
+
+def sighting_extract_features(*, sighting_id: int) -> Sighting | None:
+    """Extract the spot-pattern features of a sighting's box and store them with a status."""
+    sighting = Sighting.objects.select_related("photo").filter(pk=sighting_id).first()
+    if sighting is None:
+        return None
+    photo = sighting.photo
+    status, error, features = Sighting.FeatureStatus.FAILED, "", Features.empty()
+    try:
+        with photo.file.open("rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        data = None
+        error = _("The photo file is missing from storage.")
+    # Other storage errors propagate: the task retries them.
+    if data is not None:
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+            box = None
+            if sighting.has_box:
+                box = (
+                    sighting.bbox_x * width,
+                    sighting.bbox_y * height,
+                    sighting.bbox_w * width,
+                    sighting.bbox_h * height,
+                )
+            features = extract_features(data, box)
+        except (OSError, ValueError, Image.DecompressionBombError, cv2.error) as exc:
+            # The bytes are in memory: an error now is the image, not the storage.
+            error = _("The photo cannot be read as an image: %(why)s") % {"why": exc}
+        else:
+            if len(features):
+                status = Sighting.FeatureStatus.READY
+            else:
+                status = Sighting.FeatureStatus.NO_FEATURES
+                side = min(box[2], box[3]) if box else min(width, height)
+                if side < MIN_BOX_SIDE:
+                    error = _(
+                        "The box is too small to show a spot pattern (%(px)d pixels across; "
+                        "at least %(min)d are needed)."
+                    ) % {"px": side, "min": MIN_BOX_SIDE}
+                else:
+                    error = _(
+                        "No spot pattern found in the box: it may be blank, over- or "
+                        "under-exposed, or too blurred."
+                    )
+    blob = features.to_bytes() if len(features) else None
+    values = {
+        "features": blob,
+        "feature_status": status,
+        "feature_error": error,
+        "feature_count": len(features),
+        "features_digest": catalogue.features_digest(blob) if blob else "",
+    }
+    updated = Sighting.objects.filter(_box_filter(sighting), pk=sighting.pk).update(**values)
+    if not updated:
+        # The box changed (or the row went) while the photo was read; the change
+        # queued its own extraction.
+        return Sighting.objects.filter(pk=sighting_id).first()
+    for name, value in values.items():
+        setattr(sighting, name, value)
+    return sighting
+
+
+# -- candidates ------------------------------------------------------------------------
+
+
+def _excluded_references(sighting: Sighting) -> list[int]:
+    """Return the sighting itself and the other sightings of its photo and event."""
+    same = Q(photo_id=sighting.photo_id)
+    if sighting.photo.event_id is not None:
+        # Photos seconds apart at one camera show the same visit: matching them
+        # against each other says nothing about identity.
+        same |= Q(photo__event_id=sighting.photo.event_id)
+    return [sighting.pk, *Sighting.objects.filter(same).values_list("pk", flat=True)]
+
+
+def _relative_pairs(
+    pairs: np.ndarray, query_size: tuple[int, int] | None, reference_size: tuple[int, int] | None
+) -> list[list[float]]:
+    """Return matched keypoint pairs relative (0-1) to each photo, for drawing."""
+    if query_size is None or reference_size is None or not len(pairs):
+        return []
+    scale = np.array(
+        [query_size[0], query_size[1], reference_size[0], reference_size[1]], np.float32
+    )
+    relative = np.clip(pairs[:MAX_MATCH_LINES] / scale, 0.0, 1.0)
+    return np.round(relative, 4).tolist()
+
+
+def _size(width: int | None, height: int | None) -> tuple[int, int] | None:
+    return (width, height) if width and height else None
+
+
+@transaction.atomic
+def _store_candidates(
+    sighting: Sighting, rows: list[MatchCandidate], *, new_individual_likely: bool
+) -> list[MatchCandidate]:
+    """Replace a sighting's candidates in one transaction."""
+    # Locking the sighting serialises two runs for it, so neither sees the other's rows.
+    if not Sighting.objects.select_for_update().filter(pk=sighting.pk).exists():
+        return []
+    MatchCandidate.objects.filter(sighting=sighting).delete()
+    created = MatchCandidate.objects.bulk_create(rows)
+    Sighting.objects.filter(pk=sighting.pk).update(
+        matched_at=timezone.now(), new_individual_likely=new_individual_likely
+    )
+    return created
+
+
+def sighting_rank_candidates(
+    *, sighting_id: int, top_k: int | None = None
+) -> list[MatchCandidate] | None:
+    """Rank catalogue individuals for a sighting and store them as its candidates."""
+    top_k = top_k or settings.MATCH_CANDIDATES
+    sighting = Sighting.objects.select_related("photo").filter(pk=sighting_id).first()
+    if sighting is None:
+        return None
+    if sighting.feature_status != Sighting.FeatureStatus.READY or not sighting.features:
+        # Nothing to compare: the feature status and its reason say why.
+        return _store_candidates(sighting, [], new_individual_likely=False)
+
+    features = Features.from_bytes(bytes(sighting.features))
+    index = catalogue.current_index()
+    ranked: list[Candidate] = rank(
+        index,
+        features,
+        catalogue.query_flank(sighting.flank),
+        exclude_reference_ids=_excluded_references(sighting),
+    )
+    # An individual merged away or deleted since the index last heard of it is dropped.
+    existing = set(
+        Leopard.objects.filter(
+            pk__in=[c.individual_id for c in ranked[: top_k * 2]], merged_into__isnull=True
+        ).values_list("pk", flat=True)
+    )
+    ranked = [c for c in ranked if c.individual_id in existing][:top_k]
+    probability, new_likely = catalogue.calibration().assess(ranked)
+    references = {
+        row["pk"]: row
+        for row in Sighting.objects.filter(
+            pk__in=[c.best_reference_id for c in ranked if c.best_reference_id is not None]
+        ).values("pk", "photo__width", "photo__height")
+    }
+    query_size = _size(sighting.photo.width, sighting.photo.height)
+    rows = []
+    for position, candidate in enumerate(ranked, start=1):
+        reference = references.get(candidate.best_reference_id)
+        rows.append(
+            MatchCandidate(
+                sighting=sighting,
+                leopard_id=candidate.individual_id,
+                rank=position,
+                score=round(candidate.score, 4),
+                # The calibration is fitted for the first place only: whether the best
+                # candidate is the animal. Lower places get no figure rather than a
+                # made-up one.
+                probability=round(probability, 4) if position == 1 else None,
+                reference_id=reference["pk"] if reference else None,
+                inliers=candidate.inliers,
+                matches=_relative_pairs(
+                    candidate.matches,
+                    query_size,
+                    _size(reference["photo__width"], reference["photo__height"])
+                    if reference
+                    else None,
+                ),
+            )
+        )
+    return _store_candidates(sighting, rows, new_individual_likely=new_likely)
+
+
+@dataclass(frozen=True)
+class MatchOutcome:
+    feature_status: str
+    candidates: int
+    new_individual_likely: bool
+
+
+def sighting_match(*, sighting_id: int, refresh_features: bool = False) -> MatchOutcome | None:
+    """Extract a sighting's features when needed, update the catalogue, rank its candidates."""
+    sighting = Sighting.objects.filter(pk=sighting_id).first()
+    if sighting is None:
+        return None
+    if refresh_features or sighting.feature_status == Sighting.FeatureStatus.PENDING:
+        sighting = sighting_extract_features(sighting_id=sighting_id)
+        if sighting is None:
+            return None
+        if (
+            sighting.status == Sighting.Status.CONFIRMED
+            or MatchIndexEntry.objects.filter(sighting_id=sighting_id).exists()
+        ):
+            # A confirmed sighting with new features is a new reference, or a changed one.
+            catalogue_sync(sighting_ids=[sighting_id])
+    candidates = sighting_rank_candidates(sighting_id=sighting_id)
+    if candidates is None:
+        return None
+    flag = Sighting.objects.filter(pk=sighting_id).values_list(
+        "feature_status", "new_individual_likely"
+    )
+    status, new_likely = flag.first() or (sighting.feature_status, False)
+    return MatchOutcome(
+        feature_status=status, candidates=len(candidates), new_individual_likely=new_likely
+    )
+
+
+def sighting_queue_match(*, sighting_id: int, refresh_features: bool = False) -> None:
+    """Queue the matcher for a sighting once the current transaction commits."""
+    from leopards import tasks
+
+    transaction.on_commit(
+        lambda: tasks.sighting_match.delay(
+            sighting_id=sighting_id, refresh_features=refresh_features
+        )
+    )
+
+
+# -- catalogue -------------------------------------------------------------------------
+
+
+def _wanted(row: dict | None) -> tuple[bool, int | None, str, str]:
+    """Return what the index should hold for a sighting: (present, leopard, flank, digest)."""
+    if (
+        row is None
+        or row["status"] != Sighting.Status.CONFIRMED
+        or row["leopard_id"] is None
+        or row["feature_status"] != Sighting.FeatureStatus.READY
+        or not row["features_digest"]
+    ):
+        return (False, None, "", "")
+    return (True, row["leopard_id"], row["flank"], row["features_digest"])
+
+
+@transaction.atomic
+def catalogue_sync(*, sighting_ids: Iterable[int]) -> int:
+    """Make the match index agree with these sightings' state; return how many changed."""
+    ids = sorted({int(pk) for pk in sighting_ids})
+    if not ids:
+        return 0
+    catalogue.state()
+    # One row lock orders every change, so journal positions commit in order and a
+    # process that has read position N has seen every change up to N.
+    head = MatchIndexState.objects.select_for_update().get(pk=1)
+    rows = {
+        row["pk"]: row
+        for row in Sighting.objects.filter(pk__in=ids).values(
+            "pk", "status", "leopard_id", "flank", "feature_status", "features_digest"
+        )
+    }
+    entries = MatchIndexEntry.objects.in_bulk(ids)
+    changes = []
+    for pk in ids:
+        wanted = _wanted(rows.get(pk))
+        entry = entries.get(pk)
+        have = (
+            (entry.present, entry.leopard_id, entry.flank, entry.features_digest)
+            if entry
+            else (False, None, "", "")
+        )
+        if wanted != have:
+            changes.append((pk, wanted))
+    if not changes:
+        return 0
+    head.seq += 1
+    head.save(update_fields=["seq", "updated_at"])
+    MatchIndexEntry.objects.bulk_create(
+        [
+            MatchIndexEntry(
+                sighting_id=pk,
+                present=present,
+                leopard_id=leopard_id,
+                flank=flank,
+                features_digest=digest,
+                seq=head.seq,
+            )
+            for pk, (present, leopard_id, flank, digest) in changes
+        ],
+        update_conflicts=True,
+        unique_fields=["sighting_id"],
+        update_fields=["present", "leopard_id", "flank", "features_digest", "seq"],
+    )
+    transaction.on_commit(catalogue.maybe_snapshot)
+    return len(changes)
+
+
+def catalogue_queue_sync(*, sighting_ids: Iterable[int]) -> None:
+    """Queue a catalogue sync for these sightings once the current transaction commits."""
+    from leopards import tasks
+
+    ids = sorted({int(pk) for pk in sighting_ids})
+    if ids:
+        transaction.on_commit(lambda: tasks.catalogue_sync.delay(sighting_ids=ids))
+
+
+def match_index_rebuild(*, extract_missing: bool = False, snapshot: bool = True) -> dict:
+    """Sync every sighting into the journal and rebuild this process's index from it."""
+    started = time.perf_counter()
+    extracted = 0
+    if extract_missing:
+        pending = Sighting.objects.filter(
+            status=Sighting.Status.CONFIRMED, feature_status=Sighting.FeatureStatus.PENDING
+        ).values_list("pk", flat=True)
+        for pk in list(pending.iterator()):
+            sighting_extract_features(sighting_id=pk)
+            extracted += 1
+    extract_s = time.perf_counter() - started
+    candidates = set(
+        Sighting.objects.filter(status=Sighting.Status.CONFIRMED).values_list("pk", flat=True)
+    )
+    candidates |= set(
+        MatchIndexEntry.objects.filter(present=True).values_list("sighting_id", flat=True)
+    )
+    ordered = sorted(candidates)
+    changed = sum(
+        catalogue_sync(sighting_ids=ordered[i : i + 1000]) for i in range(0, len(ordered), 1000)
+    )
+    started = time.perf_counter()
+    loaded = catalogue.rebuild(snapshot=snapshot)
+    return {
+        "extracted": extracted,
+        "extract_s": round(extract_s, 2),
+        "journal_changes": changed,
+        "references": len(loaded.index),
+        "descriptors": loaded.index.descriptor_count,
+        "index_build_s": round(time.perf_counter() - started, 2),
+    }
