@@ -464,11 +464,18 @@ class SecondOpinion(models.Model):
         related_name="+",
         verbose_name=_("second scientist"),
     )
+
+    class Answer(models.TextChoices):
+        LEOPARD = "leopard", _("A known individual")
+        NEW = "new", _("Not in the catalogue: a new individual")
+        UNIDENTIFIABLE = "unidentifiable", _("Cannot be told")
+
+    first_answer = models.CharField(max_length=20, choices=Answer.choices, default=Answer.LEOPARD)
     # The second answer: an individual, or none (not in the catalogue or unidentifiable).
     second_leopard = models.ForeignKey(
         Leopard, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
-    second_answer = models.CharField(max_length=20, blank=True)
+    second_answer = models.CharField(max_length=20, choices=Answer.choices, blank=True)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )
