@@ -1,0 +1,1 @@
+"""Reads for the review queue, the catalogue of individuals and the blind checks."""

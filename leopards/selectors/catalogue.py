@@ -1,0 +1,283 @@
+"""Reads of the catalogue: individuals a user may see, one individual's page, flank pairs."""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from dateutil.relativedelta import relativedelta
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import (
+    Count,
+    Exists,
+    Max,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+)
+from django.utils import timezone
+
+from leopards.models import (
+    AgeClass,
+    CatalogueChange,
+    Flank,
+    Leopard,
+    LeopardAlias,
+    Sighting,
+)
+from traps.privacy import coordinates_for
+from traps.selectors import parks_for_user
+
+CONFIRMED = Sighting.Status.CONFIRMED
+_PARK = "photo__deployment__station__park"
+
+
+def visible_sightings(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Sighting]:
+    """Return the sightings in the user's parks."""
+    return Sighting.objects.filter(**{f"{_PARK}__in": parks_for_user(user)})
+
+
+def leopards_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Leopard]:
+    """Return the individuals seen in one of the user's parks (merged records excluded)."""
+    seen_here = visible_sightings(user).filter(leopard=OuterRef("pk"))
+    return Leopard.objects.filter(Exists(seen_here), merged_into__isnull=True)
+
+
+@dataclass(frozen=True)
+class CatalogueFilters:
+    q: str = ""
+    park_id: int | None = None
+    sex: str = ""
+    age_class: str = ""
+    status: str = ""
+    seen_since: date | None = None
+    provisional: bool = False
+
+
+def _age_filter(age_class: str, today: date) -> Q:
+    subadult_from = today - relativedelta(months=settings.AGE_CLASS_SUBADULT_FROM_MONTHS)
+    adult_from = today - relativedelta(months=settings.AGE_CLASS_ADULT_FROM_MONTHS)
+    if age_class == AgeClass.KITTEN:
+        return Q(birth_date__gt=subadult_from, birth_date__lte=today)
+    if age_class == AgeClass.SUBADULT:
+        return Q(birth_date__gt=adult_from, birth_date__lte=subadult_from)
+    if age_class == AgeClass.ADULT:
+        return Q(birth_date__lte=adult_from)
+    return Q(birth_date__isnull=True) | Q(birth_date__gt=today)
+
+
+def leopard_catalogue(
+    user: AbstractBaseUser | AnonymousUser, filters: CatalogueFilters = CatalogueFilters()
+) -> QuerySet[Leopard]:
+    """Return the user's individuals with sighting counts, flanks, first and last seen."""
+    leopards = leopards_for_user(user)
+    if filters.q:
+        q = filters.q.strip()
+        old_codes = LeopardAlias.objects.filter(leopard=OuterRef("pk"), code__icontains=q)
+        leopards = leopards.filter(
+            Q(code__icontains=q) | Q(name__icontains=q) | Q(Exists(old_codes))
+        )
+    if filters.park_id:
+        leopards = leopards.filter(
+            Exists(
+                visible_sightings(user).filter(
+                    leopard=OuterRef("pk"), **{f"{_PARK}_id": filters.park_id}
+                )
+            )
+        )
+    if filters.sex:
+        leopards = leopards.filter(sex=filters.sex)
+    if filters.status:
+        leopards = leopards.filter(status=filters.status)
+    if filters.age_class:
+        leopards = leopards.filter(_age_filter(filters.age_class, timezone.localdate()))
+    mine = Q(**{f"sightings__{_PARK}__in": parks_for_user(user)}) & Q(sightings__status=CONFIRMED)
+    leopards = leopards.annotate(
+        sighting_count=Count("sightings", filter=mine),
+        first_seen=Min("sightings__photo__taken_at", filter=mine),
+        last_seen=Max("sightings__photo__taken_at", filter=mine),
+        left_count=Count(
+            "sightings", filter=Q(sightings__status=CONFIRMED, sightings__flank=Flank.LEFT)
+        ),
+        right_count=Count(
+            "sightings", filter=Q(sightings__status=CONFIRMED, sightings__flank=Flank.RIGHT)
+        ),
+    )
+    if filters.seen_since:
+        leopards = leopards.filter(last_seen__date__gte=filters.seen_since)
+    if filters.provisional:
+        leopards = leopards.filter(Q(left_count=0) | Q(right_count=0))
+    return leopards.select_related("mother").prefetch_related("aliases").order_by("code")
+
+
+@dataclass(frozen=True)
+class Lookup:
+    leopard: Leopard | None
+    redirect_to: str | None = None
+
+
+def leopard_lookup(user: AbstractBaseUser | AnonymousUser, code: str) -> Lookup:
+    """Find an individual by code; an old code (merged away) points to its record now."""
+    leopard = Leopard.objects.filter(code=code).first()
+    if leopard is not None and leopard.merged_into_id is None:
+        visible = leopards_for_user(user).filter(pk=leopard.pk).exists()
+        return Lookup(leopard if visible else None)
+    alias = LeopardAlias.objects.filter(code=code).select_related("leopard").first()
+    if alias is None or not leopards_for_user(user).filter(pk=alias.leopard_id).exists():
+        return Lookup(None)
+    return Lookup(None, redirect_to=alias.leopard.code)
+
+
+@dataclass
+class StationSeen:
+    station_id: int
+    code: str
+    park: str
+    latitude: float
+    longitude: float
+    exact: bool
+    count: int
+    last_seen: object
+
+
+@dataclass
+class LeopardPage:
+    leopard: Leopard
+    sightings: list[Sighting]
+    hidden_count: int
+    references: dict[str, Sighting]
+    stations: list[StationSeen]
+    mother: Leopard | None
+    offspring: list[Leopard]
+    first_seen: object
+    last_seen: object
+    age_class_now: str
+    flanks: set[str]
+    provisional: bool
+    changes: list[CatalogueChange]
+    aliases: list[str]
+    flank_pairs: list[tuple[Sighting, Sighting]] = field(default_factory=list)
+
+
+def _reference_rank(sighting: Sighting) -> tuple:
+    area = (sighting.bbox_w or 0) * (sighting.bbox_h or 0)
+    return (sighting.feature_count, area, sighting.pk)
+
+
+def leopard_page(user: AbstractBaseUser | AnonymousUser, leopard: Leopard) -> LeopardPage:
+    """Return everything an individual's page shows, scoped to the user's parks."""
+    parks = list(parks_for_user(user))
+    park_ids = {p.pk for p in parks}
+    all_sightings = list(
+        Sighting.objects.filter(leopard=leopard, status=CONFIRMED)
+        .select_related("photo__deployment__station__park", "identified_by")
+        .order_by("photo__taken_at", "pk")
+    )
+    sightings = [s for s in all_sightings if s.photo.deployment.station.park_id in park_ids]
+    references: dict[str, Sighting] = {}
+    for flank in (Flank.LEFT, Flank.RIGHT, Flank.FRONT):
+        of_flank = [s for s in sightings if s.flank == flank]
+        if of_flank:
+            references[flank] = max(of_flank, key=_reference_rank)
+    by_station: dict[int, StationSeen] = {}
+    counts = Counter(s.photo.deployment.station_id for s in sightings)
+    for s in sightings:
+        station = s.photo.deployment.station
+        if station.pk not in by_station:
+            where = coordinates_for(user, station.park, station.latitude, station.longitude)
+            by_station[station.pk] = StationSeen(
+                station_id=station.pk,
+                code=station.code,
+                park=station.park.name,
+                latitude=where.latitude,
+                longitude=where.longitude,
+                exact=where.exact,
+                count=counts[station.pk],
+                last_seen=s.photo.taken_at,
+            )
+        else:
+            by_station[station.pk].last_seen = s.photo.taken_at
+    visible = leopards_for_user(user)
+    mother = visible.filter(pk=leopard.mother_id).first() if leopard.mother_id else None
+    offspring = list(visible.filter(mother=leopard).order_by("birth_date", "code"))
+    flanks = {s.flank for s in all_sightings if s.flank in (Flank.LEFT, Flank.RIGHT)}
+    changes = list(
+        leopard.changes.select_related("user", "undoes")
+        .prefetch_related("leopards")
+        .annotate(undone=Exists(CatalogueChange.objects.filter(undoes=OuterRef("pk"))))
+        .order_by("-created_at", "-pk")[:200]
+    )
+    dated = [s.photo.taken_at for s in all_sightings if s.photo.taken_at]
+    page = LeopardPage(
+        leopard=leopard,
+        sightings=sightings,
+        hidden_count=len(all_sightings) - len(sightings),
+        references=references,
+        stations=sorted(by_station.values(), key=lambda x: (x.park, x.code)),
+        mother=mother,
+        offspring=offspring,
+        first_seen=min(dated, default=None),
+        last_seen=max(dated, default=None),
+        age_class_now=leopard.age_class_on(timezone.localdate()),
+        flanks=flanks,
+        provisional=len(flanks) < 2,
+        changes=changes,
+        aliases=list(leopard.aliases.values_list("code", flat=True)),
+    )
+    if len(flanks) == 1:
+        page.flank_pairs = flank_pairs(user, leopard, sightings)
+    return page
+
+
+def flank_pairs(
+    user: AbstractBaseUser | AnonymousUser, leopard: Leopard, sightings: list[Sighting]
+) -> list[tuple[Sighting, Sighting]]:
+    """Return photo pairs at one station and passage that show this one-flank record and
+    a record known only from the other flank: the evidence a flank link needs."""
+    mine = [s for s in sightings if s.flank in (Flank.LEFT, Flank.RIGHT) and s.photo.taken_at]
+    if not mine:
+        return []
+    other_flank = Flank.RIGHT if mine[0].flank == Flank.LEFT else Flank.LEFT
+    window = timedelta(minutes=settings.INDEPENDENCE_INTERVAL_MINUTES)
+    near = Q()
+    for s in mine[:200]:
+        near |= Q(
+            photo__deployment__station_id=s.photo.deployment.station_id,
+            photo__taken_at__gte=s.photo.taken_at - window,
+            photo__taken_at__lte=s.photo.taken_at + window,
+        )
+    # A candidate partner must itself be known from the other flank only.
+    partner_has_mine = Sighting.objects.filter(
+        leopard=OuterRef("leopard"), status=CONFIRMED, flank=mine[0].flank
+    )
+    others = (
+        visible_sightings(user)
+        .filter(near, status=CONFIRMED, flank=other_flank, leopard__merged_into__isnull=True)
+        .exclude(leopard=leopard)
+        .exclude(Exists(partner_has_mine))
+        .select_related("leopard", "photo__deployment")
+    )
+    pairs = []
+    for other in others:
+        for s in mine:
+            if (
+                s.photo.deployment.station_id == other.photo.deployment.station_id
+                and abs(s.photo.taken_at - other.photo.taken_at) <= window
+            ):
+                pairs.append((s, other) if s.flank == Flank.LEFT else (other, s))
+                break
+    return pairs
+
+
+def leopards_choices(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Leopard]:
+    """Return the user's individuals for a pick list (merge, split, mother)."""
+    return leopards_for_user(user).only("pk", "code", "name", "sex").order_by("code")
+
+
+def recent_changes(leopard: Leopard) -> QuerySet[CatalogueChange]:
+    """Return the audit trail of one individual, newest first."""
+    return leopard.changes.select_related("user").prefetch_related(
+        Prefetch("leopards", queryset=Leopard.objects.only("pk", "code"))
+    )
