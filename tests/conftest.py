@@ -33,6 +33,18 @@ def _media_in_tmp(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _match_index_in_tmp(settings, tmp_path):
+    # Snapshots of the match index go to the test's folder, and no process keeps
+    # an index built from another test's database rows.
+    from leopards.matching import catalogue
+
+    settings.MATCH_INDEX_DIR = tmp_path / "match-index"
+    catalogue.forget()
+    yield
+    catalogue.forget()
+
+
+@pytest.fixture(autouse=True)
 def _tasks_in_process():
     # Unit tests run task bodies in process; the integration tests switch to a
     # real broker and worker themselves.

@@ -60,12 +60,15 @@ def sighting_extract_features(*, sighting_id: int) -> Sighting | None:
         return None
     photo = sighting.photo
     status, error, features = Sighting.FeatureStatus.FAILED, "", Features.empty()
-    try:
-        with photo.file.open("rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        data = None
-        error = _("The photo file is missing from storage.")
+    data = None
+    if not photo.file.name:
+        error = _("This photo record has no stored file.")
+    else:
+        try:
+            with photo.file.open("rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            error = _("The photo file is missing from storage.")
     # Other storage errors propagate: the task retries them.
     if data is not None:
         try:

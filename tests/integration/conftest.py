@@ -91,6 +91,7 @@ def celery_worker(transactional_db, settings, tmp_path) -> Iterator[Worker]:
         "DATABASE_URL": _database_url(),
         "CELERY_BROKER_URL": broker,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "MATCH_INDEX_DIR": str(settings.MATCH_INDEX_DIR),
         "PYTHONUNBUFFERED": "1",
     }
     log = tmp_path / "worker.log"

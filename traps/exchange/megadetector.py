@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from leopards.models import Sighting
+from leopards.services.matching import sighting_queue_match
 from traps.exchange.camtrap_dp.validation import PackageInvalid, Problem
 from traps.exchange.models import DetectorResult, ImportRun
 from traps.models import Deployment, Photo
@@ -178,7 +179,7 @@ def megadetector_import(
             ):
                 summary.existing_boxes += 1
                 continue
-            Sighting.objects.create(
+            sighting = Sighting.objects.create(
                 photo=photo,
                 bbox_x=box[0],
                 bbox_y=box[1],
@@ -190,6 +191,7 @@ def megadetector_import(
             )
             existing.append(box)
             summary.proposed_boxes += 1
+            sighting_queue_match(sighting_id=sighting.pk)
 
     warnings = (
         [_("Not in this deployment: %(f)s") % {"f": f} for f in summary.unknown_files]

@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 from PIL import Image
 
 from leopards.models import AgeClass, Flank, Leopard, Sex, Sighting
+from leopards.services.matching import sighting_queue_match
 from traps import images
 from traps.exchange.camtrap_dp import mapping
 from traps.exchange.camtrap_dp.validation import PackageInvalid, Problem, package_problems
@@ -674,6 +675,9 @@ class _Importer:
         ObservationLink.objects.create(
             sighting=sighting, identifier=identifier, classified_by=classified_by
         )
+        if sighting.has_box and photo.file:
+            # Features and candidates; a confirmed one also joins the match catalogue.
+            sighting_queue_match(sighting_id=sighting.pk)
         self.count("sightings", True)
 
 
