@@ -1,0 +1,64 @@
+"""Spot-pattern matching in a real worker process, through Redis and PostgreSQL."""
+
+import pytest
+from django.db import transaction
+
+from leopards.models import MatchCandidate, MatchIndexEntry, Sighting
+from leopards.services.matching import catalogue_sync, sighting_queue_match
+from tests.factories import LeopardFactory
+from tests.integration.conftest import wait_for
+from tests.leopards.matching_photos import leopard_sighting
+
+pytestmark = pytest.mark.integration
+
+
+def test_worker_fills_candidates_for_a_new_sighting_and_follows_catalogue_changes(
+    celery_worker,
+):
+    kedr, lesnaya = LeopardFactory(code="LEO-101M"), LeopardFactory(code="LEO-102F")
+    references = [
+        *(leopard_sighting(1, "left", shot, leopard=kedr) for shot in (1, 2)),
+        *(leopard_sighting(2, "left", shot, leopard=lesnaya) for shot in (1, 2)),
+    ]
+    # Confirmed sightings join the catalogue once the worker has their features.
+    with transaction.atomic():
+        for reference in references:
+            sighting_queue_match(sighting_id=reference.pk)
+    wait_for(
+        lambda: MatchIndexEntry.objects.filter(present=True).count() == 4,
+        what="the references to join the catalogue",
+        worker=celery_worker,
+    )
+
+    with transaction.atomic():
+        query = leopard_sighting(1, "left", 7, leopard=None, status=Sighting.Status.PROPOSED)
+        sighting_queue_match(sighting_id=query.pk)
+
+    top = wait_for(
+        lambda: MatchCandidate.objects.filter(sighting=query, rank=1).first(),
+        what="the worker to rank candidates",
+        worker=celery_worker,
+    )
+    assert top.leopard == kedr and top.probability > 0.9
+    assert top.reference.leopard == kedr
+    query.refresh_from_db()
+    assert query.feature_status == Sighting.FeatureStatus.READY and query.matched_at
+    assert "leopards.tasks.sighting_match[" in celery_worker.output()
+
+    # A merge done by another process reaches the worker's in-memory index
+    # through the journal, without a rebuild.
+    survivor = LeopardFactory(code="LEO-200M")
+    moved = [r.pk for r in references if r.leopard_id == kedr.pk]
+    Sighting.objects.filter(pk__in=moved).update(leopard=survivor)
+    catalogue_sync(sighting_ids=moved)
+    with transaction.atomic():
+        sighting_queue_match(sighting_id=query.pk)
+
+    top = wait_for(
+        lambda: MatchCandidate.objects.filter(sighting=query, rank=1, leopard=survivor).first(),
+        what="the worker to rank the merged individual",
+        worker=celery_worker,
+    )
+    assert not MatchCandidate.objects.filter(sighting=query, leopard=kedr).exists()
+    assert "Built the match index" in celery_worker.output()
+    assert celery_worker.output().count("Built the match index") == 1
