@@ -185,6 +185,7 @@ class DemoBuilder:
         cats = _cats(self.rng)
         self._leopards(cats)
         self._photos_and_sightings(cats)
+        self._matching()
         # The dashboards read stored census figures; the demo's sightings bypass the
         # sighting services that would mark them stale, so rebuild them here.
         from census.services import census_rebuild
@@ -384,3 +385,37 @@ class DemoBuilder:
                 },
             )
         return 1
+
+    def _matching(self) -> None:
+        """Extract spot features, build the match index, leave a few boxes to identify."""
+        from leopards.services.matching import catalogue_sync, match_index_rebuild, sighting_match
+
+        figures = match_index_rebuild(extract_missing=True)
+        self.log(
+            f"  match index: {figures['references']} references, features of "
+            f"{figures['extracted']} boxes in {figures['extract_s']} s"
+        )
+        if Sighting.objects.filter(source=Sighting.Source.DETECTOR).exists():
+            return  # built before: the review queue has its work
+        # The latest photo of a few cats becomes an unidentified detector box with ranked
+        # candidates; a cat seen once becomes a "probably new individual".
+        confirmed = Sighting.objects.filter(status=Sighting.Status.CONFIRMED)
+        picks = []
+        for leopard in Leopard.objects.order_by("code"):
+            mine = confirmed.filter(leopard=leopard).order_by("-photo__taken_at", "-pk")
+            count = mine.count()
+            if (count >= 5 and len(picks) < 6) or (count == 1 and len(picks) >= 6):
+                picks.append(mine.values_list("pk", flat=True).first())
+            if len(picks) == 7:
+                break
+        Sighting.objects.filter(pk__in=picks).update(
+            status=Sighting.Status.PROPOSED,
+            leopard=None,
+            identified_by=None,
+            identified_at=None,
+            source=Sighting.Source.DETECTOR,
+            detection_confidence=0.93,
+        )
+        catalogue_sync(sighting_ids=picks)
+        for pk in picks:
+            sighting_match(sighting_id=pk)
