@@ -94,17 +94,17 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
     from django.db.models import Max
-    from rest_framework.authtoken.models import Token
 
     from tests.factories import DeploymentFactory, ParkFactory, UserFactory
     from traps.models import Photo, Role
     from traps.roles import roles_ensure
+    from traps.security.services import api_token_create
 
     call_command("migrate", verbosity=0)
     roles_ensure()
     park = ParkFactory(code="bench")
     user = UserFactory(username="bench-ranger", role=Role.RANGER, parks=[park])
-    token = Token.objects.create(user=user).key
+    _token, token = api_token_create(user=user, name="bench")
     deployment = DeploymentFactory(
         station__park=park,
         camera_serial="CAM41146",

@@ -65,7 +65,8 @@ def roles_ensure() -> None:
                 wanted = [
                     p
                     for key, p in all_permissions.items()
-                    if key.split(".")[0] in {"traps", "leopards", "census", "auth", "authtoken"}
+                    if key.split(".")[0]
+                    in {"traps", "leopards", "census", "auth", "security", "axes"}
                 ]
             else:
                 wanted = [

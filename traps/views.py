@@ -13,16 +13,22 @@ from django.http import (
     HttpResponseNotModified,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from traps import selectors, services
 from traps.forms import ClockOffsetForm, DeploymentFilterForm, format_offset
+from traps.privacy import can_see_exact
 from traps.roles import can_correct_deployments, can_upload
+from traps.security import exif
+from traps.security.models import LocationAccessLog
+from traps.security.services import location_access_log
 from traps.selectors import park_overview
 
 DEPLOYMENTS_PER_PAGE = 50
 EVENTS_PER_PAGE = 20
+PHOTO_HEAD_BYTES = 1024 * 1024
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -198,10 +204,15 @@ def photo_retry(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def photo_file(request: HttpRequest, pk: int, kind: str) -> HttpResponseBase:
     """Serve a photo or its thumbnail to members of its park only."""
-    photo = get_object_or_404(selectors.photos_for_user(request.user), pk=pk)
+    photo = get_object_or_404(
+        selectors.photos_for_user(request.user).select_related("deployment__station__park"), pk=pk
+    )
     name = photo.file.name if kind == "file" else photo.thumbnail.name
     if not name:
         raise Http404
+    if kind == "file":
+        # Thumbnails never carry EXIF; an original may hold the camera's GPS position.
+        return _photo_original(request, photo)
     if getattr(default_storage, "querystring_auth", False):
         # Object storage: hand out a short-lived signed URL instead of piping bytes.
         return redirect(default_storage.url(name))
@@ -219,6 +230,53 @@ def photo_file(request: HttpRequest, pk: int, kind: str) -> HttpResponseBase:
             handle,
             content_type=photo.media_type if kind == "file" else "image/jpeg",
             filename=photo.original_name or None,
+        )
+        response["Content-Disposition"] = response["Content-Disposition"].replace(
+            "attachment", "inline"
+        )
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, max-age=31536000, immutable"
+    return response
+
+
+def _photo_original(request: HttpRequest, photo) -> HttpResponseBase:
+    # Someone without exact-location rights in the photo's park gets the photo
+    # without GPS EXIF or XMP (pixels untouched); someone with them gets the
+    # original, and an original that holds a position is an exact-location access.
+    exact = can_see_exact(request.user, photo.deployment.station.park_id)
+    etag = f'"{photo.sha256[:32]}-file{"" if exact else "-nogps"}"'
+    if request.headers.get("If-None-Match") == etag:
+        response: HttpResponseBase = HttpResponseNotModified()
+        response["ETag"] = etag
+        return response
+    try:
+        handle = default_storage.open(photo.file.name, "rb")
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    # EXIF and XMP come before the image data: the first megabyte tells.
+    located = exif.has_location(handle.read(PHOTO_HEAD_BYTES))
+    handle.seek(0)
+    if located and not exact:
+        with handle:
+            try:
+                data = exif.without_location(handle.read())
+            except exif.NotAnImage as exc:
+                raise Http404 from exc
+        response = HttpResponse(data, content_type=photo.media_type)
+        response["Content-Disposition"] = content_disposition_header(
+            False, photo.original_name or f"photo-{photo.pk}"
+        )
+    else:
+        if located:
+            location_access_log(
+                user=request.user,
+                parks=photo.deployment.station.park,
+                what=LocationAccessLog.What.PHOTO,
+                detail=f"photo {photo.pk}",
+                request=request,
+            )
+        response = FileResponse(
+            handle, content_type=photo.media_type, filename=photo.original_name or None
         )
         response["Content-Disposition"] = response["Content-Disposition"].replace(
             "attachment", "inline"

@@ -216,14 +216,14 @@ def test_retry_endpoint_queues_a_failed_photo(client, ranger, deployment):
 
 
 def test_a_script_uploads_with_a_token(client, deployment, park):
-    from rest_framework.authtoken.models import Token
+    from traps.security.services import api_token_create
 
     user = UserFactory(username="script", role=Role.RANGER, parks=[park])
-    token = Token.objects.create(user=user)
+    _token, key = api_token_create(user=user, name="card script")
     response = client.post(
         UPLOAD,
         {"deployment": deployment.pk, "file": SimpleUploadedFile("a.jpg", jpeg_bytes(seed=9))},
-        headers={"Authorization": f"Token {token.key}"},
+        headers={"Authorization": f"Token {key}"},
     )
     assert response.status_code == 201
 

@@ -13,6 +13,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import RedisError
 
 from traps import images
 from traps.images import PhotoRejected
@@ -92,9 +94,21 @@ def _store_once(name: str, content: File) -> None:
 
 
 def _queue_processing(photo_id: int) -> None:
+    transaction.on_commit(lambda: _send_processing(photo_id))
+
+
+def _send_processing(photo_id: int) -> None:
     from traps import tasks
 
-    transaction.on_commit(lambda: tasks.photo_process.delay(photo_id))
+    try:
+        tasks.photo_process.delay(photo_id)
+    except (KombuOperationalError, RedisError, OSError) as exc:
+        # The photo is stored: an unreachable broker must not turn that into an
+        # error for the uploader. It stays "received" and the periodic sweep
+        # (photos_requeue_stuck) queues it once the broker answers again.
+        logger.warning(
+            "photo %s stored but not queued (%s); the sweep will queue it", photo_id, exc
+        )
 
 
 def corrected_time(
@@ -216,4 +230,7 @@ def photos_requeue_stuck(*, older_than: timedelta = timedelta(minutes=15)) -> in
     )
     for photo_id in ids:
         tasks.photo_process.delay(photo_id)
+        # So that the next sweep does not queue it again while this message
+        # waits behind a long queue.
+        Photo.objects.filter(pk=photo_id).update(updated_at=timezone.now())
     return len(ids)

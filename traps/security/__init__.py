@@ -1,0 +1,1 @@
+"""Accounts, audit, location privacy and fault handling: who saw and changed what."""
