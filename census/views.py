@@ -17,6 +17,8 @@ from census.estimators import density_from_estimate
 from census.forms import PeriodForm, SurveyForm, default_survey
 from census.selectors import registry_capture_histories
 from traps.privacy import can_see_exact
+from traps.security.models import LocationAccessLog
+from traps.security.services import location_access_log
 
 CSV_TABLES = ("periods", "stations", "individuals")
 
@@ -26,6 +28,17 @@ def _scope_or_404(request: HttpRequest, park_code: str | None) -> Scope:
     if scope is None:
         raise Http404(_("No such park."))
     return scope
+
+
+def _log_exact_points(request: HttpRequest, scope: Scope, points: list[dict], what: str) -> None:
+    # Who was shown exact station positions is on record (DESIGN.md, location privacy).
+    if any(point["exact"] for point in points):
+        location_access_log(
+            user=request.user,
+            parks=[park for park in scope.parks if can_see_exact(request.user, park)],
+            what=what,
+            request=request,
+        )
 
 
 def _filters(request: HttpRequest) -> dict:
@@ -40,6 +53,7 @@ def census_dashboard(request: HttpRequest, park_code: str | None = None) -> Http
     form = PeriodForm(request.GET or None)
     filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
     context = dashboard(user=request.user, scope=scope, filters=filters, today=timezone.localdate())
+    _log_exact_points(request, scope, context["map"]["points"], LocationAccessLog.What.PAGE)
     context.update(form=form, query=request.GET.urlencode())
     return render(request, "census/dashboard.html", context)
 
@@ -68,6 +82,7 @@ def census_csv(request: HttpRequest, table: str, park_code: str | None = None) -
         )
         return _csv_response(exports.csv_text(columns, rows), f"{prefix}-periods.csv")
     if table == "stations":
+        _log_exact_points(request, scope, data["map"]["points"], LocationAccessLog.What.EXPORT)
         columns = [
             "station",
             "latitude",
@@ -172,9 +187,15 @@ def census_secr(request: HttpRequest, park_code: str) -> HttpResponse:
     form = SurveyForm(request.GET)
     if not form.is_valid():
         raise Http404(_("Give the survey's first and last day and the days per occasion."))
-    export = exports.secr_export(
-        park=scope.park, exact=can_see_exact(request.user, scope.park), **form.cleaned_data
-    )
+    exact = can_see_exact(request.user, scope.park)
+    export = exports.secr_export(park=scope.park, exact=exact, **form.cleaned_data)
+    if exact:
+        location_access_log(
+            user=request.user,
+            parks=scope.park,
+            what=LocationAccessLog.What.EXPORT,
+            request=request,
+        )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("captures.txt", export.captures)

@@ -24,6 +24,8 @@ from traps.exchange.camtrap_dp import mapping
 from traps.exchange.camtrap_dp.validation import PROFILE_URL, table_schema, table_schema_url
 from traps.models import Deployment, Event, Park, Photo
 from traps.privacy import EXACT_PRECISION, Coordinates, coordinates_for, generalise
+from traps.security.models import LocationAccessLog
+from traps.security.services import location_access_log
 
 logger = logging.getLogger(__name__)
 
@@ -346,10 +348,11 @@ def package_write(
         json.dump(descriptor, fh, ensure_ascii=False, indent=2)
     if exact_coordinates and summary.coordinate_precision == EXACT_PRECISION:
         # Who took exact locations out of the registry is on record.
-        logger.warning(
-            "exact station coordinates exported by %s for parks %s",
-            user.get_username() if user else "the command line",
-            ", ".join(p.code for p in parks),
+        location_access_log(
+            user=user,
+            parks=parks,
+            what=LocationAccessLog.What.EXPORT,
+            detail=f"Camtrap DP package {start or ''}..{end or ''}",
         )
     return summary
 

@@ -1,0 +1,190 @@
+"""Location privacy: GPS in photos, and the record of who was shown exact coordinates."""
+
+import io
+import json
+import zipfile
+from datetime import date
+
+import piexif
+import pytest
+from django.core.cache import cache
+from PIL import Image
+
+from census.services import census_rebuild
+from tests.census.helpers import cat, local, sight, station_running
+from tests.factories import DeploymentFactory, UserFactory
+from tests.security.images import LATITUDE, image_data, jpeg_with_gps
+from tests.traps.ingest import ingest
+from traps.models import Role
+from traps.security import exif
+from traps.security.models import LocationAccessLog
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def gps_photo(park):
+    deployment = DeploymentFactory(station__park=park)
+    return ingest(deployment, None, data=jpeg_with_gps(xmp=True))
+
+
+def _body(response) -> bytes:
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
+def test_manager_gets_the_photo_without_gps_and_with_the_same_pixels(client, manager, gps_photo):
+    client.force_login(manager)
+    response = client.get(f"/photos/{gps_photo.pk}/file")
+    assert response.status_code == 200
+    served = _body(response)
+    tags = piexif.load(served)
+    assert tags["GPS"] == {}
+    assert tags["0th"][piexif.ImageIFD.Model] == b"CAM41146"  # the rest of EXIF stays
+    assert b"GPSLatitude" not in served  # nor in XMP
+    with gps_photo.file.open("rb") as fh:
+        assert image_data(served) == image_data(fh.read())
+    assert not LocationAccessLog.objects.exists()
+
+
+def test_park_scientist_gets_the_original_with_gps_and_it_is_logged(client, scientist, gps_photo):
+    client.force_login(scientist)
+    response = client.get(f"/photos/{gps_photo.pk}/file")
+    served = _body(response)
+    with gps_photo.file.open("rb") as fh:
+        assert served == fh.read()
+    assert piexif.load(served)["GPS"][piexif.GPSIFD.GPSLatitude] == LATITUDE
+    log = LocationAccessLog.objects.get()
+    assert (log.username, log.park_code, log.what) == ("bob", "alpha", "photo")
+    assert log.detail == f"photo {gps_photo.pk}"
+
+
+def test_stripped_and_original_copies_have_different_etags(client, manager, scientist, gps_photo):
+    client.force_login(manager)
+    stripped = client.get(f"/photos/{gps_photo.pk}/file")["ETag"]
+    client.force_login(scientist)
+    original = client.get(f"/photos/{gps_photo.pk}/file")["ETag"]
+    assert stripped != original
+    # The manager's cached copy is never taken for the scientist's, nor the reverse.
+    again = client.get(f"/photos/{gps_photo.pk}/file", headers={"If-None-Match": stripped})
+    assert again.status_code == 200
+
+
+def test_a_photo_without_gps_is_served_as_stored_and_not_logged(client, scientist, park):
+    photo = ingest(DeploymentFactory(station__park=park), None)
+    client.force_login(scientist)
+    response = client.get(f"/photos/{photo.pk}/file")
+    with photo.file.open("rb") as fh:
+        assert _body(response) == fh.read()
+    assert not LocationAccessLog.objects.exists()
+
+
+def test_thumbnails_carry_no_exif(client, scientist, gps_photo):
+    client.force_login(scientist)
+    response = client.get(f"/photos/{gps_photo.pk}/thumbnail")
+    image = Image.open(io.BytesIO(_body(response)))
+    assert not image.getexif()
+    assert "xmp" not in image.info
+
+
+def test_outsider_gets_404_for_the_gps_photo(client, outsider, gps_photo):
+    client.force_login(outsider)
+    assert client.get(f"/photos/{gps_photo.pk}/file").status_code == 404
+
+
+def test_png_metadata_chunks_are_dropped_and_pixels_kept():
+    image = Image.new("RGB", (20, 10), (1, 2, 3))
+    exif_block = Image.Exif()
+    exif_block[0x010F] = "Panthera"
+    out = io.BytesIO()
+    image.save(out, "PNG", exif=exif_block)
+    data = out.getvalue()
+    assert exif.has_location(data)
+    stripped = exif.without_location(data)
+    assert b"eXIf" not in stripped
+    assert Image.open(io.BytesIO(stripped)).tobytes() == image.tobytes()
+
+
+def test_unreadable_exif_is_dropped_whole():
+    data = jpeg_with_gps()
+    start = data.index(b"Exif\x00\x00") + 6
+    broken = data[:start] + b"XX" + data[start + 2 :]  # no TIFF byte order
+    assert exif.has_location(broken)
+    assert b"Exif\x00\x00" not in exif.without_location(broken)
+
+
+@pytest.fixture
+def census(park, time_machine):
+    cache.clear()
+    time_machine.move_to("2024-12-31 12:00:00+00:00")
+    _, here = station_running(
+        park, "A1", first_year=2024, last_year=2024, latitude="43.123456", longitude="131.654321"
+    )
+    sight(here, cat("LEO-1F", date(2015, 1, 1)), local(park, 2024, 9, 1, 1, 0))
+    census_rebuild()
+    return park
+
+
+def test_census_map_with_exact_points_is_logged_for_the_park_scientist(client, scientist, census):
+    client.force_login(scientist)
+    assert client.get("/census/alpha/").status_code == 200
+    log = LocationAccessLog.objects.get()
+    assert (log.username, log.park_code, log.what, log.detail) == (
+        "bob",
+        "alpha",
+        "page",
+        "/census/alpha/",
+    )
+
+
+def test_census_map_for_a_manager_is_generalised_and_not_logged(client, manager, census):
+    client.force_login(manager)
+    response = client.get("/census/alpha/")
+    html = response.content.decode()
+    start = html.index('id="census-map-data"')
+    points = json.loads(html[html.index(">", start) + 1 : html.index("</script>", start)])
+    assert all(not p["exact"] for p in points["points"])
+    assert not LocationAccessLog.objects.exists()
+
+
+def test_station_csv_and_secr_with_exact_coordinates_are_logged_as_exports(
+    client, scientist, census
+):
+    client.force_login(scientist)
+    assert client.get("/census/alpha/stations.csv").status_code == 200
+    response = client.get(
+        "/census/alpha/survey/secr.zip",
+        {"start": "2024-08-01", "end": "2024-09-30", "occasion_days": 7},
+    )
+    assert response.status_code == 200
+    zipfile.ZipFile(io.BytesIO(response.content)).read("traps.txt")
+    assert list(LocationAccessLog.objects.values_list("what", flat=True)) == ["export", "export"]
+
+
+def test_camtrap_dp_export_with_exact_flag_is_logged(client, scientist, census):
+    client.force_login(scientist)
+    response = client.post("/exchange/export/", {"park": "alpha", "exact_coordinates": "on"})
+    assert response.status_code == 200
+    log = LocationAccessLog.objects.get()
+    assert (log.username, log.what) == ("bob", "export")
+    assert "Camtrap DP" in log.detail
+
+
+def test_camtrap_dp_export_without_exact_flag_is_not_logged(client, scientist, census):
+    client.force_login(scientist)
+    assert client.post("/exchange/export/", {"park": "alpha"}).status_code == 200
+    assert not LocationAccessLog.objects.exists()
+
+
+def test_admins_read_the_access_log_and_cannot_change_it(client, registry_admin, census):
+    scientist = UserFactory(username="sam", role=Role.SCIENTIST, parks=[census])
+    client.force_login(scientist)
+    client.get("/census/alpha/")
+    log = LocationAccessLog.objects.get()
+    client.force_login(registry_admin)
+    listing = client.get("/admin/security/locationaccesslog/")
+    assert listing.status_code == 200
+    assert "sam" in listing.content.decode()
+    assert client.get(f"/admin/security/locationaccesslog/{log.pk}/delete/").status_code == 403
+    client.post(f"/admin/security/locationaccesslog/{log.pk}/change/", {"username": "x"})
+    log.refresh_from_db()
+    assert log.username == "sam"
