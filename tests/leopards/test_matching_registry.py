@@ -1,5 +1,6 @@
 """The matcher inside the registry: features per sighting, the catalogue, candidates, commands."""
 
+import csv
 import io
 import json
 from datetime import UTC, datetime
@@ -399,3 +400,21 @@ def test_evaluate_matching_can_write_a_calibration(tmp_path, settings):
     fitted = catalogue.calibration()
     assert fitted.fitted_on.endswith("48 queries")
     assert fitted.probability(60.0, 5.0) > fitted.probability(5.0, 4.0)
+
+
+def test_evaluate_matching_leaves_out_the_query_s_own_event(tmp_path):
+    labels = write_dataset(
+        tmp_path / "set", individuals=3, photos_per_flank=2, image_size=(560, 392)
+    )
+    rows = list(csv.DictReader(labels.open()))
+    with labels.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*rows[0], "event"])
+        writer.writeheader()
+        # Both photos of each individual's flank are one visit: nothing else shows it.
+        writer.writerows({**row, "event": f"{row['individual_id']}-{row['side']}"} for row in rows)
+    raw = io.StringIO()
+
+    call_command("evaluate_matching", str(labels), "--format", "json", stdout=raw)
+
+    figures = json.loads(raw.getvalue())
+    assert figures["queries"] == 12 and figures["rank5"] == 0.0

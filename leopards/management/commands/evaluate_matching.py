@@ -1,12 +1,14 @@
 """Leave-one-out identification accuracy of the matcher on any labelled photo folder."""
 
+import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from leopards.matching.calibration import fit, sample_from
-from leopards.matching.evaluate import read_labels, run_queries, summarise
+from leopards.matching.evaluate import LabelledBox, read_labels, run_queries, summarise
 
 # The figures every run prints, in this order; more follow them.
 KEYS = ["queries", "rank1", "rank5", "map", "median_query_s", "index_build_s"]
@@ -17,7 +19,8 @@ class Command(BaseCommand):
         "Query every labelled box against all other boxes of the same side (leave-one-out) "
         "and print rank-1, rank-5, mAP and timings. LABELS.csv has a header and the columns "
         "path,individual_id,side[,bbox_x,bbox_y,bbox_w,bbox_h] (pixels); paths are relative "
-        "to the CSV's folder."
+        "to the CSV's folder. An optional event column names the visit a photo belongs to: "
+        "photos of the query's own event are left out of its catalogue, as in the registry."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -54,7 +57,10 @@ class Command(BaseCommand):
             raise CommandError(f"{labels} lists no photos.")
         calibration_out = options["calibration_out"]
         results, timings = run_queries(
-            boxes, ignore_side=options["ignore_side"], open_set=calibration_out is not None
+            boxes,
+            ignore_side=options["ignore_side"],
+            open_set=calibration_out is not None,
+            same_event=_same_event(labels, boxes),
         )
         figures = {**summarise(results, len(boxes)), **timings}
         if calibration_out is not None:
@@ -71,3 +77,23 @@ class Command(BaseCommand):
         for key, value in ordered.items():
             shown = f"{value:.4f}" if isinstance(value, float) else value
             self.stdout.write(f"{key}: {shown}")
+
+
+def _same_event(
+    labels: Path, boxes: list[LabelledBox]
+) -> Callable[[LabelledBox, LabelledBox], bool] | None:
+    """Return a test of whether two rows share a non-empty event, or None without the column."""
+    with labels.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or "event" not in rows[0]:
+        return None
+    # read_labels keeps the file's row order, so the n-th box is the n-th row.
+    events = {
+        id(box): (row.get("event") or "").strip() for box, row in zip(boxes, rows, strict=True)
+    }
+
+    def same(a: LabelledBox, b: LabelledBox) -> bool:
+        event = events.get(id(a), "")
+        return bool(event) and event == events.get(id(b))
+
+    return same
