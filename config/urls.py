@@ -16,5 +16,6 @@ urlpatterns = [
     path("api/", include("config.api_urls")),
     path("exchange/", include("traps.exchange.urls")),
     path("census/", include("census.urls")),
+    path("", include("leopards.urls")),
     path("", include("traps.urls")),
 ]

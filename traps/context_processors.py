@@ -16,6 +16,13 @@ NAVIGATION = [
         _("Deployments"),
         {Role.RANGER, Role.SCIENTIST, Role.MANAGER, Role.ADMIN},
     ),
+    ("leopards:review-queue", _("Review"), {Role.SCIENTIST, Role.ADMIN}),
+    (
+        "leopards:leopard-list",
+        _("Individuals"),
+        {Role.RANGER, Role.SCIENTIST, Role.MANAGER, Role.ADMIN},
+    ),
+    ("leopards:second-opinion-queue", _("Second opinion"), {Role.SCIENTIST, Role.ADMIN}),
     ("census:dashboard", _("Census"), {Role.SCIENTIST, Role.MANAGER, Role.ADMIN}),
     ("exchange:index", _("Data exchange"), {Role.SCIENTIST, Role.MANAGER, Role.ADMIN}),
     ("admin:index", _("Administration"), {Role.ADMIN}),

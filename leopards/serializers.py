@@ -1,0 +1,336 @@
+"""REST representations of review events, sightings, individuals, changes and blind checks."""
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from leopards.models import (
+    AgeClass,
+    CatalogueChange,
+    Flank,
+    Leopard,
+    MatchCandidate,
+    SecondOpinion,
+    Sex,
+    Sighting,
+)
+from traps.models import Event, Photo
+
+
+class CandidateSerializer(serializers.ModelSerializer):
+    leopard = serializers.CharField(source="leopard.code", read_only=True)
+    reference_crop_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MatchCandidate
+        fields = [
+            "rank",
+            "leopard",
+            "leopard_id",
+            "score",
+            "probability",
+            "inliers",
+            "reference",
+            "reference_crop_url",
+            "matches",
+        ]
+        read_only_fields = fields
+
+    def get_reference_crop_url(self, candidate: MatchCandidate) -> str | None:
+        if candidate.reference_id is None:
+            return None
+        return reverse("leopards:sighting-crop", args=[candidate.reference_id])
+
+
+class SightingSerializer(serializers.ModelSerializer):
+    leopard = serializers.CharField(source="leopard.code", read_only=True, default=None)
+    event = serializers.IntegerField(source="photo.event_id", read_only=True)
+    crop_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Sighting
+        fields = [
+            "id",
+            "photo",
+            "event",
+            "bbox_x",
+            "bbox_y",
+            "bbox_w",
+            "bbox_h",
+            "flank",
+            "observed_age_class",
+            "status",
+            "source",
+            "leopard",
+            "leopard_id",
+            "identified_by",
+            "identified_at",
+            "feature_status",
+            "version",
+            "crop_url",
+        ]
+        read_only_fields = fields
+
+    def get_crop_url(self, sighting: Sighting) -> str | None:
+        return reverse("leopards:sighting-crop", args=[sighting.pk]) if sighting.has_box else None
+
+
+class ReviewSightingSerializer(SightingSerializer):
+    candidates = CandidateSerializer(many=True, read_only=True)
+
+    class Meta(SightingSerializer.Meta):
+        fields = [*SightingSerializer.Meta.fields, "candidates"]
+        read_only_fields = fields
+
+
+class ReviewPhotoSerializer(serializers.ModelSerializer):
+    sightings = ReviewSightingSerializer(many=True, read_only=True)
+    file_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Photo
+        fields = ["id", "original_name", "taken_at", "width", "height", "file_url", "sightings"]
+        read_only_fields = fields
+
+    def get_file_url(self, photo: Photo) -> str:
+        return reverse("traps:photo-file", args=[photo.pk])
+
+
+class ReviewEventSerializer(serializers.ModelSerializer):
+    park = serializers.CharField(source="deployment.station.park.code", read_only=True)
+    station = serializers.CharField(source="deployment.station.code", read_only=True)
+    claimed_by = serializers.CharField(source="claimed_by.username", default=None, read_only=True)
+    version = serializers.SerializerMethodField()
+    flag = serializers.SerializerMethodField()
+    photo_count = serializers.IntegerField(read_only=True, required=False)
+    open_count = serializers.IntegerField(read_only=True, required=False)
+
+    class Meta:
+        model = Event
+        fields = [
+            "id",
+            "park",
+            "station",
+            "start",
+            "end",
+            "status",
+            "content",
+            "claimed_by",
+            "claimed_at",
+            "version",
+            "flag",
+            "photo_count",
+            "open_count",
+        ]
+        read_only_fields = fields
+
+    def _review(self, event: Event):
+        try:
+            return event.review
+        except Event.review.RelatedObjectDoesNotExist:
+            return None
+
+    def get_version(self, event: Event) -> int:
+        review = self._review(event)
+        return review.version if review else 1
+
+    def get_flag(self, event: Event) -> str:
+        review = self._review(event)
+        return review.flag if review else ""
+
+
+class ReviewEventDetailSerializer(ReviewEventSerializer):
+    photos = ReviewPhotoSerializer(many=True, read_only=True)
+
+    class Meta(ReviewEventSerializer.Meta):
+        fields = [*ReviewEventSerializer.Meta.fields, "photos"]
+        read_only_fields = fields
+
+
+class VersionSerializer(serializers.Serializer):
+    version = serializers.IntegerField(required=False, allow_null=True)
+
+
+class ClassifySerializer(VersionSerializer):
+    content = serializers.ChoiceField(choices=Event.Content.choices)
+    species = serializers.IntegerField(required=False, allow_null=True)
+
+
+class BoxSerializer(serializers.Serializer):
+    bbox_x = serializers.FloatField(min_value=0, max_value=1)
+    bbox_y = serializers.FloatField(min_value=0, max_value=1)
+    bbox_w = serializers.FloatField(min_value=0, max_value=1)
+    bbox_h = serializers.FloatField(min_value=0, max_value=1)
+
+
+class SightingDrawSerializer(BoxSerializer):
+    photo = serializers.IntegerField()
+    flank = serializers.ChoiceField(choices=Flank.choices, default=Flank.UNKNOWN)
+    observed_age_class = serializers.ChoiceField(choices=AgeClass.choices, default=AgeClass.UNKNOWN)
+
+
+class SightingAdjustSerializer(VersionSerializer):
+    bbox_x = serializers.FloatField(min_value=0, max_value=1, required=False)
+    bbox_y = serializers.FloatField(min_value=0, max_value=1, required=False)
+    bbox_w = serializers.FloatField(min_value=0, max_value=1, required=False)
+    bbox_h = serializers.FloatField(min_value=0, max_value=1, required=False)
+    flank = serializers.ChoiceField(choices=Flank.choices, required=False)
+    observed_age_class = serializers.ChoiceField(choices=AgeClass.choices, required=False)
+
+
+class IdentifySerializer(VersionSerializer):
+    leopard = serializers.CharField(required=False, help_text="Code of the individual.")
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    observed_age_class = serializers.ChoiceField(choices=AgeClass.choices, required=False)
+    sex = serializers.ChoiceField(choices=Sex.choices, required=False, default=Sex.UNKNOWN)
+    name = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class LeopardSerializer(serializers.ModelSerializer):
+    mother = serializers.CharField(source="mother.code", default=None, read_only=True)
+    aliases = serializers.SlugRelatedField(many=True, slug_field="code", read_only=True)
+    sighting_count = serializers.IntegerField(read_only=True, required=False)
+    first_seen = serializers.DateTimeField(read_only=True, required=False)
+    last_seen = serializers.DateTimeField(read_only=True, required=False)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Leopard
+        fields = [
+            "code",
+            "name",
+            "sex",
+            "birth_date",
+            "birth_date_precision",
+            "status",
+            "notes",
+            "mother",
+            "aliases",
+            "sighting_count",
+            "first_seen",
+            "last_seen",
+            "version",
+            "url",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, leopard: Leopard) -> str:
+        return leopard.get_absolute_url()
+
+
+class LeopardUpdateSerializer(serializers.ModelSerializer):
+    version = serializers.IntegerField()
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    mother = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+
+    class Meta:
+        model = Leopard
+        fields = [
+            "name",
+            "sex",
+            "birth_date",
+            "birth_date_precision",
+            "status",
+            "notes",
+            "mother",
+            "version",
+            "reason",
+        ]
+        extra_kwargs = {f: {"required": False} for f in fields}
+
+
+class MergeSerializer(serializers.Serializer):
+    other = serializers.CharField(help_text="Code of the duplicate record that is merged in.")
+    reason = serializers.CharField()
+    version = serializers.IntegerField(required=False, allow_null=True)
+
+
+class SplitSerializer(serializers.Serializer):
+    sightings = serializers.ListField(child=serializers.IntegerField(), allow_empty=False)
+    target = serializers.CharField(required=False, allow_blank=True, default="")
+    sex = serializers.ChoiceField(choices=Sex.choices, default=Sex.UNKNOWN)
+    reason = serializers.CharField()
+    version = serializers.IntegerField(required=False, allow_null=True)
+
+
+class FlankLinkSerializer(serializers.Serializer):
+    left = serializers.IntegerField(help_text="The left-flank sighting.")
+    right = serializers.IntegerField(help_text="The right-flank sighting.")
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class CatalogueChangeSerializer(serializers.ModelSerializer):
+    user = serializers.CharField(source="user.username", default=None, read_only=True)
+    leopards = serializers.SlugRelatedField(many=True, slug_field="code", read_only=True)
+    undone = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CatalogueChange
+        fields = [
+            "id",
+            "kind",
+            "user",
+            "created_at",
+            "reason",
+            "leopards",
+            "before",
+            "after",
+            "undoes",
+            "undone",
+        ]
+        read_only_fields = fields
+
+    def get_undone(self, change: CatalogueChange) -> bool:
+        return CatalogueChange.objects.filter(undoes=change).exists()
+
+
+class UndoSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class BlindSightingSerializer(serializers.ModelSerializer):
+    """A sighting as the second scientist sees it: box and candidates, never the answer."""
+
+    candidates = CandidateSerializer(many=True, read_only=True)
+    crop_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Sighting
+        fields = ["id", "photo", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "flank", "candidates"]
+        read_only_fields = fields
+
+    def get_crop_url(self, sighting: Sighting) -> str:
+        return reverse("leopards:sighting-crop", args=[sighting.pk])
+
+
+class SecondOpinionSerializer(serializers.ModelSerializer):
+    sighting = BlindSightingSerializer(read_only=True)
+
+    class Meta:
+        model = SecondOpinion
+        fields = ["id", "created_at", "status", "sighting"]
+        read_only_fields = fields
+
+
+class SecondOpinionAnswerSerializer(serializers.Serializer):
+    answer = serializers.ChoiceField(choices=SecondOpinion.Answer.choices)
+    leopard = serializers.CharField(required=False, help_text="Code, when answer is leopard.")
+
+
+class RateSerializer(serializers.Serializer):
+    user = serializers.CharField()
+    agreed = serializers.IntegerField()
+    checked = serializers.IntegerField()
+    rate = serializers.FloatField(allow_null=True)
+
+
+class AgreementSerializer(serializers.Serializer):
+    overall = RateSerializer()
+    first_scientists = RateSerializer(many=True)
+    second_scientists = RateSerializer(many=True)
+    waiting = serializers.IntegerField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    version = serializers.IntegerField(required=False)

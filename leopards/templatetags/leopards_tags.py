@@ -1,0 +1,45 @@
+"""Template helpers of the review and catalogue pages."""
+
+import json
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def to_json(value: Any) -> str:
+    """Write a value as JSON for a data-* attribute (autoescaping makes it safe there)."""
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+@register.filter
+def percent(value: float | None) -> str:
+    """Write a probability 0-1 as a whole percentage."""
+    if value is None:
+        return "—"
+    return f"{round(value * 100)} %"
+
+
+@register.filter
+def get_item(mapping: dict, key: Any) -> Any:
+    return mapping.get(key)
+
+
+@register.filter
+def box(sighting: Any) -> list[float] | None:
+    """Return a sighting's box as [x, y, w, h] relative to its photo, or None."""
+    if sighting is None or sighting.bbox_x is None:
+        return None
+    return [sighting.bbox_x, sighting.bbox_y, sighting.bbox_w, sighting.bbox_h]
+
+
+@register.filter
+def age_now(leopard: Any) -> str:
+    """Return the individual's age class today, derived from its birth estimate."""
+    from django.utils import timezone
+
+    from leopards.models import AgeClass
+
+    return AgeClass(leopard.age_class_on(timezone.localdate())).label

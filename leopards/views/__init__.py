@@ -1,0 +1,1 @@
+"""Pages of the leopards app: the review, the catalogue of individuals and blind checks."""
