@@ -295,7 +295,17 @@ class BlindSightingSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Sighting
-        fields = ["id", "photo", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "flank", "candidates"]
+        fields = [
+            "id",
+            "photo",
+            "bbox_x",
+            "bbox_y",
+            "bbox_w",
+            "bbox_h",
+            "flank",
+            "crop_url",
+            "candidates",
+        ]
         read_only_fields = fields
 
     def get_crop_url(self, sighting: Sighting) -> str:
@@ -330,7 +340,7 @@ class AgreementSerializer(serializers.Serializer):
     waiting = serializers.IntegerField()
 
 
-class ErrorSerializer(serializers.Serializer):
+class ReviewErrorSerializer(serializers.Serializer):
     code = serializers.CharField()
     detail = serializers.CharField()
     version = serializers.IntegerField(required=False)
