@@ -337,8 +337,36 @@ def catalogue_sync(*, sighting_ids: Iterable[int]) -> int:
         unique_fields=["sighting_id"],
         update_fields=["present", "leopard_id", "flank", "features_digest", "seq"],
     )
+    _queue_stale_candidates(entries, changes)
     transaction.on_commit(catalogue.maybe_snapshot)
     return len(changes)
+
+
+def _queue_stale_candidates(
+    entries: dict[int, MatchIndexEntry], changes: list[tuple[int, tuple]]
+) -> None:
+    """Rank again the sightings whose candidates name a merged-away individual or a gone box."""
+    relabelled, removed = set(), set()
+    for pk, (present, leopard_id, _flank, _digest) in changes:
+        entry = entries.get(pk)
+        if entry is None or not entry.present:
+            continue
+        if not present:
+            removed.add(pk)
+        elif leopard_id != entry.leopard_id:
+            relabelled.add(entry.leopard_id)
+    if not relabelled and not removed:
+        # A new reference only adds an option: existing candidates stay right, if
+        # incomplete, so rankings are not all recomputed on every confirmation.
+        return
+    stale = (
+        MatchCandidate.objects.filter(Q(leopard_id__in=relabelled) | Q(reference_id__in=removed))
+        .exclude(sighting__status=Sighting.Status.CONFIRMED)
+        .values_list("sighting_id", flat=True)
+        .distinct()
+    )
+    for sighting_id in stale:
+        sighting_queue_match(sighting_id=sighting_id)
 
 
 def catalogue_queue_sync(*, sighting_ids: Iterable[int]) -> None:

@@ -418,3 +418,19 @@ def test_evaluate_matching_leaves_out_the_query_s_own_event(tmp_path):
 
     figures = json.loads(raw.getvalue())
     assert figures["queries"] == 12 and figures["rank5"] == 0.0
+
+
+def test_a_merge_ranks_again_the_sightings_that_named_the_merged_individual(
+    two_cats, django_capture_on_commit_callbacks
+):
+    kedr, _lesnaya = two_cats
+    query = leopard_sighting(1, "left", 8, leopard=None, status=Sighting.Status.PROPOSED)
+    tasks.sighting_match(query.pk)
+    survivor = LeopardFactory(code="LEO-200M")
+    moved = list(Sighting.objects.filter(leopard=kedr).values_list("pk", flat=True))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        Sighting.objects.filter(pk__in=moved).update(leopard=survivor)
+        matching.catalogue_sync(sighting_ids=moved)
+
+    assert _leopards(query)[0] == survivor.pk
