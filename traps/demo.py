@@ -21,8 +21,10 @@ from traps.models import Deployment, MalfunctionPeriod, Park, ParkMembership, Ph
 from traps.services import photo_receive
 
 SEED = 20_26
-YEARS = [2021, 2022, 2023, 2024, 2025]
+YEARS = [2021, 2022, 2023, 2024, 2025, 2026]
 PHOTO_SIZE = (960, 640)
+# The last deployment is still running; its photos so far go up to this day.
+LAST_PHOTO_DAY = date(2026, 9, 30)
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,7 @@ def _cats(rng: random.Random) -> list[CatSpec]:
         )
     mothers = [c for c in cats if c.sex == Sex.FEMALE and c.dies is None]
     number = 101 + len(cats)
-    for year in (2021, 2022, 2023, 2024):
+    for year in (2021, 2022, 2023, 2024, 2025):
         for mother in rng.sample(mothers, 4 if year < 2024 else 3):
             sex = rng.choice([Sex.FEMALE, Sex.MALE])
             cats.append(
@@ -324,6 +326,8 @@ class DemoBuilder:
                     )
                     if cat.birth + timedelta(days=120) > when.date():
                         continue  # kittens leave the den at about four months
+                    if when.date() > LAST_PHOTO_DAY:
+                        continue  # the current card is still in the camera
                     flank = rng.choice([Flank.LEFT, Flank.RIGHT])
                     total += self._sighting_photo(
                         cat=cat,
