@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "simple_history",
     "axes",
     "csp",
@@ -260,12 +261,30 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Every API error is JSON {"detail", "code"}, field errors kept under "errors".
+    "EXCEPTION_HANDLER": "config.api_errors.json_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Leopard registry API",
     "DESCRIPTION": "Camera traps, photos, individuals, sightings and census of the Amur leopard.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Nothing in the registry is public, its API description included.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # The schema is for the registry's own users and scripts, like the rest of the API.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # The documentation page loads Swagger UI from the registry, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Several models have a "status" with different choices: name each enum.
+    "ENUM_NAME_OVERRIDES": {
+        "PhotoStatusEnum": "traps.models.Photo.Status",
+        "EventStatusEnum": "traps.models.Event.Status",
+        "SightingStatusEnum": "leopards.models.Sighting.Status",
+        "LeopardStatusEnum": "leopards.models.Leopard.Status",
+        "SecondOpinionStatusEnum": "leopards.models.SecondOpinion.Status",
+    },
 }
 
 # The science: see DESIGN.md, "Rules the science depends on".
