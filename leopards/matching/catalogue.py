@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
 
 from leopards.matching.calibration import Calibration, load_default
 from leopards.matching.features import Features
@@ -108,6 +107,14 @@ def current() -> LoadedIndex:
             loaded = load_snapshot(generation, head.seq) or build_from_entries(generation)
         if loaded.seq < head.seq:
             replay(loaded)
+        if loaded.index.needs_rebuild:
+            # The IVF lists were trained for a much smaller catalogue: take a newer
+            # snapshot if another process already retrained, or retrain here.
+            fresh = load_snapshot(generation, head.seq)
+            if fresh is None or fresh.index.needs_rebuild:
+                fresh = build_from_entries(generation)
+            replay(fresh)
+            loaded = fresh
         _loaded = loaded
         return loaded
 
@@ -287,13 +294,14 @@ def maybe_snapshot() -> None:
     """Write a snapshot when enough changes have piled up since the last one."""
     head = state()
     if head.seq - head.snapshot_seq >= settings.MATCH_INDEX_SNAPSHOT_EVERY:
-        save_snapshot()
+        # current() retrains an outgrown index first, so the snapshot is a good start.
+        save_snapshot(current())
 
 
 def rebuild(*, snapshot: bool = True) -> LoadedIndex:
     """Build this process's index afresh from the journal and stored features."""
     global _loaded
-    with _lock, transaction.atomic():
+    with _lock:
         generation = str(state().generation)
         loaded = build_from_entries(generation)
         replay(loaded)
