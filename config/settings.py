@@ -314,6 +314,9 @@ MATCH_INDEX_SNAPSHOT_EVERY = env.int("MATCH_INDEX_SNAPSHOT_EVERY", default=200)
 # --calibration-out); empty: the parameters shipped with the code.
 MATCH_CALIBRATION_FILE = env.str("MATCH_CALIBRATION_FILE", default="")
 MATCH_CANDIDATES = env.int("MATCH_CANDIDATES", default=5)
+# faiss threads per process: workers run one process per core already, and more
+# threads than free cores make faiss spin and slow down severalfold.
+MATCH_FAISS_THREADS = env.int("MATCH_FAISS_THREADS", default=1)
 
 # Upload limits: a 12-megapixel camera-trap JPEG is 3-8 MB.
 PHOTO_MAX_BYTES = env.int("PHOTO_MAX_BYTES", default=40 * 1024 * 1024)

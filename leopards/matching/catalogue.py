@@ -35,6 +35,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import faiss
 from django.conf import settings
 
 from leopards.matching.calibration import Calibration, load_default
@@ -94,10 +95,16 @@ def current_index() -> MatchIndex:
     return current().index
 
 
+def limit_threads() -> None:
+    """Cap faiss's OpenMP threads at MATCH_FAISS_THREADS for this process."""
+    faiss.omp_set_num_threads(max(1, settings.MATCH_FAISS_THREADS))
+
+
 def current() -> LoadedIndex:
     """Return this process's loaded index after replaying newer journal entries."""
     global _loaded
     with _lock:
+        limit_threads()
         head = state()
         generation = str(head.generation)
         loaded = _loaded
@@ -302,6 +309,7 @@ def rebuild(*, snapshot: bool = True) -> LoadedIndex:
     """Build this process's index afresh from the journal and stored features."""
     global _loaded
     with _lock:
+        limit_threads()
         generation = str(state().generation)
         loaded = build_from_entries(generation)
         replay(loaded)

@@ -8,6 +8,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from leopards.matching.calibration import fit, sample_from
+from leopards.matching.catalogue import limit_threads
 from leopards.matching.evaluate import LabelledBox, read_labels, run_queries, summarise
 
 # The figures every run prints, in this order; more follow them.
@@ -55,6 +56,7 @@ class Command(BaseCommand):
             raise CommandError(f"{len(missing)} photos are missing, such as {missing[0]}")
         if not boxes:
             raise CommandError(f"{labels} lists no photos.")
+        limit_threads()
         calibration_out = options["calibration_out"]
         results, timings = run_queries(
             boxes,
