@@ -5,7 +5,7 @@ import io
 import pytest
 from django.core.management import call_command
 
-from leopards.models import Leopard, Sighting
+from leopards.models import Leopard, MatchIndexEntry, Sighting
 from traps.models import Deployment, Event, Park, Photo, Station
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,7 +35,14 @@ def test_seed_demo_builds_the_landscape_and_a_second_run_changes_nothing():
         .filter(sightings__photo__deployment__station__park__country="CN")
         .exists()
     )
-    assert Sighting.objects.filter(status=Sighting.Status.CONFIRMED).count() == first["Sighting"]
+    confirmed = Sighting.objects.filter(status=Sighting.Status.CONFIRMED)
+    proposed = Sighting.objects.filter(status=Sighting.Status.PROPOSED)
+    assert confirmed.count() + proposed.count() == first["Sighting"]
+    # A few detector boxes wait for review with ranked candidates; one cat seen once
+    # is probably a new individual. Every confirmed box is in the match index.
+    assert proposed.count() == 7
+    assert proposed.filter(new_individual_likely=False, candidates__rank=1).distinct().count() == 6
+    assert MatchIndexEntry.objects.filter(present=True).count() == confirmed.count()
 
     call_command("seed_demo", stdout=io.StringIO())
     assert _counts() == first
