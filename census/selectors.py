@@ -27,6 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection
 from django.db.models import (
     BooleanField,
@@ -48,9 +49,12 @@ from django.db.models.functions import Coalesce, Lag, TruncDate
 from django.utils import timezone
 
 from census import effort, periods
+from census.models import CensusResult
 from census.periods import Period
 from leopards.models import AgeClass, Flank, Sighting, age_class_at
-from traps.models import Deployment, MalfunctionPeriod, Park, Station
+from traps.models import Deployment, MalfunctionPeriod, Park, Role, Station
+from traps.roles import user_roles
+from traps.selectors import parks_for_user
 
 CONFIRMED = Sighting.Status.CONFIRMED
 _PARK = "photo__deployment__station__park_id"
@@ -645,3 +649,16 @@ def station_usage(
 def age_class_labels() -> dict[str, str]:
     """Return the age classes with their translated names."""
     return {choice.value: str(choice.label) for choice in AgeClass}
+
+
+def census_results_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[CensusResult]:
+    """Return the stored census results the user may read, with their park loaded.
+
+    The stored landscape rows count every park, so only those who see every park
+    (admins) get them; everyone else reads the rows of their own parks.
+    """
+    parks = parks_for_user(user)
+    mine = Q(park__in=parks)
+    if Role.ADMIN in user_roles(user):
+        mine |= Q(park__isnull=True)
+    return CensusResult.objects.filter(mine).select_related("park")

@@ -269,8 +269,6 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Camera traps, photos, individuals, sightings and census of the Amur leopard.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    # Nothing in the registry is public, its API description included.
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # The schema is for the registry's own users and scripts, like the rest of the API.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # The documentation page loads Swagger UI from the registry, never a CDN.

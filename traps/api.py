@@ -1,10 +1,10 @@
-"""REST API for deployments and photos: the upload page and scripts both use it."""
+"""REST API for deployments and photos: the upload page, the field teams' scripts and others."""
 
 from django.conf import settings
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -13,9 +13,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from traps import images, selectors, services
+from traps.api_catalogue import READ_ERRORS, WRITE_ERRORS, require_field_rights
+from traps.filters import DeploymentFilter, PhotoFilter
 from traps.roles import can_correct_deployments, can_upload
 from traps.serializers import (
     DeploymentSerializer,
+    DeploymentWriteSerializer,
     ErrorSerializer,
     HashLookupResultSerializer,
     HashLookupSerializer,
@@ -23,6 +26,7 @@ from traps.serializers import (
     PhotoUploadSerializer,
     ProposalSerializer,
     ProposeSerializer,
+    StaleVersionSerializer,
 )
 
 # HTTP status per rejection code; anything else is a plain 400.
@@ -36,18 +40,79 @@ def _error(code: str, detail: str, http_status: int, **extra: object) -> Respons
     return Response({"code": code, "detail": detail, **extra}, status=http_status)
 
 
-class DeploymentViewSet(viewsets.ReadOnlyModelViewSet):
-    """Deployments in the parks of the user."""
+DEPLOYMENT_WRITE_RESPONSES = {
+    **WRITE_ERRORS,
+    409: OpenApiResponse(
+        StaleVersionSerializer, description="Someone saved the deployment since you loaded it."
+    ),
+}
+
+
+@extend_schema_view(
+    list=extend_schema(responses={200: DeploymentSerializer(many=True), **READ_ERRORS}),
+    retrieve=extend_schema(responses={200: DeploymentSerializer, **READ_ERRORS}),
+    create=extend_schema(
+        request=DeploymentWriteSerializer, responses={201: DeploymentSerializer, **WRITE_ERRORS}
+    ),
+    update=extend_schema(
+        request=DeploymentWriteSerializer,
+        responses={200: DeploymentSerializer, **DEPLOYMENT_WRITE_RESPONSES},
+    ),
+    partial_update=extend_schema(
+        request=DeploymentWriteSerializer,
+        responses={200: DeploymentSerializer, **DEPLOYMENT_WRITE_RESPONSES},
+    ),
+)
+class DeploymentViewSet(
+    mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet
+):
+    """Deployments in the user's parks; rangers and scientists of a park add and change them."""
 
     serializer_class = DeploymentSerializer
-    filterset_fields = {
-        "station__park": ["exact"],
-        "station": ["exact"],
-        "camera_serial": ["iexact"],
-    }
+    filterset_class = DeploymentFilter
 
     def get_queryset(self):
         return selectors.deployments_for_user(self.request.user).order_by("-start", "pk")
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        """Add a deployment at a station of one of your parks."""
+        require_field_rights(request.user, None)
+        serializer = DeploymentWriteSerializer(
+            data=request.data, context=self.get_serializer_context()
+        )
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        data.pop("version", None)
+        station = data.pop("station")
+        require_field_rights(request.user, station.park_id)
+        deployment = services.deployment_create(station=station, data=data)
+        return Response(DeploymentSerializer(deployment).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args, **kwargs) -> Response:
+        """Change a deployment; send the version you loaded (409 if someone saved since)."""
+        deployment = self.get_object()
+        require_field_rights(request.user, deployment.station.park_id)
+        serializer = DeploymentWriteSerializer(
+            deployment,
+            data=request.data,
+            partial=kwargs.get("partial", False),
+            context=self.get_serializer_context(),
+        )
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        expected_version = data.pop("version")
+        try:
+            deployment = services.deployment_update(
+                deployment_id=deployment.pk, data=data, expected_version=expected_version
+            )
+        except services.DeploymentChanged as changed:
+            return _error(
+                "stale_version",
+                _("Someone else changed this deployment since you loaded it; reload it."),
+                status.HTTP_409_CONFLICT,
+                version=changed.deployment.version,
+            )
+        return Response(DeploymentSerializer(deployment).data)
 
 
 class PhotoViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -55,7 +120,7 @@ class PhotoViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
     serializer_class = PhotoSerializer
     parser_classes = [MultiPartParser, FormParser, JSONParser]
-    filterset_fields = ["deployment", "status", "event", "sha256"]
+    filterset_class = PhotoFilter
 
     def get_queryset(self):
         return selectors.photos_for_user(self.request.user).order_by("taken_at", "pk")

@@ -169,3 +169,10 @@ def deployments_proposed(
         ):
             matches.append(deployment)
     return matches
+
+
+def events_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Event]:
+    """Return the events in the user's parks, with deployment, station and park loaded."""
+    return Event.objects.filter(deployment__station__park__in=parks_for_user(user)).select_related(
+        "deployment__station__park"
+    )

@@ -26,13 +26,14 @@ from SKIPPED_PREFIXES:
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 from django.contrib import admin
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from census.models import CensusResult
 from tests.factories import DeploymentFactory, StationFactory, jpeg_bytes
 from tests.traps.ingest import ingest
 
@@ -82,6 +83,12 @@ class Rule:
 
 def _csv(name: str) -> Callable[[World], str]:
     return lambda w: f"/census/alpha/{name}"
+
+
+def _census(w: World) -> CensusResult:
+    return CensusResult.objects.get_or_create(
+        park=w.park, year=2024, defaults={"reference_date": date(2024, 6, 30)}
+    )[0]
 
 
 SURVEY = "?start=2024-05-01&end=2024-05-31&occasion_days=7"
@@ -156,6 +163,15 @@ RULES: dict[str, Rule] = {
         data=lambda w: {"offset": "+00:10:00", "version": w.deployment.version},
     ),
     "traps:photo-retry": Rule("page", lambda w: f"/photos/{w.photo.pk}/retry/", method="post"),
+    "api-docs": Rule("api", lambda w: "/api/docs/", outsider="open"),
+    "park-list": Rule("api", lambda w: "/api/parks/", outsider="hidden"),
+    "park-detail": Rule("api", lambda w: f"/api/parks/{w.park.pk}/"),
+    "station-list": Rule("api", lambda w: "/api/stations/", outsider="hidden"),
+    "station-detail": Rule("api", lambda w: f"/api/stations/{w.deployment.station_id}/"),
+    "event-list": Rule("api", lambda w: "/api/events/", outsider="hidden"),
+    "event-detail": Rule("api", lambda w: f"/api/events/{w.photo.event_id}/"),
+    "census-result-list": Rule("api", lambda w: "/api/census-results/", outsider="hidden"),
+    "census-result-detail": Rule("api", lambda w: f"/api/census-results/{_census(w).pk}/"),
     "traps:photo-file": Rule("page", lambda w: f"/photos/{w.photo.pk}/file"),
     "traps:photo-thumbnail": Rule("page", lambda w: f"/photos/{w.photo.pk}/thumbnail"),
 }

@@ -169,7 +169,7 @@ def test_photo_list_is_scoped_and_runs_a_fixed_number_of_queries(
     PhotoFactory(deployment=DeploymentFactory(station__park=other_park))
     client.force_login(ranger)
     client.get("/api/")
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         response = client.get(UPLOAD, {"deployment": deployment.pk})
     assert response.json()["count"] == 15
     assert client.get(UPLOAD).json()["count"] == 15

@@ -1,6 +1,14 @@
 """Writes for deployments, photos and events; views, the API, tasks and commands call these."""
 
 from traps.images import PhotoRejected
+from traps.services.catalogue import (
+    deployment_create,
+    deployment_update,
+    park_create,
+    park_update,
+    station_create,
+    station_update,
+)
 from traps.services.deployments import (
     DeploymentChanged,
     deployment_set_clock_offset,
@@ -21,9 +29,13 @@ __all__ = [
     "DeploymentChanged",
     "PhotoRejected",
     "ReceiveResult",
+    "deployment_create",
     "deployment_set_clock_offset",
+    "deployment_update",
     "event_place",
     "events_rebuild",
+    "park_create",
+    "park_update",
     "photo_mark_failed",
     "photo_process",
     "photo_receive",
@@ -31,4 +43,6 @@ __all__ = [
     "photos_flag_outside",
     "photos_requeue_stuck",
     "photos_retime",
+    "station_create",
+    "station_update",
 ]

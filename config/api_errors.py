@@ -1,0 +1,60 @@
+"""One shape for every API error: {"detail": "...", "code": "..."}, field errors under "errors"."""
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from django.utils.translation import gettext as _
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+def _first_code(codes: Any) -> str:
+    """Return the first error code in DRF's nested codes (a string, list or dict)."""
+    if isinstance(codes, dict):
+        for value in codes.values():
+            return _first_code(value)
+        return "invalid"
+    if isinstance(codes, list):
+        return _first_code(codes[0]) if codes else "invalid"
+    return str(codes)
+
+
+def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Answer an API error with JSON detail and code; keep validation errors per field."""
+    # Django's own 404 and 403 become DRF's, as DRF's handler does, so that they get a code.
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = exc.detail
+        if isinstance(errors, dict) and set(errors) == {"non_field_errors"}:
+            errors = errors["non_field_errors"]
+        if isinstance(errors, list):
+            # A refusal of the whole request, not of one field: its message is the detail.
+            detail = str(errors[0]) if errors else _("The request is not valid.")
+            code = _first_code(exc.get_codes())
+            response.data = {"detail": detail, "code": code, "errors": {"non_field_errors": errors}}
+        else:
+            response.data = {
+                "detail": _("Some fields are not valid."),
+                "code": "invalid",
+                "errors": errors,
+            }
+        return response
+    if isinstance(exc, exceptions.APIException):
+        detail = exc.detail
+        if isinstance(detail, dict) and "detail" in detail:
+            # Already the registry's shape (a view that names its own code).
+            body = dict(detail)
+            body.setdefault("code", exc.default_code)
+            response.data = body
+        else:
+            code = _first_code(exc.get_codes())
+            response.data = {"detail": str(detail), "code": code}
+    return response
