@@ -363,6 +363,16 @@ class LeopardViewSet(RefusalMixin, viewsets.ReadOnlyModelViewSet):
     def get_object(self) -> Leopard:
         return _leopard_by_code(self.request, self.kwargs["code"])
 
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = list(self.paginate_queryset(self.get_queryset()))
+        catalogue.catalogue_figures(request.user, page)
+        return self.get_paginated_response(s.LeopardSerializer(page, many=True).data)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        leopard = self.get_object()
+        catalogue.catalogue_figures(request.user, [leopard])
+        return Response(s.LeopardSerializer(leopard).data)
+
     @extend_schema(
         request=s.LeopardUpdateSerializer, responses={200: s.LeopardSerializer, **WRITE_ERRORS}
     )

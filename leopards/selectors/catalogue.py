@@ -27,6 +27,7 @@ from leopards.models import (
     LeopardAlias,
     Sighting,
 )
+from traps.models import Park
 from traps.privacy import coordinates_for
 from traps.selectors import parks_for_user
 
@@ -39,9 +40,22 @@ def visible_sightings(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Sighti
     return Sighting.objects.filter(**{f"{_PARK}__in": parks_for_user(user)})
 
 
+def _sees_every_park(user: AbstractBaseUser | AnonymousUser) -> bool:
+    cached = getattr(user, "_sees_every_park", None)
+    if cached is None:
+        cached = parks_for_user(user).count() == Park.objects.count()
+        user._sees_every_park = cached
+    return cached
+
+
 def leopards_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Leopard]:
     """Return the individuals seen in one of the user's parks (merged records excluded)."""
-    seen_here = visible_sightings(user).filter(leopard=OuterRef("pk"))
+    if user.is_authenticated and _sees_every_park(user):
+        # Without a park to rule out, the check needs no join through photos and
+        # stations: the sighting index on the individual answers it per row.
+        seen_here = Sighting.objects.filter(leopard=OuterRef("pk"))
+    else:
+        seen_here = visible_sightings(user).filter(leopard=OuterRef("pk"))
     return Leopard.objects.filter(Exists(seen_here), merged_into__isnull=True)
 
 
@@ -93,23 +107,55 @@ def leopard_catalogue(
         leopards = leopards.filter(status=filters.status)
     if filters.age_class:
         leopards = leopards.filter(_age_filter(filters.age_class, timezone.localdate()))
-    mine = Q(**{f"sightings__{_PARK}__in": parks_for_user(user)}) & Q(sightings__status=CONFIRMED)
-    leopards = leopards.annotate(
-        sighting_count=Count("sightings", filter=mine),
-        first_seen=Min("sightings__photo__taken_at", filter=mine),
-        last_seen=Max("sightings__photo__taken_at", filter=mine),
-        left_count=Count(
-            "sightings", filter=Q(sightings__status=CONFIRMED, sightings__flank=Flank.LEFT)
-        ),
-        right_count=Count(
-            "sightings", filter=Q(sightings__status=CONFIRMED, sightings__flank=Flank.RIGHT)
-        ),
-    )
     if filters.seen_since:
-        leopards = leopards.filter(last_seen__date__gte=filters.seen_since)
+        leopards = leopards.filter(
+            Exists(
+                visible_sightings(user).filter(
+                    leopard=OuterRef("pk"),
+                    status=CONFIRMED,
+                    photo__taken_at__date__gte=filters.seen_since,
+                )
+            )
+        )
     if filters.provisional:
-        leopards = leopards.filter(Q(left_count=0) | Q(right_count=0))
+        confirmed = Sighting.objects.filter(leopard=OuterRef("pk"), status=CONFIRMED)
+        leopards = leopards.filter(
+            ~Exists(confirmed.filter(flank=Flank.LEFT))
+            | ~Exists(confirmed.filter(flank=Flank.RIGHT))
+        )
     return leopards.select_related("mother").prefetch_related("aliases").order_by("code")
+
+
+def catalogue_figures(user: AbstractBaseUser | AnonymousUser, leopards: list[Leopard]) -> None:
+    """Set sighting counts, first and last seen, and flank counts on a page of individuals.
+
+    One aggregation over the sightings of these individuals only: a GROUP BY over every
+    sighting of the catalogue would cost the same for a page of 50 as for all of them.
+    """
+    mine = Q(**{f"{_PARK}__in": parks_for_user(user)})
+    rows = (
+        Sighting.objects.filter(leopard__in=[x.pk for x in leopards], status=CONFIRMED)
+        .order_by()
+        .values("leopard_id")
+        .annotate(
+            sighting_count=Count("pk", filter=mine),
+            first_seen=Min("photo__taken_at", filter=mine),
+            last_seen=Max("photo__taken_at", filter=mine),
+            left_count=Count("pk", filter=Q(flank=Flank.LEFT)),
+            right_count=Count("pk", filter=Q(flank=Flank.RIGHT)),
+        )
+    )
+    figures = {row.pop("leopard_id"): row for row in rows}
+    empty = {
+        "sighting_count": 0,
+        "first_seen": None,
+        "last_seen": None,
+        "left_count": 0,
+        "right_count": 0,
+    }
+    for leopard in leopards:
+        for name, value in figures.get(leopard.pk, empty).items():
+            setattr(leopard, name, value)
 
 
 @dataclass(frozen=True)

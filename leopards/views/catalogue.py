@@ -24,6 +24,7 @@ from leopards.views.common import refused, require_reader, require_reviewer
 from traps.selectors import parks_for_user
 
 LEOPARDS_PER_PAGE = 50
+SIGHTINGS_PER_PAGE = 100
 
 
 @require_GET
@@ -45,6 +46,8 @@ def leopard_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(
         selectors.leopard_catalogue(request.user, filters), LEOPARDS_PER_PAGE
     ).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    selectors.catalogue_figures(request.user, page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -82,11 +85,16 @@ def _render_detail(
 ) -> HttpResponse:
     page = selectors.leopard_page(request.user, leopard)
     editable = can_review(request.user)
+    # Newest first, a page at a time: a long-lived resident has hundreds of sightings.
+    sightings = Paginator(page.sightings[::-1], SIGHTINGS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
     return render(
         request,
         "leopards/leopard_detail.html",
         {
             "info": page,
+            "sightings": sightings,
             "leopard": leopard,
             "editable": editable,
             "edit_form": edit_form
