@@ -1,0 +1,305 @@
+"""Benchmark the spot-pattern matcher: index size, query time, memory, accuracy.
+
+    python bench/matching.py            # 1k, 10k and 50k references (about 10 min)
+    python bench/matching.py --quick    # 1k and 10k, a smaller accuracy set
+
+Catalogues are made of real features from rendered synthetic photos. Past the few
+thousand rendered boxes, references re-use those features with perturbed descriptors
+(+-3 per uint8 component) and jittered keypoints, so descriptor counts per box stay
+realistic while rendering 50,000 photos is avoided. Queries are fresh renders of
+rendered catalogue individuals; the distractor references are made of random halves
+of two rendered boxes, perturbed, so no query's coat is duplicated. Each size runs in
+a fresh process for a clean RSS figure. Queries run on one core (faiss and OpenCV
+limited to one thread); the index build may use both cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from leopards.matching.features import Features, extract_features
+from leopards.matching.index import FLAT_LIMIT, MatchIndex
+from leopards.matching.scoring import rank
+from leopards.synthetic import FLANKS, render_photo
+
+REFS_PER_INDIVIDUAL = 5
+NPROBES = [16, 8]
+
+
+def _rss_mb() -> float:
+    """Return the resident set size of this process in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _render_box(job: tuple[int, str, int]) -> bytes:
+    individual, flank, photo = job
+    shot = render_photo(individual, flank, photo)
+    return extract_features(shot.image, shot.bbox).to_bytes()
+
+
+def render_boxes(jobs: list[tuple[int, str, int]]) -> list[Features]:
+    """Render and extract (individual, flank, photo) boxes on both cores."""
+    with mp.get_context("spawn").Pool(2) as pool:
+        return [Features.from_bytes(b) for b in pool.map(_render_box, jobs, chunksize=8)]
+
+
+def _perturbed(features: Features, rng: np.random.Generator) -> Features:
+    noise = rng.integers(-3, 4, features.descriptors.shape)
+    descriptors = np.clip(features.descriptors.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+    keypoints = features.keypoints.copy()
+    keypoints[:, :2] += rng.normal(0, 2, (len(keypoints), 2)).astype(np.float32)
+    return Features(keypoints=keypoints, descriptors=descriptors)
+
+
+def _halves(a: Features, b: Features, rng: np.random.Generator) -> Features:
+    pick_a = rng.random(len(a)) < 0.5
+    pick_b = rng.random(len(b)) < 0.5
+    return Features(
+        keypoints=np.concatenate([a.keypoints[pick_a], b.keypoints[pick_b]]),
+        descriptors=np.concatenate([a.descriptors[pick_a], b.descriptors[pick_b]]),
+    )
+
+
+def _records(base: list[Features], size: int, start: int, stop: int, base_individuals: int):
+    """Yield catalogue records start..stop of a catalogue of `size` references."""
+    rng = np.random.default_rng(start)
+    per_individual = len(base) // base_individuals  # both flanks x photos
+    for ref in range(start, stop):
+        individual = ref // (2 * REFS_PER_INDIVIDUAL)
+        slot = ref % (2 * REFS_PER_INDIVIDUAL)
+        flank = FLANKS[slot // REFS_PER_INDIVIDUAL]
+        photo = slot % REFS_PER_INDIVIDUAL
+        if individual < base_individuals:
+            index = individual * per_individual + FLANKS.index(flank) * REFS_PER_INDIVIDUAL
+            features = base[index + photo]
+        else:
+            # Individuals past the rendered ones are distractors: half the keypoints of
+            # two random rendered boxes, perturbed, so that no query's coat is copied.
+            a, b = (base[int(i)] for i in rng.integers(0, len(base), 2))
+            features = _perturbed(_halves(a, b, rng), rng)
+        yield ref, f"ind{individual}", flank, features
+
+
+def build_size(size: int, base_file: Path, base_individuals: int, out: Path) -> dict[str, float]:
+    """Build a catalogue of `size` references, save it, and report time and memory."""
+    import faiss
+
+    with np.load(base_file, allow_pickle=False) as archive:
+        base = [Features.from_bytes(archive[f"b{i}"].tobytes()) for i in range(int(archive["n"]))]
+    rss_before = _rss_mb()
+    faiss.omp_set_num_threads(2)
+    started = time.perf_counter()
+    index = MatchIndex()
+    per_flank: dict[str, int] = {}
+    sample: dict[str, list[np.ndarray]] = {}
+    for _, _, flank, features in _records(base, size, 0, size, base_individuals):
+        per_flank[flank] = per_flank.get(flank, 0) + len(features)
+        if len(sample.setdefault(flank, [])) < 2000:
+            sample[flank].append(features.float_descriptors())
+    for flank, total in per_flank.items():
+        if total > FLAT_LIMIT:
+            index.prepare(flank, np.concatenate(sample[flank]), total)
+    sample.clear()
+    # Small chunks keep the float32 copies that faiss.add needs to a few tens of MB.
+    for offset in range(0, size, 500):
+        index.add_many(_records(base, size, offset, min(size, offset + 500), base_individuals))
+    build_s = time.perf_counter() - started
+    rss_built = _rss_mb()
+    started = time.perf_counter()
+    index.save(out)
+    return {
+        "references": size,
+        "descriptors": sum(per_flank.values()),
+        "build_s": build_s,
+        "save_s": time.perf_counter() - started,
+        "build_rss_mb": rss_built - rss_before,
+        "file_mb": out.stat().st_size / 2**20,
+    }
+
+
+def query_size(index_file: Path, base_file: Path, nprobes: list[int]) -> list[dict[str, float]]:
+    """Load a saved catalogue as a worker would and time queries on one core."""
+    import cv2
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+    cv2.setNumThreads(1)
+    with np.load(base_file, allow_pickle=False) as archive:
+        count = int(archive["nq"])
+        queries = [Features.from_bytes(archive[f"q{i}"].tobytes()) for i in range(count)]
+        query_meta = archive["qmeta"]
+    rss_before = _rss_mb()
+    started = time.perf_counter()
+    index = MatchIndex.load(index_file)
+    load_s = time.perf_counter() - started
+    rss_loaded = _rss_mb()
+    results = []
+    for nprobe in nprobes:
+        index.set_nprobe(nprobe)
+        times, hits = [], 0
+        for features, (individual, flank_code) in zip(queries, query_meta, strict=True):
+            t0 = time.perf_counter()
+            candidates = rank(index, features, FLANKS[int(flank_code)])
+            times.append(time.perf_counter() - t0)
+            hits += bool(candidates) and candidates[0].individual_id == f"ind{int(individual)}"
+        results.append(
+            {
+                "nprobe": nprobe,
+                "load_s": load_s,
+                "rss_mb": rss_loaded,
+                "index_rss_mb": rss_loaded - rss_before,
+                "query_median_s": statistics.median(times),
+                "query_p95_s": float(np.percentile(times, 95)),
+                "query_rank1": hits / len(queries),
+            }
+        )
+    return results
+
+
+def extraction_cost(tmp: Path) -> dict[str, float]:
+    """Time feature extraction for a ~1500x1000 box of a 4000x3000 JPEG."""
+    import cv2
+    from PIL import Image
+
+    cv2.setNumThreads(1)
+    shot = render_photo(5, "left", 0, image_size=(4000, 3000))
+    path = tmp / "12mp.jpg"
+    Image.fromarray(shot.image).save(path, quality=90)
+    x, y, w, h = shot.bbox
+    cx, cy = x + w / 2, y + h / 2
+    box = (max(0, cx - 750), max(0, cy - 500), 1500, 1000)
+    path_times, array_times, decode_times = [], [], []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        features = extract_features(path, box)
+        path_times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        with Image.open(path) as image:
+            image.load()
+        decode_times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        extract_features(shot.image, box)
+        array_times.append(time.perf_counter() - t0)
+    return {
+        "from_jpeg_path_s": statistics.median(path_times),
+        "full_decode_only_s": statistics.median(decode_times),
+        "from_decoded_array_s": statistics.median(array_times),
+        "keypoints": len(features),
+        "bytes": len(features.to_bytes()),
+    }
+
+
+def accuracy(tmp: Path, individuals: int) -> dict[str, float]:
+    """Evaluate leave-one-out identification on a synthetic set."""
+    import cv2
+    import faiss
+
+    from leopards.matching.evaluate import evaluate
+    from leopards.synthetic import write_dataset
+
+    faiss.omp_set_num_threads(1)
+    cv2.setNumThreads(1)
+    started = time.perf_counter()
+    labels = write_dataset(tmp / "accuracy", individuals=individuals, photos_per_flank=5, seed=0)
+    written = time.perf_counter() - started
+    return {**evaluate(labels), "render_s_per_photo": written / (individuals * 10)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1k and 10k only, 30 individuals")
+    args = parser.parse_args()
+    sizes = [1000, 10_000] if args.quick else [1000, 10_000, 50_000]
+    base_individuals = 100 if args.quick else 200
+    started = time.perf_counter()
+
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        cost = extraction_cost(tmp)
+        print("feature extraction, 1500x1000 box of a 4000x3000 JPEG, one core:")
+        print(
+            f"  from the JPEG path (draft decode + crop + CLAHE + SIFT): "
+            f"{cost['from_jpeg_path_s'] * 1000:.0f} ms; full decode alone "
+            f"{cost['full_decode_only_s'] * 1000:.0f} ms; from a decoded array "
+            f"{cost['from_decoded_array_s'] * 1000:.0f} ms; {cost['keypoints']} keypoints, "
+            f"{cost['bytes'] / 1024:.0f} KiB stored"
+        )
+
+        t0 = time.perf_counter()
+        base = render_boxes(
+            [
+                (i, flank, p)
+                for i in range(base_individuals)
+                for flank in FLANKS
+                for p in range(REFS_PER_INDIVIDUAL)
+            ]
+        )
+        # Every catalogue size holds the first 100 individuals: query 50 of them with
+        # a photo that is not in the catalogue, alternating flanks.
+        meta = [(individual, q % 2) for q, individual in enumerate(range(0, 100, 2))]
+        queries = render_boxes([(i, FLANKS[f], REFS_PER_INDIVIDUAL) for i, f in meta])
+        counts = [len(f) for f in base]
+        print(
+            f"rendered {len(base)} catalogue boxes and {len(queries)} queries in "
+            f"{time.perf_counter() - t0:.0f} s; descriptors per box: mean {np.mean(counts):.0f}, "
+            f"median {np.median(counts):.0f}, max {max(counts)}"
+        )
+        base_file = tmp / "base.npz"
+        arrays = {f"b{i}": np.frombuffer(f.to_bytes(), np.uint8) for i, f in enumerate(base)}
+        arrays |= {f"q{i}": np.frombuffer(f.to_bytes(), np.uint8) for i, f in enumerate(queries)}
+        np.savez(base_file, n=len(base), nq=len(queries), qmeta=np.array(meta), **arrays)
+
+        print(
+            "references  descriptors  build(s)  build RSS(MB)  file(MB)  load(s)  "
+            "worker RSS(MB)  nprobe  query p50 / p95 (s)  rank-1"
+        )
+        medians: dict[int, dict[int, float]] = {}
+        for size in sizes:
+            index_file = tmp / f"index-{size}.npz"
+            with mp.get_context("spawn").Pool(1) as pool:
+                built = pool.apply(build_size, (size, base_file, base_individuals, index_file))
+            with mp.get_context("spawn").Pool(1) as pool:
+                queried = pool.apply(query_size, (index_file, base_file, NPROBES))
+            index_file.unlink()
+            for q in queried:
+                medians.setdefault(q["nprobe"], {})[size] = q["query_median_s"]
+                print(
+                    f"{built['references']:>10,}  {built['descriptors']:>11,}  "
+                    f"{built['build_s']:>8.1f}  {built['build_rss_mb']:>13.0f}  "
+                    f"{built['file_mb']:>8.0f}  {q['load_s']:>7.1f}  {q['rss_mb']:>14.0f}  "
+                    f"{q['nprobe']:>6}  {q['query_median_s']:>9.3f} / {q['query_p95_s']:.3f}    "
+                    f"{q['query_rank1']:.2f}",
+                    flush=True,
+                )
+        for nprobe, by_size in medians.items():
+            ratio = by_size[sizes[-1]] / by_size[sizes[0]]
+            print(f"nprobe {nprobe}: query time at {sizes[-1]:,} / at {sizes[0]:,} = {ratio:.2f}x")
+
+        individuals = 30 if args.quick else 100
+        acc = accuracy(tmp, individuals)
+        print(
+            f"synthetic accuracy, {individuals} individuals x 2 flanks x 5 photos, leave-one-out: "
+            f"rank-1 {acc['rank1']:.3f}, rank-5 {acc['rank5']:.3f}, mAP {acc['map']:.3f} "
+            f"({acc['queries']} queries, median query {acc['median_query_s'] * 1000:.0f} ms, "
+            f"index build {acc['index_build_s']:.1f} s, "
+            f"render {acc['render_s_per_photo'] * 1000:.0f} ms/photo)"
+        )
+    print(f"bench took {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
