@@ -1,7 +1,15 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from leopards.models import Leopard, MatchCandidate, Sighting
+from leopards.models import (
+    CatalogueChange,
+    Leopard,
+    LeopardAlias,
+    MatchCandidate,
+    SecondOpinion,
+    Sighting,
+    Species,
+)
 
 
 @admin.register(Leopard)
@@ -41,3 +49,46 @@ class MatchCandidateAdmin(admin.ModelAdmin):
     search_fields = ["leopard__code"]
     list_select_related = ["sighting__photo", "sighting__leopard", "leopard"]
     raw_id_fields = ["sighting", "leopard", "reference"]
+
+
+@admin.register(Species)
+class SpeciesAdmin(admin.ModelAdmin):
+    """The short list of other species offered in the review."""
+
+    list_display = ["name", "scientific_name", "position", "active"]
+    list_editable = ["position", "active"]
+    search_fields = ["name", "scientific_name"]
+
+
+@admin.register(LeopardAlias)
+class LeopardAliasAdmin(admin.ModelAdmin):
+    list_display = ["code", "leopard", "created_at"]
+    search_fields = ["code", "leopard__code"]
+    raw_id_fields = ["leopard", "change"]
+
+
+@admin.register(CatalogueChange)
+class CatalogueChangeAdmin(admin.ModelAdmin):
+    """The audit trail: read only, it is written by the review and catalogue services."""
+
+    list_display = ["created_at", "kind", "user", "reason"]
+    list_filter = ["kind"]
+    search_fields = ["reason", "leopards__code"]
+    list_select_related = ["user"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(SecondOpinion)
+class SecondOpinionAdmin(admin.ModelAdmin):
+    list_display = ["sighting", "first_by", "second_by", "status", "created_at", "answered_at"]
+    list_filter = ["status"]
+    list_select_related = ["sighting__photo", "sighting__leopard", "first_by", "second_by"]
+    raw_id_fields = ["sighting", "first_leopard", "second_leopard"]

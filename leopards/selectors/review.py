@@ -69,8 +69,11 @@ def review_queue(
         .order_by()
         .values("photo__event")
     )
-    first_photo = Photo.objects.filter(event=OuterRef("pk"), thumbnail__gt="").order_by(
-        "taken_at", "pk"
+    # The queue's thumbnail never shows a photo the detector found a person in.
+    first_photo = (
+        Photo.objects.filter(event=OuterRef("pk"), thumbnail__gt="")
+        .exclude(detector_result__shows_person=True)
+        .order_by("taken_at", "pk")
     )
     return (
         events.select_related("deployment__station__park", "claimed_by", "review")
