@@ -42,6 +42,19 @@ def waiting_event(park):
     return work
 
 
+# Collects what the browser blocked under the Content-Security-Policy.
+WATCH = (
+    "window.__cspViolations = [];"
+    "document.addEventListener('securitypolicyviolation', e =>"
+    " window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));"
+)
+
+
+def no_csp_violations(page) -> None:
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("window.__cspViolations") == [], page.url
+
+
 def shoot(page, name: str, tmp_path: Path) -> None:
     path = tmp_path / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
@@ -53,6 +66,7 @@ def test_a_scientist_confirms_a_match_and_creates_a_new_individual(
     page, scientist, waiting_event, tmp_path
 ):
     first, second = waiting_event.sightings
+    page.add_init_script(WATCH)
     browser_login(page, scientist)
     page.get_by_role("link", name="Review").click()
     expect(page.locator("h1")).to_have_text("Review queue")
@@ -65,6 +79,7 @@ def test_a_scientist_confirms_a_match_and_creates_a_new_individual(
     expect(candidate).to_contain_text("LEO-120F")
     expect(candidate).to_contain_text("97 %")
     expect(candidate).to_have_attribute("data-lines", "8")
+    no_csp_violations(page)
     shoot(page, "review-event", tmp_path)
 
     # The first undecided box has the focus: "1" confirms its first candidate.
@@ -96,6 +111,8 @@ def test_a_scientist_confirms_a_match_and_creates_a_new_individual(
     expect(page.locator("h1")).to_contain_text("LEO-120F")
     expect(page.locator("table.sightings tbody tr")).to_have_count(2)
     expect(page.locator("table.changes")).to_contain_text("Identification confirmed")
+    expect(page.locator("#leopard-map")).to_have_attribute("data-points", "2")
+    no_csp_violations(page)
     shoot(page, "individual-confirmed", tmp_path)
 
     page.goto(f"{page.base_url}/leopards/")
