@@ -12,23 +12,24 @@ merge, split, undo, a redrawn box or a changed flank):
 
 from __future__ import annotations
 
-import io
 import logging
+import multiprocessing
+import os
 import time
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from PIL import Image
 
-from leopards.matching import catalogue
-from leopards.matching.features import MIN_BOX_SIDE, Features, extract_features
+from leopards.matching import catalogue, extraction
+from leopards.matching.extraction import BoxFeatures, RelativeBox, box_features, box_features_job
+from leopards.matching.features import MIN_BOX_SIDE, Features
 from leopards.matching.scoring import Candidate, rank
 from leopards.models import Leopard, MatchCandidate, MatchIndexEntry, MatchIndexState, Sighting
 
@@ -36,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 # The review page draws matched spots; a few dozen lines say as much as hundreds.
 MAX_MATCH_LINES = 60
+# Below this many boxes, starting worker processes costs more than it saves.
+PARALLEL_FROM = 24
+EXTRACT_CHUNK = 64
 
 
 # -- features --------------------------------------------------------------------------
@@ -53,71 +57,103 @@ def _box_filter(sighting: Sighting) -> Q:
     )
 
 
-def sighting_extract_features(*, sighting_id: int) -> Sighting | None:
-    """Extract the spot-pattern features of a sighting's box and store them with a status."""
-    sighting = Sighting.objects.select_related("photo").filter(pk=sighting_id).first()
-    if sighting is None:
+def _relative_box(sighting: Sighting) -> RelativeBox | None:
+    if not sighting.has_box:
         return None
-    photo = sighting.photo
-    status, error, features = Sighting.FeatureStatus.FAILED, "", Features.empty()
-    data = None
-    if not photo.file.name:
-        error = _("This photo record has no stored file.")
+    return (sighting.bbox_x, sighting.bbox_y, sighting.bbox_w, sighting.bbox_h)
+
+
+def _read_photo(sighting: Sighting) -> tuple[bytes | None, str]:
+    """Return the photo's bytes, or None and why; other storage errors propagate (retried)."""
+    if not sighting.photo.file.name:
+        return None, _("This photo record has no stored file.")
+    try:
+        with sighting.photo.file.open("rb") as handle:
+            return handle.read(), ""
+    except FileNotFoundError:
+        return None, _("The photo file is missing from storage.")
+
+
+def _problem_text(result: BoxFeatures) -> str:
+    if result.problem == extraction.UNREADABLE:
+        return _("The photo cannot be read as an image: %(why)s") % {"why": result.detail}
+    if result.problem == extraction.TOO_SMALL:
+        return _(
+            "The box is too small to show a spot pattern (%(px)s pixels across; "
+            "at least %(min)d are needed)."
+        ) % {"px": result.detail, "min": MIN_BOX_SIDE}
+    if result.problem == extraction.NO_PATTERN:
+        return _(
+            "No spot pattern found in the box: it may be blank, over- or under-exposed, "
+            "or too blurred."
+        )
+    return ""
+
+
+def _store_features(sighting: Sighting, result: BoxFeatures | None, error: str) -> Sighting | None:
+    """Store a box's features (or why there are none) unless the box changed meanwhile."""
+    if result is None:
+        status = Sighting.FeatureStatus.FAILED
+    elif result.count:
+        status = Sighting.FeatureStatus.READY
+    elif result.problem == extraction.UNREADABLE:
+        status = Sighting.FeatureStatus.FAILED
     else:
-        try:
-            with photo.file.open("rb") as handle:
-                data = handle.read()
-        except FileNotFoundError:
-            error = _("The photo file is missing from storage.")
-    # Other storage errors propagate: the task retries them.
-    if data is not None:
-        try:
-            with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-            box = None
-            if sighting.has_box:
-                box = (
-                    sighting.bbox_x * width,
-                    sighting.bbox_y * height,
-                    sighting.bbox_w * width,
-                    sighting.bbox_h * height,
-                )
-            features = extract_features(data, box)
-        except (OSError, ValueError, Image.DecompressionBombError, cv2.error) as exc:
-            # The bytes are in memory: an error now is the image, not the storage.
-            error = _("The photo cannot be read as an image: %(why)s") % {"why": exc}
-        else:
-            if len(features):
-                status = Sighting.FeatureStatus.READY
-            else:
-                status = Sighting.FeatureStatus.NO_FEATURES
-                side = min(box[2], box[3]) if box else min(width, height)
-                if side < MIN_BOX_SIDE:
-                    error = _(
-                        "The box is too small to show a spot pattern (%(px)d pixels across; "
-                        "at least %(min)d are needed)."
-                    ) % {"px": side, "min": MIN_BOX_SIDE}
-                else:
-                    error = _(
-                        "No spot pattern found in the box: it may be blank, over- or "
-                        "under-exposed, or too blurred."
-                    )
-    blob = features.to_bytes() if len(features) else None
+        status = Sighting.FeatureStatus.NO_FEATURES
+    blob = result.blob if result is not None else None
     values = {
         "features": blob,
         "feature_status": status,
-        "feature_error": error,
-        "feature_count": len(features),
+        "feature_error": error or (_problem_text(result) if result is not None else ""),
+        "feature_count": result.count if result is not None else 0,
         "features_digest": catalogue.features_digest(blob) if blob else "",
     }
     updated = Sighting.objects.filter(_box_filter(sighting), pk=sighting.pk).update(**values)
     if not updated:
         # The box changed (or the row went) while the photo was read; the change
         # queued its own extraction.
-        return Sighting.objects.filter(pk=sighting_id).first()
+        return Sighting.objects.filter(pk=sighting.pk).first()
     for name, value in values.items():
         setattr(sighting, name, value)
     return sighting
+
+
+def sighting_extract_features(*, sighting_id: int) -> Sighting | None:
+    """Extract the spot-pattern features of a sighting's box and store them with a status."""
+    sighting = Sighting.objects.select_related("photo").filter(pk=sighting_id).first()
+    if sighting is None:
+        return None
+    data, error = _read_photo(sighting)
+    result = box_features(data, _relative_box(sighting)) if data is not None else None
+    return _store_features(sighting, result, error)
+
+
+def sightings_extract_features(*, sighting_ids: Iterable[int], processes: int = 0) -> int:
+    """Extract the features of many sightings in parallel processes; return how many."""
+    ids = sorted(set(sighting_ids))
+    processes = processes or min(os.cpu_count() or 1, 8)
+    if processes < 2 or len(ids) < PARALLEL_FROM:
+        return sum(sighting_extract_features(sighting_id=pk) is not None for pk in ids)
+    done = 0
+    # Spawned, not forked, workers: a forked child would share the database connection.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(processes, mp_context=context) as pool:
+        for start in range(0, len(ids), EXTRACT_CHUNK):
+            sightings = list(
+                Sighting.objects.select_related("photo").filter(
+                    pk__in=ids[start : start + EXTRACT_CHUNK]
+                )
+            )
+            reads = [_read_photo(s) for s in sightings]
+            jobs = [
+                (data, _relative_box(s)) for s, (data, _e) in zip(sightings, reads, strict=True)
+            ]
+            readable = [job for job in jobs if job[0] is not None]
+            results = iter(pool.map(box_features_job, readable, chunksize=4))
+            for sighting, (data, error) in zip(sightings, reads, strict=True):
+                result = next(results) if data is not None else None
+                done += _store_features(sighting, result, error) is not None
+    return done
 
 
 # -- candidates ------------------------------------------------------------------------
@@ -386,9 +422,7 @@ def match_index_rebuild(*, extract_missing: bool = False, snapshot: bool = True)
         pending = Sighting.objects.filter(
             status=Sighting.Status.CONFIRMED, feature_status=Sighting.FeatureStatus.PENDING
         ).values_list("pk", flat=True)
-        for pk in list(pending.iterator()):
-            sighting_extract_features(sighting_id=pk)
-            extracted += 1
+        extracted = sightings_extract_features(sighting_ids=list(pending))
     extract_s = time.perf_counter() - started
     candidates = set(
         Sighting.objects.filter(status=Sighting.Status.CONFIRMED).values_list("pk", flat=True)

@@ -434,3 +434,34 @@ def test_a_merge_ranks_again_the_sightings_that_named_the_merged_individual(
         matching.catalogue_sync(sighting_ids=moved)
 
     assert _leopards(query)[0] == survivor.pk
+
+
+def test_extracting_many_boxes_in_worker_processes_stores_the_same_outcomes(monkeypatch):
+    monkeypatch.setattr(matching, "PARALLEL_FROM", 2)
+    leopard = leopard_sighting(1, "left", 1, leopard=None, status=Sighting.Status.PROPOSED)
+    grey = SightingFactory(
+        photo=stored_photo(Image.new("RGB", (560, 392), (90, 90, 90))),
+        leopard=None,
+        status=Sighting.Status.PROPOSED,
+    )
+    missing = SightingFactory(leopard=None, status=Sighting.Status.PROPOSED)
+    ids = [leopard.pk, grey.pk, missing.pk]
+
+    assert matching.sightings_extract_features(sighting_ids=ids, processes=2) == 3
+
+    parallel = {
+        pk: (status, count, digest)
+        for pk, status, count, digest in Sighting.objects.filter(pk__in=ids).values_list(
+            "pk", "feature_status", "feature_count", "features_digest"
+        )
+    }
+    for pk in ids:
+        matching.sighting_extract_features(sighting_id=pk)
+    serial = {
+        pk: (status, count, digest)
+        for pk, status, count, digest in Sighting.objects.filter(pk__in=ids).values_list(
+            "pk", "feature_status", "feature_count", "features_digest"
+        )
+    }
+    assert parallel == serial
+    assert [parallel[pk][0] for pk in ids] == ["ready", "no_features", "failed"]
