@@ -1,7 +1,7 @@
 """Reads of the review: the queue of events and one event with everything its page shows."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import (
@@ -45,9 +45,9 @@ def _filtered(user: AbstractBaseUser | AnonymousUser, filters: QueueFilters) -> 
     if filters.station_id:
         events = events.filter(deployment__station_id=filters.station_id)
     if filters.date_from:
-        events = events.filter(start__gte=datetime.combine(filters.date_from, time.min))
+        events = events.filter(start__date__gte=filters.date_from)
     if filters.date_to:
-        events = events.filter(start__lt=datetime.combine(filters.date_to, time.max))
+        events = events.filter(start__date__lte=filters.date_to)
     return events
 
 
