@@ -199,11 +199,12 @@ def sighting_identify(request: HttpRequest, pk: int) -> HttpResponse:
     require_reviewer(request)
     sighting = get_object_or_404(visible_sightings(request.user).select_related("photo"), pk=pk)
     back = request.POST.get("next") or ""
-    here = (
-        back
-        if back.startswith("/") and not back.startswith("//")
-        else reverse("leopards:event-review", args=[sighting.photo.event_id])
-    )
+    if back.startswith("/") and not back.startswith("//"):
+        here = back
+    elif sighting.photo.event_id is not None:
+        here = reverse("leopards:event-review", args=[sighting.photo.event_id])
+    else:
+        here = reverse("leopards:review-queue")
     form = IdentifyForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("The form was incomplete; nothing was saved."))
@@ -218,7 +219,11 @@ def sighting_identify(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         match data["action"]:
             case "confirm":
-                leopard = get_object_or_404(Leopard, pk=data["leopard"] or 0)
+                # A candidate may be an individual of a park across the border.
+                allowed = leopards_for_user(request.user) | Leopard.objects.filter(
+                    pk__in=sighting.candidates.values("leopard")
+                )
+                leopard = get_object_or_404(allowed, pk=data["leopard"] or 0)
                 result = identification.sighting_confirm(
                     **common, leopard_id=leopard.pk, reason=data["reason"], observed_age_class=age
                 )

@@ -309,3 +309,32 @@ def test_a_crop_is_served_to_members_and_reference_crops_to_reviewers(
     assert client.get(url).status_code == 404  # proposed, and not in bob's parks
     client.force_login(ranger)
     assert client.get(url).status_code == 404
+
+
+def test_confirming_to_an_individual_neither_visible_nor_a_candidate_is_a_404(
+    client, park, other_park, scientist
+):
+    foreign = known_leopard(other_park, code="LEO-900M")
+    work = make_event(park, photos=1)
+    client.force_login(scientist)
+    response = client.post(
+        reverse("leopards:sighting-identify", args=[work.sightings[0].pk]),
+        {"action": "confirm", "leopard": foreign.pk, "version": 1},
+    )
+    assert response.status_code == 404
+    assert Sighting.objects.get(pk=work.sightings[0].pk).status == "proposed"
+
+
+def test_a_candidate_from_a_park_across_the_border_can_be_confirmed(
+    client, park, other_park, scientist
+):
+    crosser = known_leopard(other_park, code="LEO-900M")
+    work = make_event(park, photos=1, candidates=[crosser])
+    client.force_login(scientist)
+    client.post(
+        reverse("leopards:sighting-identify", args=[work.sightings[0].pk]),
+        {"action": "confirm", "leopard": crosser.pk, "version": 1},
+    )
+    assert Sighting.objects.get(pk=work.sightings[0].pk).leopard == crosser
+    page = client.get(reverse("leopards:leopard-detail", args=["LEO-900M"]))
+    assert page.context["info"].hidden_count == 1
