@@ -13,11 +13,21 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from PIL import ExifTags, Image
 
 from leopards.models import AgeClass, Flank, Leopard, Sex, Sighting, age_class_at
-from traps.models import Deployment, MalfunctionPeriod, Park, ParkMembership, Photo, Role, Station
+from traps.models import (
+    Deployment,
+    Event,
+    MalfunctionPeriod,
+    Park,
+    ParkMembership,
+    Photo,
+    Role,
+    Station,
+)
 from traps.services import photo_receive
 
 SEED = 20_26
@@ -188,6 +198,7 @@ class DemoBuilder:
         self._leopards(cats)
         self._photos_and_sightings(cats)
         self._matching()
+        self._review_state()
         # The dashboards read stored census figures; the demo's sightings bypass the
         # sighting services that would mark them stale, so rebuild them here.
         from census.services import census_rebuild
@@ -389,6 +400,15 @@ class DemoBuilder:
                 },
             )
         return 1
+
+    def _review_state(self) -> None:
+        """Mark the events whose boxes are all identified as reviewed leopard events."""
+        open_boxes = Sighting.objects.filter(photo__event=OuterRef("pk")).exclude(
+            status=Sighting.Status.CONFIRMED
+        )
+        Event.objects.filter(photos__sightings__status=Sighting.Status.CONFIRMED).exclude(
+            Exists(open_boxes)
+        ).update(status=Event.Status.REVIEWED, content=Event.Content.LEOPARD)
 
     def _matching(self) -> None:
         """Extract spot features, build the match index, leave a few boxes to identify."""
