@@ -1,8 +1,10 @@
 """A ranger uploads a card folder in the browser, sees the counts, and uploads it again."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import browser_login
 from tests.factories import DeploymentFactory, jpeg_bytes
@@ -25,11 +27,10 @@ def card(tmp_path):
 
 def _upload(page, card) -> None:
     page.set_input_files("#folder-input", str(card))
-    page.wait_for_function("!document.getElementById('start').disabled")
+    # Locator assertions, not wait_for_function: the page's CSP forbids evaluating strings.
+    expect(page.locator("#start")).to_be_enabled()
     page.click("#start")
-    page.wait_for_function(
-        "document.getElementById('status').textContent.startsWith('Done')", timeout=30_000
-    )
+    expect(page.locator("#status")).to_have_text(re.compile(r"^Done"), timeout=30_000)
 
 
 def _count(page, name: str) -> str:
@@ -80,6 +81,6 @@ def test_upload_page_proposes_the_deployment_from_the_cameras_serial(page, range
     browser_login(page, ranger)
     page.goto(f"{page.base_url}/upload/")
     page.set_input_files("#files-input", [str(p) for p in sorted(card.glob("IMG_000[0-2].JPG"))])
-    page.wait_for_function("document.getElementById('deployment').value !== ''")
+    expect(page.locator("#deployment")).not_to_have_value("")
     assert page.input_value("#deployment") == str(deployment.pk)
     assert "CAM41146" in page.inner_text("#proposal")
