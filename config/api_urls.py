@@ -8,6 +8,7 @@ from census.api import CensusResultViewSet
 from leopards.api import (
     CatalogueChangeViewSet,
     LeopardViewSet,
+    MatchCandidateViewSet,
     ReviewEventViewSet,
     SecondOpinionViewSet,
     SightingViewSet,
@@ -25,6 +26,7 @@ router.register("photos", PhotoViewSet, basename="photo")
 router.register("review/events", ReviewEventViewSet, basename="review-event")
 router.register("sightings", SightingViewSet, basename="sighting")
 router.register("leopards", LeopardViewSet, basename="leopard")
+router.register("candidates", MatchCandidateViewSet, basename="candidate")
 router.register("catalogue-changes", CatalogueChangeViewSet, basename="catalogue-change")
 router.register("second-opinions", SecondOpinionViewSet, basename="second-opinion")
 

@@ -336,6 +336,21 @@ def _leopard_or_candidate(request: Request, sighting: Sighting) -> Leopard:
     return _leopard_by_code(request, code)
 
 
+class MatchCandidateViewSet(viewsets.ReadOnlyModelViewSet):
+    """Ranked candidate individuals that the matcher proposed for sightings in the user's parks."""
+
+    permission_classes = [IsAuthenticated, CanReview]
+    serializer_class = s.CandidateSerializer
+    filterset_fields = ["sighting", "leopard", "rank"]
+
+    def get_queryset(self):
+        return (
+            review._candidates()
+            .filter(sighting__in=catalogue.visible_sightings(self.request.user))
+            .order_by("sighting_id", "rank")
+        )
+
+
 class LeopardViewSet(RefusalMixin, viewsets.ReadOnlyModelViewSet):
     """Individuals seen in the user's parks; scientists edit, merge, split and link flanks."""
 

@@ -23,6 +23,8 @@ class CandidateSerializer(serializers.ModelSerializer):
     class Meta:
         model = MatchCandidate
         fields = [
+            "id",
+            "sighting",
             "rank",
             "leopard",
             "leopard_id",

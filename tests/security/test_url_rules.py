@@ -34,6 +34,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from census.models import CensusResult
+from leopards.models import Leopard, MatchCandidate, Sighting
 from tests.factories import DeploymentFactory, StationFactory, jpeg_bytes
 from tests.traps.ingest import ingest
 
@@ -89,6 +90,14 @@ def _census(w: World) -> CensusResult:
     return CensusResult.objects.get_or_create(
         park=w.park, year=2024, defaults={"reference_date": date(2024, 6, 30)}
     )[0]
+
+
+def _candidate(w: World) -> MatchCandidate:
+    sighting = Sighting.objects.create(
+        photo=w.photo, bbox_x=0.1, bbox_y=0.1, bbox_w=0.5, bbox_h=0.5
+    )
+    leopard = Leopard.objects.create(code="LEO-ALPHA-1")
+    return MatchCandidate.objects.create(sighting=sighting, leopard=leopard, rank=1, score=9.0)
 
 
 SURVEY = "?start=2024-05-01&end=2024-05-31&occasion_days=7"
@@ -172,6 +181,8 @@ RULES: dict[str, Rule] = {
     "event-detail": Rule("api", lambda w: f"/api/events/{w.photo.event_id}/"),
     "census-result-list": Rule("api", lambda w: "/api/census-results/", outsider="hidden"),
     "census-result-detail": Rule("api", lambda w: f"/api/census-results/{_census(w).pk}/"),
+    "candidate-list": Rule("api", lambda w: "/api/candidates/", outsider="hidden"),
+    "candidate-detail": Rule("api", lambda w: f"/api/candidates/{_candidate(w).pk}/"),
     "traps:photo-file": Rule("page", lambda w: f"/photos/{w.photo.pk}/file"),
     "traps:photo-thumbnail": Rule("page", lambda w: f"/photos/{w.photo.pk}/thumbnail"),
 }
