@@ -3,8 +3,9 @@
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
+from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -58,3 +59,12 @@ def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
             code = _first_code(exc.get_codes())
             response.data = {"detail": str(detail), "code": code}
     return response
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Answer a URL that matches nothing: the API's JSON 404 under /api/, the page elsewhere."""
+    # An id the router's patterns refuse (say "1.5") never reaches a view.
+    if request.path.startswith("/api/"):
+        body = {"detail": str(exceptions.NotFound.default_detail), "code": "not_found"}
+        return JsonResponse(body, status=404)
+    return defaults.page_not_found(request, exception)

@@ -260,7 +260,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.api_schema.RegistryAutoSchema",
     # Every API error is JSON {"detail", "code"}, field errors kept under "errors".
     "EXCEPTION_HANDLER": "config.api_errors.json_exception_handler",
 }

@@ -6,6 +6,7 @@ from django.views.i18n import set_language
 
 from traps.views import home
 
+handler404 = "config.api_errors.not_found"
 urlpatterns = [
     path("", home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

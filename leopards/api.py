@@ -5,11 +5,11 @@ from typing import Any
 
 from django.db.models import Prefetch
 from django.http import Http404
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
+from rest_framework.generics import get_object_or_404
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -422,7 +422,9 @@ class LeopardViewSet(RefusalMixin, viewsets.ReadOnlyModelViewSet):
                     reason=reason,
                 )
             )
-        return Response(s.LeopardSerializer(Leopard.objects.get(pk=leopard.pk)).data)
+        leopard = Leopard.objects.get(pk=leopard.pk)
+        catalogue.catalogue_figures(request.user, [leopard])
+        return Response(s.LeopardSerializer(leopard).data)
 
     @extend_schema(
         request=s.MergeSerializer, responses={200: s.CatalogueChangeSerializer, **WRITE_ERRORS}
@@ -470,7 +472,7 @@ class LeopardViewSet(RefusalMixin, viewsets.ReadOnlyModelViewSet):
         return Response(s.CatalogueChangeSerializer(change).data)
 
     @extend_schema(responses=s.CatalogueChangeSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def changes(self, request: Request, code: str | None = None) -> Response:
         """The audit trail of this individual, newest first."""
         leopard = self.get_object()

@@ -44,7 +44,9 @@ class CandidateSerializer(serializers.ModelSerializer):
 
 
 class SightingSerializer(serializers.ModelSerializer):
-    leopard = serializers.CharField(source="leopard.code", read_only=True, default=None)
+    leopard = serializers.CharField(
+        source="leopard.code", read_only=True, default=None, allow_null=True
+    )
     event = serializers.IntegerField(source="photo.event_id", read_only=True)
     crop_url = serializers.SerializerMethodField()
 
@@ -100,11 +102,14 @@ class ReviewPhotoSerializer(serializers.ModelSerializer):
 class ReviewEventSerializer(serializers.ModelSerializer):
     park = serializers.CharField(source="deployment.station.park.code", read_only=True)
     station = serializers.CharField(source="deployment.station.code", read_only=True)
-    claimed_by = serializers.CharField(source="claimed_by.username", default=None, read_only=True)
+    claimed_by = serializers.CharField(
+        source="claimed_by.username", default=None, read_only=True, allow_null=True
+    )
     version = serializers.SerializerMethodField()
     flag = serializers.SerializerMethodField()
-    photo_count = serializers.IntegerField(read_only=True, required=False)
-    open_count = serializers.IntegerField(read_only=True, required=False)
+    # Counted for the queue only; null in the answers about one event.
+    photo_count = serializers.IntegerField(read_only=True, allow_null=True)
+    open_count = serializers.IntegerField(read_only=True, allow_null=True)
 
     class Meta:
         model = Event
@@ -188,11 +193,14 @@ class IdentifySerializer(VersionSerializer):
 
 
 class LeopardSerializer(serializers.ModelSerializer):
-    mother = serializers.CharField(source="mother.code", default=None, read_only=True)
+    mother = serializers.CharField(
+        source="mother.code", default=None, read_only=True, allow_null=True
+    )
     aliases = serializers.SlugRelatedField(many=True, slug_field="code", read_only=True)
-    sighting_count = serializers.IntegerField(read_only=True, required=False)
-    first_seen = serializers.DateTimeField(read_only=True, required=False)
-    last_seen = serializers.DateTimeField(read_only=True, required=False)
+    # From catalogue_figures; an individual without sightings has no first or last.
+    sighting_count = serializers.IntegerField(read_only=True)
+    first_seen = serializers.DateTimeField(read_only=True, allow_null=True)
+    last_seen = serializers.DateTimeField(read_only=True, allow_null=True)
     url = serializers.SerializerMethodField()
 
     class Meta:

@@ -6,8 +6,10 @@ Dates are calendar days in UTC; a date range keeps whatever overlaps it.
 from datetime import UTC, date, datetime, time, timedelta
 
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
+from django_filters.fields import IsoDateTimeField
 
 from traps.models import Deployment, Event, Photo, Station
 
@@ -20,6 +22,23 @@ def day_start(day: date) -> datetime:
 def day_after(day: date) -> datetime:
     """Return the first instant after a UTC day."""
     return day_start(day + timedelta(days=1))
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 instant, turned into UTC: PostgreSQL refuses offsets past 15:59."""
+
+    def to_python(self, value: object) -> datetime | None:
+        instant = super().to_python(value)
+        if instant is None:
+            return None
+        try:
+            return instant.astimezone(UTC)
+        except OverflowError as error:  # the offset moves it past year 9999
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from error
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
 
 
 class StationFilter(django_filters.FilterSet):
@@ -68,10 +87,10 @@ class PhotoFilter(django_filters.FilterSet):
     event = django_filters.NumberFilter(field_name="event_id")
     status = django_filters.ChoiceFilter(choices=Photo.Status.choices)
     sha256 = django_filters.CharFilter(field_name="sha256", lookup_expr="iexact")
-    taken_after = django_filters.IsoDateTimeFilter(
+    taken_after = UtcIsoDateTimeFilter(
         field_name="taken_at", lookup_expr="gte", help_text=_("Taken at or after (ISO 8601).")
     )
-    taken_before = django_filters.IsoDateTimeFilter(
+    taken_before = UtcIsoDateTimeFilter(
         field_name="taken_at", lookup_expr="lt", help_text=_("Taken before (ISO 8601).")
     )
 

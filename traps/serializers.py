@@ -265,9 +265,14 @@ class EventSerializer(serializers.ModelSerializer):
 class ValidationErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField()
+    # Absent when the body could not be parsed at all.
     errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        help_text=_("The messages per field; non_field_errors for the request as a whole."),
+        child=serializers.JSONField(),
+        required=False,
+        help_text=_(
+            "The messages per field (per item index for lists); "
+            "non_field_errors for the request as a whole."
+        ),
     )
 
 
