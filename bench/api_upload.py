@@ -63,27 +63,21 @@ def wait_http(url: str, timeout: float = 60) -> None:
     raise SystemExit(f"{url} did not answer")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--photos", type=int, default=1000)
-    parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--task-workers", type=int, default=2)
-    args = parser.parse_args()
-
-    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB_NAME])
-    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB_NAME], check=True)
+def fresh_stack(db_name: str, redis_url: str, prefix: str) -> tuple[Path, dict[str, str]]:
+    """Recreate the bench database, empty its Redis db, point Django at both and set it up."""
+    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", db_name])
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", db_name], check=True)
     import redis
 
-    redis.Redis.from_url(REDIS).flushdb()
-
-    tmp = Path(tempfile.mkdtemp(prefix="api-bench-"))
+    redis.Redis.from_url(redis_url).flushdb()
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
     env = {
         **os.environ,
-        "DATABASE_URL": f"{PG}/{DB_NAME}",
-        "CELERY_BROKER_URL": REDIS,
+        "DATABASE_URL": f"{PG}/{db_name}",
+        "CELERY_BROKER_URL": redis_url,
         "MEDIA_ROOT": str(tmp / "media"),
         "VAR_DIR": str(tmp / "var"),
+        "STATIC_ROOT": str(tmp / "static"),
         "DEBUG": "false",
         "LOG_LEVEL": "WARNING",
     }
@@ -92,6 +86,18 @@ def main() -> None:
     import django
 
     django.setup()
+    return tmp, env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--photos", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--task-workers", type=int, default=2)
+    args = parser.parse_args()
+
+    tmp, env = fresh_stack(DB_NAME, REDIS, "api-bench-")
     from django.core.management import call_command
     from django.db.models import Max
 

@@ -24,7 +24,6 @@ import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -34,11 +33,10 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.api_upload import fresh_stack, wait_http  # noqa: E402
 from bench.api_upload import photos as make_photos  # noqa: E402
-from bench.api_upload import wait_http  # noqa: E402
 
 DB_NAME = "registry_load_bench"
-PG = "postgres://postgres@127.0.0.1:5432"
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 PORT = int(os.environ.get("BENCH_PORT", "8007"))
 PASSWORD = "correct-horse-battery"
@@ -112,27 +110,7 @@ def main() -> None:
     parser.add_argument("--task-workers", type=int, default=2)
     args = parser.parse_args()
 
-    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB_NAME])
-    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB_NAME], check=True)
-    import redis
-
-    redis.Redis.from_url(REDIS).flushdb()
-    tmp = Path(tempfile.mkdtemp(prefix="load-bench-"))
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"{PG}/{DB_NAME}",
-        "CELERY_BROKER_URL": REDIS,
-        "MEDIA_ROOT": str(tmp / "media"),
-        "VAR_DIR": str(tmp / "var"),
-        "STATIC_ROOT": str(tmp / "static"),
-        "DEBUG": "false",
-        "LOG_LEVEL": "WARNING",
-    }
-    os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
+    tmp, env = fresh_stack(DB_NAME, REDIS, "load-bench-")
     from django.core.management import call_command
     from django.db import connections
     from django.db.models import Count, Max
