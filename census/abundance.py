@@ -25,12 +25,8 @@ def estimate(model: str, data: Any, *, frequencies: bool = False) -> Estimate:
         raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
     if model == "chapman":
         if frequencies:
-            return Estimate(
-                model=estimators.CHAPMAN,
-                captured=int(np.sum(data)),
-                occasions=len(data),
-                reason="Chapman's estimator needs who was caught in each of two samples; "
-                "capture frequencies do not say that. Give the capture histories instead.",
+            return estimators.no_estimate(
+                estimators.CHAPMAN, int(np.sum(data)), len(data), "chapman_needs_histories"
             )
         return estimators.chapman_from_histories(data)
     function = {

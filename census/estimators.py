@@ -14,8 +14,8 @@ which reproduces program CAPTURE for the jackknife, on the Kanha tigers of Karan
 
 import math
 import numbers
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,8 @@ MH_CHAO = "mh_chao"
 
 NO_INTERVAL = "none"
 LOG_NORMAL_F0 = "log-normal on f0 = N - S (Chao 1987)"
+CHAPMAN_INTERVAL = LOG_NORMAL_F0 + ", Seber (1970) variance"
+CHAO_NO_SINGLETONS_INTERVAL = "Chao's interval for no singletons (EstimateS eqn 14)"
 M0_INTERVAL = (
     "Wald interval on log(N - S) from the observed information of the full likelihood "
     "(as wiqid closedCapM0)"
@@ -38,6 +40,57 @@ JACKKNIFE_INTERVAL = (
     "log-normal on f0 = N - S (Chao 1987; Rexstad & Burnham 1991, as program CAPTURE), "
     "SE from CAPTURE's power-weighted variance over orders"
 )
+
+INTERVAL_METHODS = (
+    NO_INTERVAL,
+    LOG_NORMAL_F0,
+    CHAPMAN_INTERVAL,
+    M0_INTERVAL,
+    JACKKNIFE_INTERVAL,
+    CHAO_NO_SINGLETONS_INTERVAL,
+)
+
+# Why there is no estimate, by code, with the values each message names. The English
+# text goes to the command line and JSON; pages translate the code (census.estimate_text),
+# so this module stays free of Django.
+REASONS = {
+    "histories_not_binary": "capture histories must contain only 0 and 1",
+    "negative_occasions": "the number of occasions cannot be negative",
+    "frequencies_not_whole": "capture frequencies must be whole numbers",
+    "negative_frequencies": "capture frequencies cannot be negative",
+    "too_many_captures": "frequencies list animals caught more than {occasions} times "
+    "in {occasions} occasions",
+    "no_captures": "no animals captured",
+    "one_occasion": "only one capture occasion: no animal can be recaptured, so there is "
+    "nothing to estimate the missed animals from",
+    "no_recaptures": "no recaptures: all {captured} animals were caught only once, so the "
+    "data cannot tell how many were missed",
+    "negative_samples": "sample sizes and recaptures cannot be negative",
+    "recaptures_exceed_sample": "m2={m2} recaptures cannot exceed either sample (n1={n1}, n2={n2})",
+    "empty_sample": "one of the two samples is empty: nothing to compare",
+    "no_recaptures_second_sample": "no recaptures: none of the {n2} animals in the second "
+    "sample had been caught in the first",
+    "chapman_two_occasions": "Chapman's estimator needs exactly two sampling occasions, "
+    "got {occasions}; define two occasions or use M0, the jackknife or Chao",
+    "chapman_needs_histories": "Chapman's estimator needs who was caught in each of two "
+    "samples; capture frequencies do not say that. Give the capture histories instead.",
+    "no_maximum": "too few recaptures: the likelihood has no maximum, so the population "
+    "size is not identifiable",
+    "jackknife_one_animal": "only one animal captured: the jackknife's order test needs "
+    "at least two",
+    "jackknife_failed": "the jackknife failed numerically on these frequencies",
+    "area_not_positive": "the effective area must be a positive number of km2",
+    "no_abundance": "there is no abundance estimate to convert",
+}
+
+# Caveats about a figure that exists, by code.
+NOTES = {
+    "boundary": "the likelihood peaks at N = S (every animal seems to have been caught); "
+    "no standard error or interval can be computed there",
+    "singular_information": "the information matrix is singular; no standard error",
+    "negative_variance": "the jackknife variance came out negative and was set to zero",
+    "bias_corrected": "bias-corrected form S + f1(f1-1) / (2(f2+1))",
+}
 
 # Program CAPTURE's critical values: 3.8415 for the order tests, 3.84 when it
 # interpolates. They differ in the fourth decimal and the published figures depend on it.
@@ -90,6 +143,10 @@ class Estimate:
     # A caveat about a figure that exists (e.g. no interval at a boundary estimate).
     note: str | None = None
     jackknife: JackknifeSelection | None = None
+    # The keys of REASONS and NOTES behind `reason` and `note`, and the values they name.
+    reason_code: str | None = None
+    reason_params: Mapping[str, Any] = field(default_factory=dict)
+    note_code: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -130,6 +187,8 @@ class DensityEstimate:
     ci_low: float | None = None
     ci_high: float | None = None
     reason: str | None = None
+    reason_code: str | None = None
+    reason_params: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the density as plain JSON values."""
@@ -217,7 +276,7 @@ def _read_captures(data: Any, occasions: int | None, model: str) -> _Captures | 
                 f"occasions={occasions} but the capture histories have {columns} columns"
             )
         if not np.all(np.isin(array, (0, 1))):
-            return _no_estimate(model, 0, columns, "capture histories must contain only 0 and 1")
+            return no_estimate(model, 0, columns, "histories_not_binary")
         frequencies = np.asarray(frequencies_from_histories(array), dtype=np.int64)
         return _checked(_Captures(frequencies, columns), model)
     if array.ndim != 1:
@@ -227,19 +286,14 @@ def _read_captures(data: Any, occasions: int | None, model: str) -> _Captures | 
         )
     t = len(array) if occasions is None else int(occasions)
     if t < 0:
-        return _no_estimate(model, 0, None, "the number of occasions cannot be negative")
+        return no_estimate(model, 0, None, "negative_occasions")
     if not _whole(array):
-        return _no_estimate(model, 0, t, "capture frequencies must be whole numbers")
+        return no_estimate(model, 0, t, "frequencies_not_whole")
     if np.any(array < 0):
-        return _no_estimate(model, 0, t, "capture frequencies cannot be negative")
+        return no_estimate(model, 0, t, "negative_frequencies")
     counts = array.astype(np.int64)
     if np.any(counts[t:] != 0):
-        return _no_estimate(
-            model,
-            int(counts.sum()),
-            t,
-            f"frequencies list animals caught more than {t} times in {t} occasions",
-        )
+        return no_estimate(model, int(counts.sum()), t, "too_many_captures", occasions=t)
     frequencies = np.zeros(t, dtype=np.int64)
     frequencies[: min(t, len(counts))] = counts[:t]
     return _checked(_Captures(frequencies, t), model)
@@ -248,28 +302,30 @@ def _read_captures(data: Any, occasions: int | None, model: str) -> _Captures | 
 def _checked(captures: _Captures, model: str) -> _Captures | Estimate:
     captured, t = captures.captured, captures.occasions
     if captured == 0:
-        return _no_estimate(model, 0, t, "no animals captured")
+        return no_estimate(model, 0, t, "no_captures")
     if t < 2:
-        return _no_estimate(
-            model,
-            captured,
-            t,
-            "only one capture occasion: no animal can be recaptured, so there is "
-            "nothing to estimate the missed animals from",
-        )
+        return no_estimate(model, captured, t, "one_occasion")
     if captures.recaptured == 0:
-        return _no_estimate(
-            model,
-            captured,
-            t,
-            f"no recaptures: all {captured} animals were caught only once, so the data "
-            "cannot tell how many were missed",
-        )
+        return no_estimate(model, captured, t, "no_recaptures", captured=captured)
     return captures
 
 
-def _no_estimate(model: str, captured: int, occasions: int | None, reason: str) -> Estimate:
-    return Estimate(model=model, captured=captured, occasions=occasions, reason=reason)
+def no_estimate(
+    model: str, captured: int, occasions: int | None, code: str, /, **params: Any
+) -> Estimate:
+    """Return an estimate that is missing for the reason `code` (a key of REASONS)."""
+    return Estimate(
+        model=model,
+        captured=captured,
+        occasions=occasions,
+        reason=REASONS[code].format(**params),
+        reason_code=code,
+        reason_params=params,
+    )
+
+
+def _note(code: str | None) -> dict[str, str | None]:
+    return {"note": NOTES[code] if code else None, "note_code": code}
 
 
 def _log_normal_interval(captured: int, missed: float, se: float, z: float) -> tuple[float, float]:
@@ -295,31 +351,18 @@ def chapman(n1: int, n2: int, m2: int, *, ci: float = 0.95) -> Estimate:
     n1, n2, m2 = _count(n1, "n1"), _count(n2, "n2"), _count(m2, "m2")
     z = _check_ci(ci)
     if min(n1, n2, m2) < 0:
-        return _no_estimate(CHAPMAN, 0, 2, "sample sizes and recaptures cannot be negative")
+        return no_estimate(CHAPMAN, 0, 2, "negative_samples")
     if m2 > min(n1, n2):
-        return _no_estimate(
-            CHAPMAN,
-            0,
-            2,
-            f"m2={m2} recaptures cannot exceed either sample (n1={n1}, n2={n2})",
-        )
+        return no_estimate(CHAPMAN, 0, 2, "recaptures_exceed_sample", m2=m2, n1=n1, n2=n2)
     captured = n1 + n2 - m2
     if captured == 0:
-        return _no_estimate(CHAPMAN, 0, 2, "no animals captured")
+        return no_estimate(CHAPMAN, 0, 2, "no_captures")
     if n1 == 0 or n2 == 0:
-        return _no_estimate(
-            CHAPMAN, captured, 2, "one of the two samples is empty: nothing to compare"
-        )
+        return no_estimate(CHAPMAN, captured, 2, "empty_sample")
     if m2 == 0:
         # Chapman's formula still gives a number, but with no recaptures it is driven
         # by the +1 corrections alone and its variance is as large as the estimate.
-        return _no_estimate(
-            CHAPMAN,
-            captured,
-            2,
-            f"no recaptures: none of the {n2} animals in the second sample had been "
-            "caught in the first",
-        )
+        return no_estimate(CHAPMAN, captured, 2, "no_recaptures_second_sample", n2=n2)
     n_hat = (n1 + 1) * (n2 + 1) / (m2 + 1) - 1
     # Seber (1970): unbiased for the variance of Chapman's estimator.
     variance = (n1 + 1) * (n2 + 1) * (n1 - m2) * (n2 - m2) / ((m2 + 1) ** 2 * (m2 + 2))
@@ -334,7 +377,7 @@ def chapman(n1: int, n2: int, m2: int, *, ci: float = 0.95) -> Estimate:
         ci_low=low,
         ci_high=high,
         p_hat=(n1 + n2) / (2 * n_hat),
-        interval_method=LOG_NORMAL_F0 + ", Seber (1970) variance",
+        interval_method=CHAPMAN_INTERVAL,
         ci_level=ci,
     )
 
@@ -346,17 +389,13 @@ def chapman_from_histories(matrix: Any, *, ci: float = 0.95) -> Estimate:
         raise ValueError("capture histories must be a 2-D table: one row per animal")
     occasions = array.shape[1]
     if not np.all(np.isin(array, (0, 1))):
-        return _no_estimate(CHAPMAN, 0, occasions, "capture histories must contain only 0 and 1")
+        return no_estimate(CHAPMAN, 0, occasions, "histories_not_binary")
     if occasions != 2:
         # Which occasions to pool is a survey-design decision (e.g. halves of the season),
         # so it is made where occasions are built, not silently here.
         captured = int(np.count_nonzero(array.sum(axis=1))) if array.size else 0
-        return _no_estimate(
-            CHAPMAN,
-            captured,
-            occasions,
-            f"Chapman's estimator needs exactly two sampling occasions, got {occasions}; "
-            "define two occasions or use M0, the jackknife or Chao",
+        return no_estimate(
+            CHAPMAN, captured, occasions, "chapman_two_occasions", occasions=occasions
         )
     first, second = array[:, 0] == 1, array[:, 1] == 1
     return chapman(int(first.sum()), int(second.sum()), int((first & second).sum()), ci=ci)
@@ -411,20 +450,13 @@ def m0(data: CaptureData, occasions: int | None = None, *, ci: float = 0.95) -> 
             p_hat=n / (s * t),
             aic=-2 * loglik + 4,
             ci_level=ci,
-            note="the likelihood peaks at N = S (every animal seems to have been caught); "
-            "no standard error or interval can be computed there",
+            **_note("boundary"),
         )
     upper = float(max(s, 1))
     while score(upper) > 0:
         upper *= 2
         if upper > _MAX_MISSED:
-            return _no_estimate(
-                M0,
-                s,
-                t,
-                "too few recaptures: the likelihood has no maximum, so the population "
-                "size is not identifiable",
-            )
+            return no_estimate(M0, s, t, "no_maximum")
     missed = optimize.brentq(score, 0.0, upper, xtol=1e-12, rtol=4 * np.finfo(float).eps)
     n_hat = s + missed
     p = n / (n_hat * t)
@@ -445,7 +477,7 @@ def m0(data: CaptureData, occasions: int | None = None, *, ci: float = 0.95) -> 
             p_hat=p,
             aic=-2 * loglik + 4,
             ci_level=ci,
-            note="the information matrix is singular; no standard error",
+            **_note("singular_information"),
         )
     se = math.sqrt(info_pp / determinant)
     se_log_missed = se / missed
@@ -520,12 +552,7 @@ def mh_jackknife(data: CaptureData, occasions: int | None = None, *, ci: float =
         return captures
     s, n, t = captures.captured, captures.captures, captures.occasions
     if s < 2:
-        return _no_estimate(
-            MH_JACKKNIFE,
-            s,
-            t,
-            "only one animal captured: the jackknife's order test needs at least two",
-        )
+        return no_estimate(MH_JACKKNIFE, s, t, "jackknife_one_animal")
     coefficients = _jackknife_coefficients(t)
     orders = coefficients.shape[0]
     freq = captures.frequencies.astype(float)
@@ -558,7 +585,7 @@ def mh_jackknife(data: CaptureData, occasions: int | None = None, *, ci: float =
     variance = float((weights * variances + weights * (estimates - expected) ** 2).sum())
     note = None
     if variance < 0:
-        note = "the jackknife variance came out negative and was set to zero"
+        note = "negative_variance"
     se = math.sqrt(max(0.0, variance))
 
     # First order whose test against the next order is not significant.
@@ -597,9 +624,7 @@ def mh_jackknife(data: CaptureData, occasions: int | None = None, *, ci: float =
         chi_square=tuple(float(x) for x in chi2[:-1]),
     )
     if not all(math.isfinite(x) for x in (n_hat, low, high)):
-        return _no_estimate(
-            MH_JACKKNIFE, s, t, "the jackknife failed numerically on these frequencies"
-        )
+        return no_estimate(MH_JACKKNIFE, s, t, "jackknife_failed")
     return Estimate(
         model=MH_JACKKNIFE,
         captured=s,
@@ -611,8 +636,8 @@ def mh_jackknife(data: CaptureData, occasions: int | None = None, *, ci: float =
         p_hat=n / (n_hat * t),
         interval_method=JACKKNIFE_INTERVAL,
         ci_level=ci,
-        note=note,
         jackknife=selection,
+        **_note(note),
     )
 
 
@@ -644,7 +669,7 @@ def chao_mh(
         half_width = z * math.sqrt(s * p_missed / (1 - p_missed))
         centre = s / (1 - p_missed)
         low, high = max(float(s), centre - half_width), centre + half_width
-        interval_method = "Chao's interval for no singletons (EstimateS eqn 14)"
+        interval_method = CHAO_NO_SINGLETONS_INTERVAL
     else:
         # f1^2 / (2 f2) is undefined without doubletons; the bias-corrected form is not.
         corrected = f2 == 0 or bias_corrected
@@ -676,9 +701,7 @@ def chao_mh(
         p_hat=n / (n_hat * t),
         interval_method=interval_method,
         ci_level=ci,
-        note="bias-corrected form S + f1(f1-1) / (2(f2+1))"
-        if (f1 and (f2 == 0 or bias_corrected))
-        else None,
+        **_note("bias_corrected" if (f1 and (f2 == 0 or bias_corrected)) else None),
     )
 
 
@@ -692,6 +715,15 @@ def _real(value: Any, name: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a number, got {value!r}")
     return float(value)
+
+
+def _no_density(area_km2: float | None, code: str, /, **params: Any) -> DensityEstimate:
+    return DensityEstimate(
+        area_km2=area_km2,
+        reason=REASONS[code].format(**params),
+        reason_code=code,
+        reason_params=params,
+    )
 
 
 def density(
@@ -712,11 +744,9 @@ def density(
     if area is None or not math.isfinite(area) or area <= 0:
         # A non-finite area is dropped so the result still serialises as strict JSON.
         shown_area = area if area is not None and math.isfinite(area) else None
-        return DensityEstimate(
-            area_km2=shown_area, reason="the effective area must be a positive number of km2"
-        )
+        return _no_density(shown_area, "area_not_positive")
     if n_hat is None or not math.isfinite(n_hat) or n_hat < 0:
-        return DensityEstimate(area_km2=area, reason="there is no abundance estimate to convert")
+        return _no_density(area, "no_abundance")
     # The area is taken as known: the uncertainty of the buffer that defines it is not
     # propagated here, which is one reason to fit spatial capture-recapture (secr) too.
     scale = 100.0 / area
@@ -736,9 +766,10 @@ def density(
 def density_from_estimate(estimate: Estimate, area_km2: float | None) -> DensityEstimate:
     """Convert an `Estimate` to animals per 100 km2, carrying its reason if it has none."""
     if not estimate.ok:
-        return DensityEstimate(
-            area_km2=_real(area_km2, "area_km2"),
-            reason=estimate.reason or "there is no abundance estimate to convert",
+        if estimate.reason_code is None:
+            return _no_density(_real(area_km2, "area_km2"), "no_abundance")
+        return _no_density(
+            _real(area_km2, "area_km2"), estimate.reason_code, **estimate.reason_params
         )
     return density(
         estimate.n_hat,

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from dateutil.relativedelta import relativedelta
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 YEAR = "year"
 SEASON = "season"
@@ -19,20 +20,21 @@ MONTH = "month"
 RANGE = "range"
 KINDS = (YEAR, SEASON, MONTH, RANGE)
 KIND_LABELS = {
-    YEAR: _("Year"),
-    SEASON: _("Season"),
-    MONTH: _("Month"),
-    RANGE: _("Date range"),
+    YEAR: gettext_lazy("Year"),
+    SEASON: gettext_lazy("Season"),
+    MONTH: gettext_lazy("Month"),
+    RANGE: gettext_lazy("Date range"),
 }
 
 # Meteorological seasons of the northern hemisphere: winter runs from December of the
-# previous year to February and carries the year in which it ends.
-_SEASONS = (
-    (12, _("winter")),
-    (3, _("spring")),
-    (6, _("summer")),
-    (9, _("autumn")),
-)
+# previous year to February and carries the year in which it ends. Whole phrases, so a
+# language can put the year first or last and inflect the season around it.
+_SEASONS = {
+    12: gettext_lazy("%(year)s winter"),
+    3: gettext_lazy("%(year)s spring"),
+    6: gettext_lazy("%(year)s summer"),
+    9: gettext_lazy("%(year)s autumn"),
+}
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,6 @@ def seasons(start: date, end: date) -> list[Period]:
     cursor = date(first_year, first_month, 1)
     while cursor <= end:
         following = cursor + relativedelta(months=3)
-        label = dict(_SEASONS)[cursor.month]
         # Winter carries the year it ends in: December 2023 to February 2024 is winter 2024.
         named_year = cursor.year + 1 if cursor.month == 12 else cursor.year
         periods.append(
@@ -112,7 +113,7 @@ def seasons(start: date, end: date) -> list[Period]:
                 SEASON,
                 max(cursor, start),
                 min(following - timedelta(days=1), end),
-                f"{named_year} {label}",
+                _SEASONS[cursor.month] % {"year": named_year},
             )
         )
         cursor = following
@@ -121,7 +122,8 @@ def seasons(start: date, end: date) -> list[Period]:
 
 def date_range(start: date, end: date) -> Period:
     """Return one period covering [start, end]."""
-    return Period(RANGE, start, end, f"{start.isoformat()} to {end.isoformat()}")
+    label = _("%(start)s to %(end)s") % {"start": start.isoformat(), "end": end.isoformat()}
+    return Period(RANGE, start, end, label)
 
 
 def split(kind: str, start: date, end: date) -> list[Period]:

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from census import exports
+from census import estimate_text, exports, periods
 from census.abundance import MODELS, estimate
 from census.dashboard import FIGURE_FIELDS, Scope, census_scope, dashboard
 from census.estimators import density_from_estimate
@@ -71,7 +71,12 @@ def census_csv(request: HttpRequest, table: str, park_code: str | None = None) -
     data = dashboard(
         user=request.user, scope=scope, filters=_filters(request), today=timezone.localdate()
     )
-    prefix = f"census-{scope.code or 'landscape'}-{data['title'].replace(' ', '_')}"
+    # The title is in the user's language; the file name stays ASCII.
+    if data["kind"] == periods.YEAR:
+        span = str(data["year"])
+    else:
+        span = f"{data['start']:%Y-%m-%d}_to_{data['end']:%Y-%m-%d}"
+    prefix = f"census-{scope.code or 'landscape'}-{span}"
     if table == "periods":
         columns = ["period", "start", "end", "reference_date", *FIGURE_FIELDS, "maximum", "rai"]
         rows = (
@@ -152,8 +157,12 @@ def census_survey(request: HttpRequest, park_code: str) -> HttpResponse:
             results.append(
                 {
                     "name": name,
+                    "label": estimate_text.model_label(name),
                     "estimate": result,
                     "density": density_from_estimate(result, float(park.area_km2)),
+                    "reason": estimate_text.estimate_reason(result),
+                    "interval_method": estimate_text.interval_method(result),
+                    "note": estimate_text.estimate_note(result),
                 }
             )
         context.update(
