@@ -104,6 +104,12 @@
   function stationMap() {
     var element = document.getElementById("census-map");
     if (!element || !map || typeof L === "undefined") return;
+    // Tooltip lines are whole translated labels ("Stations: {count}") from the page, so
+    // no language has to put a bare number before a noun in the wrong plural form.
+    function figure(name, count) {
+      return element.dataset["text" + name.charAt(0).toUpperCase() + name.slice(1)]
+        .replace("{count}", String(count));
+    }
     // No tile layer: tiles are not reachable offline, and the park outline with the
     // stations on a plain background is what a census map needs.
     var leaflet = L.map(element, { attributionControl: false, zoomSnap: 0.25 });
@@ -136,10 +142,10 @@
         dashArray: point.exact ? null : "3 3",
       }).addTo(leaflet);
       var lines = [point.label];
-      if (point.stations > 1) lines.push(point.stations + " " + chart.text.stations);
-      lines.push(point.detections + " " + chart.text.detections);
-      if (point.individuals !== null) lines.push(point.individuals + " " + chart.text.individuals);
-      lines.push(point.trap_nights + " " + chart.text.trap_nights);
+      if (point.stations > 1) lines.push(figure("stations", point.stations));
+      lines.push(figure("detections", point.detections));
+      if (point.individuals !== null) lines.push(figure("individuals", point.individuals));
+      lines.push(figure("trapNights", point.trap_nights));
       marker.bindTooltip(lines.map(escapeHtml).join("<br>"));
     });
     element.setAttribute("data-points", String(map.points.length));
