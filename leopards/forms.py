@@ -2,6 +2,7 @@
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from leopards.models import AgeClass, Flank, Leopard, SecondOpinion, Sex, Species
 from traps.models import Event, Park, Station
@@ -75,7 +76,9 @@ class IdentifyForm(VersionedForm):
     action = forms.ChoiceField(choices=[(a, a) for a in ACTIONS])
     leopard = forms.IntegerField(required=False)
     sex = forms.ChoiceField(choices=Sex.choices, required=False, label=_("Sex"))
-    name = forms.CharField(required=False, max_length=120, label=_("Name"))
+    name = forms.CharField(
+        required=False, max_length=120, label=pgettext_lazy("individual leopard", "Name")
+    )
     observed_age_class = forms.ChoiceField(
         choices=[("", "—"), *AgeClass.choices], required=False, label=_("Observed age class")
     )

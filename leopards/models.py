@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 
@@ -63,7 +64,7 @@ class Leopard(models.Model):
         YEAR = "year", _("Year")
 
     code = models.CharField(_("code"), max_length=40, unique=True)
-    name = models.CharField(_("name"), max_length=120, blank=True)
+    name = models.CharField(pgettext_lazy("individual leopard", "name"), max_length=120, blank=True)
     sex = models.CharField(_("sex"), max_length=10, choices=Sex.choices, default=Sex.UNKNOWN)
     birth_date = models.DateField(
         _("estimated birth date"),
@@ -309,7 +310,7 @@ class MatchCandidate(models.Model):
 class Species(models.Model):
     """Another species a scientist can name for an event (the short list is edited in admin)."""
 
-    name = models.CharField(_("name"), max_length=120, unique=True)
+    name = models.CharField(pgettext_lazy("species", "name"), max_length=120, unique=True)
     scientific_name = models.CharField(_("scientific name"), max_length=160, blank=True)
     position = models.PositiveSmallIntegerField(_("position in the list"), default=100)
     active = models.BooleanField(_("offered in the review"), default=True)
@@ -385,7 +386,7 @@ class CatalogueChange(models.Model):
         EDIT = "edit", _("Details edited")
         MOTHER = "mother", _("Mother linked")
         MERGE = "merge", _("Merged")
-        SPLIT = "split", _("Split")
+        SPLIT = "split", pgettext_lazy("catalogue change", "Split")
         FLANK_LINK = "flank_link", _("Left and right flanks linked")
         UNDO = "undo", _("Undone")
         SECOND_OPINION = "second_opinion", _("Second opinion")

@@ -3,6 +3,7 @@
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from traps.models import Role
 from traps.roles import user_roles
@@ -16,7 +17,7 @@ NAVIGATION = [
         _("Deployments"),
         {Role.RANGER, Role.SCIENTIST, Role.MANAGER, Role.ADMIN},
     ),
-    ("leopards:review-queue", _("Review"), {Role.SCIENTIST, Role.ADMIN}),
+    ("leopards:review-queue", pgettext_lazy("section", "Review"), {Role.SCIENTIST, Role.ADMIN}),
     (
         "leopards:leopard-list",
         _("Individuals"),
@@ -36,4 +37,6 @@ def navigation(request: HttpRequest) -> dict:
         for name, label, allowed in NAVIGATION
         if roles & {r.value for r in allowed}
     ]
-    return {"nav_items": items, "user_roles": sorted(roles)}
+    # Values for code that tests a role, translated labels for people to read.
+    labels = [str(Role(role).label) for role in sorted(roles)]
+    return {"nav_items": items, "user_roles": sorted(roles), "user_role_labels": labels}
