@@ -5,6 +5,7 @@ from typing import Any
 
 from django.db.models import Prefetch
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -67,12 +68,12 @@ class RefusalMixin:
 
 def _leopard_by_code(request: Request, code: str | None) -> Leopard:
     if not code:
-        raise NotFound("An individual's code is required.")
+        raise NotFound(_("An individual's code is required."))
     found = catalogue.leopard_lookup(request.user, code)
     if found.leopard is None and found.redirect_to:
         found = catalogue.leopard_lookup(request.user, found.redirect_to)
     if found.leopard is None:
-        raise NotFound(f"No individual {code} in your parks.")
+        raise NotFound(_("No individual %(code)s in your parks.") % {"code": code})
     return found.leopard
 
 

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from leopards.models import (
     CatalogueChange,
@@ -337,7 +338,11 @@ def leopard_link_flanks(
         or abs(left.photo.taken_at - right.photo.taken_at) > window
     ):
         raise ReviewError(
-            _("The two photos must be taken at the same passage (within %(n)d minutes).")
+            ngettext(
+                "The two photos must be taken at the same passage (within %(n)d minute).",
+                "The two photos must be taken at the same passage (within %(n)d minutes).",
+                settings.INDEPENDENCE_INTERVAL_MINUTES,
+            )
             % {"n": settings.INDEPENDENCE_INTERVAL_MINUTES}
         )
     # The older record keeps its code; the younger becomes its alias.

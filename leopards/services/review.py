@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from leopards.models import AgeClass, CatalogueChange, EventReview, Flank, Sighting, Species
 from leopards.services.audit import (
@@ -185,7 +186,11 @@ def event_finish(
     ).count()
     if open_count:
         raise ReviewError(
-            _("%(n)d sightings still need a decision: confirm, new individual or unidentifiable.")
+            ngettext(
+                "%(n)d sighting still needs a decision: confirm, new individual or unidentifiable.",
+                "%(n)d sightings still need a decision: confirm, new individual or unidentifiable.",
+                open_count,
+            )
             % {"n": open_count}
         )
     if event.content == Event.Content.UNKNOWN:

@@ -5,6 +5,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from leopards.forms import (
@@ -199,10 +200,11 @@ def leopard_split(request: HttpRequest, code: str) -> HttpResponse:
         )
     except ReviewError as error:
         return refused(request, error, leopard.get_absolute_url())
+    moved = len(form.cleaned_data["sightings"])
     messages.success(
         request,
-        _("%(n)d sightings moved to %(code)s.")
-        % {"n": len(form.cleaned_data["sightings"]), "code": change.after["target"]},
+        ngettext("%(n)d sighting moved to %(code)s.", "%(n)d sightings moved to %(code)s.", moved)
+        % {"n": moved, "code": change.after["target"]},
     )
     return redirect(leopard)
 

@@ -29,6 +29,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from PIL import Image
 
 from leopards.models import AgeClass, Flank, Leopard, Sex, Sighting
@@ -223,9 +224,12 @@ class _Importer:
             self.observation(row)
         if self.other_species:
             self.warn(
-                _(
+                ngettext(
+                    "%(n)d observation of another species was kept as its event's content "
+                    "“other species”; the registry does not store species names.",
                     "%(n)d observations of other species were kept as their events' content "
-                    "“other species”; the registry does not store their names."
+                    "“other species”; the registry does not store their names.",
+                    self.other_species,
                 )
                 % {"n": self.other_species}
             )
