@@ -26,7 +26,7 @@ from census.selectors import (
 )
 from leopards.models import AgeClass, Sex
 from traps.models import Park, Station
-from traps.privacy import can_see_exact, generalise
+from traps.privacy import generalise
 from traps.selectors import parks_for_user
 
 FIGURE_FIELDS = (
@@ -155,46 +155,32 @@ def _selected_stored(scope: Scope, year: int) -> tuple[list[list[Any]], list[dic
     return row.stations, row.individual_rows
 
 
-def station_points(
-    user: AbstractBaseUser | AnonymousUser, scope: Scope, stations: Sequence[Sequence[Any]]
-) -> list[dict[str, Any]]:
-    """Return map points: exact stations where the user may, else 0.1 degree cells.
+def station_points(scope: Scope, stations: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Return map points: the 0.1 degree cells that hold the scope's stations.
 
-    Generalised stations are merged per grid cell, with their figures summed, so the
-    map never hints at where inside a cell a camera stands.
+    A census map is an aggregate view, so it is generalised for everyone, exact-rights
+    members included (issue 8): detections and individuals at exact positions are what
+    a poacher would want. Stations are merged per cell with their figures summed, so
+    the map never hints at where inside a cell a camera stands.
     """
     figures = {int(row[0]): row[1:] for row in stations}
-    exact = {park.pk: can_see_exact(user, park) for park in scope.parks}
-    points: list[dict[str, Any]] = []
     cells: dict[tuple[float, float], dict[str, Any]] = {}
-    for station in Station.objects.filter(park__in=scope.parks).values(
-        "pk", "code", "latitude", "longitude", "park_id"
-    ):
-        nights, detections, individuals = figures.get(station["pk"], (0, 0, 0))
-        if exact[station["park_id"]]:
-            points.append(
-                {
-                    "label": station["code"],
-                    "lat": float(station["latitude"]),
-                    "lon": float(station["longitude"]),
-                    "stations": 1,
-                    "trap_nights": nights,
-                    "detections": detections,
-                    "individuals": individuals,
-                    "exact": True,
-                }
-            )
-            continue
-        cell = generalise(station["latitude"], station["longitude"])
+    for station_id, latitude, longitude in Station.objects.filter(
+        park__in=[park.pk for park in scope.parks]
+    ).values_list("pk", "latitude", "longitude"):
+        nights, detections, _individuals = figures.get(station_id, (0, 0, 0))
+        cell = generalise(latitude, longitude)
         point = cells.setdefault(
             (cell.latitude, cell.longitude),
             {
                 "label": _("0.1° grid cell"),
                 "lat": cell.latitude,
                 "lon": cell.longitude,
+                "precision": cell.precision,
                 "stations": 0,
                 "trap_nights": 0,
                 "detections": 0,
+                # Distinct individuals do not add up across stations.
                 "individuals": None,
                 "exact": False,
             },
@@ -202,13 +188,14 @@ def station_points(
         point["stations"] += 1
         point["trap_nights"] += nights
         point["detections"] += detections
-    return points + list(cells.values())
+    return sorted(cells.values(), key=lambda p: (p["lat"], p["lon"]))
 
 
-def dashboard(
-    *, user: AbstractBaseUser | AnonymousUser, scope: Scope, filters: dict[str, Any], today: date
-) -> dict[str, Any]:
-    """Return everything the census page shows for a scope and period filters."""
+def dashboard(*, scope: Scope, filters: dict[str, Any], today: date) -> dict[str, Any]:
+    """Return everything the census page shows for a scope and period filters.
+
+    Nothing in it depends on who asks beyond the scope: the map is generalised for all.
+    """
     series = yearly_series(scope)
     years = [int(row["label"]) for row in series]
     # Default: the latest year in which any individual was seen (a running camera
@@ -256,11 +243,10 @@ def dashboard(
             name: current[name] - previous[name]
             for name in ("individuals", "adults", "subadults", "kittens")
         }
-    points = station_points(user, scope, stations)
+    points = station_points(scope, stations)
     return {
         "scope": scope,
         "user_parks": scope.available,
-        "map_generalised": any(not point["exact"] for point in points),
         "series": series,
         "years": years,
         "year": year,

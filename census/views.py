@@ -30,17 +30,6 @@ def _scope_or_404(request: HttpRequest, park_code: str | None) -> Scope:
     return scope
 
 
-def _log_exact_points(request: HttpRequest, scope: Scope, points: list[dict], what: str) -> None:
-    # Who was shown exact station positions is on record (DESIGN.md, location privacy).
-    if any(point["exact"] for point in points):
-        location_access_log(
-            user=request.user,
-            parks=[park for park in scope.parks if can_see_exact(request.user, park)],
-            what=what,
-            request=request,
-        )
-
-
 def _filters(request: HttpRequest) -> dict:
     form = PeriodForm(request.GET or None)
     if form.is_bound and form.is_valid():
@@ -52,8 +41,7 @@ def census_dashboard(request: HttpRequest, park_code: str | None = None) -> Http
     scope = _scope_or_404(request, park_code)
     form = PeriodForm(request.GET or None)
     filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
-    context = dashboard(user=request.user, scope=scope, filters=filters, today=timezone.localdate())
-    _log_exact_points(request, scope, context["map"]["points"], LocationAccessLog.What.PAGE)
+    context = dashboard(scope=scope, filters=filters, today=timezone.localdate())
     context.update(form=form, query=request.GET.urlencode())
     return render(request, "census/dashboard.html", context)
 
@@ -68,9 +56,7 @@ def census_csv(request: HttpRequest, table: str, park_code: str | None = None) -
     if table not in CSV_TABLES:
         raise Http404(_("No such table."))
     scope = _scope_or_404(request, park_code)
-    data = dashboard(
-        user=request.user, scope=scope, filters=_filters(request), today=timezone.localdate()
-    )
+    data = dashboard(scope=scope, filters=_filters(request), today=timezone.localdate())
     # The title is in the user's language; the file name stays ASCII.
     if data["kind"] == periods.YEAR:
         span = str(data["year"])
@@ -87,11 +73,11 @@ def census_csv(request: HttpRequest, table: str, park_code: str | None = None) -
         )
         return _csv_response(exports.csv_text(columns, rows), f"{prefix}-periods.csv")
     if table == "stations":
-        _log_exact_points(request, scope, data["map"]["points"], LocationAccessLog.What.EXPORT)
+        # Census downloads are aggregates: grid cells for everyone, never stations.
         columns = [
-            "station",
             "latitude",
             "longitude",
+            "coordinate_precision",
             "coordinates",
             "stations",
             "trap_nights",
@@ -100,10 +86,10 @@ def census_csv(request: HttpRequest, table: str, park_code: str | None = None) -
         ]
         rows = (
             [
-                p["label"],
                 p["lat"],
                 p["lon"],
-                "exact" if p["exact"] else "0.1 degree cell centre",
+                p["precision"],
+                f"{p['precision']:g} degree cell centre",
                 p["stations"],
                 p["trap_nights"],
                 p["detections"],
@@ -140,7 +126,12 @@ def census_survey(request: HttpRequest, park_code: str) -> HttpResponse:
     scope = _scope_or_404(request, park_code)
     park = scope.park
     form = _survey_form(request)
-    context: dict = {"scope": scope, "park": park, "form": form}
+    context: dict = {
+        "scope": scope,
+        "park": park,
+        "form": form,
+        "may_see_exact": can_see_exact(request.user, park),
+    }
     if form.is_valid():
         histories = registry_capture_histories(
             park=park,
@@ -196,7 +187,9 @@ def census_secr(request: HttpRequest, park_code: str) -> HttpResponse:
     form = SurveyForm(request.GET)
     if not form.is_valid():
         raise Http404(_("Give the survey's first and last day and the days per occasion."))
-    exact = can_see_exact(request.user, scope.park)
+    # An export carries exact traps only when asked for explicitly (`exact=1`) by
+    # someone who may have them; the default is the 0.1 degree cells, as everywhere.
+    exact = request.GET.get("exact") == "1" and can_see_exact(request.user, scope.park)
     export = exports.secr_export(park=scope.park, exact=exact, **form.cleaned_data)
     if exact:
         location_access_log(

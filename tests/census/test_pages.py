@@ -108,6 +108,7 @@ def test_managers_see_generalised_station_coordinates(client, manager, census):
             "label": "0.1° grid cell",
             "lat": 43.15,
             "lon": 131.65,
+            "precision": 0.1,
             "stations": 1,
             "trap_nights": 366,
             "detections": 2,
@@ -117,13 +118,42 @@ def test_managers_see_generalised_station_coordinates(client, manager, census):
     ]
 
 
-def test_scientists_of_the_park_see_exact_coordinates(client, scientist, census):
+@pytest.mark.parametrize("who", ["scientist", "registry_admin"])
+def test_exact_rights_users_see_only_grid_cells_on_the_census_map(client, request, who, census):
+    # A census map is an aggregate view: generalised for everyone (issue 8).
+    client.force_login(request.getfixturevalue(who))
+
+    response = client.get(reverse("census:park", args=["alpha"]))
+
+    (point,) = map_data(response)["points"]
+    assert (point["lat"], point["lon"], point["precision"]) == (43.15, 131.65, 0.1)
+    assert not point["exact"]
+    assert "43.123456" not in response.content.decode()
+    assert "Coordinates are generalised to 0.1° grid cells" in response.content.decode()
+
+
+def test_exact_rights_users_get_grid_cells_in_the_station_csv(client, scientist, census):
     client.force_login(scientist)
 
-    (point,) = map_data(client.get(reverse("census:park", args=["alpha"])))["points"]
+    response = client.get(reverse("census:park-csv", args=["alpha", "stations"]))
 
-    assert (point["label"], point["lat"], point["lon"]) == ("A1", 43.123456, 131.654321)
-    assert point["individuals"] == 2
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [(r["latitude"], r["longitude"], r["coordinate_precision"]) for r in rows] == [
+        ("43.15", "131.65", "0.1")
+    ]
+    assert rows[0]["coordinates"] == "0.1 degree cell centre"
+    assert "43.123456" not in response.content.decode()
+
+
+def test_the_landscape_map_is_generalised_for_an_admin(client, registry_admin, census):
+    client.force_login(registry_admin)
+
+    points = map_data(client.get(reverse("census:dashboard")))["points"]
+
+    # Both parks' stations lie in one cell: one point, their figures summed.
+    (point,) = points
+    assert (point["lat"], point["lon"], point["precision"]) == (43.15, 131.65, 0.1)
+    assert (point["stations"], point["detections"], point["exact"]) == (2, 3, False)
 
 
 def test_season_periods_are_computed_live(client, manager, census):
@@ -179,7 +209,24 @@ def test_secr_download_is_a_zip_with_both_files(client, scientist, census):
 
     archive = zipfile.ZipFile(io.BytesIO(response.content))
     assert sorted(archive.namelist()) == ["captures.txt", "traps.txt"]
-    assert "coordinates: exact" in archive.read("traps.txt").decode()
+    # Without the explicit exact flag, an export is generalised even for the park's staff.
+    assert (
+        "generalised to the centre of a 0.1 degree grid cell" in archive.read("traps.txt").decode()
+    )
+
+
+def test_secr_download_has_exact_traps_only_when_asked_by_someone_who_may(
+    client, scientist, manager, census
+):
+    survey = {"start": "2024-08-01", "end": "2024-10-30", "occasion_days": "15", "exact": "1"}
+    client.force_login(scientist)
+    response = client.get(reverse("census:secr", args=["alpha"]), survey)
+    traps = zipfile.ZipFile(io.BytesIO(response.content)).read("traps.txt").decode()
+    assert "coordinates: exact" in traps
+    client.force_login(manager)
+    response = client.get(reverse("census:secr", args=["alpha"]), survey)
+    traps = zipfile.ZipFile(io.BytesIO(response.content)).read("traps.txt").decode()
+    assert "coordinates: exact" not in traps
 
 
 def test_histories_csv_lists_each_individual(client, scientist, census):

@@ -124,16 +124,42 @@ def census(park, time_machine):
     return park
 
 
-def test_census_map_with_exact_points_is_logged_for_the_park_scientist(client, scientist, census):
+def _map_points(response) -> list[dict]:
+    html = response.content.decode()
+    start = html.index('id="census-map-data"')
+    return json.loads(html[html.index(">", start) + 1 : html.index("</script>", start)])["points"]
+
+
+@pytest.mark.parametrize("url", ["/census/alpha/", "/census/"])
+def test_census_maps_show_exact_rights_users_only_cell_centres(client, scientist, census, url):
     client.force_login(scientist)
-    assert client.get("/census/alpha/").status_code == 200
-    log = LocationAccessLog.objects.get()
-    assert (log.username, log.park_code, log.what, log.detail) == (
-        "bob",
-        "alpha",
-        "page",
-        "/census/alpha/",
+    response = client.get(url)
+    html = response.content.decode()
+    (point,) = _map_points(response)
+    assert (point["lat"], point["lon"], point["precision"], point["exact"]) == (
+        43.15,
+        131.65,
+        0.1,
+        False,
     )
+    assert "43.123456" not in html and "131.654321" not in html
+    assert "generalised to 0.1° grid cells" in html
+    # Nothing exact left the registry, so there is nothing to put on record.
+    assert not LocationAccessLog.objects.exists()
+
+
+def test_census_station_csv_holds_cell_centres_for_exact_rights_users(client, scientist, census):
+    client.force_login(scientist)
+    body = client.get("/census/alpha/stations.csv").content.decode()
+    assert "43.123456" not in body
+    assert "43.15,131.65,0.1,0.1 degree cell centre" in body
+    assert not LocationAccessLog.objects.exists()
+
+
+def test_census_api_carries_no_coordinates(client, scientist, census):
+    client.force_login(scientist)
+    body = client.get("/api/census-results/").content.decode()
+    assert "43.1" not in body and "131.6" not in body
 
 
 def test_census_map_for_a_manager_is_generalised_and_not_logged(client, manager, census):
@@ -146,18 +172,18 @@ def test_census_map_for_a_manager_is_generalised_and_not_logged(client, manager,
     assert not LocationAccessLog.objects.exists()
 
 
-def test_station_csv_and_secr_with_exact_coordinates_are_logged_as_exports(
-    client, scientist, census
-):
+def test_secr_with_exact_traps_only_on_the_explicit_flag_and_then_logged(client, scientist, census):
     client.force_login(scientist)
-    assert client.get("/census/alpha/stations.csv").status_code == 200
-    response = client.get(
-        "/census/alpha/survey/secr.zip",
-        {"start": "2024-08-01", "end": "2024-09-30", "occasion_days": 7},
-    )
-    assert response.status_code == 200
-    zipfile.ZipFile(io.BytesIO(response.content)).read("traps.txt")
-    assert list(LocationAccessLog.objects.values_list("what", flat=True)) == ["export", "export"]
+    survey = {"start": "2024-08-01", "end": "2024-09-30", "occasion_days": 7}
+    plain = client.get("/census/alpha/survey/secr.zip", survey)
+    traps = zipfile.ZipFile(io.BytesIO(plain.content)).read("traps.txt").decode()
+    assert "coordinates: generalised" in traps
+    assert not LocationAccessLog.objects.exists()
+    exact = client.get("/census/alpha/survey/secr.zip", {**survey, "exact": "1"})
+    traps = zipfile.ZipFile(io.BytesIO(exact.content)).read("traps.txt").decode()
+    assert "coordinates: exact" in traps
+    log = LocationAccessLog.objects.get()
+    assert (log.username, log.park_code, log.what) == ("bob", "alpha", "export")
 
 
 def test_camtrap_dp_export_with_exact_flag_is_logged(client, scientist, census):
@@ -178,7 +204,10 @@ def test_camtrap_dp_export_without_exact_flag_is_not_logged(client, scientist, c
 def test_admins_read_the_access_log_and_cannot_change_it(client, registry_admin, census):
     scientist = UserFactory(username="sam", role=Role.SCIENTIST, parks=[census])
     client.force_login(scientist)
-    client.get("/census/alpha/")
+    client.get(
+        "/census/alpha/survey/secr.zip",
+        {"start": "2024-08-01", "end": "2024-09-30", "occasion_days": 7, "exact": "1"},
+    )
     log = LocationAccessLog.objects.get()
     client.force_login(registry_admin)
     listing = client.get("/admin/security/locationaccesslog/")
