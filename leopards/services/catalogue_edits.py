@@ -81,7 +81,7 @@ def leopard_update(
 ) -> Leopard:
     """Edit an individual's name, sex, birth estimate, status or notes, with the evidence."""
     leopard = _lock_leopards(leopard_id)[leopard_id]
-    check_version(leopard, expected_version, what=_("individual"))
+    check_version(leopard, expected_version, what="individual")
     _check_not_merged(leopard)
     changed = {
         field: value
@@ -124,7 +124,7 @@ def leopard_set_mother(
     """Link a kitten to its mother (seen together in a photo), or remove the link."""
     locked = _lock_leopards(*[x for x in (kitten_id, mother_id) if x])
     kitten = locked[kitten_id]
-    check_version(kitten, expected_version, what=_("individual"))
+    check_version(kitten, expected_version, what="individual")
     mother = locked.get(mother_id) if mother_id else None
     _check_not_merged(*[x for x in (kitten, mother) if x])
     if mother is not None:
@@ -176,8 +176,8 @@ def leopard_merge(
         raise ReviewError(_("Say why the two records are one individual."))
     locked = _lock_leopards(survivor_id, absorbed_id)
     survivor, absorbed = locked[survivor_id], locked[absorbed_id]
-    check_version(survivor, expected_versions[0], what=_("individual"))
-    check_version(absorbed, expected_versions[1], what=_("individual"))
+    check_version(survivor, expected_versions[0], what="individual")
+    check_version(absorbed, expected_versions[1], what="individual")
     _check_not_merged(survivor, absorbed)
     if survivor.sex != absorbed.sex and Sex.UNKNOWN not in (survivor.sex, absorbed.sex):
         raise ReviewError(
@@ -263,7 +263,7 @@ def leopard_split(
         raise ReviewError(_("Choose the sightings to split off."))
     locked = _lock_leopards(*[x for x in (leopard_id, target_id) if x])
     source = locked[leopard_id]
-    check_version(source, expected_version, what=_("individual"))
+    check_version(source, expected_version, what="individual")
     target = locked.get(target_id) if target_id else None
     _check_not_merged(*[x for x in (source, target) if x])
     if target is not None and target.pk == source.pk:

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 
 class ReviewError(Exception):
@@ -16,26 +17,47 @@ class ReviewError(Exception):
         self.message = message
 
 
+# Whole sentences per kind of record (`what`), so that each language can agree the
+# demonstrative and the verb with the noun instead of slotting a word into one frame.
+_BY_WHOM = {
+    "event": gettext_lazy(
+        "%(who)s changed this event at %(when)s; reload to see the changes. Nothing was saved."
+    ),
+    "sighting": gettext_lazy(
+        "%(who)s changed this sighting at %(when)s; reload to see the changes. Nothing was saved."
+    ),
+    "individual": gettext_lazy(
+        "%(who)s changed this individual at %(when)s; reload to see the changes. Nothing was saved."
+    ),
+}
+_MEANWHILE = {
+    "event": gettext_lazy(
+        "Someone changed this event meanwhile; reload to see the changes. Nothing was saved."
+    ),
+    "sighting": gettext_lazy(
+        "Someone changed this sighting meanwhile; reload to see the changes. Nothing was saved."
+    ),
+    "individual": gettext_lazy(
+        "Someone changed this individual meanwhile; reload to see the changes. Nothing was saved."
+    ),
+}
+
+
 class StaleVersion(ReviewError):
     """Someone else saved the record after the form was opened: nothing was written."""
 
     code = "conflict"
 
     def __init__(self, *, what: str, who: str | None, when: datetime | None, version: int) -> None:
+        self.what = what
         self.who = who
         self.when = when
         self.version = version
         at = formats.time_format(timezone.localtime(when), "H:i") if when else ""
         if who and at:
-            message = _(
-                "%(who)s changed this %(what)s at %(when)s; reload to see the changes. "
-                "Nothing was saved."
-            ) % {"who": who, "what": what, "when": at}
+            message = str(_BY_WHOM[what] % {"who": who, "when": at})
         else:
-            message = _(
-                "Someone changed this %(what)s meanwhile; reload to see the changes. "
-                "Nothing was saved."
-            ) % {"what": what}
+            message = str(_MEANWHILE[what])
         super().__init__(message)
 
 

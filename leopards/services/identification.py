@@ -112,7 +112,7 @@ def sighting_confirm(
 ) -> Sighting:
     """Identify a sighting as a known individual (a merged code counts as its survivor)."""
     sighting = _lock(sighting_id)
-    check_version(sighting, expected_version, what=_("sighting"))
+    check_version(sighting, expected_version, what="sighting")
     if sighting.status == Sighting.Status.REJECTED:
         raise ReviewError(_("This box was removed; draw it again to identify it."))
     claim_for_sighting(sighting, user)
@@ -149,7 +149,7 @@ def sighting_create_individual(
 ) -> Sighting:
     """Make the sighting the first record of a new individual under the next free code."""
     sighting = _lock(sighting_id)
-    check_version(sighting, expected_version, what=_("sighting"))
+    check_version(sighting, expected_version, what="sighting")
     if sighting.status == Sighting.Status.REJECTED:
         raise ReviewError(_("This box was removed; draw it again to identify it."))
     if sex not in Sex.values:
@@ -185,7 +185,7 @@ def sighting_mark_unidentifiable(
 ) -> Sighting:
     """Record that the photo does not show enough of the pattern to tell the individual."""
     sighting = _lock(sighting_id)
-    check_version(sighting, expected_version, what=_("sighting"))
+    check_version(sighting, expected_version, what="sighting")
     claim_for_sighting(sighting, user)
     before = _identify(
         sighting, None, Sighting.Status.UNIDENTIFIABLE, user, reason, observed_age_class
@@ -208,7 +208,7 @@ def sighting_unconfirm(
 ) -> Sighting:
     """Withdraw an identification: the sighting waits for a decision again."""
     sighting = _lock(sighting_id)
-    check_version(sighting, expected_version, what=_("sighting"))
+    check_version(sighting, expected_version, what="sighting")
     claim_for_sighting(sighting, user)
     before = _identify(sighting, None, Sighting.Status.PROPOSED, user, reason, None)
     change_record(

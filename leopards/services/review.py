@@ -114,7 +114,7 @@ def _check_event_version(review: EventReview, expected: int | None) -> None:
     who = None
     if review.updated_by is not None:
         who = review.updated_by.get_full_name() or review.updated_by.get_username()
-    raise StaleVersion(what=_("event"), who=who, when=review.updated_at, version=review.version)
+    raise StaleVersion(what="event", who=who, when=review.updated_at, version=review.version)
 
 
 def _touch(review: EventReview, user: AbstractBaseUser, fields: list[str]) -> None:
@@ -288,7 +288,7 @@ def sighting_adjust(
 ) -> Sighting:
     """Move or resize a box, or set its flank or observed age class; a new box is matched again."""
     sighting = _lock_sighting(sighting_id)
-    check_version(sighting, expected_version, what=_("sighting"))
+    check_version(sighting, expected_version, what="sighting")
     claim_for_sighting(sighting, user)
     fields: list[str] = []
     rematch = False
@@ -340,7 +340,7 @@ def sighting_remove(
 ) -> Sighting:
     """Reject a box that shows no leopard (kept, so that the detector's mistake stays visible)."""
     sighting = _lock_sighting(sighting_id)
-    check_version(sighting, expected_version, what=_("sighting"))
+    check_version(sighting, expected_version, what="sighting")
     claim_for_sighting(sighting, user)
     was_confirmed = sighting.status == Sighting.Status.CONFIRMED
     before = {"leopard_id": sighting.leopard_id, "status": sighting.status}
