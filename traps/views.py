@@ -54,6 +54,9 @@ def _upload_messages() -> dict[str, str]:
     # The page's script fills {name}-style placeholders itself.
     return {
         "selected": _("{n} files chosen ({size})."),
+        "size_kb": _("{n} KB"),
+        "size_mb": _("{n} MB"),
+        "size_gb": _("{n} GB"),
         "checking": _("Checking which photos the registry already has…"),
         "sending": _("Sending the photos the registry does not have yet…"),
         "retrying": _("Connection problem with {name}; trying again…"),
@@ -98,6 +101,8 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
         station_id=station.pk if station else None,
     )
     page = Paginator(deployments, DEPLOYMENTS_PER_PAGE).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    selectors.deployment_figures(page.object_list)
     return render(
         request,
         "traps/deployment_list.html",

@@ -4,6 +4,8 @@ import json
 from typing import Any
 
 from django import template
+from django.core.exceptions import FieldDoesNotExist
+from django.utils.text import capfirst
 
 register = template.Library()
 
@@ -43,3 +45,29 @@ def age_now(leopard: Any) -> str:
     from leopards.models import AgeClass
 
     return AgeClass(leopard.age_class_on(timezone.localdate())).label
+
+
+@register.filter
+def edited_fields(change: Any) -> list[dict[str, Any]]:
+    """Return an edit's fields with their translated names and before and after labels."""
+    from leopards.models import Leopard
+
+    def shown(field: Any, value: Any) -> Any:
+        if value in (None, ""):
+            return "—"
+        return dict(field.choices).get(value, value) if field.choices else value
+
+    rows = []
+    for name, after in (change.after or {}).items():
+        try:
+            field = Leopard._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        rows.append(
+            {
+                "label": capfirst(field.verbose_name),
+                "before": shown(field, (change.before or {}).get(name)),
+                "after": shown(field, after),
+            }
+        )
+    return rows

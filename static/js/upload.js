@@ -30,9 +30,12 @@
   }
 
   function humanSize(bytes) {
-    if (bytes >= 1024 * 1024 * 1024) return (bytes / 1024 ** 3).toFixed(1) + " GB";
-    if (bytes >= 1024 * 1024) return (bytes / 1024 ** 2).toFixed(1) + " MB";
-    return Math.ceil(bytes / 1024) + " KB";
+    const number = (value, digits) => value.toLocaleString(document.documentElement.lang || undefined, {
+      maximumFractionDigits: digits,
+    });
+    if (bytes >= 1024 ** 3) return format(messages.size_gb, { n: number(bytes / 1024 ** 3, 1) });
+    if (bytes >= 1024 ** 2) return format(messages.size_mb, { n: number(bytes / 1024 ** 2, 1) });
+    return format(messages.size_kb, { n: number(Math.ceil(bytes / 1024), 0) });
   }
 
   // ---- choosing files -------------------------------------------------------
