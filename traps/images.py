@@ -194,6 +194,34 @@ def parse_exif_datetime(value: str) -> datetime | None:
     return None
 
 
+# Capture times that renaming tools write into file names, used only when a
+# photo's EXIF has no time: camtrapR's imageRename ("Station05__Camera1__
+# 2012-6-14__5-38-10(1).JPG"), ISO-like stamps ("2024-05-01 06-00-00",
+# "2024-05-01T06:00:00") and the compact stamps of phones and copy tools
+# ("IMG_20240501_060000.jpg").
+_FILE_NAME_TIMES = (
+    re.compile(
+        r"(?<!\d)(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2})(?:__|[ _T])"
+        r"(?P<h>\d{1,2})[-:.](?P<mi>\d{1,2})[-:.](?P<s>\d{1,2})(?!\d)"
+    ),
+    re.compile(
+        r"(?<!\d)(?P<y>\d{4})(?P<mo>\d{2})(?P<d>\d{2})[_T-]?"
+        r"(?P<h>\d{2})(?P<mi>\d{2})(?P<s>\d{2})(?!\d)"
+    ),
+)
+
+
+def time_from_file_name(name: str) -> datetime | None:
+    """Return the capture time written in a file name by a renaming tool, if any."""
+    for pattern in _FILE_NAME_TIMES:
+        for match in pattern.finditer(name):
+            try:
+                return datetime(*(int(match[part]) for part in ("y", "mo", "d", "h", "mi", "s")))
+            except ValueError:  # 2012-13-40: digits, not a date
+                continue
+    return None
+
+
 def read_exif(image: Image.Image) -> ExifData:
     """Read the capture time and camera identity from a photo's EXIF."""
     exif = image.getexif()
@@ -265,12 +293,12 @@ class DecodeFailed(Exception):
     """The stored bytes passed the upload checks but do not decode."""
 
 
-def decode(data: bytes, max_pixels: int) -> Decoded:
-    """Read EXIF and make the thumbnail from a stored photo's bytes."""
+def decode(source: IO[bytes], max_pixels: int) -> Decoded:
+    """Read EXIF and make the thumbnail from a stored photo, open for reading."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(source)
             width, height = image.size
             if width * height > max_pixels:
                 raise DecodeFailed(_("The image has more pixels than the limit."))

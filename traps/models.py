@@ -275,6 +275,12 @@ class Photo(models.Model):
         MISSING = "missing", _("No capture time in the photo")
         IMPLAUSIBLE = "implausible", _("Impossible capture time (camera clock reset?)")
 
+    class TimeSource(models.TextChoices):
+        NONE = "", _("None")
+        EXIF = "exif", _("EXIF")
+        FILE_NAME = "file_name", _("File name")
+        PACKAGE = "package", _("Imported data package")
+
     deployment = models.ForeignKey(
         Deployment, on_delete=models.PROTECT, related_name="photos", verbose_name=_("deployment")
     )
@@ -296,6 +302,17 @@ class Photo(models.Model):
         null=True,
         blank=True,
         help_text=_("EXIF time as the camera wrote it, read in the park's time zone."),
+    )
+    time_source = models.CharField(
+        _("time source"),
+        max_length=10,
+        choices=TimeSource.choices,
+        blank=True,
+        default="",
+        help_text=_(
+            "Where the camera time was read: the EXIF, the file name when EXIF has none, "
+            "or an imported data package."
+        ),
     )
     exif = models.JSONField(_("EXIF"), default=dict, blank=True)
     # A photo without a usable time is kept, shown and counted, but not placed in

@@ -58,6 +58,7 @@ class PhotoSerializer(serializers.ModelSerializer):
             "status",
             "error",
             "camera_time",
+            "time_source",
             "taken_at",
             "time_problem",
             "outside_deployment",

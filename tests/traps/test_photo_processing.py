@@ -73,6 +73,46 @@ def test_keeps_a_photo_without_exif_time_out_of_events_and_says_why(deployment):
     assert photo.thumbnail.name
 
 
+def test_records_that_an_exif_time_came_from_exif(deployment):
+    photo = ingest(deployment, datetime(2024, 5, 1, 22, 15, 0))
+    assert photo.time_source == Photo.TimeSource.EXIF
+
+
+@pytest.mark.parametrize(
+    ("name", "camera_time"),
+    [
+        # camtrapR's imageRename, as in the shared snow-leopard set
+        ("Station14__Camera1__2024-8-30__16-8-14(2).JPG", datetime(2024, 8, 30, 6, 8, 14)),
+        ("IMG_20240501_221500.JPG", datetime(2024, 5, 1, 12, 15, 0)),
+        ("2024-05-01 22-15-00.jpg", datetime(2024, 5, 1, 12, 15, 0)),
+    ],
+)
+def test_falls_back_to_a_time_in_the_file_name_when_exif_has_none(deployment, name, camera_time):
+    deployment.clock_offset = timedelta(hours=1)
+    deployment.save()
+    photo = ingest(deployment, None, name=name)
+    assert photo.time_source == Photo.TimeSource.FILE_NAME
+    assert photo.camera_time == camera_time.replace(tzinfo=UTC)
+    # The file-name time is still the camera's clock: the offset applies.
+    assert photo.taken_at == camera_time.replace(tzinfo=UTC) + timedelta(hours=1)
+    assert photo.time_problem == ""
+    assert photo.event is not None
+
+
+def test_prefers_the_exif_time_to_the_file_name(deployment):
+    photo = ingest(deployment, datetime(2024, 5, 1, 22, 15, 0), name="IMG_20240601_101010.JPG")
+    assert photo.camera_time == datetime(2024, 5, 1, 12, 15, tzinfo=UTC)
+    assert photo.time_source == Photo.TimeSource.EXIF
+
+
+@pytest.mark.parametrize("name", ["IMG_0042.JPG", "2024-13-45__10-10-10.JPG", "DSCF20241.JPG"])
+def test_a_file_name_without_a_real_date_gives_no_time(deployment, name):
+    photo = ingest(deployment, None, name=name)
+    assert photo.taken_at is None
+    assert photo.time_source == ""
+    assert photo.time_problem == Photo.TimeProblem.MISSING
+
+
 @pytest.mark.parametrize("year", [1970, 2099])
 def test_treats_an_absurd_camera_year_as_no_usable_time(deployment, year):
     photo = ingest(deployment, datetime(year, 1, 1, 0, 0, 5))
@@ -201,3 +241,33 @@ def test_requeues_photos_stuck_in_processing(deployment, monkeypatch):
     )
     assert services.photos_requeue_stuck() == 1
     assert Photo.objects.get(pk=photo.pk).status == Photo.Status.PROCESSED
+
+
+def _synchronous_commit() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+def test_processing_commits_lazily_and_leaves_the_connection_durable(deployment, monkeypatch):
+    from django.db import connection
+
+    from tests.conftest import require
+    from traps.services import photos
+
+    require(connection.vendor == "postgresql", "synchronous_commit is a PostgreSQL setting")
+    seen = []
+    real_place = photos.event_place
+
+    def spy(photo):
+        seen.append(_synchronous_commit())
+        return real_place(photo)
+
+    monkeypatch.setattr(photos, "event_place", spy)
+    photo = ingest(deployment, datetime(2024, 5, 1, 22, 15))
+    assert photo.status == Photo.Status.PROCESSED
+    # The derived writes skip the disk flush; the upload and everything after do not.
+    assert seen == ["off"]
+    assert _synchronous_commit() == "on"

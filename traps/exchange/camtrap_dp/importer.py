@@ -462,6 +462,7 @@ class _Importer:
             }
             photo.taken_at = taken_at
             photo.camera_time = taken_at - deployment.clock_offset
+            photo.time_source = Photo.TimeSource.PACKAGE
             photo.status = Photo.Status.PROCESSED
             photo.save()
         return photo, result.created
@@ -477,6 +478,7 @@ class _Importer:
             size_bytes=0,
             taken_at=taken_at,
             camera_time=taken_at - deployment.clock_offset,
+            time_source=Photo.TimeSource.PACKAGE,
             exif=_exif_of(row),
             status=Photo.Status.PROCESSED,
             uploaded_by=self.user,
