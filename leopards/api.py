@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from leopards import serializers as s
-from leopards.models import CatalogueChange, Leopard, SecondOpinion, Sighting
+from leopards.models import Leopard, SecondOpinion, Sighting
 from leopards.permissions import can_read_catalogue, can_review
 from leopards.selectors import catalogue, review, second_opinion
 from leopards.services import catalogue_edits, identification
@@ -478,7 +478,9 @@ class LeopardViewSet(RefusalMixin, viewsets.ReadOnlyModelViewSet):
         """The audit trail of this individual, newest first."""
         leopard = self.get_object()
         return Response(
-            s.CatalogueChangeSerializer(catalogue.recent_changes(leopard)[:500], many=True).data
+            s.CatalogueChangeSerializer(
+                catalogue.recent_changes(request.user, leopard)[:500], many=True
+            ).data
         )
 
     @extend_schema(
@@ -512,10 +514,8 @@ class CatalogueChangeViewSet(RefusalMixin, viewsets.ReadOnlyModelViewSet):
     filterset_fields = ["kind", "user"]
 
     def get_queryset(self):
-        visible = catalogue.leopards_for_user(self.request.user)
         return (
-            CatalogueChange.objects.filter(leopards__in=visible)
-            .distinct()
+            catalogue.catalogue_changes_for_user(self.request.user)
             .select_related("user")
             .prefetch_related("leopards")
             .order_by("-created_at", "-pk")

@@ -193,8 +193,9 @@ class IdentifySerializer(VersionSerializer):
 
 
 class LeopardSerializer(serializers.ModelSerializer):
+    # From catalogue_figures: empty when the mother is not seen in the user's parks.
     mother = serializers.CharField(
-        source="mother.code", default=None, read_only=True, allow_null=True
+        source="mother_code", default=None, read_only=True, allow_null=True
     )
     aliases = serializers.SlugRelatedField(many=True, slug_field="code", read_only=True)
     # From catalogue_figures; an individual without sightings has no first or last.

@@ -28,7 +28,7 @@ from leopards.models import (
     Sighting,
 )
 from traps.models import Park
-from traps.privacy import coordinates_for
+from traps.privacy import generalise
 from traps.selectors import parks_for_user
 
 CONFIRMED = Sighting.Status.CONFIRMED
@@ -118,7 +118,9 @@ def leopard_catalogue(
             )
         )
     if filters.provisional:
-        confirmed = Sighting.objects.filter(leopard=OuterRef("pk"), status=CONFIRMED)
+        # Flanks known in the user's parks only: a flank seen in another park would
+        # tell that the individual was photographed there.
+        confirmed = visible_sightings(user).filter(leopard=OuterRef("pk"), status=CONFIRMED)
         leopards = leopards.filter(
             ~Exists(confirmed.filter(flank=Flank.LEFT))
             | ~Exists(confirmed.filter(flank=Flank.RIGHT))
@@ -127,22 +129,27 @@ def leopard_catalogue(
 
 
 def catalogue_figures(user: AbstractBaseUser | AnonymousUser, leopards: list[Leopard]) -> None:
-    """Set sighting counts, first and last seen, and flank counts on a page of individuals.
+    """Set sighting counts, first and last seen, flank counts and the mother's code on a
+    page of individuals, from the sightings in the user's parks only.
 
     One aggregation over the sightings of these individuals only: a GROUP BY over every
     sighting of the catalogue would cost the same for a page of 50 as for all of them.
     """
-    mine = Q(**{f"{_PARK}__in": parks_for_user(user)})
+    # Mothers ride along: one seen only in other parks does not exist for this user,
+    # so the page shows no code for her (a row here means a sighting in the user's parks).
+    mother_ids = {x.mother_id for x in leopards if x.mother_id}
+    confirmed = Q(status=CONFIRMED)
     rows = (
-        Sighting.objects.filter(leopard__in=[x.pk for x in leopards], status=CONFIRMED)
+        visible_sightings(user)
+        .filter(leopard__in={x.pk for x in leopards} | mother_ids)
         .order_by()
         .values("leopard_id")
         .annotate(
-            sighting_count=Count("pk", filter=mine),
-            first_seen=Min("photo__taken_at", filter=mine),
-            last_seen=Max("photo__taken_at", filter=mine),
-            left_count=Count("pk", filter=Q(flank=Flank.LEFT)),
-            right_count=Count("pk", filter=Q(flank=Flank.RIGHT)),
+            sighting_count=Count("pk", filter=confirmed),
+            first_seen=Min("photo__taken_at", filter=confirmed),
+            last_seen=Max("photo__taken_at", filter=confirmed),
+            left_count=Count("pk", filter=confirmed & Q(flank=Flank.LEFT)),
+            right_count=Count("pk", filter=confirmed & Q(flank=Flank.RIGHT)),
         )
     )
     figures = {row.pop("leopard_id"): row for row in rows}
@@ -156,6 +163,8 @@ def catalogue_figures(user: AbstractBaseUser | AnonymousUser, leopards: list[Leo
     for leopard in leopards:
         for name, value in figures.get(leopard.pk, empty).items():
             setattr(leopard, name, value)
+        mother = leopard.mother if leopard.mother_id in figures else None
+        leopard.mother_code = mother.code if mother and not mother.merged_into_id else None
 
 
 @dataclass(frozen=True)
@@ -192,7 +201,6 @@ class StationSeen:
 class LeopardPage:
     leopard: Leopard
     sightings: list[Sighting]
-    hidden_count: int
     references: dict[str, Sighting]
     stations: list[StationSeen]
     mother: Leopard | None
@@ -214,14 +222,14 @@ def _reference_rank(sighting: Sighting) -> tuple:
 
 def leopard_page(user: AbstractBaseUser | AnonymousUser, leopard: Leopard) -> LeopardPage:
     """Return everything an individual's page shows, scoped to the user's parks."""
-    parks = list(parks_for_user(user))
-    park_ids = {p.pk for p in parks}
-    all_sightings = list(
-        Sighting.objects.filter(leopard=leopard, status=CONFIRMED)
+    # Sightings in other parks do not exist for this user: not in the figures, the
+    # flanks, first and last seen, nor as a count of what is hidden.
+    sightings = list(
+        visible_sightings(user)
+        .filter(leopard=leopard, status=CONFIRMED)
         .select_related("photo__deployment__station__park", "identified_by")
         .order_by("photo__taken_at", "pk")
     )
-    sightings = [s for s in all_sightings if s.photo.deployment.station.park_id in park_ids]
     references: dict[str, Sighting] = {}
     for flank in (Flank.LEFT, Flank.RIGHT, Flank.FRONT):
         of_flank = [s for s in sightings if s.flank == flank]
@@ -232,7 +240,9 @@ def leopard_page(user: AbstractBaseUser | AnonymousUser, leopard: Leopard) -> Le
     for s in sightings:
         station = s.photo.deployment.station
         if station.pk not in by_station:
-            where = coordinates_for(user, station.park, station.latitude, station.longitude)
+            # Where an individual was seen, with how often and when, is an aggregate of
+            # its sightings: 0.1 degree cells for everyone (issue 8), as on census maps.
+            where = generalise(station.latitude, station.longitude)
             by_station[station.pk] = StationSeen(
                 station_id=station.pk,
                 code=station.code,
@@ -248,18 +258,19 @@ def leopard_page(user: AbstractBaseUser | AnonymousUser, leopard: Leopard) -> Le
     visible = leopards_for_user(user)
     mother = visible.filter(pk=leopard.mother_id).first() if leopard.mother_id else None
     offspring = list(visible.filter(mother=leopard).order_by("birth_date", "code"))
-    flanks = {s.flank for s in all_sightings if s.flank in (Flank.LEFT, Flank.RIGHT)}
+    flanks = {s.flank for s in sightings if s.flank in (Flank.LEFT, Flank.RIGHT)}
     changes = list(
-        leopard.changes.select_related("user", "undoes")
+        catalogue_changes_for_user(user)
+        .filter(leopards=leopard)
+        .select_related("user", "undoes")
         .prefetch_related("leopards")
         .annotate(undone=Exists(CatalogueChange.objects.filter(undoes=OuterRef("pk"))))
         .order_by("-created_at", "-pk")[:200]
     )
-    dated = [s.photo.taken_at for s in all_sightings if s.photo.taken_at]
+    dated = [s.photo.taken_at for s in sightings if s.photo.taken_at]
     page = LeopardPage(
         leopard=leopard,
         sightings=sightings,
-        hidden_count=len(all_sightings) - len(sightings),
         references=references,
         stations=sorted(by_station.values(), key=lambda x: (x.park, x.code)),
         mother=mother,
@@ -322,8 +333,47 @@ def leopards_choices(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Leopard
     return leopards_for_user(user).only("pk", "code", "name", "sex").order_by("code")
 
 
-def recent_changes(leopard: Leopard) -> QuerySet[CatalogueChange]:
-    """Return the audit trail of one individual, newest first."""
-    return leopard.changes.select_related("user").prefetch_related(
-        Prefetch("leopards", queryset=Leopard.objects.only("pk", "code"))
+def _leopards_in_view(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Leopard]:
+    """Return the individuals the user sees, with the records merged into them."""
+    visible = leopards_for_user(user)
+    # A merged record has no sightings left; its code lives on as an alias of the
+    # record it went into (aliases follow later merges), which tells where it went.
+    went_into_visible = LeopardAlias.objects.filter(code=OuterRef("code"), leopard__in=visible)
+    return Leopard.objects.filter(
+        Q(pk__in=visible.values("pk"))
+        | Q(merged_into__isnull=False, pk__in=Leopard.objects.filter(Exists(went_into_visible)))
+    )
+
+
+def catalogue_changes_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[CatalogueChange]:
+    """Return the catalogue changes that lie wholly inside the user's parks.
+
+    A change is listed when it touched at least one individual, every individual it
+    touched is one the user sees, and every sighting it touched is in the user's
+    parks. A change that reaches into another park is left out whole rather than
+    redacted: its reason and its before and after states name that park's records,
+    and nothing in it may tell that they exist.
+    """
+    links = CatalogueChange.leopards.through.objects.filter(cataloguechange=OuterRef("pk"))
+    changes = CatalogueChange.objects.filter(Exists(links))
+    if user.is_authenticated and _sees_every_park(user):
+        return changes
+    in_view = _leopards_in_view(user)
+    sightings = CatalogueChange.sightings.through.objects.filter(cataloguechange=OuterRef("pk"))
+    return changes.filter(
+        ~Exists(links.exclude(leopard__in=in_view)),
+        ~Exists(sightings.exclude(**{f"sighting__{_PARK}__in": parks_for_user(user)})),
+    )
+
+
+def recent_changes(
+    user: AbstractBaseUser | AnonymousUser, leopard: Leopard
+) -> QuerySet[CatalogueChange]:
+    """Return the audit trail of one individual that the user may read, newest first."""
+    return (
+        catalogue_changes_for_user(user)
+        .filter(leopards=leopard)
+        .select_related("user")
+        .prefetch_related(Prefetch("leopards", queryset=Leopard.objects.only("pk", "code")))
+        .order_by("-created_at", "-pk")
     )

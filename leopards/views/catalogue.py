@@ -100,21 +100,31 @@ def _render_detail(
             "editable": editable,
             "edit_form": edit_form
             or LeopardEditForm(instance=leopard, initial={"version": leopard.version}),
-            "stations_data": [
-                {
-                    "code": s.code,
-                    "park": s.park,
-                    "lat": s.latitude,
-                    "lon": s.longitude,
-                    "exact": s.exact,
-                    "count": s.count,
-                }
-                for s in page.stations
-            ],
+            "stations_data": _map_cells(page.stations),
             "undoable": {CatalogueChange.Kind.MERGE, CatalogueChange.Kind.SPLIT, "flank_link"},
         },
         status=status,
     )
+
+
+def _map_cells(stations: list[selectors.StationSeen]) -> list[dict]:
+    # One marker per grid cell: stations in one cell would sit on top of each other.
+    cells: dict[tuple[float, float], dict] = {}
+    for station in stations:
+        cell = cells.setdefault(
+            (station.latitude, station.longitude),
+            {
+                "code": [],
+                "park": station.park,
+                "lat": station.latitude,
+                "lon": station.longitude,
+                "exact": station.exact,
+                "count": 0,
+            },
+        )
+        cell["code"].append(station.code)
+        cell["count"] += station.count
+    return [{**cell, "code": ", ".join(cell["code"])} for cell in cells.values()]
 
 
 @require_POST
@@ -238,10 +248,7 @@ def leopard_link_flanks(request: HttpRequest) -> HttpResponse:
 @require_POST
 def change_undo(request: HttpRequest, pk: int) -> HttpResponse:
     require_reviewer(request)
-    visible = selectors.leopards_for_user(request.user)
-    change = get_object_or_404(
-        CatalogueChange.objects.filter(leopards__in=visible).distinct(), pk=pk
-    )
+    change = get_object_or_404(selectors.catalogue_changes_for_user(request.user), pk=pk)
     first = change.leopards.filter(merged_into__isnull=True).order_by("pk").first()
     back = first.get_absolute_url() if first else "/"
     form = UndoForm(request.POST)

@@ -108,7 +108,9 @@ def test_the_individual_page_shows_sightings_stations_family_and_history(client,
     info = response.context["info"]
     assert info.mother == mother and info.offspring == [kitten]
     assert len(info.sightings) == 1 and len(info.stations) == 1
-    assert info.stations[0].exact
+    # Where an individual was seen is an aggregate: cells even for the park's scientist.
+    assert not info.stations[0].exact
+    assert "generalised to 0.1° grid cells" in html
     assert info.age_class_now == "adult"
     assert info.provisional
     assert "Named by the park" in html and "bob" in html
@@ -130,15 +132,25 @@ def test_a_manager_sees_generalised_station_positions_and_no_edit_forms(client, 
     assert response.status_code == 404
 
 
-def test_sightings_in_other_parks_are_counted_but_not_shown(client, park, other_park, scientist):
+def test_sightings_in_other_parks_are_neither_shown_nor_counted(
+    client, park, other_park, scientist
+):
     leopard = known_leopard(park, code="LEO-101M")
     SightingFactory(
-        photo=PhotoFactory(deployment=DeploymentFactory(station=station_in(other_park))),
+        photo=PhotoFactory(
+            deployment=DeploymentFactory(station=station_in(other_park)),
+            taken_at=START + timedelta(days=40),
+        ),
         leopard=leopard,
+        flank="right",
     )
     client.force_login(scientist)
-    info = client.get(reverse("leopards:leopard-detail", args=["LEO-101M"])).context["info"]
-    assert (len(info.sightings), info.hidden_count) == (1, 1)
+    response = client.get(reverse("leopards:leopard-detail", args=["LEO-101M"]))
+    info = response.context["info"]
+    assert len(info.sightings) == 1
+    assert info.last_seen == START  # not the later sighting across the border
+    assert info.flanks == {"left"} and info.provisional
+    assert "parks you do not belong to" not in response.content.decode()
 
 
 def test_editing_on_the_page_with_evidence(client, park, scientist):

@@ -337,4 +337,5 @@ def test_a_candidate_from_a_park_across_the_border_can_be_confirmed(
     )
     assert Sighting.objects.get(pk=work.sightings[0].pk).leopard == crosser
     page = client.get(reverse("leopards:leopard-detail", args=["LEO-900M"]))
-    assert page.context["info"].hidden_count == 1
+    # Its sighting in the other park stays out of sight, and out of the counts.
+    assert len(page.context["info"].sightings) == 1
