@@ -218,6 +218,10 @@ STORAGES = {
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+if CELERY_TASK_ALWAYS_EAGER:
+    # Celery still builds a (never used) broker connection for an in-process
+    # task; kombu's in-memory transport keeps it from looking for a server.
+    CELERY_BROKER_URL = "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = False
 # A worker killed mid-task leaves the message in the queue; tasks are idempotent.
 CELERY_TASK_ACKS_LATE = True

@@ -48,6 +48,22 @@ def test_nothing_configured_means_sqlite_local_files_and_tasks_in_process(tmp_pa
     }
 
 
+def test_a_task_in_process_looks_for_no_broker(tmp_path):
+    # Celery builds a broker connection even for an in-process task; without a
+    # broker configured it must not go looking for one (kombu warns about a
+    # missing hostname and falls back to localhost when it does).
+    code = (
+        "import django, logging; logging.basicConfig(); django.setup(); "
+        "from config.celery import app; "
+        "print(app.signature('celery.backend_cleanup').delay().status)"
+    )
+    result = _run(["-c", code], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "SUCCESS"
+    assert "hostname" not in result.stderr.lower()
+    assert "localhost" not in result.stderr
+
+
 def test_service_variables_switch_to_postgresql_a_broker_and_object_storage(tmp_path):
     probe = _probe(
         tmp_path,
