@@ -1,11 +1,11 @@
 """Reads for parks, stations, deployments and photos."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from traps.models import Deployment, Event, Park, Photo, Role, Station
@@ -46,28 +46,48 @@ def deployment_list(
     park_id: int | None = None,
     station_id: int | None = None,
 ) -> QuerySet[Deployment]:
-    """Return the user's deployments with counts of photos, failures, waiting photos and events."""
+    """Return the user's deployments in list order, without their figures.
+
+    Counting photos here would make the paginator's COUNT and the page query
+    aggregate every photo of every deployment; deployment_figures counts those of
+    one page only.
+    """
     deployments = deployments_for_user(user)
     if park_id is not None:
         deployments = deployments.filter(station__park_id=park_id)
     if station_id is not None:
         deployments = deployments.filter(station_id=station_id)
-    events = (
-        Event.objects.filter(deployment=OuterRef("pk"))
+    return deployments.order_by("station__park__name", "station__code", "-start", "pk")
+
+
+def deployment_figures(deployments: Sequence[Deployment]) -> None:
+    """Set counts of photos, failures, waiting photos and events on a page of deployments."""
+    ids = [d.pk for d in deployments]
+    photos = {
+        row.pop("deployment_id"): row
+        for row in Photo.objects.filter(deployment_id__in=ids)
         .order_by()
-        .values("deployment")
+        .values("deployment_id")
+        .annotate(
+            photo_count=Count("pk"),
+            failed_count=Count("pk", filter=Q(status=Photo.Status.FAILED)),
+            waiting_count=Count(
+                "pk", filter=Q(status__in=[Photo.Status.RECEIVED, Photo.Status.PROCESSING])
+            ),
+        )
+    }
+    events = dict(
+        Event.objects.filter(deployment_id__in=ids)
+        .order_by()
+        .values("deployment_id")
         .annotate(n=Count("pk"))
-        .values("n")
+        .values_list("deployment_id", "n")
     )
-    return deployments.annotate(
-        photo_count=Count("photos"),
-        failed_count=Count("photos", filter=Q(photos__status=Photo.Status.FAILED)),
-        waiting_count=Count(
-            "photos",
-            filter=Q(photos__status__in=[Photo.Status.RECEIVED, Photo.Status.PROCESSING]),
-        ),
-        event_count=Coalesce(Subquery(events), 0),
-    ).order_by("station__park__name", "station__code", "-start")
+    none = {"photo_count": 0, "failed_count": 0, "waiting_count": 0}
+    for deployment in deployments:
+        for name, value in photos.get(deployment.pk, none).items():
+            setattr(deployment, name, value)
+        deployment.event_count = events.get(deployment.pk, 0)
 
 
 def stations_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Station]:

@@ -48,9 +48,27 @@ def test_list_runs_a_fixed_number_of_queries(client, ranger, park, django_assert
         PhotoFactory(deployment=DeploymentFactory(station__park=park))
     client.force_login(ranger)
     client.get("/deployments/")
-    with django_assert_num_queries(7):
+    # Session, user, roles, parks, stations, then the page: its count, its
+    # deployments, and the photo and event counts of those deployments only.
+    with django_assert_num_queries(9):
         response = client.get("/deployments/")
     assert len(response.context["page"].object_list) == 12
+
+
+def test_list_counts_the_photos_of_the_deployments_on_a_later_page(client, ranger, park):
+    station = StationFactory(park=park, code="ST-1")
+    for day in range(52):
+        DeploymentFactory(station=station, start=datetime(2024, 1, 1 + day % 28, tzinfo=UTC))
+    oldest = Deployment.objects.filter(station=station).order_by("start", "-pk").first()
+    for _ in range(3):
+        PhotoFactory(deployment=oldest, status=Photo.Status.FAILED)
+    client.force_login(ranger)
+    response = client.get("/deployments/", {"page": 2})
+    rows = response.context["page"].object_list
+    assert len(rows) == 2  # 52 deployments, 50 a page, newest first
+    assert oldest.pk in [d.pk for d in rows]
+    counts = {d.pk: (d.photo_count, d.failed_count, d.event_count) for d in rows}
+    assert counts[oldest.pk] == (3, 3, 0)
 
 
 def test_detail_shows_photos_by_event_in_the_parks_time(client, ranger, deployment):
