@@ -64,3 +64,26 @@ def test_a_date_range_download_keeps_an_ascii_file_name_in_russian(
         'attachment; filename="census-alpha-2024-03-01_to_2024-11-30-periods.csv"'
     )
     assert "осень 2024" in response.content.decode()
+
+
+def test_survey_form_errors_name_the_field_by_its_label(client, scientist, census):  # noqa: F811
+    in_language(client, "ru").force_login(scientist)
+
+    response = client.get(
+        reverse("census:survey", args=["alpha"]),
+        {"start": "not a day", "end": "2024-10-30", "occasion_days": "15"},
+    )
+
+    html = response.content.decode()
+    assert "<p>Первый день: Введите правильную дату.</p>" in html
+    assert "<li>start" not in html
+
+
+def test_dashboard_shows_field_errors_not_only_form_errors(client, manager, census):  # noqa: F811
+    client.force_login(manager)
+
+    response = client.get(reverse("census:park", args=["alpha"]), {"year": "1200"})
+
+    assert "<p>Year: Ensure this value is greater than or equal to 1990.</p>" in (
+        response.content.decode()
+    )
