@@ -14,9 +14,7 @@ upload plus processing.
 import argparse
 import io
 import os
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import datetime, timedelta
@@ -26,8 +24,9 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.stack import fresh_stack, start_web, start_worker, stop, wait_http  # noqa: E402
+
 DB_NAME = "registry_api_bench"
-PG = "postgres://postgres@127.0.0.1:5432"
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 PORT = int(os.environ.get("BENCH_PORT", "8093"))
 
@@ -50,43 +49,6 @@ def photos(n: int) -> list[bytes]:
         image.save(buffer, "JPEG", quality=85, exif=exif)
         out.append(buffer.getvalue())
     return out
-
-
-def wait_http(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url, timeout=10)
-            return
-        except requests.RequestException:
-            time.sleep(0.3)
-    raise SystemExit(f"{url} did not answer")
-
-
-def fresh_stack(db_name: str, redis_url: str, prefix: str) -> tuple[Path, dict[str, str]]:
-    """Recreate the bench database, empty its Redis db, point Django at both and set it up."""
-    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", db_name])
-    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", db_name], check=True)
-    import redis
-
-    redis.Redis.from_url(redis_url).flushdb()
-    tmp = Path(tempfile.mkdtemp(prefix=prefix))
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"{PG}/{db_name}",
-        "CELERY_BROKER_URL": redis_url,
-        "MEDIA_ROOT": str(tmp / "media"),
-        "VAR_DIR": str(tmp / "var"),
-        "STATIC_ROOT": str(tmp / "static"),
-        "DEBUG": "false",
-        "LOG_LEVEL": "WARNING",
-    }
-    os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    return tmp, env
 
 
 def main() -> None:
@@ -124,45 +86,18 @@ def main() -> None:
     print(f"  {mb / len(data) * 1024:.0f} KB each")
 
     log = (tmp / "server.log").open("wb")
-    web = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{PORT}",
-            "--workers",
-            str(args.web_workers),
-            "--threads",
-            "2",
-            "--access-logfile",
-            "-",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    web = start_web(
+        env,
+        log,
+        PORT,
+        "--workers",
+        str(args.web_workers),
+        "--threads",
+        "2",
+        "--access-logfile",
+        "-",
     )
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--loglevel=WARNING",
-            "--concurrency",
-            str(args.task_workers),
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    worker = start_worker(env, log, args.task_workers)
     try:
         base = f"http://127.0.0.1:{PORT}"
         wait_http(base + "/accounts/login/")
@@ -219,17 +154,7 @@ def main() -> None:
         client(again, 0)
         print(f"sending {len(again)} again: {statuses}; photos stored now {Photo.objects.count()}")
     finally:
-        for process in (web, worker):
-            process.terminate()
-        for process in (web, worker):
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        from django.db import connections
-
-        connections.close_all()
-        subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB_NAME])
+        stop([web, worker], DB_NAME)
 
 
 if __name__ == "__main__":

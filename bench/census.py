@@ -272,7 +272,7 @@ def page_figures(client, url: str, requests: int) -> tuple[float, float, int]:
         started = time.perf_counter()
         response = client.get(url, HTTP_HOST="localhost")
         times.append(time.perf_counter() - started)
-        assert response.status_code == 200, response.status_code
+        assert response.status_code == 200, (url, response.status_code)
     with CaptureQueriesContext(connection) as queries:
         client.get(url, HTTP_HOST="localhost")
     times.sort()

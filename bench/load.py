@@ -22,7 +22,6 @@ import os
 import random
 import re
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -33,8 +32,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.api_upload import fresh_stack, wait_http  # noqa: E402
 from bench.api_upload import photos as make_photos  # noqa: E402
+from bench.stack import fresh_stack, start_web, start_worker, stop, wait_http  # noqa: E402
 
 DB_NAME = "registry_load_bench"
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
@@ -151,49 +150,22 @@ def main() -> None:
     print(f"  {sum(map(len, data)) / len(data) / 1024:.0f} KB each", flush=True)
 
     log = (tmp / "server.log").open("wb")
-    web = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{PORT}",
-            "--workers",
-            str(args.web_workers),
-            "--threads",
-            str(args.threads),
-            "--timeout",
-            "120",
-            # Longer than a client's think time: a connection the server drops
-            # just as the client reuses it is a reset, not a slow page.
-            "--keep-alive",
-            "30",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    web = start_web(
+        env,
+        log,
+        PORT,
+        "--workers",
+        str(args.web_workers),
+        "--threads",
+        str(args.threads),
+        "--timeout",
+        "120",
+        # Longer than a client's think time: a connection the server drops
+        # just as the client reuses it is a reset, not a slow page.
+        "--keep-alive",
+        "30",
     )
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--loglevel=WARNING",
-            "--concurrency",
-            str(args.task_workers),
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    worker = start_worker(env, log, args.task_workers)
     base = f"http://127.0.0.1:{PORT}"
     stats = Stats()
     sent = {"stored": 0, "duplicate": 0, "failed": 0}
@@ -341,15 +313,7 @@ def main() -> None:
         report = photo_store_check(verify_hashes=True)
         print(f"photo store: {'matches the database' if report.ok else report.as_dict()}")
     finally:
-        for process in (web, worker):
-            process.terminate()
-        for process in (web, worker):
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        connections.close_all()
-        subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB_NAME])
+        stop([web, worker], DB_NAME)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -30,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/registry_review_bench")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-from bench.census import ensure_database, insert_select
+from bench.census import ensure_database, insert_select, page_figures
 
 PARKS = 2
 STATIONS = 200
@@ -222,24 +221,6 @@ def review_event():
             for rank, leopard in enumerate(leopards, start=1)
         )
     return event
-
-
-def page_figures(client, url: str, requests: int) -> tuple[float, float, int]:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    client.get(url, HTTP_HOST="localhost")  # warm the session and the template cache
-    times = []
-    for _ in range(requests):
-        started = time.perf_counter()
-        response = client.get(url, HTTP_HOST="localhost")
-        times.append(time.perf_counter() - started)
-        assert response.status_code == 200, (url, response.status_code)
-    with CaptureQueriesContext(connection) as queries:
-        client.get(url, HTTP_HOST="localhost")
-    times.sort()
-    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-    return statistics.median(times), p95, len(queries.captured_queries)
 
 
 def main() -> None:
