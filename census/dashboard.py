@@ -278,9 +278,6 @@ def dashboard(*, scope: Scope, filters: dict[str, Any], today: date) -> dict[str
                 "age_unknown": _("Age unknown"),
                 "trap_nights": _("Trap-nights"),
                 "rai": _("Detections per 100 trap-nights"),
-                "stations": _("stations"),
-                "detections": _("independent detections"),
-                "individuals": _("individuals"),
             },
         },
     }

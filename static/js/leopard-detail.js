@@ -29,7 +29,9 @@
       fillColor: s.exact ? "#b5651d" : "#ffffff",
       fillOpacity: 0.8,
       dashArray: s.exact ? null : "3 3",
-    }).addTo(map).bindTooltip(escapeHtml(s.park + " · " + s.code + " · " + s.count));
+    }).addTo(map).bindTooltip(escapeHtml(
+      s.park + " · " + s.code + " · " + element.dataset.textSightings.replace("{count}", s.count)
+    ));
   });
   element.setAttribute("data-points", String(stations.length));
 })();
