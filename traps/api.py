@@ -216,19 +216,24 @@ class PhotoViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         parser_classes=[MultiPartParser],
     )
     def propose_deployment(self, request: Request) -> Response:
-        """Propose deployments from the camera serial and time in a photo's EXIF."""
+        """Propose deployments from the camera serial and time in a photo's EXIF.
+
+        Without an EXIF time, a time written in the file name by a renaming tool
+        stands in, as it does when the photo is processed.
+        """
         query = ProposeSerializer(data=request.data)
         query.is_valid(raise_exception=True)
-        head = query.validated_data["file"].read(256 * 1024)
-        exif = images.read_exif_head(head)
+        upload = query.validated_data["file"]
+        exif = images.read_exif_head(upload.read(256 * 1024))
         if exif is None:
             return Response({"serial": "", "camera_time": None, "deployments": []})
+        camera_time = exif.camera_time or images.time_from_file_name(upload.name or "")
         deployments = selectors.deployments_proposed(
-            request.user, serial=exif.serial, camera_time=exif.camera_time
+            request.user, serial=exif.serial, camera_time=camera_time
         )
         return Response(
             ProposalSerializer(
-                {"serial": exif.serial, "camera_time": exif.camera_time, "deployments": deployments}
+                {"serial": exif.serial, "camera_time": camera_time, "deployments": deployments}
             ).data
         )
 

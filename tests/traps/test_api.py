@@ -193,6 +193,19 @@ def test_proposes_the_deployment_from_the_camera_serial_and_date(client, ranger,
     assert [d["id"] for d in body["deployments"]] == [deployment.pk]
 
 
+def test_proposes_from_the_file_name_time_when_exif_has_none(client, ranger, deployment):
+    client.force_login(ranger)
+    head = jpeg_bytes(taken=None, serial="CAM41146")
+    response = client.post(
+        PROPOSE, {"file": SimpleUploadedFile("Station1__2024-5-1__22-15-00(1).JPG", head)}
+    )
+    body = response.json()
+    assert body["camera_time"] == "2024-05-01 22:15:00"
+    assert [d["id"] for d in body["deployments"]] == [deployment.pk]
+    nameless = client.post(PROPOSE, {"file": SimpleUploadedFile("IMG_0001.JPG", head)})
+    assert nameless.json()["camera_time"] is None
+
+
 def test_proposes_nothing_for_a_date_outside_every_deployment(client, ranger, deployment):
     client.force_login(ranger)
     head = jpeg_bytes(taken=datetime(2026, 5, 1, 22, 15), serial="CAM41146")
