@@ -112,7 +112,12 @@
     }
     // No tile layer: tiles are not reachable offline, and the park outline with the
     // stations on a plain background is what a census map needs.
-    var leaflet = L.map(element, { attributionControl: false, zoomSnap: 0.25 });
+    var leaflet = L.map(element, { attributionControl: false, zoomControl: false, zoomSnap: 0.25 });
+    // Leaflet's own button titles are English; the page gives them in the user's language.
+    L.control.zoom({
+      zoomInTitle: element.dataset.textZoomIn,
+      zoomOutTitle: element.dataset.textZoomOut,
+    }).addTo(leaflet);
     // Vector layers need a view before they are added, so find the bounds first.
     var bounds = L.latLngBounds([]);
     var outlines = map.boundaries.map(function (boundary) {

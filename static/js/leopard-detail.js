@@ -7,7 +7,12 @@
   var stations = JSON.parse(data.textContent);
   // No tile layer: tiles are not reachable offline; stations on a plain background
   // show the home range well enough.
-  var map = L.map(element, { attributionControl: false, zoomSnap: 0.25 });
+  var map = L.map(element, { attributionControl: false, zoomControl: false, zoomSnap: 0.25 });
+  // Leaflet's own button titles are English; the page gives them in the user's language.
+  L.control.zoom({
+    zoomInTitle: element.dataset.textZoomIn,
+    zoomOutTitle: element.dataset.textZoomOut,
+  }).addTo(map);
   var bounds = L.latLngBounds([]);
   stations.forEach(function (s) { bounds.extend([s.lat, s.lon]); });
   if (bounds.isValid()) {
