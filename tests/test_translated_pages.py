@@ -4,10 +4,13 @@ from datetime import date
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from leopards.services import catalogue_edits
+from tests.factories import UserFactory
 from tests.leopards.reviewkit import known_leopard
+from traps.models import Role
 
 
 def in_language(client, code: str):
@@ -43,3 +46,15 @@ def test_individual_page_shows_the_age_class_and_edits_by_their_russian_labels(
     assert '<span class="tag">Взрослая особь</span>' in html
     assert "Пол: Неизвестно → Самка" in html
     assert "sex: unknown" not in html
+
+
+def test_chinese_form_labels_and_role_lists_use_chinese_punctuation(client, park):
+    user = UserFactory(username="mei", role=Role.SCIENTIST, parks=[park])
+    user.groups.add(Group.objects.get(name=Role.MANAGER))
+    in_language(client, "zh-hans").force_login(user)
+
+    html = client.get(reverse("leopards:leopard-list")).content.decode()
+
+    assert "\uff1a</label>" in html
+    assert ":</label>" not in html
+    assert 'title="管理人员\u3001科研人员"' in html

@@ -3,7 +3,7 @@
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import pgettext, pgettext_lazy
 
 from traps.models import Role
 from traps.roles import user_roles
@@ -39,4 +39,10 @@ def navigation(request: HttpRequest) -> dict:
     ]
     # Values for code that tests a role, translated labels for people to read.
     labels = [str(Role(role).label) for role in sorted(roles)]
-    return {"nav_items": items, "user_roles": sorted(roles), "user_role_labels": labels}
+    return {
+        "nav_items": items,
+        "user_roles": sorted(roles),
+        "user_role_labels": labels,
+        # Chinese lists take 、, not a comma.
+        "user_role_list": pgettext("list separator", ", ").join(labels),
+    }
