@@ -3,15 +3,20 @@
 Yearly figures come from `CensusResult` rows (census.services.census_rebuild), so a page
 costs the same handful of queries however many photos lie behind it. Seasons, months
 and free date ranges are computed live by census.selectors, which are database
-aggregations with a fixed number of queries too.
+aggregations with a fixed number of queries too. A year page is the same for everyone
+who sees the same parks, so it is cached under those parks' census version.
 """
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.cache import cache
+from django.db.models import Count, Max, Q
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from census import periods
@@ -28,6 +33,11 @@ from leopards.models import AgeClass, Sex
 from traps.models import Park, Station
 from traps.privacy import generalise
 from traps.selectors import parks_for_user
+
+# At most this long a cached year page outlives what it was computed from; the key
+# changes with the census version anyway, so this only bounds the live landscape of
+# someone who sees some parks (its figures come from sightings, not stored rows).
+DASHBOARD_CACHE_SECONDS = 600
 
 FIGURE_FIELDS = (
     "individuals",
@@ -191,11 +201,65 @@ def station_points(scope: Scope, stations: Sequence[Sequence[Any]]) -> list[dict
     return sorted(cells.values(), key=lambda p: (p["lat"], p["lon"]))
 
 
+def census_version(scope: Scope) -> tuple[Any, ...]:
+    """Return a fingerprint of the stored figures and the stations behind a scope's pages.
+
+    Every census rebuild rewrites its rows (a new `computed_at`) and every station
+    change leaves a history row, so the fingerprint changes whenever a year page would.
+    """
+    ids = [park.pk for park in scope.parks]
+    # The landscape rows are rewritten with every park's, so they count for every scope.
+    stored = CensusResult.objects.filter(Q(park__in=ids) | Q(park__isnull=True)).aggregate(
+        n=Count("pk"), at=Max("computed_at")
+    )
+    stations = Station.history.filter(park_id__in=ids).aggregate(
+        n=Count("pk"), at=Max("history_date")
+    )
+    return (stored["n"], stored["at"], stations["n"], stations["at"])
+
+
+def _cache_key(scope: Scope, filters: dict[str, Any], today: date) -> str:
+    parts = (
+        get_language(),
+        [park.pk for park in scope.parks],
+        scope.code,
+        scope.stored,
+        sorted((name, str(value)) for name, value in filters.items()),
+        today,
+        census_version(scope),
+    )
+    digest = hashlib.sha256(repr(parts).encode()).hexdigest()
+    return f"census:dashboard:{digest}"
+
+
 def dashboard(*, scope: Scope, filters: dict[str, Any], today: date) -> dict[str, Any]:
     """Return everything the census page shows for a scope and period filters.
 
-    Nothing in it depends on who asks beyond the scope: the map is generalised for all.
+    Nothing in it depends on who asks beyond the scope (the map is generalised for
+    all), so year pages are cached under the scope's census version: a page view then
+    costs two small queries instead of reading and reshaping the stored rows.
+    Seasons, months and free ranges are live and computed every time.
     """
+    if (filters.get("period") or periods.YEAR) == periods.YEAR:
+        key = _cache_key(scope, filters, today)
+        body = cache.get(key)
+        if body is None:
+            body = _dashboard_body(scope=scope, filters=filters, today=today)
+            cache.set(key, body, DASHBOARD_CACHE_SECONDS)
+    else:
+        body = _dashboard_body(scope=scope, filters=filters, today=today)
+    return {
+        **body,
+        "scope": scope,
+        "user_parks": scope.available,
+        "map": {
+            "boundaries": [p.boundary for p in scope.parks if p.boundary],
+            "points": body["points"],
+        },
+    }
+
+
+def _dashboard_body(*, scope: Scope, filters: dict[str, Any], today: date) -> dict[str, Any]:
     series = yearly_series(scope)
     years = [int(row["label"]) for row in series]
     # Default: the latest year in which any individual was seen (a running camera
@@ -243,10 +307,8 @@ def dashboard(*, scope: Scope, filters: dict[str, Any], today: date) -> dict[str
             name: current[name] - previous[name]
             for name in ("individuals", "adults", "subadults", "kittens")
         }
-    points = station_points(scope, stations)
     return {
-        "scope": scope,
-        "user_parks": scope.available,
+        "points": station_points(scope, stations),
         "series": series,
         "years": years,
         "year": year,
@@ -259,10 +321,6 @@ def dashboard(*, scope: Scope, filters: dict[str, Any], today: date) -> dict[str
         "changes": changes,
         "table": table,
         "individuals": individuals,
-        "map": {
-            "boundaries": [p.boundary for p in scope.parks if p.boundary],
-            "points": points,
-        },
         "chart": {
             "labels": [row["label"] for row in series],
             "adults": [row["adults"] for row in series],
@@ -278,6 +336,9 @@ def dashboard(*, scope: Scope, filters: dict[str, Any], today: date) -> dict[str
                 "age_unknown": _("Age unknown"),
                 "trap_nights": _("Trap-nights"),
                 "rai": _("Detections per 100 trap-nights"),
+                "stations": _("stations"),
+                "detections": _("independent detections"),
+                "individuals": _("individuals"),
             },
         },
     }

@@ -106,7 +106,19 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "traps/deployment_list.html",
-        {"filters": filters, "page": page, "query": _query_without_page(request)},
+        {
+            "filters": filters,
+            # The pick lists are written out by the template: Django's select widget
+            # renders a template per option, which cost more than the whole table.
+            "park_choices": [(p.pk, p.name) for p in parks.order_by("name")],
+            "station_choices": list(
+                stations.order_by("park__name", "code").values_list("pk", "park__code", "code")
+            ),
+            "selected_park": park.pk if park else None,
+            "selected_station": station.pk if station else None,
+            "page": page,
+            "query": _query_without_page(request),
+        },
     )
 
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from census.services import census_rebuild
 from tests.census.helpers import cat, local, sight, station_running
 from tests.factories import UserFactory
-from traps.models import Role
+from traps.models import Role, Station
 
 pytestmark = pytest.mark.django_db
 
@@ -271,9 +271,11 @@ def test_dashboard_queries_do_not_grow_with_the_data(
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    cache.clear()  # the page as computed, not as cached
     with CaptureQueriesContext(connection) as small:
         client.get(reverse(url_name, args=args))
     _grow(park, stations=4, cats=5)
+    cache.clear()
     with CaptureQueriesContext(connection) as large:
         response = client.get(reverse(url_name, args=args))
 
@@ -281,6 +283,61 @@ def test_dashboard_queries_do_not_grow_with_the_data(
     assert len(large.captured_queries) == len(small.captured_queries)
     with django_assert_max_num_queries(10):
         client.get(reverse(url_name, args=args))
+
+
+@pytest.mark.parametrize("url_name", ["census:park", "census:dashboard"])
+def test_a_cached_year_page_costs_fewer_queries_than_computing_it(
+    client, manager, census, url_name
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(manager)
+    url = reverse(url_name, args=["alpha"] if url_name == "census:park" else [])
+    with CaptureQueriesContext(connection) as computed:
+        first = client.get(url)
+    with CaptureQueriesContext(connection) as cached:
+        second = client.get(url)
+
+    assert len(cached.captured_queries) < len(computed.captured_queries)
+    assert not any('census_censusresult"."stations' in q["sql"] for q in cached)
+    assert figure(second, "individuals") == figure(first, "individuals") == "2"
+    assert map_data(second) == map_data(first)
+
+
+def test_the_cached_page_follows_a_census_rebuild(client, manager, census):
+    park, _other = census
+    client.force_login(manager)
+    url = reverse("census:park", args=["alpha"])
+    assert figure(client.get(url), "individuals") == "2"
+
+    _grow(park, stations=1, cats=1)  # one more cat in 2024, and a rebuild
+
+    assert figure(client.get(url), "individuals") == "3"
+
+
+def test_the_cached_map_follows_a_moved_station(client, manager, census):
+    client.force_login(manager)
+    url = reverse("census:park", args=["alpha"])
+    assert [(p["lat"], p["lon"]) for p in map_data(client.get(url))["points"]] == [(43.15, 131.65)]
+    station = Station.objects.get(code="A1")
+    station.latitude = "43.312345"
+    station.save()  # a history row, as every change through the admin or the API
+
+    assert [(p["lat"], p["lon"]) for p in map_data(client.get(url))["points"]] == [(43.35, 131.65)]
+
+
+def test_live_periods_are_not_cached(client, manager, census):
+    park, _other = census
+    client.force_login(manager)
+    season = {"period": "season", "start": "2024-03-01", "end": "2024-11-30"}
+    url = reverse("census:park", args=["alpha"])
+    assert figure(client.get(url, season), "individuals") == "2"
+    here = Station.objects.get(code="A1").deployments.get()
+    sight(here, cat("LEO-77M", date(2016, 1, 1), "male"), local(park, 2024, 9, 2, 1, 0))
+
+    # No rebuild yet: the stored year lags, the live season does not.
+    assert figure(client.get(url, season), "individuals") == "3"
 
 
 def test_manager_of_every_park_reads_the_stored_landscape(client, park, other_park, census):
