@@ -197,7 +197,10 @@ class LeopardSerializer(serializers.ModelSerializer):
     mother = serializers.CharField(
         source="mother_code", default=None, read_only=True, allow_null=True
     )
-    aliases = serializers.SlugRelatedField(many=True, slug_field="code", read_only=True)
+    # From catalogue_figures: the old codes the user may see.
+    aliases = serializers.ListField(
+        child=serializers.CharField(), source="alias_codes", read_only=True, default=list
+    )
     # From catalogue_figures; an individual without sightings has no first or last.
     sighting_count = serializers.IntegerField(read_only=True)
     first_seen = serializers.DateTimeField(read_only=True, allow_null=True)

@@ -89,7 +89,7 @@ def leopard_catalogue(
     leopards = leopards_for_user(user)
     if filters.q:
         q = filters.q.strip()
-        old_codes = LeopardAlias.objects.filter(leopard=OuterRef("pk"), code__icontains=q)
+        old_codes = aliases_for_user(user).filter(leopard=OuterRef("pk"), code__icontains=q)
         leopards = leopards.filter(
             Q(code__icontains=q) | Q(name__icontains=q) | Q(Exists(old_codes))
         )
@@ -125,7 +125,7 @@ def leopard_catalogue(
             ~Exists(confirmed.filter(flank=Flank.LEFT))
             | ~Exists(confirmed.filter(flank=Flank.RIGHT))
         )
-    return leopards.select_related("mother").prefetch_related("aliases").order_by("code")
+    return leopards.select_related("mother").order_by("code")
 
 
 def catalogue_figures(user: AbstractBaseUser | AnonymousUser, leopards: list[Leopard]) -> None:
@@ -153,6 +153,14 @@ def catalogue_figures(user: AbstractBaseUser | AnonymousUser, leopards: list[Leo
         )
     )
     figures = {row.pop("leopard_id"): row for row in rows}
+    old_codes: dict[int, list[str]] = {}
+    for leopard_id, code in (
+        aliases_for_user(user)
+        .filter(leopard__in=[x.pk for x in leopards])
+        .order_by("code")
+        .values_list("leopard_id", "code")
+    ):
+        old_codes.setdefault(leopard_id, []).append(code)
     empty = {
         "sighting_count": 0,
         "first_seen": None,
@@ -163,6 +171,7 @@ def catalogue_figures(user: AbstractBaseUser | AnonymousUser, leopards: list[Leo
     for leopard in leopards:
         for name, value in figures.get(leopard.pk, empty).items():
             setattr(leopard, name, value)
+        leopard.alias_codes = old_codes.get(leopard.pk, [])
         mother = leopard.mother if leopard.mother_id in figures else None
         leopard.mother_code = mother.code if mother and not mother.merged_into_id else None
 
@@ -179,7 +188,7 @@ def leopard_lookup(user: AbstractBaseUser | AnonymousUser, code: str) -> Lookup:
     if leopard is not None and leopard.merged_into_id is None:
         visible = leopards_for_user(user).filter(pk=leopard.pk).exists()
         return Lookup(leopard if visible else None)
-    alias = LeopardAlias.objects.filter(code=code).select_related("leopard").first()
+    alias = aliases_for_user(user).filter(code=code).select_related("leopard").first()
     if alias is None or not leopards_for_user(user).filter(pk=alias.leopard_id).exists():
         return Lookup(None)
     return Lookup(None, redirect_to=alias.leopard.code)
@@ -281,7 +290,12 @@ def leopard_page(user: AbstractBaseUser | AnonymousUser, leopard: Leopard) -> Le
         flanks=flanks,
         provisional=len(flanks) < 2,
         changes=changes,
-        aliases=list(leopard.aliases.values_list("code", flat=True)),
+        aliases=list(
+            aliases_for_user(user)
+            .filter(leopard=leopard)
+            .order_by("code")
+            .values_list("code", flat=True)
+        ),
     )
     if len(flanks) == 1:
         page.flank_pairs = flank_pairs(user, leopard, sightings)
@@ -363,6 +377,21 @@ def catalogue_changes_for_user(user: AbstractBaseUser | AnonymousUser) -> QueryS
     return changes.filter(
         ~Exists(links.exclude(leopard__in=in_view)),
         ~Exists(sightings.exclude(**{f"sighting__{_PARK}__in": parks_for_user(user)})),
+    )
+
+
+def aliases_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[LeopardAlias]:
+    """Return the old codes the user may see: those left by merges inside their parks.
+
+    An individual known only in another park and merged into one the user sees
+    would otherwise show up as an old code, and be found by it.
+    """
+    if user.is_authenticated and _sees_every_park(user):
+        return LeopardAlias.objects.all()
+    # An alias without its change (entered by hand, or its change removed) tells
+    # nothing of where the merge happened; it stays with the record.
+    return LeopardAlias.objects.filter(
+        Q(change__isnull=True) | Q(change__in=catalogue_changes_for_user(user).values("pk"))
     )
 
 

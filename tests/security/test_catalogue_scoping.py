@@ -76,6 +76,7 @@ def border(park, other_park, outsider):
 
 
 BETA_MARKERS = (
+    "LEO-BETA-TWIN",
     "LEO-BETA-SECRET",
     "Beta&#x27;s queen",
     "Beta's queen",
@@ -171,3 +172,26 @@ def test_a_member_of_beta_sees_the_mother_it_knows(client, park, other_park, out
     client.force_login(outsider)
     api = client.get("/api/leopards/LEO-KIT/").json()
     assert api["mother"] == "LEO-BETA-MOTHER"
+
+
+def test_an_old_code_from_a_merge_in_another_park_is_neither_shown_nor_found(
+    client, scientist, park, other_park, border
+):
+    client.force_login(scientist)
+    listed = client.get(reverse("leopards:leopard-list")).content.decode()
+    api = client.get("/api/leopards/LEO-SHARED/").json()
+    assert "LEO-BETA-TWIN" not in listed
+    assert api["aliases"] == []
+    assert (
+        client.get(reverse("leopards:leopard-list"), {"q": "BETA-TWIN"}).context["page"].object_list
+        == []
+    )
+    old_page = client.get(reverse("leopards:leopard-detail", args=["LEO-BETA-TWIN"]))
+    assert old_page.status_code == 404
+    # Alpha's own merge keeps its old code, shown and found.
+    assert client.get("/api/leopards/LEO-ALPHA-1/").json()["aliases"] == ["LEO-ALPHA-2"]
+    found = client.get(reverse("leopards:leopard-list"), {"q": "ALPHA-2"})
+    assert [x.code for x in found.context["page"].object_list] == ["LEO-ALPHA-1"]
+    both = UserFactory(username="mira", role=Role.SCIENTIST, parks=[park, other_park])
+    client.force_login(both)
+    assert client.get("/api/leopards/LEO-SHARED/").json()["aliases"] == ["LEO-BETA-TWIN"]
