@@ -195,3 +195,26 @@ def test_an_old_code_from_a_merge_in_another_park_is_neither_shown_nor_found(
     both = UserFactory(username="mira", role=Role.SCIENTIST, parks=[park, other_park])
     client.force_login(both)
     assert client.get("/api/leopards/LEO-SHARED/").json()["aliases"] == ["LEO-BETA-TWIN"]
+
+
+def test_a_camtrap_dp_export_leaves_out_a_mother_seen_only_in_another_park(
+    park, other_park, scientist, tmp_path
+):
+    from tests.exchange.helpers import read_csv, validate_offline
+    from traps.exchange.camtrap_dp.export import package_write
+
+    grandmother = known_leopard(park, code="LEO-ALPHA-GRAN")
+    mother = known_leopard(other_park, code="LEO-BETA-MOTHER", mother=grandmother)
+    known_leopard(park, code="LEO-KIT", mother=mother)
+
+    package_write(out_dir=tmp_path / "pkg", parks=[park], user=scientist)
+
+    rows = {r["individualID"]: r for r in read_csv(tmp_path / "pkg" / "individuals.csv")}
+    assert set(rows) == {"LEO-ALPHA-GRAN", "LEO-KIT"}
+    assert rows["LEO-KIT"]["motherID"] == ""
+    assert "LEO-BETA-MOTHER" not in (tmp_path / "pkg" / "individuals.csv").read_text()
+    assert validate_offline(tmp_path / "pkg") == []
+    # The operator on the command line (no user) exports the whole line.
+    package_write(out_dir=tmp_path / "all", parks=[park])
+    rows = {r["individualID"]: r for r in read_csv(tmp_path / "all" / "individuals.csv")}
+    assert rows["LEO-KIT"]["motherID"] == "LEO-BETA-MOTHER"

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from leopards.models import Leopard, Sex, Sighting
+from leopards.selectors.catalogue import leopards_for_user
 from traps.exchange import selectors
 from traps.exchange.camtrap_dp import mapping
 from traps.exchange.camtrap_dp.validation import PROFILE_URL, table_schema, table_schema_url
@@ -333,7 +334,7 @@ def package_write(
     summary.deployments = writers["deployments"].count
     summary.media = writers["media"].count
     summary.observations = writers["observations"].count
-    summary.individuals = _write_individuals(out_dir / "individuals.csv", leopard_ids)
+    summary.individuals = _write_individuals(out_dir / "individuals.csv", leopard_ids, user)
     summary.coordinate_precision = max(precisions, default=EXACT_PRECISION)
     descriptor = _descriptor(
         parks=parks,
@@ -372,8 +373,12 @@ def _copy_file(photo: Photo, target: Path) -> None:
         shutil.copyfileobj(src, dst)
 
 
-def _individuals_closure(leopard_ids: set[int]) -> list[Leopard]:
-    """Return the leopards and, for the motherID links, their mothers' line."""
+def _individuals_closure(leopard_ids: set[int], user: AbstractBaseUser | None) -> list[Leopard]:
+    """Return the leopards and, for the motherID links, their mothers' line.
+
+    A mother seen only in parks the user does not belong to does not exist for them,
+    so the line stops there (the command line's operator, user None, sees every park).
+    """
     wanted = set(leopard_ids)
     frontier = set(leopard_ids)
     while frontier:
@@ -382,13 +387,18 @@ def _individuals_closure(leopard_ids: set[int]) -> list[Leopard]:
                 "mother_id", flat=True
             )
         )
+        if user is not None and mothers:
+            mothers = set(
+                leopards_for_user(user).filter(pk__in=mothers).values_list("pk", flat=True)
+            )
         frontier = mothers - wanted
         wanted |= frontier
     return list(Leopard.objects.filter(pk__in=wanted).select_related("mother").order_by("code"))
 
 
-def _write_individuals(path: Path, leopard_ids: set[int]) -> int:
-    leopards = _individuals_closure(leopard_ids)
+def _write_individuals(path: Path, leopard_ids: set[int], user: AbstractBaseUser | None) -> int:
+    leopards = _individuals_closure(leopard_ids, user)
+    written = {leopard.pk for leopard in leopards}
     columns = [f["name"] for f in INDIVIDUALS_SCHEMA["fields"]]
     with open(path, "w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns)
@@ -404,7 +414,7 @@ def _write_individuals(path: Path, leopard_ids: set[int]) -> int:
                     "birthDatePrecision": leopard.birth_date_precision
                     if leopard.birth_date
                     else "",
-                    "motherID": leopard.mother.code if leopard.mother else "",
+                    "motherID": leopard.mother.code if leopard.mother_id in written else "",
                     "status": leopard.status,
                 }
             )
