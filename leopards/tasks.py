@@ -1,5 +1,7 @@
 """Celery entry points for spot-pattern matching. Each body is one service call."""
 
+from datetime import datetime
+
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 from django.utils.translation import gettext as _
@@ -36,9 +38,15 @@ class SightingMatchTask(Task):
 
 
 @shared_task(base=SightingMatchTask, **RETRY)
-def sighting_match(sighting_id: int, refresh_features: bool = False) -> dict | None:
+def sighting_match(
+    sighting_id: int, refresh_features: bool = False, stale_before: str | None = None
+) -> dict | None:
     """Extract a sighting's features (when needed) and store its ranked candidates."""
-    outcome = matching.sighting_match(sighting_id=sighting_id, refresh_features=refresh_features)
+    outcome = matching.sighting_match(
+        sighting_id=sighting_id,
+        refresh_features=refresh_features,
+        stale_before=datetime.fromisoformat(stale_before) if stale_before else None,
+    )
     if outcome is None:
         return None
     return {
@@ -52,3 +60,9 @@ def sighting_match(sighting_id: int, refresh_features: bool = False) -> dict | N
 def catalogue_sync(sighting_ids: list[int]) -> int:
     """Make the match index agree with these sightings' identifications."""
     return matching.catalogue_sync(sighting_ids=sighting_ids)
+
+
+@shared_task(**RETRY)
+def sightings_rerank(flanks: list[str]) -> int:
+    """Queue ranking again the sightings waiting for review that search these flanks."""
+    return matching.sightings_rerank(flanks=flanks)

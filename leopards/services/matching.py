@@ -8,6 +8,13 @@ merge, split, undo, a redrawn box or a changed flank):
   in line with each sighting's current state. Idempotent.
 - ``sighting_queue_match(sighting_id=..., refresh_features=True)`` after a box is
   drawn or redrawn: features are extracted again and candidates ranked again.
+
+Rankings follow the catalogue by themselves: when a sync relabels or removes a
+reference, the sightings that named it are ranked again; when an individual gets its
+first reference on a flank (a new individual, or a flank seen for the first time),
+every sighting still waiting for review that searches that flank is ranked again
+(``sightings_rerank``), since until then it could not have the individual among its
+candidates.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 from django.conf import settings
@@ -31,12 +39,25 @@ from leopards.matching import catalogue, extraction
 from leopards.matching.extraction import BoxFeatures, RelativeBox, box_features, box_features_job
 from leopards.matching.features import MIN_BOX_SIDE, Features
 from leopards.matching.scoring import Candidate, rank
-from leopards.models import Leopard, MatchCandidate, MatchIndexEntry, MatchIndexState, Sighting
+from leopards.models import (
+    Flank,
+    Leopard,
+    MatchCandidate,
+    MatchIndexEntry,
+    MatchIndexState,
+    Sighting,
+)
 
 logger = logging.getLogger(__name__)
 
 # The review page draws matched spots; a few dozen lines say as much as hundreds.
 MAX_MATCH_LINES = 60
+# A new individual ranks again at most this many waiting sightings, newest first; older
+# ones keep their candidates until something else ranks them again.
+RERANK_LIMIT = 2000
+# Seconds between a new individual and ranking the waiting sightings again, so that a
+# scientist creating several individuals in a row costs about one pass, not one each.
+RERANK_DELAY_SECONDS = 10
 # Below this many boxes, starting worker processes costs more than it saves.
 PARALLEL_FROM = 24
 EXTRACT_CHUNK = 64
@@ -271,11 +292,29 @@ class MatchOutcome:
     new_individual_likely: bool
 
 
-def sighting_match(*, sighting_id: int, refresh_features: bool = False) -> MatchOutcome | None:
-    """Extract a sighting's features when needed, update the catalogue, rank its candidates."""
+def sighting_match(
+    *, sighting_id: int, refresh_features: bool = False, stale_before: datetime | None = None
+) -> MatchOutcome | None:
+    """Extract a sighting's features when needed, update the catalogue, rank its candidates.
+
+    With stale_before, candidates ranked at or after that moment are kept as they are:
+    a second request for the same catalogue change costs one query.
+    """
     sighting = Sighting.objects.filter(pk=sighting_id).first()
     if sighting is None:
         return None
+    if (
+        stale_before is not None
+        and not refresh_features
+        and sighting.feature_status == Sighting.FeatureStatus.READY
+        and sighting.matched_at is not None
+        and sighting.matched_at >= stale_before
+    ):
+        return MatchOutcome(
+            feature_status=sighting.feature_status,
+            candidates=MatchCandidate.objects.filter(sighting_id=sighting_id).count(),
+            new_individual_likely=sighting.new_individual_likely,
+        )
     if refresh_features or sighting.feature_status == Sighting.FeatureStatus.PENDING:
         sighting = sighting_extract_features(sighting_id=sighting_id)
         if sighting is None:
@@ -307,6 +346,46 @@ def sighting_queue_match(*, sighting_id: int, refresh_features: bool = False) ->
             sighting_id=sighting_id, refresh_features=refresh_features
         )
     )
+
+
+def sightings_queue_rerank(*, flanks: Iterable[str]) -> None:
+    """Queue ranking again the waiting sightings that search these flanks, after commit."""
+    from leopards import tasks
+
+    chosen = sorted(set(flanks))
+    if chosen:
+        transaction.on_commit(
+            lambda: tasks.sightings_rerank.apply_async(
+                kwargs={"flanks": chosen}, countdown=RERANK_DELAY_SECONDS
+            )
+        )
+
+
+def sightings_rerank(*, flanks: Iterable[str], limit: int = RERANK_LIMIT) -> int:
+    """Queue the matcher for each sighting waiting for review that searches these flanks."""
+    from leopards import tasks
+
+    chosen = set(flanks)
+    if not chosen:
+        return 0
+    # A sighting of unknown flank searches every catalogue; a left or right one only its
+    # own, so a new unsided reference concerns only the unknown ones.
+    searching = chosen | {Flank.UNKNOWN}
+    waiting = list(
+        Sighting.objects.filter(
+            status=Sighting.Status.PROPOSED,
+            feature_status=Sighting.FeatureStatus.READY,
+            flank__in=sorted(searching),
+        )
+        .order_by("-pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    # Candidates stored from now on already see the change: a sighting ranked by an
+    # earlier request of this burst is skipped by its task.
+    cutoff = timezone.now()
+    for sighting_id in waiting:
+        tasks.sighting_match.delay(sighting_id=sighting_id, stale_before=cutoff.isoformat())
+    return len(waiting)
 
 
 # -- catalogue -------------------------------------------------------------------------
@@ -355,6 +434,7 @@ def catalogue_sync(*, sighting_ids: Iterable[int]) -> int:
             changes.append((pk, wanted))
     if not changes:
         return 0
+    introduced = _introduced_flanks(entries, changes)
     head.seq += 1
     head.save(update_fields=["seq", "updated_at"])
     MatchIndexEntry.objects.bulk_create(
@@ -374,8 +454,41 @@ def catalogue_sync(*, sighting_ids: Iterable[int]) -> int:
         update_fields=["present", "leopard_id", "flank", "features_digest", "seq"],
     )
     _queue_stale_candidates(entries, changes)
+    # Queued from here, not from the service that created the individual: the journal
+    # entry must be committed before a worker ranks against it.
+    sightings_queue_rerank(flanks=introduced)
     transaction.on_commit(catalogue.maybe_snapshot)
     return len(changes)
+
+
+def _introduced_flanks(
+    entries: dict[int, MatchIndexEntry], changes: list[tuple[int, tuple]]
+) -> set[str]:
+    """Return the flanks on which an individual gets its first reference with these changes."""
+    added: set[tuple[int, str]] = set()
+    for pk, (present, leopard_id, flank, digest) in changes:
+        entry = entries.get(pk)
+        if not present:
+            continue
+        moved_only = entry is not None and entry.present and entry.flank == flank
+        if moved_only and entry.features_digest == digest:
+            # A relabel (merge, split, reassignment) moves a pattern that rankings could
+            # already see: the sightings that named its old individual are ranked again
+            # by _queue_stale_candidates; for the others it was no match before either.
+            continue
+        added.add((leopard_id, flank))
+    if not added:
+        return set()
+    known = set(
+        MatchIndexEntry.objects.filter(
+            present=True,
+            leopard_id__in={leopard for leopard, _flank in added},
+            flank__in={flank for _leopard, flank in added},
+        )
+        .exclude(sighting_id__in=[pk for pk, _wanted in changes])
+        .values_list("leopard_id", "flank")
+    )
+    return {flank for leopard, flank in added if (leopard, flank) not in known}
 
 
 def _queue_stale_candidates(
