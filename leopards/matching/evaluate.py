@@ -129,8 +129,12 @@ def run_queries(
         )
         results.append(QueryResult(box=box, rank=position, candidates=candidates, seconds=seconds))
         if open_set:
+            # The query's own event stays out too: a photo seconds later is the same animal
+            # whatever its label says, and would make a perfect "stranger".
             own = [j for j, other in enumerate(boxes) if other.individual_id == box.individual_id]
-            unseen = rank(index, f, side, exclude_reference_ids=own, **(rank_options or {}))
+            unseen = rank(
+                index, f, side, exclude_reference_ids=own + excluded, **(rank_options or {})
+            )
             results.append(
                 QueryResult(box=box, rank=None, candidates=unseen, seconds=0.0, open_set=True)
             )
