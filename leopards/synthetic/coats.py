@@ -185,13 +185,26 @@ def render_photo(
     image_size: tuple[int, int] = DEFAULT_IMAGE_SIZE,
     station_seed: int | None = None,
     difficulty: float = 1.0,
+    fur: float = 0.0,
+    revisit: float = 0.0,
 ) -> SyntheticPhoto:
-    """Render one camera-trap photo of an individual's flank with random distortions."""
+    """Render one camera-trap photo of an individual's flank with random distortions.
+
+    fur > 0 adds what makes real flanks hard (soft spot edges, hair lying differently
+    in every photo, skin sliding over muscle, motion blur); revisit > 0 changes a
+    station's scene between visits (the camera nudged, other light and shadows, grass
+    moved), which a real station does and a pixel-identical one does not. 0 keeps the
+    plain renders.
+    """
     width, height = image_size
     rng = _rng("photo", individual_seed, flank, photo_seed)
     coat_w, coat_h = DEFAULT_COAT_SIZE
     coat = render_coat(individual_seed, flank, DEFAULT_COAT_SIZE).astype(np.float32)
     mask = _body_mask(coat_w, coat_h, flank)
+    # A generator of its own, so that fur=0 draws exactly the numbers it always drew.
+    fur_rng = _rng("fur", individual_seed, flank, photo_seed) if fur > 0 else None
+    if fur_rng is not None:
+        coat = _furred(coat, fur_rng, fur)
 
     # Pose: a smooth random displacement bends the flank as a walking body does.
     grid_x, grid_y = np.meshgrid(
@@ -234,6 +247,8 @@ def render_photo(
 
     station = rng.integers(1 << 30) if station_seed is None else station_seed
     scene = _scene(_rng("station", station), width, height)
+    if revisit > 0:
+        scene = _revisited(scene, _rng("revisit", individual_seed, flank, photo_seed), revisit)
     scene *= rng.uniform(0.8, 1.15)
     warped = cv2.warpPerspective(coat, homography, (width, height), flags=cv2.INTER_LINEAR)
     alpha = cv2.warpPerspective(mask, homography, (width, height), flags=cv2.INTER_LINEAR)
@@ -246,6 +261,8 @@ def render_photo(
             image_size=image_size,
             station_seed=station_seed,
             difficulty=difficulty,
+            fur=fur,
+            revisit=revisit,
         )
     bbox = (
         int(xs.min()),
@@ -282,6 +299,13 @@ def render_photo(
 
     sigma = rng.uniform(0.3, 1.6) * difficulty
     image = cv2.GaussianBlur(image, (0, 0), sigma)
+    if fur_rng is not None:
+        # A walking cat at a night-time shutter speed smears along its path.
+        length = int(fur_rng.uniform(1, 1 + 6 * fur))
+        if length > 1:
+            kernel = np.zeros((length, length), np.float32)
+            kernel[length // 2, :] = 1.0 / length
+            image = cv2.filter2D(image, -1, kernel)
     # numpy's generator, not cv2.randn: OpenCV's global RNG would break determinism.
     noise_sigma = float(rng.uniform(2, 7 if not night else 11) * difficulty)
     noise = rng.standard_normal((height, width, 1), dtype=np.float32) * noise_sigma
@@ -290,6 +314,75 @@ def render_photo(
     _, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     image = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
     return SyntheticPhoto(image=image, bbox=bbox, night=night)
+
+
+def _revisited(scene: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
+    """Return the station's scene as another visit sees it: moved camera, other light."""
+    height, width = scene.shape[:2]
+    angle = rng.normal(0, 1.0) * amount
+    zoom = 1.0 + rng.uniform(-0.03, 0.03) * amount
+    nudge = rng.uniform(-0.03, 0.03, 2) * amount * np.float32([width, height])
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, zoom)
+    matrix[:, 2] += nudge
+    scene = cv2.warpAffine(scene, matrix, (width, height), borderMode=cv2.BORDER_REFLECT)
+    # Sun and shade fall differently at another hour or season.
+    light = cv2.resize(
+        rng.normal(1.0, 0.18 * amount, (3, 4)).astype(np.float32),
+        (width, height),
+        interpolation=cv2.INTER_CUBIC,
+    )
+    scene = scene * np.clip(light, 0.4, 1.6)[:, :, None]
+    base = scene.mean(axis=(0, 1))
+    for _ in range(int(rng.integers(10, 30) * amount)):
+        x, y = int(rng.uniform(0, width)), int(rng.uniform(height * 0.5, height))
+        tip = (x + int(rng.normal(0, 15)), y - int(rng.uniform(20, 80)))
+        cv2.line(scene, (x, y), tip, (base * rng.uniform(0.4, 0.9)).tolist(), 2, cv2.LINE_AA)
+    return scene
+
+
+def _furred(coat: np.ndarray, rng: np.random.Generator, fur: float) -> np.ndarray:
+    """Soften the spots, lay hair over them and slide the skin a little (one photo's worth)."""
+    height, width = coat.shape[:2]
+    # Long hair blurs the edges of the spots ...
+    coat = cv2.GaussianBlur(coat, (0, 0), 0.4 + 1.2 * fur)
+    # ... and lies differently in every photo: streaks of light and shade along the hair,
+    # which give keypoints that never repeat.
+    strands = rng.standard_normal((height, width)).astype(np.float32)
+    length = max(3, int(5 + 8 * fur)) | 1
+    kernel = np.zeros((length, length), np.float32)
+    angle = rng.uniform(50, 130)
+    cv2.line(
+        kernel,
+        (
+            int(length / 2 - np.cos(np.radians(angle)) * length / 2),
+            int(length / 2 - np.sin(np.radians(angle)) * length / 2),
+        ),
+        (
+            int(length / 2 + np.cos(np.radians(angle)) * length / 2),
+            int(length / 2 + np.sin(np.radians(angle)) * length / 2),
+        ),
+        1.0,
+        1,
+    )
+    strands = cv2.filter2D(strands, -1, kernel / max(kernel.sum(), 1.0))
+    strands /= max(float(strands.std()), 1e-6)
+    coat = coat * (1.0 + 0.22 * fur * strands[:, :, None])
+    # Skin and muscle slide over the body between strides: a finer bend than the pose's.
+    grid_x, grid_y = np.meshgrid(
+        np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)
+    )
+    slide = cv2.resize(
+        rng.normal(0, 3.0 * fur, (6, 12, 2)).astype(np.float32),
+        (width, height),
+        interpolation=cv2.INTER_CUBIC,
+    )
+    return cv2.remap(
+        coat,
+        grid_x + slide[:, :, 0],
+        grid_y + slide[:, :, 1],
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REFLECT,
+    )
 
 
 def _vignette(width: int, height: int) -> np.ndarray:
@@ -312,6 +405,8 @@ def write_dataset(
     image_size: tuple[int, int] = DEFAULT_IMAGE_SIZE,
     stations: int | None = None,
     difficulty: float = 1.0,
+    fur: float = 0.0,
+    revisit: float = 0.0,
 ) -> Path:
     """Write JPEG photos and labels.csv (path,individual_id,side,bbox_*); return the CSV path."""
     out = Path(out_dir)
@@ -331,7 +426,8 @@ def write_dataset(
                     station = station_seeds[int(rng.integers(station_count))]
                     shot = render_photo(
                         individual_seed, flank, photo, image_size=image_size,
-                        station_seed=station, difficulty=difficulty,
+                        station_seed=station, difficulty=difficulty, fur=fur,
+                        revisit=revisit,
                     )  # fmt: skip
                     name = f"images/{individual_id(index)}_{flank}_{photo:02d}.jpg"
                     # cv2 writes BGR; the rendered array is RGB.

@@ -59,3 +59,29 @@ def test_write_dataset_writes_images_and_labels(tmp_path: Path) -> None:
         with Image.open(labels.parent / row["path"]) as image:
             assert image.size == (1000, 700)
             assert int(row["bbox_x"]) + int(row["bbox_w"]) <= image.size[0]
+
+
+def test_fur_and_revisits_are_optional_and_repeat_for_the_same_seed() -> None:
+    plain = render_photo(4, "left", 0, image_size=(640, 448), station_seed=7)
+    furred = render_photo(4, "left", 0, image_size=(640, 448), station_seed=7, fur=1.0)
+    again = render_photo(4, "left", 0, image_size=(640, 448), station_seed=7, fur=1.0)
+    np.testing.assert_array_equal(furred.image, again.image)
+    # The pose and the box come from the same numbers; only the look of the coat changes.
+    assert furred.bbox == plain.bbox
+    x, y, w, h = plain.bbox
+    coat_change = np.abs(
+        furred.image[y : y + h, x : x + w].astype(int) - plain.image[y : y + h, x : x + w]
+    )
+    assert coat_change.mean() > 5
+
+
+def test_a_revisited_station_looks_different_from_one_visit_to_the_next() -> None:
+    def corner(photo: int, revisit: float) -> np.ndarray:
+        shot = render_photo(
+            4, "left", photo, image_size=(640, 448), station_seed=7, revisit=revisit
+        )
+        return shot.image[:60, :80].astype(int)  # sky and rocks, no animal
+
+    same_scene = np.abs(corner(0, 0.0) - corner(1, 0.0)).mean()
+    revisited = np.abs(corner(0, 1.0) - corner(1, 1.0)).mean()
+    assert revisited > same_scene + 5
