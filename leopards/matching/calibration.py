@@ -1,16 +1,29 @@
 """Turn a ranking's top scores into the probability that the first candidate is right.
 
-A logistic model on x = (log1p(top-1 score), log1p(top-1) - log1p(top-2)) is fitted to
-labelled queries: leave-one-out queries (the individual is in the catalogue) and
-open-set queries whose individual has been taken out (the first candidate is then
-always wrong, which is what a new individual looks like). Below ``threshold`` the
-review page should say "probably a new individual".
+A logistic model is fitted to labelled queries: leave-one-out queries (the individual
+is in the catalogue) and open-set queries whose individual has been taken out (the
+first candidate is then always wrong, which is what a new individual looks like).
+Below ``threshold`` the review page says "probably a new individual".
+
+Which inputs: raw LNBNN scores do not carry over between catalogues. A vote is how
+much closer a match is than the query descriptor's (k+1)-th neighbour, so a small or
+sparse catalogue gives every candidate, right or wrong, larger scores than a dense one
+(the 22 real photos give strangers 3-5 where a 480-box synthetic catalogue gives them
+0.5-3), and a hard real pair scores far below an easy synthetic one. The default model
+therefore reads only inputs that keep their meaning from one catalogue to another:
+
+- ``log_ratio``: log of the first score over the second (how far the best individual
+  stands out from the background of the others), and
+- ``log1p_inliers``: the geometrically consistent matches of the first candidate.
+
+bench/calibration.py measures the alternatives and fits the shipped parameters.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -21,6 +34,13 @@ from leopards.matching.scoring import Candidate
 
 DEFAULT_PATH = Path(__file__).with_name("calibration_default.json")
 DEFAULT_THRESHOLD = 0.5
+# A floor under the runner-up's score, so that a lone candidate or near-zero votes do
+# not make an enormous ratio out of nothing; and a cap, beyond which a match is certain.
+RATIO_FLOOR = 0.1
+MAX_RATIO = 50.0
+# The model of the first calibration, kept so that files written then still load.
+LEGACY_FEATURES = ("log1p_top1", "log1p_margin")
+DEFAULT_FEATURES = ("log_ratio", "log1p_inliers")
 
 
 @dataclass(frozen=True)
@@ -30,33 +50,60 @@ class Sample:
     top1: float
     top2: float
     correct: bool
+    inliers: int = 0  # geometric inliers of the first candidate
 
 
-def _design(top1: np.ndarray, top2: np.ndarray) -> np.ndarray:
-    """Return the model's inputs: bias, log score and log margin."""
-    a, b = np.log1p(np.maximum(top1, 0)), np.log1p(np.maximum(top2, 0))
-    return np.stack([np.ones_like(a), a, a - b], axis=1)
+def _log_ratio(s: Sample) -> float:
+    ratio = (max(s.top1, 0.0) + RATIO_FLOOR) / (max(s.top2, 0.0) + RATIO_FLOOR)
+    return math.log(min(max(ratio, 1.0), MAX_RATIO))
+
+
+FEATURES: dict[str, Callable[[Sample], float]] = {
+    "log1p_top1": lambda s: math.log1p(max(s.top1, 0.0)),
+    "log1p_margin": lambda s: math.log1p(max(s.top1, 0.0)) - math.log1p(max(s.top2, 0.0)),
+    "log_ratio": _log_ratio,
+    "log1p_inliers": lambda s: math.log1p(max(s.inliers, 0)),
+}
+
+
+def _design(samples: Sequence[Sample], features: Sequence[str]) -> np.ndarray:
+    """Return the model's inputs: a bias column, then one column per feature."""
+    rows = [[1.0, *(FEATURES[name](s) for name in features)] for s in samples]
+    return np.array(rows, float).reshape(len(samples), 1 + len(features))
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """Fitted logistic parameters and the new-individual threshold."""
+    """Fitted logistic parameters, their inputs and the new-individual threshold."""
 
     coef: list[float] = field(default_factory=lambda: [-3.0, 1.0, 3.0])
     threshold: float = DEFAULT_THRESHOLD
     fitted_on: str = ""
+    features: list[str] = field(default_factory=lambda: list(LEGACY_FEATURES))
+    # What the parameters were fitted on and what they achieved, for the record.
+    provenance: dict = field(default_factory=dict)
 
-    def probability(self, top1: float, top2: float = 0.0) -> float:
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.features if name not in FEATURES]
+        if unknown or len(self.coef) != len(self.features) + 1:
+            raise ValueError(
+                f"calibration needs one coefficient per feature plus a bias: {self.features}"
+            )
+
+    def probability_of(self, sample: Sample) -> float:
+        """Return the probability that the sample's top candidate is the right individual."""
+        z = float(_design([sample], self.features)[0] @ np.array(self.coef))
+        return float(1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0))))
+
+    def probability(self, top1: float, top2: float = 0.0, *, inliers: int = 0) -> float:
         """Return the probability that the top candidate is the right individual."""
-        x = _design(np.array([top1], float), np.array([top2], float))[0]
-        return float(1.0 / (1.0 + np.exp(-float(x @ np.array(self.coef)))))
+        return self.probability_of(Sample(top1=top1, top2=top2, correct=False, inliers=inliers))
 
     def assess(self, candidates: Sequence[Candidate]) -> tuple[float, bool]:
         """Return (probability the first candidate is right, probably a new individual)."""
         if not candidates:
             return 0.0, True
-        top2 = candidates[1].score if len(candidates) > 1 else 0.0
-        p = self.probability(candidates[0].score, top2)
+        p = self.probability_of(sample_from(candidates, None))
         return p, p < self.threshold
 
     def to_json(self) -> str:
@@ -75,44 +122,83 @@ class Calibration:
             coef=[float(c) for c in data["coef"]],
             threshold=float(data.get("threshold", DEFAULT_THRESHOLD)),
             fitted_on=str(data.get("fitted_on", "")),
+            features=[str(f) for f in data.get("features", LEGACY_FEATURES)],
+            provenance=dict(data.get("provenance", {})),
         )
 
 
 def fit(
     samples: Sequence[Sample],
     *,
-    threshold: float = DEFAULT_THRESHOLD,
-    l2: float = 1e-3,
+    features: Sequence[str] = DEFAULT_FEATURES,
+    weights: Sequence[float] | None = None,
+    threshold: float | None = None,
+    l2: float = 1e-2,
     fitted_on: str = "",
+    provenance: dict | None = None,
 ) -> Calibration:
-    """Fit the logistic model by maximum likelihood (a little L2 keeps it finite)."""
+    """Fit the logistic model by weighted maximum likelihood (a little L2 keeps it finite).
+
+    Without a threshold, the one that balances the two errors on these samples is
+    taken: as many right first candidates called new as strangers not called new.
+    """
     if not samples:
         raise ValueError("calibration needs labelled samples")
-    x = _design(
-        np.array([s.top1 for s in samples], float), np.array([s.top2 for s in samples], float)
-    )
+    x = _design(samples, features)
     y = np.array([s.correct for s in samples], float)
+    w = np.ones(len(samples)) if weights is None else np.asarray(weights, float)
 
-    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
-        z = x @ w
+    def loss(coef: np.ndarray) -> tuple[float, np.ndarray]:
+        z = x @ coef
         # log(1 + e^z) - y z, written to stay finite for large |z|.
-        value = np.sum(np.logaddexp(0.0, z) - y * z) + l2 * np.sum(w[1:] ** 2)
+        value = np.sum(w * (np.logaddexp(0.0, z) - y * z)) + l2 * np.sum(coef[1:] ** 2)
         p = 1.0 / (1.0 + np.exp(-z))
-        grad = x.T @ (p - y) + 2 * l2 * np.concatenate([[0.0], w[1:]])
+        grad = x.T @ (w * (p - y)) + 2 * l2 * np.concatenate([[0.0], coef[1:]])
         return float(value), grad
 
     result = minimize(loss, np.zeros(x.shape[1]), jac=True, method="BFGS")
-    return Calibration(coef=[float(c) for c in result.x], threshold=threshold, fitted_on=fitted_on)
+    coef = [float(c) for c in result.x]
+    if threshold is None:
+        p = 1.0 / (1.0 + np.exp(-(x @ result.x)))
+        threshold = balanced_threshold(p, y.astype(bool), weights=w)
+    return Calibration(
+        coef=coef,
+        threshold=round(float(threshold), 4),
+        fitted_on=fitted_on,
+        features=list(features),
+        provenance=dict(provenance or {}),
+    )
 
 
-def sample_from(candidates: Sequence[Candidate], individual_id: object) -> Sample:
+def balanced_threshold(
+    probabilities: np.ndarray, correct: np.ndarray, *, weights: np.ndarray | None = None
+) -> float:
+    """Return the threshold where right answers called new and wrong ones kept weigh the same."""
+    probabilities = np.asarray(probabilities, float)
+    correct = np.asarray(correct, bool)
+    weights = np.ones(len(probabilities)) if weights is None else np.asarray(weights, float)
+    if not correct.any() or correct.all():
+        return DEFAULT_THRESHOLD
+    best, best_gap = DEFAULT_THRESHOLD, math.inf
+    for t in np.unique(np.round(probabilities, 4)):
+        missed = np.sum(weights[correct & (probabilities < t)]) / np.sum(weights[correct])
+        kept = np.sum(weights[~correct & (probabilities >= t)]) / np.sum(weights[~correct])
+        if abs(missed - kept) < best_gap:
+            best, best_gap = float(t), abs(missed - kept)
+    return best
+
+
+def sample_from(
+    candidates: Sequence[Candidate], individual_id: object, *, open_set: bool = False
+) -> Sample:
     """Label a ranking: is its first candidate the query's individual?"""
     top1 = candidates[0].score if candidates else 0.0
     top2 = candidates[1].score if len(candidates) > 1 else 0.0
-    correct = bool(candidates) and candidates[0].individual_id == individual_id
-    return Sample(top1=top1, top2=top2, correct=correct)
+    correct = not open_set and bool(candidates) and candidates[0].individual_id == individual_id
+    inliers = candidates[0].inliers if candidates else 0
+    return Sample(top1=top1, top2=top2, correct=correct, inliers=inliers)
 
 
 def load_default() -> Calibration:
-    """Return the parameters shipped with the code (fitted on the synthetic set)."""
+    """Return the parameters shipped with the code (see their provenance)."""
     return Calibration.load(DEFAULT_PATH)

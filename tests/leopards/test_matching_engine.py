@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from leopards.matching.calibration import Calibration, fit, sample_from
+from leopards.matching.calibration import Calibration, Sample, fit, sample_from
 from leopards.matching.evaluate import evaluate, read_labels, run_queries
 from leopards.matching.features import Features, extract_features
 from leopards.matching.index import MatchIndex
@@ -196,8 +196,8 @@ def test_calibration_gives_correct_matches_higher_probability(catalogue: dict) -
                 sample_from(rank(index, query, flank, exclude_reference_ids=unseen), f"ind{i}")
             )
     calibration = fit(samples)
-    right = [calibration.probability(s.top1, s.top2) for s in samples if s.correct]
-    wrong = [calibration.probability(s.top1, s.top2) for s in samples if not s.correct]
+    right = [calibration.probability_of(s) for s in samples if s.correct]
+    wrong = [calibration.probability_of(s) for s in samples if not s.correct]
     assert np.mean(right) > 0.7 > 0.3 > np.mean(wrong)
     assert min(right) > max(wrong) - 0.2
 
@@ -212,8 +212,38 @@ def test_calibration_round_trips_through_json(tmp_path: Path) -> None:
 
 def test_shipped_calibration_flags_weak_matches_as_new() -> None:
     calibration = Calibration.load()
-    assert calibration.probability(40.0, 2.0) > 0.9
+    assert calibration.probability(40.0, 2.0, inliers=60) > 0.9
     assert calibration.probability(1.0, 0.9) < calibration.threshold
+    # Scores are read relative to the runner-up: the same margin at another scale (a
+    # denser or sparser catalogue) gives the same answer.
+    assert calibration.probability(8.0, 2.0, inliers=10) == pytest.approx(
+        calibration.probability(80.0, 20.0, inliers=10), abs=0.03
+    )
+
+
+def test_calibration_files_of_the_first_model_still_load(tmp_path: Path) -> None:
+    path = tmp_path / "old.json"
+    path.write_text('{"coef": [-14.5, 5.0, 2.4], "threshold": 0.5, "fitted_on": "synthetic"}')
+    old = Calibration.load(path)
+    assert old.features == ["log1p_top1", "log1p_margin"]
+    assert old.probability(60.0, 2.0) > 0.9 > 0.1 > old.probability(2.0, 1.9)
+
+
+def test_a_calibration_with_a_coefficient_too_few_is_refused() -> None:
+    with pytest.raises(ValueError, match="coefficient"):
+        Calibration(coef=[1.0, 2.0], features=["log_ratio", "log1p_inliers"])
+
+
+def test_fitting_without_a_threshold_balances_the_two_errors() -> None:
+    # Right answers stand out from the runner-up by 1.8-4x, strangers by 1-2x.
+    rng = np.random.default_rng(0)
+    right = [Sample(top1=r * 2.0, top2=2.0, correct=True) for r in rng.uniform(1.8, 4, 50)]
+    strangers = [Sample(top1=r * 2.0, top2=2.0, correct=False) for r in rng.uniform(1, 2, 50)]
+    calibration = fit(right + strangers, features=["log_ratio"])
+    called_new = sum(calibration.probability_of(s) < calibration.threshold for s in right)
+    kept = sum(calibration.probability_of(s) >= calibration.threshold for s in strangers)
+    assert called_new <= 5 and kept <= 5
+    assert abs(called_new - kept) <= 2
 
 
 def test_evaluate_reads_labels_and_scores_a_small_synthetic_set(tmp_path: Path) -> None:

@@ -66,10 +66,22 @@ class Command(BaseCommand):
         )
         figures = {**summarise(results, len(boxes)), **timings}
         if calibration_out is not None:
-            samples = [sample_from(r.candidates, r.box.individual_id) for r in results]
-            fitted = fit(samples, fitted_on=f"{labels}: {len(samples)} queries")
+            samples = [
+                sample_from(r.candidates, r.box.individual_id, open_set=r.open_set) for r in results
+            ]
+            open_set = sum(r.open_set for r in results)
+            fitted = fit(
+                samples,
+                fitted_on=f"{labels}: {len(samples)} queries",
+                provenance={
+                    "labels": str(labels),
+                    "leave_one_out_queries": len(samples) - open_set,
+                    "open_set_queries": open_set,
+                },
+            )
             fitted.save(calibration_out)
             figures["calibration"] = str(calibration_out)
+            figures["calibration_threshold"] = fitted.threshold
         ordered = {key: figures[key] for key in KEYS} | {
             key: value for key, value in figures.items() if key not in KEYS
         }
