@@ -12,7 +12,13 @@ from django.utils.translation import gettext as _
 
 from census import estimate_text, exports, periods
 from census.abundance import MODELS, estimate
-from census.dashboard import FIGURE_FIELDS, Scope, census_scope, dashboard
+from census.dashboard import (
+    DASHBOARD_CACHE_SECONDS,
+    FIGURE_FIELDS,
+    Scope,
+    census_scope,
+    dashboard,
+)
 from census.estimators import density_from_estimate
 from census.forms import PeriodForm, SurveyForm, default_survey
 from census.selectors import registry_capture_histories
@@ -42,7 +48,16 @@ def census_dashboard(request: HttpRequest, park_code: str | None = None) -> Http
     form = PeriodForm(request.GET or None)
     filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
     context = dashboard(scope=scope, filters=filters, today=timezone.localdate())
-    context.update(form=form, query=request.GET.urlencode())
+    query = request.GET.urlencode()
+    # A year page's HTML is kept as well as its figures: rendering the tables cost
+    # more than reading them. The park switcher lists the user's own parks, and the
+    # form echoes the query, so both are part of the key.
+    context.update(
+        form=form,
+        query=query,
+        fragment_seconds=DASHBOARD_CACHE_SECONDS if context["cache_key"] else 0,
+        fragment_key=(context["cache_key"], query, [p.pk for p in scope.available]),
+    )
     return render(request, "census/dashboard.html", context)
 
 

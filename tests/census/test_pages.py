@@ -348,3 +348,29 @@ def test_manager_of_every_park_reads_the_stored_landscape(client, park, other_pa
 
     assert figure(response, "individuals") == "3"
     assert figure(response, "several-parks") == "0"
+
+
+def test_a_cached_page_lists_each_users_own_parks(client, manager, park, other_park, census):
+    everywhere = UserFactory(username="mona", role=Role.MANAGER, parks=[park, other_park])
+    url = reverse("census:park", args=["alpha"])
+    client.force_login(everywhere)
+    assert "Beta Tiger Reserve" in client.get(url).content.decode()
+
+    client.force_login(manager)  # the same figures, but alpha is all dora may switch to
+    page = client.get(url).content.decode()
+
+    assert "Beta Tiger Reserve" not in page
+    assert figure(client.get(url), "individuals") == "2"
+
+
+def test_the_cached_html_follows_the_query_and_the_census(client, manager, census):
+    park, _other = census
+    client.force_login(manager)
+    url = reverse("census:park", args=["alpha"])
+    assert 'value="2023" selected' in client.get(url, {"year": 2023}).content.decode()
+    assert 'value="2024" selected' in client.get(url).content.decode()
+
+    _grow(park, stations=1, cats=1)
+
+    assert figure(client.get(url), "individuals") == "3"
+    assert 'value="2023" selected' in client.get(url, {"year": 2023}).content.decode()
