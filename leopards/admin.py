@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from leopards.models import (
@@ -71,10 +72,14 @@ class LeopardAliasAdmin(admin.ModelAdmin):
 class CatalogueChangeAdmin(admin.ModelAdmin):
     """The audit trail: read only, it is written by the review and catalogue services."""
 
-    list_display = ["created_at", "kind", "user", "reason"]
-    list_filter = ["kind"]
+    list_display = ["created_at", "kind", "user", "why"]
+    list_filter = ["kind", "reason_code"]
     search_fields = ["reason", "leopards__code"]
     list_select_related = ["user"]
+
+    @admin.display(description=_("why"))
+    def why(self, change: CatalogueChange) -> str:
+        return change.reason_text
 
     def has_add_permission(self, request) -> bool:
         return False

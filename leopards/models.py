@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import date
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -338,8 +339,18 @@ class EventReview(models.Model):
         related_name="+",
         verbose_name=_("other species"),
     )
-    # Why the event came back to the queue (a second opinion disagreed); empty otherwise.
+
+    class FlagCode(models.TextChoices):
+        SECOND_OPINION_DISAGREES = "second_opinion_disagrees", _("A second opinion disagrees")
+
+    # Why the event came back to the queue (a second opinion disagreed); empty otherwise. The
+    # reason is kept as a code and its parameters, so that each reader sees it in their own
+    # language; flag holds only text that could not be read back into a code.
     flag = models.CharField(_("flag"), max_length=200, blank=True)
+    flag_code = models.CharField(
+        _("flag code"), max_length=40, choices=FlagCode.choices, blank=True
+    )
+    flag_params = models.JSONField(_("flag parameters"), default=dict, blank=True)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -352,6 +363,22 @@ class EventReview(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} v{self.version}"
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.flag_code or self.flag)
+
+    @property
+    def flag_text(self) -> str:
+        """Return why the event was sent back, in the active language."""
+        if self.flag_code == self.FlagCode.SECOND_OPINION_DISAGREES:
+            params = dict(self.flag_params)
+            answer = params.get("answer")
+            if answer in SecondOpinion.Answer.values:
+                # The second scientist named no individual: say what they answered instead.
+                params["second"] = SecondOpinion.Answer(answer).label
+            return _render(FLAG_TEXTS[self.flag_code], params, self.get_flag_code_display())
+        return self.flag
 
 
 class LeopardAlias(models.Model):
@@ -400,8 +427,24 @@ class CatalogueChange(models.Model):
         related_name="catalogue_changes",
         verbose_name=_("by"),
     )
+
+    class Reason(models.TextChoices):
+        BLIND_CHECK_AGREED = "blind_check_agreed", _("Blind check agreed.")
+        BLIND_CHECK_DISAGREED = "blind_check_disagreed", _("Blind check disagreed.")
+        BOX_SHOWS_NO_LEOPARD = "box_shows_no_leopard", _("The box shows no leopard.")
+        FLANKS_SEEN_TOGETHER = (
+            "flanks_seen_together",
+            _("Left and right flanks seen together at one station"),
+        )
+
     created_at = models.DateTimeField(_("at"), auto_now_add=True)
+    # Why, as typed by a person: kept as it was typed, in their language.
     reason = models.TextField(_("why"), blank=True)
+    # Why, when the registry itself gave the reason: a code rendered in the reader's language.
+    reason_code = models.CharField(
+        _("reason code"), max_length=40, choices=Reason.choices, blank=True
+    )
+    reason_params = models.JSONField(_("reason parameters"), default=dict, blank=True)
     # Every individual the change touched: it is listed on each one's page.
     leopards = models.ManyToManyField(Leopard, related_name="changes", blank=True)
     sightings = models.ManyToManyField(Sighting, related_name="changes", blank=True)
@@ -428,6 +471,37 @@ class CatalogueChange(models.Model):
     @property
     def undoable(self) -> bool:
         return self.kind in UNDOABLE_KINDS
+
+    @property
+    def reason_text(self) -> str:
+        """Return why the change was made, in the active language (a person's words as typed)."""
+        if not self.reason_code:
+            return self.reason
+        label = self.get_reason_code_display()
+        template = REASON_TEXTS.get(self.reason_code)
+        text = _render(template, self.reason_params, label) if template else str(label)
+        return f"{text} {self.reason}" if self.reason else text
+
+
+# The texts of codes that carry parameters; a code without one reads as its label.
+REASON_TEXTS = {
+    CatalogueChange.Reason.FLANKS_SEEN_TOGETHER: _(
+        "Left and right flanks seen together at one station: %(a)s and %(b)s."
+    ),
+}
+FLAG_TEXTS = {
+    EventReview.FlagCode.SECOND_OPINION_DISAGREES: _(
+        "Second opinion disagrees: %(first)s or %(second)s?"
+    ),
+}
+
+
+def _render(template: Any, params: dict[str, Any], fallback: Any) -> str:
+    """Fill a message's named placeholders in the active language; the label if params are off."""
+    try:
+        return str(template) % params
+    except (KeyError, TypeError, ValueError):
+        return str(fallback)
 
 
 UNDOABLE_KINDS = {

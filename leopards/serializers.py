@@ -106,7 +106,12 @@ class ReviewEventSerializer(serializers.ModelSerializer):
         source="claimed_by.username", default=None, read_only=True, allow_null=True
     )
     version = serializers.SerializerMethodField()
-    flag = serializers.SerializerMethodField()
+    flag = serializers.SerializerMethodField(
+        help_text="Why the event was sent back, in the request's language; empty if it was not."
+    )
+    flag_code = serializers.SerializerMethodField(
+        help_text="The same as a stable code (empty for free text or no flag)."
+    )
     # Counted for the queue only; null in the answers about one event.
     photo_count = serializers.IntegerField(read_only=True, allow_null=True)
     open_count = serializers.IntegerField(read_only=True, allow_null=True)
@@ -125,6 +130,7 @@ class ReviewEventSerializer(serializers.ModelSerializer):
             "claimed_at",
             "version",
             "flag",
+            "flag_code",
             "photo_count",
             "open_count",
         ]
@@ -142,7 +148,11 @@ class ReviewEventSerializer(serializers.ModelSerializer):
 
     def get_flag(self, event: Event) -> str:
         review = self._review(event)
-        return review.flag if review else ""
+        return review.flag_text if review else ""
+
+    def get_flag_code(self, event: Event) -> str:
+        review = self._review(event)
+        return review.flag_code if review else ""
 
 
 class ReviewEventDetailSerializer(ReviewEventSerializer):
@@ -276,6 +286,11 @@ class CatalogueChangeSerializer(serializers.ModelSerializer):
     user = serializers.CharField(source="user.username", default=None, read_only=True)
     leopards = serializers.SlugRelatedField(many=True, slug_field="code", read_only=True)
     undone = serializers.SerializerMethodField()
+    reason = serializers.CharField(
+        source="reason_text",
+        read_only=True,
+        help_text="Why, in the request's language; a person's own words as they were typed.",
+    )
 
     class Meta:
         model = CatalogueChange
@@ -285,6 +300,8 @@ class CatalogueChangeSerializer(serializers.ModelSerializer):
             "user",
             "created_at",
             "reason",
+            "reason_code",
+            "reason_params",
             "leopards",
             "before",
             "after",

@@ -57,7 +57,7 @@ def review_queue(
     """Return the events to review, oldest first, with photo and open-sighting counts."""
     events = _filtered(user, filters)
     if filters.status == "flagged":
-        events = events.filter(review__flag__gt="")
+        events = events.filter(Q(review__flag_code__gt="") | Q(review__flag__gt=""))
     elif filters.status in Event.Status.values:
         events = events.filter(status=filters.status)
     else:
@@ -105,7 +105,7 @@ def review_queue_counts(
     user: AbstractBaseUser | AnonymousUser, filters: QueueFilters = QueueFilters()
 ) -> dict[str, int]:
     """Count the filtered events by review status, and those a second opinion sent back."""
-    flagged = EventReview.objects.filter(event=OuterRef("pk"), flag__gt="")
+    flagged = EventReview.objects.filter(Q(flag_code__gt="") | Q(flag__gt=""), event=OuterRef("pk"))
     return _filtered(user, filters).aggregate(
         pending=Count("pk", filter=Q(status=Event.Status.PENDING)),
         in_review=Count("pk", filter=Q(status=Event.Status.IN_REVIEW)),

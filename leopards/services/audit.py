@@ -15,17 +15,25 @@ def change_record(
     kind: str,
     user: AbstractBaseUser | None,
     reason: str = "",
+    reason_code: str = "",
+    reason_params: dict[str, Any] | None = None,
     leopards: Iterable[Leopard | int | None] = (),
     sightings: Iterable[Sighting | int] = (),
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     undoes: CatalogueChange | None = None,
 ) -> CatalogueChange:
-    """Write one entry of the audit trail, linked to every individual and sighting it touched."""
+    """Write one entry of the audit trail, linked to every individual and sighting it touched.
+
+    A reason the registry gives itself goes in as ``reason_code`` with its parameters, never
+    as text: it is rendered in each reader's language. ``reason`` is a person's own words.
+    """
     change = CatalogueChange.objects.create(
         kind=kind,
         user=user if user is not None and user.is_authenticated else None,
         reason=reason.strip(),
+        reason_code=reason_code,
+        reason_params=reason_params or {},
         before=before or {},
         after=after or {},
         undoes=undoes,

@@ -168,11 +168,13 @@ def leopard_merge(
     expected_versions: tuple[int | None, int | None] = (None, None),
     kind: str = CatalogueChange.Kind.MERGE,
     evidence: dict[str, Any] | None = None,
+    reason_code: str = "",
+    reason_params: dict[str, Any] | None = None,
 ) -> CatalogueChange:
     """Merge two records of one individual: sightings move, the old code stays as an alias."""
     if survivor_id == absorbed_id:
         raise ReviewError(_("Choose two different individuals."))
-    if not reason.strip():
+    if not reason.strip() and not reason_code:
         raise ReviewError(_("Say why the two records are one individual."))
     locked = _lock_leopards(survivor_id, absorbed_id)
     survivor, absorbed = locked[survivor_id], locked[absorbed_id]
@@ -219,6 +221,8 @@ def leopard_merge(
         kind=kind,
         user=user,
         reason=reason,
+        reason_code=reason_code,
+        reason_params=reason_params,
         leopards=[survivor, absorbed],
         sightings=moved,
         before={
@@ -347,13 +351,14 @@ def leopard_link_flanks(
         )
     # The older record keeps its code; the younger becomes its alias.
     survivor, absorbed = sorted([left.leopard, right.leopard], key=lambda x: (x.created_at, x.pk))
+    reason = reason.strip()
     return leopard_merge(
         survivor_id=survivor.pk,
         absorbed_id=absorbed.pk,
         user=user,
-        reason=reason
-        or _("Left and right flanks seen together at one station: %(a)s and %(b)s.")
-        % {"a": left.photo, "b": right.photo},
+        reason=reason,
+        reason_code="" if reason else CatalogueChange.Reason.FLANKS_SEEN_TOGETHER,
+        reason_params=None if reason else {"a": str(left.photo), "b": str(right.photo)},
         kind=CatalogueChange.Kind.FLANK_LINK,
         evidence={"left_sighting": left.pk, "right_sighting": right.pk},
     )

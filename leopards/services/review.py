@@ -165,10 +165,10 @@ def event_classify(
         event.claimed_by = None
         event.claimed_at = None
         fields += ["status", "claimed_by", "claimed_at"]
-        review.flag = ""
+        _unflag(review)
     event.save(update_fields=fields)
     review.species = species
-    _touch(review, user, ["species", "flag"])
+    _touch(review, user, ["species", *FLAG_FIELDS])
     return review
 
 
@@ -205,18 +205,29 @@ def event_finish(
     event.claimed_by = None
     event.claimed_at = None
     event.save(update_fields=["content", "status", "claimed_by", "claimed_at"])
-    review.flag = ""
-    _touch(review, user, ["flag"])
+    _unflag(review)
+    _touch(review, user, FLAG_FIELDS)
     return review
 
 
-def event_flag(*, event_id: int, flag: str) -> None:
-    """Send an event back to the review queue with a note why (a disagreeing second opinion)."""
+FLAG_FIELDS = ["flag", "flag_code", "flag_params"]
+
+
+def _unflag(review: EventReview) -> None:
+    review.flag = ""
+    review.flag_code = ""
+    review.flag_params = {}
+
+
+def event_flag(*, event_id: int, code: str, params: dict[str, str]) -> None:
+    """Send an event back to the review queue with why (a code, read in each reader's language)."""
     event = _lock_event(event_id)
     review = _review_locked(event)
-    review.flag = flag[:200]
+    _unflag(review)
+    review.flag_code = code
+    review.flag_params = params
     review.version += 1
-    review.save(update_fields=["flag", "version"])
+    review.save(update_fields=[*FLAG_FIELDS, "version"])
     if event.status == Event.Status.REVIEWED:
         event.status = Event.Status.PENDING
         event.save(update_fields=["status"])
@@ -351,7 +362,7 @@ def sighting_remove(
         change_record(
             kind=CatalogueChange.Kind.UNCONFIRM,
             user=user,
-            reason=_("The box shows no leopard."),
+            reason_code=CatalogueChange.Reason.BOX_SHOWS_NO_LEOPARD,
             leopards=[before["leopard_id"]],
             sightings=[sighting],
             before=before,

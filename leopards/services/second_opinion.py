@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leopards.models import CatalogueChange, Leopard, SecondOpinion, Sighting
+from leopards.models import CatalogueChange, EventReview, Leopard, SecondOpinion, Sighting
 from leopards.services.audit import change_record
 from leopards.services.errors import ReviewError
 from leopards.services.identification import leopard_resolve
@@ -104,7 +104,11 @@ def second_opinion_answer(
     change_record(
         kind=CatalogueChange.Kind.SECOND_OPINION,
         user=user,
-        reason=_("Blind check agreed.") if agreed else _("Blind check disagreed."),
+        reason_code=(
+            CatalogueChange.Reason.BLIND_CHECK_AGREED
+            if agreed
+            else CatalogueChange.Reason.BLIND_CHECK_DISAGREED
+        ),
         leopards=[current, second],
         sightings=[sighting],
         before={"leopard": current.code, "first_answer": opinion.first_answer},
@@ -115,10 +119,10 @@ def second_opinion_answer(
         },
     )
     if not agreed and sighting.photo.event_id:
-        said = second.code if second else opinion.get_second_answer_display()
+        said = {"second": second.code} if second else {"answer": answer}
         event_flag(
             event_id=sighting.photo.event_id,
-            flag=_("Second opinion disagrees: %(first)s or %(second)s?")
-            % {"first": current.code, "second": said},
+            code=EventReview.FlagCode.SECOND_OPINION_DISAGREES,
+            params={"first": current.code, **said},
         )
     return opinion

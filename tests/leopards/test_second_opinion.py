@@ -46,8 +46,9 @@ def test_disagreement_sends_the_event_back_to_the_queue_flagged(checked, checker
     )
     assert result.status == SecondOpinion.Status.DISAGREED
     assert Event.objects.get(pk=work.event.pk).status == Event.Status.PENDING
-    flag = EventReview.objects.get(event=work.event).flag
-    assert leopard.code in flag and other.code in flag
+    flagged = EventReview.objects.get(event=work.event)
+    assert flagged.flag_code == EventReview.FlagCode.SECOND_OPINION_DISAGREES
+    assert leopard.code in flagged.flag_text and other.code in flagged.flag_text
 
 
 def test_the_first_scientist_cannot_give_the_second_opinion(checked, scientist):
