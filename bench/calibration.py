@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import math
 import sys
 import tempfile
@@ -118,6 +119,30 @@ def real_others(boxes: list) -> list[Sample]:
     return samples
 
 
+def write_real_rankings(results: list, path: Path) -> None:
+    """Write the real queries' ranking figures (not the photos) for the test suite."""
+    rows = []
+    for r in results:
+        sample = sample_from(r.candidates, r.box.individual_id, open_set=r.open_set)
+        rows.append(
+            {
+                "query": r.box.path.name,
+                "catalogued": not r.open_set,
+                "top1_right": sample.correct,
+                "top1": round(sample.top1, 3),
+                "top2": round(sample.top2, 3),
+                "inliers": sample.inliers,
+                "static_share": round(sample.static, 3),
+            }
+        )
+    source = (
+        "bench/calibration.py on ../shared/data/snow-leopard-camtrap (right_Cat1 queries, "
+        "same flank, the query's own event left out); catalogued=false: every Cat1 photo "
+        "left out too"
+    )
+    path.write_text(json.dumps({"source": source, "queries": rows}, indent=1) + "\n")
+
+
 def figures(calibration: Calibration, qs: QuerySet) -> dict:
     """Return the new-flag rates, Brier score and reliability of a calibration on a set."""
     p = np.array([calibration.probability_of(s) for s in qs.samples])
@@ -154,6 +179,7 @@ def inputs(qs: QuerySet) -> None:
             "top-1 score": [s.top1 for s in samples],
             "top-1/top-2": [s.top1 / max(s.top2, 1e-6) for s in samples],
             "inliers": [s.inliers for s in samples],
+            "static share": [s.static for s in samples],
         }
         shown = ", ".join(
             f"{label} {np.median(v):.2f} ({np.percentile(v, 25):.2f}-{np.percentile(v, 75):.2f})"
@@ -188,6 +214,9 @@ def main() -> int:
     parser.add_argument("--photos", type=int, default=4)
     parser.add_argument("--real-share", type=float, default=0.5)
     parser.add_argument("--skip-plain", action="store_true")
+    parser.add_argument(
+        "--real-rankings-out", type=Path, help="write the real queries' figures (test fixture)"
+    )
     args = parser.parse_args()
     faiss.omp_set_num_threads(1)
     cv2.setNumThreads(1)
@@ -204,6 +233,8 @@ def main() -> int:
         boxes = read_labels(write_labels(args.data, Path(tmp)))
         results, _timings = run_queries(boxes, open_set=True, same_event=same_event)
         real = _query_set("real", results, len(boxes))
+        if args.real_rankings_out:
+            write_real_rankings(results, args.real_rankings_out)
         strangers = real_others(boxes)
         others = QuerySet("real-unlabelled", strangers, [False] * len(strangers), 0.0, 0)
         plain = None

@@ -21,7 +21,11 @@ REAL = json.loads((Path(__file__).parent / "real_cat1_rankings.json").read_text(
 
 def _sample(row: dict) -> Sample:
     return Sample(
-        top1=row["top1"], top2=row["top2"], correct=row["top1_right"], inliers=row["inliers"]
+        top1=row["top1"],
+        top2=row["top2"],
+        correct=row["top1_right"],
+        inliers=row["inliers"],
+        static=row["static_share"],
     )
 
 

@@ -280,3 +280,14 @@ def test_evaluate_skips_individuals_seen_once_and_uses_whole_image_without_box(
     results, _ = run_queries(boxes)
     assert len(results) == 2
     assert all(r.rank == 1 for r in results)
+
+
+def test_static_share_counts_the_matches_that_did_not_move() -> None:
+    from leopards.matching.calibration import static_share
+
+    still = np.array([[100, 100, 101, 100], [300, 200, 300, 201]], np.float32)
+    walked = np.array([[100, 100, 260, 140], [300, 200, 450, 230]], np.float32)
+    assert static_share(still) == 1.0
+    assert static_share(walked) == 0.0
+    assert static_share(np.concatenate([still, walked])) == 0.5
+    assert static_share(np.zeros((0, 4), np.float32)) == 0.0
