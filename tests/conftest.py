@@ -21,6 +21,18 @@ def require(condition: bool, why: str) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    # A request in another language leaves that language active in the thread
+    # (LocaleMiddleware activates it and nothing switches back): every test
+    # starts in the default language.
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.STORAGES = {

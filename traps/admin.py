@@ -89,9 +89,18 @@ class PhotoAdmin(admin.ModelAdmin):
         "size_bytes",
         "uploaded_by",
     ]
-    list_filter = ["status", "outside_deployment", "deployment__station__park"]
+    list_filter = ["status", "error_code", "outside_deployment", "deployment__station__park"]
     search_fields = ["original_name", "sha256", "deployment__camera_serial"]
     list_select_related = ["deployment__station__park", "uploaded_by"]
     date_hierarchy = "taken_at"
     raw_id_fields = ["deployment", "event", "uploaded_by"]
-    readonly_fields = ["sha256", "exif", "attempts", "uploaded_at", "updated_at"]
+    readonly_fields = [
+        "sha256",
+        "exif",
+        "attempts",
+        "error_code",
+        "error",
+        "time_source",
+        "uploaded_at",
+        "updated_at",
+    ]

@@ -290,7 +290,16 @@ class Decoded:
 
 
 class DecodeFailed(Exception):
-    """The stored bytes passed the upload checks but do not decode."""
+    """The stored bytes passed the upload checks but do not decode.
+
+    code is one of traps.models.Photo.ErrorCode; detail is the decoder's own
+    words, kept as they are (they are not translated).
+    """
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.detail = detail
 
 
 def decode(source: IO[bytes], max_pixels: int) -> Decoded:
@@ -301,7 +310,7 @@ def decode(source: IO[bytes], max_pixels: int) -> Decoded:
             image = Image.open(source)
             width, height = image.size
             if width * height > max_pixels:
-                raise DecodeFailed(_("The image has more pixels than the limit."))
+                raise DecodeFailed("too_many_pixels", f"{width}x{height}")
             exif = read_exif(image)
             thumbnail = make_thumbnail(image)
     except DecodeFailed:
@@ -313,9 +322,7 @@ def decode(source: IO[bytes], max_pixels: int) -> Decoded:
         Image.DecompressionBombError,
         Image.DecompressionBombWarning,
     ) as exc:
-        raise DecodeFailed(
-            _("The image data is damaged and cannot be decoded (%(why)s).") % {"why": exc}
-        ) from exc
+        raise DecodeFailed("undecodable", str(exc)) from exc
     return Decoded(exif=exif, thumbnail=thumbnail, width=width, height=height)
 
 

@@ -281,6 +281,12 @@ class Photo(models.Model):
         FILE_NAME = "file_name", _("File name")
         PACKAGE = "package", _("Imported data package")
 
+    class ErrorCode(models.TextChoices):
+        NONE = "", _("None")
+        TOO_MANY_PIXELS = "too_many_pixels", _("The image has more pixels than the limit.")
+        UNDECODABLE = "undecodable", _("The image data is damaged and cannot be decoded.")
+        GAVE_UP = "gave_up", _("Processing stopped after several attempts.")
+
     deployment = models.ForeignKey(
         Deployment, on_delete=models.PROTECT, related_name="photos", verbose_name=_("deployment")
     )
@@ -332,7 +338,12 @@ class Photo(models.Model):
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.RECEIVED
     )
-    error = models.TextField(_("processing error"), blank=True)
+    # Why processing failed: a code, rendered in the reader's language, and the
+    # decoder's or worker's own words as detail (not translated).
+    error_code = models.CharField(
+        _("processing error"), max_length=20, choices=ErrorCode.choices, blank=True, default=""
+    )
+    error = models.TextField(_("processing error detail"), blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -361,3 +372,20 @@ class Photo(models.Model):
 
     def __str__(self) -> str:
         return self.original_name or self.sha256[:12]
+
+    @property
+    def error_text(self) -> str:
+        """Return why processing failed, in the active language, with the detail."""
+        if not self.error_code:
+            return self.error
+        template = PHOTO_ERROR_TEXTS.get(self.error_code)
+        if template and self.error:
+            return template % {"why": self.error}
+        return str(self.get_error_code_display())
+
+
+# The texts of error codes that carry the detail; the others read as their label.
+PHOTO_ERROR_TEXTS = {
+    Photo.ErrorCode.UNDECODABLE: _("The image data is damaged and cannot be decoded (%(why)s)."),
+    Photo.ErrorCode.GAVE_UP: _("Processing stopped after several attempts: %(why)s"),
+}

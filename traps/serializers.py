@@ -43,6 +43,11 @@ class DeploymentSerializer(serializers.ModelSerializer):
 class PhotoSerializer(serializers.ModelSerializer):
     thumbnail_url = serializers.SerializerMethodField()
     file_url = serializers.SerializerMethodField()
+    error = serializers.CharField(
+        source="error_text",
+        read_only=True,
+        help_text=_("Why processing failed, in the request's language; empty otherwise."),
+    )
 
     class Meta:
         model = Photo
@@ -56,6 +61,7 @@ class PhotoSerializer(serializers.ModelSerializer):
             "width",
             "height",
             "status",
+            "error_code",
             "error",
             "camera_time",
             "time_source",

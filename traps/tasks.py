@@ -2,9 +2,9 @@
 
 from celery import Task, shared_task
 from django.db import OperationalError
-from django.utils.translation import gettext as _
 
 from traps import services
+from traps.models import Photo
 
 
 class PhotoTask(Task):
@@ -14,8 +14,7 @@ class PhotoTask(Task):
         photo_id = args[0] if args else kwargs.get("photo_id")
         if photo_id is not None:
             services.photo_mark_failed(
-                photo_id=photo_id,
-                error=_("Processing stopped after several attempts: %(why)s") % {"why": exc},
+                photo_id=photo_id, code=Photo.ErrorCode.GAVE_UP, detail=str(exc)
             )
 
 

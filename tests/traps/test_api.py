@@ -222,7 +222,9 @@ def test_proposes_no_deployment_of_another_park(client, outsider, deployment):
 
 def test_retry_endpoint_queues_a_failed_photo(client, ranger, deployment):
     photo = ingest(deployment, datetime(2024, 5, 1, 22, 15))
-    Photo.objects.filter(pk=photo.pk).update(status=Photo.Status.FAILED, error="x")
+    Photo.objects.filter(pk=photo.pk).update(
+        status=Photo.Status.FAILED, error_code=Photo.ErrorCode.UNDECODABLE, error="x"
+    )
     client.force_login(ranger)
     response = client.post(f"/api/photos/{photo.pk}/retry/")
     assert response.status_code == 202

@@ -133,7 +133,9 @@ def test_media_files_are_not_served_publicly(client, ranger, deployment):
 
 def test_retry_button_queues_the_photo_again(client, ranger, deployment):
     photo = ingest(deployment, datetime(2024, 5, 10, 12, 0))
-    Photo.objects.filter(pk=photo.pk).update(status=Photo.Status.FAILED, error="x")
+    Photo.objects.filter(pk=photo.pk).update(
+        status=Photo.Status.FAILED, error_code=Photo.ErrorCode.UNDECODABLE, error="x"
+    )
     client.force_login(ranger)
     response = client.post(f"/photos/{photo.pk}/retry/")
     assert response.status_code == 302

@@ -143,7 +143,8 @@ def test_processes_a_png(deployment):
 def test_fails_a_jpeg_with_corrupt_data_and_says_why(deployment):
     photo = ingest(deployment, None, data=corrupt_jpeg())
     assert photo.status == Photo.Status.FAILED
-    assert "damaged" in photo.error
+    assert photo.error_code == Photo.ErrorCode.UNDECODABLE
+    assert "damaged" in photo.error_text
     assert photo.thumbnail.name == ""
     assert Event.objects.count() == 0
 
@@ -217,20 +218,23 @@ def test_task_marks_the_photo_failed_when_retries_run_out(deployment, monkeypatc
     tasks.photo_process.apply(args=[result.photo.pk])
     photo = Photo.objects.get(pk=result.photo.pk)
     assert photo.status == Photo.Status.FAILED
-    assert "disk gone" in photo.error
+    assert photo.error_code == Photo.ErrorCode.GAVE_UP
+    assert photo.error_text == "Processing stopped after several attempts: disk gone"
 
 
 def test_retry_queues_a_failed_photo_and_it_then_processes(
     deployment, django_capture_on_commit_callbacks
 ):
     photo = ingest(deployment, datetime(2024, 5, 1, 22, 15))
-    Photo.objects.filter(pk=photo.pk).update(status=Photo.Status.FAILED, error="x")
+    Photo.objects.filter(pk=photo.pk).update(
+        status=Photo.Status.FAILED, error_code=Photo.ErrorCode.UNDECODABLE, error="x"
+    )
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         assert services.photo_retry(photo_id=photo.pk) is True
     assert len(callbacks) == 1
     photo.refresh_from_db()
     assert photo.status == Photo.Status.PROCESSED
-    assert photo.error == ""
+    assert (photo.error_code, photo.error) == ("", "")
     assert services.photo_retry(photo_id=photo.pk) is False
 
 

@@ -155,7 +155,7 @@ def _process(photo: Photo, *, force: bool) -> Photo | None:
         try:
             decoded = images.decode(fh, settings.PHOTO_MAX_PIXELS)
         except images.DecodeFailed as exc:
-            return photo_mark_failed(photo_id=photo.pk, error=str(exc))
+            return photo_mark_failed(photo_id=photo.pk, code=exc.code, detail=exc.detail)
     thumb_name = thumbnail_upload_to(photo, "")
     _store_once(thumb_name, ContentFile(decoded.thumbnail))
 
@@ -188,7 +188,7 @@ def _process(photo: Photo, *, force: bool) -> Photo | None:
         photo.taken_at, photo.time_problem = corrected_time(camera_time, deployment.clock_offset)
         photo.outside_deployment = _outside(deployment, photo.taken_at)
         photo.status = Photo.Status.PROCESSED
-        photo.error = ""
+        photo.error_code, photo.error = "", ""
         if previous_event_id is None and photo.taken_at is not None:
             event_place(photo)
         photo.save(update_fields=_PROCESSED_FIELDS)
@@ -209,6 +209,7 @@ _PROCESSED_FIELDS = [
     "time_problem",
     "outside_deployment",
     "status",
+    "error_code",
     "error",
     "event",
     "updated_at",
@@ -270,10 +271,13 @@ def _outside(deployment: Deployment, taken_at: datetime | None) -> bool:
     return taken_at < deployment.start or (deployment.end is not None and taken_at > deployment.end)
 
 
-def photo_mark_failed(*, photo_id: int, error: str) -> Photo | None:
-    """Record that a photo could not be processed, and why."""
+def photo_mark_failed(*, photo_id: int, code: str, detail: str = "") -> Photo | None:
+    """Record that a photo could not be processed: why (a Photo.ErrorCode) and the detail."""
     Photo.objects.filter(pk=photo_id).update(
-        status=Photo.Status.FAILED, error=error[:2000], updated_at=timezone.now()
+        status=Photo.Status.FAILED,
+        error_code=code,
+        error=detail[:2000],
+        updated_at=timezone.now(),
     )
     return Photo.objects.filter(pk=photo_id).first()
 
@@ -283,7 +287,7 @@ def photo_retry(*, photo_id: int) -> bool:
     updated = (
         Photo.objects.filter(pk=photo_id)
         .exclude(status=Photo.Status.PROCESSED)
-        .update(status=Photo.Status.RECEIVED, error="", updated_at=timezone.now())
+        .update(status=Photo.Status.RECEIVED, error_code="", error="", updated_at=timezone.now())
     )
     if updated:
         _queue_processing(photo_id)
