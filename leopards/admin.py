@@ -40,7 +40,12 @@ class SightingAdmin(SimpleHistoryAdmin):
     search_fields = ["leopard__code", "leopard__name", "photo__original_name"]
     list_select_related = ["leopard", "photo", "identified_by"]
     raw_id_fields = ["photo", "leopard", "identified_by"]
-    readonly_fields = ["version"]
+    readonly_fields = ["version", "feature_problem"]
+    exclude = ["feature_error", "feature_error_code", "feature_error_params"]
+
+    @admin.display(description=_("feature problem"))
+    def feature_problem(self, sighting: Sighting) -> str:
+        return sighting.feature_error_text
 
 
 @admin.register(MatchCandidate)

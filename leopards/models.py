@@ -147,6 +147,20 @@ class Sighting(models.Model):
         NO_FEATURES = "no_features", _("No usable pattern")
         FAILED = "failed", _("Failed")
 
+    class FeatureProblem(models.TextChoices):
+        NO_FILE = "no_file", _("This photo record has no stored file.")
+        FILE_MISSING = "file_missing", _("The photo file is missing from storage.")
+        UNREADABLE = "unreadable", _("The photo cannot be read as an image.")
+        TOO_SMALL = "too_small", _("The box is too small to show a spot pattern.")
+        NO_PATTERN = (
+            "no_pattern",
+            _(
+                "No spot pattern found in the box: it may be blank, over- or under-exposed, "
+                "or too blurred."
+            ),
+        )
+        GAVE_UP = "gave_up", _("Matching stopped after several attempts.")
+
     photo = models.ForeignKey(
         "traps.Photo", on_delete=models.PROTECT, related_name="sightings", verbose_name=_("photo")
     )
@@ -190,8 +204,16 @@ class Sighting(models.Model):
     feature_status = models.CharField(
         max_length=20, choices=FeatureStatus.choices, default=FeatureStatus.PENDING
     )
-    # Why there are no features (a box too small, blank, or a photo that cannot be read).
+    # Why there are no features (a box too small, blank, or a photo that cannot be read): a
+    # code and its parameters, read in each reader's language. feature_error holds only
+    # text written before the codes that could not be read back into one.
     feature_error = models.TextField(_("feature problem"), blank=True)
+    feature_error_code = models.CharField(
+        _("feature problem code"), max_length=20, choices=FeatureProblem.choices, blank=True
+    )
+    feature_error_params = models.JSONField(
+        _("feature problem parameters"), default=dict, blank=True
+    )
     feature_count = models.PositiveIntegerField(_("keypoints"), default=0)
     # A short hash of the stored features: the catalogue journal notices a redrawn box by it.
     features_digest = models.CharField(max_length=16, blank=True, editable=False)
@@ -209,6 +231,8 @@ class Sighting(models.Model):
         excluded_fields=[
             "features",
             "feature_error",
+            "feature_error_code",
+            "feature_error_params",
             "feature_count",
             "features_digest",
             "matched_at",
@@ -264,6 +288,15 @@ class Sighting(models.Model):
     @property
     def has_box(self) -> bool:
         return self.bbox_x is not None
+
+    @property
+    def feature_error_text(self) -> str:
+        """Return why the box has no features, in the active language (empty if it has)."""
+        if not self.feature_error_code:
+            return self.feature_error
+        label = self.get_feature_error_code_display()
+        template = FEATURE_PROBLEM_TEXTS.get(self.feature_error_code)
+        return _render(template, self.feature_error_params, label) if template else str(label)
 
 
 class MatchCandidate(models.Model):
@@ -488,6 +521,14 @@ REASON_TEXTS = {
     CatalogueChange.Reason.FLANKS_SEEN_TOGETHER: _(
         "Left and right flanks seen together at one station: %(a)s and %(b)s."
     ),
+}
+FEATURE_PROBLEM_TEXTS = {
+    Sighting.FeatureProblem.UNREADABLE: _("The photo cannot be read as an image: %(why)s"),
+    Sighting.FeatureProblem.TOO_SMALL: _(
+        "The box is too small to show a spot pattern (%(px)s pixels across; "
+        "at least %(min)d are needed)."
+    ),
+    Sighting.FeatureProblem.GAVE_UP: _("Matching stopped after several attempts: %(why)s"),
 }
 FLAG_TEXTS = {
     EventReview.FlagCode.SECOND_OPINION_DISAGREES: _(

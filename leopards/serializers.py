@@ -49,6 +49,16 @@ class SightingSerializer(serializers.ModelSerializer):
     )
     event = serializers.IntegerField(source="photo.event_id", read_only=True)
     crop_url = serializers.SerializerMethodField()
+    feature_error = serializers.CharField(
+        source="feature_error_text",
+        read_only=True,
+        help_text="Why the box has no spot-pattern features, in the request's language; "
+        "empty when it has them.",
+    )
+    feature_error_code = serializers.CharField(
+        read_only=True,
+        help_text="The same as a stable code (empty when there is no problem or only old text).",
+    )
 
     class Meta:
         model = Sighting
@@ -69,6 +79,9 @@ class SightingSerializer(serializers.ModelSerializer):
             "identified_by",
             "identified_at",
             "feature_status",
+            "feature_error",
+            "feature_error_code",
+            "feature_error_params",
             "version",
             "crop_url",
         ]

@@ -4,7 +4,6 @@ from datetime import datetime
 
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
-from django.utils.translation import gettext as _
 
 from leopards.services import matching
 
@@ -33,7 +32,9 @@ class SightingMatchTask(Task):
             pk=sighting_id, feature_status=Sighting.FeatureStatus.PENDING
         ).update(
             feature_status=Sighting.FeatureStatus.FAILED,
-            feature_error=_("Matching stopped after several attempts: %(why)s") % {"why": exc},
+            feature_error="",
+            feature_error_code=Sighting.FeatureProblem.GAVE_UP,
+            feature_error_params={"why": str(exc)[:500]},
         )
 
 

@@ -33,7 +33,6 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from leopards.matching import catalogue, extraction
 from leopards.matching.extraction import BoxFeatures, RelativeBox, box_features, box_features_job
@@ -85,33 +84,30 @@ def _relative_box(sighting: Sighting) -> RelativeBox | None:
 
 
 def _read_photo(sighting: Sighting) -> tuple[bytes | None, str]:
-    """Return the photo's bytes, or None and why; other storage errors propagate (retried)."""
+    """Return the photo's bytes, or None and the problem's code; other storage errors propagate."""
     if not sighting.photo.file.name:
-        return None, _("This photo record has no stored file.")
+        return None, Sighting.FeatureProblem.NO_FILE
     try:
         with sighting.photo.file.open("rb") as handle:
             return handle.read(), ""
     except FileNotFoundError:
-        return None, _("The photo file is missing from storage.")
+        return None, Sighting.FeatureProblem.FILE_MISSING
 
 
-def _problem_text(result: BoxFeatures) -> str:
+def _problem(result: BoxFeatures) -> tuple[str, dict[str, str | int]]:
+    """Return why a box gave no features: a code and parameters, rendered when read."""
     if result.problem == extraction.UNREADABLE:
-        return _("The photo cannot be read as an image: %(why)s") % {"why": result.detail}
+        return Sighting.FeatureProblem.UNREADABLE, {"why": result.detail}
     if result.problem == extraction.TOO_SMALL:
-        return _(
-            "The box is too small to show a spot pattern (%(px)s pixels across; "
-            "at least %(min)d are needed)."
-        ) % {"px": result.detail, "min": MIN_BOX_SIDE}
+        return Sighting.FeatureProblem.TOO_SMALL, {"px": result.detail, "min": MIN_BOX_SIDE}
     if result.problem == extraction.NO_PATTERN:
-        return _(
-            "No spot pattern found in the box: it may be blank, over- or under-exposed, "
-            "or too blurred."
-        )
-    return ""
+        return Sighting.FeatureProblem.NO_PATTERN, {}
+    return "", {}
 
 
-def _store_features(sighting: Sighting, result: BoxFeatures | None, error: str) -> Sighting | None:
+def _store_features(
+    sighting: Sighting, result: BoxFeatures | None, problem: str
+) -> Sighting | None:
     """Store a box's features (or why there are none) unless the box changed meanwhile."""
     if result is None:
         status = Sighting.FeatureStatus.FAILED
@@ -121,11 +117,14 @@ def _store_features(sighting: Sighting, result: BoxFeatures | None, error: str) 
         status = Sighting.FeatureStatus.FAILED
     else:
         status = Sighting.FeatureStatus.NO_FEATURES
+    code, params = (problem, {}) if problem or result is None else _problem(result)
     blob = result.blob if result is not None else None
     values = {
         "features": blob,
         "feature_status": status,
-        "feature_error": error or (_problem_text(result) if result is not None else ""),
+        "feature_error": "",
+        "feature_error_code": code,
+        "feature_error_params": params,
         "feature_count": result.count if result is not None else 0,
         "features_digest": catalogue.features_digest(blob) if blob else "",
     }
@@ -144,9 +143,9 @@ def sighting_extract_features(*, sighting_id: int) -> Sighting | None:
     sighting = Sighting.objects.select_related("photo").filter(pk=sighting_id).first()
     if sighting is None:
         return None
-    data, error = _read_photo(sighting)
+    data, problem = _read_photo(sighting)
     result = box_features(data, _relative_box(sighting)) if data is not None else None
-    return _store_features(sighting, result, error)
+    return _store_features(sighting, result, problem)
 
 
 def sightings_extract_features(*, sighting_ids: Iterable[int], processes: int = 0) -> int:
@@ -171,9 +170,9 @@ def sightings_extract_features(*, sighting_ids: Iterable[int], processes: int = 
             ]
             readable = [job for job in jobs if job[0] is not None]
             results = iter(pool.map(box_features_job, readable, chunksize=4))
-            for sighting, (data, error) in zip(sightings, reads, strict=True):
+            for sighting, (data, problem) in zip(sightings, reads, strict=True):
                 result = next(results) if data is not None else None
-                done += _store_features(sighting, result, error) is not None
+                done += _store_features(sighting, result, problem) is not None
     return done
 
 

@@ -224,7 +224,8 @@ def test_a_uniform_grey_box_has_no_features_and_no_candidates(two_cats):
     grey.refresh_from_db()
     assert outcome["feature_status"] == Sighting.FeatureStatus.NO_FEATURES
     assert grey.feature_status == Sighting.FeatureStatus.NO_FEATURES
-    assert "No spot pattern" in grey.feature_error
+    assert grey.feature_error_code == Sighting.FeatureProblem.NO_PATTERN
+    assert "No spot pattern" in grey.feature_error_text
     assert grey.features is None and grey.feature_count == 0
     assert not MatchCandidate.objects.filter(sighting=grey).exists()
     assert grey.matched_at is not None and not grey.new_individual_likely
@@ -238,7 +239,8 @@ def test_a_box_too_small_for_a_pattern_says_so(two_cats):
 
     tiny.refresh_from_db()
     assert tiny.feature_status == Sighting.FeatureStatus.NO_FEATURES
-    assert "too small" in tiny.feature_error
+    assert tiny.feature_error_code == Sighting.FeatureProblem.TOO_SMALL
+    assert "too small" in tiny.feature_error_text
 
 
 def test_a_photo_that_is_not_an_image_fails_with_the_reason():
@@ -251,7 +253,8 @@ def test_a_photo_that_is_not_an_image_fails_with_the_reason():
 
     broken.refresh_from_db()
     assert broken.feature_status == Sighting.FeatureStatus.FAILED
-    assert "cannot be read as an image" in broken.feature_error
+    assert broken.feature_error_code == Sighting.FeatureProblem.UNREADABLE
+    assert "cannot be read as an image" in broken.feature_error_text
 
 
 def test_a_missing_photo_file_fails_with_the_reason():
@@ -261,7 +264,8 @@ def test_a_missing_photo_file_fails_with_the_reason():
 
     missing.refresh_from_db()
     assert missing.feature_status == Sighting.FeatureStatus.FAILED
-    assert "missing from storage" in missing.feature_error
+    assert missing.feature_error_code == Sighting.FeatureProblem.FILE_MISSING
+    assert "missing from storage" in missing.feature_error_text
 
 
 def test_tasks_return_quietly_when_the_sighting_is_gone():
