@@ -211,7 +211,7 @@ def test_third_party_package_imports_stations_media_events_and_sightings(park, t
     known.refresh_from_db()
     assert known.sex == Sex.FEMALE
     assert summary.created["photos"] == 4
-    assert any("other species" in w for w in summary.warnings)
+    assert any("other species" in w for w in summary.warning_texts)
 
 
 def test_importing_the_same_package_twice_creates_nothing_twice(park, tmp_path):

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from leopards.models import Sighting
 from leopards.services.matching import sighting_queue_match
 from traps.exchange.camtrap_dp.validation import PackageInvalid, Problem
-from traps.exchange.models import DetectorResult, ImportRun
+from traps.exchange.models import DetectorResult, ImportRun, import_warning
 from traps.models import Deployment, Photo
 
 DEFAULT_THRESHOLD = 0.2
@@ -194,18 +194,18 @@ def megadetector_import(
             sighting_queue_match(sighting_id=sighting.pk)
 
     warnings = (
-        [_("Not in this deployment: %(f)s") % {"f": f} for f in summary.unknown_files]
-        + [_("Several photos have this name: %(f)s") % {"f": f} for f in summary.ambiguous_files]
-        + [_("The detector failed on: %(f)s") % {"f": f} for f in summary.failed_files]
+        [import_warning(ImportRun.Warning.NOT_IN_DEPLOYMENT, f=f) for f in summary.unknown_files]
+        + [import_warning(ImportRun.Warning.AMBIGUOUS_NAME, f=f) for f in summary.ambiguous_files]
+        + [import_warning(ImportRun.Warning.DETECTOR_FAILED, f=f) for f in summary.failed_files]
     )
     summary.run = ImportRun.objects.create(
         kind=ImportRun.Kind.MEGADETECTOR,
         park=deployment.station.park,
         source_name=source_name[:255],
         created={
-            "proposed boxes": summary.proposed_boxes,
-            "likely blank photos": summary.likely_blank,
-            "photos with people": summary.with_people,
+            ImportRun.Created.PROPOSED_BOXES: summary.proposed_boxes,
+            ImportRun.Created.LIKELY_BLANK: summary.likely_blank,
+            ImportRun.Created.WITH_PEOPLE: summary.with_people,
         },
         warnings=warnings[:1000],
         imported_by=user,

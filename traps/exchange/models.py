@@ -6,10 +6,13 @@ same package twice creates nothing twice and an export gives back the
 identifiers the records arrived with.
 """
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 
 class DeploymentLink(models.Model):
@@ -149,10 +152,45 @@ class ImportRun(models.Model):
         CAMTRAP_DP = "camtrap_dp", _("Camtrap DP package")
         MEGADETECTOR = "megadetector", _("MegaDetector results")
 
+    class Created(models.TextChoices):
+        STATIONS = "stations", _("Stations")
+        DEPLOYMENTS = "deployments", _("Deployments")
+        PHOTOS = "photos", _("Photos (media records)")
+        EVENTS = "events", _("Events")
+        SIGHTINGS = "sightings", _("Sightings")
+        INDIVIDUALS = "individuals", _("Individuals")
+        PROPOSED_BOXES = "proposed_boxes", _("Proposed boxes")
+        LIKELY_BLANK = "likely_blank", _("Likely blank")
+        WITH_PEOPLE = "with_people", _("With people")
+
+    class Warning(models.TextChoices):
+        OTHER_SPECIES = "other_species", _("Observations of other species kept as “other species”")
+        SEX_DIFFERS = "sex_differs", _("An individual's sex differs from the package's")
+        ZERO_LENGTH_DEPLOYMENT = "zero_length_deployment", _("A deployment ends when it starts")
+        MALFUNCTION_NOT_A_RANGE = (
+            "malfunction_not_a_range",
+            _("A malfunction period is not a date range"),
+        )
+        MEDIA_IN_ANOTHER_DEPLOYMENT = (
+            "media_in_another_deployment",
+            _("A media file is already held in another deployment"),
+        )
+        MEDIA_NOT_STORED = "media_not_stored", _("A media file was not stored")
+        INDIVIDUAL_WITHOUT_PHOTOS = (
+            "individual_without_photos",
+            _("An observation names an individual in an event without photos"),
+        )
+        NOT_IN_DEPLOYMENT = "not_in_deployment", _("Not in this deployment")
+        AMBIGUOUS_NAME = "ambiguous_name", _("Several photos have this name")
+        DETECTOR_FAILED = "detector_failed", _("The detector failed")
+
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     park = models.ForeignKey("traps.Park", on_delete=models.CASCADE, related_name="+")
     source_name = models.CharField(_("file"), max_length=255, blank=True)
+    # How many records of each kind (a Created code) the import added.
     created = models.JSONField(_("created"), default=dict)
+    # What is worth a look, as {"code": a Warning code, "params": {...}} each, rendered in
+    # the reader's language; a plain string is text written before the codes.
     warnings = models.JSONField(_("warnings"), default=list)
     imported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -166,3 +204,79 @@ class ImportRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.source_name} {self.imported_at:%Y-%m-%d}"
+
+    @property
+    def created_items(self) -> list[tuple[str, int]]:
+        """Return what the import added as (label in the active language, count) pairs."""
+        labels = dict(self.Created.choices)
+        return [(str(labels.get(key, key)), n) for key, n in self.created.items() if n]
+
+    @property
+    def warning_texts(self) -> list[str]:
+        """Return the warnings in the active language."""
+        return [warning_text(warning) for warning in self.warnings]
+
+
+def import_warning(code: str, **params: Any) -> dict[str, Any]:
+    """Return a warning as it is stored: a code and its parameters, never text."""
+    return {"code": str(code), "params": params}
+
+
+# The texts of the warnings, filled with their parameters when read.
+WARNING_TEXTS = {
+    ImportRun.Warning.SEX_DIFFERS: _(
+        "Individual %(code)s is %(ours)s here but %(theirs)s in the package; kept %(ours)s."
+    ),
+    ImportRun.Warning.ZERO_LENGTH_DEPLOYMENT: _(
+        "Deployment %(id)s ends when it starts; it was given one second."
+    ),
+    ImportRun.Warning.MALFUNCTION_NOT_A_RANGE: _(
+        "Deployment %(id)s: the malfunction period “%(v)s” is not a date range."
+    ),
+    ImportRun.Warning.MEDIA_IN_ANOTHER_DEPLOYMENT: _(
+        "Media %(id)s is a file the registry already holds in another deployment."
+    ),
+    ImportRun.Warning.MEDIA_NOT_STORED: _(
+        "Media %(id)s: the file was not stored (%(why)s); its record is kept."
+    ),
+    ImportRun.Warning.INDIVIDUAL_WITHOUT_PHOTOS: _(
+        "Observation %(id)s names individual %(ind)s in an event without photos."
+    ),
+    ImportRun.Warning.NOT_IN_DEPLOYMENT: _("Not in this deployment: %(f)s"),
+    ImportRun.Warning.AMBIGUOUS_NAME: _("Several photos have this name: %(f)s"),
+    ImportRun.Warning.DETECTOR_FAILED: _("The detector failed on: %(f)s"),
+}
+
+
+def warning_text(warning: dict[str, Any] | str) -> str:
+    """Render one stored warning in the active language; old text is returned as it is."""
+    if not isinstance(warning, dict):
+        return str(warning)
+    code = warning.get("code", "")
+    params = dict(warning.get("params") or {})
+    try:
+        label = ImportRun.Warning(code).label
+    except ValueError:
+        return str(code)
+    try:
+        if code == ImportRun.Warning.OTHER_SPECIES:
+            return (
+                ngettext(
+                    "%(n)d observation of another species was kept as its event's content "
+                    "“other species”; the registry does not store species names.",
+                    "%(n)d observations of other species were kept as their events' content "
+                    "“other species”; the registry does not store their names.",
+                    params["n"],
+                )
+                % params
+            )
+        if code == ImportRun.Warning.SEX_DIFFERS:
+            # The sexes are codes too: each reads in the reader's language.
+            from leopards.models import Sex
+
+            for key in ("ours", "theirs"):
+                if params.get(key) in Sex.values:
+                    params[key] = Sex(params[key]).label
+        return str(WARNING_TEXTS[code]) % params
+    except (KeyError, TypeError, ValueError):
+        return str(label)

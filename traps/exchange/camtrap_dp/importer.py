@@ -29,7 +29,6 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from PIL import Image
 
 from leopards.models import AgeClass, Flank, Leopard, Sex, Sighting
@@ -43,6 +42,8 @@ from traps.exchange.models import (
     ImportRun,
     MediaLink,
     ObservationLink,
+    import_warning,
+    warning_text,
 )
 from traps.models import Deployment, Event, MalfunctionPeriod, Park, Photo, Station
 
@@ -56,12 +57,17 @@ class ImportSummary:
     park: Park
     created: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     existing: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    warnings: list[str] = field(default_factory=list)
+    # Each a code and its parameters (traps.exchange.models.import_warning).
+    warnings: list[dict[str, Any]] = field(default_factory=list)
     run: ImportRun | None = None
 
     @property
     def created_total(self) -> int:
         return sum(self.created.values())
+
+    @property
+    def warning_texts(self) -> list[str]:
+        return [warning_text(w) for w in self.warnings]
 
 
 @contextmanager
@@ -199,8 +205,8 @@ class _Importer:
         self.generalised = (descriptor.get("coordinatePrecision") or 0) >= 0.01
         self.other_species = 0
 
-    def warn(self, message: str) -> None:
-        self.summary.warnings.append(message)
+    def warn(self, code: str, **params: Any) -> None:
+        self.summary.warnings.append(import_warning(code, **params))
 
     def count(self, kind: str, created: bool) -> None:
         (self.summary.created if created else self.summary.existing)[kind] += 1
@@ -223,16 +229,7 @@ class _Importer:
         for row in observations:
             self.observation(row)
         if self.other_species:
-            self.warn(
-                ngettext(
-                    "%(n)d observation of another species was kept as its event's content "
-                    "“other species”; the registry does not store species names.",
-                    "%(n)d observations of other species were kept as their events' content "
-                    "“other species”; the registry does not store their names.",
-                    self.other_species,
-                )
-                % {"n": self.other_species}
-            )
+            self.warn(ImportRun.Warning.OTHER_SPECIES, n=self.other_species)
 
     # Individuals -----------------------------------------------------------------
 
@@ -248,13 +245,7 @@ class _Importer:
             leopard.sex = sex
             leopard.save(update_fields=["sex"])
         elif sex and leopard.sex != sex:
-            self.warn(
-                _(
-                    "Individual %(code)s is %(ours)s here but %(theirs)s in the package; "
-                    "kept %(ours)s."
-                )
-                % {"code": code, "ours": leopard.sex, "theirs": sex}
-            )
+            self.warn(ImportRun.Warning.SEX_DIFFERS, code=code, ours=leopard.sex, theirs=sex)
         self.count("individuals", created)
         self.leopards[code] = leopard
         return leopard
@@ -332,10 +323,7 @@ class _Importer:
         if created:
             if end is not None and end <= start:
                 end = start + timedelta(seconds=1)
-                self.warn(
-                    _("Deployment %(id)s ends when it starts; it was given one second.")
-                    % {"id": identifier}
-                )
+                self.warn(ImportRun.Warning.ZERO_LENGTH_DEPLOYMENT, id=identifier)
             deployment = Deployment.objects.create(
                 station=station,
                 camera_serial=(row.get("cameraID") or "")[:80],
@@ -354,13 +342,7 @@ class _Importer:
                             end=date.fromisoformat(last),
                         )
                     except ValueError:
-                        self.warn(
-                            _(
-                                "Deployment %(id)s: the malfunction period “%(v)s” "
-                                "is not a date range."
-                            )
-                            % {"id": identifier, "v": value}
-                        )
+                        self.warn(ImportRun.Warning.MALFUNCTION_NOT_A_RANGE, id=identifier, v=value)
         if not hasattr(deployment, "exchange_link") or deployment.exchange_link is None:
             DeploymentLink.objects.get_or_create(
                 deployment=deployment, defaults={"identifier": identifier}
@@ -398,10 +380,7 @@ class _Importer:
             if photo is None:
                 photo, created, stored = self.remote(row, deployment, taken_at), True, False
         if photo.deployment_id != deployment.pk:
-            self.warn(
-                _("Media %(id)s is a file the registry already holds in another deployment.")
-                % {"id": identifier}
-            )
+            self.warn(ImportRun.Warning.MEDIA_IN_ANOTHER_DEPLOYMENT, id=identifier)
         MediaLink.objects.get_or_create(
             photo=photo,
             defaults={
@@ -434,9 +413,12 @@ class _Importer:
                     deployment=deployment, fileobj=fh, original_name=name, uploaded_by=self.user
                 )
         except images.PhotoRejected as exc:
+            # The upload check's reason is text in the importer's language; its code is kept.
             self.warn(
-                _("Media %(id)s: the file was not stored (%(why)s); its record is kept.")
-                % {"id": row["mediaID"], "why": exc.message}
+                ImportRun.Warning.MEDIA_NOT_STORED,
+                id=row["mediaID"],
+                why=str(exc.message),
+                rejected=exc.code,
             )
             return None, False
         photo = result.photo
@@ -589,8 +571,9 @@ class _Importer:
                 self.sighting({**row, "observationID": f"{identifier}-photo"}, first)
             elif first is None:
                 self.warn(
-                    _("Observation %(id)s names individual %(ind)s in an event without photos.")
-                    % {"id": identifier, "ind": row["individualID"]}
+                    ImportRun.Warning.INDIVIDUAL_WITHOUT_PHOTOS,
+                    id=identifier,
+                    ind=row["individualID"],
                 )
         if row["observationLevel"] == "event" and event is not None:
             ObservationLink.objects.get_or_create(

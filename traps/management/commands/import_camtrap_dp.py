@@ -43,5 +43,5 @@ class Command(BaseCommand):
         self.stdout.write(f"Imported into {summary.park.code}: created {created or 'nothing'}.")
         if existing:
             self.stdout.write(f"Already in the registry: {existing}.")
-        for warning in summary.warnings:
+        for warning in summary.warning_texts:
             self.stdout.write(f"! {warning}")
