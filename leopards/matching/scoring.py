@@ -19,6 +19,9 @@ DEFAULT_GEOMETRY_WEIGHT = 1.0
 # body bends, so one affine map fits a flank only to a few percent.
 RANSAC_TOLERANCE = 0.04
 MIN_RANSAC_PIXELS = 4.0
+# The matches of a candidate that had no geometric check: shared, so read-only.
+_NO_MATCHES = np.zeros((0, 4), np.float32)
+_NO_MATCHES.flags.writeable = False
 
 
 @dataclass(frozen=True)
@@ -72,29 +75,29 @@ def rank(
     weights = np.where(valid, weights, 0.0)
 
     labels = index.individual_labels
-    reference_scores: dict[int, float] = {}
-    for row, weight in zip(rows_k[valid].tolist(), weights[valid].tolist(), strict=True):
-        reference_scores[row] = reference_scores.get(row, 0.0) + weight
+    # Votes per reference box in numpy: a query has a few thousand votes, spread over
+    # more boxes the larger the catalogue, and a Python loop over them grew with it.
+    touched, inverse = np.unique(rows_k[valid], return_inverse=True)
+    reference_scores = np.bincount(inverse, weights[valid], minlength=len(touched))
+    touched_codes = index.row_individual_codes[touched]
     if per_reference:
         # An individual scores as its best reference box: one with many boxes in the
         # catalogue must not collect votes from every query by sheer number.
         individual_scores = np.zeros(len(labels))
-        for row, score in reference_scores.items():
-            code = index.row_individual_codes[row]
-            individual_scores[code] = max(individual_scores[code], score)
+        np.maximum.at(individual_scores, touched_codes, reference_scores)
     else:
         individual_scores = np.bincount(codes[valid], weights[valid], minlength=len(labels))
-    best_rows: dict[int, list[int]] = {}
-    for row in sorted(reference_scores, key=reference_scores.__getitem__, reverse=True):
-        best_rows.setdefault(int(index.row_individual_codes[row]), []).append(row)
+    # Each individual's boxes, best first: sorted by individual, then by falling score.
+    order = np.lexsort((-reference_scores, touched_codes))
+    sorted_rows, sorted_codes = touched[order], touched_codes[order]
 
-    ranked = [int(c) for c in np.argsort(-individual_scores, kind="stable")]
-    ranked = [c for c in ranked if individual_scores[c] > 0]
+    ranked = np.argsort(-individual_scores, kind="stable")
+    ranked = ranked[individual_scores[ranked] > 0]
+    firsts = np.searchsorted(sorted_codes, ranked)
     query_points = features.keypoints[:, :2]
     candidates: list[Candidate] = []
-    for position, code in enumerate(ranked):
-        rows_of = best_rows.get(code, [])
-        best_reference = index.reference_of_row(rows_of[0]) if rows_of else None
+    for position, (code, first) in enumerate(zip(ranked.tolist(), firsts.tolist(), strict=True)):
+        best_reference = index.reference_of_row(int(sorted_rows[first]))
         raw = float(individual_scores[code])
         if not verify or position >= shortlist:
             candidates.append(
@@ -104,10 +107,12 @@ def rank(
                     raw_score=raw,
                     best_reference_id=best_reference,
                     inliers=0,
-                    matches=np.zeros((0, 4), np.float32),
+                    matches=_NO_MATCHES,
                 )
             )
             continue
+        rows_of = sorted_rows[first : first + refs_per_individual]
+        rows_of = rows_of[sorted_codes[first : first + refs_per_individual] == code].tolist()
         best = (raw, 0, np.zeros((0, 4), np.float32), best_reference)
         for row in rows_of[:refs_per_individual]:
             pick = (rows_k == row) & valid
@@ -121,7 +126,8 @@ def rank(
             # twisting body defeats one affine map on hard real pairs, where the plain
             # votes still carry the identity (bench/README.md).
             verified = float(weights[query_idx[inlier], slot[inlier]].sum())
-            score = reference_scores.get(row, 0.0) + geometry_weight * verified
+            own = float(reference_scores[np.searchsorted(touched, row)])
+            score = own + geometry_weight * verified
             if score > best[0] or (best[1] == 0 and inlier.any() and score >= best[0]):
                 best = (score, int(inlier.sum()), pairs[inlier], index.reference_of_row(row))
         candidates.append(
