@@ -1,7 +1,8 @@
 """Benchmark the spot-pattern matcher: index size, query time, memory, accuracy.
 
-    python bench/matching.py            # 1k, 10k and 50k references (about 10 min)
+    python bench/matching.py            # 1k, 10k and 50k references
     python bench/matching.py --quick    # 1k and 10k, a smaller accuracy set
+    python bench/matching.py --sizes 1000 50000 --skip-accuracy
 
 Catalogues are made of real features from rendered synthetic photos. Past the few
 thousand rendered boxes, references re-use those features with perturbed descriptors
@@ -11,12 +12,20 @@ rendered catalogue individuals; the distractor references are made of random hal
 of two rendered boxes, perturbed, so no query's coat is duplicated. Each size runs in
 a fresh process for a clean RSS figure. Queries run on one core (faiss and OpenCV
 limited to one thread); the index build may use both cores.
+
+Rendered boxes and the accuracy photos depend only on the seeds and on the code that
+renders and describes them, so they are cached in bench/out/matching-cache/ under a
+hash of that code and reused by the next run (--no-cache renders afresh). Index builds
+and queries are never cached.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import multiprocessing as mp
+import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -34,6 +43,18 @@ from leopards.synthetic import FLANKS, render_photo
 
 REFS_PER_INDIVIDUAL = 5
 NPROBES = [16, 8]
+ROOT = Path(__file__).resolve().parents[1]
+CACHE_DIR = ROOT / "bench" / "out" / "matching-cache"
+# The code whose output is cached: a change to any of it renders afresh.
+CACHED_CODE = ["leopards/synthetic/coats.py", "leopards/matching/features.py"]
+
+
+def _cache_key(*params: object) -> str:
+    """Return a key for cached renders made by the current code with these parameters."""
+    digest = hashlib.sha256(repr(params).encode())
+    for name in CACHED_CODE:
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _rss_mb() -> float:
@@ -57,7 +78,8 @@ def render_boxes(jobs: list[tuple[int, str, int]]) -> list[Features]:
 
 
 def _perturbed(features: Features, rng: np.random.Generator) -> Features:
-    noise = rng.integers(-3, 4, features.descriptors.shape)
+    # int8 noise: drawing 23 million x 128 int64 values took minutes of the 50k build.
+    noise = rng.integers(-3, 4, features.descriptors.shape, dtype=np.int8)
     descriptors = np.clip(features.descriptors.astype(np.int16) + noise, 0, 255).astype(np.uint8)
     keypoints = features.keypoints.copy()
     keypoints[:, :2] += rng.normal(0, 2, (len(keypoints), 2)).astype(np.float32)
@@ -202,8 +224,8 @@ def extraction_cost(tmp: Path) -> dict[str, float]:
     }
 
 
-def accuracy(tmp: Path, individuals: int) -> dict[str, float]:
-    """Evaluate leave-one-out identification on a synthetic set."""
+def accuracy(folder: Path, individuals: int) -> dict[str, float]:
+    """Evaluate leave-one-out identification on a synthetic set, rendered once per code."""
     import cv2
     import faiss
 
@@ -212,19 +234,77 @@ def accuracy(tmp: Path, individuals: int) -> dict[str, float]:
 
     faiss.omp_set_num_threads(1)
     cv2.setNumThreads(1)
-    started = time.perf_counter()
-    labels = write_dataset(tmp / "accuracy", individuals=individuals, photos_per_flank=5, seed=0)
-    written = time.perf_counter() - started
-    return {**evaluate(labels), "render_s_per_photo": written / (individuals * 10)}
+    labels = folder / "labels.csv"
+    render_s = float("nan")
+    if not labels.exists():
+        started = time.perf_counter()
+        partial = write_dataset(
+            folder.with_name(folder.name + ".partial"),
+            individuals=individuals,
+            photos_per_flank=5,
+            seed=0,
+        )
+        partial.parent.rename(folder)
+        render_s = (time.perf_counter() - started) / (individuals * 10)
+    return {**evaluate(labels), "render_s_per_photo": render_s}
+
+
+def base_features(cache: Path | None, base_individuals: int) -> tuple[Path, str]:
+    """Return a file of rendered catalogue boxes and queries, rendering it when not cached."""
+    # Every catalogue size holds the first 100 individuals: query 50 of them with a photo
+    # that is not in the catalogue, alternating flanks.
+    meta = [(individual, q % 2) for q, individual in enumerate(range(0, 100, 2))]
+    key = _cache_key("base", base_individuals, REFS_PER_INDIVIDUAL, meta)
+    folder = cache or Path(tempfile.mkdtemp(prefix="matching-bench-"))
+    base_file = folder / f"base-{key}.npz"
+    if cache and base_file.exists():
+        return base_file, "cached"
+    t0 = time.perf_counter()
+    base = render_boxes(
+        [
+            (i, flank, p)
+            for i in range(base_individuals)
+            for flank in FLANKS
+            for p in range(REFS_PER_INDIVIDUAL)
+        ]
+    )
+    queries = render_boxes([(i, FLANKS[f], REFS_PER_INDIVIDUAL) for i, f in meta])
+    counts = [len(f) for f in base]
+    note = (
+        f"rendered {len(base)} catalogue boxes and {len(queries)} queries in "
+        f"{time.perf_counter() - t0:.0f} s; descriptors per box: mean {np.mean(counts):.0f}, "
+        f"median {np.median(counts):.0f}, max {max(counts)}"
+    )
+    arrays = {f"b{i}": np.frombuffer(f.to_bytes(), np.uint8) for i, f in enumerate(base)}
+    arrays |= {f"q{i}": np.frombuffer(f.to_bytes(), np.uint8) for i, f in enumerate(queries)}
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = base_file.with_name(base_file.name + ".partial.npz")
+    np.savez(partial, n=len(base), nq=len(queries), qmeta=np.array(meta), **arrays)
+    partial.rename(base_file)
+    return base_file, note
+
+
+def _load_average() -> str:
+    """Return the machine's 1, 5 and 15 minute load averages."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1k and 10k only, 30 individuals")
+    parser.add_argument("--sizes", type=int, nargs="+", help="catalogue sizes to build")
+    parser.add_argument("--skip-accuracy", action="store_true", help="no synthetic accuracy")
+    parser.add_argument("--no-cache", action="store_true", help="render everything afresh")
     args = parser.parse_args()
-    sizes = [1000, 10_000] if args.quick else [1000, 10_000, 50_000]
+    sizes = args.sizes or ([1000, 10_000] if args.quick else [1000, 10_000, 50_000])
     base_individuals = 100 if args.quick else 200
+    cache = None if args.no_cache else CACHE_DIR
+    # Builds run in spawned processes, which read this when faiss loads OpenMP. Threads
+    # that spin at barriers made a two-thread build several times slower than one thread
+    # while other jobs held the cores; waiting asleep costs nothing on a quiet machine.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     started = time.perf_counter()
+    print(f"load average at the start: {_load_average()}", flush=True)
 
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
@@ -235,36 +315,17 @@ def main() -> int:
             f"{cost['from_jpeg_path_s'] * 1000:.0f} ms; full decode alone "
             f"{cost['full_decode_only_s'] * 1000:.0f} ms; from a decoded array "
             f"{cost['from_decoded_array_s'] * 1000:.0f} ms; {cost['keypoints']} keypoints, "
-            f"{cost['bytes'] / 1024:.0f} KiB stored"
+            f"{cost['bytes'] / 1024:.0f} KiB stored",
+            flush=True,
         )
 
-        t0 = time.perf_counter()
-        base = render_boxes(
-            [
-                (i, flank, p)
-                for i in range(base_individuals)
-                for flank in FLANKS
-                for p in range(REFS_PER_INDIVIDUAL)
-            ]
-        )
-        # Every catalogue size holds the first 100 individuals: query 50 of them with
-        # a photo that is not in the catalogue, alternating flanks.
-        meta = [(individual, q % 2) for q, individual in enumerate(range(0, 100, 2))]
-        queries = render_boxes([(i, FLANKS[f], REFS_PER_INDIVIDUAL) for i, f in meta])
-        counts = [len(f) for f in base]
-        print(
-            f"rendered {len(base)} catalogue boxes and {len(queries)} queries in "
-            f"{time.perf_counter() - t0:.0f} s; descriptors per box: mean {np.mean(counts):.0f}, "
-            f"median {np.median(counts):.0f}, max {max(counts)}"
-        )
-        base_file = tmp / "base.npz"
-        arrays = {f"b{i}": np.frombuffer(f.to_bytes(), np.uint8) for i, f in enumerate(base)}
-        arrays |= {f"q{i}": np.frombuffer(f.to_bytes(), np.uint8) for i, f in enumerate(queries)}
-        np.savez(base_file, n=len(base), nq=len(queries), qmeta=np.array(meta), **arrays)
+        base_file, note = base_features(cache, base_individuals)
+        print(f"catalogue boxes: {note} ({base_file.name})", flush=True)
 
         print(
             "references  descriptors  build(s)  build RSS(MB)  file(MB)  load(s)  "
-            "worker RSS(MB)  nprobe  query p50 / p95 (s)  rank-1"
+            "worker RSS(MB)  nprobe  query p50 / p95 (s)  rank-1",
+            flush=True,
         )
         medians: dict[int, dict[int, float]] = {}
         for size in sizes:
@@ -284,19 +345,34 @@ def main() -> int:
                     f"{q['query_rank1']:.2f}",
                     flush=True,
                 )
-        for nprobe, by_size in medians.items():
-            ratio = by_size[sizes[-1]] / by_size[sizes[0]]
-            print(f"nprobe {nprobe}: query time at {sizes[-1]:,} / at {sizes[0]:,} = {ratio:.2f}x")
+            print(f"  (load average after {size:,}: {_load_average()})", flush=True)
+        if len(sizes) > 1:
+            for nprobe, by_size in medians.items():
+                ratio = by_size[sizes[-1]] / by_size[sizes[0]]
+                print(
+                    f"nprobe {nprobe}: query time at {sizes[-1]:,} / at {sizes[0]:,} = {ratio:.2f}x"
+                )
 
-        individuals = 30 if args.quick else 100
-        acc = accuracy(tmp, individuals)
-        print(
-            f"synthetic accuracy, {individuals} individuals x 2 flanks x 5 photos, leave-one-out: "
-            f"rank-1 {acc['rank1']:.3f}, rank-5 {acc['rank5']:.3f}, mAP {acc['map']:.3f} "
-            f"({acc['queries']} queries, median query {acc['median_query_s'] * 1000:.0f} ms, "
-            f"index build {acc['index_build_s']:.1f} s, "
-            f"render {acc['render_s_per_photo'] * 1000:.0f} ms/photo)"
-        )
+        if not args.skip_accuracy:
+            individuals = 30 if args.quick else 100
+            key = _cache_key("accuracy", individuals)
+            folder = (cache or tmp) / f"accuracy-{key}"
+            acc = accuracy(folder, individuals)
+            rendered = (
+                "photos cached"
+                if np.isnan(acc["render_s_per_photo"])
+                else f"render {acc['render_s_per_photo'] * 1000:.0f} ms/photo"
+            )
+            print(
+                f"synthetic accuracy, {individuals} individuals x 2 flanks x 5 photos, "
+                f"leave-one-out: rank-1 {acc['rank1']:.3f}, rank-5 {acc['rank5']:.3f}, "
+                f"mAP {acc['map']:.3f} ({acc['queries']} queries, median query "
+                f"{acc['median_query_s'] * 1000:.0f} ms, index build {acc['index_build_s']:.1f} s, "
+                f"{rendered})"
+            )
+    if cache is None:
+        shutil.rmtree(base_file.parent, ignore_errors=True)
+    print(f"load average at the end: {_load_average()}")
     print(f"bench took {time.perf_counter() - started:.0f} s")
     return 0
 
