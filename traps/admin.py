@@ -45,7 +45,7 @@ class ParkMembershipAdmin(admin.ModelAdmin):
 
 @admin.register(Station)
 class StationAdmin(SimpleHistoryAdmin):
-    list_display = ["code", "park", "latitude", "longitude"]
+    list_display = ["code", "park", "latitude", "longitude", "coordinate_precision"]
     list_filter = ["park"]
     search_fields = ["code", "notes"]
     list_select_related = ["park"]

@@ -111,6 +111,21 @@ class Station(models.Model):
         decimal_places=6,
         validators=[MinValueValidator(-180), MaxValueValidator(180)],
     )
+    # Coordinates that arrived generalised (an imported package's coordinatePrecision) are no
+    # better than that, whoever reads them; empty when they are exact. Not kept in the notes,
+    # which people edit.
+    coordinate_precision = models.DecimalField(
+        _("coordinate precision"),
+        max_digits=9,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.000001")), MaxValueValidator(180)],
+        help_text=_(
+            "The uncertainty of the coordinates in degrees when they came generalised; "
+            "empty when they are exact."
+        ),
+    )
     notes = models.TextField(_("notes"), blank=True)
 
     history = HistoricalRecords()

@@ -180,7 +180,9 @@ class StationSerializer(serializers.ModelSerializer):
             self.fields["park"].read_only = True
 
     def get_coordinate_precision(self, station: Station) -> float:
-        return self._coordinates(station).precision
+        shown = self._coordinates(station).precision
+        # Coordinates that arrived generalised are no more exact for those who see exact ones.
+        return max(shown, float(station.coordinate_precision or 0))
 
     def _coordinates(self, station: Station) -> Coordinates:
         request = self.context.get("request")

@@ -202,7 +202,7 @@ class _Importer:
         self.photos: dict[str, Photo] = {}
         self.leopards: dict[str, Leopard] = {}
         self.events: dict[tuple[str, str], Event] = {}
-        self.generalised = (descriptor.get("coordinatePrecision") or 0) >= 0.01
+        self.precision = _precision(descriptor.get("coordinatePrecision"))
         self.other_species = 0
 
     def warn(self, code: str, **params: Any) -> None:
@@ -293,13 +293,12 @@ class _Importer:
             return self.stations[code]
         station = Station.objects.filter(park=self.park, code=code).first()
         if station is None:
-            notes = ""
-            if self.generalised:
-                notes = _("Imported with coordinates generalised to %(p)s degree.") % {
-                    "p": self.descriptor.get("coordinatePrecision")
-                }
             station = Station.objects.create(
-                park=self.park, code=code, latitude=latitude, longitude=longitude, notes=notes
+                park=self.park,
+                code=code,
+                latitude=latitude,
+                longitude=longitude,
+                coordinate_precision=self.precision,
             )
             self.count("stations", True)
         else:
@@ -668,6 +667,15 @@ class _Importer:
             # Features and candidates; a confirmed one also joins the match catalogue.
             sighting_queue_match(sighting_id=sighting.pk)
         self.count("sightings", True)
+
+
+def _precision(value: Any) -> Decimal | None:
+    """Return a package's coordinatePrecision when its coordinates are generalised (0.01° up)."""
+    try:
+        precision = Decimal(str(value)).quantize(Decimal("0.000001"))
+    except (ArithmeticError, ValueError):
+        return None
+    return precision if Decimal("0.01") <= precision <= 180 else None
 
 
 def _same_box(box: list[float | None], sighting: Sighting) -> bool:
