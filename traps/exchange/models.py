@@ -209,7 +209,10 @@ class ImportRun(models.Model):
     def created_items(self) -> list[tuple[str, int]]:
         """Return what the import added as (label in the active language, count) pairs."""
         labels = dict(self.Created.choices)
-        return [(str(labels.get(key, key)), n) for key, n in self.created.items() if n]
+        # PostgreSQL's jsonb keeps no key order: list them in the order of the choices.
+        keys = [k for k in labels if k in self.created]
+        keys += sorted(k for k in self.created if k not in labels)
+        return [(str(labels.get(k, k)), self.created[k]) for k in keys if self.created[k]]
 
     @property
     def warning_texts(self) -> list[str]:
