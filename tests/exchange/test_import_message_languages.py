@@ -156,3 +156,21 @@ def test_the_migration_back_writes_english_texts(detector_run):
         "likely blank photos": 0,
         "photos with people": 0,
     }
+
+
+def test_a_refused_file_reads_why_in_the_readers_language_when_the_check_is_known():
+    refused = {
+        "code": "media_not_stored",
+        "params": {"id": "m-7", "why": "Файл пуст (0 байт).", "rejected": "empty"},
+    }
+    older = {"code": "media_not_stored", "params": {"id": "m-8", "why": "Файл пуст (0 байт)."}}
+
+    with translation.override("en"):
+        assert warning_text(refused) == (
+            "Media m-7: the file was not stored (the file is empty); its record is kept."
+        )
+        assert warning_text(older) == (
+            "Media m-8: the file was not stored (Файл пуст (0 байт).); its record is kept."
+        )
+    with translation.override("zh-hans"):
+        assert warning_text(refused) == "媒体 m-7：文件未保存（文件为空），但保留了其记录。"

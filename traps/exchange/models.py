@@ -251,6 +251,21 @@ WARNING_TEXTS = {
 }
 
 
+# Why the upload checks refused a package's file (traps.images.PhotoRejected codes), as
+# the reason reads inside a media_not_stored warning.
+REJECTION_TEXTS = {
+    "bad_name": _("its file name cannot be used"),
+    "corrupt": _("the image is damaged"),
+    "empty": _("the file is empty"),
+    "hash_mismatch": _("the file arrived damaged"),
+    "not_an_image": _("it is not a photo"),
+    "too_large": _("the file is too large"),
+    "too_many_pixels": _("the image has too many pixels"),
+    "truncated": _("the photo is cut short"),
+    "unsupported_format": _("its format is not accepted"),
+}
+
+
 def warning_text(warning: dict[str, Any] | str) -> str:
     """Render one stored warning in the active language; old text is returned as it is."""
     if not isinstance(warning, dict):
@@ -273,6 +288,9 @@ def warning_text(warning: dict[str, Any] | str) -> str:
                 )
                 % params
             )
+        if code == ImportRun.Warning.MEDIA_NOT_STORED and params.get("rejected") in REJECTION_TEXTS:
+            # The check's own message is in the importer's language; its code reads in ours.
+            params["why"] = REJECTION_TEXTS[params["rejected"]]
         if code == ImportRun.Warning.SEX_DIFFERS:
             # The sexes are codes too: each reads in the reader's language.
             from leopards.models import Sex

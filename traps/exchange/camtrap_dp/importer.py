@@ -412,7 +412,8 @@ class _Importer:
                     deployment=deployment, fileobj=fh, original_name=name, uploaded_by=self.user
                 )
         except images.PhotoRejected as exc:
-            # The upload check's reason is text in the importer's language; its code is kept.
+            # The check's message (in the importer's language) is kept for a code not known
+            # when the warning is read.
             self.warn(
                 ImportRun.Warning.MEDIA_NOT_STORED,
                 id=row["mediaID"],
