@@ -13,6 +13,7 @@ from leopards.models import Leopard, MatchCandidate, Sighting
 from tests.conftest import browser_login
 from tests.factories import jpeg_bytes
 from tests.leopards.reviewkit import known_leopard, make_event
+from traps.privacy import generalise
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -111,7 +112,16 @@ def test_a_scientist_confirms_a_match_and_creates_a_new_individual(
     expect(page.locator("h1")).to_contain_text("LEO-120F")
     expect(page.locator("table.sightings tbody tr")).to_have_count(2)
     expect(page.locator("table.changes")).to_contain_text("Identification confirmed")
-    expect(page.locator("#leopard-map")).to_have_attribute("data-points", "2")
+    # The map aggregates sightings, so it shows one point per 0.1° cell of their stations.
+    cells = {
+        generalise(
+            sighting.photo.deployment.station.latitude, sighting.photo.deployment.station.longitude
+        )
+        for sighting in Sighting.objects.filter(leopard__code="LEO-120F").select_related(
+            "photo__deployment__station"
+        )
+    }
+    expect(page.locator("#leopard-map")).to_have_attribute("data-points", str(len(cells)))
     no_csp_violations(page)
     shoot(page, "individual-confirmed", tmp_path)
 
