@@ -30,6 +30,9 @@ def fresh_stack(db_name: str, redis_url: str, prefix: str) -> tuple[Path, dict[s
         **os.environ,
         "DATABASE_URL": f"{PG}/{db_name}",
         "CELERY_BROKER_URL": redis_url,
+        # One cache for every gunicorn process, as in production (keys do not
+        # collide with the broker's).
+        "CACHE_URL": redis_url,
         "MEDIA_ROOT": str(tmp / "media"),
         "VAR_DIR": str(tmp / "var"),
         "STATIC_ROOT": str(tmp / "static"),
