@@ -223,6 +223,9 @@ if CELERY_TASK_ALWAYS_EAGER:
     # task; kombu's in-memory transport keeps it from looking for a server.
     CELERY_BROKER_URL = "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = False
+# The queue tasks go to, including those a task sends (one queue per registry
+# sharing a broker; the worker tests give each test its own).
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 # A worker killed mid-task leaves the message in the queue; tasks are idempotent.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

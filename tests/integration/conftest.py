@@ -90,6 +90,8 @@ def celery_worker(transactional_db, settings, tmp_path) -> Iterator[Worker]:
         **os.environ,
         "DATABASE_URL": _database_url(),
         "CELERY_BROKER_URL": broker,
+        # Tasks the worker's own tasks send stay on this test's queue.
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "MATCH_INDEX_DIR": str(settings.MATCH_INDEX_DIR),
         "PYTHONUNBUFFERED": "1",

@@ -62,3 +62,43 @@ def test_worker_fills_candidates_for_a_new_sighting_and_follows_catalogue_change
     assert not MatchCandidate.objects.filter(sighting=query, leopard=kedr).exists()
     assert "Built the match index" in celery_worker.output()
     assert celery_worker.output().count("Built the match index") == 1
+
+
+def test_worker_ranks_waiting_sightings_again_when_a_new_individual_joins(celery_worker):
+    from leopards.services import matching
+
+    kedr = LeopardFactory(code="LEO-101M")
+    with transaction.atomic():
+        for shot in (1, 2):
+            sighting_queue_match(sighting_id=leopard_sighting(1, "left", shot, leopard=kedr).pk)
+    wait_for(
+        lambda: MatchIndexEntry.objects.filter(present=True).count() == 2,
+        what="the references to join the catalogue",
+        worker=celery_worker,
+    )
+    # A sighting of a cat the catalogue does not know yet waits for review.
+    with transaction.atomic():
+        waiting = leopard_sighting(2, "left", 7, leopard=None, status=Sighting.Status.PROPOSED)
+        sighting_queue_match(sighting_id=waiting.pk)
+    wait_for(
+        lambda: (
+            MatchCandidate.objects.filter(sighting=waiting, rank=1).exists()
+            or Sighting.objects.filter(pk=waiting.pk, matched_at__isnull=False).exists()
+        ),
+        what="the first ranking",
+        worker=celery_worker,
+    )
+
+    # A scientist confirms another photo of that cat as a new individual; once its
+    # features join the catalogue, the waiting sighting is ranked again by the worker.
+    lesnaya = LeopardFactory(code="LEO-102F")
+    with transaction.atomic():
+        sighting_queue_match(sighting_id=leopard_sighting(2, "left", 1, leopard=lesnaya).pk)
+    top = wait_for(
+        lambda: MatchCandidate.objects.filter(sighting=waiting, rank=1, leopard=lesnaya).first(),
+        timeout=30 + matching.RERANK_DELAY_SECONDS,
+        what="the waiting sighting to be ranked again",
+        worker=celery_worker,
+    )
+    assert top.reference.leopard == lesnaya
+    assert "leopards.tasks.sightings_rerank[" in celery_worker.output()
