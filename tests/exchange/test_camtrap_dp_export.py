@@ -174,3 +174,30 @@ def test_export_leaves_out_other_parks(park, other_park, tmp_path):
     package_write(out_dir=tmp_path / "pkg", parks=[park])
 
     assert "B-1" not in (tmp_path / "pkg" / "deployments.csv").read_text()
+
+
+def test_a_station_imported_generalised_keeps_its_precision_in_an_exact_export(
+    park, scientist, tmp_path
+):
+    from decimal import Decimal
+
+    from traps.models import Station
+    from traps.security.models import LocationAccessLog
+
+    build_registry(park)
+    # ST-002 came from a package whose coordinates were cell centres.
+    Station.objects.filter(code="ST-002").update(coordinate_precision=Decimal("0.1"))
+
+    package_write(out_dir=tmp_path / "pkg", parks=[park], user=scientist, exact_coordinates=True)
+
+    descriptor = json.loads((tmp_path / "pkg" / "datapackage.json").read_text())
+    assert descriptor["coordinatePrecision"] == 0.1
+    rows = {r["locationID"]: r for r in read_csv(tmp_path / "pkg" / "deployments.csv")}
+    assert rows["ST-001"]["coordinateUncertainty"] == ""
+    assert rows["ST-002"]["coordinateUncertainty"] != ""
+    assert rows["ST-001"]["latitude"] == "43.123456"
+    # ST-001's exact position left the registry: that is on record, whatever the package says.
+    assert LocationAccessLog.objects.filter(
+        user=scientist, what=LocationAccessLog.What.EXPORT
+    ).exists()
+    assert validate_offline(tmp_path / "pkg") == []
