@@ -10,13 +10,13 @@ precision stated next to the figures.
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-from traps.models import Park, Role
+from traps.models import Park, Role, Station
 from traps.roles import user_roles
 
 EXACT_PRECISION = 0.000001  # six decimals as stored: about 0.1 m
@@ -43,6 +43,18 @@ def generalise(latitude: float | Decimal, longitude: float | Decimal) -> Coordin
         return round(math.floor(float(value) / cell) * cell + cell / 2, 6)
 
     return Coordinates(centre(latitude), centre(longitude), cell)
+
+
+def no_finer_than_stored(coordinates: Coordinates, station: Station) -> Coordinates:
+    """Return the coordinates with the precision of what is stored for the station.
+
+    A station imported with generalised coordinates (Station.coordinate_precision)
+    is no more exact for those who may see exact positions.
+    """
+    stored = float(station.coordinate_precision or 0)
+    if stored > coordinates.precision:
+        return replace(coordinates, precision=stored)
+    return coordinates
 
 
 def can_see_exact(user: AbstractBaseUser | AnonymousUser, park: Park | int) -> bool:

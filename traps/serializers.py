@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from traps import selectors
 from traps.models import Deployment, Event, Park, Photo, Station
-from traps.privacy import Coordinates, coordinates_for
+from traps.privacy import Coordinates, coordinates_for, no_finer_than_stored
 
 
 class DeploymentSerializer(serializers.ModelSerializer):
@@ -180,9 +180,7 @@ class StationSerializer(serializers.ModelSerializer):
             self.fields["park"].read_only = True
 
     def get_coordinate_precision(self, station: Station) -> float:
-        shown = self._coordinates(station).precision
-        # Coordinates that arrived generalised are no more exact for those who see exact ones.
-        return max(shown, float(station.coordinate_precision or 0))
+        return no_finer_than_stored(self._coordinates(station), station).precision
 
     def _coordinates(self, station: Station) -> Coordinates:
         request = self.context.get("request")

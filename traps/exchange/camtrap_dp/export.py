@@ -8,7 +8,7 @@ import uuid
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import IO, Any
@@ -23,8 +23,14 @@ from leopards.selectors.catalogue import leopards_for_user
 from traps.exchange import selectors
 from traps.exchange.camtrap_dp import mapping
 from traps.exchange.camtrap_dp.validation import PROFILE_URL, table_schema, table_schema_url
-from traps.models import Deployment, Event, Park, Photo, Station
-from traps.privacy import EXACT_PRECISION, Coordinates, coordinates_for, generalise
+from traps.models import Deployment, Event, Park, Photo
+from traps.privacy import (
+    EXACT_PRECISION,
+    Coordinates,
+    coordinates_for,
+    generalise,
+    no_finer_than_stored,
+)
 from traps.security.models import LocationAccessLog
 from traps.security.services import location_access_log
 
@@ -103,14 +109,6 @@ def _coordinates(
             return Coordinates(float(station.latitude), float(station.longitude), EXACT_PRECISION)
         return generalise(station.latitude, station.longitude)
     return coordinates_for(user, park, station.latitude, station.longitude, want_exact=exact)
-
-
-def _as_precise_as_stored(coordinates: Coordinates, station: Station) -> Coordinates:
-    """A station imported with generalised coordinates is no more precise than its import."""
-    stored = float(station.coordinate_precision or 0)
-    if stored > coordinates.precision:
-        return replace(coordinates, precision=stored)
-    return coordinates
 
 
 def _deployment_row(
@@ -292,7 +290,7 @@ def package_write(
                 coordinates = _coordinates(park, deployment, user, exact_coordinates)
                 # Stored coordinates went out as they are: that is what the log records.
                 gave_exact = gave_exact or coordinates.exact
-                coordinates = _as_precise_as_stored(coordinates, deployment.station)
+                coordinates = no_finer_than_stored(coordinates, deployment.station)
                 row = _deployment_row(deployment, coordinates, mapping.timestamp(now, tz), tz)
                 writers["deployments"].write(row)
                 dep_ids[deployment.pk] = row["deploymentID"]
