@@ -227,7 +227,7 @@ class PhotoViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         exif = images.read_exif_head(upload.read(256 * 1024))
         if exif is None:
             return Response({"serial": "", "camera_time": None, "deployments": []})
-        camera_time = exif.camera_time or images.time_from_file_name(upload.name or "")
+        camera_time, _source = images.camera_time_of(exif, upload.name or "")
         deployments = selectors.deployments_proposed(
             request.user, serial=exif.serial, camera_time=camera_time
         )

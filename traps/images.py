@@ -222,6 +222,20 @@ def time_from_file_name(name: str) -> datetime | None:
     return None
 
 
+def camera_time_of(exif: ExifData, file_name: str) -> tuple[datetime | None, str]:
+    """Return the camera's clock reading (naive, local) and where it was read.
+
+    The EXIF time comes first; a photo without one (stripped by an editing or
+    copying tool) falls back to a time a renaming tool wrote in its file name.
+    The source is one of traps.models.Photo.TimeSource: "exif", "file_name", or
+    "" when there is no time at all.
+    """
+    if exif.camera_time is not None:
+        return exif.camera_time, "exif"
+    from_name = time_from_file_name(file_name)
+    return (from_name, "file_name") if from_name is not None else (None, "")
+
+
 def read_exif(image: Image.Image) -> ExifData:
     """Read the capture time and camera identity from a photo's EXIF."""
     exif = image.getexif()

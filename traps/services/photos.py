@@ -219,18 +219,12 @@ _PROCESSED_FIELDS = [
 def _camera_time(photo: Photo, exif: images.ExifData) -> tuple[datetime | None, str]:
     """Return the camera's clock reading, in the park's time zone, and where it was read.
 
-    The EXIF time comes first. A photo without one (stripped by an editing or
-    copying tool) falls back to a time written in its file name by a renaming
-    tool; that is still the camera's clock, so the clock offset applies to it
-    too, and the source is recorded for the reviewer.
+    A time from the file name is still the camera's clock, so the clock offset
+    applies to it too; its source is recorded for the reviewer.
     """
-    source = Photo.TimeSource.EXIF
-    local = exif.camera_time
+    local, source = images.camera_time_of(exif, photo.original_name)
     if local is None:
-        source = Photo.TimeSource.FILE_NAME
-        local = images.time_from_file_name(photo.original_name)
-    if local is None:
-        return None, Photo.TimeSource.NONE
+        return None, source
     # The camera clock shows local time; an ambiguous hour at a DST change takes
     # its first occurrence (fold=0), which is what zoneinfo does by default.
     return local.replace(tzinfo=photo.deployment.station.park.tzinfo), source
