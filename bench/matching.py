@@ -8,10 +8,16 @@ Catalogues are made of real features from rendered synthetic photos. Past the fe
 thousand rendered boxes, references re-use those features with perturbed descriptors
 (+-3 per uint8 component) and jittered keypoints, so descriptor counts per box stay
 realistic while rendering 50,000 photos is avoided. Queries are fresh renders of
-rendered catalogue individuals; the distractor references are made of random halves
-of two rendered boxes, perturbed, so no query's coat is duplicated. Each size runs in
-a fresh process for a clean RSS figure. Queries run on one core (faiss and OpenCV
-limited to one thread); the index build may use both cores.
+rendered catalogue individuals. A distractor reference is made of random halves of two
+rendered boxes, each turned by one of the seven rotations and mirror images of a SIFT
+patch (the descriptor of the same fur rotated by 90 degrees or mirrored), then
+perturbed: fur that looks like a leopard's, but not a copy of any catalogued coat.
+Real catalogues hold no copies; near-copies of the rendered boxes in every distractor
+made the neighbours of a query mostly copies of itself and decided rank-1 at 50,000.
+Each size runs in a fresh process for a clean RSS figure; then one process loads every
+size and times them query by query in turn, which gives the ratio between sizes.
+Queries run on one core (faiss and OpenCV limited to one thread); the index build may
+use both cores.
 
 Rendered boxes and the accuracy photos depend only on the seeds and on the code that
 renders and describes them, so they are cached in bench/out/matching-cache/ under a
@@ -86,12 +92,28 @@ def _perturbed(features: Features, rng: np.random.Generator) -> Features:
     return Features(keypoints=keypoints, descriptors=descriptors)
 
 
+def _turned(descriptors: np.ndarray, turn: int) -> np.ndarray:
+    """Return SIFT descriptors of the same patches rotated by turn x 90 degrees (4-7: mirrored).
+
+    A descriptor is 4 x 4 cells x 8 orientation bins; rotating the patch rotates the cells
+    and shifts the bins by two, and mirroring flips the columns and reflects the bins.
+    """
+    cells = descriptors.reshape(-1, 4, 4, 8)
+    if turn >= 4:
+        cells = cells[:, :, ::-1, :][..., (4 - np.arange(8)) % 8]
+    cells = np.roll(np.rot90(cells, turn % 4, axes=(1, 2)), 2 * (turn % 4), axis=3)
+    return np.ascontiguousarray(cells.reshape(-1, 128))
+
+
 def _halves(a: Features, b: Features, rng: np.random.Generator) -> Features:
     pick_a = rng.random(len(a)) < 0.5
     pick_b = rng.random(len(b)) < 0.5
+    turn_a, turn_b = rng.integers(1, 8, 2)
     return Features(
         keypoints=np.concatenate([a.keypoints[pick_a], b.keypoints[pick_b]]),
-        descriptors=np.concatenate([a.descriptors[pick_a], b.descriptors[pick_b]]),
+        descriptors=np.concatenate(
+            [_turned(a.descriptors[pick_a], turn_a), _turned(b.descriptors[pick_b], turn_b)]
+        ),
     )
 
 
@@ -109,7 +131,7 @@ def _records(base: list[Features], size: int, start: int, stop: int, base_indivi
             features = base[index + photo]
         else:
             # Individuals past the rendered ones are distractors: half the keypoints of
-            # two random rendered boxes, perturbed, so that no query's coat is copied.
+            # two random rendered boxes, turned and perturbed, so that no coat is copied.
             a, b = (base[int(i)] for i in rng.integers(0, len(base), 2))
             features = _perturbed(_halves(a, b, rng), rng)
         yield ref, f"ind{individual}", flank, features
@@ -189,6 +211,42 @@ def query_size(index_file: Path, base_file: Path, nprobes: list[int]) -> list[di
             }
         )
     return results
+
+
+def interleaved(
+    index_files: dict[int, Path], base_file: Path, nprobes: list[int], rounds: int = 2
+) -> dict[int, dict[int, float]]:
+    """Time every size in one process, query by query in turn; return medians per nprobe.
+
+    On a shared machine the speed of the cores and of memory drifts by tens of percent
+    within minutes, so sizes timed one after the other in separate processes compare
+    badly. Taking the sizes in turn for each query exposes them to the same drift, and
+    alternating the order cancels what one leaves in the cache for the next.
+    """
+    import cv2
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+    cv2.setNumThreads(1)
+    with np.load(base_file, allow_pickle=False) as archive:
+        count = int(archive["nq"])
+        queries = [Features.from_bytes(archive[f"q{i}"].tobytes()) for i in range(count)]
+        flanks = [FLANKS[int(flank_code)] for _, flank_code in archive["qmeta"]]
+    indexes = {size: MatchIndex.load(path) for size, path in index_files.items()}
+    medians: dict[int, dict[int, float]] = {}
+    for nprobe in nprobes:
+        for index in indexes.values():
+            index.set_nprobe(nprobe)
+        times: dict[int, list[float]] = {size: [] for size in indexes}
+        for turn in range(rounds * len(queries)):
+            features, flank = queries[turn % len(queries)], flanks[turn % len(queries)]
+            sizes = list(indexes) if turn % 2 == 0 else list(reversed(indexes))
+            for size in sizes:
+                t0 = time.perf_counter()
+                rank(indexes[size], features, flank)
+                times[size].append(time.perf_counter() - t0)
+        medians[nprobe] = {size: statistics.median(t) for size, t in times.items()}
+    return medians
 
 
 def extraction_cost(tmp: Path) -> dict[str, float]:
@@ -327,16 +385,15 @@ def main() -> int:
             "worker RSS(MB)  nprobe  query p50 / p95 (s)  rank-1",
             flush=True,
         )
-        medians: dict[int, dict[int, float]] = {}
+        index_files: dict[int, Path] = {}
         for size in sizes:
             index_file = tmp / f"index-{size}.npz"
             with mp.get_context("spawn").Pool(1) as pool:
                 built = pool.apply(build_size, (size, base_file, base_individuals, index_file))
             with mp.get_context("spawn").Pool(1) as pool:
                 queried = pool.apply(query_size, (index_file, base_file, NPROBES))
-            index_file.unlink()
+            index_files[size] = index_file
             for q in queried:
-                medians.setdefault(q["nprobe"], {})[size] = q["query_median_s"]
                 print(
                     f"{built['references']:>10,}  {built['descriptors']:>11,}  "
                     f"{built['build_s']:>8.1f}  {built['build_rss_mb']:>13.0f}  "
@@ -347,11 +404,18 @@ def main() -> int:
                 )
             print(f"  (load average after {size:,}: {_load_average()})", flush=True)
         if len(sizes) > 1:
+            print("query time with the sizes taken in turn, one process, one core:")
+            with mp.get_context("spawn").Pool(1) as pool:
+                medians = pool.apply(interleaved, (index_files, base_file, NPROBES))
             for nprobe, by_size in medians.items():
+                figures = ", ".join(f"{size:,}: {t:.3f} s" for size, t in by_size.items())
                 ratio = by_size[sizes[-1]] / by_size[sizes[0]]
                 print(
-                    f"nprobe {nprobe}: query time at {sizes[-1]:,} / at {sizes[0]:,} = {ratio:.2f}x"
+                    f"  nprobe {nprobe}: p50 {figures}; at {sizes[-1]:,} / at {sizes[0]:,} "
+                    f"= {ratio:.2f}x"
                 )
+        for index_file in index_files.values():
+            index_file.unlink()
 
         if not args.skip_accuracy:
             individuals = 30 if args.quick else 100
