@@ -28,6 +28,7 @@ and queries are never cached.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import multiprocessing as mp
 import os
@@ -36,6 +37,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -342,6 +344,24 @@ def base_features(cache: Path | None, base_individuals: int) -> tuple[Path, str]
     return base_file, note
 
 
+@contextlib.contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """Give the processes spawned inside this block a one-thread numpy BLAS.
+
+    A query finds its IVF lists with a numpy matrix product, and numpy's BLAS reads its
+    thread count when it loads, so a spawned process must have it in its environment.
+    """
+    before = os.environ.get("OPENBLAS_NUM_THREADS")
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["OPENBLAS_NUM_THREADS"]
+        else:
+            os.environ["OPENBLAS_NUM_THREADS"] = before
+
+
 def _load_average() -> str:
     """Return the machine's 1, 5 and 15 minute load averages."""
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -390,7 +410,7 @@ def main() -> int:
             index_file = tmp / f"index-{size}.npz"
             with mp.get_context("spawn").Pool(1) as pool:
                 built = pool.apply(build_size, (size, base_file, base_individuals, index_file))
-            with mp.get_context("spawn").Pool(1) as pool:
+            with _one_blas_thread(), mp.get_context("spawn").Pool(1) as pool:
                 queried = pool.apply(query_size, (index_file, base_file, NPROBES))
             index_files[size] = index_file
             for q in queried:
@@ -405,7 +425,7 @@ def main() -> int:
             print(f"  (load average after {size:,}: {_load_average()})", flush=True)
         if len(sizes) > 1:
             print("query time with the sizes taken in turn, one process, one core:")
-            with mp.get_context("spawn").Pool(1) as pool:
+            with _one_blas_thread(), mp.get_context("spawn").Pool(1) as pool:
                 medians = pool.apply(interleaved, (index_files, base_file, NPROBES))
             for nprobe, by_size in medians.items():
                 figures = ", ".join(f"{size:,}: {t:.3f} s" for size, t in by_size.items())

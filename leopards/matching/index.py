@@ -58,10 +58,39 @@ class _Catalogue:
     def __init__(self, index: faiss.Index, trained_size: int) -> None:
         self.index = index
         self.trained_size = trained_size
+        self._centroids: np.ndarray | None = None
+        self._centroid_norms: np.ndarray | None = None
+        if not self.is_flat:
+            quantizer = faiss.downcast_index(faiss.extract_index_ivf(index).quantizer)
+            if isinstance(quantizer, faiss.IndexFlatL2) and quantizer.ntotal:
+                count = quantizer.ntotal
+                centroids = faiss.rev_swig_ptr(quantizer.get_xb(), count * DIM)
+                self._centroids = np.array(centroids, np.float32).reshape(count, DIM)
+                self._centroid_norms = (self._centroids**2).sum(axis=1)
 
     @property
     def is_flat(self) -> bool:
         return not isinstance(faiss.downcast_index(self.index), faiss.IndexIVF)
+
+    def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return the k nearest (squared distances, ids) of each vector."""
+        if self._centroids is None:
+            return self.index.search(vectors, k)
+        # The lists to visit are found here with numpy: the matrix product with the
+        # centroids is most of the coarse step, and faiss's bundled BLAS did it 3-4 times
+        # slower than numpy's (bench/README.md). The lists and the results are the same.
+        ivf = faiss.extract_index_ivf(self.index)
+        nprobe = min(ivf.nprobe, len(self._centroids))
+        distances = vectors @ self._centroids.T
+        distances *= -2
+        distances += self._centroid_norms
+        distances += (vectors**2).sum(axis=1, keepdims=True)
+        lists = np.argpartition(distances, nprobe - 1, axis=1)[:, :nprobe]
+        list_distances = np.take_along_axis(distances, lists, axis=1)
+        order = np.argsort(list_distances, axis=1)
+        lists = np.take_along_axis(lists, order, axis=1).astype(np.int64)
+        list_distances = np.take_along_axis(list_distances, order, axis=1)
+        return ivf.search_preassigned(vectors, k, lists, list_distances)
 
 
 def _new_flat() -> faiss.Index:
@@ -306,7 +335,7 @@ class MatchIndex:
             catalogue = self._catalogues.get(name)
             if catalogue is None or catalogue.index.ntotal == 0 or n == 0:
                 continue
-            distances, ids = catalogue.index.search(vectors, k + extra)
+            distances, ids = catalogue.search(vectors, k + extra)
             parts_d.append(distances)
             parts_i.append(ids)
         if not parts_d:

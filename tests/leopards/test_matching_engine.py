@@ -175,6 +175,24 @@ def test_ivf_catalogue_ranks_like_the_exact_one(catalogue: dict) -> None:
     assert agree >= 2 * INDIVIDUALS - 1
 
 
+def test_ivf_lists_found_with_numpy_give_faiss_own_neighbours(catalogue: dict) -> None:
+    records = [(f"{i}-{fl}-{p}", f"ind{i}", fl, f) for (i, fl, p), f in catalogue.items() if p > 0]
+    index = MatchIndex.build(records, flat_limit=1000)
+    index.set_nprobe(4)
+    left = index._catalogues["left"]
+    query = catalogue[(0, "left", 0)].float_descriptors()
+    distances, ids = left.search(query, 7)
+    faiss_distances, faiss_ids = left.index.search(query, 7)
+    assert (ids >= 0).all()
+    np.testing.assert_array_equal(ids, faiss_ids)
+    np.testing.assert_allclose(distances, faiss_distances, rtol=1e-5)
+    # A different nprobe is honoured: more lists find neighbours at least as near.
+    index.set_nprobe(64)
+    wider, _ = left.search(query, 7)
+    assert (wider[:, 0] <= distances[:, 0] + 1e-6).all()
+    assert (wider[:, 0] < distances[:, 0] - 1e-6).any()
+
+
 def test_match_pair_finds_many_inliers_only_for_the_same_flank(catalogue: dict) -> None:
     same = match_pair(catalogue[(1, "right", 0)], catalogue[(1, "right", 1)])
     other = match_pair(catalogue[(1, "right", 0)], catalogue[(2, "right", 1)])
