@@ -139,6 +139,23 @@ def _records(base: list[Features], size: int, start: int, stop: int, base_indivi
         yield ref, f"ind{individual}", flank, features
 
 
+def _one_core() -> None:
+    """Limit faiss and OpenCV in this process to one thread, as a query is timed."""
+    import cv2
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
+def _queries(base_file: Path) -> tuple[list[Features], np.ndarray]:
+    """Return the query boxes and their (individual, flank code) rows."""
+    with np.load(base_file, allow_pickle=False) as archive:
+        count = int(archive["nq"])
+        queries = [Features.from_bytes(archive[f"q{i}"].tobytes()) for i in range(count)]
+        return queries, archive["qmeta"]
+
+
 def build_size(size: int, base_file: Path, base_individuals: int, out: Path) -> dict[str, float]:
     """Build a catalogue of `size` references, save it, and report time and memory."""
     import faiss
@@ -178,15 +195,8 @@ def build_size(size: int, base_file: Path, base_individuals: int, out: Path) -> 
 
 def query_size(index_file: Path, base_file: Path, nprobes: list[int]) -> list[dict[str, float]]:
     """Load a saved catalogue as a worker would and time queries on one core."""
-    import cv2
-    import faiss
-
-    faiss.omp_set_num_threads(1)
-    cv2.setNumThreads(1)
-    with np.load(base_file, allow_pickle=False) as archive:
-        count = int(archive["nq"])
-        queries = [Features.from_bytes(archive[f"q{i}"].tobytes()) for i in range(count)]
-        query_meta = archive["qmeta"]
+    _one_core()
+    queries, query_meta = _queries(base_file)
     rss_before = _rss_mb()
     started = time.perf_counter()
     index = MatchIndex.load(index_file)
@@ -225,15 +235,9 @@ def interleaved(
     badly. Taking the sizes in turn for each query exposes them to the same drift, and
     alternating the order cancels what one leaves in the cache for the next.
     """
-    import cv2
-    import faiss
-
-    faiss.omp_set_num_threads(1)
-    cv2.setNumThreads(1)
-    with np.load(base_file, allow_pickle=False) as archive:
-        count = int(archive["nq"])
-        queries = [Features.from_bytes(archive[f"q{i}"].tobytes()) for i in range(count)]
-        flanks = [FLANKS[int(flank_code)] for _, flank_code in archive["qmeta"]]
+    _one_core()
+    queries, query_meta = _queries(base_file)
+    flanks = [FLANKS[int(flank_code)] for _, flank_code in query_meta]
     indexes = {size: MatchIndex.load(path) for size, path in index_files.items()}
     medians: dict[int, dict[int, float]] = {}
     for nprobe in nprobes:
@@ -286,14 +290,10 @@ def extraction_cost(tmp: Path) -> dict[str, float]:
 
 def accuracy(folder: Path, individuals: int) -> dict[str, float]:
     """Evaluate leave-one-out identification on a synthetic set, rendered once per code."""
-    import cv2
-    import faiss
-
     from leopards.matching.evaluate import evaluate
     from leopards.synthetic import write_dataset
 
-    faiss.omp_set_num_threads(1)
-    cv2.setNumThreads(1)
+    _one_core()
     labels = folder / "labels.csv"
     render_s = float("nan")
     if not labels.exists():
