@@ -28,7 +28,6 @@ from traps.selectors import park_overview
 
 DEPLOYMENTS_PER_PAGE = 50
 EVENTS_PER_PAGE = 20
-PHOTO_HEAD_BYTES = 1024 * 1024
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -257,34 +256,25 @@ def photo_file(request: HttpRequest, pk: int, kind: str) -> HttpResponseBase:
 
 
 def _photo_original(request: HttpRequest, photo) -> HttpResponseBase:
-    # Someone without exact-location rights in the photo's park gets the photo
-    # without GPS EXIF or XMP (pixels untouched); someone with them gets the
-    # original, and an original that holds a position is an exact-location access.
+    # Someone with exact-location rights in the photo's park gets the original,
+    # and an original that may hold a position is put on record. Everyone else
+    # gets a copy whose metadata is rebuilt from an allow-list (the image data
+    # itself untouched), whatever the original holds: a list of places to
+    # remove would always miss the next one.
     exact = can_see_exact(request.user, photo.deployment.station.park_id)
-    etag = f'"{photo.sha256[:32]}-file{"" if exact else "-nogps"}"'
+    etag = f'"{photo.sha256[:32]}-file{"" if exact else "-allowlist"}"'
     if request.headers.get("If-None-Match") == etag:
         response: HttpResponseBase = HttpResponseNotModified()
         response["ETag"] = etag
         return response
     try:
-        handle = default_storage.open(photo.file.name, "rb")
+        with default_storage.open(photo.file.name, "rb") as handle:
+            data = handle.read()
     except FileNotFoundError as exc:
         raise Http404 from exc
-    # EXIF and XMP come before the image data: the first megabyte tells.
-    located = exif.has_location(handle.read(PHOTO_HEAD_BYTES))
-    handle.seek(0)
-    if located and not exact:
-        with handle:
-            try:
-                data = exif.without_location(handle.read())
-            except exif.NotAnImage as exc:
-                raise Http404 from exc
-        response = HttpResponse(data, content_type=photo.media_type)
-        response["Content-Disposition"] = content_disposition_header(
-            False, photo.original_name or f"photo-{photo.pk}"
-        )
-    else:
-        if located:
+    name = photo.original_name or f"photo-{photo.pk}"
+    if exact:
+        if exif.has_location(data):
             location_access_log(
                 user=request.user,
                 parks=photo.deployment.station.park,
@@ -292,12 +282,17 @@ def _photo_original(request: HttpRequest, photo) -> HttpResponseBase:
                 detail=f"photo {photo.pk}",
                 request=request,
             )
-        response = FileResponse(
-            handle, content_type=photo.media_type, filename=photo.original_name or None
-        )
-        response["Content-Disposition"] = response["Content-Disposition"].replace(
-            "attachment", "inline"
-        )
+        response = HttpResponse(data, content_type=photo.media_type)
+    else:
+        try:
+            rebuilt = exif.without_location(data)
+        except exif.NotAnImage as exc:
+            # Not even the pixels decode: nothing is served rather than the file as is.
+            raise Http404 from exc
+        if rebuilt.media_type != photo.media_type:
+            name = f"{name.rsplit('.', 1)[0]}.png"
+        response = HttpResponse(rebuilt.data, content_type=rebuilt.media_type)
+    response["Content-Disposition"] = content_disposition_header(False, name)
     response["ETag"] = etag
     response["Cache-Control"] = "private, max-age=31536000, immutable"
     return response
