@@ -2,6 +2,7 @@
 
 import hashlib
 import io
+import math
 import re
 import unicodedata
 import warnings
@@ -165,22 +166,36 @@ def _jpeg_is_complete(fileobj: IO[bytes]) -> bool:
     return b"\xff\xd9" in tail
 
 
+_LINE_BREAKS = re.compile(r"[\t\n\r\v\f\x85]+")
+
+
+def clean_text(text: str) -> str:
+    """Return EXIF text fit for a text or JSON column: no NUL, control or surrogate characters.
+
+    Cameras write NULs inside strings and garbage after them; PostgreSQL refuses
+    a NUL in text and in JSON, and a lone surrogate cannot be encoded at all.
+    Tabs and line breaks become spaces so that words stay apart.
+    """
+    text = _LINE_BREAKS.sub(" ", text)
+    return "".join(c for c in text if unicodedata.category(c) not in ("Cc", "Cs"))
+
+
 def _exif_text(value: object) -> str:
     if isinstance(value, bytes):
         value = value.decode("ascii", "replace")
-    return str(value).strip("\x00 ").strip() if value is not None else ""
+    return clean_text(str(value)).strip() if value is not None else ""
 
 
 def _json_safe(value: object) -> object:
     if isinstance(value, bytes):
         return value.hex() if len(value) <= 64 else f"<{len(value)} bytes>"
-    if isinstance(value, tuple):
+    if isinstance(value, tuple | list):
         return [_json_safe(v) for v in value]
-    if isinstance(value, int | float | str | bool) or value is None:
-        if isinstance(value, float) and value != value:  # NaN is not JSON
-            return None
-        return value.replace("\x00", "") if isinstance(value, str) else value
-    return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # NaN and Infinity are not JSON; PostgreSQL refuses them
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    return clean_text(value if isinstance(value, str) else str(value))
 
 
 def parse_exif_datetime(value: str) -> datetime | None:

@@ -301,6 +301,13 @@ class Photo(models.Model):
         TOO_MANY_PIXELS = "too_many_pixels", _("The image has more pixels than the limit.")
         UNDECODABLE = "undecodable", _("The image data is damaged and cannot be decoded.")
         GAVE_UP = "gave_up", _("Processing stopped after several attempts.")
+        UNSTORABLE = (
+            "unstorable",
+            _(
+                "The photo's camera data could not be saved. Retry it; if it fails again, "
+                "send the photo to an administrator."
+            ),
+        )
 
     deployment = models.ForeignKey(
         Deployment, on_delete=models.PROTECT, related_name="photos", verbose_name=_("deployment")

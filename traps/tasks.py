@@ -1,7 +1,7 @@
 """Celery entry points for photo ingest. Each body is one service call."""
 
 from celery import Task, shared_task
-from django.db import OperationalError
+from django.db import DatabaseError, OperationalError
 
 from traps import services
 from traps.models import Photo
@@ -13,8 +13,10 @@ class PhotoTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
         photo_id = args[0] if args else kwargs.get("photo_id")
         if photo_id is not None:
+            # A database's words (its SQL, its values) are for the log, not for the ranger.
+            detail = "" if isinstance(exc, DatabaseError) else str(exc)
             services.photo_mark_failed(
-                photo_id=photo_id, code=Photo.ErrorCode.GAVE_UP, detail=str(exc)
+                photo_id=photo_id, code=Photo.ErrorCode.GAVE_UP, detail=detail
             )
 
 

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -159,6 +159,19 @@ def _process(photo: Photo, *, force: bool) -> Photo | None:
     thumb_name = thumbnail_upload_to(photo, "")
     _store_once(thumb_name, ContentFile(decoded.thumbnail))
 
+    try:
+        return _store_processed(photo, decoded, thumb_name, force=force)
+    except DataError:
+        # A value the database refuses (EXIF text is cleaned, but cameras are
+        # inventive): retrying cannot help, and the database's message names
+        # columns and values, so the ranger gets a code and the log the rest.
+        logger.exception("photo %s: the database refused its processing results", photo.pk)
+        return photo_mark_failed(photo_id=photo.pk, code=Photo.ErrorCode.UNSTORABLE)
+
+
+def _store_processed(
+    photo: Photo, decoded: images.Decoded, thumb_name: str, *, force: bool
+) -> Photo:
     exif = decoded.exif
     camera_time, time_source = _camera_time(photo, exif)
     with transaction.atomic():
