@@ -267,3 +267,23 @@ def test_a_png_text_chunk_that_does_not_inflate_counts_as_located():
     bad = png_chunk(b"zTXt", b"Comment\x00\x00not zlib at all")
     iend = data.rindex(b"IEND") - 4
     assert exif.has_location(data[:iend] + bad + data[iend:])
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_a_camtrap_dp_package_carries_originals_only_with_exact_coordinates(
+    park, deployment, tmp_path, exact
+):
+    from traps.exchange.camtrap_dp.export import package_write
+
+    original = jpeg_with_gps(seed=12, xmp=True)
+    photo = ingest(deployment, None, data=original)
+    assert photo.taken_at is not None
+    package_write(
+        out_dir=tmp_path / "package", parks=[park], exact_coordinates=exact, include_media=True
+    )
+    (written,) = (tmp_path / "package" / "media").iterdir()
+    if exact:
+        assert written.read_bytes() == original
+    else:
+        assert_no_position(written.read_bytes())
+        assert image_data(written.read_bytes()) == image_data(original)

@@ -27,10 +27,12 @@ from traps.models import Deployment, Event, Park, Photo
 from traps.privacy import (
     EXACT_PRECISION,
     Coordinates,
+    can_see_exact,
     coordinates_for,
     generalise,
     no_finer_than_stored,
 )
+from traps.security import exif
 from traps.security.models import LocationAccessLog
 from traps.security.services import location_access_log
 
@@ -284,6 +286,8 @@ def package_write(
     try:
         for park in parks:
             tz = park.tzinfo
+            # Photos hold the camera's position: originals only where exact coordinates go.
+            media_exact = exact_coordinates and (user is None or can_see_exact(user, park))
             deployments = selectors.export_deployments(park, start=start, end=end)
             dep_ids: dict[int, str] = {}
             for deployment in deployments:
@@ -312,7 +316,7 @@ def package_write(
                 media_rows[photo.pk] = row
                 photos_by_pk[photo.pk] = photo
                 if include_media and photo.file and not _hidden(photo):
-                    _copy_file(photo, out_dir / row["filePath"])
+                    _copy_file(photo, out_dir / row["filePath"], exact=media_exact)
             per_photo: dict[int, int] = defaultdict(int)
             individuals_per_event: dict[int, set[int]] = defaultdict(set)
             sighting_rows = []
@@ -377,10 +381,19 @@ def _hidden(photo: Photo) -> bool:
     return bool(result and result.shows_person)
 
 
-def _copy_file(photo: Photo, target: Path) -> None:
+def _copy_file(photo: Photo, target: Path, *, exact: bool) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    with default_storage.open(photo.file.name, "rb") as src, open(target, "wb") as dst:
-        shutil.copyfileobj(src, dst)
+    if exact:
+        with default_storage.open(photo.file.name, "rb") as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        return
+    with default_storage.open(photo.file.name, "rb") as src:
+        try:
+            rebuilt = exif.without_location(src.read())
+        except exif.NotAnImage:
+            logger.warning("photo %s left out of the package: its pixels do not decode", photo.pk)
+            return
+    target.write_bytes(rebuilt.data)
 
 
 def _individuals_closure(leopard_ids: set[int], user: AbstractBaseUser | None) -> list[Leopard]:
