@@ -287,3 +287,27 @@ def test_a_camtrap_dp_package_carries_originals_only_with_exact_coordinates(
     else:
         assert_no_position(written.read_bytes())
         assert image_data(written.read_bytes()) == image_data(original)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"progressive": True},  # several scans, with tables between them
+        {"restart_marker_blocks": 2},  # restart markers inside the entropy-coded data
+        {"mode": "CMYK"},  # the Adobe marker decides how the channels read
+        {"subsampling": 0, "quality": 95},
+    ],
+    ids=["progressive", "restart_markers", "cmyk", "no_subsampling"],
+)
+def test_jpeg_variants_keep_their_coded_image_byte_for_byte(options):
+    options = dict(options)
+    image = plain_image(seed=13).convert(options.pop("mode", "RGB"))
+    out = io.BytesIO()
+    gps = piexif.dump({"GPS": {piexif.GPSIFD.GPSLatitude: ((43, 1), (7, 1), (2345, 100))}})
+    image.save(out, "JPEG", exif=gps, **options)
+    original = out.getvalue()
+    assert exif.has_location(original)
+    served = exif.without_location(original).data
+    assert_no_position(served)
+    assert_same_image(served, original)
+    assert image_data(served) == image_data(original)

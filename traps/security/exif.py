@@ -181,10 +181,12 @@ def _jpeg_rebuilt(data: bytes) -> bytes:
     segments, _ = _jpeg_segments(data)
     jfif = exif = adobe = b""
     icc_chunks: list[bytes] = []
-    frame = bytearray()
+    # Views, not copies: the coded image is most of the file, copied once at the end.
+    view = memoryview(data)
+    frame: list[memoryview] = []
     for seg in segments:
         if seg.marker in _FRAME_MARKERS or seg.marker in _RST_MARKERS or seg.marker == _EOI:
-            frame += data[seg.start : seg.end]
+            frame.append(view[seg.start : seg.end])
             continue
         if not (0xE0 <= seg.marker <= 0xEF or seg.marker == _COM):
             raise NotAnImage(f"unknown JPEG marker {seg.marker:#x}")
@@ -198,13 +200,8 @@ def _jpeg_rebuilt(data: bytes) -> bytes:
         elif seg.marker == _APP14 and not adobe and body.startswith(b"Adobe") and len(body) >= 12:
             # The colour transform flag decides how a decoder reads the channels.
             adobe = _segment(_APP14, body[:12])
-    out = bytearray(JPEG_SOI)
-    out += jfif
-    out += exif
-    out += _icc_segments(_icc_profile(icc_chunks))
-    out += adobe
-    out += frame
-    return bytes(out)
+    head = [JPEG_SOI, jfif, exif, _icc_segments(_icc_profile(icc_chunks)), adobe]
+    return b"".join([*head, *frame])
 
 
 def _jfif_rebuilt(body: bytes) -> bytes:
@@ -334,6 +331,7 @@ def _png_chunks(data: bytes, *, check_crc: bool) -> list[tuple[bytes, int, int]]
     if not data.startswith(PNG_SIGNATURE):
         raise NotAnImage("not a PNG")
     chunks = []
+    view = memoryview(data)
     i = len(PNG_SIGNATURE)
     while True:
         if i + 12 > len(data):
@@ -345,7 +343,7 @@ def _png_chunks(data: bytes, *, check_crc: bool) -> list[tuple[bytes, int, int]]
             raise NotAnImage("broken PNG chunk")
         if (
             check_crc
-            and zlib.crc32(data[i + 4 : end - 4]) != struct.unpack(">I", data[end - 4 : end])[0]
+            and zlib.crc32(view[i + 4 : end - 4]) != struct.unpack(">I", data[end - 4 : end])[0]
         ):
             raise NotAnImage("PNG chunk with a wrong checksum")
         chunks.append((kind, i, end))
@@ -358,7 +356,8 @@ def _png_rebuilt(data: bytes) -> bytes:
     chunks = _png_chunks(data, check_crc=True)
     if chunks[0][0] != b"IHDR":
         raise NotAnImage("PNG without IHDR first")
-    out = bytearray(PNG_SIGNATURE)
+    view = memoryview(data)
+    out: list[bytes | memoryview] = [PNG_SIGNATURE]
     for kind, start, end in chunks:
         if kind not in _PNG_KEPT:
             if kind[0:1].isupper():  # a critical chunk this code does not know
@@ -366,8 +365,8 @@ def _png_rebuilt(data: bytes) -> bytes:
             continue
         if kind == b"iCCP" and not _png_icc_ok(data[start + 8 : end - 4]):
             continue
-        out += data[start:end]
-    return bytes(out)
+        out.append(view[start:end])
+    return b"".join(out)
 
 
 def _png_icc_ok(body: bytes) -> bool:
