@@ -237,11 +237,22 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 # Photos whose processing message was lost (a broker outage at upload time, a
-# worker that died without its message coming back) are queued again.
+# worker that died without its message coming back) are queued again once they
+# have sat received or processing for PHOTOS_STUCK_AFTER_SECONDS. No task runs
+# longer than CELERY_TASK_TIME_LIMIT, so a photo processing for longer than that
+# has lost its worker; the extra minute covers a clock step between machines.
+PHOTOS_STUCK_AFTER_SECONDS = env.int(
+    "PHOTOS_STUCK_AFTER_SECONDS", default=CELERY_TASK_TIME_LIMIT + 60
+)
+if PHOTOS_STUCK_AFTER_SECONDS <= CELERY_TASK_TIME_LIMIT:
+    # Sooner, and a photo still being processed would be processed twice at once.
+    raise environ.ImproperlyConfigured(
+        "PHOTOS_STUCK_AFTER_SECONDS must be longer than CELERY_TASK_TIME_LIMIT."
+    )
 CELERY_BEAT_SCHEDULE = {
     "photos-requeue-stuck": {
         "task": "traps.tasks.photos_requeue_stuck",
-        "schedule": env.int("PHOTOS_REQUEUE_EVERY_SECONDS", default=300),
+        "schedule": env.int("PHOTOS_REQUEUE_EVERY_SECONDS", default=60),
     },
 }
 
