@@ -25,6 +25,7 @@ from census.selectors import registry_capture_histories
 from traps.privacy import can_see_exact
 from traps.security.models import LocationAccessLog
 from traps.security.services import location_access_log
+from traps.spreadsheets import csv_text
 
 CSV_TABLES = ("periods", "stations", "individuals")
 
@@ -86,7 +87,7 @@ def census_csv(request: HttpRequest, table: str, park_code: str | None = None) -
             + [row["maximum"], row["rai"]]
             for row in data["table"]
         )
-        return _csv_response(exports.csv_text(columns, rows), f"{prefix}-periods.csv")
+        return _csv_response(csv_text(columns, rows), f"{prefix}-periods.csv")
     if table == "stations":
         # Census downloads are aggregates: grid cells for everyone, never stations.
         columns = [
@@ -112,7 +113,7 @@ def census_csv(request: HttpRequest, table: str, park_code: str | None = None) -
             ]
             for p in data["map"]["points"]
         )
-        return _csv_response(exports.csv_text(columns, rows), f"{prefix}-stations.csv")
+        return _csv_response(csv_text(columns, rows), f"{prefix}-stations.csv")
     columns = [
         "code",
         "name",
@@ -127,7 +128,7 @@ def census_csv(request: HttpRequest, table: str, park_code: str | None = None) -
         "parks",
     ]
     rows = ([row[c] for c in columns] for row in data["individuals"])
-    return _csv_response(exports.csv_text(columns, rows), f"{prefix}-individuals.csv")
+    return _csv_response(csv_text(columns, rows), f"{prefix}-individuals.csv")
 
 
 def _survey_form(request: HttpRequest) -> SurveyForm:
@@ -194,7 +195,7 @@ def census_histories_csv(request: HttpRequest, park_code: str) -> HttpResponse:
         for code, sex, row in zip(histories.codes, histories.sexes, histories.matrix, strict=True)
     )
     name = f"capture-histories-{scope.park.code}-{form.cleaned_data['start']:%Y%m%d}.csv"
-    return _csv_response(exports.csv_text(columns, rows), name)
+    return _csv_response(csv_text(columns, rows), name)
 
 
 def census_secr(request: HttpRequest, park_code: str) -> HttpResponse:
