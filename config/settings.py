@@ -256,11 +256,15 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Everything cached can be computed again: with Redis down, pages are slower,
+# never broken (the backend answers a miss and logs a warning), and a Redis
+# that does not answer costs at most the timeouts below.
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.OutageTolerantRedisCache",
             "LOCATION": env.str("CACHE_URL"),
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
         if env.str("CACHE_URL", default="")
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
