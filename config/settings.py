@@ -150,13 +150,13 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "traps.security.views.locked_out"
-# Production runs behind one TLS proxy, which adds the client's address to
-# X-Forwarded-For; without a proxy that header is the client's own word.
+# Production runs behind a TLS proxy (TRUSTED_PROXY_COUNT of them in a row),
+# each of which appends the address it saw to X-Forwarded-For; without a proxy
+# that header is the client's own word and is ignored. One function reads the
+# client's address for the login throttle and the access logs.
 BEHIND_PROXY = env.bool("BEHIND_PROXY", default=not LOCAL_MODE)
-AXES_IPWARE_PROXY_COUNT = 1 if BEHIND_PROXY else None
-AXES_IPWARE_META_PRECEDENCE_ORDER = (
-    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if BEHIND_PROXY else ["REMOTE_ADDR"]
-)
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
+AXES_CLIENT_IP_CALLABLE = "traps.security.network.client_address"
 
 # Time-limited API tokens for scripts (Authorization: Token <key>).
 API_TOKEN_DEFAULT_DAYS = env.int("API_TOKEN_DEFAULT_DAYS", default=30)
