@@ -22,7 +22,9 @@ from census.dashboard import (
 from census.estimators import density_from_estimate
 from census.forms import PeriodForm, SurveyForm, default_survey
 from census.selectors import registry_capture_histories
+from traps import roles
 from traps.privacy import can_see_exact
+from traps.roles import has_permission
 from traps.security.models import LocationAccessLog
 from traps.security.services import location_access_log
 from traps.spreadsheets import csv_text
@@ -30,7 +32,11 @@ from traps.spreadsheets import csv_text
 CSV_TABLES = ("periods", "stations", "individuals")
 
 
-def _scope_or_404(request: HttpRequest, park_code: str | None) -> Scope:
+def _scope_or_404(
+    request: HttpRequest, park_code: str | None, permission: str = roles.CENSUS
+) -> Scope:
+    if not has_permission(request.user, permission):
+        raise Http404(_("No such park."))
     scope = census_scope(request.user, park_code)
     if scope is None:
         raise Http404(_("No such park."))
@@ -139,7 +145,7 @@ def _survey_form(request: HttpRequest) -> SurveyForm:
 
 
 def census_survey(request: HttpRequest, park_code: str) -> HttpResponse:
-    scope = _scope_or_404(request, park_code)
+    scope = _scope_or_404(request, park_code, roles.CENSUS_SURVEYS)
     park = scope.park
     form = _survey_form(request)
     context: dict = {
@@ -182,7 +188,7 @@ def census_survey(request: HttpRequest, park_code: str) -> HttpResponse:
 
 
 def census_histories_csv(request: HttpRequest, park_code: str) -> HttpResponse:
-    scope = _scope_or_404(request, park_code)
+    scope = _scope_or_404(request, park_code, roles.CENSUS_SURVEYS)
     form = SurveyForm(request.GET)
     if not form.is_valid():
         raise Http404(_("Give the survey's first and last day and the days per occasion."))
@@ -199,7 +205,7 @@ def census_histories_csv(request: HttpRequest, park_code: str) -> HttpResponse:
 
 
 def census_secr(request: HttpRequest, park_code: str) -> HttpResponse:
-    scope = _scope_or_404(request, park_code)
+    scope = _scope_or_404(request, park_code, roles.CENSUS_SURVEYS)
     form = SurveyForm(request.GET)
     if not form.is_valid():
         raise Http404(_("Give the survey's first and last day and the days per occasion."))
