@@ -59,11 +59,14 @@ def census_dashboard(request: HttpRequest, park_code: str | None = None) -> Http
     # A year page's HTML is kept as well as its figures: rendering the tables cost
     # more than reading them. The park switcher lists the user's own parks, and the
     # form echoes the query, so both are part of the key.
+    # Whether the page links to the surveys depends on the role: part of the key too.
+    may_survey = has_permission(request.user, roles.CENSUS_SURVEYS)
     context.update(
         form=form,
         query=query,
+        may_survey=may_survey,
         fragment_seconds=DASHBOARD_CACHE_SECONDS if context["cache_key"] else 0,
-        fragment_key=(context["cache_key"], query, [p.pk for p in scope.available]),
+        fragment_key=(context["cache_key"], query, [p.pk for p in scope.available], may_survey),
     )
     return render(request, "census/dashboard.html", context)
 

@@ -251,10 +251,16 @@ def test_navigation_offers_the_census_to_every_role_that_may_read_it(client, man
     assert reverse("census:dashboard").encode() not in client.get(reverse("home")).content
 
 
-def test_rangers_get_no_surveys_capture_histories_or_secr(client, ranger, census):
+def test_rangers_get_no_surveys_capture_histories_or_secr(client, ranger, manager, census):
+    survey_url = reverse("census:survey", args=["alpha"])
+    # The cached page of a manager must not hand the survey link on to a ranger.
+    client.force_login(manager)
+    assert survey_url in client.get(reverse("census:park", args=["alpha"])).content.decode()
     client.force_login(ranger)
     survey = {"start": "2024-08-01", "end": "2024-10-30", "occasion_days": "30"}
-    assert client.get(reverse("census:park", args=["alpha"])).status_code == 200
+    page = client.get(reverse("census:park", args=["alpha"]))
+    assert page.status_code == 200
+    assert survey_url not in page.content.decode()
     assert client.get(reverse("census:survey", args=["alpha"])).status_code == 404
     assert client.get(reverse("census:histories-csv", args=["alpha"]), survey).status_code == 404
     secr = client.get(reverse("census:secr", args=["alpha"]), {**survey, "exact": "1"})
