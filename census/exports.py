@@ -1,11 +1,7 @@
 """Downloads: secr input files and CSV tables of the census figures."""
 
-import csv
-import io
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from census import secr
 from census.selectors import registry_capture_histories, station_usage
@@ -92,13 +88,3 @@ def secr_export(
         detectors=len(detectors),
         occasions=len(histories.occasions),
     )
-
-
-def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """Return a CSV table with a header line."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(["" if value is None else value for value in row])
-    return out.getvalue()

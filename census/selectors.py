@@ -52,8 +52,9 @@ from census import effort, periods
 from census.models import CensusResult
 from census.periods import Period
 from leopards.models import AgeClass, Flank, Sighting, age_class_at
-from traps.models import Deployment, MalfunctionPeriod, Park, Role, Station
-from traps.roles import user_roles
+from traps import roles
+from traps.models import Deployment, MalfunctionPeriod, Park, Station
+from traps.roles import has_permission
 from traps.selectors import parks_for_user
 
 CONFIRMED = Sighting.Status.CONFIRMED
@@ -657,8 +658,10 @@ def census_results_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[
     The stored landscape rows count every park, so only those who see every park
     (admins) get them; everyone else reads the rows of their own parks.
     """
+    if not has_permission(user, roles.CENSUS):
+        return CensusResult.objects.none()
     parks = parks_for_user(user)
     mine = Q(park__in=parks)
-    if Role.ADMIN in user_roles(user):
+    if has_permission(user, roles.EVERY_PARK):
         mine |= Q(park__isnull=True)
     return CensusResult.objects.filter(mine).select_related("park")

@@ -22,14 +22,21 @@ from census.dashboard import (
 from census.estimators import density_from_estimate
 from census.forms import PeriodForm, SurveyForm, default_survey
 from census.selectors import registry_capture_histories
+from traps import roles
 from traps.privacy import can_see_exact
+from traps.roles import has_permission
 from traps.security.models import LocationAccessLog
 from traps.security.services import location_access_log
+from traps.spreadsheets import csv_text
 
 CSV_TABLES = ("periods", "stations", "individuals")
 
 
-def _scope_or_404(request: HttpRequest, park_code: str | None) -> Scope:
+def _scope_or_404(
+    request: HttpRequest, park_code: str | None, permission: str = roles.CENSUS
+) -> Scope:
+    if not has_permission(request.user, permission):
+        raise Http404(_("No such park."))
     scope = census_scope(request.user, park_code)
     if scope is None:
         raise Http404(_("No such park."))
@@ -52,11 +59,14 @@ def census_dashboard(request: HttpRequest, park_code: str | None = None) -> Http
     # A year page's HTML is kept as well as its figures: rendering the tables cost
     # more than reading them. The park switcher lists the user's own parks, and the
     # form echoes the query, so both are part of the key.
+    # Whether the page links to the surveys depends on the role: part of the key too.
+    may_survey = has_permission(request.user, roles.CENSUS_SURVEYS)
     context.update(
         form=form,
         query=query,
+        may_survey=may_survey,
         fragment_seconds=DASHBOARD_CACHE_SECONDS if context["cache_key"] else 0,
-        fragment_key=(context["cache_key"], query, [p.pk for p in scope.available]),
+        fragment_key=(context["cache_key"], query, [p.pk for p in scope.available], may_survey),
     )
     return render(request, "census/dashboard.html", context)
 
@@ -86,7 +96,7 @@ def census_csv(request: HttpRequest, table: str, park_code: str | None = None) -
             + [row["maximum"], row["rai"]]
             for row in data["table"]
         )
-        return _csv_response(exports.csv_text(columns, rows), f"{prefix}-periods.csv")
+        return _csv_response(csv_text(columns, rows), f"{prefix}-periods.csv")
     if table == "stations":
         # Census downloads are aggregates: grid cells for everyone, never stations.
         columns = [
@@ -112,7 +122,7 @@ def census_csv(request: HttpRequest, table: str, park_code: str | None = None) -
             ]
             for p in data["map"]["points"]
         )
-        return _csv_response(exports.csv_text(columns, rows), f"{prefix}-stations.csv")
+        return _csv_response(csv_text(columns, rows), f"{prefix}-stations.csv")
     columns = [
         "code",
         "name",
@@ -127,7 +137,7 @@ def census_csv(request: HttpRequest, table: str, park_code: str | None = None) -
         "parks",
     ]
     rows = ([row[c] for c in columns] for row in data["individuals"])
-    return _csv_response(exports.csv_text(columns, rows), f"{prefix}-individuals.csv")
+    return _csv_response(csv_text(columns, rows), f"{prefix}-individuals.csv")
 
 
 def _survey_form(request: HttpRequest) -> SurveyForm:
@@ -138,7 +148,7 @@ def _survey_form(request: HttpRequest) -> SurveyForm:
 
 
 def census_survey(request: HttpRequest, park_code: str) -> HttpResponse:
-    scope = _scope_or_404(request, park_code)
+    scope = _scope_or_404(request, park_code, roles.CENSUS_SURVEYS)
     park = scope.park
     form = _survey_form(request)
     context: dict = {
@@ -181,7 +191,7 @@ def census_survey(request: HttpRequest, park_code: str) -> HttpResponse:
 
 
 def census_histories_csv(request: HttpRequest, park_code: str) -> HttpResponse:
-    scope = _scope_or_404(request, park_code)
+    scope = _scope_or_404(request, park_code, roles.CENSUS_SURVEYS)
     form = SurveyForm(request.GET)
     if not form.is_valid():
         raise Http404(_("Give the survey's first and last day and the days per occasion."))
@@ -194,11 +204,11 @@ def census_histories_csv(request: HttpRequest, park_code: str) -> HttpResponse:
         for code, sex, row in zip(histories.codes, histories.sexes, histories.matrix, strict=True)
     )
     name = f"capture-histories-{scope.park.code}-{form.cleaned_data['start']:%Y%m%d}.csv"
-    return _csv_response(exports.csv_text(columns, rows), name)
+    return _csv_response(csv_text(columns, rows), name)
 
 
 def census_secr(request: HttpRequest, park_code: str) -> HttpResponse:
-    scope = _scope_or_404(request, park_code)
+    scope = _scope_or_404(request, park_code, roles.CENSUS_SURVEYS)
     form = SurveyForm(request.GET)
     if not form.is_valid():
         raise Http404(_("Give the survey's first and last day and the days per occasion."))

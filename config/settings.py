@@ -65,6 +65,13 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Headers every response carries, set outside the layers that can fail.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # A lost database connection is a 503 with Retry-After, not a 500, wherever it
+    # is lost: outside the session and authentication middleware, which read the
+    # database before any view runs.
+    "traps.security.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -74,10 +81,6 @@ MIDDLEWARE = [
     # is explicitly marked with @login_not_required (the login page itself).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
-    # A lost database connection is a 503 with Retry-After, not a 500.
-    "traps.security.middleware.DatabaseUnavailableMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as django-axes asks: turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -147,13 +150,13 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "traps.security.views.locked_out"
-# Production runs behind one TLS proxy, which adds the client's address to
-# X-Forwarded-For; without a proxy that header is the client's own word.
+# Production runs behind a TLS proxy (TRUSTED_PROXY_COUNT of them in a row),
+# each of which appends the address it saw to X-Forwarded-For; without a proxy
+# that header is the client's own word and is ignored. One function reads the
+# client's address for the login throttle and the access logs.
 BEHIND_PROXY = env.bool("BEHIND_PROXY", default=not LOCAL_MODE)
-AXES_IPWARE_PROXY_COUNT = 1 if BEHIND_PROXY else None
-AXES_IPWARE_META_PRECEDENCE_ORDER = (
-    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if BEHIND_PROXY else ["REMOTE_ADDR"]
-)
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
+AXES_CLIENT_IP_CALLABLE = "traps.security.network.client_address"
 
 # Time-limited API tokens for scripts (Authorization: Token <key>).
 API_TOKEN_DEFAULT_DAYS = env.int("API_TOKEN_DEFAULT_DAYS", default=30)
@@ -237,19 +240,34 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 # Photos whose processing message was lost (a broker outage at upload time, a
-# worker that died without its message coming back) are queued again.
+# worker that died without its message coming back) are queued again once they
+# have sat received or processing for PHOTOS_STUCK_AFTER_SECONDS. No task runs
+# longer than CELERY_TASK_TIME_LIMIT, so a photo processing for longer than that
+# has lost its worker; the extra minute covers a clock step between machines.
+PHOTOS_STUCK_AFTER_SECONDS = env.int(
+    "PHOTOS_STUCK_AFTER_SECONDS", default=CELERY_TASK_TIME_LIMIT + 60
+)
+if PHOTOS_STUCK_AFTER_SECONDS <= CELERY_TASK_TIME_LIMIT:
+    # Sooner, and a photo still being processed would be processed twice at once.
+    raise environ.ImproperlyConfigured(
+        "PHOTOS_STUCK_AFTER_SECONDS must be longer than CELERY_TASK_TIME_LIMIT."
+    )
 CELERY_BEAT_SCHEDULE = {
     "photos-requeue-stuck": {
         "task": "traps.tasks.photos_requeue_stuck",
-        "schedule": env.int("PHOTOS_REQUEUE_EVERY_SECONDS", default=300),
+        "schedule": env.int("PHOTOS_REQUEUE_EVERY_SECONDS", default=60),
     },
 }
 
+# Everything cached can be computed again: with Redis down, pages are slower,
+# never broken (the backend answers a miss and logs a warning), and a Redis
+# that does not answer costs at most the timeouts below.
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.OutageTolerantRedisCache",
             "LOCATION": env.str("CACHE_URL"),
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
         if env.str("CACHE_URL", default="")
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}

@@ -203,6 +203,8 @@ class PhotoViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=False, methods=["post"], parser_classes=[JSONParser])
     def lookup(self, request: Request) -> Response:
         """Tell which of up to 1,000 SHA-256 hashes are already stored."""
+        if not can_upload(request.user):
+            raise PermissionDenied(_("Your role cannot upload photos."))
         query = HashLookupSerializer(data=request.data)
         query.is_valid(raise_exception=True)
         result = selectors.photos_lookup(request.user, query.validated_data["sha256"])
@@ -221,6 +223,8 @@ class PhotoViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         Without an EXIF time, a time written in the file name by a renaming tool
         stands in, as it does when the photo is processed.
         """
+        if not can_upload(request.user):
+            raise PermissionDenied(_("Your role cannot upload photos."))
         query = ProposeSerializer(data=request.data)
         query.is_valid(raise_exception=True)
         upload = query.validated_data["file"]

@@ -11,10 +11,10 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from traps import selectors, services
+from traps import roles, selectors, services
 from traps.filters import EventFilter, StationFilter
-from traps.models import Event, Park, Role, Station
-from traps.roles import user_roles
+from traps.models import Event, Park, Station
+from traps.roles import has_permission
 from traps.security.models import LocationAccessLog
 from traps.security.services import location_access_log
 from traps.serializers import (
@@ -24,9 +24,6 @@ from traps.serializers import (
     StationSerializer,
     ValidationErrorSerializer,
 )
-
-# Those who work at a park's stations may add and change its stations and deployments.
-FIELD_ROLES = {Role.RANGER.value, Role.SCIENTIST.value}
 
 READ_ERRORS = {401: ErrorSerializer, 404: ErrorSerializer}
 WRITE_ERRORS = {
@@ -39,11 +36,10 @@ WRITE_ERRORS = {
 
 def may_edit_field_data(user: AbstractBaseUser | AnonymousUser, park_id: int | None = None) -> bool:
     """Tell whether the user may add or change stations and deployments (of this park)."""
-    roles = user_roles(user)
-    if Role.ADMIN in roles:
-        return True
-    if not roles & FIELD_ROLES:
+    if not has_permission(user, roles.FIELD_EDITS):
         return False
+    if has_permission(user, roles.EVERY_PARK):
+        return True
     return park_id is None or user.park_memberships.filter(park_id=park_id).exists()
 
 
@@ -69,7 +65,7 @@ class ParkViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Rea
         return selectors.parks_for_user(self.request.user).order_by("name", "pk")
 
     def _require_admin(self) -> None:
-        if Role.ADMIN not in user_roles(self.request.user):
+        if not has_permission(self.request.user, roles.ADMIN_SITE):
             raise PermissionDenied(_("Only an admin can add or change parks."))
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

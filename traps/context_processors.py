@@ -5,43 +5,36 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext, pgettext_lazy
 
+from traps import roles
 from traps.models import Role
-from traps.roles import user_roles
+from traps.roles import has_permission, user_roles
 
-# (url name, label, roles that see it). A page appears here once it exists.
+# (url name, label, the permission of the role table its page needs).
 NAVIGATION = [
-    ("home", _("Overview"), {Role.RANGER, Role.SCIENTIST, Role.MANAGER, Role.ADMIN}),
-    ("traps:upload", _("Upload"), {Role.RANGER, Role.SCIENTIST, Role.ADMIN}),
-    (
-        "traps:deployment-list",
-        _("Deployments"),
-        {Role.RANGER, Role.SCIENTIST, Role.MANAGER, Role.ADMIN},
-    ),
-    ("leopards:review-queue", pgettext_lazy("section", "Review"), {Role.SCIENTIST, Role.ADMIN}),
-    (
-        "leopards:leopard-list",
-        _("Individuals"),
-        {Role.RANGER, Role.SCIENTIST, Role.MANAGER, Role.ADMIN},
-    ),
-    ("leopards:second-opinion-queue", _("Second opinion"), {Role.SCIENTIST, Role.ADMIN}),
-    ("census:dashboard", _("Census"), {Role.SCIENTIST, Role.MANAGER, Role.ADMIN}),
-    ("exchange:index", _("Data exchange"), {Role.SCIENTIST, Role.MANAGER, Role.ADMIN}),
-    ("admin:index", _("Administration"), {Role.ADMIN}),
+    ("home", _("Overview"), roles.PARK_DATA),
+    ("traps:upload", _("Upload"), roles.UPLOAD),
+    ("traps:deployment-list", _("Deployments"), roles.PARK_DATA),
+    ("leopards:review-queue", pgettext_lazy("section", "Review"), roles.REVIEW),
+    ("leopards:leopard-list", _("Individuals"), roles.INDIVIDUALS),
+    ("leopards:second-opinion-queue", _("Second opinion"), roles.REVIEW),
+    ("census:dashboard", _("Census"), roles.CENSUS),
+    ("exchange:index", _("Data exchange"), roles.EXCHANGE),
+    ("admin:index", _("Administration"), roles.ADMIN_SITE),
 ]
 
 
 def navigation(request: HttpRequest) -> dict:
-    roles = user_roles(request.user)
+    held = user_roles(request.user)
     items = [
         {"url": reverse(name), "label": label, "active": request.path == reverse(name)}
-        for name, label, allowed in NAVIGATION
-        if roles & {r.value for r in allowed}
+        for name, label, permission in NAVIGATION
+        if has_permission(request.user, permission)
     ]
     # Values for code that tests a role, translated labels for people to read.
-    labels = [str(Role(role).label) for role in sorted(roles)]
+    labels = [str(Role(role).label) for role in sorted(held)]
     return {
         "nav_items": items,
-        "user_roles": sorted(roles),
+        "user_roles": sorted(held),
         "user_role_labels": labels,
         # Chinese lists take 、, not a comma.
         "user_role_list": pgettext("list separator", ", ").join(labels),

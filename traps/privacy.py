@@ -16,8 +16,9 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-from traps.models import Park, Role, Station
-from traps.roles import user_roles
+from traps import roles
+from traps.models import Park, Station
+from traps.roles import has_permission
 
 EXACT_PRECISION = 0.000001  # six decimals as stored: about 0.1 m
 
@@ -59,11 +60,10 @@ def no_finer_than_stored(coordinates: Coordinates, station: Station) -> Coordina
 
 def can_see_exact(user: AbstractBaseUser | AnonymousUser, park: Park | int) -> bool:
     """Tell whether a user may see a park's exact station coordinates."""
-    roles = user_roles(user)
-    if Role.ADMIN in roles:
-        return True
-    if not roles & {Role.RANGER, Role.SCIENTIST}:
+    if not has_permission(user, roles.EXACT_LOCATIONS):
         return False
+    if has_permission(user, roles.EVERY_PARK):
+        return True
     park_id = park if isinstance(park, int) else park.pk
     exact_parks = getattr(user, "_exact_location_parks", None)
     if exact_parks is None:

@@ -8,15 +8,17 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from traps.models import Deployment, Event, Park, Photo, Role, Station
-from traps.roles import user_roles
+from traps import roles
+from traps.models import Deployment, Event, Park, Photo, Station
+from traps.roles import has_permission
 
 
 def parks_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Park]:
     """Return the parks whose data the user may see."""
-    if not user.is_authenticated:
+    if not has_permission(user, roles.PARK_DATA):
+        # A member without a role has joined a park but may see nothing of it.
         return Park.objects.none()
-    if Role.ADMIN in user_roles(user):
+    if has_permission(user, roles.EVERY_PARK):
         return Park.objects.all()
     return Park.objects.filter(memberships__user=user)
 

@@ -242,11 +242,36 @@ def test_histories_csv_lists_each_individual(client, scientist, census):
     assert {row[0] for row in rows[1:]} == {"LEO-1F", "LEO-5F"}
 
 
-def test_navigation_offers_the_census_to_managers_not_rangers(client, manager, ranger):
-    client.force_login(manager)
-    assert reverse("census:dashboard").encode() in client.get(reverse("home")).content
-    client.force_login(ranger)
+def test_navigation_offers_the_census_to_every_role_that_may_read_it(client, manager, ranger, park):
+    # The role table gives rangers the census dashboards of their parks, as managers.
+    for user in (manager, ranger):
+        client.force_login(user)
+        assert reverse("census:dashboard").encode() in client.get(reverse("home")).content
+    client.force_login(UserFactory(username="no-role", parks=[park]))
     assert reverse("census:dashboard").encode() not in client.get(reverse("home")).content
+
+
+def test_rangers_get_no_surveys_capture_histories_or_secr(client, ranger, manager, census):
+    survey_url = reverse("census:survey", args=["alpha"])
+    # The cached page of a manager must not hand the survey link on to a ranger.
+    client.force_login(manager)
+    assert survey_url in client.get(reverse("census:park", args=["alpha"])).content.decode()
+    client.force_login(ranger)
+    survey = {"start": "2024-08-01", "end": "2024-10-30", "occasion_days": "30"}
+    page = client.get(reverse("census:park", args=["alpha"]))
+    assert page.status_code == 200
+    assert survey_url not in page.content.decode()
+    assert client.get(reverse("census:survey", args=["alpha"])).status_code == 404
+    assert client.get(reverse("census:histories-csv", args=["alpha"]), survey).status_code == 404
+    secr = client.get(reverse("census:secr", args=["alpha"]), {**survey, "exact": "1"})
+    assert secr.status_code == 404
+
+
+def test_a_member_without_a_role_gets_nothing_of_the_census(client, park, census):
+    client.force_login(UserFactory(username="no-role", parks=[park]))
+    assert client.get(reverse("census:park", args=["alpha"])).status_code == 404
+    assert client.get(reverse("census:park-csv", args=["alpha", "individuals"])).status_code == 404
+    assert client.get("/api/census-results/").json()["results"] == []
 
 
 def _grow(park, stations: int, cats: int) -> None:

@@ -8,7 +8,11 @@ page or endpoint cannot ship without saying who may use it. For each rule:
 - an outsider (charlie, a scientist of another park) gets 404 for anything
   of the park "alpha", and pages or lists that are not about one object show
   nothing of it (its name, the camera serial, the photo hash);
-- every admin page sends both to the admin login.
+- every admin page sends both to the admin login;
+- each role of the park (and a member without a role) may use exactly the URLs
+  whose permission in ROLE_PERMISSION its role holds in the role table
+  (traps.roles.PERMISSIONS, which is README's table): a refusal is a 403 or a
+  404, or for a page that is not about one object none of the park's markers.
 
 A confirmed sighting's crop is the documented exception: it shows only the coat,
 so every scientist may compare it across the border (outsider rule "open").
@@ -23,13 +27,16 @@ from datetime import date, datetime
 import pytest
 from django.contrib import admin
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 from PIL import Image
 
 from census.models import CensusResult
 from leopards.models import CatalogueChange, Leopard, MatchCandidate, SecondOpinion, Sighting
-from tests.factories import DeploymentFactory, StationFactory, jpeg_bytes
+from tests.factories import DeploymentFactory, StationFactory, UserFactory, jpeg_bytes
 from tests.traps.ingest import ingest
+from traps import roles
+from traps.models import Role
 
 pytestmark = pytest.mark.django_db
 
@@ -315,6 +322,100 @@ RULES: dict[str, Rule] = {
 }
 
 
+# The row of the role table (traps.roles.PERMISSIONS) each URL obeys; None: everyone's.
+ROLE_PERMISSION: dict[str, str | None] = {
+    "home": roles.PARK_DATA,
+    "login": None,
+    "logout": None,
+    "set_language": None,
+    "api-root": None,
+    "api-schema": None,
+    "api-docs": None,
+    "deployment-list": roles.PARK_DATA,
+    "deployment-detail": roles.PARK_DATA,
+    "photo-list": roles.PARK_DATA,
+    "photo-detail": roles.PARK_DATA,
+    "photo-retry": roles.FIELD_EDITS,
+    "photo-lookup": roles.UPLOAD,
+    "photo-propose-deployment": roles.UPLOAD,
+    "exchange:index": roles.EXCHANGE,
+    "exchange:export": roles.EXCHANGE,
+    "exchange:import-package": roles.IMPORTS,
+    "exchange:import-megadetector": roles.IMPORTS,
+    "exchange:likely-blanks": roles.IMPORTS,
+    "census:dashboard": roles.CENSUS,
+    "census:landscape-csv": roles.CENSUS,
+    "census:park": roles.CENSUS,
+    "census:park-csv": roles.CENSUS,
+    "census:survey": roles.CENSUS_SURVEYS,
+    "census:histories-csv": roles.CENSUS_SURVEYS,
+    "census:secr": roles.CENSUS_SURVEYS,
+    "traps:upload": roles.UPLOAD,
+    "traps:deployment-list": roles.PARK_DATA,
+    "traps:deployment-detail": roles.PARK_DATA,
+    "traps:deployment-clock": roles.FIELD_EDITS,
+    "traps:photo-retry": roles.FIELD_EDITS,
+    "park-list": roles.PARK_DATA,
+    "park-detail": roles.PARK_DATA,
+    "station-list": roles.PARK_DATA,
+    "station-detail": roles.PARK_DATA,
+    "event-list": roles.PARK_DATA,
+    "event-detail": roles.PARK_DATA,
+    "census-result-list": roles.CENSUS,
+    "census-result-detail": roles.CENSUS,
+    "candidate-list": roles.REVIEW,
+    "candidate-detail": roles.REVIEW,
+    "traps:photo-file": roles.PARK_DATA,
+    "traps:photo-thumbnail": roles.PARK_DATA,
+    "leopards:review-queue": roles.REVIEW,
+    "leopards:event-review": roles.REVIEW,
+    "leopards:event-claim": roles.REVIEW,
+    "leopards:event-release": roles.REVIEW,
+    "leopards:event-skip": roles.REVIEW,
+    "leopards:event-classify": roles.REVIEW,
+    "leopards:event-finish": roles.REVIEW,
+    "leopards:sighting-identify": roles.REVIEW,
+    "leopards:mother-link": roles.REVIEW,
+    "leopards:sighting-crop": roles.INDIVIDUALS,
+    "leopards:leopard-list": roles.INDIVIDUALS,
+    "leopards:leopard-link-flanks": roles.REVIEW,
+    "leopards:change-undo": roles.REVIEW,
+    "leopards:leopard-detail": roles.INDIVIDUALS,
+    "leopards:leopard-edit": roles.REVIEW,
+    "leopards:leopard-merge": roles.REVIEW,
+    "leopards:leopard-split": roles.REVIEW,
+    "leopards:second-opinion-queue": roles.REVIEW,
+    "leopards:second-opinion-agreement": roles.REVIEW,
+    "leopards:second-opinion-check": roles.REVIEW,
+    "review-event-list": roles.REVIEW,
+    "review-event-detail": roles.REVIEW,
+    "review-event-claim": roles.REVIEW,
+    "review-event-release": roles.REVIEW,
+    "review-event-classify": roles.REVIEW,
+    "review-event-finish": roles.REVIEW,
+    "sighting-list": roles.REVIEW,
+    "sighting-detail": roles.REVIEW,
+    "sighting-confirm": roles.REVIEW,
+    "sighting-new-individual": roles.REVIEW,
+    "sighting-unidentifiable": roles.REVIEW,
+    "sighting-unconfirm": roles.REVIEW,
+    "sighting-remove": roles.REVIEW,
+    "leopard-list": roles.INDIVIDUALS,
+    "leopard-detail": roles.INDIVIDUALS,
+    "leopard-changes": roles.INDIVIDUALS,
+    "leopard-merge": roles.REVIEW,
+    "leopard-split": roles.REVIEW,
+    "leopard-link-flanks": roles.REVIEW,
+    "catalogue-change-list": roles.INDIVIDUALS,
+    "catalogue-change-detail": roles.INDIVIDUALS,
+    "catalogue-change-undo": roles.REVIEW,
+    "second-opinion-list": roles.REVIEW,
+    "second-opinion-agreement": roles.REVIEW,
+    "second-opinion-detail": roles.REVIEW,
+    "second-opinion-answer": roles.REVIEW,
+}
+
+
 def _walk(patterns, prefix: str = "", namespace: str = "") -> Iterator[tuple[str, str | None]]:
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
@@ -345,6 +446,10 @@ def test_every_url_has_a_rule():
 def test_every_rule_names_a_url():
     names = {name for _route, name in _routes()}
     assert not set(RULES) - names
+
+
+def test_every_url_obeys_a_row_of_the_role_table():
+    assert set(ROLE_PERMISSION) == set(RULES)
 
 
 @pytest.fixture
@@ -478,3 +583,36 @@ def test_a_crop_shown_across_the_border_carries_no_exif_nor_the_photo_hash(clien
     assert SERIAL.encode() not in response.content
     assert b"Panthera" not in response.content
     assert world.photo.sha256[:8] not in response["ETag"]
+
+
+def _member(role: str, park) -> object:
+    if role == Role.ADMIN:
+        return UserFactory(username="role-admin", role=role, is_staff=True, is_superuser=True)
+    return UserFactory(username=f"role-{role or 'none'}", role=role or None, parks=[park])
+
+
+@pytest.mark.parametrize("role", [*(r.value for r in Role), ""])
+def test_each_role_uses_exactly_the_urls_the_role_table_gives_it(client, world, role):
+    user = _member(role, world.park)
+    # An unexpected error shows as a wrong status below, not as an exception.
+    client.raise_request_exception = False
+    wrong = []
+    for name in sorted(RULES):
+        rule, permission = RULES[name], ROLE_PERMISSION[name]
+        allowed = permission is None or role in roles.PERMISSIONS[permission].roles
+        client.force_login(user)  # "logout" ends the session
+        savepoint = transaction.savepoint()
+        response = _request(client, rule, world)
+        body = _body(response)
+        transaction.savepoint_rollback(savepoint)
+        if allowed:
+            ok = response.status_code not in (403, 404) and response.status_code < 500
+        else:
+            refused = response.status_code in (403, 404)
+            shows_nothing = response.status_code in (200, 302) and not [
+                m for m in world.markers if m in body
+            ]
+            ok = refused or (rule.outsider == "hidden" and shows_nothing)
+        if not ok:
+            wrong.append(f"{name}: {response.status_code} ({'allowed' if allowed else 'refused'})")
+    assert not wrong, f"{role or 'no role'}: " + "; ".join(wrong)

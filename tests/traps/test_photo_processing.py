@@ -247,6 +247,26 @@ def test_requeues_photos_stuck_in_processing(deployment, monkeypatch):
     assert Photo.objects.get(pk=photo.pk).status == Photo.Status.PROCESSED
 
 
+def test_the_sweep_waits_photos_stuck_after_seconds(deployment, settings, time_machine):
+    settings.PHOTOS_STUCK_AFTER_SECONDS = 120
+    time_machine.move_to("2025-03-01 08:00:00+00:00")
+    photo = ingest(deployment, datetime(2024, 5, 1, 22, 15))
+    Photo.objects.filter(pk=photo.pk).update(status=Photo.Status.PROCESSING)
+    time_machine.move_to("2025-03-01 08:01:59+00:00")
+    assert services.photos_requeue_stuck() == 0
+    assert Photo.objects.get(pk=photo.pk).status == Photo.Status.PROCESSING
+    time_machine.move_to("2025-03-01 08:02:01+00:00")
+    assert services.photos_requeue_stuck() == 1
+    assert Photo.objects.get(pk=photo.pk).status == Photo.Status.PROCESSED
+
+
+def test_photos_count_as_stuck_only_after_the_longest_task_could_run(settings):
+    # A photo being processed may take up to the task time limit: it is not stuck before.
+    assert settings.PHOTOS_STUCK_AFTER_SECONDS > settings.CELERY_TASK_TIME_LIMIT
+    assert settings.PHOTOS_STUCK_AFTER_SECONDS <= settings.CELERY_TASK_TIME_LIMIT + 120
+    assert settings.CELERY_BEAT_SCHEDULE["photos-requeue-stuck"]["schedule"] <= 60
+
+
 def _synchronous_commit() -> str:
     from django.db import connection
 

@@ -7,16 +7,14 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from leopards.models import Sighting
-from traps.models import Deployment, Event, Park, Photo, Role
-from traps.roles import user_roles
+from traps import roles
+from traps.models import Deployment, Event, Park, Photo
+from traps.roles import has_permission
 from traps.selectors import parks_for_user
-
-EXCHANGE_ROLES = {Role.SCIENTIST, Role.MANAGER, Role.ADMIN}
-IMPORT_ROLES = {Role.SCIENTIST, Role.ADMIN}
 
 
 def can_use_exchange(user: AbstractBaseUser | AnonymousUser) -> bool:
-    return bool(user_roles(user) & {r.value for r in EXCHANGE_ROLES})
+    return has_permission(user, roles.EXCHANGE)
 
 
 def parks_for_export(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Park]:
@@ -28,7 +26,7 @@ def parks_for_export(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Park]:
 
 def parks_for_import(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Park]:
     """Return the parks the user may import packages and detector results into."""
-    if not user_roles(user) & {r.value for r in IMPORT_ROLES}:
+    if not has_permission(user, roles.IMPORTS):
         return Park.objects.none()
     return parks_for_user(user).order_by("name")
 

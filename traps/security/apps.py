@@ -11,8 +11,14 @@ class SecurityConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.models import update_last_login
         from django.contrib.auth.signals import user_logged_in
+        from django.core.signals import got_request_exception
 
         from traps.security.audit import update_last_login_quietly
+        from traps.security.middleware import note_database_failure
+
+        got_request_exception.connect(
+            note_database_failure, dispatch_uid="security_note_database_failure"
+        )
 
         # Every login would otherwise add a row to the users' change history;
         # logins are on record in the login log (django-axes) instead.

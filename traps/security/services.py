@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from traps.models import Park
 from traps.security.models import ApiToken, LocationAccessLog
+from traps.security.network import client_address
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ def location_access_log(
     username = user.get_username() if user is not None else "command line"
     if request is not None and not detail:
         detail = request.get_full_path()[:500]
-    ip_address = request.META.get("REMOTE_ADDR") if request is not None else None
+    ip_address = client_address(request) if request is not None else None
     rows = LocationAccessLog.objects.bulk_create(
         LocationAccessLog(
             user=user,

@@ -301,10 +301,12 @@ def photo_retry(*, photo_id: int) -> bool:
     return bool(updated)
 
 
-def photos_requeue_stuck(*, older_than: timedelta = timedelta(minutes=15)) -> int:
+def photos_requeue_stuck(*, older_than: timedelta | None = None) -> int:
     """Queue again the photos left received or processing (a lost message, a dead worker)."""
     from traps import tasks
 
+    if older_than is None:
+        older_than = timedelta(seconds=settings.PHOTOS_STUCK_AFTER_SECONDS)
     cutoff = timezone.now() - older_than
     ids = list(
         Photo.objects.filter(

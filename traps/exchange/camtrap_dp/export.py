@@ -1,6 +1,5 @@
 """Write the registry's records as a Camtrap DP 1.0.2 package (a folder or a zip)."""
 
-import csv
 import json
 import logging
 import shutil
@@ -35,6 +34,7 @@ from traps.privacy import (
 from traps.security import exif
 from traps.security.models import LocationAccessLog
 from traps.security.services import location_access_log
+from traps.spreadsheets import SpreadsheetDictWriter
 
 logger = logging.getLogger(__name__)
 
@@ -244,7 +244,7 @@ class _Writer:
 
     def __init__(self, path: Path, columns: list[str]) -> None:
         self.fh = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
-        self.writer = csv.DictWriter(self.fh, fieldnames=columns, extrasaction="raise")
+        self.writer = SpreadsheetDictWriter(self.fh, fieldnames=columns, extrasaction="raise")
         self.writer.writeheader()
         self.count = 0
 
@@ -424,7 +424,7 @@ def _write_individuals(path: Path, leopard_ids: set[int], user: AbstractBaseUser
     written = {leopard.pk for leopard in leopards}
     columns = [f["name"] for f in INDIVIDUALS_SCHEMA["fields"]]
     with open(path, "w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer = SpreadsheetDictWriter(fh, fieldnames=columns)
         writer.writeheader()
         for leopard in leopards:
             writer.writerow(
