@@ -22,9 +22,15 @@ def second_opinion_sample(
     user: AbstractBaseUser,
     first_answer: str,
     draw: Callable[[], float] = random.random,
+    always: bool = False,
 ) -> SecondOpinion | None:
-    """Send a share (SECOND_OPINION_SAMPLE_RATE) of new identifications to a blind check."""
-    if draw() >= settings.SECOND_OPINION_SAMPLE_RATE or sighting.leopard_id is None:
+    """Send a share (SECOND_OPINION_SAMPLE_RATE) of new identifications to a blind check.
+
+    ``always`` sends this one whatever the share: a confirmation against the matcher's advice.
+    """
+    if sighting.leopard_id is None:
+        return None
+    if not always and draw() >= settings.SECOND_OPINION_SAMPLE_RATE:
         return None
     # A new answer replaces a check of the old one that nobody has done yet.
     SecondOpinion.objects.filter(sighting=sighting, status=SecondOpinion.Status.PENDING).update(
