@@ -23,7 +23,7 @@ from leopards.selectors import catalogue, review, second_opinion
 from leopards.services import catalogue_edits, identification
 from leopards.services import review as review_services
 from leopards.services import second_opinion as blind
-from leopards.services.errors import EventClaimed, ReviewError, StaleVersion
+from leopards.services.errors import VERSION_REQUIRED, EventClaimed, ReviewError, StaleVersion
 from traps.selectors import parks_for_user
 
 WRITE_ERRORS = {
@@ -430,7 +430,7 @@ class LeopardViewSet(RefusalMixin, viewsets.ReadOnlyModelViewSet):
         data = dict(body.validated_data)
         if "version" not in data:
             # A partial update skips required fields: the version is required all the same.
-            raise ValidationError({"version": [s.VERSION_REQUIRED]})
+            raise ValidationError({"version": [VERSION_REQUIRED]})
         version = data.pop("version")
         reason = data.pop("reason", "")
         mother = data.pop("mother", ...)

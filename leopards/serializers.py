@@ -1,7 +1,6 @@
 """REST representations of review events, sightings, individuals, changes and blind checks."""
 
 from django.urls import reverse
-from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from leopards.models import (
@@ -14,6 +13,7 @@ from leopards.models import (
     Sex,
     Sighting,
 )
+from leopards.services.errors import VERSION_REQUIRED
 from traps.models import Event, Photo
 
 
@@ -215,12 +215,6 @@ class ReviewEventDetailSerializer(ReviewEventSerializer):
     class Meta(ReviewEventSerializer.Meta):
         fields = [*ReviewEventSerializer.Meta.fields, "photos"]
         read_only_fields = fields
-
-
-VERSION_REQUIRED = _(
-    'Send the version of the record you read (its "version" field): without it this '
-    "change could overwrite someone else's. Nothing was saved."
-)
 
 
 def version_field() -> serializers.IntegerField:

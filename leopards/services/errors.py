@@ -73,15 +73,16 @@ class VersionRequired(ReviewError):
     code = "version_required"
 
 
+VERSION_REQUIRED = gettext_lazy(
+    'Send the version of the record you read (its "version" field): without it this '
+    "change could overwrite someone else's. Nothing was saved."
+)
+
+
 def required_version(version: int | None) -> int:
     """Return the version a write was read at; refuse a write that did not send one."""
     if version is None:
-        raise VersionRequired(
-            _(
-                'Send the version of the record you read (its "version" field): without it '
-                "this change could overwrite someone else's. Nothing was saved."
-            )
-        )
+        raise VersionRequired(str(VERSION_REQUIRED))
     return version
 
 
