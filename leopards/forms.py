@@ -106,7 +106,8 @@ class MotherForm(forms.Form):
     kitten = forms.IntegerField()
     mother = forms.IntegerField(required=False)
     photo = forms.IntegerField(required=False)
-    version = forms.IntegerField(required=False)
+    # The kitten's version: its record is the one written.
+    version = forms.IntegerField()
     reason = forms.CharField(required=False, max_length=2000)
 
 

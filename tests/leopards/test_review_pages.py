@@ -271,6 +271,12 @@ def test_mother_and_kitten_seen_together(client, park, scientist):
         {"mother": mother.pk, "kitten": kitten.pk, "next": "/review/"},
     )
     kitten.refresh_from_db()
+    assert kitten.mother is None  # without the kitten's version nothing is written
+    client.post(
+        reverse("leopards:mother-link"),
+        {"mother": mother.pk, "kitten": kitten.pk, "version": 1, "next": "/review/"},
+    )
+    kitten.refresh_from_db()
     assert kitten.mother == mother
     change = CatalogueChange.objects.get(kind="mother")
     assert change.user == scientist

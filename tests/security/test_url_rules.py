@@ -218,7 +218,7 @@ RULES: dict[str, Rule] = {
         "page",
         lambda w: "/review/mother/",
         method="post",
-        data=lambda w: {"kitten": w.leopard.pk, "mother_code": LEOPARD},
+        data=lambda w: {"kitten": w.leopard.pk, "mother_code": LEOPARD, "version": 1},
     ),
     # Documented exception: a confirmed reference's crop shows only the coat, so any
     # scientist may compare it across the border (an open box's crop is a 404, below).
