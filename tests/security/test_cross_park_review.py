@@ -11,7 +11,7 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from leopards.models import CatalogueChange, MatchCandidate, Sighting
+from leopards.models import CatalogueChange, EventReview, MatchCandidate, Sighting
 from leopards.services import identification
 from leopards.services import second_opinion as blind
 from tests.factories import UserFactory, jpeg_bytes
@@ -215,3 +215,29 @@ def test_a_filter_answers_the_same_for_another_parks_id_and_an_unknown_one(
     assert CatalogueChange.objects.filter(user=outsider).exists()
     assert _answers(api, url, **{name: existing}) == _answers(api, url, **{name: 987654})
     assert _answers(api, url, **{name: existing}) == (200, [])
+
+
+def test_a_blind_check_answers_a_candidate_of_another_park_by_its_candidate_id(
+    park, scientist, crossing
+):
+    work, secret, ours, _beta, _alpha = crossing
+    sighting = work.sightings[0]
+    Sighting.objects.filter(pk=sighting.pk).update(
+        status=Sighting.Status.CONFIRMED, leopard=ours, identified_by=scientist
+    )
+    opinion = blind.second_opinion_request(sighting_id=sighting.pk, user=scientist)
+    checker = UserFactory(username="grace", role=Role.SCIENTIST, parks=[park])
+    api = APIClient()
+    api.force_authenticate(checker)
+    url = f"/api/second-opinions/{opinion.pk}/answer/"
+    by_code = api.post(url, {"answer": "leopard", "leopard": "LEO-BETA-SECRET"}, format="json")
+    assert by_code.status_code == 404
+    candidate = MatchCandidate.objects.get(sighting=sighting, leopard=secret)
+    response = api.post(url, {"answer": "leopard", "candidate": candidate.pk}, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "disagreed"
+    opinion.refresh_from_db()
+    assert opinion.second_leopard == secret
+    # The flag every reviewer of the event reads does not name it either.
+    flag = EventReview.objects.get(event=work.event)
+    assert flag.flag_text and "LEO-BETA-SECRET" not in flag.flag_text
+    assert "LEO-BETA-SECRET" not in str(flag.flag_params)
