@@ -282,7 +282,11 @@ class SightingViewSet(RefusalMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMo
     )
     @action(detail=True, methods=["post"])
     def confirm(self, request: Request, pk: str | None = None) -> Response:
-        """Confirm the sighting as the individual with this code."""
+        """Confirm the sighting as an individual: its code, or one of its candidates' ids.
+
+        Against the matcher's advice (probably a new individual, or a probability below the
+        registry's minimum) it takes "override": true, is recorded and always checked blind.
+        """
         leopard_id = _leopard_or_candidate(request, self.get_object())
         return self._identify(
             request,
