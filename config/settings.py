@@ -325,6 +325,11 @@ COORDINATE_GENERALISATION_DEGREES = 0.1
 # and this share of confirmed identifications goes to a blind second opinion.
 REVIEW_CLAIM_MINUTES = env.int("REVIEW_CLAIM_MINUTES", default=30)
 SECOND_OPINION_SAMPLE_RATE = env.float("SECOND_OPINION_SAMPLE_RATE", default=0.1)
+# Confirming a candidate the matcher flags "probably a new individual", or gives a
+# probability below this, takes a second, deliberate step (a dialog on the page,
+# "override": true in the API); it is recorded and always checked blind. 0.5: the
+# matcher thinks the match more likely wrong than right.
+MATCH_CONFIRM_MIN_PROBABILITY = env.float("MATCH_CONFIRM_MIN_PROBABILITY", default=0.5)
 
 # Spot-pattern matching. Every worker process keeps its own in-memory index and
 # catches up from the catalogue journal in the database before each query; this

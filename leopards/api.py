@@ -9,20 +9,21 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import get_object_or_404
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from leopards import serializers as s
+from leopards.filters import CandidateFilter, CatalogueChangeFilter, SightingFilter
 from leopards.models import Leopard, SecondOpinion, Sighting
 from leopards.permissions import can_read_catalogue, can_review
 from leopards.selectors import catalogue, review, second_opinion
 from leopards.services import catalogue_edits, identification
 from leopards.services import review as review_services
 from leopards.services import second_opinion as blind
-from leopards.services.errors import EventClaimed, ReviewError, StaleVersion
+from leopards.services.errors import VERSION_REQUIRED, EventClaimed, ReviewError, StaleVersion
 from traps.selectors import parks_for_user
 
 WRITE_ERRORS = {
@@ -77,6 +78,13 @@ def _leopard_by_code(request: Request, code: str | None) -> Leopard:
     return found.leopard
 
 
+def _disclose_event(request: Request, event: Any) -> None:
+    candidates = [
+        c for photo in event.photos.all() for x in photo.sightings.all() for c in x.candidates.all()
+    ]
+    catalogue.candidates_disclose(request.user, candidates)
+
+
 class ReviewEventViewSet(RefusalMixin, viewsets.ReadOnlyModelViewSet):
     """The review queue (oldest first) and one event with photos, boxes and candidates."""
 
@@ -108,15 +116,16 @@ class ReviewEventViewSet(RefusalMixin, viewsets.ReadOnlyModelViewSet):
             event = review.event_for_review(request.user, int(pk))
         except (ValueError, review.Event.DoesNotExist) as exc:
             raise Http404 from exc
+        _disclose_event(request, event)
         return Response(s.ReviewEventDetailSerializer(event).data)
 
     def _event(self, pk: str | None):
         return get_object_or_404(review.events_for_user(self.request.user), pk=pk)
 
     def _detail(self, pk: int) -> Response:
-        return Response(
-            s.ReviewEventDetailSerializer(review.event_for_review(self.request.user, pk)).data
-        )
+        event = review.event_for_review(self.request.user, pk)
+        _disclose_event(self.request, event)
+        return Response(s.ReviewEventDetailSerializer(event).data)
 
     @extend_schema(request=None, responses={200: s.ReviewEventDetailSerializer, **WRITE_ERRORS})
     @action(detail=True, methods=["post"])
@@ -149,7 +158,7 @@ class ReviewEventViewSet(RefusalMixin, viewsets.ReadOnlyModelViewSet):
                 user=request.user,
                 content=body.validated_data["content"],
                 species_id=body.validated_data.get("species"),
-                expected_version=body.validated_data.get("version"),
+                expected_version=body.validated_data["version"],
             )
         )
         event.refresh_from_db()
@@ -168,7 +177,7 @@ class ReviewEventViewSet(RefusalMixin, viewsets.ReadOnlyModelViewSet):
             lambda: review_services.event_finish(
                 event_id=event.pk,
                 user=request.user,
-                expected_version=body.validated_data.get("version"),
+                expected_version=body.validated_data["version"],
             )
         )
         event.refresh_from_db()
@@ -180,7 +189,7 @@ class SightingViewSet(RefusalMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMo
 
     permission_classes = [IsAuthenticated, CanReview]
     serializer_class = s.SightingSerializer
-    filterset_fields = ["photo", "photo__event", "leopard", "status", "flank"]
+    filterset_class = SightingFilter
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
@@ -193,6 +202,11 @@ class SightingViewSet(RefusalMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMo
 
     def get_serializer_class(self):
         return s.ReviewSightingSerializer if self.action == "retrieve" else s.SightingSerializer
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        sighting = self.get_object()
+        catalogue.candidates_disclose(request.user, sighting.candidates.all())
+        return Response(s.ReviewSightingSerializer(sighting).data)
 
     @extend_schema(
         request=s.SightingDrawSerializer, responses={201: s.SightingSerializer, **WRITE_ERRORS}
@@ -237,7 +251,7 @@ class SightingViewSet(RefusalMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMo
             lambda: review_services.sighting_adjust(
                 sighting_id=sighting.pk,
                 user=request.user,
-                expected_version=data.get("version"),
+                expected_version=data["version"],
                 box=box,
                 flank=data.get("flank"),
                 observed_age_class=data.get("observed_age_class"),
@@ -256,7 +270,7 @@ class SightingViewSet(RefusalMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMo
             lambda: write(
                 sighting_id=sighting.pk,
                 user=request.user,
-                expected_version=data.get("version"),
+                expected_version=data["version"],
                 **{key: value(data) for key, value in extra.items()},
             )
         )
@@ -268,15 +282,20 @@ class SightingViewSet(RefusalMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMo
     )
     @action(detail=True, methods=["post"])
     def confirm(self, request: Request, pk: str | None = None) -> Response:
-        """Confirm the sighting as the individual with this code."""
-        leopard = _leopard_or_candidate(request, self.get_object())
+        """Confirm the sighting as an individual: its code, or one of its candidates' ids.
+
+        Against the matcher's advice (probably a new individual, or a probability below the
+        registry's minimum) it takes "override": true, is recorded and always checked blind.
+        """
+        leopard_id = _leopard_or_candidate(request, self.get_object())
         return self._identify(
             request,
             pk,
             identification.sighting_confirm,
-            leopard_id=lambda d: leopard.pk,
+            leopard_id=lambda d: leopard_id,
             reason=lambda d: d["reason"],
             observed_age_class=lambda d: d.get("observed_age_class"),
+            override=lambda d: d["override"],
         )
 
     @extend_schema(
@@ -328,13 +347,18 @@ class SightingViewSet(RefusalMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMo
         return self._identify(request, pk, review_services.sighting_remove)
 
 
-def _leopard_or_candidate(request: Request, sighting: Sighting) -> Leopard:
-    code = request.data.get("leopard")
-    # A candidate from a park across the border is not in the user's parks, yet confirmable.
-    candidate = sighting.candidates.filter(leopard__code=code).select_related("leopard").first()
-    if candidate is not None:
-        return candidate.leopard
-    return _leopard_by_code(request, code)
+def _leopard_or_candidate(request: Request, sighting: Sighting) -> int:
+    """Return the id of the individual named by a candidate's id or by a code the user sees."""
+    body = s.CandidateChoiceSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    candidate_id = body.validated_data.get("candidate")
+    if candidate_id is not None:
+        # A candidate from another park has no code the user may know: its own id names it.
+        candidate = sighting.candidates.filter(pk=candidate_id).first()
+        if candidate is None:
+            raise NotFound(_("No such candidate for this sighting."))
+        return candidate.leopard_id
+    return _leopard_by_code(request, body.validated_data.get("leopard")).pk
 
 
 class MatchCandidateViewSet(viewsets.ReadOnlyModelViewSet):
@@ -342,7 +366,7 @@ class MatchCandidateViewSet(viewsets.ReadOnlyModelViewSet):
 
     permission_classes = [IsAuthenticated, CanReview]
     serializer_class = s.CandidateSerializer
-    filterset_fields = ["sighting", "leopard", "rank"]
+    filterset_class = CandidateFilter
 
     def get_queryset(self):
         return (
@@ -350,6 +374,16 @@ class MatchCandidateViewSet(viewsets.ReadOnlyModelViewSet):
             .filter(sighting__in=catalogue.visible_sightings(self.request.user))
             .order_by("sighting_id", "rank")
         )
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = list(self.paginate_queryset(self.filter_queryset(self.get_queryset())))
+        catalogue.candidates_disclose(request.user, page)
+        return self.get_paginated_response(s.CandidateSerializer(page, many=True).data)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        candidate = self.get_object()
+        catalogue.candidates_disclose(request.user, [candidate])
+        return Response(s.CandidateSerializer(candidate).data)
 
 
 class LeopardViewSet(RefusalMixin, viewsets.ReadOnlyModelViewSet):
@@ -398,7 +432,10 @@ class LeopardViewSet(RefusalMixin, viewsets.ReadOnlyModelViewSet):
         body = s.LeopardUpdateSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
-        version = data.pop("version", None)
+        if "version" not in data:
+            # A partial update skips required fields: the version is required all the same.
+            raise ValidationError({"version": [VERSION_REQUIRED]})
+        version = data.pop("version")
         reason = data.pop("reason", "")
         mother = data.pop("mother", ...)
         if data:
@@ -443,7 +480,7 @@ class LeopardViewSet(RefusalMixin, viewsets.ReadOnlyModelViewSet):
                 absorbed_id=other.pk,
                 user=request.user,
                 reason=body.validated_data["reason"],
-                expected_versions=(body.validated_data.get("version"), None),
+                expected_versions=(body.validated_data["version"], None),
             )
         )
         return Response(s.CatalogueChangeSerializer(change).data)
@@ -467,7 +504,7 @@ class LeopardViewSet(RefusalMixin, viewsets.ReadOnlyModelViewSet):
                 sex=data["sex"],
                 user=request.user,
                 reason=data["reason"],
-                expected_version=data.get("version"),
+                expected_version=data["version"],
             )
         )
         return Response(s.CatalogueChangeSerializer(change).data)
@@ -511,7 +548,7 @@ class CatalogueChangeViewSet(RefusalMixin, viewsets.ReadOnlyModelViewSet):
     permission_classes = [IsAuthenticated, CanReview]
     read_roles_allowed = True
     serializer_class = s.CatalogueChangeSerializer
-    filterset_fields = ["kind", "user"]
+    filterset_class = CatalogueChangeFilter
 
     def get_queryset(self):
         return (
@@ -552,6 +589,18 @@ class SecondOpinionViewSet(RefusalMixin, viewsets.ReadOnlyModelViewSet):
             Prefetch("sighting__candidates", queryset=review._candidates())
         )
 
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = list(self.paginate_queryset(self.get_queryset()))
+        catalogue.candidates_disclose(
+            request.user, [c for opinion in page for c in opinion.sighting.candidates.all()]
+        )
+        return self.get_paginated_response(s.SecondOpinionSerializer(page, many=True).data)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        opinion = self.get_object()
+        catalogue.candidates_disclose(request.user, opinion.sighting.candidates.all())
+        return Response(s.SecondOpinionSerializer(opinion).data)
+
     @extend_schema(
         request=s.SecondOpinionAnswerSerializer,
         responses={200: s.SecondOpinionSerializer, **WRITE_ERRORS},
@@ -564,7 +613,7 @@ class SecondOpinionViewSet(RefusalMixin, viewsets.ReadOnlyModelViewSet):
         body.is_valid(raise_exception=True)
         leopard_id = None
         if body.validated_data["answer"] == SecondOpinion.Answer.LEOPARD:
-            leopard_id = _leopard_or_candidate(request, opinion.sighting).pk
+            leopard_id = _leopard_or_candidate(request, opinion.sighting)
         result = _run(
             lambda: blind.second_opinion_answer(
                 opinion_id=opinion.pk,

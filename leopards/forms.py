@@ -67,7 +67,8 @@ class CatalogueFilterForm(forms.Form):
 
 
 class VersionedForm(forms.Form):
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    # Required: a write without the version it was read at could overwrite another's change.
+    version = forms.IntegerField(widget=forms.HiddenInput)
 
 
 class IdentifyForm(VersionedForm):
@@ -75,6 +76,10 @@ class IdentifyForm(VersionedForm):
 
     action = forms.ChoiceField(choices=[(a, a) for a in ACTIONS])
     leopard = forms.IntegerField(required=False)
+    # A ranked candidate by its own id: one from another park has no code or id to send.
+    candidate = forms.IntegerField(required=False)
+    # Confirm against the matcher's advice, after the page asked.
+    override = forms.BooleanField(required=False)
     sex = forms.ChoiceField(choices=Sex.choices, required=False, label=_("Sex"))
     name = forms.CharField(
         required=False, max_length=120, label=pgettext_lazy("individual leopard", "Name")
@@ -101,7 +106,8 @@ class MotherForm(forms.Form):
     kitten = forms.IntegerField()
     mother = forms.IntegerField(required=False)
     photo = forms.IntegerField(required=False)
-    version = forms.IntegerField(required=False)
+    # The kitten's version: its record is the one written.
+    version = forms.IntegerField()
     reason = forms.CharField(required=False, max_length=2000)
 
 
@@ -125,7 +131,7 @@ class LeopardEditForm(forms.ModelForm):
 
 class MergeForm(forms.Form):
     other = forms.CharField(label=_("Code of the duplicate record"), max_length=40)
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    version = forms.IntegerField(widget=forms.HiddenInput)
     reason = forms.CharField(label=_("Why they are one individual"), max_length=2000)
 
 
@@ -138,7 +144,7 @@ class SplitForm(forms.Form):
         help_text=_("An existing code, or empty for a new individual."),
     )
     sex = forms.ChoiceField(choices=Sex.choices, required=False, label=_("Sex of a new record"))
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    version = forms.IntegerField(widget=forms.HiddenInput)
     reason = forms.CharField(label=_("Why they are another individual"), max_length=2000)
 
     def __init__(self, *args, sighting_ids: list[int], **kwargs) -> None:
@@ -159,4 +165,5 @@ class UndoForm(forms.Form):
 class SecondOpinionForm(forms.Form):
     answer = forms.ChoiceField(choices=SecondOpinion.Answer.choices)
     leopard = forms.IntegerField(required=False)
+    candidate = forms.IntegerField(required=False)
     code = forms.CharField(required=False, max_length=40, label=_("Or type a code"))

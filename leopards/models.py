@@ -491,6 +491,9 @@ class CatalogueChange(models.Model):
         related_name="undone_by",
         verbose_name=_("undoes"),
     )
+    # A confirmation made against the matcher's advice ("probably a new individual", or a
+    # probability below MATCH_CONFIRM_MIN_PROBABILITY) after a deliberate second step.
+    matcher_override = models.BooleanField(_("confirmed against the matcher"), default=False)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -13,12 +13,28 @@ from leopards.models import (
     Sex,
     Sighting,
 )
+from leopards.services.errors import VERSION_REQUIRED
 from traps.models import Event, Photo
 
 
 class CandidateSerializer(serializers.ModelSerializer):
-    leopard = serializers.CharField(source="leopard.code", read_only=True)
+    """A ranked candidate as catalogue.candidates_disclose lets the reader see it.
+
+    An individual the reader does not see (known only in other parks) has no code or id
+    here, only ``from_another_park``; a reference outside the reader's parks has no crop
+    and no matched spots. Confirm such a candidate by this candidate's ``id``.
+    """
+
+    leopard = serializers.SerializerMethodField(
+        help_text="Code of the individual; null for an individual from another park."
+    )
+    leopard_id = serializers.SerializerMethodField()
+    from_another_park = serializers.SerializerMethodField(
+        help_text="An individual known only in parks the reader does not belong to."
+    )
+    reference = serializers.SerializerMethodField()
     reference_crop_url = serializers.SerializerMethodField()
+    matches = serializers.SerializerMethodField()
 
     class Meta:
         model = MatchCandidate
@@ -28,6 +44,7 @@ class CandidateSerializer(serializers.ModelSerializer):
             "rank",
             "leopard",
             "leopard_id",
+            "from_another_park",
             "score",
             "probability",
             "inliers",
@@ -37,10 +54,34 @@ class CandidateSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @staticmethod
+    def _disclosed(candidate: MatchCandidate) -> bool:
+        # Unmarked counts as hidden: a view that forgot to ask tells nothing.
+        return getattr(candidate, "disclosed", False)
+
+    @staticmethod
+    def _reference_shown(candidate: MatchCandidate) -> bool:
+        return getattr(candidate, "reference_shown", False)
+
+    def get_leopard(self, candidate: MatchCandidate) -> str | None:
+        return candidate.leopard.code if self._disclosed(candidate) else None
+
+    def get_leopard_id(self, candidate: MatchCandidate) -> int | None:
+        return candidate.leopard_id if self._disclosed(candidate) else None
+
+    def get_from_another_park(self, candidate: MatchCandidate) -> bool:
+        return not self._disclosed(candidate)
+
+    def get_reference(self, candidate: MatchCandidate) -> int | None:
+        return candidate.reference_id if self._reference_shown(candidate) else None
+
     def get_reference_crop_url(self, candidate: MatchCandidate) -> str | None:
-        if candidate.reference_id is None:
+        if not self._reference_shown(candidate):
             return None
         return reverse("leopards:sighting-crop", args=[candidate.reference_id])
+
+    def get_matches(self, candidate: MatchCandidate) -> list[list[float]]:
+        return candidate.matches if self._reference_shown(candidate) else []
 
 
 class SightingSerializer(serializers.ModelSerializer):
@@ -176,8 +217,16 @@ class ReviewEventDetailSerializer(ReviewEventSerializer):
         read_only_fields = fields
 
 
+def version_field() -> serializers.IntegerField:
+    """Return the version a write was read at: required, a stale one answers 409."""
+    return serializers.IntegerField(
+        help_text="The record's version as read; a newer one on the server answers 409.",
+        error_messages={"required": VERSION_REQUIRED, "null": VERSION_REQUIRED},
+    )
+
+
 class VersionSerializer(serializers.Serializer):
-    version = serializers.IntegerField(required=False, allow_null=True)
+    version = version_field()
 
 
 class ClassifySerializer(VersionSerializer):
@@ -207,8 +256,26 @@ class SightingAdjustSerializer(VersionSerializer):
     observed_age_class = serializers.ChoiceField(choices=AgeClass.choices, required=False)
 
 
+class CandidateChoiceSerializer(serializers.Serializer):
+    candidate = serializers.IntegerField(
+        required=False,
+        help_text="Id of one of the sighting's candidates (the only way to name one from "
+        "another park).",
+    )
+    leopard = serializers.CharField(required=False, help_text="Code of the individual.")
+
+
 class IdentifySerializer(VersionSerializer):
     leopard = serializers.CharField(required=False, help_text="Code of the individual.")
+    candidate = serializers.IntegerField(
+        required=False, help_text="Or the id of one of the sighting's candidates."
+    )
+    override = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Confirm against the matcher's advice (probably a new individual, or a "
+        "probability below the registry's minimum): recorded, and always checked blind.",
+    )
     reason = serializers.CharField(required=False, allow_blank=True, default="")
     observed_age_class = serializers.ChoiceField(choices=AgeClass.choices, required=False)
     sex = serializers.ChoiceField(choices=Sex.choices, required=False, default=Sex.UNKNOWN)
@@ -255,7 +322,7 @@ class LeopardSerializer(serializers.ModelSerializer):
 
 
 class LeopardUpdateSerializer(serializers.ModelSerializer):
-    version = serializers.IntegerField()
+    version = version_field()
     reason = serializers.CharField(required=False, allow_blank=True, default="")
     mother = serializers.CharField(required=False, allow_null=True, allow_blank=True)
 
@@ -278,7 +345,7 @@ class LeopardUpdateSerializer(serializers.ModelSerializer):
 class MergeSerializer(serializers.Serializer):
     other = serializers.CharField(help_text="Code of the duplicate record that is merged in.")
     reason = serializers.CharField()
-    version = serializers.IntegerField(required=False, allow_null=True)
+    version = version_field()
 
 
 class SplitSerializer(serializers.Serializer):
@@ -286,7 +353,7 @@ class SplitSerializer(serializers.Serializer):
     target = serializers.CharField(required=False, allow_blank=True, default="")
     sex = serializers.ChoiceField(choices=Sex.choices, default=Sex.UNKNOWN)
     reason = serializers.CharField()
-    version = serializers.IntegerField(required=False, allow_null=True)
+    version = version_field()
 
 
 class FlankLinkSerializer(serializers.Serializer):
@@ -320,6 +387,7 @@ class CatalogueChangeSerializer(serializers.ModelSerializer):
             "after",
             "undoes",
             "undone",
+            "matcher_override",
         ]
         read_only_fields = fields
 
@@ -368,6 +436,9 @@ class SecondOpinionSerializer(serializers.ModelSerializer):
 class SecondOpinionAnswerSerializer(serializers.Serializer):
     answer = serializers.ChoiceField(choices=SecondOpinion.Answer.choices)
     leopard = serializers.CharField(required=False, help_text="Code, when answer is leopard.")
+    candidate = serializers.IntegerField(
+        required=False, help_text="Or the id of one of the sighting's candidates."
+    )
 
 
 class RateSerializer(serializers.Serializer):

@@ -1,6 +1,7 @@
 """Reads of the catalogue: individuals a user may see, one individual's page, flank pairs."""
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -25,6 +26,7 @@ from leopards.models import (
     Flank,
     Leopard,
     LeopardAlias,
+    MatchCandidate,
     Sighting,
 )
 from traps.models import Park
@@ -406,3 +408,34 @@ def recent_changes(
         .prefetch_related(Prefetch("leopards", queryset=Leopard.objects.only("pk", "code")))
         .order_by("-created_at", "-pk")
     )
+
+
+def candidates_disclose(
+    user: AbstractBaseUser | AnonymousUser, candidates: Iterable[MatchCandidate]
+) -> None:
+    """Mark what the user may learn of each ranked candidate; every page and answer obeys it.
+
+    The matcher ranks the whole catalogue, across the border. A candidate whose individual
+    the user does not see (known only from other parks) stays "an individual from another
+    park": no code, id, name or link (``disclosed`` is False). Its reference crop, and the
+    matched spots drawn on it, are shown only when that reference sighting is in the user's
+    parks (``reference_shown``), the rule of the photo itself. No park shares its
+    identifications with another, so nothing more is told. A candidate left unmarked counts
+    as undisclosed.
+    """
+    candidates = list(candidates)
+    if not candidates:
+        return
+    leopard_ids = {c.leopard_id for c in candidates}
+    leopard_ids |= {c.leopard.merged_into_id for c in candidates if c.leopard.merged_into_id}
+    seen = set(_leopards_in_view(user).filter(pk__in=leopard_ids).values_list("pk", flat=True))
+    reference_ids = {c.reference_id for c in candidates if c.reference_id}
+    references = set(
+        visible_sightings(user).filter(pk__in=reference_ids).values_list("pk", flat=True)
+    )
+    for candidate in candidates:
+        survivor = candidate.leopard.merged_into_id
+        candidate.disclosed = candidate.leopard_id in seen and (
+            survivor is None or survivor in seen
+        )
+        candidate.reference_shown = candidate.reference_id in references

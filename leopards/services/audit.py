@@ -22,6 +22,7 @@ def change_record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     undoes: CatalogueChange | None = None,
+    matcher_override: bool = False,
 ) -> CatalogueChange:
     """Write one entry of the audit trail, linked to every individual and sighting it touched.
 
@@ -37,6 +38,7 @@ def change_record(
         before=before or {},
         after=after or {},
         undoes=undoes,
+        matcher_override=matcher_override,
     )
     leopard_ids = {x.pk if isinstance(x, Leopard) else x for x in leopards if x is not None}
     sighting_ids = {x.pk if isinstance(x, Sighting) else x for x in sightings}

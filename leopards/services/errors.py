@@ -61,6 +61,31 @@ class StaleVersion(ReviewError):
         super().__init__(message)
 
 
+class OverrideRequired(ReviewError):
+    """The confirmation goes against the matcher and was not marked as deliberate."""
+
+    code = "override_required"
+
+
+class VersionRequired(ReviewError):
+    """A write of a record that two people can edit came without the version it was read at."""
+
+    code = "version_required"
+
+
+VERSION_REQUIRED = gettext_lazy(
+    'Send the version of the record you read (its "version" field): without it this '
+    "change could overwrite someone else's. Nothing was saved."
+)
+
+
+def required_version(version: int | None) -> int:
+    """Return the version a write was read at; refuse a write that did not send one."""
+    if version is None:
+        raise VersionRequired(str(VERSION_REQUIRED))
+    return version
+
+
 class EventClaimed(ReviewError):
     """Another scientist is reviewing the event right now."""
 

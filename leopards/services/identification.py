@@ -2,19 +2,21 @@
 
 import re
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leopards.models import AgeClass, CatalogueChange, Leopard, LeopardAlias, Sex, Sighting
+from leopards.rules import confirm_needs_override
 from leopards.services.audit import (
     change_record,
     check_version,
     identification_changed,
     save_with_reason,
 )
-from leopards.services.errors import ReviewError
+from leopards.services.errors import OverrideRequired, ReviewError
 from leopards.services.review import claim_for_sighting
 
 CODE_PATTERN = re.compile(r"^LEO-(\d+)[FMU]?$")
@@ -109,12 +111,30 @@ def sighting_confirm(
     reason: str = "",
     observed_age_class: str | None = None,
     sample: bool = True,
+    override: bool = False,
 ) -> Sighting:
-    """Identify a sighting as a known individual (a merged code counts as its survivor)."""
+    """Identify a sighting as a known individual (a merged code counts as its survivor).
+
+    A confirmation against the matcher's advice (rules.confirm_needs_override) is refused
+    unless ``override`` says it is deliberate; then it is recorded as an override and always
+    goes to a blind second opinion.
+    """
     sighting = _lock(sighting_id)
     check_version(sighting, expected_version, what="sighting")
     if sighting.status == Sighting.Status.REJECTED:
         raise ReviewError(_("This box was removed; draw it again to identify it."))
+    against_matcher = confirm_needs_override(
+        sighting, leopard_id, list(sighting.candidates.order_by("rank"))
+    )
+    if against_matcher and not override:
+        raise OverrideRequired(
+            _(
+                "The matcher does not support this match: the sighting is probably a new "
+                "individual, or the probability is below %(min)s%%. Confirm again as an "
+                'override (in the API, send "override": true); it will be checked blind.'
+            )
+            % {"min": round(settings.MATCH_CONFIRM_MIN_PROBABILITY * 100)}
+        )
     claim_for_sighting(sighting, user)
     leopard = leopard_resolve(Leopard.objects.get(pk=leopard_id))
     before = _identify(
@@ -128,11 +148,14 @@ def sighting_confirm(
         sightings=[sighting],
         before=before,
         after={"leopard": leopard.code, "leopard_id": leopard.pk, "status": sighting.status},
+        matcher_override=against_matcher,
     )
-    if sample:
+    if sample or against_matcher:
         from leopards.services.second_opinion import second_opinion_sample
 
-        second_opinion_sample(sighting=sighting, user=user, first_answer="leopard")
+        second_opinion_sample(
+            sighting=sighting, user=user, first_answer="leopard", always=against_matcher
+        )
     return sighting
 
 

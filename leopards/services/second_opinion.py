@@ -22,9 +22,15 @@ def second_opinion_sample(
     user: AbstractBaseUser,
     first_answer: str,
     draw: Callable[[], float] = random.random,
+    always: bool = False,
 ) -> SecondOpinion | None:
-    """Send a share (SECOND_OPINION_SAMPLE_RATE) of new identifications to a blind check."""
-    if draw() >= settings.SECOND_OPINION_SAMPLE_RATE or sighting.leopard_id is None:
+    """Send a share (SECOND_OPINION_SAMPLE_RATE) of new identifications to a blind check.
+
+    ``always`` sends this one whatever the share: a confirmation against the matcher's advice.
+    """
+    if sighting.leopard_id is None:
+        return None
+    if not always and draw() >= settings.SECOND_OPINION_SAMPLE_RATE:
         return None
     # A new answer replaces a check of the old one that nobody has done yet.
     SecondOpinion.objects.filter(sighting=sighting, status=SecondOpinion.Status.PENDING).update(
@@ -119,10 +125,22 @@ def second_opinion_answer(
         },
     )
     if not agreed and sighting.photo.event_id:
-        said = {"second": second.code} if second else {"answer": answer}
+        # The flag is read by every reviewer of this park: an individual known only in
+        # other parks is not named in it (the flag then says only that the answers differ).
+        named = second is not None and _seen_in_park_of(second, sighting)
+        said = {"second": second.code} if named else {"answer": answer}
         event_flag(
             event_id=sighting.photo.event_id,
             code=EventReview.FlagCode.SECOND_OPINION_DISAGREES,
             params={"first": current.code, **said},
         )
     return opinion
+
+
+def _seen_in_park_of(leopard: Leopard, sighting: Sighting) -> bool:
+    park = Sighting.objects.filter(pk=sighting.pk).values("photo__deployment__station__park")
+    return Sighting.objects.filter(
+        leopard=leopard,
+        status=Sighting.Status.CONFIRMED,
+        photo__deployment__station__park__in=park,
+    ).exists()

@@ -4,26 +4,20 @@ import hashlib
 import io
 
 from django.core.files.storage import default_storage
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 from PIL import Image
 
-from leopards.models import Sighting
-from leopards.permissions import can_review
-from traps.selectors import parks_for_user
+from leopards.selectors.catalogue import visible_sightings
 
 MAX_SIDE = 960
 
 
 def _crop_queryset(request: HttpRequest):
-    mine = Q(photo__deployment__station__park__in=parks_for_user(request.user))
-    if can_review(request.user):
-        # A candidate's reference may come from a park across the border: its crop shows
-        # only the coat pattern, never the place or the time, so every reviewer may see it.
-        mine |= Q(status=Sighting.Status.CONFIRMED)
-    return Sighting.objects.filter(mine, bbox_x__isnull=False).select_related("photo")
+    # The photo's own rule: a crop is part of the photo, so whoever may not open the photo
+    # gets the same 404 for its crops (a reference from another park included).
+    return visible_sightings(request.user).filter(bbox_x__isnull=False).select_related("photo")
 
 
 @require_GET
@@ -36,7 +30,7 @@ def sighting_crop(request: HttpRequest, pk: int) -> HttpResponse:
         side = 480
     photo = sighting.photo
     box = (sighting.bbox_x, sighting.bbox_y, sighting.bbox_w, sighting.bbox_h)
-    # Hashed, not the photo's hash in clear: the crop is shown across the border, the hash is not.
+    # Hashed, not the photo's hash in clear: the ETag must not name the stored file.
     etag = '"{}"'.format(hashlib.sha256(f"{photo.sha256}:{box}:{side}".encode()).hexdigest()[:32])
     if request.headers.get("If-None-Match") == etag:
         response: HttpResponse = HttpResponseNotModified()

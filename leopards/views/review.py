@@ -10,11 +10,16 @@ from django.views.decorators.http import require_GET, require_POST
 
 from leopards.forms import ClassifyForm, IdentifyForm, MotherForm, QueueFilterForm
 from leopards.models import Leopard, Sighting
+from leopards.rules import candidates_mark_override
 from leopards.selectors import review as selectors
+from leopards.selectors.catalogue import (
+    candidates_disclose,
+    leopards_for_user,
+    visible_sightings,
+)
 from leopards.selectors.catalogue import leopard_lookup as lookup_leopard
-from leopards.selectors.catalogue import leopards_for_user, visible_sightings
 from leopards.services import catalogue_edits, identification, review
-from leopards.services.errors import ReviewError
+from leopards.services.errors import ReviewError, required_version
 from leopards.views.common import refused, require_reviewer
 from traps.selectors import parks_for_user, stations_for_user
 
@@ -113,6 +118,9 @@ def event_review(request: HttpRequest, pk: int) -> HttpResponse:
     claimed_by_other = bool(claim_active and event.claimed_by_id != request.user.pk)
     photos = list(event.photos.all())
     sightings = [s for photo in photos for s in photo.sightings.all()]
+    candidates_disclose(request.user, [c for s in sightings for c in s.candidates.all()])
+    for sighting in sightings:
+        candidates_mark_override(sighting, list(sighting.candidates.all()))
     event_review_row = getattr(event, "review", None)
     return render(
         request,
@@ -171,7 +179,7 @@ def event_finish(request: HttpRequest, pk: int) -> HttpResponse:
         review.event_finish(
             event_id=event.pk,
             user=request.user,
-            expected_version=_int(request.POST.get("version")),
+            expected_version=required_version(_int(request.POST.get("version"))),
         )
     except ReviewError as error:
         return refused(request, error, here)
@@ -219,13 +227,21 @@ def sighting_identify(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         match data["action"]:
             case "confirm":
-                # A candidate may be an individual of a park across the border.
-                allowed = leopards_for_user(request.user) | Leopard.objects.filter(
-                    pk__in=sighting.candidates.values("leopard")
-                )
-                leopard = get_object_or_404(allowed, pk=data["leopard"] or 0)
+                if data["candidate"]:
+                    # A candidate from another park is named by the candidate's own id only.
+                    leopard_id = get_object_or_404(
+                        sighting.candidates.all(), pk=data["candidate"]
+                    ).leopard_id
+                else:
+                    leopard_id = get_object_or_404(
+                        leopards_for_user(request.user), pk=data["leopard"] or 0
+                    ).pk
                 result = identification.sighting_confirm(
-                    **common, leopard_id=leopard.pk, reason=data["reason"], observed_age_class=age
+                    **common,
+                    leopard_id=leopard_id,
+                    reason=data["reason"],
+                    observed_age_class=age,
+                    override=data["override"],
                 )
                 messages.success(
                     request,

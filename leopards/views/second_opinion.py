@@ -2,14 +2,14 @@
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from leopards.forms import SecondOpinionForm
 from leopards.models import SecondOpinion
 from leopards.selectors import second_opinion as selectors
-from leopards.selectors.catalogue import leopard_lookup
+from leopards.selectors.catalogue import candidates_disclose, leopard_lookup, leopards_for_user
 from leopards.services.errors import ReviewError
 from leopards.services.second_opinion import second_opinion_answer
 from leopards.views.common import require_reviewer
@@ -40,7 +40,14 @@ def second_opinion_check(request: HttpRequest, pk: int) -> HttpResponse:
         if form.is_valid():
             leopard_id = form.cleaned_data["leopard"]
             code = form.cleaned_data["code"].strip()
-            if code and not leopard_id:
+            if form.cleaned_data["candidate"]:
+                # A candidate from another park is named by the candidate's own id only.
+                leopard_id = get_object_or_404(
+                    opinion.sighting.candidates.all(), pk=form.cleaned_data["candidate"]
+                ).leopard_id
+            elif leopard_id:
+                leopard_id = get_object_or_404(leopards_for_user(request.user), pk=leopard_id).pk
+            elif code:
                 typed = leopard_lookup(request.user, code).leopard
                 if typed is None:
                     messages.error(request, _("No individual with that code in your parks."))
@@ -64,6 +71,7 @@ def second_opinion_check(request: HttpRequest, pk: int) -> HttpResponse:
                     _("The answers differ; the event is back in the review queue, flagged."),
                 )
             return redirect("leopards:second-opinion-queue")
+    candidates_disclose(request.user, opinion.sighting.candidates.all())
     return render(
         request,
         "leopards/second_opinion_check.html",

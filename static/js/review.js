@@ -233,6 +233,34 @@
   window.addEventListener("resize", drawAllLines);
   drawAllLines();
 
+  // -- mother and kitten: the kitten's record is the one written, so send its version ------
+  document.querySelectorAll(".mother-form").forEach(function (form) {
+    var select = form.querySelector(".kitten-select");
+    var version = form.querySelector(".kitten-version");
+    if (!select || !version) return;
+    function sync() {
+      var option = select.options[select.selectedIndex];
+      version.value = option ? option.getAttribute("data-version") : "";
+    }
+    select.addEventListener("change", sync);
+    sync();
+  });
+
+  // -- confirming against the matcher ---------------------------------------------------
+  // A candidate flagged "probably new" or below the probability the registry asks for takes
+  // a second, deliberate step; cancelling leaves the sighting as it was.
+  document.querySelectorAll("form.candidate-confirm[data-override]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      var field = form.querySelector(".override-field");
+      if (!window.confirm(form.getAttribute("data-override"))) {
+        event.preventDefault();
+        if (field) field.value = "";
+        return;
+      }
+      if (field) field.value = "1";
+    });
+  });
+
   // -- keyboard --------------------------------------------------------------------------
   function sightings() {
     return Array.prototype.slice.call(document.querySelectorAll("article.sighting"));

@@ -135,3 +135,36 @@ def test_a_scientist_confirms_a_match_and_creates_a_new_individual(
     expect(page.locator(".leopard-head")).to_contain_text("Female")
     shoot(page, "individual-new", tmp_path)
     assert Leopard.objects.get(code="LEO-121F").sightings.get().pk == second.pk
+
+
+def test_key_1_on_a_flagged_candidate_asks_first_and_cancelling_confirms_nothing(
+    page, scientist, waiting_event, settings, tmp_path
+):
+    settings.SECOND_OPINION_SAMPLE_RATE = 0.0
+    first = waiting_event.sightings[0]
+    Sighting.objects.filter(pk=first.pk).update(new_individual_likely=True)
+    MatchCandidate.objects.filter(sighting=first).update(probability=0.07)
+    browser_login(page, scientist)
+    page.goto(f"{page.base_url}/review/events/{waiting_event.event.pk}/")
+    expect(page.locator(f"#sighting-{first.pk}")).to_have_class("sighting card current")
+    shoot(page, "review-event-flagged", tmp_path)
+
+    asked = []
+
+    def dismiss(dialog) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", dismiss)
+    page.keyboard.press("1")
+    page.wait_for_load_state("networkidle")
+    assert asked and "override" in asked[0]
+    expect(page.locator(".messages")).to_have_count(0)
+    assert Sighting.objects.get(pk=first.pk).status == "proposed"
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.keyboard.press("1")
+    expect(page.locator(".messages")).to_contain_text("Confirmed as LEO-120F.")
+    confirmed = Sighting.objects.get(pk=first.pk)
+    assert (confirmed.status, confirmed.leopard.code) == ("confirmed", "LEO-120F")
+    assert confirmed.second_opinions.filter(status="pending").exists()

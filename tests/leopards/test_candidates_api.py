@@ -3,7 +3,8 @@
 import pytest
 
 from leopards.models import MatchCandidate
-from tests.factories import LeopardFactory, PhotoFactory, SightingFactory
+from tests.factories import PhotoFactory, SightingFactory
+from tests.leopards.reviewkit import known_leopard
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +16,7 @@ def candidates(park, other_park):
     theirs = SightingFactory(
         photo=PhotoFactory(deployment__station__park=other_park), leopard=None, status="proposed"
     )
-    first, second = LeopardFactory(code="LEO-201F"), LeopardFactory(code="LEO-202M")
+    first, second = known_leopard(park, code="LEO-201F"), known_leopard(park, code="LEO-202M")
     MatchCandidate.objects.create(sighting=ours, leopard=first, rank=1, score=12.5, probability=0.9)
     MatchCandidate.objects.create(sighting=ours, leopard=second, rank=2, score=3.0)
     hidden = MatchCandidate.objects.create(sighting=theirs, leopard=second, rank=1, score=8.0)

@@ -226,7 +226,13 @@ def test_split_on_the_page_to_a_new_individual(client, park, scientist):
     client.force_login(scientist)
     client.post(
         reverse("leopards:leopard-split", args=["LEO-120F"]),
-        {"sightings": [other.pk], "target": "", "sex": "male", "reason": "Another cat"},
+        {
+            "sightings": [other.pk],
+            "target": "",
+            "sex": "male",
+            "reason": "Another cat",
+            "version": leopard.version,
+        },
     )
     assert Sighting.objects.get(pk=other.pk).leopard.code == "LEO-121M"
 

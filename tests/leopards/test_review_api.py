@@ -3,7 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from leopards.models import CatalogueChange, Leopard, SecondOpinion, Sighting
+from leopards.models import CatalogueChange, Leopard, MatchCandidate, SecondOpinion, Sighting
 from tests.factories import UserFactory
 from tests.leopards.reviewkit import known_leopard, make_event
 from traps.models import Event, Role
@@ -32,6 +32,9 @@ def test_the_queue_lists_events_with_counts(api, park):
 def test_an_event_shows_photos_boxes_and_candidates(api, park):
     leopard = known_leopard(park, code="LEO-120F")
     work = make_event(park, photos=1, candidates=[leopard])
+    MatchCandidate.objects.filter(leopard=leopard).update(
+        reference=Sighting.objects.get(leopard=leopard)
+    )
     body = api.get(f"/api/review/events/{work.event.pk}/").json()
     candidate = body["photos"][0]["sightings"][0]["candidates"][0]
     assert (candidate["leopard"], candidate["rank"], candidate["probability"]) == (
@@ -57,7 +60,10 @@ def test_a_full_scripted_review(api, park):
         format="json",
     )
     assert response.json()["leopard"] == "LEO-121F"
-    response = api.post(f"/api/review/events/{work.event.pk}/finish/", {}, format="json")
+    version = api.get(f"/api/review/events/{work.event.pk}/").json()["version"]
+    response = api.post(
+        f"/api/review/events/{work.event.pk}/finish/", {"version": version}, format="json"
+    )
     assert response.json()["status"] == "reviewed"
 
 
@@ -126,14 +132,16 @@ def test_editing_merging_splitting_and_undoing_individuals(api, park):
     stale = api.patch("/api/leopards/LEO-120F/", {"name": "X", "version": 1}, format="json")
     assert stale.status_code == 409
     merge = api.post(
-        "/api/leopards/LEO-120F/merge/", {"other": "LEO-133U", "reason": "dup"}, format="json"
+        "/api/leopards/LEO-120F/merge/",
+        {"other": "LEO-133U", "reason": "dup", "version": 2},
+        format="json",
     ).json()
     assert merge["kind"] == "merge"
     assert api.get("/api/leopards/LEO-120F/").json()["aliases"] == ["LEO-133U"]
     moved = Sighting.objects.filter(leopard__code="LEO-120F").order_by("-pk").first()
     split = api.post(
         "/api/leopards/LEO-120F/split/",
-        {"sightings": [moved.pk], "reason": "not her", "sex": "male"},
+        {"sightings": [moved.pk], "reason": "not her", "sex": "male", "version": 3},
         format="json",
     ).json()
     assert split["after"]["target"] == "LEO-134M"

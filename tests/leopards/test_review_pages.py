@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from leopards.models import CatalogueChange, EventReview, Sighting
+from leopards.models import CatalogueChange, EventReview, MatchCandidate, Sighting
 from leopards.services import review
 from tests.factories import UserFactory
 from tests.leopards.reviewkit import START, known_leopard, make_event, station_in
@@ -117,6 +117,8 @@ def test_the_review_page_shows_photos_boxes_and_ranked_candidates(
 ):
     leopards = [known_leopard(park, code=f"LEO-{120 + i}F") for i in range(3)]
     work = make_event(park, photos=2, candidates=leopards)
+    reference = Sighting.objects.get(leopard=leopards[0])
+    MatchCandidate.objects.filter(leopard=leopards[0]).update(reference=reference)
     review.event_claim(event_id=work.event.pk, user=scientist)
     client.force_login(scientist)
     with django_assert_max_num_queries(14):
@@ -269,6 +271,12 @@ def test_mother_and_kitten_seen_together(client, park, scientist):
         {"mother": mother.pk, "kitten": kitten.pk, "next": "/review/"},
     )
     kitten.refresh_from_db()
+    assert kitten.mother is None  # without the kitten's version nothing is written
+    client.post(
+        reverse("leopards:mother-link"),
+        {"mother": mother.pk, "kitten": kitten.pk, "version": 1, "next": "/review/"},
+    )
+    kitten.refresh_from_db()
     assert kitten.mother == mother
     change = CatalogueChange.objects.get(kind="mother")
     assert change.user == scientist
@@ -331,9 +339,11 @@ def test_a_candidate_from_a_park_across_the_border_can_be_confirmed(
     crosser = known_leopard(other_park, code="LEO-900M")
     work = make_event(park, photos=1, candidates=[crosser])
     client.force_login(scientist)
+    # Named by the candidate's own id: the page does not know the individual's.
+    candidate = MatchCandidate.objects.get(sighting=work.sightings[0])
     client.post(
         reverse("leopards:sighting-identify", args=[work.sightings[0].pk]),
-        {"action": "confirm", "leopard": crosser.pk, "version": 1},
+        {"action": "confirm", "candidate": candidate.pk, "version": 1},
     )
     assert Sighting.objects.get(pk=work.sightings[0].pk).leopard == crosser
     page = client.get(reverse("leopards:leopard-detail", args=["LEO-900M"]))

@@ -15,7 +15,7 @@ def opinion(park, scientist, settings):
     settings.SECOND_OPINION_SAMPLE_RATE = 1.0
     leopard = known_leopard(park, code="LEO-120F")
     other = known_leopard(park, code="LEO-121M")
-    work = make_event(park, photos=1, candidates=[other, leopard])
+    work = make_event(park, photos=1, candidates=[leopard, other])
     identification.sighting_confirm(
         sighting_id=work.sightings[0].pk, leopard_id=leopard.pk, user=scientist, expected_version=1
     )

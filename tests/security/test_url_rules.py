@@ -225,13 +225,12 @@ RULES: dict[str, Rule] = {
         "page",
         lambda w: "/review/mother/",
         method="post",
-        data=lambda w: {"kitten": w.leopard.pk, "mother_code": LEOPARD},
+        data=lambda w: {"kitten": w.leopard.pk, "mother_code": LEOPARD, "version": 1},
     ),
     # Documented exception: a confirmed reference's crop shows only the coat, so any
     # scientist may compare it across the border (an open box's crop is a 404, below).
-    "leopards:sighting-crop": Rule(
-        "page", lambda w: f"/sightings/{w.sighting.pk}/crop", outsider="open"
-    ),
+    # A crop is part of its photo: another park's is a 404 like the photo, confirmed or not.
+    "leopards:sighting-crop": Rule("page", lambda w: f"/sightings/{w.sighting.pk}/crop"),
     "leopards:leopard-list": Rule("page", lambda w: "/leopards/", outsider="hidden"),
     "leopards:leopard-link-flanks": Rule(
         "page",
@@ -563,17 +562,17 @@ def _crop(client, sighting: Sighting):
     return client.get(f"/sightings/{sighting.pk}/crop")
 
 
-def test_outsiders_get_404_for_the_crop_of_an_unconfirmed_sighting(client, world, outsider):
+def test_outsiders_get_404_for_every_crop_of_the_park(client, world, outsider):
     client.force_login(outsider)
     assert _crop(client, world.proposed).status_code == 404
-    assert _crop(client, world.sighting).status_code == 200
+    assert _crop(client, world.sighting).status_code == 404
 
 
-def test_a_crop_shown_across_the_border_carries_no_exif_nor_the_photo_hash(client, world, outsider):
+def test_a_crop_carries_no_exif_nor_the_photo_hash(client, world, scientist):
     with world.photo.file.open("rb") as handle, Image.open(handle) as original:
         # The stored photo does carry the camera's EXIF: the crop must drop it.
         assert original.getexif()
-    client.force_login(outsider)
+    client.force_login(scientist)
     response = _crop(client, world.sighting)
     assert response.status_code == 200
     with Image.open(io.BytesIO(response.content)) as crop:
