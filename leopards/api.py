@@ -23,6 +23,7 @@ from leopards.services import catalogue_edits, identification
 from leopards.services import review as review_services
 from leopards.services import second_opinion as blind
 from leopards.services.errors import EventClaimed, ReviewError, StaleVersion
+from traps.fields import day_in_range
 from traps.selectors import parks_for_user
 
 WRITE_ERRORS = {
@@ -329,7 +330,11 @@ class SightingViewSet(RefusalMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMo
 
 
 def _leopard_or_candidate(request: Request, sighting: Sighting) -> Leopard:
-    code = request.data.get("leopard")
+    # Read through the serializer: a body that is no object, or a code that is
+    # no text, is a 400 before any lookup.
+    body = s.IdentifySerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    code = body.validated_data.get("leopard")
     # A candidate from a park across the border is not in the user's parks, yet confirmable.
     candidate = sighting.candidates.filter(leopard__code=code).select_related("leopard").first()
     if candidate is not None:
@@ -594,6 +599,8 @@ def _date(value: str | None):
     from datetime import date
 
     try:
-        return date.fromisoformat(value) if value else None
+        day = date.fromisoformat(value) if value else None
     except ValueError:
         return None
+    # A day outside the registry's years is no bound, as an unreadable one is not.
+    return day if day_in_range(day) else None
