@@ -57,9 +57,7 @@ def _check_shape(data: Any, max_depth: int) -> None:
         value, depth = pending.pop()
         if isinstance(value, str):
             if "\x00" in value:
-                raise JsonRefused(
-                    "null_character", str(_("Text must not contain NUL (\\u0000) characters."))
-                )
+                raise JsonRefused("null_character", str(_("Text must not contain NUL characters.")))
             continue
         if not isinstance(value, dict | list):
             continue
