@@ -286,6 +286,22 @@ def test_a_nul_in_any_query_value_is_a_json_400(api, rows, method, path):
         assert assert_refused_as_json(response, expected_codes={400})["code"] == "null_character"
 
 
+ODD_VALUES = ("9" * 30, "-9" * 15, "1e400", "NaN", "0001-01-01", "9999-12-31", "x" * 3000, "[]")
+
+
+@pytest.mark.parametrize(("method", "path"), READS_WITH_QUERY)
+def test_odd_values_in_any_query_parameter_are_no_server_error(api, rows, method, path):
+    parameters = [
+        p["name"] for p in SCHEMA["paths"][path][method.lower()]["parameters"] if p["in"] == "query"
+    ]
+    url = url_of(path, rows)
+    for name in parameters:
+        for value in ODD_VALUES:
+            response = api.get(url, {name: value})
+            assert response.status_code < 500, (name, value, response.content[:300])
+            assert response["Content-Type"].startswith("application/json")
+
+
 def test_a_nul_in_a_page_address_is_a_400_page(api, rows):
     for url in ("/leopards/%00/", "/census/%00/", f"/census/{rows['park'].code}/?start=%00"):
         response = api.get(url)
@@ -340,6 +356,7 @@ def far_queries() -> Iterator[dict[str, str]]:
         yield {"period": "season", "end": day}
         yield {"start": day, "end": day, "occasion_days": "7"}
         yield {"start": "2024-01-01", "end": day, "occasion_days": "7"}
+        yield {"year": day[:4].lstrip("0")}
 
 
 def test_census_pages_and_downloads_refuse_days_at_the_ends_of_the_calendar(api, rows):
