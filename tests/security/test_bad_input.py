@@ -16,6 +16,9 @@ from django.urls import reverse
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 
+from leopards.models import CatalogueChange
+from leopards.services.catalogue_edits import leopard_update
+from leopards.services.second_opinion import second_opinion_request
 from tests.factories import (
     DeploymentFactory,
     LeopardFactory,
@@ -101,7 +104,7 @@ def admin_of_park(park):
 
 
 @pytest.fixture
-def rows(park) -> dict[str, object]:
+def rows(park, scientist) -> dict[str, object]:
     station = StationFactory(park=park)
     deployment = DeploymentFactory(station=station)
     photo = PhotoFactory(deployment=deployment, original_name="IMG_0001.JPG")
@@ -110,7 +113,19 @@ def rows(park) -> dict[str, object]:
     photo.event = event
     photo.save(update_fields=["event"])
     sighting = SightingFactory(photo=photo, leopard=leopard)
+    # A change to undo and a blind check to answer, so that their bodies are read too.
+    leopard_update(
+        leopard_id=leopard.pk,
+        user=scientist,
+        expected_version=leopard.version,
+        changes={"name": "Kedrovaya"},
+        reason="named after the valley",
+    )
+    leopard.refresh_from_db()
+    opinion = second_opinion_request(sighting_id=sighting.pk, user=scientist)
     return {
+        "change": CatalogueChange.objects.get(leopards=leopard),
+        "opinion": opinion,
         "park": park,
         "station": station,
         "deployment": deployment,
@@ -138,6 +153,8 @@ ROW_OF_PREFIX = {
     "/api/review/events/": "event",
     "/api/sightings/": "sighting",
     "/api/leopards/": "leopard",
+    "/api/catalogue-changes/": "change",
+    "/api/second-opinions/": "opinion",
 }
 
 
@@ -425,12 +442,12 @@ def test_a_fine_body_still_writes(api, rows):
     leopard = rows["leopard"]
     response = api.patch(
         f"/api/leopards/{leopard.code}/",
-        {"name": "Kedrovaya", "version": leopard.version, "reason": "named"},
+        {"name": "Zolotaya", "version": leopard.version, "reason": "named"},
         content_type="application/json",
     )
     assert response.status_code == 200, response.content
     leopard.refresh_from_db()
-    assert leopard.name == "Kedrovaya"
+    assert leopard.name == "Zolotaya"
 
 
 def test_a_day_filter_inside_the_calendar_still_filters(api, rows):
