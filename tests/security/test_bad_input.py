@@ -274,6 +274,16 @@ def _multipart(fields: dict[str, str]) -> bytes:
     return ("".join(parts) + "--BoUnDaRy--\r\n").encode()
 
 
+def test_a_form_body_past_the_memory_limit_on_the_api_is_a_json_4xx(api, rows, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    before = stored()
+    body = "notes=" + "x" * 4096
+    for method, url in (("POST", "/api/deployments/"), ("POST", "/api/photos/")):
+        response = api.generic(method, url, body, "application/x-www-form-urlencoded")
+        assert_refused_as_json(response)
+    assert stored() == before
+
+
 def test_too_many_form_fields_on_a_page_is_still_the_html_400(api, rows):
     fields = "&".join(f"f{i}=x" for i in range(5_000))
     response = api.generic(
