@@ -91,7 +91,7 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """Answer a refusal raised outside DRF (the CSRF check, a middleware) as JSON under /api/."""
+    """Answer a PermissionDenied raised outside DRF (a middleware) as JSON under /api/."""
     if not _is_api(request):
         return defaults.permission_denied(request, exception)
     body = {"detail": str(exceptions.PermissionDenied.default_detail), "code": "permission_denied"}

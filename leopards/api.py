@@ -602,5 +602,5 @@ def _date(value: str | None):
         day = date.fromisoformat(value) if value else None
     except ValueError:
         return None
-    # A day outside the registry's years is no bound, as an unreadable one is not.
+    # A day outside the registry's years bounds nothing, like an unreadable one.
     return day if day_in_range(day) else None
