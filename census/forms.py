@@ -6,6 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from census import periods
+from traps.fields import DayField
 
 
 class PeriodForm(forms.Form):
@@ -17,8 +18,8 @@ class PeriodForm(forms.Form):
         choices=[(kind, label) for kind, label in periods.KIND_LABELS.items()],
         required=False,
     )
-    start = forms.DateField(label=_("From"), required=False)
-    end = forms.DateField(label=_("To"), required=False)
+    start = DayField(label=_("From"), required=False)
+    end = DayField(label=_("To"), required=False)
 
     def clean(self) -> dict:
         data = super().clean()
@@ -34,8 +35,8 @@ class PeriodForm(forms.Form):
 class SurveyForm(forms.Form):
     """A survey for capture-recapture: dates and the length of an occasion."""
 
-    start = forms.DateField(label=_("First day"))
-    end = forms.DateField(label=_("Last day"))
+    start = DayField(label=_("First day"))
+    end = DayField(label=_("Last day"))
     occasion_days = forms.IntegerField(
         label=_("Days per occasion"), min_value=1, max_value=366, initial=7
     )

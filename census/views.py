@@ -5,6 +5,7 @@ import zipfile
 from datetime import date
 
 import numpy as np
+from django.core.exceptions import BadRequest
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -45,9 +46,12 @@ def _scope_or_404(
 
 def _filters(request: HttpRequest) -> dict:
     form = PeriodForm(request.GET or None)
-    if form.is_bound and form.is_valid():
-        return form.cleaned_data
-    return {}
+    if not form.is_bound:
+        return {}
+    if not form.is_valid():
+        # A download is never of another period than the one asked for.
+        raise BadRequest(" ".join(str(e) for errors in form.errors.values() for e in errors))
+    return form.cleaned_data
 
 
 def census_dashboard(request: HttpRequest, park_code: str | None = None) -> HttpResponse:

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views import defaults
@@ -68,3 +69,38 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
         body = {"detail": str(exceptions.NotFound.default_detail), "code": "not_found"}
         return JsonResponse(body, status=404)
     return defaults.page_not_found(request, exception)
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Answer a request Django refused before any view (too many fields, a NUL in the URL)."""
+    if not _is_api(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, TooManyFieldsSent):
+        body = {"detail": _("The request has too many fields."), "code": "too_many_fields"}
+    elif isinstance(exception, RequestDataTooBig):
+        body = {"detail": _("The request body is too large."), "code": "request_too_large"}
+    elif getattr(exception, "code", None) == "null_character":
+        body = {"detail": str(exception), "code": "null_character"}
+    else:
+        body = {"detail": _("The request is not valid."), "code": "bad_request"}
+    return JsonResponse(body, status=400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Answer a PermissionDenied raised outside DRF (a middleware) as JSON under /api/."""
+    if not _is_api(request):
+        return defaults.permission_denied(request, exception)
+    body = {"detail": str(exceptions.PermissionDenied.default_detail), "code": "permission_denied"}
+    return JsonResponse(body, status=403)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Answer an unexpected error as JSON under /api/; Django has already logged it."""
+    if not _is_api(request):
+        return defaults.server_error(request)
+    body = {"detail": _("A server error occurred."), "code": "server_error"}
+    return JsonResponse(body, status=500)

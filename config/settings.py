@@ -75,6 +75,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # A NUL in the URL is a 400 here, before a view hands it to PostgreSQL.
+    "config.bad_input.RefuseNullCharactersMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Nothing in the registry is public: every page needs a login unless a view
@@ -282,7 +284,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # JSON bodies are read by one parser that refuses, with a 400, nesting past
+    # JSON_MAX_DEPTH, NaN/Infinity, integers no column holds and NUL characters.
+    "DEFAULT_PARSER_CLASSES": [
+        "config.json_input.CheckedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_FILTER_BACKENDS": ["config.filter_backend.BoundedFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "config.api_schema.RegistryAutoSchema",
@@ -350,6 +359,15 @@ MATCH_FAISS_THREADS = env.int("MATCH_FAISS_THREADS", default=1)
 PHOTO_MAX_BYTES = env.int("PHOTO_MAX_BYTES", default=40 * 1024 * 1024)
 PHOTO_MAX_PIXELS = env.int("PHOTO_MAX_PIXELS", default=50_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# JSON sent to the registry (API bodies, MegaDetector results, Camtrap DP
+# descriptors) is refused past this depth; the real formats need fewer than 10.
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
+# A Camtrap DP zip is checked before it is unpacked (its listing) and while it
+# is (bytes written): refused past this many files, this many bytes unpacked,
+# or a file unpacked to more than this many times its compressed size.
+IMPORT_ZIP_MAX_FILES = env.int("IMPORT_ZIP_MAX_FILES", default=20_000)
+IMPORT_ZIP_MAX_BYTES = env.int("IMPORT_ZIP_MAX_BYTES", default=2 * 1024**3)
+IMPORT_ZIP_MAX_RATIO = env.int("IMPORT_ZIP_MAX_RATIO", default=100)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # A ranger's field day; a session ends after 12 hours however active it is.

@@ -6,7 +6,10 @@ from django.views.i18n import set_language
 
 from traps.views import home
 
+handler400 = "config.api_errors.bad_request"
+handler403 = "config.api_errors.permission_denied"
 handler404 = "config.api_errors.not_found"
+handler500 = "config.api_errors.server_error"
 urlpatterns = [
     path("", home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -24,6 +24,7 @@ from leopards.services import catalogue_edits, identification
 from leopards.services import review as review_services
 from leopards.services import second_opinion as blind
 from leopards.services.errors import VERSION_REQUIRED, EventClaimed, ReviewError, StaleVersion
+from traps.fields import day_in_range
 from traps.selectors import parks_for_user
 
 WRITE_ERRORS = {
@@ -643,6 +644,8 @@ def _date(value: str | None):
     from datetime import date
 
     try:
-        return date.fromisoformat(value) if value else None
+        day = date.fromisoformat(value) if value else None
     except ValueError:
         return None
+    # A day outside the registry's years bounds nothing, like an unreadable one.
+    return day if day_in_range(day) else None

@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from leopards.models import AgeClass, Flank, Leopard, SecondOpinion, Sex, Species
+from traps.fields import DayField
 from traps.models import Event, Park, Station
 
 
@@ -21,10 +22,10 @@ class QueueFilterForm(forms.Form):
     station = forms.ModelChoiceField(
         queryset=Station.objects.none(), required=False, label=_("Station")
     )
-    date_from = forms.DateField(
+    date_from = DayField(
         required=False, label=_("From"), widget=forms.DateInput(attrs={"type": "date"})
     )
-    date_to = forms.DateField(
+    date_to = DayField(
         required=False, label=_("To"), widget=forms.DateInput(attrs={"type": "date"})
     )
     status = forms.ChoiceField(choices=STATUS_CHOICES, required=False, label=_("Status"))
@@ -55,7 +56,7 @@ class CatalogueFilterForm(forms.Form):
     status = forms.ChoiceField(
         choices=[("", _("Any status")), *Leopard.Status.choices], required=False, label=_("Status")
     )
-    seen_since = forms.DateField(
+    seen_since = DayField(
         required=False, label=_("Seen since"), widget=forms.DateInput(attrs={"type": "date"})
     )
     provisional = forms.BooleanField(required=False, label=_("One flank only"))

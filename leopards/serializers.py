@@ -88,7 +88,8 @@ class SightingSerializer(serializers.ModelSerializer):
     leopard = serializers.CharField(
         source="leopard.code", read_only=True, default=None, allow_null=True
     )
-    event = serializers.IntegerField(source="photo.event_id", read_only=True)
+    # A photo not yet grouped into an event (still processing) has none.
+    event = serializers.IntegerField(source="photo.event_id", read_only=True, allow_null=True)
     crop_url = serializers.SerializerMethodField()
     feature_error = serializers.CharField(
         source="feature_error_text",
@@ -370,6 +371,10 @@ class CatalogueChangeSerializer(serializers.ModelSerializer):
         source="reason_text",
         read_only=True,
         help_text="Why, in the request's language; a person's own words as they were typed.",
+    )
+    # Empty when a person gave the reason: the schema's enum must allow "".
+    reason_code = serializers.ChoiceField(
+        choices=CatalogueChange.Reason.choices, allow_blank=True, read_only=True
     )
 
     class Meta:

@@ -8,10 +8,11 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.json_input import CheckedJSONParser
 from traps import images, selectors, services
 from traps.api_catalogue import READ_ERRORS, WRITE_ERRORS, require_field_rights
 from traps.filters import DeploymentFilter, PhotoFilter
@@ -119,7 +120,7 @@ class PhotoViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Photos in the parks of the user; upload one photo; look up many hashes."""
 
     serializer_class = PhotoSerializer
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, CheckedJSONParser]
     filterset_class = PhotoFilter
 
     def get_queryset(self):
@@ -200,7 +201,7 @@ class PhotoViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         )
 
     @extend_schema(request=HashLookupSerializer, responses=HashLookupResultSerializer)
-    @action(detail=False, methods=["post"], parser_classes=[JSONParser])
+    @action(detail=False, methods=["post"], parser_classes=[CheckedJSONParser])
     def lookup(self, request: Request) -> Response:
         """Tell which of up to 1,000 SHA-256 hashes are already stored."""
         if not can_upload(request.user):

@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 from django_filters.fields import IsoDateTimeField
 
+from traps.fields import DayField
 from traps.models import Deployment, Event, Photo, Station
 
 
@@ -41,6 +42,12 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
 
 
+class DayFilter(django_filters.DateFilter):
+    """A calendar day within the registry's years: date_to=9999-12-31 is a 400, not an overflow."""
+
+    field_class = DayField
+
+
 class StationFilter(django_filters.FilterSet):
     park = django_filters.NumberFilter(field_name="park_id", help_text=_("Park id."))
     code = django_filters.CharFilter(field_name="code", lookup_expr="iexact")
@@ -54,11 +61,11 @@ class DeploymentFilter(django_filters.FilterSet):
     park = django_filters.NumberFilter(field_name="station__park_id", help_text=_("Park id."))
     station = django_filters.NumberFilter(field_name="station_id", help_text=_("Station id."))
     camera_serial = django_filters.CharFilter(field_name="camera_serial", lookup_expr="iexact")
-    date_from = django_filters.DateFilter(
+    date_from = DayFilter(
         method="filter_date_from",
         help_text=_("Deployments still running on or after this day (UTC)."),
     )
-    date_to = django_filters.DateFilter(
+    date_to = DayFilter(
         method="filter_date_to", help_text=_("Deployments started on or before this day (UTC).")
     )
     running = django_filters.BooleanFilter(
@@ -118,10 +125,10 @@ class EventFilter(django_filters.FilterSet):
     deployment = django_filters.NumberFilter(field_name="deployment_id")
     status = django_filters.ChoiceFilter(choices=Event.Status.choices)
     content = django_filters.ChoiceFilter(choices=Event.Content.choices)
-    date_from = django_filters.DateFilter(
+    date_from = DayFilter(
         method="filter_date_from", help_text=_("Events ending on or after this day (UTC).")
     )
-    date_to = django_filters.DateFilter(
+    date_to = DayFilter(
         method="filter_date_to", help_text=_("Events starting on or before this day (UTC).")
     )
 

@@ -6,6 +6,8 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from traps import selectors
@@ -82,9 +84,14 @@ class PhotoSerializer(serializers.ModelSerializer):
         return reverse("traps:photo-thumbnail", args=[photo.pk]) if photo.thumbnail else None
 
 
+@extend_schema_field(OpenApiTypes.BINARY)
+class UploadedFileField(serializers.FileField):
+    """A file sent as a multipart part: the schema says binary, so clients send its bytes."""
+
+
 class PhotoUploadSerializer(serializers.Serializer):
     deployment = serializers.IntegerField(min_value=1)
-    file = serializers.FileField(allow_empty_file=True, use_url=False)
+    file = UploadedFileField(allow_empty_file=True, use_url=False)
     sha256 = serializers.RegexField(
         r"^[0-9a-fA-F]{64}$",
         required=False,
@@ -105,16 +112,29 @@ class HashLookupResultSerializer(serializers.Serializer):
 
 
 class ProposeSerializer(serializers.Serializer):
-    file = serializers.FileField(
+    file = UploadedFileField(
         help_text=_("The first part (128 KB is enough) of one photo of the card."),
         use_url=False,
     )
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$",
+        "example": "2024-05-01 22:15:00",
+    }
+)
+class CameraClockField(serializers.DateTimeField):
+    """A camera's own clock reading, local and uncorrected: written without a time zone."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%Y-%m-%d %H:%M:%S", **kwargs)
+
+
 class ProposalSerializer(serializers.Serializer):
     serial = serializers.CharField()
-    # The camera's own clock reading, local and uncorrected: no time zone.
-    camera_time = serializers.DateTimeField(allow_null=True, format="%Y-%m-%d %H:%M:%S")
+    camera_time = CameraClockField(allow_null=True)
     deployments = DeploymentSerializer(many=True)
 
 

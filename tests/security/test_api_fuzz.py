@@ -5,6 +5,7 @@ them to the Django app in process; every answer must be no server error and must
 match the schema (status code, content type and body).
 """
 
+import io
 import json
 
 import pytest
@@ -16,6 +17,7 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck
 from hypothesis import settings as fuzz_settings
+from PIL import Image
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -23,6 +25,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from leopards.models import CatalogueChange, Sighting
+from leopards.services.catalogue_edits import leopard_update
 from tests.factories import (
     DeploymentFactory,
     LeopardFactory,
@@ -30,6 +34,7 @@ from tests.factories import (
     SightingFactory,
     StationFactory,
 )
+from tests.security.images import jpeg_with_gps
 from traps.models import Event
 from traps.security.services import api_token_create
 
@@ -85,6 +90,22 @@ def registry_rows(park, scientist) -> dict[str, object]:
     event = Event.objects.create(deployment=deployment, start=photo.taken_at, end=photo.taken_at)
     photo.event = event
     photo.save(update_fields=["event"])
+    # A photo still processing belongs to no event yet; its sighting has no event either.
+    loose = SightingFactory(
+        photo=PhotoFactory(deployment=deployment, taken_at=None, camera_time=None),
+        leopard=None,
+        status=Sighting.Status.PROPOSED,
+    )
+    # A change with a person's reason has no reason code.
+    leopard_update(
+        leopard_id=leopard.pk,
+        user=scientist,
+        expected_version=leopard.version,
+        changes={"name": "Kedrovaya"},
+        reason="named after the valley",
+    )
+    change = CatalogueChange.objects.get(leopards=leopard)
+    leopard.refresh_from_db()
     return {
         "park": park,
         "station": station,
@@ -93,6 +114,8 @@ def registry_rows(park, scientist) -> dict[str, object]:
         "event": event,
         "leopard": leopard,
         "sighting": sighting,
+        "loose_sighting": loose,
+        "change": change,
     }
 
 
@@ -106,6 +129,7 @@ EXISTING_ID = {
     "/api/events/": "event",
     "/api/review/events/": "event",
     "/api/sightings/": "sighting",
+    "/api/catalogue-changes/": "change",
 }
 
 
@@ -122,7 +146,7 @@ def _point_at_existing_rows(case, rows: dict[str, object]) -> None:
 @schema.parametrize()
 # Bounded and derandomised: the same requests every run, so the suite stays reproducible.
 @fuzz_settings(
-    max_examples=15,
+    max_examples=25,
     deadline=None,
     derandomize=True,
     database=None,
@@ -131,6 +155,51 @@ def _point_at_existing_rows(case, rows: dict[str, object]) -> None:
 def test_the_api_answers_every_request_as_its_schema_says(case, scientist, registry_rows, wsgi_app):
     _, key = api_token_create(user=scientist, name="fuzz", days=1)
     _point_at_existing_rows(case, registry_rows)
+    case.call_and_validate(app=wsgi_app, headers={"Authorization": f"Token {key}"}, checks=CHECKS)
+
+
+# The multipart uploads, with real image bytes in place of the generated file:
+# a JPEG with camera EXIF and GPS, a PNG, a truncated JPEG and bytes that are no
+# image, each sent to an existing deployment or a generated id.
+upload_schema = schemathesis.openapi.from_dict(_registry_schema()).include(
+    method="POST", path_regex=r"^/api/photos/(propose-deployment/)?$"
+)
+
+
+def _upload_files() -> list[bytes]:
+    png = io.BytesIO()
+    Image.new("RGB", (64, 48), (20, 90, 30)).save(png, "PNG")
+    jpeg = jpeg_with_gps(seed=3)
+    return [
+        jpeg,
+        png.getvalue(),
+        jpeg[: len(jpeg) // 2],
+        b"not an image",
+    ]
+
+
+UPLOAD_FILES = _upload_files()
+
+
+@upload_schema.parametrize()
+@fuzz_settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_the_photo_uploads_answer_real_image_bytes_as_their_schema_says(
+    case, ranger, registry_rows, wsgi_app
+):
+    _, key = api_token_create(user=ranger, name="fuzz", days=1)
+    body = case.body if isinstance(case.body, dict) else {}
+    generated = body.get("file")
+    content = UPLOAD_FILES[len(generated or b"") % len(UPLOAD_FILES)]
+    body["file"] = content
+    if isinstance(body.get("deployment"), int) and body["deployment"] % 2 == 0:
+        body["deployment"] = registry_rows["deployment"].pk
+    case.body = body
     case.call_and_validate(app=wsgi_app, headers={"Authorization": f"Token {key}"}, checks=CHECKS)
 
 
@@ -189,6 +258,30 @@ def test_editing_an_individual_answers_with_its_sighting_figures(client, scienti
     assert body["name"] == "Kedrovaya"
     assert body["sighting_count"] == 1
     assert body["first_seen"] == "2024-05-01T12:00:00Z"
+
+
+def test_a_change_with_a_persons_reason_has_an_empty_reason_code_the_schema_allows(
+    client, scientist, registry_rows
+):
+    client.force_login(scientist)
+    change = client.get(f"/api/catalogue-changes/{registry_rows['change'].pk}/").json()
+    assert change["reason_code"] == ""
+    schema = client.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+    allowed = [
+        schema[ref["$ref"].rsplit("/", 1)[1]]["enum"]
+        for ref in schema["CatalogueChange"]["properties"]["reason_code"]["oneOf"]
+    ]
+    assert [""] in allowed
+
+
+def test_a_sighting_on_a_photo_without_an_event_has_a_null_event_the_schema_allows(
+    client, scientist, registry_rows
+):
+    client.force_login(scientist)
+    sighting = client.get(f"/api/sightings/{registry_rows['loose_sighting'].pk}/").json()
+    assert sighting["event"] is None
+    schema = client.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+    assert schema["Sighting"]["properties"]["event"]["nullable"] is True
 
 
 def test_the_changes_of_an_individual_are_one_plain_list(client, scientist, registry_rows):

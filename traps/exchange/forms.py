@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from traps.exchange import selectors
 from traps.exchange.megadetector import DEFAULT_THRESHOLD
+from traps.fields import DayField
 from traps.models import Deployment
 
 
@@ -13,12 +14,10 @@ class ExportForm(forms.Form):
     park = forms.ModelChoiceField(
         queryset=None, to_field_name="code", label=_("Park"), empty_label=None
     )
-    start = forms.DateField(
+    start = DayField(
         label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    end = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    end = DayField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     exact_coordinates = forms.BooleanField(
         label=_("Exact station coordinates"),
         required=False,

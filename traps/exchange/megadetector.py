@@ -8,7 +8,6 @@ height], or a ``failure``. Photos are matched by file name within one
 deployment.
 """
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import PureWindowsPath
@@ -18,6 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from config.json_input import JsonRefused, json_load_checked
 from leopards.models import Sighting
 from leopards.services.matching import sighting_queue_match
 from traps.exchange.camtrap_dp.validation import PackageInvalid, Problem
@@ -48,12 +48,15 @@ class DetectorSummary:
 def results_parse(raw: bytes | str) -> dict[str, Any]:
     """Parse and check a results file; raise PackageInvalid with what is wrong."""
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PackageInvalid([Problem("", _("Not valid JSON: %(e)s") % {"e": exc})]) from exc
+        # Refuses nesting, NaN and Infinity, numbers past what a column holds, NUL in text.
+        data = json_load_checked(raw)
+    except JsonRefused as exc:
+        raise PackageInvalid([Problem("", exc.message)]) from exc
     problems: list[Problem] = []
     if not isinstance(data, dict):
         raise PackageInvalid([Problem("", _("The file is not a MegaDetector results object."))])
+    if data.get("info") is not None and not isinstance(data["info"], dict):
+        problems.append(Problem("info", _("“info” must be an object.")))
     categories = data.get("detection_categories")
     if not isinstance(categories, dict) or not categories:
         problems.append(Problem("detection_categories", _("Missing or empty.")))
@@ -79,10 +82,10 @@ def results_parse(raw: bytes | str) -> dict[str, Any]:
             if (
                 not isinstance(detection, dict)
                 or str(detection.get("category")) not in (categories or {})
-                or not isinstance(detection.get("conf"), int | float)
+                or not _is_number(detection.get("conf"))
                 or not isinstance(box, list)
                 or len(box) != 4
-                or not all(isinstance(v, int | float) for v in box)
+                or not all(_is_number(v) for v in box)
             ):
                 problems.append(
                     Problem(
@@ -90,9 +93,21 @@ def results_parse(raw: bytes | str) -> dict[str, Any]:
                         _("A detection needs a known category, a conf and a bbox of four numbers."),
                     )
                 )
+            elif not 0 <= detection["conf"] <= 1:
+                problems.append(
+                    Problem(
+                        f"{where}.detections[{number}]",
+                        _("A detection's “conf” must be a number between 0 and 1."),
+                    )
+                )
     if problems:
         raise PackageInvalid(problems[:200])
     return data
+
+
+def _is_number(value: Any) -> bool:
+    # JSON true and false are ints to Python; json_load_checked keeps numbers finite.
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _base_name(path: str) -> str:

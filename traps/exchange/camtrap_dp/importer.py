@@ -9,10 +9,10 @@ before anything is written.
 
 import csv
 import hashlib
-import json
 import re
 import tempfile
 import zipfile
+import zlib
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -31,6 +31,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from PIL import Image
 
+from config.json_input import JsonRefused, json_load_checked
 from leopards.models import AgeClass, Flank, Leopard, Sex, Sighting
 from leopards.services.matching import sighting_queue_match
 from traps import images
@@ -47,8 +48,6 @@ from traps.exchange.models import (
 )
 from traps.models import Deployment, Event, MalfunctionPeriod, Park, Photo, Station
 
-MAX_ZIP_BYTES = 20 * 1024**3
-MAX_ZIP_FILES = 2_000_000
 MISSING = {"", "NA", "NaN", "nan"}
 
 
@@ -80,26 +79,97 @@ def package_folder(path: Path) -> Iterator[Path]:
         raise PackageInvalid(
             [Problem("", _("Send a folder or a .zip file that holds datapackage.json."))]
         )
-    with tempfile.TemporaryDirectory(prefix="camtrap-dp-") as tmp, zipfile.ZipFile(path) as archive:
-        members = archive.infolist()
-        total = sum(m.file_size for m in members)
-        if len(members) > MAX_ZIP_FILES or total > MAX_ZIP_BYTES:
-            raise PackageInvalid([Problem("", _("The zip file is too large to import."))])
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as error:
+        raise PackageInvalid([Problem("", _("The zip is damaged and cannot be read."))]) from error
+    with tempfile.TemporaryDirectory(prefix="camtrap-dp-") as tmp, archive:
         root = Path(tmp).resolve()
-        for member in members:
-            target = (root / member.filename).resolve()
-            # A name like ../../etc/passwd must not write outside the folder.
-            if root not in target.parents and target != root:
-                raise PackageInvalid(
-                    [
-                        Problem(
-                            member.filename,
-                            _("The zip holds a file name that points outside the package."),
-                        )
-                    ]
-                )
-        archive.extractall(root)
+        members = archive.infolist()
+        _check_listing(members, root)
+        _unpack(archive, members, root)
         yield _descriptor_folder(root)
+
+
+def _check_listing(members: list[zipfile.ZipInfo], root: Path) -> None:
+    """Refuse a zip from its central directory, before a byte of it is unpacked."""
+    max_files, max_bytes = settings.IMPORT_ZIP_MAX_FILES, settings.IMPORT_ZIP_MAX_BYTES
+    if len(members) > max_files:
+        raise PackageInvalid(
+            [Problem("", _("The zip holds more than %(n)d files.") % {"n": max_files})]
+        )
+    if sum(m.file_size for m in members) > max_bytes:
+        raise PackageInvalid([_too_large_problem("")])
+    for member in members:
+        target = (root / member.filename).resolve()
+        # A name like ../../etc/passwd must not write outside the folder.
+        if root not in target.parents and target != root:
+            raise PackageInvalid(
+                [
+                    Problem(
+                        member.filename,
+                        _("The zip holds a file name that points outside the package."),
+                    )
+                ]
+            )
+        if _packed_too_tightly(member.file_size, member.compress_size):
+            raise PackageInvalid([_ratio_problem(member.filename)])
+
+
+def _packed_too_tightly(unpacked: int, packed: int) -> bool:
+    # Photos hardly compress and tables about tenfold; a bomb compresses a thousandfold.
+    # Small files are left alone: a short CSV of repeated values packs tightly too.
+    return unpacked > 1024 * 1024 and unpacked > packed * settings.IMPORT_ZIP_MAX_RATIO
+
+
+def _too_large_problem(where: str) -> Problem:
+    megabytes = settings.IMPORT_ZIP_MAX_BYTES // (1024 * 1024)
+    return Problem(where, _("The zip unpacks to more than %(n)d MB.") % {"n": megabytes})
+
+
+def _ratio_problem(where: str) -> Problem:
+    return Problem(
+        where,
+        _(
+            "The file unpacks to more than %(n)d times its size in the zip: it is packed "
+            "too tightly to be a photo or a table."
+        )
+        % {"n": settings.IMPORT_ZIP_MAX_RATIO},
+    )
+
+
+def _unpack(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], root: Path) -> None:
+    """Unpack every member, counting the bytes written: a listing's sizes can lie."""
+    written = 0
+    for member in members:
+        target = root / member.filename
+        if member.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        size = 0
+        with archive.open(member) as source, open(target, "wb") as out:
+            while chunk := _read(source, member):
+                size += len(chunk)
+                written += len(chunk)
+                if size > member.file_size:
+                    raise PackageInvalid(
+                        [Problem(member.filename, _("The file unpacks to more than the zip says."))]
+                    )
+                if written > settings.IMPORT_ZIP_MAX_BYTES:
+                    raise PackageInvalid([_too_large_problem(member.filename)])
+                if _packed_too_tightly(size, member.compress_size):
+                    raise PackageInvalid([_ratio_problem(member.filename)])
+                out.write(chunk)
+
+
+def _read(source: IO[bytes], member: zipfile.ZipInfo) -> bytes:
+    try:
+        return source.read(1024 * 1024)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
+        raise PackageInvalid(
+            [Problem(member.filename, _("The file is damaged in the zip and cannot be read."))]
+        ) from error
 
 
 def _descriptor_folder(root: Path) -> Path:
@@ -155,8 +225,8 @@ def package_import(
         problems = package_problems(base)
         if problems:
             raise PackageInvalid(problems)
-        with open(base / "datapackage.json", encoding="utf-8") as fh:
-            descriptor = json.load(fh)
+        # Read and checked by package_problems already.
+        descriptor = json_load_checked((base / "datapackage.json").read_bytes())
         deployments = _rows(base, descriptor, "deployments")
         park = park or _park_of(deployments)
         if park is None:
@@ -701,7 +771,7 @@ def _exif_of(row: dict) -> dict:
     if not value:
         return {}
     try:
-        parsed = json.loads(value)
-    except ValueError:
+        parsed = json_load_checked(value)
+    except JsonRefused:
         return {"text": value}
     return parsed if isinstance(parsed, dict) else {"value": parsed}

@@ -19,6 +19,8 @@ from django.utils.translation import gettext as _
 from frictionless import Detector, Package
 from jsonschema import Draft4Validator
 
+from config.json_input import JsonRefused, json_load_checked
+
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "camtrap_dp_1_0_2"
 CORE_RESOURCES = ("deployments", "media", "observations")
 VERSION = "1.0.2"
@@ -127,6 +129,8 @@ def table_problems(
     problems: list[Problem] = []
     resources = []
     for resource in descriptor.get("resources") or []:
+        if not isinstance(resource, dict):
+            continue  # descriptor_problems names it
         resource = copy.deepcopy(resource)
         name = resource.get("name")
         path = resource.get("path")
@@ -177,17 +181,73 @@ def table_problems(
     return problems
 
 
+def _resource_paths(resource: Any) -> list[Any]:
+    path = resource.get("path") if isinstance(resource, dict) else None
+    return path if isinstance(path, list) else [path] if path is not None else []
+
+
+def path_problems(descriptor: dict[str, Any], base: Path) -> list[Problem]:
+    """Refuse resource paths that leave the package (/etc/passwd, ../../x) or are no text."""
+    problems = []
+    root = base.resolve()
+    for index, resource in enumerate(descriptor.get("resources") or []):
+        name = resource.get("name") if isinstance(resource, dict) else None
+        where = str(name) if isinstance(name, str) and name else _pointer(["resources", index])
+        for path in _resource_paths(resource):
+            if not isinstance(path, str) or not path:
+                problems.append(Problem(where, _("A resource path must be text.")))
+            elif _is_remote(path):
+                continue  # a URL is never opened; table_problems refuses it for a core table
+            elif Path(path).is_absolute() or root not in (root / path).resolve().parents:
+                problems.append(
+                    Problem(
+                        where, _("The path “%(path)s” points outside the package.") % {"path": path}
+                    )
+                )
+    return problems
+
+
+def text_problems(descriptor: dict[str, Any], base: Path) -> list[Problem]:
+    """Refuse table files that are not UTF-8 or hold a NUL, naming the first such row."""
+    problems = []
+    for resource in descriptor.get("resources") or []:
+        for path in _resource_paths(resource):
+            if _is_remote(path) or not (base / path).is_file():
+                continue
+            with open(base / path, "rb") as fh:
+                for row, line in enumerate(fh, start=1):
+                    # UTF-8 never puts a newline byte inside a character: lines decode alone.
+                    message = None
+                    if b"\x00" in line:
+                        message = _("Row %(row)d holds a NUL character.") % {"row": row}
+                    else:
+                        try:
+                            line.decode("utf-8")
+                        except UnicodeDecodeError:
+                            message = _("Row %(row)d is not UTF-8 text.") % {"row": row}
+                    if message:
+                        problems.append(Problem(path, message))
+                        break
+    return problems
+
+
 def package_problems(base: Path, *, strict: bool = False) -> list[Problem]:
     """Return every problem of the package in a folder; an empty list means it validates."""
     descriptor_path = base / "datapackage.json"
     if not descriptor_path.is_file():
         return [Problem("", _("There is no datapackage.json in the package."))]
     try:
-        with open(descriptor_path, encoding="utf-8") as fh:
-            descriptor = json.load(fh)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return [Problem("datapackage.json", _("Not valid JSON: %(error)s") % {"error": str(exc)})]
+        descriptor = json_load_checked(descriptor_path.read_bytes())
+    except JsonRefused as error:
+        return [Problem("datapackage.json", error.message)]
     problems = descriptor_problems(descriptor, strict=strict)
     if not isinstance(descriptor, dict) or not isinstance(descriptor.get("resources"), list):
         return problems
+    # Nothing is opened before every path is known to stay inside the package.
+    unsafe = path_problems(descriptor, base)
+    if unsafe:
+        return problems + unsafe
+    unreadable = text_problems(descriptor, base)
+    if unreadable:
+        return problems + unreadable
     return problems + table_problems(descriptor, base, strict=strict)
