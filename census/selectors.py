@@ -646,6 +646,26 @@ def station_usage(
     }
 
 
+def survey_usage(
+    histories: RegistryHistories, *, now: datetime | None = None
+) -> tuple[dict[int, list[int]], int]:
+    """Return station id -> trap-nights per occasion of a survey, and how many were raised.
+
+    A photo proves the camera worked that occasion even if its deployment record says
+    otherwise (a late start entered by hand, say): secr rejects detections at detectors
+    with zero usage, and the photo is the better evidence, so such occasions count one
+    night.
+    """
+    usage = station_usage(park=histories.park, occasions=histories.occasions, now=now)
+    raised = 0
+    for _animal, occasion, station_id in histories.detections:
+        row = usage.setdefault(station_id, [0] * len(histories.occasions))
+        if row[occasion] < 1:
+            row[occasion] = 1
+            raised += 1
+    return usage, raised
+
+
 def age_class_labels() -> dict[str, str]:
     """Return the age classes with their translated names."""
     return {choice.value: str(choice.label) for choice in AgeClass}

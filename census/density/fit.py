@@ -324,11 +324,20 @@ def fit_density(
     *,
     detectfn: str,
     conditional: bool = False,
-    fast: bool = True,
+    fast: bool | None = None,
     region_area_ha: float | None = None,
     ci: float = 0.95,
 ) -> DensityFit:
-    """Fit D, the detection intercept and sigma by maximum likelihood as secr.fit does."""
+    """Fit D, the detection intercept and sigma by maximum likelihood as secr.fit does.
+
+    `fast` (proximity only) collapses the occasions as secr's fastproximity; by default
+    it is used when every usage is 0 or 1, where it is exact. With other usage (nights
+    per multi-night occasion) secr's collapsed form would treat the summed nights as
+    binomial trials of occasion detections, so the per-occasion likelihood
+    p = 1 - (1 - g)^usage is used instead.
+    """
+    if fast is None:
+        fast = bool(np.all(np.isin(history.usage, (0, 1))))
     if detectfn not in DETECTFNS:
         raise ValueError(f"unknown detection function {detectfn!r}")
     z = float(stats.norm.ppf(1 - (1 - ci) / 2))

@@ -7,6 +7,7 @@ spacing, and only the points within `buffer` metres of some detector kept.
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,9 +54,14 @@ def buffer_mask(
     *,
     spacing: float | None = None,
     nx: int = DEFAULT_NX,
-    polygon: np.ndarray | None = None,
+    polygons: Sequence[Sequence[np.ndarray]] | None = None,
 ) -> Mask:
-    """Build secr's default trapbuffer mask, optionally keeping only cells inside `polygon`."""
+    """Build secr's default trapbuffer mask, optionally clipped to `polygons`.
+
+    `polygons` is a list of polygons, each a list of rings in metres (outer ring first,
+    then holes); a cell is kept when its centre is inside, as secr's cell.overlap
+    "centre".
+    """
     if not buffer > 0:
         raise ValueError("the buffer must be a positive number of metres")
     traps = np.asarray(traps, dtype=float).reshape(-1, 2)
@@ -69,8 +75,8 @@ def buffer_mask(
     ys = _r_seq(y_low + spacing / 2, y_high, spacing)
     grid = np.column_stack([np.tile(xs, len(ys)), np.repeat(ys, len(xs))])
     points = grid[distance_to_nearest(grid, traps) <= buffer]
-    if polygon is not None:
-        points = points[inside(points, polygon)]
+    if polygons is not None:
+        points = points[inside_polygons(points, polygons)]
     return Mask(points=points, spacing=float(spacing), buffer=float(buffer))
 
 
@@ -86,6 +92,17 @@ def inside(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             at = ax + (y - ay) * (bx - ax) / (by - ay)
         result ^= crosses & (x < at)
+    return result
+
+
+def inside_polygons(points: np.ndarray, polygons: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
+    """Say which points fall inside any polygon; holes (inner rings) are left out."""
+    result = np.zeros(len(points), dtype=bool)
+    for rings in polygons:
+        within = np.zeros(len(points), dtype=bool)
+        for ring in rings:
+            within ^= inside(points, ring)
+        result |= within
     return result
 
 
