@@ -17,6 +17,9 @@ from census.estimators import DensityEstimate, Estimate
 MODEL_LABELS: dict[str, Promise] = {
     "chapman": _("Chapman (two samples)"),
     "m0": _("M0 (equal capture probability)"),
+    "mt": _("Mt (capture probability varies by occasion)"),
+    "mb": _("Mb (trap-happy or trap-shy response)"),
+    "mh2": _("Mh2 (two groups of catchability, Pledger)"),
     "mh-jackknife": _("Mh jackknife"),
     "mh-chao": _("Mh Chao"),
 }
@@ -35,6 +38,10 @@ INTERVAL_METHODS: dict[str, Promise] = {
     ),
     estimators.CHAO_NO_SINGLETONS_INTERVAL: _(
         "Chao's interval for no singletons (EstimateS eqn 14)"
+    ),
+    estimators.LOG_F0_INTERVAL: _(
+        "Wald interval on log(N - S) from the observed information (as wiqid, program "
+        "MARK's log-normal form)"
     ),
 }
 
@@ -87,6 +94,11 @@ REASONS: dict[str, Promise] = {
         "only one animal captured: the jackknife's order test needs at least two"
     ),
     "jackknife_failed": _("the jackknife failed numerically on these frequencies"),
+    "needs_histories": _(
+        "model %(model)s needs who was caught on which occasion; capture frequencies do "
+        "not say that. Give the capture histories instead."
+    ),
+    "no_convergence": _("the likelihood maximisation did not converge; no estimate"),
     "area_not_positive": _("the effective area must be a positive number of km²"),
     "no_abundance": _("there is no abundance estimate to convert"),
 }

@@ -27,6 +27,7 @@ from census.density.likelihood import (
     pdot,
 )
 from census.density.mask import Mask, distance_to_nearest, uncovered_detectors
+from census.numdiff import gradient, hessian
 
 HA_PER_100KM2 = 10_000
 # secr.fit's biasLimit: warn when truncating at the buffer biases D by more than 1 %.
@@ -208,43 +209,6 @@ class DensityFit:
         }
 
 
-def hessian(
-    function: Callable[[np.ndarray], float], x: np.ndarray, step: float = 1e-4
-) -> np.ndarray:
-    """Return the central finite-difference Hessian of `function` at `x`."""
-    x = np.asarray(x, dtype=float)
-    size = len(x)
-    steps = step * np.maximum(1.0, np.abs(x))
-    centre = function(x)
-    result = np.empty((size, size))
-    for i in range(size):
-        ei = np.zeros(size)
-        ei[i] = steps[i]
-        result[i, i] = (function(x + ei) - 2 * centre + function(x - ei)) / steps[i] ** 2
-        for j in range(i):
-            ej = np.zeros(size)
-            ej[j] = steps[j]
-            value = (
-                function(x + ei + ej)
-                - function(x + ei - ej)
-                - function(x - ei + ej)
-                + function(x - ei - ej)
-            ) / (4 * steps[i] * steps[j])
-            result[i, j] = result[j, i] = value
-    return result
-
-
-def _gradient(function: Callable[[np.ndarray], float], x: np.ndarray) -> np.ndarray:
-    """Return the central finite-difference gradient of `function` at `x`."""
-    steps = 1e-5 * np.maximum(1.0, np.abs(x))
-    return np.array(
-        [
-            (function(x + step * unit) - function(x - step * unit)) / (2 * step)
-            for step, unit in zip(steps, np.eye(len(x)), strict=True)
-        ]
-    )
-
-
 def _rpsv(history: CaptureHistory) -> float | None:
     """Return secr's root pooled spatial variance of recaptured animals' detections."""
     detections = history.detections
@@ -405,7 +369,7 @@ def fit_density(
     # BFGS stops on its own gradient estimate; Newton steps on the finite-difference
     # Hessian take the optimum to many more digits, so fits are reproducible.
     for _ in range(3):
-        grad = _gradient(negative_cl, theta)
+        grad = gradient(negative_cl, theta)
         if np.max(np.abs(grad)) < 1e-7:
             break
         step = np.linalg.lstsq(hessian(negative_cl, theta), grad, rcond=None)[0]
@@ -413,7 +377,7 @@ def fit_density(
         if not negative_cl(candidate) <= negative_cl(theta) + 1e-9:
             break
         theta = candidate
-    grad = _gradient(negative_cl, theta)
+    grad = gradient(negative_cl, theta)
     if not np.all(np.isfinite(theta)) or negative_cl(theta) >= 1e12 or np.max(np.abs(grad)) > 1e-2:
         return _no_fit(
             base, "no_convergence", detail=f"{result.message}; gradient {np.abs(grad).max():.2g}"
@@ -511,8 +475,8 @@ def _derived_density(
 
     estimate = density(theta)
     esa = n / estimate
-    gradient = _gradient(density, theta)
-    variance = n / esa**2 + float(gradient @ vcv @ gradient)
+    slope = gradient(density, theta)
+    variance = n / esa**2 + float(slope @ vcv @ slope)
     se = math.sqrt(variance)
     spread = math.exp(z * math.sqrt(math.log1p(variance / estimate**2)))
     return Real(estimate, se, estimate / spread, estimate * spread, "log")
