@@ -45,7 +45,7 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.functions import Coalesce, Lag, TruncDate
+from django.db.models.functions import Coalesce, ExtractYear, Lag, TruncDate
 from django.utils import timezone
 
 from census import effort, periods
@@ -664,6 +664,64 @@ def survey_usage(
             row[occasion] = 1
             raised += 1
     return usage, raised
+
+
+@dataclass
+class YearlyHistories:
+    """Yearly detection histories (1 = seen that year as an adult) of a park's adults."""
+
+    park: Park
+    years: list[int]
+    codes: list[str]
+    matrix: list[list[int]]
+    # Individuals seen in the years but never as a known adult (kittens, subadults, or
+    # no birth date): left out, and counted so that a page can say so.
+    excluded_unknown_age: int
+    excluded_young: int
+
+
+def yearly_adult_histories(*, park: Park, first_year: int, last_year: int) -> YearlyHistories:
+    """Build 0/1 yearly histories of the individuals seen as adults in a park.
+
+    A year counts for an individual when it was seen in the park that (local) year and
+    was an adult on 31 December of it (age from its birth date, as the counts). One
+    query; rows are bounded by individuals x years.
+    """
+    if last_year < first_year:
+        raise ValueError("the last year comes before the first")
+    years = list(range(first_year, last_year + 1))
+    period = periods.date_range(date(first_year, 1, 1), date(last_year, 12, 31))
+    rows = (
+        confirmed_sightings([park.pk])
+        .filter(period_q(period, {park.time_zone: [park.pk]}))
+        .annotate(year=ExtractYear(_TAKEN, tzinfo=park.tzinfo))
+        .values_list("leopard_id", "leopard__code", "leopard__birth_date", "year")
+        .distinct()
+        .order_by("leopard__code", "year")
+    )
+    adult_months = settings.AGE_CLASS_ADULT_FROM_MONTHS
+    subadult_months = settings.AGE_CLASS_SUBADULT_FROM_MONTHS
+    seen: dict[int, tuple[str, set[int]]] = {}
+    unknown, young = set(), set()
+    for leopard, code, birth, year in rows:
+        _subadult_cut, adult_cut = periods.age_cutoffs(
+            date(year, 12, 31), subadult_months, adult_months
+        )
+        if birth is None:
+            unknown.add(leopard)
+        elif birth <= adult_cut:
+            seen.setdefault(leopard, (code, set()))[1].add(year)
+        else:
+            young.add(leopard)
+    adults = sorted(seen.values())
+    return YearlyHistories(
+        park=park,
+        years=years,
+        codes=[code for code, _years in adults],
+        matrix=[[int(y in seen_years) for y in years] for _code, seen_years in adults],
+        excluded_unknown_age=len(unknown - set(seen)),
+        excluded_young=len(young - set(seen)),
+    )
 
 
 def age_class_labels() -> dict[str, str]:
