@@ -51,6 +51,19 @@ class SurveyForm(forms.Form):
         return data
 
 
-def default_survey(today: date) -> dict:
-    """Return a survey of last year's winter season, the usual camera-trap census window."""
-    return {"start": date(today.year - 1, 1, 1), "end": date(today.year - 1, 3, 31)}
+# Twelve weekly occasions: short enough for a closed population, long enough for
+# recaptures.
+DEFAULT_SURVEY_DAYS = 84
+DEFAULT_OCCASION_DAYS = 7
+
+
+def default_survey(today: date, latest: date | None = None) -> dict:
+    """Return the survey a page opens on: the twelve weeks up to the latest sighting.
+
+    With no sighting yet, last year's winter season, the usual camera-trap census window.
+    """
+    if latest is None:
+        start, end = date(today.year - 1, 1, 1), date(today.year - 1, 3, 31)
+    else:
+        start, end = latest - timedelta(days=DEFAULT_SURVEY_DAYS - 1), latest
+    return {"start": start, "end": end, "occasion_days": DEFAULT_OCCASION_DAYS}

@@ -631,6 +631,12 @@ def registry_capture_histories(
     )
 
 
+def latest_sighting_day(park: Park) -> date | None:
+    """Return the local date of the park's latest confirmed sighting, or None."""
+    latest = confirmed_sightings([park.pk]).aggregate(latest=Max(_TAKEN))["latest"]
+    return latest.astimezone(park.tzinfo).date() if latest else None
+
+
 def station_usage(
     *, park: Park, occasions: Sequence[tuple[date, date]], now: datetime | None = None
 ) -> dict[int, list[int]]:

@@ -3,6 +3,7 @@
 import io
 import zipfile
 from datetime import date
+from urllib.parse import urlencode
 
 import numpy as np
 from django.http import Http404, HttpRequest, HttpResponse
@@ -21,7 +22,8 @@ from census.dashboard import (
 )
 from census.estimators import density_from_estimate
 from census.forms import PeriodForm, SurveyForm, default_survey
-from census.selectors import registry_capture_histories
+from census.selectors import latest_sighting_day, registry_capture_histories
+from traps.models import Park
 from traps.privacy import can_see_exact
 from traps.security.models import LocationAccessLog
 from traps.security.services import location_access_log
@@ -130,17 +132,19 @@ def census_csv(request: HttpRequest, table: str, park_code: str | None = None) -
     return _csv_response(exports.csv_text(columns, rows), f"{prefix}-individuals.csv")
 
 
-def _survey_form(request: HttpRequest) -> SurveyForm:
+def _survey_form(request: HttpRequest, park: Park) -> SurveyForm:
     if {"start", "end"} & set(request.GET):
         return SurveyForm(request.GET)
-    initial = {**default_survey(timezone.localdate()), "occasion_days": 7}
-    return SurveyForm(initial)
+    # The page opens on the latest weeks with data, already estimated, so its
+    # downloads carry dates from the first load.
+    default = default_survey(timezone.localdate(), latest_sighting_day(park))
+    return SurveyForm({name: str(value) for name, value in default.items()})
 
 
 def census_survey(request: HttpRequest, park_code: str) -> HttpResponse:
     scope = _scope_or_404(request, park_code)
     park = scope.park
-    form = _survey_form(request)
+    form = _survey_form(request, park)
     context: dict = {
         "scope": scope,
         "park": park,
@@ -175,7 +179,7 @@ def census_survey(request: HttpRequest, park_code: str) -> HttpResponse:
             histories=histories,
             rows=list(zip(histories.codes, histories.matrix, strict=True)),
             results=results,
-            query=request.GET.urlencode(),
+            query=urlencode({name: form.data[name] for name in ("start", "end", "occasion_days")}),
         )
     return render(request, "census/survey.html", context)
 
