@@ -160,8 +160,9 @@ class Likelihood:
             self.det_animal = animal
             self.det_trap = trap
             self.det_usage = self.usage[trap, occasion]
-            self.indicator = np.zeros((len(animal), self.n))
-            self.indicator[np.arange(len(animal)), animal] = 1.0
+            # np.nonzero lists detections animal by animal: each animal's terms are one
+            # contiguous run of columns, summed with reduceat.
+            self.det_starts = np.flatnonzero(np.diff(animal, prepend=-1))
             self.constant = np.zeros(self.n)
             self.log_c = _log_multinomial(counts)
         elif detector == "count":
@@ -208,7 +209,7 @@ class Likelihood:
             h = det.h[:, self.det_trap] * self.det_usage[None, :]  # M x J
             log_p = np.log(self.det_usage)[None, :] + det.log_h[:, self.det_trap]
             log_p = log_p + _log_ratio_expm1(h)
-            per_animal = (log_p + h) @ self.indicator
+            per_animal = np.add.reduceat(log_p + h, self.det_starts, axis=1)
             return per_animal - (det.h @ self.effort)[:, None]
         # count: Poisson(T h) per detector
         return det.log_h @ self.y.T - (det.h @ self.effort)[:, None] + self.constant[None, :]
