@@ -769,12 +769,16 @@ def _log_f0_estimate(
         "ci_level": ci,
         "parameters": parameters,
     }
-    if missed <= 1e-9:
+    if missed <= 1e-6 * captured:
+        # The optimiser stops a hair above N = S: that is the boundary estimate.
         return Estimate(**common, **_note("boundary"))
     if variance is None or not variance > 0 or not math.isfinite(variance):
         return Estimate(**common, **_note("singular_information"))
     se = math.sqrt(variance)
     se_log = se / missed
+    if z * se_log > 50:
+        # An interval spanning e^50 says nothing; report the estimate without one.
+        return Estimate(**common, se=se, **_note("singular_information"))
     return Estimate(
         **common,
         se=se,
@@ -868,11 +872,12 @@ def mb(data: CaptureData, *, ci: float = 0.95) -> Estimate:
 
     def score(missed: float) -> float:
         n_total = s + missed
-        return float(
-            special.digamma(n_total + 1)
-            - special.digamma(missed + 1)
-            + t * math.log1p(-p_of(n_total))
-        )
+        with np.errstate(divide="ignore"):
+            return float(
+                special.digamma(n_total + 1)
+                - special.digamma(missed + 1)
+                + t * np.log1p(-p_of(n_total))
+            )
 
     if not score(0.0) > 0:
         missed: float | None = 0.0
@@ -903,13 +908,19 @@ def mb(data: CaptureData, *, ci: float = 0.95) -> Estimate:
     return _log_f0_estimate(MB, s, t, n_hat, variance, loglik, 3, z, ci, p, {"p": p, "c": c})
 
 
+# log(N - S) beyond this is "no information", and exp() of it would overflow.
+_MAX_LOG_MISSED = math.log(_MAX_MISSED)
+
+
 def _mh2_negative_loglik(beta: np.ndarray, frequencies: np.ndarray, s: int, t: int) -> float:
+    if not np.all(np.isfinite(beta)) or beta[0] > _MAX_LOG_MISSED + 1:
+        return 1e12
     missed = math.exp(beta[0])
     weight, p1, p2 = special.expit(beta[1:])
     j = np.arange(t + 1)
-    with np.errstate(divide="ignore"):
-        log_class1 = math.log(weight) + special.xlogy(j, p1) + special.xlog1py(t - j, -p1)
-        log_class2 = math.log1p(-weight) + special.xlogy(j, p2) + special.xlog1py(t - j, -p2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_class1 = np.log(weight) + special.xlogy(j, p1) + special.xlog1py(t - j, -p1)
+        log_class2 = np.log1p(-weight) + special.xlogy(j, p2) + special.xlog1py(t - j, -p2)
     log_q = np.logaddexp(log_class1, log_class2)
     counts = np.concatenate([[missed], frequencies])
     value = special.gammaln(s + missed + 1) - special.gammaln(missed + 1) + float(counts @ log_q)
@@ -961,9 +972,9 @@ def mh2(data: CaptureData, occasions: int | None = None, *, ci: float = 0.95) ->
         beta = candidate
         if np.max(np.abs(step)) < 1e-9:
             break
-    missed = math.exp(beta[0])
-    if missed > _MAX_MISSED or not np.all(np.isfinite(beta)):
+    if not np.all(np.isfinite(beta)) or beta[0] > _MAX_LOG_MISSED:
         return no_estimate(MH2, s, t, "no_maximum")
+    missed = math.exp(beta[0])
     weight, p1, p2 = (float(x) for x in special.expit(beta[1:]))
     if p1 < p2:  # report the more catchable class first, as wiqid
         weight, p1, p2 = 1 - weight, p2, p1

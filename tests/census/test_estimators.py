@@ -569,3 +569,15 @@ def test_best_by_aic_picks_mh2_for_rabbits():
     # Rabbits: M0 379.5941 against Mh2 369.6155.
     assert chosen.model == MH2
     assert chosen.parameters["selection"]["aic"]["m0"] == pytest.approx(379.5941, abs=5e-5)
+
+
+def test_likelihood_models_give_json_safe_answers_on_random_histories():
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        occasions = int(rng.integers(2, 12))
+        animals = int(rng.integers(1, 30))
+        histories = (rng.random((animals, occasions)) < rng.random() * 0.5).astype(int)
+        for function in (mt, mb, mh2):
+            estimate = function(histories)
+            json.dumps(estimate.to_dict(), allow_nan=False)
+            assert estimate.n_hat is None or estimate.n_hat >= estimate.captured
