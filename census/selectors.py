@@ -49,7 +49,7 @@ from django.db.models.functions import Coalesce, ExtractYear, Lag, TruncDate
 from django.utils import timezone
 
 from census import effort, periods
-from census.models import CensusResult
+from census.models import CensusResult, DensityRun
 from census.periods import Period
 from leopards.models import AgeClass, Flank, Sighting, age_class_at
 from traps.models import Deployment, MalfunctionPeriod, Park, Role, Station
@@ -628,6 +628,17 @@ def registry_capture_histories(
         matrix=matrix,
         detections=sorted(set(detections)),
         station_codes=station_codes,
+    )
+
+
+def latest_density(park: Park) -> DensityRun | None:
+    """Return the park's latest density fit that gave an estimate, or None."""
+    return (
+        DensityRun.objects.filter(
+            park=park, status=DensityRun.Status.DONE, density_per_100km2__isnull=False
+        )
+        .order_by("-finished_at", "-pk")
+        .first()
     )
 
 

@@ -93,6 +93,8 @@ class SurvivalEstimate:
             "first_seen": list(self.first_seen),
             "ci_level": self.ci_level,
             "reason": self.reason,
+            "reason_code": self.reason_code,
+            "reason_params": dict(self.reason_params),
         }
 
 

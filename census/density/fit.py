@@ -205,6 +205,8 @@ class DensityFit:
             "conditional": self.conditional,
             "ci_level": self.ci_level,
             "reason": self.reason,
+            "reason_code": self.reason_code,
+            "reason_params": dict(self.reason_params),
             "warnings": list(self.warnings),
         }
 
@@ -291,6 +293,7 @@ def fit_density(
     fast: bool | None = None,
     region_area_ha: float | None = None,
     ci: float = 0.95,
+    progress: Callable[[float], None] | None = None,
 ) -> DensityFit:
     """Fit D, the detection intercept and sigma by maximum likelihood as secr.fit does.
 
@@ -302,6 +305,11 @@ def fit_density(
     """
     if fast is None:
         fast = bool(np.all(np.isin(history.usage, (0, 1))))
+
+    def report(fraction: float) -> None:
+        if progress is not None:
+            progress(fraction)
+
     if detectfn not in DETECTFNS:
         raise ValueError(f"unknown detection function {detectfn!r}")
     z = float(stats.norm.ppf(1 - (1 - ci) / 2))
@@ -363,8 +371,19 @@ def fit_density(
             value = lik.conditional(*detection_real(theta))
         return -value if np.isfinite(value) else 1e12
 
+    report(0.05)
     start = _start(lik, history, links)
-    result = optimize.minimize(negative_cl, start, method="BFGS", options={"gtol": 1e-5})
+    iterations = [0]
+
+    def step_done(_theta: np.ndarray) -> None:
+        iterations[0] += 1
+        # BFGS takes 10-30 iterations here; the bar moves on without claiming more.
+        report(min(0.6, 0.1 + 0.025 * iterations[0]))
+
+    result = optimize.minimize(
+        negative_cl, start, method="BFGS", options={"gtol": 1e-5}, callback=step_done
+    )
+    report(0.65)
     theta = result.x
     # BFGS stops on its own gradient estimate; Newton steps on the finite-difference
     # Hessian take the optimum to many more digits, so fits are reproducible.
@@ -406,7 +425,9 @@ def fit_density(
             return -value if np.isfinite(value) else 1e12
 
         loglik = -objective(beta)
+    report(0.75)
     information = hessian(objective, beta)
+    report(0.9)
     eigenvalues = np.linalg.eigvalsh(information)
     if not np.all(eigenvalues > 0):
         return _no_fit(

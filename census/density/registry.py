@@ -7,6 +7,7 @@ malfunction days excluded (census.effort), with the same photo-evidence rule as 
 secr export. The park's stored boundary clips the mask.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -15,6 +16,8 @@ import numpy as np
 
 from census import secr
 from census.density.data import CaptureHistory, capture_history
+from census.density.fit import DensityFit, fit_density
+from census.density.mask import Mask, buffer_mask
 from census.selectors import registry_capture_histories, survey_usage
 from traps.models import Park, Station
 
@@ -86,3 +89,42 @@ def registry_survey(
         area_ha=float(park.area_km2) * 100,
         raised_usage=raised,
     )
+
+
+# About four times the detection scale of Amur leopards in camera-trap surveys
+# (sigma of 2-3 km), secr's rule of thumb for a halfnormal; each fit checks it.
+PARK_DEFAULT_BUFFER = 12_000.0
+
+
+def fit_survey(
+    survey: RegistrySurvey,
+    *,
+    detectfn: str,
+    buffer: float = PARK_DEFAULT_BUFFER,
+    spacing: float | None = None,
+    conditional: bool = False,
+    progress: Callable[[float], None] | None = None,
+) -> tuple[DensityFit, list[str]]:
+    """Fit density to a park's survey on a buffer mask clipped to the park; add warnings."""
+    warnings = []
+    if survey.raised_usage:
+        warnings.append(
+            f"{survey.raised_usage} camera-occasions had photos but no working night in the "
+            "deployment records; they count one night"
+        )
+    if survey.polygons is None:
+        warnings.append("the park has no stored boundary: the mask is not clipped")
+    traps = survey.history.traps
+    if len(traps):
+        mask = buffer_mask(traps, buffer, spacing=spacing, polygons=survey.polygons)
+    else:
+        mask = Mask(points=traps.reshape(0, 2), spacing=spacing or 1.0, buffer=buffer)
+    fit = fit_density(
+        survey.history,
+        mask,
+        detectfn=detectfn,
+        conditional=conditional,
+        region_area_ha=survey.area_ha,
+        progress=progress,
+    )
+    return fit, warnings

@@ -1,7 +1,7 @@
 """estimate_density on the command line: secr text files and a park's registry data."""
 
 import json
-from datetime import date, timedelta
+from datetime import date
 from io import StringIO
 from pathlib import Path
 
@@ -9,10 +9,8 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from census import secr
 from census.density.registry import registry_survey
-from census.density.simulate import simulate
-from tests.census.helpers import cat, local, sight, station_running
+from tests.census.helpers import cat, grid_park, local, sight, simulated_survey
 from traps.models import MalfunctionPeriod
 
 DATA = Path(__file__).parent / "data" / "secr"
@@ -131,23 +129,6 @@ def test_unreadable_input_is_a_command_error(tmp_path):
 
 # --- a park's survey from the registry ------------------------------------------------------
 
-ORIGIN = (43.1, 131.4)  # latitude, longitude of the grid's south-west camera
-
-
-def grid_park(park, size=6, step_m=1500.0):
-    """Put a size x size grid of cameras (step_m apart) in the park, running all year."""
-    x0, y0 = secr.project(*ORIGIN)
-    transformer = secr._transformer()
-    deployments = []
-    for i in range(size):
-        for j in range(size):
-            lon, lat = transformer.transform(x0 + i * step_m, y0 + j * step_m, direction="INVERSE")
-            _station, deployment = station_running(
-                park, f"C{i}{j}", latitude=f"{lat:.6f}", longitude=f"{lon:.6f}"
-            )
-            deployments.append(deployment)
-    return deployments
-
 
 @pytest.mark.django_db
 def test_registry_survey_takes_usage_from_deployments_minus_malfunctions(park):
@@ -175,27 +156,7 @@ def test_registry_survey_takes_usage_from_deployments_minus_malfunctions(park):
 @pytest.mark.django_db
 def test_estimate_density_fits_a_parks_survey_near_the_true_density(park):
     deployments = grid_park(park)
-    history, _population = simulate(
-        traps=np.array(
-            [
-                [int(d.station.code[1]) * 1500.0, int(d.station.code[2]) * 1500.0]
-                for d in deployments
-            ]
-        ),
-        usage=np.ones((36, 30)),
-        density=0.004,  # animals per ha = 40 per 100 km2
-        intercept=0.08,
-        sigma=1500.0,
-        buffer=6000,
-        rng=np.random.default_rng(3),
-    )
-    start = date(2024, 6, 1)
-    leopards = {}
-    for animal, occasion, trap in history.detections.tolist():
-        if animal not in leopards:
-            leopards[animal] = cat(f"LEO-{animal:03d}U", date(2015, 1, 1), "unknown")
-        day = start + timedelta(days=occasion)
-        sight(deployments[trap], leopards[animal], local(park, day.year, day.month, day.day, 22))
+    history = simulated_survey(park, deployments, date(2024, 6, 1))
 
     data = run_json(
         "--park", "alpha", "--start", "2024-06-01", "--end", "2024-06-30", "--buffer", "6000"

@@ -1,5 +1,6 @@
 """Estimate density by spatial capture-recapture from secr text files or from the registry."""
 
+import dataclasses
 import json
 import math
 from datetime import date
@@ -12,14 +13,11 @@ from census.density.data import DETECTORS, read_capthist
 from census.density.fit import DensityFit, fit_density
 from census.density.likelihood import DETECTFNS
 from census.density.mask import Mask, buffer_mask, parse_mask
-from census.density.registry import registry_survey
+from census.density.registry import PARK_DEFAULT_BUFFER, fit_survey, registry_survey
 from traps.models import Park
 
 # secr.fit's default when no buffer or mask is given.
 SECR_DEFAULT_BUFFER = 100.0
-# About four times the detection scale of Amur leopards in camera-trap surveys
-# (sigma of 2-3 km), secr's rule of thumb for a halfnormal; the fit checks it.
-PARK_DEFAULT_BUFFER = 12_000.0
 
 
 def _date(value: str) -> date:
@@ -115,23 +113,21 @@ class Command(BaseCommand):
             except ValueError as error:
                 raise CommandError(str(error)) from error
             history = survey.history
-            if survey.raised_usage:
-                warnings.append(
-                    f"{survey.raised_usage} camera-occasions had photos but no working "
-                    "night in the deployment records; they count one night"
-                )
-            if area_km2 is None:
-                area_km2 = survey.area_ha / 100
+            if area_km2 is not None:
+                survey = dataclasses.replace(survey, area_ha=area_km2 * 100)
             extra = {
                 "park": park.code,
                 "start": options["start"].isoformat(),
                 "end": options["end"].isoformat(),
                 "occasion_days": options["occasion_days"],
             }
-            polygons = survey.polygons
-            buffer = options["buffer"] or PARK_DEFAULT_BUFFER
-            if polygons is None:
-                warnings.append("the park has no stored boundary: the mask is not clipped")
+            fit, warnings = fit_survey(
+                survey,
+                detectfn=options["detectfn"],
+                buffer=options["buffer"] or PARK_DEFAULT_BUFFER,
+                spacing=options["spacing"],
+                conditional=options["conditional"],
+            )
         else:
             if not (options["captures"] and options["traps"]):
                 raise CommandError("give --captures and --traps, or --park --start --end")
@@ -144,19 +140,17 @@ class Command(BaseCommand):
                 )
             except ValueError as error:
                 raise CommandError(str(error)) from error
-            polygons = None
             buffer = options["buffer"]
             if buffer is None and not options["mask"]:
                 buffer = SECR_DEFAULT_BUFFER
                 warnings.append(f"using secr's default buffer width of {buffer:g} m")
-        mask = self._mask(options, history.traps, buffer, polygons)
-        fit = fit_density(
-            history,
-            mask,
-            detectfn=options["detectfn"],
-            conditional=options["conditional"],
-            region_area_ha=area_km2 * 100 if area_km2 else None,
-        )
+            fit = fit_density(
+                history,
+                self._mask(options, history.traps, buffer),
+                detectfn=options["detectfn"],
+                conditional=options["conditional"],
+                region_area_ha=area_km2 * 100 if area_km2 else None,
+            )
         data = fit.to_dict()
         data["warnings"] = warnings + data["warnings"]
         data.update(extra)
@@ -165,9 +159,7 @@ class Command(BaseCommand):
             return
         self.stdout.write(self._text(fit, data))
 
-    def _mask(
-        self, options: dict[str, Any], traps: Any, buffer: float | None, polygons: Any
-    ) -> Mask:
+    def _mask(self, options: dict[str, Any], traps: Any, buffer: float | None) -> Mask:
         if options["mask"]:
             try:
                 return parse_mask(_read(options["mask"]), spacing=options["spacing"])
@@ -175,7 +167,7 @@ class Command(BaseCommand):
                 raise CommandError(f"{options['mask']}: {error}") from error
         if len(traps) == 0:
             return Mask(points=traps.reshape(0, 2), spacing=options["spacing"] or 1.0)
-        return buffer_mask(traps, buffer, spacing=options["spacing"], polygons=polygons)
+        return buffer_mask(traps, buffer, spacing=options["spacing"])
 
     def _text(self, fit: DensityFit, data: dict[str, Any]) -> str:
         lines = [
