@@ -757,3 +757,13 @@ def census_results_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[
     if Role.ADMIN in user_roles(user):
         mine |= Q(park__isnull=True)
     return CensusResult.objects.filter(mine).select_related("park")
+
+
+def density_runs_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[DensityRun]:
+    """Return the density fits of the parks the user may see, newest first."""
+    return (
+        DensityRun.objects.filter(park__in=parks_for_user(user))
+        .select_related("park")
+        .defer("park__boundary")
+        .order_by("-created_at", "-pk")
+    )

@@ -186,3 +186,28 @@ def test_invalid_fit_request_is_refused_without_a_run(client, scientist, park):
     assert response.status_code == 302
     assert DensityRun.objects.count() == 0
     assert json.dumps({"ok": True})
+
+
+def test_api_lists_the_density_fits_of_the_users_parks_only(client, manager, park, other_park):
+    mine = DensityRun.objects.create(
+        park=park,
+        start=date(2024, 6, 1),
+        end=date(2024, 6, 30),
+        buffer_m=6000,
+        status=DensityRun.Status.DONE,
+        density_per_100km2=1.2,
+        result={"D_per_ha": 0.00012, "sigma": 2500.0},
+    )
+    DensityRun.objects.create(
+        park=other_park, start=date(2024, 6, 1), end=date(2024, 6, 30), buffer_m=6000
+    )
+    client.force_login(manager)
+
+    response = client.get("/api/density-runs/")
+
+    assert response.status_code == 200
+    rows = response.json()["results"]
+    assert [row["id"] for row in rows] == [mine.pk]
+    assert rows[0]["park_code"] == "alpha"
+    assert rows[0]["result"]["sigma"] == 2500.0
+    assert client.get(f"/api/density-runs/{mine.pk + 1}/").status_code == 404
