@@ -56,16 +56,21 @@ def census_dashboard(request: HttpRequest, park_code: str | None = None) -> Http
     filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
     context = dashboard(scope=scope, filters=filters, today=timezone.localdate())
     query = request.GET.urlencode()
+    context["density"] = latest_density(scope.park) if scope.park else None
     # A year page's HTML is kept as well as its figures: rendering the tables cost
     # more than reading them. The park switcher lists the user's own parks, and the
     # form echoes the query, so both are part of the key.
     context.update(
         form=form,
         query=query,
-        # Outside the cached page: a fit that finishes shows at once.
-        density=latest_density(scope.park) if scope.park else None,
         fragment_seconds=DASHBOARD_CACHE_SECONDS if context["cache_key"] else 0,
-        fragment_key=(context["cache_key"], query, [p.pk for p in scope.available]),
+        # The latest density fit is read live; a new one renews the cached HTML.
+        fragment_key=(
+            context["cache_key"],
+            query,
+            [p.pk for p in scope.available],
+            context["density"].pk if context["density"] else None,
+        ),
     )
     return render(request, "census/dashboard.html", context)
 
