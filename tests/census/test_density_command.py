@@ -170,3 +170,12 @@ def test_estimate_density_fits_a_parks_survey_near_the_true_density(park):
     # N in the park's 2,800 km2.
     assert data["N"]["estimate"] == pytest.approx(data["D_per_100km2"] * 28)
     assert "no stored boundary" in " ".join(data["warnings"])
+
+
+@pytest.mark.django_db
+def test_a_park_without_cameras_gives_a_reason_not_an_error(park):
+    data = run_json("--park", "alpha", "--start", "2024-06-01", "--end", "2024-06-30")
+
+    assert data["D_per_ha"] is None
+    assert data["reason"] == "no animals detected"
+    assert data["mask_points"] == 0
