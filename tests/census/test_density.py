@@ -410,3 +410,35 @@ def test_fit_recovers_the_density_of_a_simulated_survey(detector, detectfn, inte
     assert fit.ok, fit.reason
     assert fit.density.lcl < 2.0 < fit.density.ucl
     assert fit.sigma.lcl < 40.0 < fit.sigma.ucl
+
+
+def test_mask_is_clipped_to_a_boundary_with_a_hole():
+    traps = np.array([[0.0, 0.0], [100.0, 0.0], [0.0, 100.0], [100.0, 100.0]])
+    outer = np.array([[-50.0, -50.0], [150.0, -50.0], [150.0, 150.0], [-50.0, 150.0]])
+    hole = np.array([[40.0, 40.0], [60.0, 40.0], [60.0, 60.0], [40.0, 60.0]])
+
+    full = buffer_mask(traps, 100, spacing=10)
+    clipped = buffer_mask(traps, 100, spacing=10, polygons=[[outer, hole]])
+
+    x, y = clipped.points.T
+    assert len(clipped) < len(full)
+    assert np.all((x > -50) & (x < 150) & (y > -50) & (y < 150))
+    assert not np.any((x > 40) & (x < 60) & (y > 40) & (y < 60))
+
+
+def test_park_boundary_in_geojson_becomes_rings_in_metres():
+    from census.density.registry import boundary_polygons
+
+    square = {
+        "type": "Polygon",
+        "coordinates": [
+            [[131.0, 43.0], [131.1, 43.0], [131.1, 43.1], [131.0, 43.1], [131.0, 43.0]]
+        ],
+    }
+
+    (rings,) = boundary_polygons(square)
+    (ring,) = rings
+    # The southern edge: 0.1 degree of longitude at 43 N is about 8.14 km.
+    assert np.hypot(*(ring[1] - ring[0])) == pytest.approx(8_140, rel=0.01)
+    assert boundary_polygons({"type": "Point", "coordinates": [131, 43]}) is None
+    assert boundary_polygons(None) is None
