@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
@@ -256,11 +256,14 @@ def density_run_execute(*, run_id: int) -> None:
         fit, warnings = fit_survey(
             survey, detectfn=run.detectfn, buffer=run.buffer_m, progress=progress
         )
-    except ValueError as error:
+    except OperationalError:
+        raise  # the task retries with backoff
+    except Exception as error:  # a page must never poll a run that died for ever
+        logger.exception("density run %s failed", run.pk)
         DensityRun.objects.filter(pk=run.pk).update(
             status=DensityRun.Status.FAILED,
             progress=100,
-            reason=str(error),
+            reason=str(error) if isinstance(error, ValueError) else type(error).__name__,
             finished_at=timezone.now(),
         )
         return

@@ -211,3 +211,20 @@ def test_api_lists_the_density_fits_of_the_users_parks_only(client, manager, par
     assert rows[0]["park_code"] == "alpha"
     assert rows[0]["result"]["sigma"] == 2500.0
     assert client.get(f"/api/density-runs/{mine.pk + 1}/").status_code == 404
+
+
+def test_a_fit_that_crashes_is_marked_failed_not_left_running(park, monkeypatch):
+    run = DensityRun.objects.create(
+        park=park, start=date(2024, 6, 1), end=date(2024, 6, 30), buffer_m=6000
+    )
+
+    def crash(**kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr("census.services.registry_survey", crash)
+    density_run_execute(run_id=run.pk)
+
+    run.refresh_from_db()
+    assert run.status == DensityRun.Status.FAILED
+    assert run.finished
+    assert run.reason == "MemoryError"
