@@ -84,10 +84,10 @@ def peak_memory_mb(history, mask, *, fast: bool) -> float:
     return peak / 2**20
 
 
-def replicates(surveys: int, seed: int) -> None:
+def replicates(surveys: int, seed: int, first: int = 0) -> None:
     """Fit simulated surveys and print the bias and coverage of D against the truth."""
     estimates, covered, seconds_all, cpu_all = [], 0, [], []
-    for replicate in range(surveys):
+    for replicate in range(first, first + surveys):
         history, _population = survey(np.random.default_rng(seed + 1000 + replicate))
         mask = buffer_mask(history.traps, BUFFER, spacing=SPACING)
         seconds, cpu, fit = timed_fit(history, mask, fast=True)
@@ -154,11 +154,14 @@ def main() -> None:
     parser.add_argument(
         "--part", choices=["all", "timing", "replicates"], default="all", help="what to run"
     )
+    parser.add_argument(
+        "--first", type=int, default=0, help="index of the first survey (to split a run)"
+    )
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     if args.part in ("all", "replicates"):
-        replicates(args.surveys, args.seed)
+        replicates(args.surveys, args.seed, args.first)
     if args.part in ("all", "timing"):
         timing(args.seed)
 
