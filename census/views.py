@@ -215,7 +215,12 @@ def census_density_start(request: HttpRequest, park_code: str) -> HttpResponse:
     form = DensityRunForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
-        return redirect("census:survey", park_code=scope.park.code)
+        survey = SurveyForm({**request.POST.dict(), "occasion_days": "7"})
+        back = reverse("census:survey", args=[scope.park.code])
+        if survey.is_valid():
+            # Back to the same survey, not to the page's default one.
+            back += "?" + urlencode({k: survey.data[k] for k in ("start", "end", "occasion_days")})
+        return redirect(back + "#density")
     data = form.cleaned_data
     density_run_request(
         park=scope.park,

@@ -2,7 +2,6 @@
 
 import csv
 import io
-import json
 from datetime import date
 
 import pytest
@@ -184,8 +183,10 @@ def test_invalid_fit_request_is_refused_without_a_run(client, scientist, park):
     )
 
     assert response.status_code == 302
+    assert "start=2024-06-01" in response.url
     assert DensityRun.objects.count() == 0
-    assert json.dumps({"ok": True})
+    page = client.get(response.url).content.decode()
+    assert "Ensure this value is greater than or equal to 0.5" in page
 
 
 def test_api_lists_the_density_fits_of_the_users_parks_only(client, manager, park, other_park):
