@@ -5,9 +5,9 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
 
 from census.filters import CensusResultFilter
-from census.models import CensusResult
-from census.selectors import census_results_for_user
-from census.serializers import CensusResultSerializer
+from census.models import CensusResult, DensityRun
+from census.selectors import census_results_for_user, density_runs_for_user
+from census.serializers import CensusResultSerializer, DensityRunSerializer
 from traps.api_catalogue import READ_ERRORS
 
 
@@ -23,3 +23,16 @@ class CensusResultViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self) -> QuerySet[CensusResult]:
         return census_results_for_user(self.request.user).order_by("park__name", "year", "pk")
+
+
+@extend_schema_view(
+    list=extend_schema(responses={200: DensityRunSerializer(many=True), **READ_ERRORS}),
+    retrieve=extend_schema(responses={200: DensityRunSerializer, **READ_ERRORS}),
+)
+class DensityRunViewSet(viewsets.ReadOnlyModelViewSet):
+    """Density fits (spatial capture-recapture) of the user's parks, newest first."""
+
+    serializer_class = DensityRunSerializer
+
+    def get_queryset(self) -> QuerySet[DensityRun]:
+        return density_runs_for_user(self.request.user)

@@ -102,8 +102,22 @@ def parse_capture_histories(text: str) -> tuple[list[str], np.ndarray]:
 
 def parse_frequencies(text: str) -> list[int]:
     """Parse capture frequencies f1..ft (animals caught exactly 1..t times) from text."""
+    lines = _data_lines(text)
+    looks_binary = [
+        tokens
+        for _number, tokens in lines
+        if all(token in ("0", "1") for token in tokens)
+        or (len(tokens) == 1 and len(tokens[0]) > 1 and _BINARY.fullmatch(tokens[0]))
+    ]
+    if len(lines) > 1 and len(looks_binary) == len(lines):
+        # f1..ft is one list of counts; many lines of 0s and 1s are capture histories,
+        # and read as frequencies they would give a wrong N without any warning.
+        raise ValueError(
+            f"this looks like capture histories ({len(lines)} lines of 0s and 1s), not "
+            "capture frequencies f1..ft; read it without --frequencies"
+        )
     values: list[int] = []
-    for number, tokens in _data_lines(text):
+    for number, tokens in lines:
         for token in tokens:
             if not _COUNT.fullmatch(token):
                 raise ValueError(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import numpy as np
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.cache import cache
 from django.db import connection
@@ -20,7 +21,7 @@ from django.db.models import Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from census import periods
+from census import estimate_text, periods
 from census.models import CensusResult
 from census.periods import Period
 from census.selectors import (
@@ -29,7 +30,9 @@ from census.selectors import (
     census_counts,
     census_effort,
     individuals_by_period,
+    yearly_adult_histories,
 )
+from census.survival import cjs
 from leopards.models import AgeClass, Sex
 from traps.models import Park, Station
 from traps.privacy import generalise
@@ -269,6 +272,31 @@ def dashboard(*, scope: Scope, filters: dict[str, Any], today: date) -> dict[str
     }
 
 
+# Survival is fitted on at most this many years up to the page's year.
+SURVIVAL_YEARS = 10
+
+
+def park_survival(park: Park, year: int) -> dict[str, Any]:
+    """Return apparent annual survival of the park's adults up to `year` (CJS phi(.)p(.))."""
+    first = year - SURVIVAL_YEARS + 1
+    histories = yearly_adult_histories(park=park, first_year=first, last_year=year)
+    # Start at the first year with an adult seen: empty leading years add nothing.
+    columns = [any(row[i] for row in histories.matrix) for i in range(len(histories.years))]
+    offset = columns.index(True) if any(columns) else 0
+    years = histories.years[offset:]
+    matrix = [row[offset:] for row in histories.matrix]
+    fit = cjs(np.array(matrix, dtype=int).reshape(len(matrix), len(years)))
+    return {
+        "first_year": years[0] if years else year,
+        "last_year": year,
+        "adults": len(histories.codes),
+        "phi": fit.phi[0].to_dict() if fit.ok else None,
+        "p": fit.p[0].to_dict() if fit.ok else None,
+        "first_seen": list(zip(years, fit.first_seen, strict=False)) if fit.ok else [],
+        "reason": estimate_text.survival_reason(fit.reason_code, fit.reason_params),
+    }
+
+
 def _dashboard_body(*, scope: Scope, filters: dict[str, Any], today: date) -> dict[str, Any]:
     series = yearly_series(scope)
     years = [int(row["label"]) for row in series]
@@ -318,6 +346,7 @@ def _dashboard_body(*, scope: Scope, filters: dict[str, Any], today: date) -> di
             for name in ("individuals", "adults", "subadults", "kittens")
         }
     return {
+        "survival": park_survival(scope.park, year) if scope.park else None,
         "points": station_points(scope, stations),
         "series": series,
         "years": years,

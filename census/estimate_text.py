@@ -17,6 +17,9 @@ from census.estimators import DensityEstimate, Estimate
 MODEL_LABELS: dict[str, Promise] = {
     "chapman": _("Chapman (two samples)"),
     "m0": _("M0 (equal capture probability)"),
+    "mt": _("Mt (capture probability varies by occasion)"),
+    "mb": _("Mb (trap-happy or trap-shy response)"),
+    "mh2": _("Mh2 (two groups of catchability, Pledger)"),
     "mh-jackknife": _("Mh jackknife"),
     "mh-chao": _("Mh Chao"),
 }
@@ -35,6 +38,10 @@ INTERVAL_METHODS: dict[str, Promise] = {
     ),
     estimators.CHAO_NO_SINGLETONS_INTERVAL: _(
         "Chao's interval for no singletons (EstimateS eqn 14)"
+    ),
+    estimators.LOG_F0_INTERVAL: _(
+        "Wald interval on log(N - S) from the observed information (as wiqid, program "
+        "MARK's log-normal form)"
     ),
 }
 
@@ -87,6 +94,11 @@ REASONS: dict[str, Promise] = {
         "only one animal captured: the jackknife's order test needs at least two"
     ),
     "jackknife_failed": _("the jackknife failed numerically on these frequencies"),
+    "needs_histories": _(
+        "model %(model)s needs who was caught on which occasion; capture frequencies do "
+        "not say that. Give the capture histories instead."
+    ),
+    "no_convergence": _("the likelihood maximisation did not converge; no estimate"),
     "area_not_positive": _("the effective area must be a positive number of km²"),
     "no_abundance": _("there is no abundance estimate to convert"),
 }
@@ -126,3 +138,61 @@ def estimate_note(estimate: Estimate) -> str:
 def interval_method(estimate: Estimate) -> str:
     """Return how the estimate's interval was computed, in the user's language."""
     return str(INTERVAL_METHODS.get(estimate.interval_method, estimate.interval_method))
+
+
+# census.density.fit.REASONS and census.survival.REASONS, for pages.
+DENSITY_REASONS: dict[str, Promise] = {
+    "no_animals": _("no animals detected"),
+    "too_few_animals": _("only %(n)s animals detected; a spatial model needs at least %(minimum)s"),
+    "no_recaptures": _(
+        "no recaptures: each of the %(n)s animals was detected once, so the detection "
+        "scale (sigma) cannot be estimated"
+    ),
+    "no_spatial_recaptures": _(
+        "no animal was detected at more than one camera, so the detection scale (sigma) "
+        "cannot be estimated"
+    ),
+    "no_usage": _("no camera worked on any occasion (every usage is zero)"),
+    "detection_without_usage": _(
+        "%(count)s detections at cameras on occasions when they did not work (usage 0), "
+        "e.g. detector %(detector)s on occasion %(occasion)s; correct the deployments or "
+        "the usage"
+    ),
+    "detections_exceed_usage": _(
+        "detector %(detector)s has more detections of one animal (%(count)s) than "
+        "occasions it worked (%(size)s)"
+    ),
+    "mask_misses_detectors": _(
+        "the mask does not cover %(count)s cameras (e.g. %(detector)s): widen it or give a "
+        "mask that contains every camera"
+    ),
+    "mask_empty": _("the mask has no points"),
+    "no_convergence": _("the fit did not converge (%(detail)s); no estimate"),
+    "singular_hessian": _(
+        "the fit reached a point where the information matrix is not positive definite "
+        "(%(detail)s); the parameters are not identifiable from these data"
+    ),
+}
+
+SURVIVAL_REASONS: dict[str, Promise] = {
+    "too_few_occasions": _("survival needs at least three years of detections, got %(occasions)s"),
+    "not_binary": _("detection histories must contain only 0 and 1"),
+    "no_recaptures": _(
+        "no animal was seen again after its first year, so survival cannot be told from detection"
+    ),
+    "no_convergence": _("the likelihood maximisation did not converge; no estimate"),
+}
+
+
+def density_reason(code: str | None, params: Mapping[str, Any], fallback: str = "") -> str:
+    """Return why a density fit gave no estimate, in the user's language."""
+    if code not in DENSITY_REASONS:
+        return fallback
+    return _text(DENSITY_REASONS, code, params)
+
+
+def survival_reason(code: str | None, params: Mapping[str, Any]) -> str:
+    """Return why a survival fit gave no estimate, in the user's language."""
+    if code not in SURVIVAL_REASONS:
+        return ""
+    return _text(SURVIVAL_REASONS, code, params)

@@ -1,4 +1,4 @@
-"""Closed-population capture-recapture estimators: Chapman, M0, Mh jackknife and Chao Mh.
+"""Closed-population capture-recapture: Chapman, M0, Mt, Mb, Mh2, Mh jackknife and Chao Mh.
 
 Pure numpy/scipy, so the management command, a Celery task and a notebook give the same
 figures. Each estimator takes either a 0/1 capture-history matrix (animals x occasions) or
@@ -21,12 +21,18 @@ from typing import Any
 import numpy as np
 from scipy import optimize, special, stats
 
+from census.numdiff import gradient, hessian
+
 CaptureData = Sequence[int] | Sequence[Sequence[int]] | np.ndarray
 
 CHAPMAN = "chapman"
 M0 = "m0"
 MH_JACKKNIFE = "mh_jackknife"
 MH_CHAO = "mh_chao"
+MT = "mt"
+MB = "mb"
+MH2 = "mh2"
+LIKELIHOOD_MODELS = (M0, MT, MB, MH2)
 
 NO_INTERVAL = "none"
 LOG_NORMAL_F0 = "log-normal on f0 = N - S (Chao 1987)"
@@ -41,6 +47,11 @@ JACKKNIFE_INTERVAL = (
     "SE from CAPTURE's power-weighted variance over orders"
 )
 
+LOG_F0_INTERVAL = (
+    "Wald interval on log(N - S) from the observed information (as wiqid, program MARK's "
+    "log-normal form)"
+)
+
 INTERVAL_METHODS = (
     NO_INTERVAL,
     LOG_NORMAL_F0,
@@ -48,6 +59,7 @@ INTERVAL_METHODS = (
     M0_INTERVAL,
     JACKKNIFE_INTERVAL,
     CHAO_NO_SINGLETONS_INTERVAL,
+    LOG_F0_INTERVAL,
 )
 
 # Why there is no estimate, by code, with the values each message names. The English
@@ -79,6 +91,9 @@ REASONS = {
     "jackknife_one_animal": "only one animal captured: the jackknife's order test needs "
     "at least two",
     "jackknife_failed": "the jackknife failed numerically on these frequencies",
+    "needs_histories": "model {model} needs who was caught on which occasion; capture "
+    "frequencies do not say that. Give the capture histories instead.",
+    "no_convergence": "the likelihood maximisation did not converge; no estimate",
     "area_not_positive": "the effective area must be a positive number of km2",
     "no_abundance": "there is no abundance estimate to convert",
 }
@@ -143,6 +158,8 @@ class Estimate:
     # A caveat about a figure that exists (e.g. no interval at a boundary estimate).
     note: str | None = None
     jackknife: JackknifeSelection | None = None
+    # Further fitted parameters by name (p per occasion, c, mixture), plain numbers.
+    parameters: Mapping[str, Any] = field(default_factory=dict)
     # The keys of REASONS and NOTES behind `reason` and `note`, and the values they name.
     reason_code: str | None = None
     reason_params: Mapping[str, Any] = field(default_factory=dict)
@@ -169,8 +186,10 @@ class Estimate:
             "ci_level": self.ci_level,
             "note": self.note,
         }
-        if self.model == M0:
+        if self.model in LIKELIHOOD_MODELS:
             data["aic"] = self.aic
+        if self.parameters:
+            data["parameters"] = dict(self.parameters)
         if self.model == MH_JACKKNIFE:
             data["jackknife_order"] = self.jackknife.order if self.jackknife else None
             data["jackknife"] = self.jackknife.to_dict() if self.jackknife else None
@@ -703,6 +722,290 @@ def chao_mh(
         ci_level=ci,
         **_note("bias_corrected" if (f1 and (f2 == 0 or bias_corrected)) else None),
     )
+
+
+# ---------------------------------------------------------------------------
+# Mt, Mb and Mh2: likelihoods of individual histories (Otis et al. 1978; Pledger 2000)
+#
+# All four likelihood models (with M0) share the history-level likelihood with
+# N! / (N - S)! and no multinomial constant for the histories, as wiqid and program
+# MARK, so their AICs can be compared and `best_by_aic` can pick one.
+
+
+def _histories(data: CaptureData, model: str) -> np.ndarray | Estimate:
+    array = _numeric_array(data, "capture data")
+    if array.ndim == 1:
+        return no_estimate(model, int(np.sum(array)), len(array), "needs_histories", model=model)
+    captures = _read_captures(array, None, model)
+    if isinstance(captures, Estimate):
+        return captures
+    rows = array[array.sum(axis=1) > 0].astype(np.int64)
+    return rows
+
+
+def _log_f0_estimate(
+    model: str,
+    captured: int,
+    occasions: int,
+    n_hat: float,
+    variance: float | None,
+    loglik: float,
+    parameters_count: int,
+    z: float,
+    ci: float,
+    p_hat: float,
+    parameters: Mapping[str, Any],
+) -> Estimate:
+    """Return an estimate with the Wald interval on log(N - S) (never below S)."""
+    missed = n_hat - captured
+    aic = -2 * loglik + 2 * parameters_count
+    common = {
+        "model": model,
+        "captured": captured,
+        "occasions": occasions,
+        "n_hat": n_hat,
+        "p_hat": p_hat,
+        "aic": aic,
+        "ci_level": ci,
+        "parameters": parameters,
+    }
+    if missed <= 1e-6 * captured:
+        # The optimiser stops a hair above N = S: that is the boundary estimate.
+        return Estimate(**common, **_note("boundary"))
+    if variance is None or not variance > 0 or not math.isfinite(variance):
+        return Estimate(**common, **_note("singular_information"))
+    se = math.sqrt(variance)
+    se_log = se / missed
+    if z * se_log > 50:
+        # An interval spanning e^50 says nothing; report the estimate without one.
+        return Estimate(**common, se=se, **_note("singular_information"))
+    return Estimate(
+        **common,
+        se=se,
+        ci_low=captured + missed * math.exp(-z * se_log),
+        ci_high=captured + missed * math.exp(z * se_log),
+        interval_method=LOG_F0_INTERVAL,
+    )
+
+
+def _root_in_missed(score: Any, captured: int) -> float | None:
+    """Return the number missed where the profile score crosses zero, or None if it never does."""
+    upper = float(max(captured, 1))
+    while score(upper) > 0:
+        upper *= 2
+        if upper > _MAX_MISSED:
+            return None
+    return float(optimize.brentq(score, 0.0, upper, xtol=1e-12, rtol=4 * np.finfo(float).eps))
+
+
+def mt(data: CaptureData, *, ci: float = 0.95) -> Estimate:
+    """Estimate N under model Mt (capture probability varies by occasion; Darroch 1958)."""
+    z = _check_ci(ci)
+    rows = _histories(data, MT)
+    if isinstance(rows, Estimate):
+        return rows
+    s, t = rows.shape
+    per_occasion = rows.sum(axis=0).astype(float)
+
+    def score(missed: float) -> float:
+        n_total = s + missed
+        with np.errstate(divide="ignore"):
+            tail = float(np.log1p(-per_occasion / n_total).sum())
+        return float(special.digamma(n_total + 1) - special.digamma(missed + 1)) + tail
+
+    def loglik(n_total: float) -> float:
+        p = per_occasion / n_total
+        return float(
+            special.gammaln(n_total + 1)
+            - special.gammaln(n_total - s + 1)
+            + (special.xlogy(per_occasion, p) + special.xlog1py(n_total - per_occasion, -p)).sum()
+        )
+
+    missed = 0.0 if not score(0.0) > 0 else _root_in_missed(score, s)
+    if missed is None:
+        return no_estimate(MT, s, t, "no_maximum")
+    n_hat = s + missed
+    p = per_occasion / n_hat
+    variance = None
+    if missed > 0:
+        # Observed information in (N, p_1..p_t), N's variance by the Schur complement;
+        # occasions with no captures have p = 0 on the boundary and carry no information.
+        info_nn = float(special.polygamma(1, missed + 1) - special.polygamma(1, n_hat + 1))
+        used = (p > 0) & (p < 1)
+        info_np = 1 / (1 - p[used])
+        info_pp = (
+            per_occasion[used] / p[used] ** 2 + (n_hat - per_occasion[used]) / (1 - p[used]) ** 2
+        )
+        reduced = info_nn - float((info_np**2 / info_pp).sum())
+        variance = 1 / reduced if reduced > 0 else None
+    return _log_f0_estimate(
+        MT,
+        s,
+        t,
+        n_hat,
+        variance,
+        loglik(n_hat),
+        t + 1,
+        z,
+        ci,
+        float(per_occasion.sum() / (n_hat * t)),
+        {"p": [float(x) for x in p]},
+    )
+
+
+def mb(data: CaptureData, *, ci: float = 0.95) -> Estimate:
+    """Estimate N under model Mb (trap response: first capture p, recapture c; Otis et al. 1978)."""
+    z = _check_ci(ci)
+    rows = _histories(data, MB)
+    if isinstance(rows, Estimate):
+        return rows
+    s, t = rows.shape
+    first = np.argmax(rows, axis=1)
+    new = np.bincount(first, minlength=t)  # u_j
+    marked_after = np.cumsum(new)  # M_{j+1}
+    exposures = float(marked_after.sum())  # A = sum_j M_{j+1}
+    recaptures = int(rows.sum() - s)  # m.
+    marked_before = exposures - s  # sum_j M_j: marked animals available for recapture
+
+    def p_of(n_total: float) -> float:
+        return s / (s + n_total * t - exposures)
+
+    def score(missed: float) -> float:
+        n_total = s + missed
+        with np.errstate(divide="ignore"):
+            return float(
+                special.digamma(n_total + 1)
+                - special.digamma(missed + 1)
+                + t * np.log1p(-p_of(n_total))
+            )
+
+    if not score(0.0) > 0:
+        missed: float | None = 0.0
+    else:
+        missed = _root_in_missed(score, s)
+    if missed is None:
+        # First captures do not fall over the occasions: the removal model has no finite
+        # maximum (a known trait of Mb).
+        return no_estimate(MB, s, t, "no_maximum")
+    n_hat = s + missed
+    p = p_of(n_hat)
+    c = recaptures / marked_before if marked_before > 0 else 0.0
+    loglik = float(
+        special.gammaln(n_hat + 1)
+        - special.gammaln(missed + 1)
+        + special.xlogy(s, p)
+        + special.xlog1py(n_hat * t - exposures, -p)
+        + special.xlogy(recaptures, c)
+        + special.xlog1py(marked_before - recaptures, -c)
+    )
+    variance = None
+    if missed > 0:
+        info_nn = float(special.polygamma(1, missed + 1) - special.polygamma(1, n_hat + 1))
+        info_np = t / (1 - p)
+        info_pp = s / p**2 + (n_hat * t - exposures) / (1 - p) ** 2
+        determinant = info_nn * info_pp - info_np**2
+        variance = info_pp / determinant if determinant > 0 else None
+    return _log_f0_estimate(MB, s, t, n_hat, variance, loglik, 3, z, ci, p, {"p": p, "c": c})
+
+
+# log(N - S) beyond this is "no information", and exp() of it would overflow.
+_MAX_LOG_MISSED = math.log(_MAX_MISSED)
+
+
+def _mh2_negative_loglik(beta: np.ndarray, frequencies: np.ndarray, s: int, t: int) -> float:
+    if not np.all(np.isfinite(beta)) or beta[0] > _MAX_LOG_MISSED + 1:
+        return 1e12
+    missed = math.exp(beta[0])
+    weight, p1, p2 = special.expit(beta[1:])
+    j = np.arange(t + 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_class1 = np.log(weight) + special.xlogy(j, p1) + special.xlog1py(t - j, -p1)
+        log_class2 = np.log1p(-weight) + special.xlogy(j, p2) + special.xlog1py(t - j, -p2)
+    log_q = np.logaddexp(log_class1, log_class2)
+    counts = np.concatenate([[missed], frequencies])
+    value = special.gammaln(s + missed + 1) - special.gammaln(missed + 1) + float(counts @ log_q)
+    return -value if math.isfinite(value) else 1e12
+
+
+def mh2(data: CaptureData, occasions: int | None = None, *, ci: float = 0.95) -> Estimate:
+    """Estimate N under Pledger's (2000) two-class finite mixture Mh2."""
+    z = _check_ci(ci)
+    captures = _read_captures(data, occasions, MH2)
+    if isinstance(captures, Estimate):
+        return captures
+    s, n, t = captures.captured, captures.captures, captures.occasions
+    frequencies = captures.frequencies.astype(float)
+    if t < 3 or int(np.count_nonzero(frequencies)) < 2:
+        # Four parameters from t + 1 frequency classes: with t < 3, or all animals caught
+        # the same number of times, the mixture is not identifiable.
+        return no_estimate(MH2, s, t, "no_maximum")
+
+    def objective(beta: np.ndarray) -> float:
+        return _mh2_negative_loglik(beta, frequencies, s, t)
+
+    mean_p = n / (s * t)
+    best = None
+    # The mixture likelihood has local maxima; start from several splits of the classes.
+    for missed0 in (0.1 * s, 0.5 * s, 2.0 * s):
+        for weight0, low, high in ((0.5, 0.5, 1.5), (0.2, 0.3, 2.5), (0.8, 0.2, 1.2)):
+            p_high = min(0.95, mean_p * high)
+            p_low = max(0.005, mean_p * low)
+            start = np.array(
+                [
+                    math.log(missed0),
+                    special.logit(weight0),
+                    special.logit(p_high),
+                    special.logit(p_low),
+                ]
+            )
+            result = optimize.minimize(objective, start, method="BFGS", options={"gtol": 1e-7})
+            if best is None or result.fun < best.fun:
+                best = result
+    assert best is not None
+    beta = best.x
+    # Polish with Newton steps on the finite-difference Hessian.
+    for _ in range(5):
+        step = np.linalg.lstsq(hessian(objective, beta), gradient(objective, beta), rcond=None)[0]
+        candidate = beta - step
+        if not objective(candidate) <= objective(beta) + 1e-10:
+            break
+        beta = candidate
+        if np.max(np.abs(step)) < 1e-9:
+            break
+    if not np.all(np.isfinite(beta)) or beta[0] > _MAX_LOG_MISSED:
+        return no_estimate(MH2, s, t, "no_maximum")
+    missed = math.exp(beta[0])
+    weight, p1, p2 = (float(x) for x in special.expit(beta[1:]))
+    if p1 < p2:  # report the more catchable class first, as wiqid
+        weight, p1, p2 = 1 - weight, p2, p1
+    information = hessian(objective, beta)
+    variance = None
+    try:
+        covariance = np.linalg.inv(information)
+        if covariance[0, 0] > 0:
+            variance = float(covariance[0, 0]) * missed**2  # var(N) from var(log f0)
+    except np.linalg.LinAlgError:
+        pass
+    n_hat = s + missed
+    return _log_f0_estimate(
+        MH2,
+        s,
+        t,
+        n_hat,
+        variance,
+        -objective(beta),
+        4,
+        z,
+        ci,
+        n / (n_hat * t),
+        {"pmix": weight, "p1": p1, "p2": p2},
+    )
+
+
+def best_by_aic(estimates: Sequence[Estimate]) -> Estimate | None:
+    """Return the estimate with the lowest AIC among those that have one."""
+    candidates = [e for e in estimates if e.ok and e.aic is not None]
+    return min(candidates, key=lambda e: e.aic) if candidates else None
 
 
 # ---------------------------------------------------------------------------

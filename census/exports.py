@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from census import secr
-from census.selectors import registry_capture_histories, station_usage
+from census.selectors import registry_capture_histories, survey_usage
 from traps.models import Park, Station
 from traps.privacy import generalise
 
@@ -32,13 +32,7 @@ def secr_export(
     histories = registry_capture_histories(
         park=park, start=start, end=end, occasion_days=occasion_days
     )
-    usage = station_usage(park=park, occasions=histories.occasions)
-    # A photo proves the camera worked that occasion even if its deployment record
-    # says otherwise (a late start entered by hand, say): secr rejects detections at
-    # detectors with zero usage, and the photo is the better evidence.
-    for _animal, occasion, station_id in histories.detections:
-        row = usage.setdefault(station_id, [0] * len(histories.occasions))
-        row[occasion] = max(row[occasion], 1)
+    usage, _raised = survey_usage(histories)
     stations = Station.objects.filter(pk__in=list(usage)).order_by("code")
     detectors = []
     for station in stations:

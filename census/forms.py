@@ -52,6 +52,47 @@ class SurveyForm(forms.Form):
         return data
 
 
-def default_survey(today: date) -> dict:
-    """Return a survey of last year's winter season, the usual camera-trap census window."""
-    return {"start": date(today.year - 1, 1, 1), "end": date(today.year - 1, 3, 31)}
+# Twelve weekly occasions: short enough for a closed population, long enough for
+# recaptures.
+DEFAULT_SURVEY_DAYS = 84
+DEFAULT_OCCASION_DAYS = 7
+
+
+def default_survey(today: date, latest: date | None = None) -> dict:
+    """Return the survey a page opens on: the twelve weeks up to the latest sighting.
+
+    With no sighting yet, last year's winter season, the usual camera-trap census window.
+    """
+    if latest is None:
+        start, end = date(today.year - 1, 1, 1), date(today.year - 1, 3, 31)
+    else:
+        start, end = latest - timedelta(days=DEFAULT_SURVEY_DAYS - 1), latest
+    return {"start": start, "end": end, "occasion_days": DEFAULT_OCCASION_DAYS}
+
+
+class DensityRunForm(forms.Form):
+    """A density fit of a survey: its dates, the detection function and the mask buffer."""
+
+    start = forms.DateField(widget=forms.HiddenInput)
+    end = forms.DateField(widget=forms.HiddenInput)
+    detectfn = forms.ChoiceField(
+        label=_("Detection function"),
+        choices=[
+            ("halfnormal", _("halfnormal")),
+            ("exponential", _("exponential")),
+            ("hazard-halfnormal", _("hazard halfnormal")),
+        ],
+        initial="halfnormal",
+    )
+    buffer_km = forms.FloatField(
+        label=_("Mask buffer (km)"), min_value=0.5, max_value=100, initial=12
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end and end < start:
+            raise forms.ValidationError(_("The survey ends before it starts."))
+        if start and end and (end - start).days > 366:
+            raise forms.ValidationError(_("Choose a survey of at most one year."))
+        return data

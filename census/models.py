@@ -1,7 +1,8 @@
 """Stored census results (filled by the census rebuild) and the queue of stale ones."""
 
+from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -99,3 +100,72 @@ class CensusStale(models.Model):
 
     def __str__(self) -> str:
         return f"{self.park_id}/{self.year}"
+
+
+class DensityRun(models.Model):
+    """One spatial capture-recapture fit of a park's survey, queued from the survey page.
+
+    The fit runs in a worker (census.tasks.density_run); the page polls `status` and
+    `progress`. `result` holds every figure of census.density.fit.DensityFit.to_dict();
+    the headline density and its interval are columns for the dashboard.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    class DetectionFunction(models.TextChoices):
+        HALFNORMAL = "halfnormal", _("halfnormal")
+        EXPONENTIAL = "exponential", _("exponential")
+        HAZARD_HALFNORMAL = "hazard-halfnormal", _("hazard halfnormal")
+
+    park = models.ForeignKey(
+        "traps.Park", on_delete=models.CASCADE, related_name="density_runs", verbose_name=_("park")
+    )
+    start = models.DateField(_("first day"))
+    end = models.DateField(_("last day"))
+    occasion_days = models.PositiveSmallIntegerField(_("days per occasion"), default=1)
+    detectfn = models.CharField(
+        _("detection function"),
+        max_length=20,
+        choices=DetectionFunction.choices,
+        default=DetectionFunction.HALFNORMAL,
+    )
+    buffer_m = models.FloatField(_("mask buffer (m)"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    result = models.JSONField(_("result"), default=dict, blank=True)
+    density_per_100km2 = models.FloatField(_("density per 100 km²"), null=True, blank=True)
+    lcl_per_100km2 = models.FloatField(_("lower 95% limit"), null=True, blank=True)
+    ucl_per_100km2 = models.FloatField(_("upper 95% limit"), null=True, blank=True)
+    reason = models.TextField(_("why there is no estimate"), blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("density fit")
+        verbose_name_plural = _("density fits")
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__lte=100), name="density_run_progress"),
+            models.CheckConstraint(condition=Q(end__gte=F("start")), name="density_run_dates"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.park_id} {self.start} to {self.end} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)

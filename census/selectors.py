@@ -45,11 +45,11 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.functions import Coalesce, Lag, TruncDate
+from django.db.models.functions import Coalesce, ExtractYear, Lag, TruncDate
 from django.utils import timezone
 
 from census import effort, periods
-from census.models import CensusResult
+from census.models import CensusResult, DensityRun
 from census.periods import Period
 from leopards.models import AgeClass, Flank, Sighting, age_class_at
 from traps import roles
@@ -632,6 +632,23 @@ def registry_capture_histories(
     )
 
 
+def latest_density(park: Park) -> DensityRun | None:
+    """Return the park's latest density fit that gave an estimate, or None."""
+    return (
+        DensityRun.objects.filter(
+            park=park, status=DensityRun.Status.DONE, density_per_100km2__isnull=False
+        )
+        .order_by("-finished_at", "-pk")
+        .first()
+    )
+
+
+def latest_sighting_day(park: Park) -> date | None:
+    """Return the local date of the park's latest confirmed sighting, or None."""
+    latest = confirmed_sightings([park.pk]).aggregate(latest=Max(_TAKEN))["latest"]
+    return latest.astimezone(park.tzinfo).date() if latest else None
+
+
 def station_usage(
     *, park: Park, occasions: Sequence[tuple[date, date]], now: datetime | None = None
 ) -> dict[int, list[int]]:
@@ -645,6 +662,84 @@ def station_usage(
         station: [effort.nights_in(ranges, first, last) for first, last in occasions]
         for station, ranges in nights.items()
     }
+
+
+def survey_usage(
+    histories: RegistryHistories, *, now: datetime | None = None
+) -> tuple[dict[int, list[int]], int]:
+    """Return station id -> trap-nights per occasion of a survey, and how many were raised.
+
+    A photo proves the camera worked that occasion even if its deployment record says
+    otherwise (a late start entered by hand, say): secr rejects detections at detectors
+    with zero usage, and the photo is the better evidence, so such occasions count one
+    night.
+    """
+    usage = station_usage(park=histories.park, occasions=histories.occasions, now=now)
+    raised = 0
+    for _animal, occasion, station_id in histories.detections:
+        row = usage.setdefault(station_id, [0] * len(histories.occasions))
+        if row[occasion] < 1:
+            row[occasion] = 1
+            raised += 1
+    return usage, raised
+
+
+@dataclass
+class YearlyHistories:
+    """Yearly detection histories (1 = seen that year as an adult) of a park's adults."""
+
+    park: Park
+    years: list[int]
+    codes: list[str]
+    matrix: list[list[int]]
+    # Individuals seen in the years but never as a known adult (kittens, subadults, or
+    # no birth date): left out, and counted so that a page can say so.
+    excluded_unknown_age: int
+    excluded_young: int
+
+
+def yearly_adult_histories(*, park: Park, first_year: int, last_year: int) -> YearlyHistories:
+    """Build 0/1 yearly histories of the individuals seen as adults in a park.
+
+    A year counts for an individual when it was seen in the park that (local) year and
+    was an adult on 31 December of it (age from its birth date, as the counts). One
+    query; rows are bounded by individuals x years.
+    """
+    if last_year < first_year:
+        raise ValueError("the last year comes before the first")
+    years = list(range(first_year, last_year + 1))
+    period = periods.date_range(date(first_year, 1, 1), date(last_year, 12, 31))
+    rows = (
+        confirmed_sightings([park.pk])
+        .filter(period_q(period, {park.time_zone: [park.pk]}))
+        .annotate(year=ExtractYear(_TAKEN, tzinfo=park.tzinfo))
+        .values_list("leopard_id", "leopard__code", "leopard__birth_date", "year")
+        .distinct()
+        .order_by("leopard__code", "year")
+    )
+    adult_months = settings.AGE_CLASS_ADULT_FROM_MONTHS
+    subadult_months = settings.AGE_CLASS_SUBADULT_FROM_MONTHS
+    seen: dict[int, tuple[str, set[int]]] = {}
+    unknown, young = set(), set()
+    for leopard, code, birth, year in rows:
+        _subadult_cut, adult_cut = periods.age_cutoffs(
+            date(year, 12, 31), subadult_months, adult_months
+        )
+        if birth is None:
+            unknown.add(leopard)
+        elif birth <= adult_cut:
+            seen.setdefault(leopard, (code, set()))[1].add(year)
+        else:
+            young.add(leopard)
+    adults = sorted(seen.values())
+    return YearlyHistories(
+        park=park,
+        years=years,
+        codes=[code for code, _years in adults],
+        matrix=[[int(y in seen_years) for y in years] for _code, seen_years in adults],
+        excluded_unknown_age=len(unknown - set(seen)),
+        excluded_young=len(young - set(seen)),
+    )
 
 
 def age_class_labels() -> dict[str, str]:
@@ -665,3 +760,13 @@ def census_results_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[
     if has_permission(user, roles.EVERY_PARK):
         mine |= Q(park__isnull=True)
     return CensusResult.objects.filter(mine).select_related("park")
+
+
+def density_runs_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[DensityRun]:
+    """Return the density fits of the parks the user may see, newest first."""
+    return (
+        DensityRun.objects.filter(park__in=parks_for_user(user))
+        .select_related("park")
+        .defer("park__boundary")
+        .order_by("-created_at", "-pk")
+    )

@@ -3,7 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from census.models import CensusResult
+from census.models import CensusResult, DensityRun
 
 
 class CensusResultSerializer(serializers.ModelSerializer):
@@ -58,5 +58,39 @@ class CensusResultSerializer(serializers.ModelSerializer):
             "stations",
             "individual_rows",
             "computed_at",
+        ]
+        read_only_fields = fields
+
+
+class DensityRunSerializer(serializers.ModelSerializer):
+    park_code = serializers.CharField(source="park.code", read_only=True)
+    result = serializers.DictField(
+        read_only=True,
+        help_text=_(
+            "Every figure of the fit: D per ha and per 100 km2 with SE and interval, g0 or "
+            "lambda0, sigma, N, log-likelihood, AIC, mask, buffer check, reason."
+        ),
+    )
+
+    class Meta:
+        model = DensityRun
+        fields = [
+            "id",
+            "park",
+            "park_code",
+            "start",
+            "end",
+            "occasion_days",
+            "detectfn",
+            "buffer_m",
+            "status",
+            "progress",
+            "density_per_100km2",
+            "lcl_per_100km2",
+            "ucl_per_100km2",
+            "reason",
+            "result",
+            "created_at",
+            "finished_at",
         ]
         read_only_fields = fields

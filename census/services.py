@@ -2,15 +2,17 @@
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
 from census import periods
-from census.models import CensusResult, CensusStale
+from census.density.registry import fit_survey, registry_survey
+from census.models import CensusResult, CensusStale, DensityRun
 from census.selectors import (
     PeriodCounts,
     PeriodEffort,
@@ -196,3 +198,84 @@ def census_rebuild_stale() -> int:
         cache.add(_QUEUED_KEY, True, timeout=REBUILD_DELAY_SECONDS)
         tasks.census_rebuild_stale.apply_async(countdown=REBUILD_DELAY_SECONDS)
     return written
+
+
+# ---------------------------------------------------------------------------
+# Density fits (spatial capture-recapture) queued from the survey page
+
+
+def density_run_request(
+    *,
+    park: Park,
+    start: date,
+    end: date,
+    occasion_days: int,
+    detectfn: str,
+    buffer_m: float,
+    user: Any = None,
+) -> DensityRun:
+    """Record a density fit of a park's survey and queue it for a worker."""
+    from census import tasks
+
+    run = DensityRun.objects.create(
+        park=park,
+        start=start,
+        end=end,
+        occasion_days=occasion_days,
+        detectfn=detectfn,
+        buffer_m=buffer_m,
+        requested_by=user if user is not None and user.is_authenticated else None,
+    )
+    transaction.on_commit(lambda: tasks.density_run.delay(run.pk))
+    return run
+
+
+def density_run_execute(*, run_id: int) -> None:
+    """Fit the density of a queued run and store every figure, or why there is none.
+
+    Safe to run twice: a finished run is left alone, and a run whose worker died is
+    fitted again from the start (the fit has no side effects until it is stored).
+    """
+    run = DensityRun.objects.select_related("park").filter(pk=run_id).first()
+    if run is None or run.finished:
+        return
+    DensityRun.objects.filter(pk=run.pk).update(status=DensityRun.Status.RUNNING, progress=1)
+    shown = [1]
+
+    def progress(fraction: float) -> None:
+        percent = max(1, min(99, int(100 * fraction)))
+        # A write per few percent: the page polls once a second, the fit steps faster.
+        if percent >= shown[0] + 5:
+            shown[0] = percent
+            DensityRun.objects.filter(pk=run.pk).update(progress=percent)
+
+    try:
+        survey = registry_survey(
+            park=run.park, start=run.start, end=run.end, occasion_days=run.occasion_days
+        )
+        fit, warnings = fit_survey(
+            survey, detectfn=run.detectfn, buffer=run.buffer_m, progress=progress
+        )
+    except OperationalError:
+        raise  # the task retries with backoff
+    except Exception as error:  # a page must never poll a run that died for ever
+        logger.exception("density run %s failed", run.pk)
+        DensityRun.objects.filter(pk=run.pk).update(
+            status=DensityRun.Status.FAILED,
+            progress=100,
+            reason=str(error) if isinstance(error, ValueError) else type(error).__name__,
+            finished_at=timezone.now(),
+        )
+        return
+    data = fit.to_dict()
+    data["warnings"] = warnings + data["warnings"]
+    DensityRun.objects.filter(pk=run.pk).update(
+        status=DensityRun.Status.DONE,
+        progress=100,
+        result=data,
+        density_per_100km2=data["D_per_100km2"],
+        lcl_per_100km2=data["lcl_per_100km2"],
+        ucl_per_100km2=data["ucl_per_100km2"],
+        reason=fit.reason or "",
+        finished_at=timezone.now(),
+    )

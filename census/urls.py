@@ -16,4 +16,15 @@ urlpatterns = [
         name="histories-csv",
     ),
     path("<slug:park_code>/survey/secr.zip", views.census_secr, name="secr"),
+    path("<slug:park_code>/density/", views.census_density_start, name="density-start"),
+    path(
+        "<slug:park_code>/density/<int:run_id>/status/",
+        views.census_density_status,
+        name="density-status",
+    ),
+    path(
+        "<slug:park_code>/density/<int:run_id>.csv",
+        views.census_density_csv,
+        name="density-csv",
+    ),
 ]

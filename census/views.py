@@ -3,13 +3,17 @@
 import io
 import zipfile
 from datetime import date
+from urllib.parse import urlencode
 
 import numpy as np
+from django.contrib import messages
 from django.core.exceptions import BadRequest
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from census import estimate_text, exports, periods
 from census.abundance import MODELS, estimate
@@ -21,9 +25,12 @@ from census.dashboard import (
     dashboard,
 )
 from census.estimators import density_from_estimate
-from census.forms import PeriodForm, SurveyForm, default_survey
-from census.selectors import registry_capture_histories
+from census.forms import DensityRunForm, PeriodForm, SurveyForm, default_survey
+from census.models import DensityRun
+from census.selectors import latest_density, latest_sighting_day, registry_capture_histories
+from census.services import density_run_request
 from traps import roles
+from traps.models import Park
 from traps.privacy import can_see_exact
 from traps.roles import has_permission
 from traps.security.models import LocationAccessLog
@@ -60,6 +67,7 @@ def census_dashboard(request: HttpRequest, park_code: str | None = None) -> Http
     filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
     context = dashboard(scope=scope, filters=filters, today=timezone.localdate())
     query = request.GET.urlencode()
+    context["density"] = latest_density(scope.park) if scope.park else None
     # A year page's HTML is kept as well as its figures: rendering the tables cost
     # more than reading them. The park switcher lists the user's own parks, and the
     # form echoes the query, so both are part of the key.
@@ -70,7 +78,14 @@ def census_dashboard(request: HttpRequest, park_code: str | None = None) -> Http
         query=query,
         may_survey=may_survey,
         fragment_seconds=DASHBOARD_CACHE_SECONDS if context["cache_key"] else 0,
-        fragment_key=(context["cache_key"], query, [p.pk for p in scope.available], may_survey),
+        # The latest density fit is read live; a new one renews the cached HTML.
+        fragment_key=(
+            context["cache_key"],
+            query,
+            [p.pk for p in scope.available],
+            context["density"].pk if context["density"] else None,
+            may_survey,
+        ),
     )
     return render(request, "census/dashboard.html", context)
 
@@ -144,22 +159,25 @@ def census_csv(request: HttpRequest, table: str, park_code: str | None = None) -
     return _csv_response(csv_text(columns, rows), f"{prefix}-individuals.csv")
 
 
-def _survey_form(request: HttpRequest) -> SurveyForm:
+def _survey_form(request: HttpRequest, park: Park) -> SurveyForm:
     if {"start", "end"} & set(request.GET):
         return SurveyForm(request.GET)
-    initial = {**default_survey(timezone.localdate()), "occasion_days": 7}
-    return SurveyForm(initial)
+    # The page opens on the latest weeks with data, already estimated, so its
+    # downloads carry dates from the first load.
+    default = default_survey(timezone.localdate(), latest_sighting_day(park))
+    return SurveyForm({name: str(value) for name, value in default.items()})
 
 
 def census_survey(request: HttpRequest, park_code: str) -> HttpResponse:
     scope = _scope_or_404(request, park_code, roles.CENSUS_SURVEYS)
     park = scope.park
-    form = _survey_form(request)
+    form = _survey_form(request, park)
     context: dict = {
         "scope": scope,
         "park": park,
         "form": form,
         "may_see_exact": can_see_exact(request.user, park),
+        "density_runs": _density_runs(park),
     }
     if form.is_valid():
         histories = registry_capture_histories(
@@ -189,9 +207,108 @@ def census_survey(request: HttpRequest, park_code: str) -> HttpResponse:
             histories=histories,
             rows=list(zip(histories.codes, histories.matrix, strict=True)),
             results=results,
-            query=request.GET.urlencode(),
+            density_form=DensityRunForm(
+                initial={"start": form.cleaned_data["start"], "end": form.cleaned_data["end"]}
+            ),
+            query=urlencode({name: form.data[name] for name in ("start", "end", "occasion_days")}),
         )
     return render(request, "census/survey.html", context)
+
+
+def _density_runs(park: Park) -> list[DensityRun]:
+    runs = list(DensityRun.objects.filter(park=park).order_by("-created_at", "-pk")[:5])
+    for run in runs:
+        run.reason_text = estimate_text.density_reason(
+            run.result.get("reason_code"), run.result.get("reason_params") or {}, run.reason
+        )
+    return runs
+
+
+@require_POST
+def census_density_start(request: HttpRequest, park_code: str) -> HttpResponse:
+    scope = _scope_or_404(request, park_code, roles.CENSUS_SURVEYS)
+    form = DensityRunForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        survey = SurveyForm({**request.POST.dict(), "occasion_days": "7"})
+        back = reverse("census:survey", args=[scope.park.code])
+        if survey.is_valid():
+            # Back to the same survey, not to the page's default one.
+            back += "?" + urlencode({k: survey.data[k] for k in ("start", "end", "occasion_days")})
+        return redirect(back + "#density")
+    data = form.cleaned_data
+    density_run_request(
+        park=scope.park,
+        start=data["start"],
+        end=data["end"],
+        # Daily occasions: usage is then the nights each camera worked, 0 or 1.
+        occasion_days=1,
+        detectfn=data["detectfn"],
+        buffer_m=data["buffer_km"] * 1000,
+        user=request.user,
+    )
+    query = urlencode({"start": data["start"], "end": data["end"], "occasion_days": 7})
+    return redirect(reverse("census:survey", args=[scope.park.code]) + f"?{query}#density")
+
+
+def census_density_status(request: HttpRequest, park_code: str, run_id: int) -> JsonResponse:
+    scope = _scope_or_404(request, park_code, roles.CENSUS_SURVEYS)
+    run = DensityRun.objects.filter(park=scope.park, pk=run_id).first()
+    if run is None:
+        raise Http404(_("No such density fit."))
+    return JsonResponse(
+        {
+            "status": run.status,
+            "status_label": run.get_status_display(),
+            "progress": run.progress,
+            "finished": run.finished,
+        }
+    )
+
+
+def census_density_csv(request: HttpRequest, park_code: str, run_id: int) -> HttpResponse:
+    scope = _scope_or_404(request, park_code, roles.CENSUS_SURVEYS)
+    run = DensityRun.objects.filter(
+        park=scope.park, pk=run_id, status=DensityRun.Status.DONE
+    ).first()
+    if run is None:
+        raise Http404(_("No such density fit."))
+    result = run.result
+    rows = [
+        [
+            name,
+            value.get("estimate"),
+            value.get("se"),
+            value.get("lcl"),
+            value.get("ucl"),
+            value.get("link"),
+        ]
+        for name, value in (result.get("parameters") or {}).items()
+        if value
+    ]
+    if result.get("D_per_100km2") is not None:
+        rows.append(
+            [
+                "D per 100 km2",
+                result["D_per_100km2"],
+                result["se_per_100km2"],
+                result["lcl_per_100km2"],
+                result["ucl_per_100km2"],
+                "log",
+            ]
+        )
+    if result.get("N"):
+        n = result["N"]
+        rows.append(["N in the park", n["estimate"], n["se"], n["lcl"], n["ucl"], "log"])
+    for key in (
+        "loglik", "aic", "aicc", "esa_ha", "n_animals", "n_detections", "n_occasions",
+        "n_detectors", "mask_points", "mask_spacing", "buffer", "buffer_bias", "detectfn",
+        "reason",
+    ):  # fmt: skip
+        rows.append([key, result.get(key), None, None, None, None])
+    name = f"density-{scope.park.code}-{run.start:%Y%m%d}-{run.end:%Y%m%d}.csv"
+    columns = ["parameter", "estimate", "se", "lcl", "ucl", "link"]
+    return _csv_response(csv_text(columns, rows), name)
 
 
 def census_histories_csv(request: HttpRequest, park_code: str) -> HttpResponse:

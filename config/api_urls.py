@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from census.api import CensusResultViewSet
+from census.api import CensusResultViewSet, DensityRunViewSet
 from leopards.api import (
     CatalogueChangeViewSet,
     LeopardViewSet,
@@ -21,6 +21,7 @@ router.register("parks", ParkViewSet, basename="park")
 router.register("stations", StationViewSet, basename="station")
 router.register("events", EventViewSet, basename="event")
 router.register("census-results", CensusResultViewSet, basename="census-result")
+router.register("density-runs", DensityRunViewSet, basename="density-run")
 router.register("deployments", DeploymentViewSet, basename="deployment")
 router.register("photos", PhotoViewSet, basename="photo")
 router.register("review/events", ReviewEventViewSet, basename="review-event")

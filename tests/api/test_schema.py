@@ -30,6 +30,7 @@ def test_the_schema_lists_every_endpoint_and_token_auth(client, ranger):
         "/api/photos/",
         "/api/events/",
         "/api/census-results/",
+        "/api/density-runs/",
         "/api/sightings/",
         "/api/leopards/",
         "/api/review/events/",

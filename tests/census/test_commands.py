@@ -237,3 +237,28 @@ def test_export_secr_generalises_coordinates_unless_asked(survey, tmp_path):
     )
     text = (tmp_path / "traps.txt").read_text()
     assert "generalised to the centre of a 0.1 degree grid cell" in text
+
+
+@pytest.mark.parametrize(
+    ("model", "n_hat", "aic"),
+    [("mt", 28.1, 158.0698), ("mb", 26.9, 156.4496), ("mh2", 31.5, 158.6416)],
+)
+def test_estimate_abundance_fits_the_likelihood_models(model, n_hat, aic):
+    data = run_json(str(DATA / "kanha_tigers_ch.txt"), "--model", model)
+
+    assert data["model"] == model
+    assert float(f"{data['n_hat']:.3g}") == n_hat
+    assert data["aic"] == pytest.approx(aic, abs=5e-4)
+
+
+def test_estimate_abundance_best_names_the_model_and_every_aic():
+    data = run_json(str(DATA / "kanha_tigers_ch.txt"), "--model", "best")
+
+    assert data["model"] == "m0"
+    assert set(data["parameters"]["selection"]["aic"]) == {"m0", "mt", "mb", "mh2"}
+    assert "chosen by lowest AIC" in run(str(DATA / "kanha_tigers_ch.txt"), "--model", "best")
+
+
+def test_histories_read_as_frequencies_are_refused_with_a_reason():
+    with pytest.raises(CommandError, match="looks like capture histories"):
+        run(str(DATA / "kanha_tigers_ch.txt"), "--model", "m0", "--frequencies")

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 import zipfile
 from datetime import date, timedelta
 
@@ -399,3 +400,18 @@ def test_the_cached_html_follows_the_query_and_the_census(client, manager, censu
 
     assert figure(client.get(url), "individuals") == "3"
     assert 'value="2023" selected' in client.get(url, {"year": 2023}).content.decode()
+
+
+def test_survey_page_opens_on_the_latest_weeks_with_working_downloads(client, scientist, census):
+    client.force_login(scientist)
+
+    response = client.get(reverse("census:survey", args=["alpha"]))
+
+    html = response.content.decode()
+    assert 'data-model="m0"' in html
+    assert 'data-model="mh2"' in html
+    link = re.search(r'href="([^"]*histories\.csv\?[^"]*)"', html).group(1).replace("&amp;", "&")
+    assert "start=" in link
+    assert client.get(link).status_code == 200
+    secr_link = re.search(r'href="([^"]*secr\.zip\?[^"]*)"', html).group(1).replace("&amp;", "&")
+    assert client.get(secr_link).status_code == 200

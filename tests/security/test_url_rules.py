@@ -31,7 +31,7 @@ from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 from PIL import Image
 
-from census.models import CensusResult
+from census.models import CensusResult, DensityRun
 from leopards.models import CatalogueChange, Leopard, MatchCandidate, SecondOpinion, Sighting
 from tests.factories import DeploymentFactory, StationFactory, UserFactory, jpeg_bytes
 from tests.traps.ingest import ingest
@@ -93,6 +93,18 @@ def _census(w: World) -> CensusResult:
     return CensusResult.objects.get_or_create(
         park=w.park, year=2024, defaults={"reference_date": date(2024, 6, 30)}
     )[0]
+
+
+def _density(w: World) -> DensityRun:
+    return DensityRun.objects.create(
+        park=w.park,
+        start=date(2024, 5, 1),
+        end=date(2024, 5, 31),
+        buffer_m=12000,
+        status=DensityRun.Status.DONE,
+        progress=100,
+        result={"reason": "too few animals"},
+    )
 
 
 def _candidate(w: World) -> MatchCandidate:
@@ -177,6 +189,16 @@ RULES: dict[str, Rule] = {
     "census:survey": Rule("page", lambda w: "/census/alpha/survey/"),
     "census:histories-csv": Rule("page", lambda w: f"/census/alpha/survey/histories.csv{SURVEY}"),
     "census:secr": Rule("page", lambda w: f"/census/alpha/survey/secr.zip{SURVEY}"),
+    "census:density-start": Rule(
+        "page",
+        lambda w: "/census/alpha/density/",
+        method="post",
+        data=lambda w: {"start": "2024-05-01", "end": "2024-05-31", "detectfn": "halfnormal"},
+    ),
+    "census:density-status": Rule(
+        "page", lambda w: f"/census/alpha/density/{_density(w).pk}/status/"
+    ),
+    "census:density-csv": Rule("page", lambda w: f"/census/alpha/density/{_density(w).pk}.csv"),
     "traps:upload": Rule("page", lambda w: "/upload/", outsider="hidden"),
     "traps:deployment-list": Rule("page", lambda w: "/deployments/", outsider="hidden"),
     "traps:deployment-detail": Rule("page", lambda w: f"/deployments/{w.deployment.pk}/"),
@@ -196,6 +218,8 @@ RULES: dict[str, Rule] = {
     "event-detail": Rule("api", lambda w: f"/api/events/{w.photo.event_id}/"),
     "census-result-list": Rule("api", lambda w: "/api/census-results/", outsider="hidden"),
     "census-result-detail": Rule("api", lambda w: f"/api/census-results/{_census(w).pk}/"),
+    "density-run-list": Rule("api", lambda w: "/api/density-runs/", outsider="hidden"),
+    "density-run-detail": Rule("api", lambda w: f"/api/density-runs/{_density(w).pk}/"),
     "candidate-list": Rule("api", lambda w: "/api/candidates/", outsider="hidden"),
     "candidate-detail": Rule("api", lambda w: f"/api/candidates/{_candidate(w).pk}/"),
     "traps:photo-file": Rule("page", lambda w: f"/photos/{w.photo.pk}/file"),
@@ -349,6 +373,9 @@ ROLE_PERMISSION: dict[str, str | None] = {
     "census:survey": roles.CENSUS_SURVEYS,
     "census:histories-csv": roles.CENSUS_SURVEYS,
     "census:secr": roles.CENSUS_SURVEYS,
+    "census:density-start": roles.CENSUS_SURVEYS,
+    "census:density-status": roles.CENSUS_SURVEYS,
+    "census:density-csv": roles.CENSUS_SURVEYS,
     "traps:upload": roles.UPLOAD,
     "traps:deployment-list": roles.PARK_DATA,
     "traps:deployment-detail": roles.PARK_DATA,
@@ -362,6 +389,8 @@ ROLE_PERMISSION: dict[str, str | None] = {
     "event-detail": roles.PARK_DATA,
     "census-result-list": roles.CENSUS,
     "census-result-detail": roles.CENSUS,
+    "density-run-list": roles.CENSUS,
+    "density-run-detail": roles.CENSUS,
     "candidate-list": roles.REVIEW,
     "candidate-detail": roles.REVIEW,
     "traps:photo-file": roles.PARK_DATA,

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from census.abundance import MODELS, estimate
+from census.abundance import BEST, MODELS, estimate
 from census.capture_histories import parse_capture_histories, parse_frequencies
 from census.estimators import density_from_estimate
 from census.selectors import registry_capture_histories
@@ -24,14 +24,15 @@ def _date(value: str) -> date:
 
 class Command(BaseCommand):
     help = (
-        "Estimate abundance with a closed-population model, from FILE (one 0/1 capture "
+        "Estimate abundance with a closed-population model (or --model best: the "
+        "lowest AIC of M0, Mt, Mb and Mh2), from FILE (one 0/1 capture "
         "history per line, or capture frequencies f1..ft with --frequencies) or from the "
         "registry's confirmed sightings of a park (--park --start --end --occasion-days)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", nargs="?", help="capture histories or frequencies")
-        parser.add_argument("--model", required=True, choices=list(MODELS))
+        parser.add_argument("--model", required=True, choices=[*MODELS, BEST])
         parser.add_argument(
             "--frequencies", action="store_true", help="FILE holds f1..ft, not histories"
         )
@@ -120,6 +121,15 @@ class Command(BaseCommand):
             )
         if data.get("p_hat") is not None:
             lines.append(f"p-hat: {data['p_hat']:.4f}")
+        if data.get("aic") is not None:
+            lines.append(f"AIC: {data['aic']:.4f}")
+        selection = (data.get("parameters") or {}).get("selection")
+        if selection:
+            table = ", ".join(
+                f"{name} {aic:.2f}" if aic is not None else f"{name} none"
+                for name, aic in selection["aic"].items()
+            )
+            lines.append(f"chosen by {selection['rule']}: {table}")
         if data.get("note"):
             lines.append(f"note: {data['note']}")
         density = data.get("density")
