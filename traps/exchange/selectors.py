@@ -7,6 +7,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from leopards.models import Sighting
+from traps.exchange.models import Observation
 from traps.models import Deployment, Event, Park, Photo, Role
 from traps.roles import user_roles
 from traps.selectors import parks_for_user
@@ -88,9 +89,18 @@ def export_events(photos: QuerySet[Photo]) -> QuerySet[Event]:
     """Return the events that hold the photos."""
     return (
         Event.objects.filter(pk__in=photos.filter(event__isnull=False).values("event_id"))
-        .select_related("exchange_link")
+        .select_related("exchange_link", "review__species")
         .prefetch_related("observation_links")
         .order_by("deployment_id", "start", "pk")
+    )
+
+
+def export_observations(deployments: QuerySet[Deployment]) -> QuerySet[Observation]:
+    """Return the observations kept from packages for these deployments, in package order."""
+    return (
+        Observation.objects.filter(deployment__in=deployments)
+        .select_related("taxon", "sighting__leopard", "import_run")
+        .order_by("pk")
     )
 
 
