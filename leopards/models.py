@@ -378,6 +378,15 @@ class Species(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def vernacular_name(self) -> str:
+        """Return the name in the active language when the taxon has one, else its name."""
+        from django.utils.translation import get_language
+
+        language = (get_language() or "en").split("-")[0]
+        code = {"en": "eng", "ru": "rus", "zh": "zho"}.get(language, language)
+        return self.vernacular_names.get(code) or self.name
+
 
 class EventReview(models.Model):
     """What the review of one photo event found, with a version for optimistic locking."""

@@ -239,6 +239,27 @@ class Observation(models.Model):
     def __str__(self) -> str:
         return self.identifier
 
+    @property
+    def life_stage_label(self) -> str:
+        """Return the life stage in the reader's language (Camtrap DP's word if unknown)."""
+        return str(LIFE_STAGE_LABELS.get(self.life_stage, self.life_stage))
+
+    @property
+    def sex_label(self) -> str:
+        return str(SEX_LABELS.get(self.sex, self.sex))
+
+    @property
+    def organisation(self) -> str:
+        return self.import_run.organisation if self.import_run_id else ""
+
+
+LIFE_STAGE_LABELS = {
+    "adult": _("adult"),
+    "subadult": _("subadult"),
+    "juvenile": _("juvenile"),
+}
+SEX_LABELS = {"female": _("female"), "male": _("male")}
+
 
 class PartnerAlias(models.Model):
     """Another organisation's id for one of our individuals, confirmed by a scientist.
@@ -324,6 +345,8 @@ class ImportRun(models.Model):
         EVENTS = "events", _("Events")
         SIGHTINGS = "sightings", _("Sightings")
         INDIVIDUALS = "individuals", _("Individuals")
+        OBSERVATIONS = "observations", _("Observations")
+        TAXA = "taxa", _("Taxa")
         PROPOSED_BOXES = "proposed_boxes", _("Proposed boxes")
         LIKELY_BLANK = "likely_blank", _("Likely blank")
         WITH_PEOPLE = "with_people", _("With people")

@@ -10,4 +10,5 @@ urlpatterns = [
     path("import/camtrap-dp/", views.import_package, name="import-package"),
     path("import/megadetector/", views.import_megadetector, name="import-megadetector"),
     path("likely-blanks/", views.likely_blanks, name="likely-blanks"),
+    path("partner-aliases/", views.partner_alias_confirm, name="partner-alias-confirm"),
 ]

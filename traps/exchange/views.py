@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.core.files.uploadedfile import UploadedFile
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -17,7 +18,12 @@ from traps.exchange import selectors, services
 from traps.exchange.camtrap_dp.export import package_write, package_zip
 from traps.exchange.camtrap_dp.importer import package_import
 from traps.exchange.camtrap_dp.validation import PackageInvalid
-from traps.exchange.forms import ExportForm, MegaDetectorImportForm, PackageImportForm
+from traps.exchange.forms import (
+    ExportForm,
+    MegaDetectorImportForm,
+    PackageImportForm,
+    PartnerAliasForm,
+)
 from traps.exchange.megadetector import megadetector_import, results_parse
 from traps.exchange.models import ImportRun
 from traps.privacy import can_see_exact
@@ -42,6 +48,15 @@ def _check_park_choice(request: HttpRequest, allowed) -> None:
         raise Http404
 
 
+def _partner_context(request: HttpRequest) -> dict:
+    parks = selectors.parks_for_export(request.user)
+    return {
+        "partner_ids": selectors.partner_ids_waiting(parks),
+        "aliases": selectors.partner_aliases(parks)[:200],
+        "taxa": selectors.taxa(),
+    }
+
+
 def index(request: HttpRequest) -> HttpResponse:
     _require_exchange(request)
     parks = selectors.parks_for_export(request.user)
@@ -56,8 +71,41 @@ def index(request: HttpRequest) -> HttpResponse:
             "runs": ImportRun.objects.filter(park__in=parks)
             .select_related("park", "imported_by")
             .order_by("-imported_at")[:10],
+            **_partner_context(request),
         },
     )
+
+
+@require_POST
+def partner_alias_confirm(request: HttpRequest) -> HttpResponse:
+    _require_import(request)
+    # Only a partner id seen in one of the user's parks exists for them.
+    wanted = (request.POST.get("organisation", ""), request.POST.get("partner_id", ""))
+    if not selectors.partner_ids_waiting(selectors.parks_for_import(request.user), only=wanted):
+        raise Http404
+    form = PartnerAliasForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            alias = services.partner_alias_confirm(
+                organisation=data["organisation"],
+                partner_id=data["partner_id"],
+                leopard=data["leopard"],
+                user=request.user,
+            )
+        except services.PartnerAliasConflict as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                _("%(org)s's %(partner)s is our %(ours)s.")
+                % {"org": alias.organisation, "partner": alias.partner_id, "ours": alias.leopard},
+            )
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+    return redirect(f"{reverse('exchange:index')}#partners")
 
 
 @require_POST
@@ -123,6 +171,7 @@ def import_package(request: HttpRequest) -> HttpResponse:
                     park=form.cleaned_data["park"],
                     user=request.user,
                     source_name=upload.name,
+                    organisation=form.cleaned_data["organisation"],
                 )
             except PackageInvalid as exc:
                 context["problems"] = exc.problems
@@ -131,6 +180,7 @@ def import_package(request: HttpRequest) -> HttpResponse:
     else:
         form = PackageImportForm(user=request.user)
     context["form"] = form
+    context["organisations"] = selectors.organisations()
     status = 400 if context.get("problems") or form.errors else 200
     return render(request, "exchange/import_package.html", context, status=status)
 

@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 from PIL import Image
 
 from leopards.models import AgeClass, EventReview, Flank, Leopard, Sex, Sighting, Species
+from leopards.services.identification import leopard_resolve
 from leopards.services.matching import sighting_queue_match
 from traps import images
 from traps.exchange.camtrap_dp import mapping
@@ -838,7 +839,7 @@ class _Importer:
         partner_id = row.get("individualID") if self.organisation else None
         if partner_id:
             alias = self.alias(partner_id)
-            leopard = alias.leopard if alias else None
+            leopard = leopard_resolve(alias.leopard) if alias else None
         else:
             leopard = (
                 self.leopard(row["individualID"], sex=row.get("sex"))

@@ -1,0 +1,107 @@
+"""The data exchange page's partner ids and taxa, and the partner's word on the review page."""
+
+import pytest
+from django.urls import reverse
+
+from leopards.models import Sighting
+from tests.exchange.packages import partner_package
+from tests.factories import LeopardFactory
+from traps.exchange.camtrap_dp.export import package_zip
+from traps.exchange.camtrap_dp.importer import package_import
+from traps.exchange.models import ImportRun, PartnerAlias
+
+pytestmark = pytest.mark.django_db
+CHINA = "Northeast Tiger and Leopard National Park"
+
+
+@pytest.fixture
+def partner_import(park, tmp_path):
+    return package_import(path=partner_package(tmp_path / "cn"), park=park, organisation=CHINA)
+
+
+def test_upload_from_another_organisation_keeps_its_ids_as_theirs(
+    client, park, scientist, tmp_path
+):
+    archive = package_zip(partner_package(tmp_path / "pkg"), tmp_path / "pkg.zip")
+    client.force_login(scientist)
+
+    with open(archive, "rb") as fh:
+        response = client.post(
+            reverse("exchange:import-package"),
+            {"park": "alpha", "package": fh, "organisation": f"  {CHINA} "},
+        )
+
+    assert response.status_code == 200
+    assert ImportRun.objects.get().organisation == CHINA
+    assert not Sighting.objects.filter(leopard__isnull=False).exists()
+
+
+def test_exchange_page_lists_partner_ids_waiting_and_the_taxa(client, scientist, partner_import):
+    client.force_login(scientist)
+
+    page = client.get(reverse("exchange:index")).text
+
+    assert "NE-L12" in page and "NE-K3" in page
+    assert "Capreolus pygargus" in page and "Siberian roe deer" in page
+    assert "https://www.checklistbank.org/dataset/COL2023/taxon/3DXV3" in page
+
+
+def test_taxa_read_in_the_readers_language(client, scientist, partner_import):
+    client.force_login(scientist)
+
+    page = client.get(reverse("exchange:index"), HTTP_ACCEPT_LANGUAGE="zh-hans").text
+
+    assert "野猪" in page
+
+
+def test_a_scientist_confirms_a_partner_id_as_one_of_ours(client, scientist, partner_import):
+    ours = LeopardFactory(code="LEO-112F")
+    client.force_login(scientist)
+
+    response = client.post(
+        reverse("exchange:partner-alias-confirm"),
+        {"organisation": CHINA, "partner_id": "NE-L12", "leopard": "leo-112f"},
+    )
+
+    assert response.status_code == 302
+    alias = PartnerAlias.objects.get()
+    assert (alias.leopard, alias.confirmed_by) == (ours, scientist)
+    assert Sighting.objects.filter(leopard=ours, status=Sighting.Status.CONFIRMED).count() == 1
+    page = client.get(reverse("exchange:index")).text
+    assert "1 confirmed alias" in page
+
+
+def test_an_unknown_code_is_refused_with_a_message(client, scientist, partner_import):
+    client.force_login(scientist)
+
+    response = client.post(
+        reverse("exchange:partner-alias-confirm"),
+        {"organisation": CHINA, "partner_id": "NE-L12", "leopard": "LEO-404"},
+        follow=True,
+    )
+
+    assert "No individual has the code LEO-404." in response.text
+    assert not PartnerAlias.objects.exists()
+
+
+def test_partner_ids_of_other_parks_cannot_be_confirmed(client, outsider, partner_import):
+    LeopardFactory(code="LEO-112F")
+    client.force_login(outsider)
+
+    response = client.post(
+        reverse("exchange:partner-alias-confirm"),
+        {"organisation": CHINA, "partner_id": "NE-L12", "leopard": "LEO-112F"},
+    )
+
+    assert response.status_code == 404
+    assert not PartnerAlias.objects.exists()
+
+
+def test_review_page_shows_the_partners_identification(client, scientist, partner_import):
+    sighting = Sighting.objects.get(exchange_observation__identifier="o-m2")
+    client.force_login(scientist)
+
+    page = client.get(reverse("leopards:event-review", args=[sighting.photo.event_id])).text
+
+    assert f"{CHINA} identified:" in page
+    assert "<strong>NE-L12</strong> · adult · female" in page
