@@ -379,6 +379,11 @@ class Species(models.Model):
         return self.name
 
     @property
+    def taxon_id_label(self) -> str:
+        """Return the taxon ID short enough for a table: the last part of a URL."""
+        return self.taxon_id.rstrip("/").rsplit("/", 1)[-1] or self.taxon_id
+
+    @property
     def vernacular_name(self) -> str:
         """Return the name in the active language when the taxon has one, else its name."""
         from django.utils.translation import get_language
