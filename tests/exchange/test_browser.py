@@ -25,9 +25,12 @@ def test_scientist_downloads_a_package_and_a_bad_upload_is_refused(page, park, s
     browser_login(page, scientist)
 
     page.click("text=Data exchange")
+    page.click("button:has-text('Download package')")
+    # The request only queues the export; its page offers the file once a worker wrote it.
     with page.expect_download() as download:
-        page.click("text=Download package")
+        page.click("a:has-text('Download package')")
     download.value.save_as(tmp_path / "got.zip")
+    page.click("text=← Data exchange")
     page.click("text=Import a Camtrap DP package")
     page.set_input_files("#id_package", str(tmp_path / "bad.zip"))
     page.click("text=Check and import")
@@ -57,6 +60,9 @@ def test_scientist_confirms_a_partners_cat_and_sees_it_on_the_review(
     page.set_input_files("#id_package", str(archive))
     page.fill("#id_organisation", "NETLNP")
     page.click("text=Check and import")
+    assert "Observations: 14" in page.locator("#job").inner_text()
+    shots = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)
+    page.screenshot(path=str(shots / "job-1280.png"), full_page=True)
     page.click("text=← Data exchange")
     row = page.locator("table.partner-ids tr", has_text="NE-L12")
     row.locator("input[name=leopard]").fill("LEO-112F")
@@ -64,7 +70,6 @@ def test_scientist_confirms_a_partners_cat_and_sees_it_on_the_review(
 
     assert "NETLNP's NE-L12 is our LEO-112F." in page.locator("main").inner_text()
     assert "Siberian roe deer" in page.locator("table.taxa").inner_text()
-    shots = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)
     for width in (360, 1366):
         page.set_viewport_size({"width": width, "height": 900})
         page.screenshot(path=str(shots / f"exchange-{width}.png"), full_page=True)

@@ -22,6 +22,8 @@ from datetime import date, datetime
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 from PIL import Image
@@ -30,6 +32,7 @@ from census.models import CensusResult
 from leopards.models import CatalogueChange, Leopard, MatchCandidate, SecondOpinion, Sighting
 from tests.factories import DeploymentFactory, StationFactory, jpeg_bytes
 from tests.traps.ingest import ingest
+from traps.exchange.models import ExchangeJob
 
 pytestmark = pytest.mark.django_db
 
@@ -94,6 +97,20 @@ def _candidate(w: World) -> MatchCandidate:
     )
     leopard = Leopard.objects.create(code="LEO-ALPHA-1")
     return MatchCandidate.objects.create(sighting=sighting, leopard=leopard, rank=1, score=9.0)
+
+
+def _job(w: World) -> ExchangeJob:
+    """An export of alpha, finished, asked for by one of its scientists."""
+    owner = get_user_model().objects.get_or_create(username="alpha-exporter")[0]
+    job = ExchangeJob.objects.create(
+        kind=ExchangeJob.Kind.EXPORT,
+        park=w.park,
+        requested_by=owner,
+        status=ExchangeJob.Status.DONE,
+        parameters={"source_name": SERIAL},
+    )
+    job.file.save("package.zip", ContentFile(SERIAL.encode()))
+    return job
 
 
 def _review_event(action: str = "") -> Callable[[World], str]:
@@ -161,6 +178,15 @@ RULES: dict[str, Rule] = {
         data=lambda w: {"deployment": w.deployment.pk},
     ),
     "exchange:likely-blanks": Rule("page", lambda w: "/exchange/likely-blanks/", outsider="hidden"),
+    "exchange:partner-alias-confirm": Rule(
+        "page",
+        lambda w: "/exchange/partner-aliases/",
+        method="post",
+        data=lambda w: {"organisation": "NETLNP", "partner_id": "NE-L12", "leopard": LEOPARD},
+    ),
+    "exchange:job": Rule("page", lambda w: f"/exchange/jobs/{_job(w).key}/"),
+    "exchange:job-status": Rule("page", lambda w: f"/exchange/jobs/{_job(w).key}/status/"),
+    "exchange:job-download": Rule("page", lambda w: f"/exchange/jobs/{_job(w).key}/download/"),
     "census:dashboard": Rule("page", lambda w: "/census/", outsider="hidden"),
     "census:landscape-csv": Rule(
         "page", lambda w: "/census/landscape/stations.csv", outsider="hidden"

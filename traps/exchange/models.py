@@ -6,11 +6,13 @@ same package twice creates nothing twice and an export gives back the
 identifiers the records arrived with.
 """
 
+import uuid
 from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -507,3 +509,70 @@ def warning_text(warning: dict[str, Any] | str) -> str:
         return str(WARNING_TEXTS[code]) % params
     except (KeyError, TypeError, ValueError):
         return str(label)
+
+
+def job_file_name(job: "ExchangeJob", filename: str) -> str:
+    # Stored names never come from the client: the job's own random key names the file.
+    suffix = ".zip" if filename.lower().endswith(".zip") else ""
+    return f"exchange/{job.kind}/{job.key}{suffix}"
+
+
+class ExchangeJob(models.Model):
+    """An export or import running in a worker: the page shows its progress, then its result."""
+
+    class Kind(models.TextChoices):
+        EXPORT = "export", _("Export")
+        IMPORT = "import", _("Import")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    park = models.ForeignKey("traps.Park", on_delete=models.CASCADE, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    # What was asked: dates and exactness of an export; organisation and file name of an import.
+    parameters = models.JSONField(default=dict, blank=True)
+    done = models.PositiveIntegerField(_("done"), default=0)
+    total = models.PositiveIntegerField(_("total"), default=0)
+    # The export's zip, or the uploaded package until its import is over.
+    file = models.FileField(upload_to=job_file_name, max_length=200, blank=True)
+    import_run = models.ForeignKey(
+        ImportRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Why a package was refused, as the checks worded them in the requester's language.
+    problems = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("exchange job")
+        verbose_name_plural = _("exchange jobs")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("exchange:job", args=[self.key])
+
+    @property
+    def finished(self) -> bool:
+        return self.status in {self.Status.DONE, self.Status.FAILED}
+
+    @property
+    def percent(self) -> int | None:
+        """Return how far the job is, or None while that cannot be told."""
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.total:
+            return None
+        return min(99, self.done * 100 // self.total)

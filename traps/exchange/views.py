@@ -1,12 +1,7 @@
 """Data exchange pages: download a Camtrap DP package, import packages and detector results."""
 
-import shutil
-import tempfile
-from pathlib import Path
-
 from django.contrib import messages
-from django.core.files.uploadedfile import UploadedFile
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -14,9 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
-from traps.exchange import selectors, services
-from traps.exchange.camtrap_dp.export import package_write, package_zip
-from traps.exchange.camtrap_dp.importer import package_import
+from traps.exchange import jobs, selectors, services
 from traps.exchange.camtrap_dp.validation import PackageInvalid
 from traps.exchange.forms import (
     ExportForm,
@@ -25,7 +18,7 @@ from traps.exchange.forms import (
     PartnerAliasForm,
 )
 from traps.exchange.megadetector import megadetector_import, results_parse
-from traps.exchange.models import ImportRun
+from traps.exchange.models import ExchangeJob, ImportRun
 from traps.privacy import can_see_exact
 
 MAX_RESULTS_BYTES = 200 * 1024 * 1024
@@ -71,6 +64,9 @@ def index(request: HttpRequest) -> HttpResponse:
             "runs": ImportRun.objects.filter(park__in=parks)
             .select_related("park", "imported_by")
             .order_by("-imported_at")[:10],
+            "jobs": ExchangeJob.objects.filter(requested_by=request.user)
+            .select_related("park")
+            .order_by("-created_at")[:5],
             **_partner_context(request),
         },
     )
@@ -126,33 +122,55 @@ def export(request: HttpRequest) -> HttpResponse:
             },
             status=400,
         )
-    park = form.cleaned_data["park"]
-    work = Path(tempfile.mkdtemp(prefix="camtrap-export-"))
-    try:
-        package_write(
-            out_dir=work / "package",
-            parks=[park],
-            start=form.cleaned_data["start"],
-            end=form.cleaned_data["end"],
-            exact_coordinates=form.cleaned_data["exact_coordinates"],
-            user=request.user,
-        )
-        # Deleted when the response closes it, however large the park.
-        archive = tempfile.TemporaryFile(suffix=".zip")  # noqa: SIM115
-        package_zip(work / "package", archive)
-        archive.seek(0)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    name = f"camtrap-dp-{park.code}-{timezone.localdate():%Y%m%d}.zip"
-    return FileResponse(archive, as_attachment=True, filename=name, content_type="application/zip")
+    job = jobs.export_job_queue(
+        user=request.user,
+        park=form.cleaned_data["park"],
+        start=form.cleaned_data["start"],
+        end=form.cleaned_data["end"],
+        exact_coordinates=form.cleaned_data["exact_coordinates"],
+    )
+    return redirect(job)
 
 
-def _save_upload(upload: UploadedFile, suffix: str) -> Path:
-    handle = tempfile.NamedTemporaryFile(suffix=suffix, delete=False)  # noqa: SIM115
-    with handle:
-        for chunk in upload.chunks():
-            handle.write(chunk)
-    return Path(handle.name)
+def _job_for(request: HttpRequest, key: str) -> ExchangeJob:
+    # A job is its requester's: anyone else gets a 404.
+    return get_object_or_404(
+        ExchangeJob.objects.select_related("park", "import_run"),
+        key=key,
+        requested_by=request.user,
+    )
+
+
+def job(request: HttpRequest, key: str) -> HttpResponse:
+    _require_exchange(request)
+    job = _job_for(request, key)
+    return render(request, "exchange/job.html", {"job": job})
+
+
+def job_status(request: HttpRequest, key: str) -> JsonResponse:
+    _require_exchange(request)
+    job = _job_for(request, key)
+    return JsonResponse(
+        {
+            "status": job.status,
+            "status_label": str(job.get_status_display()),
+            "done": job.done,
+            "total": job.total,
+            "percent": job.percent,
+            "finished": job.finished,
+        }
+    )
+
+
+def job_download(request: HttpRequest, key: str) -> HttpResponse:
+    _require_exchange(request)
+    job = _job_for(request, key)
+    if job.kind != ExchangeJob.Kind.EXPORT or job.status != ExchangeJob.Status.DONE:
+        raise Http404
+    name = f"camtrap-dp-{job.park.code}-{timezone.localdate(job.finished_at):%Y%m%d}.zip"
+    return FileResponse(
+        job.file.open("rb"), as_attachment=True, filename=name, content_type="application/zip"
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -163,20 +181,13 @@ def import_package(request: HttpRequest) -> HttpResponse:
         _check_park_choice(request, selectors.parks_for_import(request.user))
         form = PackageImportForm(request.POST, request.FILES, user=request.user)
         if form.is_valid():
-            upload = form.cleaned_data["package"]
-            path = _save_upload(upload, ".zip")
-            try:
-                context["summary"] = package_import(
-                    path=path,
-                    park=form.cleaned_data["park"],
-                    user=request.user,
-                    source_name=upload.name,
-                    organisation=form.cleaned_data["organisation"],
-                )
-            except PackageInvalid as exc:
-                context["problems"] = exc.problems
-            finally:
-                path.unlink(missing_ok=True)
+            job = jobs.import_job_queue(
+                user=request.user,
+                park=form.cleaned_data["park"],
+                upload=form.cleaned_data["package"],
+                organisation=form.cleaned_data["organisation"],
+            )
+            return redirect(job)
     else:
         form = PackageImportForm(user=request.user)
     context["form"] = form

@@ -7,7 +7,7 @@ import shutil
 import uuid
 import zipfile
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -78,6 +78,10 @@ class ExportSummary:
     coordinate_precision: float = EXACT_PRECISION
     skipped_untimed_photos: int = 0
     warnings: list[str] = field(default_factory=list)
+
+
+# How many media rows are written between two progress reports.
+PROGRESS_EVERY = 1000
 
 
 def deployment_id(deployment: Deployment) -> str:
@@ -355,13 +359,15 @@ def package_write(
     exact_coordinates: bool = False,
     user: AbstractBaseUser | None = None,
     include_media: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ExportSummary:
     """Write a Camtrap DP package of the parks' records into out_dir.
 
     Coordinates are generalised to the 0.1 degree grid unless exact ones are
     asked for and the user may see them (user None is the command line's
     operator). Photos without a capture time cannot be media records and are
-    counted, not written.
+    counted, not written. ``progress`` is told (media written, media to write) as
+    the work goes on.
     """
     parks = list(parks)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -376,6 +382,7 @@ def package_write(
     taxa: set[int] = set()
     names: set[str] = set()
     runs: set[int | None] = set()
+    media_total = 0
     now = timezone.now().replace(microsecond=0)
     try:
         for park in parks:
@@ -402,7 +409,12 @@ def package_write(
             ).count()
             media_rows: dict[int, dict[str, str]] = {}
             photos_by_pk: dict[int, Photo] = {}
+            if progress is not None:
+                media_total += photos.count()
+                progress(writers["media"].count, media_total)
             for photo in photos.iterator(chunk_size=2000):
+                if progress is not None and writers["media"].count % PROGRESS_EVERY == 0:
+                    progress(writers["media"].count, media_total)
                 row = _media_row(photo, dep_ids[photo.deployment_id], tz)
                 writers["media"].write(row)
                 media_rows[photo.pk] = row
