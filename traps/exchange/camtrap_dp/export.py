@@ -465,9 +465,9 @@ def package_write(
                 ):
                     continue
                 count = max(most_per_event[event.pk], len(individuals_per_event[event.pk]))
-                writers["observations"].write(
-                    _event_row(event, park, dep_ids[event.deployment_id], count, tz)
-                )
+                row = _event_row(event, park, dep_ids[event.deployment_id], count, tz)
+                writers["observations"].write(row)
+                names.add(row["scientificName"])
             for observation in kept.iterator(chunk_size=2000):
                 if observation.photo_id is not None:
                     if observation.photo_id not in media_rows:
