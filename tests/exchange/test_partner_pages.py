@@ -105,3 +105,17 @@ def test_review_page_shows_the_partners_identification(client, scientist, partne
 
     assert f"{CHINA} identified:" in page
     assert "<strong>NE-L12</strong> · adult · female" in page
+
+
+def test_review_offers_imported_taxa_in_the_readers_language(client, scientist, partner_import):
+    from traps.models import Event
+
+    boar_event = Event.objects.get(exchange_link__identifier="ev-2")
+    client.force_login(scientist)
+
+    page = client.get(
+        reverse("leopards:event-review", args=[boar_event.pk]), HTTP_ACCEPT_LANGUAGE="ru"
+    ).text
+
+    assert "кабан</option>" in page
+    assert "Siberian roe deer</option>" in page
