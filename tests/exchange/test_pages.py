@@ -297,3 +297,27 @@ def test_a_job_is_only_its_requesters(client, park, manager, scientist, run_job)
 
     assert client.get(reverse("exchange:job", args=[job.key])).status_code == 404
     assert client.get(reverse("exchange:job-download", args=[job.key])).status_code == 404
+
+
+def test_an_import_reports_its_rows_through_the_cache_while_it_runs(park, scientist, tmp_path):
+    from django.core.cache import cache
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.exchange.packages import partner_package
+    from traps.exchange import jobs
+    from traps.exchange.models import ExchangeJob
+
+    archive = package_zip(partner_package(tmp_path / "cn"), tmp_path / "cn.zip")
+    upload = SimpleUploadedFile("cn.zip", archive.read_bytes())
+    job = jobs.import_job_queue(user=scientist, park=park, upload=upload, organisation="NETLNP")
+    # What the page reads while the worker is half way.
+    job.status = ExchangeJob.Status.RUNNING
+    cache.set(jobs.progress_key(job.pk), (11, 22))
+    assert jobs.job_progress(job).percent == 50
+
+    jobs.import_job_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert job.status == ExchangeJob.Status.DONE
+    assert (job.done, job.total) == (22, 22)  # 8 media and 14 observations
+    assert cache.get(jobs.progress_key(job.pk)) is None

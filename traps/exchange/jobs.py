@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -17,6 +18,20 @@ from traps.exchange.camtrap_dp.importer import package_import
 from traps.exchange.camtrap_dp.validation import PackageInvalid
 from traps.exchange.models import ExchangeJob
 from traps.models import Park
+
+# How long a running import's progress is kept in the cache without news.
+PROGRESS_SECONDS = 6 * 3600
+
+
+def progress_key(job_id: int) -> str:
+    return f"exchange-job-progress:{job_id}"
+
+
+def job_progress(job: ExchangeJob) -> ExchangeJob:
+    """Fill in a running import's progress from the cache, where its worker reports it."""
+    if job.status == ExchangeJob.Status.RUNNING and not job.total:
+        job.done, job.total = cache.get(progress_key(job.pk), (0, 0))
+    return job
 
 
 def _queue(job: ExchangeJob) -> None:
@@ -140,6 +155,12 @@ def import_job_run(*, job_id: int) -> None:
         return
     params = job.parameters
     user = get_user_model().objects.filter(pk=job.requested_by_id).first()
+
+    def progress(done: int, total: int) -> None:
+        # The import is one transaction: a row written now would show only at its end,
+        # so the progress goes through the cache the web processes share.
+        cache.set(progress_key(job.pk), (done, total), timeout=PROGRESS_SECONDS)
+
     with tempfile.TemporaryDirectory(prefix="camtrap-import-") as tmp:
         local = Path(tmp) / "package.zip"
         # The upload may live in object storage; the importer reads a local file.
@@ -153,6 +174,7 @@ def import_job_run(*, job_id: int) -> None:
                     user=user,
                     source_name=params.get("source_name", ""),
                     organisation=params.get("organisation", ""),
+                    progress=progress,
                 )
         except PackageInvalid as exc:
             with translation.override(params.get("language")):
@@ -160,6 +182,8 @@ def import_job_run(*, job_id: int) -> None:
             _finish(job, ExchangeJob.Status.FAILED, ["problems"])
         else:
             job.import_run = summary.run
-            _finish(job, ExchangeJob.Status.DONE, ["import_run"])
+            job.done, job.total = cache.get(progress_key(job.pk), (0, 0))
+            _finish(job, ExchangeJob.Status.DONE, ["import_run", "done", "total"])
+    cache.delete(progress_key(job.pk))
     # The package is in the registry now (or refused): its upload is not kept.
     job.file.delete(save=True)

@@ -134,10 +134,12 @@ def export(request: HttpRequest) -> HttpResponse:
 
 def _job_for(request: HttpRequest, key: str) -> ExchangeJob:
     # A job is its requester's: anyone else gets a 404.
-    return get_object_or_404(
-        ExchangeJob.objects.select_related("park", "import_run"),
-        key=key,
-        requested_by=request.user,
+    return jobs.job_progress(
+        get_object_or_404(
+            ExchangeJob.objects.select_related("park", "import_run"),
+            key=key,
+            requested_by=request.user,
+        )
     )
 
 

@@ -14,7 +14,7 @@ import re
 import tempfile
 import zipfile
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -159,6 +159,7 @@ def package_import(
     user: AbstractBaseUser | None = None,
     source_name: str = "",
     organisation: str = "",
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImportSummary:
     """Validate a Camtrap DP package (folder or zip) and import it into a park.
 
@@ -166,6 +167,7 @@ def package_import(
     nothing is written. Importing the same package again creates nothing new.
     A package sent by another organisation keeps its individual ids as that
     organisation's: they name our individuals only through confirmed aliases.
+    ``progress`` is told (media and observation rows read, rows in the package).
     """
     with package_folder(path) as base:
         problems = package_problems(base)
@@ -196,6 +198,7 @@ def package_import(
                 user=user,
                 run=run,
                 organisation=organisation,
+                progress=progress,
             )
             importer.run(
                 deployments=deployments,
@@ -210,6 +213,9 @@ def package_import(
             summary.run = run
         return summary
 
+
+# How many media and observation rows are read between two progress reports.
+PROGRESS_EVERY = 500
 
 # Resources other than the three Camtrap DP tables are kept (rows and all) up to this size.
 MAX_KEPT_RESOURCE_ROWS = 50_000
@@ -243,6 +249,7 @@ class _Importer:
         user: AbstractBaseUser | None,
         run: ImportRun | None = None,
         organisation: str = "",
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         self.base = base.resolve()
         self.descriptor = descriptor
@@ -253,6 +260,9 @@ class _Importer:
         self.taxa: dict[str, Species] = {}
         self.aliases: dict[str, PartnerAlias | None] = {}
         self.created_events: set[int] = set()
+        self.progress = progress
+        self.rows_done = 0
+        self.rows_total = 0
         self.summary = ImportSummary(park=park)
         self.stations: dict[str, Station] = {}
         self.deployments: dict[str, Deployment] = {}
@@ -275,6 +285,7 @@ class _Importer:
         observations: list[dict],
         individuals: list[dict],
     ) -> None:
+        self.rows_total = len(media) + len(observations)
         self.taxonomic(self.descriptor.get("taxonomic"))
         if not self.organisation:
             # A partner's individuals are theirs: they stay in the run's metadata.
@@ -283,12 +294,21 @@ class _Importer:
             self.deployment(row)
         for row in media:
             self.media(row)
+            self.step()
         self.events_from(observations)
         self.events_for_the_rest()
         # Media-level rows first: an event-level record of the same cat then finds its
         # sighting instead of adding one without a box.
         for row in sorted(observations, key=lambda r: r["observationLevel"] != "media"):
             self.observation(row)
+            self.step()
+
+    def step(self) -> None:
+        self.rows_done += 1
+        if self.progress is not None and (
+            self.rows_done % PROGRESS_EVERY == 0 or self.rows_done == self.rows_total
+        ):
+            self.progress(self.rows_done, self.rows_total)
 
     # Taxa --------------------------------------------------------------------------
 
