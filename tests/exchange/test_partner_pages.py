@@ -119,3 +119,24 @@ def test_review_offers_imported_taxa_in_the_readers_language(client, scientist, 
 
     assert "кабан</option>" in page
     assert "Siberian roe deer</option>" in page
+
+
+def test_a_wrong_alias_is_withdrawn_and_its_sightings_go_back_to_review(
+    client, scientist, partner_import
+):
+    ours = LeopardFactory(code="LEO-112F")
+    client.force_login(scientist)
+    client.post(
+        reverse("exchange:partner-alias-confirm"),
+        {"organisation": CHINA, "partner_id": "NE-L12", "leopard": "LEO-112F"},
+    )
+    alias = PartnerAlias.objects.get()
+
+    response = client.post(reverse("exchange:partner-alias-withdraw", args=[alias.pk]), follow=True)
+
+    assert "1 sighting is back in the review." in response.text
+    assert not PartnerAlias.objects.exists()
+    assert not Sighting.objects.filter(leopard=ours).exists()
+    sighting = Sighting.objects.get(exchange_observation__identifier="o-m2")
+    assert sighting.status == Sighting.Status.PROPOSED
+    assert "NE-L12" in client.get(reverse("exchange:index")).text  # waiting again

@@ -32,7 +32,7 @@ from census.models import CensusResult
 from leopards.models import CatalogueChange, Leopard, MatchCandidate, SecondOpinion, Sighting
 from tests.factories import DeploymentFactory, StationFactory, jpeg_bytes
 from tests.traps.ingest import ingest
-from traps.exchange.models import ExchangeJob
+from traps.exchange.models import ExchangeJob, ImportRun, Observation, PartnerAlias
 
 pytestmark = pytest.mark.django_db
 
@@ -97,6 +97,24 @@ def _candidate(w: World) -> MatchCandidate:
     )
     leopard = Leopard.objects.create(code="LEO-ALPHA-1")
     return MatchCandidate.objects.create(sighting=sighting, leopard=leopard, rank=1, score=9.0)
+
+
+def _alias(w: World) -> PartnerAlias:
+    """A partner's id for alpha's leopard, seen on alpha's photo."""
+    run = ImportRun.objects.create(kind=ImportRun.Kind.CAMTRAP_DP, park=w.park, organisation="P")
+    Observation.objects.create(
+        import_run=run,
+        deployment=w.deployment,
+        photo=w.photo,
+        sighting=w.sighting,
+        identifier="obs-alias",
+        level="media",
+        type="animal",
+        individual_id="P-1",
+    )
+    return PartnerAlias.objects.create(
+        organisation="P", partner_id="P-1", leopard=w.leopard, confirmed_at=w.change.created_at
+    )
 
 
 def _job(w: World) -> ExchangeJob:
@@ -183,6 +201,9 @@ RULES: dict[str, Rule] = {
         lambda w: "/exchange/partner-aliases/",
         method="post",
         data=lambda w: {"organisation": "NETLNP", "partner_id": "NE-L12", "leopard": LEOPARD},
+    ),
+    "exchange:partner-alias-withdraw": Rule(
+        "page", lambda w: f"/exchange/partner-aliases/{_alias(w).pk}/withdraw/", method="post"
     ),
     "exchange:job": Rule("page", lambda w: f"/exchange/jobs/{_job(w).key}/"),
     "exchange:job-status": Rule("page", lambda w: f"/exchange/jobs/{_job(w).key}/status/"),

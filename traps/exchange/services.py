@@ -118,3 +118,47 @@ def partner_alias_confirm(
         )
     identification_changed([s.pk for s in waiting])
     return alias
+
+
+@transaction.atomic
+def partner_alias_withdraw(*, alias: PartnerAlias, user: AbstractBaseUser) -> int:
+    """Undo a wrong alias: its sightings go back to the review; return how many.
+
+    Every sighting carrying the partner's id and confirmed as the aliased individual
+    is unidentified again, whoever confirmed it, so that no identification made
+    through the alias survives it; the review shows them with the partner's id.
+    """
+    alias = PartnerAlias.objects.select_for_update().select_related("leopard").get(pk=alias.pk)
+    sightings = list(
+        partner_sightings(organisation=alias.organisation, partner_id=alias.partner_id)
+        .filter(leopard=alias.leopard, status=Sighting.Status.CONFIRMED)
+        .select_for_update(of=("self",))
+        .order_by("pk")
+    )
+    for sighting in sightings:
+        sighting.leopard = None
+        sighting.status = Sighting.Status.PROPOSED
+        sighting.identified_by = user
+        sighting.identified_at = timezone.now()
+        save_with_reason(
+            sighting,
+            "partner alias withdrawn",
+            fields=["leopard", "status", "identified_by", "identified_at"],
+            user=user,
+        )
+        change_record(
+            kind=CatalogueChange.Kind.UNCONFIRM,
+            user=user,
+            reason=f"{alias.organisation}: {alias.partner_id}",
+            leopards=[alias.leopard],
+            sightings=[sighting],
+            before={
+                "leopard": alias.leopard.code,
+                "leopard_id": alias.leopard_id,
+                "status": Sighting.Status.CONFIRMED,
+            },
+            after={"leopard": None, "leopard_id": None, "status": sighting.status},
+        )
+    identification_changed([s.pk for s in sightings])
+    alias.delete()
+    return len(sightings)

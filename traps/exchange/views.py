@@ -50,6 +50,27 @@ def _partner_context(request: HttpRequest) -> dict:
     }
 
 
+@require_POST
+def partner_alias_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_import(request)
+    alias = get_object_or_404(
+        selectors.partner_aliases(selectors.parks_for_import(request.user)), pk=pk
+    )
+    n = services.partner_alias_withdraw(alias=alias, user=request.user)
+    messages.success(
+        request,
+        ngettext(
+            "%(org)s's %(partner)s is no longer our %(ours)s; %(n)d sighting is back in the "
+            "review.",
+            "%(org)s's %(partner)s is no longer our %(ours)s; %(n)d sightings are back in the "
+            "review.",
+            n,
+        )
+        % {"org": alias.organisation, "partner": alias.partner_id, "ours": alias.leopard, "n": n},
+    )
+    return redirect(f"{reverse('exchange:index')}#partners")
+
+
 def index(request: HttpRequest) -> HttpResponse:
     _require_exchange(request)
     parks = selectors.parks_for_export(request.user)
