@@ -61,9 +61,9 @@ class MatchCandidateAdmin(admin.ModelAdmin):
 class SpeciesAdmin(admin.ModelAdmin):
     """The short list of other species offered in the review."""
 
-    list_display = ["name", "scientific_name", "position", "active"]
+    list_display = ["name", "scientific_name", "rank", "taxon_id", "position", "active"]
     list_editable = ["position", "active"]
-    search_fields = ["name", "scientific_name"]
+    search_fields = ["name", "scientific_name", "taxon_id"]
 
 
 @admin.register(LeopardAlias)

@@ -342,10 +342,31 @@ class MatchCandidate(models.Model):
 
 
 class Species(models.Model):
-    """Another species a scientist can name for an event (the short list is edited in admin)."""
+    """A taxon the parks see: the list the review offers, and every species a package names.
+
+    The short list is edited in admin; imported packages add the taxa they name, with
+    their taxonID and vernacular names, so a species travels out as it came in.
+    """
 
     name = models.CharField(pgettext_lazy("species", "name"), max_length=120, unique=True)
     scientific_name = models.CharField(_("scientific name"), max_length=160, blank=True)
+    rank = models.CharField(_("taxon rank"), max_length=40, blank=True)
+    taxon_id = models.CharField(
+        _("taxon ID"),
+        max_length=255,
+        blank=True,
+        help_text=_("The identifier in a checklist, such as a Catalogue of Life URL."),
+    )
+    taxon_id_source = models.CharField(
+        _("taxon ID source"),
+        max_length=255,
+        blank=True,
+        help_text=_("The checklist the taxon ID belongs to."),
+    )
+    # {"eng": "Amur leopard", "rus": "..."}: ISO 639-3 codes, as Camtrap DP writes them.
+    vernacular_names = models.JSONField(_("vernacular names"), default=dict, blank=True)
+    # Higher ranks as a package gives them: kingdom, phylum, class, order, family, genus.
+    classification = models.JSONField(_("higher classification"), default=dict, blank=True)
     position = models.PositiveSmallIntegerField(_("position in the list"), default=100)
     active = models.BooleanField(_("offered in the review"), default=True)
 
@@ -356,6 +377,20 @@ class Species(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def taxon_id_label(self) -> str:
+        """Return the taxon ID short enough for a table: the last part of a URL."""
+        return self.taxon_id.rstrip("/").rsplit("/", 1)[-1] or self.taxon_id
+
+    @property
+    def vernacular_name(self) -> str:
+        """Return the name in the active language when the taxon has one, else its name."""
+        from django.utils.translation import get_language
+
+        language = (get_language() or "en").split("-")[0]
+        code = {"en": "eng", "ru": "rus", "zh": "zho"}.get(language, language)
+        return self.vernacular_names.get(code) or self.name
 
 
 class EventReview(models.Model):

@@ -137,7 +137,7 @@ def _candidates() -> QuerySet[MatchCandidate]:
 def _sightings() -> QuerySet[Sighting]:
     return (
         Sighting.objects.exclude(status=Sighting.Status.REJECTED)
-        .select_related("leopard", "identified_by")
+        .select_related("leopard", "identified_by", "exchange_observation__import_run")
         .prefetch_related(Prefetch("candidates", queryset=_candidates()))
         .order_by("pk")
     )

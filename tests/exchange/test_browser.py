@@ -1,9 +1,12 @@
 """A scientist downloads a package and sees why a bad package is refused, in a real browser."""
 
 import json
+import os
 import zipfile
+from pathlib import Path
 
 import pytest
+from django.urls import reverse
 
 from tests.conftest import browser_login
 from tests.exchange.helpers import build_registry
@@ -22,9 +25,12 @@ def test_scientist_downloads_a_package_and_a_bad_upload_is_refused(page, park, s
     browser_login(page, scientist)
 
     page.click("text=Data exchange")
+    page.click("button:has-text('Download package')")
+    # The request only queues the export; its page offers the file once a worker wrote it.
     with page.expect_download() as download:
-        page.click("text=Download package")
+        page.click("a:has-text('Download package')")
     download.value.save_as(tmp_path / "got.zip")
+    page.click("text=← Data exchange")
     page.click("text=Import a Camtrap DP package")
     page.set_input_files("#id_package", str(tmp_path / "bad.zip"))
     page.click("text=Check and import")
@@ -34,3 +40,43 @@ def test_scientist_downloads_a_package_and_a_bad_upload_is_refused(page, park, s
     assert page.locator(".problems").is_visible()
     assert "deploymentStart" in page.locator(".problem-list").inner_text()
     assert not Photo.objects.filter(deployment__station__code="loc-A").exists()
+
+
+def test_scientist_confirms_a_partners_cat_and_sees_it_on_the_review(
+    page, park, scientist, tmp_path
+):
+    from leopards.models import Sighting
+    from tests.exchange.packages import partner_package
+    from tests.factories import LeopardFactory
+
+    ours = LeopardFactory(code="LEO-112F")
+    archive = package_zip(
+        partner_package(tmp_path / "cn", local=frozenset({"m1", "m2"})), tmp_path / "cn.zip"
+    )
+    browser_login(page, scientist)
+
+    page.click("text=Data exchange")
+    page.click("text=Import a Camtrap DP package")
+    page.set_input_files("#id_package", str(archive))
+    page.fill("#id_organisation", "NETLNP")
+    page.click("text=Check and import")
+    assert "Observations: 14" in page.locator("#job").inner_text()
+    shots = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)
+    page.screenshot(path=str(shots / "job-1280.png"), full_page=True)
+    page.click("text=← Data exchange")
+    row = page.locator("table.partner-ids tr", has_text="NE-L12")
+    row.locator("input[name=leopard]").fill("LEO-112F")
+    row.locator("button").click()
+
+    assert "NETLNP's NE-L12 is our LEO-112F." in page.locator("main").inner_text()
+    assert "Siberian roe deer" in page.locator("table.taxa").inner_text()
+    for width in (360, 1366):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(shots / f"exchange-{width}.png"), full_page=True)
+    sighting = Sighting.objects.get(exchange_observation__identifier="o-m3")
+    page.goto(page.base_url + reverse("leopards:event-review", args=[sighting.photo.event_id]))
+    assert "NETLNP identified:" in page.locator("main").inner_text()
+    assert Sighting.objects.filter(leopard=ours).count() == 1
+    for width in (360, 1366):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(shots / f"review-{width}.png"), full_page=True)

@@ -26,6 +26,8 @@ from datetime import date, datetime
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -36,6 +38,7 @@ from leopards.models import CatalogueChange, Leopard, MatchCandidate, SecondOpin
 from tests.factories import DeploymentFactory, StationFactory, UserFactory, jpeg_bytes
 from tests.traps.ingest import ingest
 from traps import roles
+from traps.exchange.models import ExchangeJob, ImportRun, Observation, PartnerAlias
 from traps.models import Role
 
 pytestmark = pytest.mark.django_db
@@ -115,6 +118,38 @@ def _candidate(w: World) -> MatchCandidate:
     return MatchCandidate.objects.create(sighting=sighting, leopard=leopard, rank=1, score=9.0)
 
 
+def _alias(w: World) -> PartnerAlias:
+    """A partner's id for alpha's leopard, seen on alpha's photo."""
+    run = ImportRun.objects.create(kind=ImportRun.Kind.CAMTRAP_DP, park=w.park, organisation="P")
+    Observation.objects.create(
+        import_run=run,
+        deployment=w.deployment,
+        photo=w.photo,
+        sighting=w.sighting,
+        identifier="obs-alias",
+        level="media",
+        type="animal",
+        individual_id="P-1",
+    )
+    return PartnerAlias.objects.create(
+        organisation="P", partner_id="P-1", leopard=w.leopard, confirmed_at=w.change.created_at
+    )
+
+
+def _job(w: World) -> ExchangeJob:
+    """An export of alpha, finished, asked for by one of its scientists."""
+    owner = get_user_model().objects.get_or_create(username="alpha-exporter")[0]
+    job = ExchangeJob.objects.create(
+        kind=ExchangeJob.Kind.EXPORT,
+        park=w.park,
+        requested_by=owner,
+        status=ExchangeJob.Status.DONE,
+        parameters={"source_name": SERIAL},
+    )
+    job.file.save("package.zip", ContentFile(SERIAL.encode()))
+    return job
+
+
 def _review_event(action: str = "") -> Callable[[World], str]:
     return lambda w: f"/review/events/{w.photo.event_id}/{action}"
 
@@ -180,6 +215,18 @@ RULES: dict[str, Rule] = {
         data=lambda w: {"deployment": w.deployment.pk},
     ),
     "exchange:likely-blanks": Rule("page", lambda w: "/exchange/likely-blanks/", outsider="hidden"),
+    "exchange:partner-alias-confirm": Rule(
+        "page",
+        lambda w: "/exchange/partner-aliases/",
+        method="post",
+        data=lambda w: {"organisation": "NETLNP", "partner_id": "NE-L12", "leopard": LEOPARD},
+    ),
+    "exchange:partner-alias-withdraw": Rule(
+        "page", lambda w: f"/exchange/partner-aliases/{_alias(w).pk}/withdraw/", method="post"
+    ),
+    "exchange:job": Rule("page", lambda w: f"/exchange/jobs/{_job(w).key}/"),
+    "exchange:job-status": Rule("page", lambda w: f"/exchange/jobs/{_job(w).key}/status/"),
+    "exchange:job-download": Rule("page", lambda w: f"/exchange/jobs/{_job(w).key}/download/"),
     "census:dashboard": Rule("page", lambda w: "/census/", outsider="hidden"),
     "census:landscape-csv": Rule(
         "page", lambda w: "/census/landscape/stations.csv", outsider="hidden"

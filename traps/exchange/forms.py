@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils.translation import gettext_lazy as _
 
+from leopards.models import Leopard
 from traps.exchange import selectors
 from traps.exchange.megadetector import DEFAULT_THRESHOLD
 from traps.fields import DayField
@@ -50,10 +51,35 @@ class PackageImportForm(forms.Form):
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ".zip,application/zip"}),
     )
+    organisation = forms.CharField(
+        label=_("Sent by another organisation"),
+        required=False,
+        max_length=200,
+        help_text=_(
+            "Leave empty for a package of this registry. Another organisation's individual "
+            "ids stay theirs until a scientist confirms which of ours each one is."
+        ),
+    )
 
     def __init__(self, *args, user: AbstractBaseUser, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["park"].queryset = selectors.parks_for_import(user)
+        self.fields["organisation"].widget.attrs["list"] = "known-organisations"
+
+
+class PartnerAliasForm(forms.Form):
+    organisation = forms.CharField(max_length=200, widget=forms.HiddenInput)
+    partner_id = forms.CharField(max_length=255, widget=forms.HiddenInput)
+    leopard = forms.CharField(label=_("Our individual (code)"), max_length=40)
+
+    def clean_leopard(self) -> Leopard:
+        code = self.cleaned_data["leopard"].strip()
+        # The cat may be known so far only across the border: any individual of the
+        # catalogue can be named, as in the landscape count.
+        leopard = Leopard.objects.filter(code__iexact=code, merged_into__isnull=True).first()
+        if leopard is None:
+            raise forms.ValidationError(_("No individual has the code %(code)s.") % {"code": code})
+        return leopard
 
 
 class DeploymentChoiceField(forms.ModelChoiceField):

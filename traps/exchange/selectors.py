@@ -1,13 +1,15 @@
 """Reads for data exchange: what a user may export or import into, and what goes in a package."""
 
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from leopards.models import Sighting
+from leopards.models import Sighting, Species
 from traps import roles
+from traps.exchange.models import ImportRun, Observation, PartnerAlias
 from traps.models import Deployment, Event, Park, Photo
 from traps.roles import has_permission
 from traps.selectors import parks_for_user
@@ -86,9 +88,18 @@ def export_events(photos: QuerySet[Photo]) -> QuerySet[Event]:
     """Return the events that hold the photos."""
     return (
         Event.objects.filter(pk__in=photos.filter(event__isnull=False).values("event_id"))
-        .select_related("exchange_link")
+        .select_related("exchange_link", "review__species")
         .prefetch_related("observation_links")
         .order_by("deployment_id", "start", "pk")
+    )
+
+
+def export_observations(deployments: QuerySet[Deployment]) -> QuerySet[Observation]:
+    """Return the observations kept from packages for these deployments, in package order."""
+    return (
+        Observation.objects.filter(deployment__in=deployments)
+        .select_related("taxon", "sighting__leopard", "import_run")
+        .order_by("pk")
     )
 
 
@@ -118,4 +129,73 @@ def likely_blank_events(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Even
         .annotate(photo_count=Count("photos", distinct=True))
         .select_related("deployment__station__park")
         .order_by("deployment__station__park__name", "start")
+    )
+
+
+def partner_ids_waiting(
+    parks: QuerySet[Park], *, only: tuple[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Return partners' individual ids seen in the parks that no alias names yet.
+
+    Each comes with how many sightings carry it and, where a scientist has already
+    identified one of them, the individual they chose (a proposal, never applied alone).
+    """
+    aliased = PartnerAlias.objects.filter(
+        organisation=OuterRef("import_run__organisation"), partner_id=OuterRef("individual_id")
+    )
+    rows = (
+        Observation.objects.filter(
+            deployment__station__park__in=parks,
+            sighting__isnull=False,
+            import_run__organisation__gt="",
+        )
+        .exclude(individual_id="")
+        .exclude(Exists(aliased))
+        .filter(Q(import_run__organisation=only[0], individual_id=only[1]) if only else Q())
+        .values("import_run__organisation", "individual_id")
+        .annotate(
+            sightings=Count("sighting", distinct=True),
+            proposal=Max(
+                "sighting__leopard__code", filter=Q(sighting__status=Sighting.Status.CONFIRMED)
+            ),
+        )
+        .order_by("import_run__organisation", "individual_id")
+    )
+    return [
+        {
+            "organisation": row["import_run__organisation"],
+            "partner_id": row["individual_id"],
+            "sightings": row["sightings"],
+            "proposal": row["proposal"] or "",
+        }
+        for row in rows[:200]
+    ]
+
+
+def partner_aliases(parks: QuerySet[Park]) -> QuerySet[PartnerAlias]:
+    """Return the confirmed aliases of individuals seen in the parks' partner packages."""
+    seen = Observation.objects.filter(
+        deployment__station__park__in=parks,
+        import_run__organisation=OuterRef("organisation"),
+        individual_id=OuterRef("partner_id"),
+    )
+    return (
+        PartnerAlias.objects.filter(Exists(seen))
+        .select_related("leopard", "confirmed_by")
+        .order_by("organisation", "partner_id")
+    )
+
+
+def taxa() -> QuerySet[Species]:
+    """Return the taxon list: the review's species and every one a package named."""
+    return Species.objects.order_by("-active", "position", "scientific_name", "name")
+
+
+def organisations() -> list[str]:
+    """Return the organisations packages have come from, for the import form's suggestions."""
+    return list(
+        ImportRun.objects.exclude(organisation="")
+        .values_list("organisation", flat=True)
+        .distinct()
+        .order_by("organisation")
     )

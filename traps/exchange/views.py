@@ -1,25 +1,24 @@
 """Data exchange pages: download a Camtrap DP package, import packages and detector results."""
 
-import shutil
-import tempfile
-from pathlib import Path
-
 from django.contrib import messages
-from django.core.files.uploadedfile import UploadedFile
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
-from traps.exchange import selectors, services
-from traps.exchange.camtrap_dp.export import package_write, package_zip
-from traps.exchange.camtrap_dp.importer import package_import
+from traps.exchange import jobs, selectors, services
 from traps.exchange.camtrap_dp.validation import PackageInvalid
-from traps.exchange.forms import ExportForm, MegaDetectorImportForm, PackageImportForm
+from traps.exchange.forms import (
+    ExportForm,
+    MegaDetectorImportForm,
+    PackageImportForm,
+    PartnerAliasForm,
+)
 from traps.exchange.megadetector import megadetector_import, results_parse
-from traps.exchange.models import ImportRun
+from traps.exchange.models import ExchangeJob, ImportRun
 from traps.privacy import can_see_exact
 
 MAX_RESULTS_BYTES = 200 * 1024 * 1024
@@ -42,6 +41,36 @@ def _check_park_choice(request: HttpRequest, allowed) -> None:
         raise Http404
 
 
+def _partner_context(request: HttpRequest) -> dict:
+    parks = selectors.parks_for_export(request.user)
+    return {
+        "partner_ids": selectors.partner_ids_waiting(parks),
+        "aliases": selectors.partner_aliases(parks)[:200],
+        "taxa": selectors.taxa(),
+    }
+
+
+@require_POST
+def partner_alias_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_import(request)
+    alias = get_object_or_404(
+        selectors.partner_aliases(selectors.parks_for_import(request.user)), pk=pk
+    )
+    n = services.partner_alias_withdraw(alias=alias, user=request.user)
+    messages.success(
+        request,
+        ngettext(
+            "%(org)s's %(partner)s is no longer our %(ours)s; %(n)d sighting is back in the "
+            "review.",
+            "%(org)s's %(partner)s is no longer our %(ours)s; %(n)d sightings are back in the "
+            "review.",
+            n,
+        )
+        % {"org": alias.organisation, "partner": alias.partner_id, "ours": alias.leopard, "n": n},
+    )
+    return redirect(f"{reverse('exchange:index')}#partners")
+
+
 def index(request: HttpRequest) -> HttpResponse:
     _require_exchange(request)
     parks = selectors.parks_for_export(request.user)
@@ -56,8 +85,44 @@ def index(request: HttpRequest) -> HttpResponse:
             "runs": ImportRun.objects.filter(park__in=parks)
             .select_related("park", "imported_by")
             .order_by("-imported_at")[:10],
+            "jobs": ExchangeJob.objects.filter(requested_by=request.user)
+            .select_related("park")
+            .order_by("-created_at")[:5],
+            **_partner_context(request),
         },
     )
+
+
+@require_POST
+def partner_alias_confirm(request: HttpRequest) -> HttpResponse:
+    _require_import(request)
+    # Only a partner id seen in one of the user's parks exists for them.
+    wanted = (request.POST.get("organisation", ""), request.POST.get("partner_id", ""))
+    if not selectors.partner_ids_waiting(selectors.parks_for_import(request.user), only=wanted):
+        raise Http404
+    form = PartnerAliasForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            alias = services.partner_alias_confirm(
+                organisation=data["organisation"],
+                partner_id=data["partner_id"],
+                leopard=data["leopard"],
+                user=request.user,
+            )
+        except services.PartnerAliasConflict as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                _("%(org)s's %(partner)s is our %(ours)s.")
+                % {"org": alias.organisation, "partner": alias.partner_id, "ours": alias.leopard},
+            )
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+    return redirect(f"{reverse('exchange:index')}#partners")
 
 
 @require_POST
@@ -78,33 +143,57 @@ def export(request: HttpRequest) -> HttpResponse:
             },
             status=400,
         )
-    park = form.cleaned_data["park"]
-    work = Path(tempfile.mkdtemp(prefix="camtrap-export-"))
-    try:
-        package_write(
-            out_dir=work / "package",
-            parks=[park],
-            start=form.cleaned_data["start"],
-            end=form.cleaned_data["end"],
-            exact_coordinates=form.cleaned_data["exact_coordinates"],
-            user=request.user,
+    job = jobs.export_job_queue(
+        user=request.user,
+        park=form.cleaned_data["park"],
+        start=form.cleaned_data["start"],
+        end=form.cleaned_data["end"],
+        exact_coordinates=form.cleaned_data["exact_coordinates"],
+    )
+    return redirect(job)
+
+
+def _job_for(request: HttpRequest, key: str) -> ExchangeJob:
+    # A job is its requester's: anyone else gets a 404.
+    return jobs.job_progress(
+        get_object_or_404(
+            ExchangeJob.objects.select_related("park", "import_run"),
+            key=key,
+            requested_by=request.user,
         )
-        # Deleted when the response closes it, however large the park.
-        archive = tempfile.TemporaryFile(suffix=".zip")  # noqa: SIM115
-        package_zip(work / "package", archive)
-        archive.seek(0)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    name = f"camtrap-dp-{park.code}-{timezone.localdate():%Y%m%d}.zip"
-    return FileResponse(archive, as_attachment=True, filename=name, content_type="application/zip")
+    )
 
 
-def _save_upload(upload: UploadedFile, suffix: str) -> Path:
-    handle = tempfile.NamedTemporaryFile(suffix=suffix, delete=False)  # noqa: SIM115
-    with handle:
-        for chunk in upload.chunks():
-            handle.write(chunk)
-    return Path(handle.name)
+def job(request: HttpRequest, key: str) -> HttpResponse:
+    _require_exchange(request)
+    job = _job_for(request, key)
+    return render(request, "exchange/job.html", {"job": job})
+
+
+def job_status(request: HttpRequest, key: str) -> JsonResponse:
+    _require_exchange(request)
+    job = _job_for(request, key)
+    return JsonResponse(
+        {
+            "status": job.status,
+            "status_label": str(job.get_status_display()),
+            "done": job.done,
+            "total": job.total,
+            "percent": job.percent,
+            "finished": job.finished,
+        }
+    )
+
+
+def job_download(request: HttpRequest, key: str) -> HttpResponse:
+    _require_exchange(request)
+    job = _job_for(request, key)
+    if job.kind != ExchangeJob.Kind.EXPORT or job.status != ExchangeJob.Status.DONE:
+        raise Http404
+    name = f"camtrap-dp-{job.park.code}-{timezone.localdate(job.finished_at):%Y%m%d}.zip"
+    return FileResponse(
+        job.file.open("rb"), as_attachment=True, filename=name, content_type="application/zip"
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -115,22 +204,17 @@ def import_package(request: HttpRequest) -> HttpResponse:
         _check_park_choice(request, selectors.parks_for_import(request.user))
         form = PackageImportForm(request.POST, request.FILES, user=request.user)
         if form.is_valid():
-            upload = form.cleaned_data["package"]
-            path = _save_upload(upload, ".zip")
-            try:
-                context["summary"] = package_import(
-                    path=path,
-                    park=form.cleaned_data["park"],
-                    user=request.user,
-                    source_name=upload.name,
-                )
-            except PackageInvalid as exc:
-                context["problems"] = exc.problems
-            finally:
-                path.unlink(missing_ok=True)
+            job = jobs.import_job_queue(
+                user=request.user,
+                park=form.cleaned_data["park"],
+                upload=form.cleaned_data["package"],
+                organisation=form.cleaned_data["organisation"],
+            )
+            return redirect(job)
     else:
         form = PackageImportForm(user=request.user)
     context["form"] = form
+    context["organisations"] = selectors.organisations()
     status = 400 if context.get("problems") or form.errors else 200
     return render(request, "exchange/import_package.html", context, status=status)
 

@@ -6,7 +6,7 @@ import shutil
 import uuid
 import zipfile
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -17,11 +17,12 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from django.utils.text import slugify
 
-from leopards.models import Leopard, Sex, Sighting
+from leopards.models import Leopard, Sex, Sighting, Species
 from leopards.selectors.catalogue import leopards_for_user
 from traps.exchange import selectors
 from traps.exchange.camtrap_dp import mapping
 from traps.exchange.camtrap_dp.validation import PROFILE_URL, table_schema, table_schema_url
+from traps.exchange.models import ImportRun, Observation
 from traps.models import Deployment, Event, Park, Photo
 from traps.privacy import (
     EXACT_PRECISION,
@@ -81,6 +82,10 @@ class ExportSummary:
     warnings: list[str] = field(default_factory=list)
 
 
+# How many media rows are written between two progress reports.
+PROGRESS_EVERY = 1000
+
+
 def deployment_id(deployment: Deployment) -> str:
     link = getattr(deployment, "exchange_link", None)
     return link.identifier if link else f"{deployment.station.park.code}-d{deployment.pk}"
@@ -120,13 +125,18 @@ def _deployment_row(
         f"malfunction:{m.start.isoformat()}/{m.end.isoformat()}"
         for m in deployment.malfunctions.all()
     )
-    return {
+    link = getattr(deployment, "exchange_link", None)
+    # A deployment that came in a package goes back out with the fields it came with.
+    received = link is not None and link.groups is not None
+    row = {
         "deploymentID": deployment_id(deployment),
         "locationID": deployment.station.code,
-        "locationName": deployment.station.code,
+        "locationName": link.location_name if received else deployment.station.code,
         "latitude": mapping.number(coordinates.latitude),
         "longitude": mapping.number(coordinates.longitude),
-        "coordinateUncertainty": ""
+        "coordinateUncertainty": (
+            mapping.exact_number(link.coordinate_uncertainty) if received else ""
+        )
         if coordinates.exact
         else str(mapping.cell_uncertainty_m(coordinates.latitude, coordinates.precision)),
         "deploymentStart": mapping.timestamp(deployment.start, tz),
@@ -134,11 +144,29 @@ def _deployment_row(
         "deploymentEnd": mapping.timestamp(deployment.end, tz) if deployment.end else end_now,
         "cameraID": deployment.camera_serial,
         "cameraModel": deployment.camera_model,
-        "deploymentGroups": f"park:{deployment.station.park.code}",
-        "deploymentTags": malfunctions,
+        "deploymentGroups": link.groups if received else f"park:{deployment.station.park.code}",
+        "deploymentTags": link.tags if received else malfunctions,
         # Notes can describe the place; they travel only with exact coordinates.
         "deploymentComments": deployment.notes if coordinates.exact else "",
     }
+    if received:
+        row.update(
+            {
+                "setupBy": link.setup_by,
+                "cameraDelay": mapping.exact_number(link.camera_delay),
+                "cameraHeight": mapping.exact_number(link.camera_height),
+                "cameraDepth": mapping.exact_number(link.camera_depth),
+                "cameraTilt": mapping.exact_number(link.camera_tilt),
+                "cameraHeading": mapping.exact_number(link.camera_heading),
+                "detectionDistance": mapping.exact_number(link.detection_distance),
+                "timestampIssues": mapping.optional_boolean(link.timestamp_issues),
+                "baitUse": mapping.optional_boolean(link.bait_use),
+                "featureType": link.feature_type,
+                # A habitat description can place a camera as well as a comment can.
+                "habitat": link.habitat if coordinates.exact else "",
+            }
+        )
+    return row
 
 
 def _media_row(photo: Photo, dep_id: str, tz: Any) -> dict[str, str]:
@@ -147,7 +175,7 @@ def _media_row(photo: Photo, dep_id: str, tz: Any) -> dict[str, str]:
         path, public = link.file_path, link.file_public
     else:
         path, public = _stored_media_path(photo), False
-    return {
+    row = {
         "mediaID": media_id(photo),
         "deploymentID": dep_id,
         "captureMethod": "activityDetection",
@@ -158,6 +186,18 @@ def _media_row(photo: Photo, dep_id: str, tz: Any) -> dict[str, str]:
         "fileMediatype": getattr(photo, "media_type", "") or mapping.media_type_of(path),
         "exifData": mapping.exif_json(photo.exif),
     }
+    if link is not None and link.exif_data is not None:
+        # A record that came in a package goes back out with what it came with.
+        row.update(
+            {
+                "captureMethod": link.capture_method,
+                "fileMediatype": link.file_mediatype or row["fileMediatype"],
+                "exifData": link.exif_data,
+                "favorite": mapping.optional_boolean(link.favorite),
+                "mediaComments": link.comments,
+            }
+        )
+    return row
 
 
 def _stored_media_path(photo: Photo) -> str:
@@ -223,6 +263,11 @@ def _event_row(event: Event, park: Park, dep_id: str, count: int | None, tz: Any
     links = list(event.observation_links.all())
     identifier = event_id(event, park)
     leopard = event.content == Event.Content.LEOPARD
+    name = mapping.LEOPARD_NAME if leopard else ""
+    if event.content == Event.Content.OTHER_SPECIES:
+        review = getattr(event, "review", None) if hasattr(event, "review") else None
+        species = review.species if review is not None else None
+        name = species.scientific_name or species.name if species is not None else ""
     return {
         "observationID": links[0].identifier if links else f"{identifier}-obs",
         "deploymentID": dep_id,
@@ -232,10 +277,61 @@ def _event_row(event: Event, park: Park, dep_id: str, count: int | None, tz: Any
         "eventEnd": mapping.timestamp(event.end, tz),
         "observationLevel": "event",
         "observationType": mapping.EVENT_TYPE[event.content],
-        "scientificName": mapping.LEOPARD_NAME if leopard else "",
+        "scientificName": name,
         "count": str(count) if leopard and count else "",
         "classificationMethod": "human" if event.status == Event.Status.REVIEWED else "",
         "classifiedBy": links[0].classified_by if links else "",
+    }
+
+
+def _kept_row(observation: Observation, dep_id: str, media: str, tz: Any) -> dict[str, str]:
+    """Write an observation kept from a package with every field as it came."""
+    o = observation
+    individual, tags = o.individual_id, o.tags
+    sighting = o.sighting
+    if (
+        sighting is not None
+        and sighting.status == Sighting.Status.CONFIRMED
+        and sighting.leopard_id is not None
+        and sighting.leopard.code != individual
+    ):
+        # Our identification is the registry's word; the sender's id stays beside it.
+        if individual:
+            tags = mapping.TAG_SEPARATOR.join(
+                t for t in (tags, f"sentAsIndividualID:{individual}") if t
+            )
+        individual = sighting.leopard.code
+    return {
+        "observationID": o.identifier,
+        "deploymentID": dep_id,
+        "mediaID": media,
+        "eventID": o.event_identifier,
+        "eventStart": mapping.timestamp(o.event_start, tz) if o.event_start else "",
+        "eventEnd": mapping.timestamp(o.event_end, tz) if o.event_end else "",
+        "observationLevel": o.level,
+        "observationType": o.type,
+        "cameraSetupType": o.camera_setup_type,
+        "scientificName": o.scientific_name,
+        "count": mapping.exact_number(o.count),
+        "lifeStage": o.life_stage,
+        "sex": o.sex,
+        "behavior": o.behavior,
+        "individualID": individual,
+        "individualPositionRadius": mapping.exact_number(o.position_radius),
+        "individualPositionAngle": mapping.exact_number(o.position_angle),
+        "individualSpeed": mapping.exact_number(o.speed),
+        "bboxX": mapping.exact_number(o.bbox_x),
+        "bboxY": mapping.exact_number(o.bbox_y),
+        "bboxWidth": mapping.exact_number(o.bbox_w),
+        "bboxHeight": mapping.exact_number(o.bbox_h),
+        "classificationMethod": o.classification_method,
+        "classifiedBy": o.classified_by,
+        "classificationTimestamp": mapping.timestamp(o.classification_timestamp, tz)
+        if o.classification_timestamp
+        else "",
+        "classificationProbability": mapping.exact_number(o.classification_probability),
+        "observationTags": tags,
+        "observationComments": o.comments,
     }
 
 
@@ -265,13 +361,15 @@ def package_write(
     exact_coordinates: bool = False,
     user: AbstractBaseUser | None = None,
     include_media: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ExportSummary:
     """Write a Camtrap DP package of the parks' records into out_dir.
 
     Coordinates are generalised to the 0.1 degree grid unless exact ones are
     asked for and the user may see them (user None is the command line's
     operator). Photos without a capture time cannot be media records and are
-    counted, not written.
+    counted, not written. ``progress`` is told (media written, media to write) as
+    the work goes on.
     """
     parks = list(parks)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -282,6 +380,11 @@ def package_write(
     gave_exact = False
     starts, ends = [], []
     leopard_ids: set[int] = set()
+    # The taxa the observations name, and the imports the records came from.
+    taxa: set[int] = set()
+    names: set[str] = set()
+    runs: set[int | None] = set()
+    media_total = 0
     now = timezone.now().replace(microsecond=0)
     try:
         for park in parks:
@@ -310,17 +413,39 @@ def package_write(
             ).count()
             media_rows: dict[int, dict[str, str]] = {}
             photos_by_pk: dict[int, Photo] = {}
+            if progress is not None:
+                media_total += photos.count()
+                progress(writers["media"].count, media_total)
             for photo in photos.iterator(chunk_size=2000):
+                if progress is not None and writers["media"].count % PROGRESS_EVERY == 0:
+                    progress(writers["media"].count, media_total)
                 row = _media_row(photo, dep_ids[photo.deployment_id], tz)
                 writers["media"].write(row)
                 media_rows[photo.pk] = row
                 photos_by_pk[photo.pk] = photo
                 if include_media and photo.file and not _hidden(photo):
                     _copy_file(photo, out_dir / row["filePath"], exact=media_exact)
+            kept = selectors.export_observations(deployments)
+            # Records that came in a package go back out as their own rows; only what the
+            # registry added (sightings, reviewed events) is written from its own tables.
+            linked_sightings = set(
+                kept.filter(sighting__isnull=False).values_list("sighting_id", flat=True)
+            )
+            events_with_kept = set(
+                kept.filter(event__isnull=False).values_list("event_id", flat=True)
+            )
+            received_deployments = {
+                d.pk
+                for d in deployments
+                if getattr(d, "exchange_link", None) is not None
+                and d.exchange_link.groups is not None
+            }
             per_photo: dict[int, int] = defaultdict(int)
             individuals_per_event: dict[int, set[int]] = defaultdict(set)
             sighting_rows = []
             for sighting in selectors.export_sightings(photos).iterator(chunk_size=2000):
+                if sighting.pk in linked_sightings:
+                    continue
                 photo = photos_by_pk[sighting.photo_id]
                 sighting.photo = photo
                 row = _sighting_row(sighting, park, media_rows[photo.pk], photo, tz)
@@ -335,13 +460,47 @@ def package_write(
             for photo_pk, n in per_photo.items():
                 event_pk = photos_by_pk[photo_pk].event_id
                 most_per_event[event_pk] = max(most_per_event[event_pk], n)
+            event_pks = set()
             for event in selectors.export_events(photos):
+                event_pks.add(event.pk)
+                if event.pk in events_with_kept or (
+                    event.deployment_id in received_deployments
+                    and event.status != Event.Status.REVIEWED
+                ):
+                    continue
                 count = max(most_per_event[event.pk], len(individuals_per_event[event.pk]))
-                writers["observations"].write(
-                    _event_row(event, park, dep_ids[event.deployment_id], count, tz)
-                )
+                row = _event_row(event, park, dep_ids[event.deployment_id], count, tz)
+                writers["observations"].write(row)
+                names.add(row["scientificName"])
+            for observation in kept.iterator(chunk_size=2000):
+                if observation.photo_id is not None:
+                    if observation.photo_id not in media_rows:
+                        continue
+                    media = media_rows[observation.photo_id]["mediaID"]
+                elif (start or end) and observation.event_id not in event_pks:
+                    continue
+                else:
+                    media = ""
+                row = _kept_row(observation, dep_ids[observation.deployment_id], media, tz)
+                writers["observations"].write(row)
+                if observation.taxon_id:
+                    taxa.add(observation.taxon_id)
+                elif observation.scientific_name:
+                    names.add(observation.scientific_name)
+                sighting = observation.sighting
+                if (
+                    sighting
+                    and sighting.status == Sighting.Status.CONFIRMED
+                    and sighting.leopard_id
+                ):
+                    leopard_ids.add(sighting.leopard_id)
+                runs.add(observation.import_run_id)
+            for deployment in deployments:
+                link = getattr(deployment, "exchange_link", None)
+                runs.add(link.import_run_id if link else None)
             for row in sighting_rows:
                 writers["observations"].write(row)
+                names.add(row["scientificName"])
     finally:
         for writer in writers.values():
             writer.close()
@@ -359,6 +518,10 @@ def package_write(
         precision=summary.coordinate_precision,
         include_media=include_media,
     )
+    descriptor["taxonomic"] = _taxonomic(taxa, names)
+    source = _single_source(runs)
+    if source is not None:
+        _descriptor_as_received(descriptor, source, out_dir)
     with open(out_dir / "datapackage.json", "w", encoding="utf-8") as fh:
         json.dump(descriptor, fh, ensure_ascii=False, indent=2)
     if exact_coordinates and gave_exact:
@@ -550,6 +713,86 @@ def _descriptor(
         },
         "taxonomic": [mapping.TAXON],
     }
+
+
+def _taxon_entry(taxon: Species) -> dict[str, Any]:
+    entry: dict[str, Any] = {"scientificName": taxon.scientific_name or taxon.name}
+    if taxon.taxon_id:
+        entry["taxonID"] = taxon.taxon_id
+    if taxon.taxon_id_source:
+        entry["taxonIDReference"] = taxon.taxon_id_source
+    if taxon.rank:
+        entry["taxonRank"] = taxon.rank
+    entry.update(taxon.classification)
+    if taxon.vernacular_names:
+        entry["vernacularNames"] = dict(taxon.vernacular_names)
+    return entry
+
+
+def _taxonomic(taxa: set[int], names: set[str]) -> list[dict[str, Any]]:
+    """Return the taxonomic list of the taxa the written observations name."""
+    entries = {}
+    for taxon in Species.objects.filter(pk__in=taxa):
+        entry = _taxon_entry(taxon)
+        entries[entry["scientificName"].lower()] = entry
+    wanted = {n for n in names if n and n.lower() not in entries}
+    for taxon in Species.objects.filter(scientific_name__in=wanted).order_by("pk"):
+        entries.setdefault(taxon.scientific_name.lower(), _taxon_entry(taxon))
+    for name in wanted:
+        if name.lower() not in entries:
+            entries[name.lower()] = (
+                dict(mapping.TAXON) if name == mapping.LEOPARD_NAME else {"scientificName": name}
+            )
+    if not entries:
+        # The profile wants at least one taxon: the registry's subject.
+        return [dict(mapping.TAXON)]
+    return [entries[key] for key in sorted(entries)]
+
+
+def _single_source(runs: set[int | None]) -> ImportRun | None:
+    """Return the import every exported record came from, if there is exactly one."""
+    if len(runs) != 1 or None in runs:
+        return None
+    return ImportRun.objects.filter(pk=next(iter(runs))).first()
+
+
+# Written from the records themselves, whatever the package that brought them said.
+OWN_KEYS = {"resources", "profile", "created", "spatial", "temporal", "coordinatePrecision"}
+
+
+def _descriptor_as_received(descriptor: dict[str, Any], run: ImportRun, out_dir: Path) -> None:
+    """Give back the metadata of the one package the exported records came from."""
+    metadata = run.metadata or {}
+    for key, value in metadata.items():
+        if key not in OWN_KEYS and key != "taxonomic":
+            descriptor[key] = value
+    if "taxonomic" in metadata:
+        # The package's own taxon list, with any taxon the registry added since.
+        received = list(metadata["taxonomic"])
+        known = {str(t.get("scientificName", "")).lower() for t in received}
+        received += [t for t in descriptor["taxonomic"] if t["scientificName"].lower() not in known]
+        descriptor["taxonomic"] = received
+    for resource in metadata.get("resources", []):
+        name, rows = resource.get("name"), resource.get("rows")
+        if not name or not isinstance(resource.get("path"), str) or rows is None:
+            continue
+        if name == "individuals":
+            if not run.organisation:
+                continue  # our own individuals: the registry writes them as they are now
+            ours = next(r for r in descriptor["resources"] if r["name"] == "individuals")
+            ours["name"], ours["path"] = "registry-individuals", "registry-individuals.csv"
+            (out_dir / "individuals.csv").rename(out_dir / "registry-individuals.csv")
+        path = Path(resource["path"]).name
+        columns = [f["name"] for f in (resource.get("schema") or {}).get("fields", [])]
+        if not columns and rows:
+            columns = list(rows[0])
+        with open(out_dir / path, "w", encoding="utf-8", newline="") as fh:
+            writer = SpreadsheetDictWriter(fh, fieldnames=columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows({k: v or "" for k, v in row.items()} for row in rows)
+        descriptor["resources"].append(
+            {k: v for k, v in resource.items() if k != "rows"} | {"path": path}
+        )
 
 
 def package_zip(source_dir: Path, target: Path | IO[bytes]) -> Path | IO[bytes]:

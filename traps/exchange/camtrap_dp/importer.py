@@ -14,7 +14,7 @@ import tempfile
 import zipfile
 import zlib
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -32,7 +32,8 @@ from django.utils.translation import gettext as _
 from PIL import Image
 
 from config.json_input import JsonRefused, json_load_checked
-from leopards.models import AgeClass, Flank, Leopard, Sex, Sighting
+from leopards.models import AgeClass, EventReview, Flank, Leopard, Sex, Sighting, Species
+from leopards.services.identification import leopard_resolve
 from leopards.services.matching import sighting_queue_match
 from traps import images
 from traps.exchange.camtrap_dp import mapping
@@ -42,7 +43,9 @@ from traps.exchange.models import (
     EventLink,
     ImportRun,
     MediaLink,
+    Observation,
     ObservationLink,
+    PartnerAlias,
     import_warning,
     warning_text,
 )
@@ -201,6 +204,16 @@ def _float(value: str | None) -> float | None:
     return float(value) if value not in (None, "") else None
 
 
+def _int(value: str | None) -> int | None:
+    return int(float(value)) if value not in (None, "") else None
+
+
+def _bool(value: str | None) -> bool | None:
+    if value in (None, ""):
+        return None
+    return value.strip().lower() in {"true", "1", "yes"}
+
+
 def _park_of(rows: list[dict[str, str | None]]) -> Park | None:
     for row in rows:
         groups = mapping.tags_parse(row.get("deploymentGroups"))
@@ -215,11 +228,16 @@ def package_import(
     park: Park | None = None,
     user: AbstractBaseUser | None = None,
     source_name: str = "",
+    organisation: str = "",
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImportSummary:
     """Validate a Camtrap DP package (folder or zip) and import it into a park.
 
     Raises PackageInvalid with every problem when it does not validate; then
     nothing is written. Importing the same package again creates nothing new.
+    A package sent by another organisation keeps its individual ids as that
+    organisation's: they name our individuals only through confirmed aliases.
+    ``progress`` is told (media and observation rows read, rows in the package).
     """
     with package_folder(path) as base:
         problems = package_problems(base)
@@ -233,8 +251,25 @@ def package_import(
             raise PackageInvalid(
                 [Problem("", _("Choose the park to import into: the package does not name one."))]
             )
-        importer = _Importer(base=base, descriptor=descriptor, park=park, user=user)
+        organisation = organisation.strip()[:200]
         with transaction.atomic():
+            run = ImportRun.objects.create(
+                kind=ImportRun.Kind.CAMTRAP_DP,
+                park=park,
+                source_name=(source_name or path.name)[:255],
+                organisation=organisation,
+                metadata=_metadata(base, descriptor),
+                imported_by=user,
+            )
+            importer = _Importer(
+                base=base,
+                descriptor=descriptor,
+                park=park,
+                user=user,
+                run=run,
+                organisation=organisation,
+                progress=progress,
+            )
             importer.run(
                 deployments=deployments,
                 media=_rows(base, descriptor, "media"),
@@ -242,15 +277,36 @@ def package_import(
                 individuals=_rows(base, descriptor, "individuals"),
             )
             summary = importer.summary
-            summary.run = ImportRun.objects.create(
-                kind=ImportRun.Kind.CAMTRAP_DP,
-                park=park,
-                source_name=(source_name or path.name)[:255],
-                created=dict(summary.created),
-                warnings=summary.warnings[:1000],
-                imported_by=user,
-            )
+            run.created = dict(summary.created)
+            run.warnings = summary.warnings[:1000]
+            run.save(update_fields=["created", "warnings"])
+            summary.run = run
         return summary
+
+
+# How many media and observation rows are read between two progress reports.
+PROGRESS_EVERY = 500
+
+# Resources other than the three Camtrap DP tables are kept (rows and all) up to this size.
+MAX_KEPT_RESOURCE_ROWS = 50_000
+
+
+def _metadata(base: Path, descriptor: dict[str, Any]) -> dict[str, Any]:
+    """Return the descriptor without its core tables, with the rows of its other resources."""
+    metadata = {key: value for key, value in descriptor.items() if key != "resources"}
+    extra = []
+    for resource in descriptor.get("resources", []):
+        if not isinstance(resource, dict) or resource.get("name") in mapping.CORE_TABLES:
+            continue
+        kept = dict(resource)
+        if resource.get("name") and isinstance(resource.get("path"), str):
+            rows = _rows(base, descriptor, resource["name"])
+            if len(rows) <= MAX_KEPT_RESOURCE_ROWS:
+                kept["rows"] = rows
+        extra.append(kept)
+    if extra:
+        metadata["resources"] = extra
+    return metadata
 
 
 class _Importer:
@@ -261,11 +317,22 @@ class _Importer:
         descriptor: dict[str, Any],
         park: Park,
         user: AbstractBaseUser | None,
+        run: ImportRun | None = None,
+        organisation: str = "",
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         self.base = base.resolve()
         self.descriptor = descriptor
         self.park = park
         self.user = user
+        self.import_run = run
+        self.organisation = organisation
+        self.taxa: dict[str, Species] = {}
+        self.aliases: dict[str, PartnerAlias | None] = {}
+        self.created_events: set[int] = set()
+        self.progress = progress
+        self.rows_done = 0
+        self.rows_total = 0
         self.summary = ImportSummary(park=park)
         self.stations: dict[str, Station] = {}
         self.deployments: dict[str, Deployment] = {}
@@ -273,7 +340,6 @@ class _Importer:
         self.leopards: dict[str, Leopard] = {}
         self.events: dict[tuple[str, str], Event] = {}
         self.precision = _precision(descriptor.get("coordinatePrecision"))
-        self.other_species = 0
 
     def warn(self, code: str, **params: Any) -> None:
         self.summary.warnings.append(import_warning(code, **params))
@@ -289,17 +355,99 @@ class _Importer:
         observations: list[dict],
         individuals: list[dict],
     ) -> None:
-        self.individuals(individuals)
+        self.rows_total = len(media) + len(observations)
+        self.taxonomic(self.descriptor.get("taxonomic"))
+        if not self.organisation:
+            # A partner's individuals are theirs: they stay in the run's metadata.
+            self.individuals(individuals)
         for row in deployments:
             self.deployment(row)
         for row in media:
             self.media(row)
+            self.step()
         self.events_from(observations)
         self.events_for_the_rest()
-        for row in observations:
+        # Media-level rows first: an event-level record of the same cat then finds its
+        # sighting instead of adding one without a box.
+        for row in sorted(observations, key=lambda r: r["observationLevel"] != "media"):
             self.observation(row)
-        if self.other_species:
-            self.warn(ImportRun.Warning.OTHER_SPECIES, n=self.other_species)
+            self.step()
+
+    def step(self) -> None:
+        self.rows_done += 1
+        if self.progress is not None and (
+            self.rows_done % PROGRESS_EVERY == 0 or self.rows_done == self.rows_total
+        ):
+            self.progress(self.rows_done, self.rows_total)
+
+    # Taxa --------------------------------------------------------------------------
+
+    def taxonomic(self, entries: Any) -> None:
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict) and isinstance(entry.get("scientificName"), str):
+                self.taxon(entry["scientificName"], entry)
+
+    def taxon(self, scientific_name: str, entry: dict[str, Any] | None = None) -> Species:
+        """Return the taxon record of a name, adding it (or what it lacks) from the package."""
+        key = scientific_name.strip().lower()
+        if key in self.taxa and entry is None:
+            return self.taxa[key]
+        entry = entry or {}
+        taxon = self.taxa.get(key) or (
+            Species.objects.filter(scientific_name__iexact=scientific_name.strip())
+            .order_by("pk")
+            .first()
+        )
+        vernacular = entry.get("vernacularNames")
+        vernacular = (
+            {str(k): str(v) for k, v in vernacular.items()} if isinstance(vernacular, dict) else {}
+        )
+        higher = {k: v for k, v in entry.items() if k not in TAXON_OWN_KEYS}
+        if taxon is None:
+            taxon = Species.objects.create(
+                name=_taxon_name(scientific_name.strip(), vernacular),
+                scientific_name=scientific_name.strip()[:160],
+                rank=str(entry.get("taxonRank") or "")[:40],
+                taxon_id=str(entry.get("taxonID") or "")[:255],
+                taxon_id_source=str(entry.get("taxonIDReference") or "")[:255],
+                vernacular_names=vernacular,
+                classification=higher,
+                # The leopard is the registry's subject, never an "other species".
+                active=not mapping.is_leopard(scientific_name),
+            )
+            self.count("taxa", True)
+        else:
+            # What the registry already knows wins; the package fills what it lacks.
+            changed = []
+            for attr, value in (
+                ("rank", str(entry.get("taxonRank") or "")[:40]),
+                ("taxon_id", str(entry.get("taxonID") or "")[:255]),
+                ("taxon_id_source", str(entry.get("taxonIDReference") or "")[:255]),
+            ):
+                if value and not getattr(taxon, attr):
+                    setattr(taxon, attr, value)
+                    changed.append(attr)
+            names = {**vernacular, **taxon.vernacular_names}
+            if names != taxon.vernacular_names:
+                taxon.vernacular_names = names
+                changed.append("vernacular_names")
+            ranks = {**higher, **taxon.classification}
+            if ranks != taxon.classification:
+                taxon.classification = ranks
+                changed.append("classification")
+            if changed:
+                taxon.save(update_fields=changed)
+        self.taxa[key] = taxon
+        return taxon
+
+    def alias(self, partner_id: str) -> PartnerAlias | None:
+        if partner_id not in self.aliases:
+            self.aliases[partner_id] = (
+                PartnerAlias.objects.filter(organisation=self.organisation, partner_id=partner_id)
+                .select_related("leopard")
+                .first()
+            )
+        return self.aliases[partner_id]
 
     # Individuals -----------------------------------------------------------------
 
@@ -414,7 +562,12 @@ class _Importer:
                         self.warn(ImportRun.Warning.MALFUNCTION_NOT_A_RANGE, id=identifier, v=value)
         if not hasattr(deployment, "exchange_link") or deployment.exchange_link is None:
             DeploymentLink.objects.get_or_create(
-                deployment=deployment, defaults={"identifier": identifier}
+                deployment=deployment,
+                defaults={
+                    "identifier": identifier,
+                    "import_run": self.import_run,
+                    **_deployment_fields(row),
+                },
             )
         self.count("deployments", created)
         self.deployments[identifier] = deployment
@@ -457,6 +610,11 @@ class _Importer:
                 "file_path": row["filePath"][:1000],
                 "file_public": row.get("filePublic") in {"true", "True", "TRUE", "1"},
                 "stored": stored,
+                "capture_method": (row.get("captureMethod") or "")[:40],
+                "file_mediatype": (row.get("fileMediatype") or "")[:255],
+                "favorite": _bool(row.get("favorite")),
+                "comments": row.get("mediaComments") or "",
+                "exif_data": row.get("exifData") or "",
             },
         )
         self.count("photos", created)
@@ -564,6 +722,7 @@ class _Importer:
             created = event is None
             if created:
                 event = Event.objects.create(deployment=deployment, start=start, end=end)
+                self.created_events.add(event.pk)
             EventLink.objects.get_or_create(event=event, defaults={"identifier": key[1]})
             in_span = Photo.objects.filter(
                 deployment=deployment,
@@ -600,6 +759,7 @@ class _Importer:
                 event = Event.objects.create(
                     deployment=deployment, start=group[0].taken_at, end=group[-1].taken_at
                 )
+                self.created_events.add(event.pk)
                 Photo.objects.filter(pk__in=[p.pk for p in group]).update(event=event)
                 self.count("events", True)
         for photo in self.photos.values():
@@ -616,11 +776,15 @@ class _Importer:
             if not photo
             else photo.event
         )
+        taxon = self.taxon(row["scientificName"]) if row.get("scientificName") else None
+        stored = (
+            None
+            if self.written_here(identifier, photo, event)
+            else self.observation_store(row, photo, event, taxon)
+        )
         if event is not None:
-            self.event_content(event, content, row)
+            self.event_content(event, content, row, taxon)
         if row["observationType"] != "animal" or not mapping.is_leopard(row.get("scientificName")):
-            if row["observationType"] == "animal":
-                self.other_species += 1
             if event is not None and row["observationLevel"] == "event":
                 ObservationLink.objects.get_or_create(
                     identifier=identifier,
@@ -628,23 +792,37 @@ class _Importer:
                     defaults={"classified_by": (row.get("classifiedBy") or "")[:255]},
                 )
             return
+        sighting = None
         if row["observationLevel"] == "media" and photo is not None:
-            self.sighting(row, photo)
+            sighting = self.sighting(row, photo)
         elif row.get("individualID") and event is not None:
             # An event-level leopard record: the event's first photo stands in for it.
             first = event.photos.order_by("taken_at", "pk").first()
             already = Sighting.objects.filter(
-                photo__event=event, leopard__code=row["individualID"][:40]
-            ).exists()
+                photo__event=event, exchange_observation__individual_id=row["individualID"]
+            ).exists() or (
+                not self.organisation
+                and Sighting.objects.filter(
+                    photo__event=event, leopard__code=row["individualID"][:40]
+                ).exists()
+            )
             if first is not None and not already:
                 # Its own identifier: the event keeps the observation's.
-                self.sighting({**row, "observationID": f"{identifier}-photo"}, first)
+                sighting = self.sighting({**row, "observationID": f"{identifier}-photo"}, first)
             elif first is None:
                 self.warn(
                     ImportRun.Warning.INDIVIDUAL_WITHOUT_PHOTOS,
                     id=identifier,
                     ind=row["individualID"],
                 )
+        if (
+            sighting is not None
+            and stored is not None
+            and stored.sighting_id is None
+            and not Observation.objects.filter(sighting=sighting).exists()
+        ):
+            stored.sighting = sighting
+            stored.save(update_fields=["sighting"])
         if row["observationLevel"] == "event" and event is not None:
             ObservationLink.objects.get_or_create(
                 identifier=identifier,
@@ -653,7 +831,73 @@ class _Importer:
                 defaults={"classified_by": (row.get("classifiedBy") or "")[:255]},
             )
 
-    def event_content(self, event: Event, content: str, row: dict) -> None:
+    def written_here(self, identifier: str, photo: Photo | None, event: Event | None) -> bool:
+        """Say whether a row is one this registry wrote from its own sighting or event.
+
+        The registry's export sent back adds nothing: its rows stand for records it holds.
+        """
+        code = re.escape(self.park.code)
+        found = re.fullmatch(rf"{code}-s(\d+)", identifier)
+        if found and photo is not None:
+            return Sighting.objects.filter(pk=int(found[1]), photo=photo).exists()
+        if event is None or event.pk in self.created_events:
+            return False
+        link = getattr(event, "exchange_link", None) if hasattr(event, "exchange_link") else None
+        ours = link.identifier if link else f"{self.park.code}-e{event.pk}"
+        return identifier == f"{ours}-obs"
+
+    def observation_store(
+        self, row: dict, photo: Photo | None, event: Event | None, taxon: Species | None
+    ) -> Observation:
+        """Keep the observation row itself, every field as received."""
+        deployment = self.deployments[row["deploymentID"]]
+        stored, created = Observation.objects.get_or_create(
+            deployment=deployment,
+            identifier=row["observationID"][:255],
+            defaults={
+                "import_run": self.import_run,
+                "photo": photo,
+                "event": event,
+                "taxon": taxon,
+                "event_identifier": (row.get("eventID") or "")[:255],
+                "event_start": _time(row.get("eventStart")),
+                "event_end": _time(row.get("eventEnd")),
+                "level": row["observationLevel"],
+                "type": row["observationType"],
+                "camera_setup_type": (row.get("cameraSetupType") or "")[:20],
+                "scientific_name": (row.get("scientificName") or "")[:255],
+                "count": _int(row.get("count")),
+                "life_stage": (row.get("lifeStage") or "")[:20],
+                "sex": (row.get("sex") or "")[:10],
+                "behavior": row.get("behavior") or "",
+                "individual_id": (row.get("individualID") or "")[:255],
+                "position_radius": _float(row.get("individualPositionRadius")),
+                "position_angle": _float(row.get("individualPositionAngle")),
+                "speed": _float(row.get("individualSpeed")),
+                "bbox_x": _float(row.get("bboxX")),
+                "bbox_y": _float(row.get("bboxY")),
+                "bbox_w": _float(row.get("bboxWidth")),
+                "bbox_h": _float(row.get("bboxHeight")),
+                "classification_method": (row.get("classificationMethod") or "")[:10],
+                "classified_by": (row.get("classifiedBy") or "")[:255],
+                "classification_timestamp": _time(row.get("classificationTimestamp")),
+                "classification_probability": _float(row.get("classificationProbability")),
+                "tags": row.get("observationTags") or "",
+                "comments": row.get("observationComments") or "",
+            },
+        )
+        self.count("observations", created)
+        return stored
+
+    def event_content(self, event: Event, content: str, row: dict, taxon: Species | None) -> None:
+        if content == Event.Content.OTHER_SPECIES and taxon is not None:
+            # The review names the species from the same taxon list.
+            review, _created = EventReview.objects.get_or_create(
+                event=event, defaults={"species": taxon}
+            )
+            if review.species_id is None:
+                review.species = taxon
+                review.save(update_fields=["species"])
         new_content = mapping.stronger(event.content, content)
         changed = []
         if new_content != event.content:
@@ -669,31 +913,51 @@ class _Importer:
         if changed:
             event.save(update_fields=changed)
 
-    def sighting(self, row: dict, photo: Photo) -> None:
+    def sighting(self, row: dict, photo: Photo) -> Sighting | None:
         identifier = row["observationID"]
-        if ObservationLink.objects.filter(
-            identifier=identifier, sighting__photo__deployment=photo.deployment
-        ).exists():
-            self.count("sightings", False)
-            return
-        tags = mapping.tags_parse(row.get("observationTags"))
-        leopard = (
-            self.leopard(row["individualID"], sex=row.get("sex"))
-            if row.get("individualID")
-            else None
+        known = (
+            ObservationLink.objects.filter(
+                identifier=identifier, sighting__photo__deployment=photo.deployment
+            )
+            .select_related("sighting")
+            .first()
         )
+        if known is not None:
+            self.count("sightings", False)
+            return known.sighting
+        tags = mapping.tags_parse(row.get("observationTags"))
+        partner_id = row.get("individualID") if self.organisation else None
+        if partner_id:
+            alias = self.alias(partner_id)
+            leopard = leopard_resolve(alias.leopard) if alias else None
+        else:
+            leopard = (
+                self.leopard(row["individualID"], sex=row.get("sex"))
+                if row.get("individualID")
+                else None
+            )
         box = [_float(row.get(k)) for k in ("bboxX", "bboxY", "bboxWidth", "bboxHeight")]
         if None in box:
             box = [None] * 4
+        same_box = [o for o in Sighting.objects.filter(photo=photo) if _same_box(box, o)]
         same = next(
-            (
-                other
-                for other in Sighting.objects.filter(photo=photo)
-                if _same_box(box, other)
-                and (leopard is None or other.leopard_id in (None, leopard.pk))
-            ),
-            None,
+            (o for o in same_box if leopard is None or o.leopard_id in (None, leopard.pk)), None
         )
+        if same is None and partner_id and same_box:
+            # The partner's id says one cat, our identification of this animal another:
+            # never merge them silently; the sighting goes back to review.
+            same = same_box[0]
+            self.warn(
+                ImportRun.Warning.PARTNER_ID_CONFLICT,
+                id=identifier,
+                org=self.organisation,
+                partner=partner_id,
+                ours=leopard.code,
+                other=same.leopard.code if same.leopard else "—",
+            )
+            if same.status == Sighting.Status.CONFIRMED:
+                same.status = Sighting.Status.PROPOSED
+                same.save(update_fields=["status"])
         if same is not None:
             ObservationLink.objects.get_or_create(
                 sighting=same,
@@ -703,17 +967,17 @@ class _Importer:
                 },
             )
             self.count("sightings", False)
-            return
+            return same
         machine = row.get("classificationMethod") == "machine"
         status = tags.get("status")
-        if status not in Sighting.Status.values:
+        if status not in Sighting.Status.values or partner_id:
             status = Sighting.Status.CONFIRMED if leopard else Sighting.Status.PROPOSED
         if status == Sighting.Status.CONFIRMED and leopard is None:
             status = Sighting.Status.PROPOSED
         classified_by = (row.get("classifiedBy") or "")[:255]
         person = (
             get_user_model().objects.filter(username=classified_by).first()
-            if classified_by and not machine
+            if classified_by and not machine and not self.organisation
             else None
         )
         sighting = Sighting.objects.create(
@@ -738,6 +1002,39 @@ class _Importer:
             # Features and candidates; a confirmed one also joins the match catalogue.
             sighting_queue_match(sighting_id=sighting.pk)
         self.count("sightings", True)
+        return sighting
+
+
+TAXON_OWN_KEYS = {"scientificName", "taxonID", "taxonRank", "vernacularNames", "taxonIDReference"}
+
+
+def _taxon_name(scientific_name: str, vernacular: dict[str, str]) -> str:
+    """Return a display name for a new taxon that no other taxon in the list has."""
+    for name in (vernacular.get("eng"), scientific_name, f"{scientific_name} ({len(vernacular)})"):
+        if name and not Species.objects.filter(name=name[:120]).exists():
+            return name[:120]
+    return f"{scientific_name[:100]} {Species.objects.count() + 1}"
+
+
+def _deployment_fields(row: dict) -> dict[str, Any]:
+    """Return the deployment's Camtrap DP fields that the registry keeps beside it."""
+    return {
+        "location_name": (row.get("locationName") or "")[:255],
+        "coordinate_uncertainty": _int(row.get("coordinateUncertainty")),
+        "setup_by": (row.get("setupBy") or "")[:255],
+        "camera_delay": _int(row.get("cameraDelay")),
+        "camera_height": _float(row.get("cameraHeight")),
+        "camera_depth": _float(row.get("cameraDepth")),
+        "camera_tilt": _int(row.get("cameraTilt")),
+        "camera_heading": _int(row.get("cameraHeading")),
+        "detection_distance": _float(row.get("detectionDistance")),
+        "timestamp_issues": _bool(row.get("timestampIssues")),
+        "bait_use": _bool(row.get("baitUse")),
+        "feature_type": (row.get("featureType") or "")[:40],
+        "habitat": row.get("habitat") or "",
+        "groups": row.get("deploymentGroups") or "",
+        "tags": row.get("deploymentTags") or "",
+    }
 
 
 def _precision(value: Any) -> Decimal | None:

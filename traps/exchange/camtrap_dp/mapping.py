@@ -49,10 +49,13 @@ CONTENT_RANK = [
     Event.Content.LEOPARD,
 ]
 TAG_SEPARATOR = " | "
+CORE_TABLES = ("deployments", "media", "observations")
 
 
 def is_leopard(scientific_name: str | None) -> bool:
-    return (scientific_name or "").strip().lower() in LEOPARD_NAMES
+    """Say whether a name is the leopard's: the species or any of its subspecies."""
+    name = " ".join((scientific_name or "").lower().split())
+    return name == "panthera pardus" or name.startswith("panthera pardus ")
 
 
 def content_of(observation_type: str, scientific_name: str | None) -> str:
@@ -98,6 +101,22 @@ def number(value: float | None) -> str:
 
 def boolean(value: bool) -> str:
     return "true" if value else "false"
+
+
+def optional_boolean(value: bool | None) -> str:
+    return "" if value is None else boolean(value)
+
+
+def exact_number(value: float | int | None) -> str:
+    """Write a stored number with every digit it has (the shortest text that reads back)."""
+    if value is None:
+        return ""
+    if isinstance(value, int) or float(value).is_integer():
+        return str(int(value))
+    text = repr(float(value))
+    if "e" in text:
+        text = f"{value:.15f}".rstrip("0").rstrip(".")
+    return text
 
 
 def exif_json(exif: dict) -> str:

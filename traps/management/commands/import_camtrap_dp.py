@@ -20,6 +20,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--park", help="park code (default: the park named in deploymentGroups)"
         )
+        parser.add_argument(
+            "--organisation",
+            default="",
+            help="the organisation that sent the package: its individual ids stay its own",
+        )
 
     def handle(self, *args, **options) -> None:
         path: Path = options["path"]
@@ -31,7 +36,7 @@ class Command(BaseCommand):
             if park is None:
                 raise CommandError(f"No park with the code {options['park']!r}.")
         try:
-            summary = package_import(path=path, park=park)
+            summary = package_import(path=path, park=park, organisation=options["organisation"])
         except PackageInvalid as exc:
             for problem in exc.problems:
                 self.stderr.write(f"- {problem}")
