@@ -12,7 +12,8 @@
   const csrfToken = form.querySelector("input[name=csrfmiddlewaretoken]").value;
   const maxBytes = Number(form.dataset.maxBytes);
   const PARALLEL = 3; // files sent at once
-  const HASH_AHEAD = 4; // files in the hashing worker at once
+  const HASH_AHEAD = 8; // files in the hashing worker at once, small ones...
+  const HASH_BYTES_AHEAD = 32 * 1024 * 1024; // ...or as many as fit in this (Web Crypto reads a file whole)
   const LOOKUP_BATCH = 500; // hashes per lookup (the API takes up to 1,000)
   const LOOKUP_BYTES = 64 * 1024 * 1024; // ask early, so that large photos start going up soon
   const LOOKUPS_AT_ONCE = 2;
@@ -34,6 +35,7 @@
   // problem, and the File handle of those not sent, to send them again.
   let problems = [];
   let failedFiles = [];
+  let failedFor = null; // the deployment those files were meant for
 
   function format(text, values) {
     return text.replace(/\{(\w+)\}/g, (_, key) => (key in values ? String(values[key]) : ""));
@@ -212,7 +214,7 @@
           method: "POST",
           headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken },
           credentials: "same-origin",
-          body: JSON.stringify({ sha256: hashes }),
+          body: JSON.stringify({ sha256: hashes, brief: true }),
         });
       } catch (error) {
         response = null;
@@ -367,7 +369,9 @@
           finish({ file }, "rejected", null, messages.too_large);
           continue;
         }
+        while (!stopped && hashing && hashing + file.size > HASH_BYTES_AHEAD) await changed();
         let hash;
+        hashing += file.size;
         try {
           hash = await hasher.hash(file);
         } catch (error) {
@@ -375,6 +379,9 @@
           counts.hashed += 1;
           finish({ file }, "failed", null, messages.unreadable);
           continue;
+        } finally {
+          hashing -= file.size;
+          notify();
         }
         counts.hashed += 1;
         hashedBytes += file.size;
@@ -383,12 +390,13 @@
         pendingBytes += file.size;
         maybeLookup();
         scheduleRender();
-        while (!stopped && (sendQueue.length >= SEND_AHEAD || pending.length >= 2 * LOOKUP_BATCH)) {
+        while (!stopped && (sendQueue.length >= SEND_AHEAD || pending.length >= 4 * LOOKUP_BATCH)) {
           await changed();
         }
       }
     }
     let index = 0;
+    let hashing = 0; // bytes in the worker
     const nextFile = () => (index < list.length ? index++ : null);
 
     async function sender() {
@@ -397,6 +405,7 @@
         if (sendQueue.length) {
           const item = sendQueue.shift();
           notify();
+          showStatus(messages.sending);
           await upload(item, deploymentId);
         } else if (hashingDone && !lookups && !pending.length) {
           return;
@@ -437,6 +446,7 @@
     const link = $("deployment-link");
     link.querySelector("a").href = form.dataset.deploymentUrl.replace("/0/", "/" + deploymentId + "/");
     link.hidden = false;
+    failedFor = deploymentId;
     saveProgress(deploymentId, !counts.failed && !stopped);
     render();
   }
@@ -450,11 +460,14 @@
   }
 
   startButton.addEventListener("click", () => run(files));
-  $("retry").addEventListener("click", () => run(failedFiles.slice()));
+  function retry() {
+    if (running || !failedFiles.length) return;
+    select.value = failedFor;
+    run(failedFiles.slice());
+  }
+  $("retry").addEventListener("click", retry);
   // Files not sent for want of a connection go again as soon as it is back.
-  window.addEventListener("online", () => {
-    if (!running && failedFiles.length && select.value) run(failedFiles.slice());
-  });
+  window.addEventListener("online", retry);
 
   window.addEventListener("beforeunload", (event) => {
     if (!running) return;
@@ -507,7 +520,8 @@
   // ---- showing progress -------------------------------------------------------------
 
   function showStatus(text) {
-    $("status").textContent = text;
+    const status = $("status");
+    if (status.textContent !== text) status.textContent = text;
   }
 
   // Thousands of files finish in a minute: draw at most once a frame.

@@ -283,6 +283,9 @@ def test_an_interrupted_card_resumes_the_next_day_from_what_is_stored(page, rang
     browser_login(page, ranger)
     _start(page, deployment, paths)
     expect(page.locator("#count-stored")).to_have_text("2")
+    for width in (360, 1366):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(tmp_path / f"upload-during-{width}.png"), full_page=True)
     context, base_url = page.context, page.base_url
     page.close()
 
