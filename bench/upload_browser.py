@@ -23,6 +23,7 @@ megapixels. For each card it prints:
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import threading
@@ -117,8 +118,10 @@ def chromium_pss_mb(root_pid: int) -> dict[str, float]:
         if "chrom" not in names.get(pid, ""):
             continue
         try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            kind = next((a[7:].decode() for a in command if a.startswith(b"--type=")), "browser")
+            # Chromium rewrites its children's command lines into one string.
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            found = re.search(r"--type=(\S+)", command)
+            kind = found.group(1) if found else "browser"
             for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):
                     by_type[kind] = by_type.get(kind, 0.0) + int(line.split()[1]) / 1024
