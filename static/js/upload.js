@@ -271,6 +271,7 @@
       if (!retryable) {
         return finish(item, "rejected", null, (data && data.detail) || messages.rejected_unknown);
       }
+      if (attempt + 1 >= MAX_TRIES) break;
       showStatus(format(messages.retrying, { name: item.file.name }));
       await sleep(backoff(attempt));
     }

@@ -305,3 +305,37 @@ def test_an_interrupted_card_resumes_the_next_day_from_what_is_stored(page, rang
     page.select_option("#deployment", "")
     page.select_option("#deployment", str(deployment.pk))
     expect(page.locator("#resume-note")).to_be_hidden()
+
+
+def test_files_not_sent_are_counted_and_go_again_when_the_connection_returns(
+    page, ranger, park, tmp_path
+):
+    deployment = _deployment(park)
+    folder = tmp_path / "card"
+    folder.mkdir()
+    paths = []
+    for i in range(2):
+        path = folder / f"IMG_{i:04d}.JPG"
+        path.write_bytes(jpeg_bytes(taken=datetime(2024, 5, 5, 3, i), seed=950 + i))
+        paths.append(path)
+    # The link drops for every photo sent; the lookups still get through.
+    page.route("**/api/photos/", lambda route: route.abort("internetdisconnected"))
+    browser_login(page, ranger)
+
+    _start(page, deployment, paths)
+    # Six tries each, backing off for about 31 s in all.
+    expect(page.locator("#progress-panel")).to_have_attribute("data-state", "done", timeout=90_000)
+
+    assert _count(page, "failed") == "2"
+    assert _count(page, "stored") == "0"
+    assert page.inner_text("#retry-text").startswith("2 files were not sent.")
+    assert "connection failed" in page.inner_text("#rejected-list")
+    assert Photo.objects.count() == 0
+
+    page.unroute("**/api/photos/")
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(page.locator("#status")).to_have_text(re.compile(r"^Done"), timeout=30_000)
+    assert _count(page, "stored") == "2"
+    assert _count(page, "total") == "2"
+    assert page.locator("#retry-note").is_hidden()
+    assert Photo.objects.filter(deployment=deployment).count() == 2
