@@ -391,6 +391,8 @@ CONTENT_SECURITY_POLICY = {
         "style-src": ["'self'"],
         "img-src": ["'self'", "data:", "blob:", *env.list("CSP_IMG_SRC_EXTRA", default=[])],
         "connect-src": ["'self'"],
+        # The upload page hashes files in a worker script served by the registry.
+        "worker-src": ["'self'"],
         "font-src": ["'self'"],
         "object-src": ["'none'"],
         "base-uri": ["'self'"],

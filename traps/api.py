@@ -4,7 +4,12 @@ from django.conf import settings
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -18,6 +23,7 @@ from traps.api_catalogue import READ_ERRORS, WRITE_ERRORS, require_field_rights
 from traps.filters import DeploymentFilter, PhotoFilter
 from traps.roles import can_correct_deployments, can_upload
 from traps.serializers import (
+    BriefHashLookupResultSerializer,
     DeploymentSerializer,
     DeploymentWriteSerializer,
     ErrorSerializer,
@@ -200,7 +206,17 @@ class PhotoViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 
-    @extend_schema(request=HashLookupSerializer, responses=HashLookupResultSerializer)
+    @extend_schema(
+        request=HashLookupSerializer,
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="HashLookupAnswer",
+                serializers=[HashLookupResultSerializer, BriefHashLookupResultSerializer],
+                resource_type_field_name=None,
+            ),
+            400: ErrorSerializer,
+        },
+    )
     @action(detail=False, methods=["post"], parser_classes=[CheckedJSONParser])
     def lookup(self, request: Request) -> Response:
         """Tell which of up to 1,000 SHA-256 hashes are already stored."""
@@ -209,6 +225,8 @@ class PhotoViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         query = HashLookupSerializer(data=request.data)
         query.is_valid(raise_exception=True)
         result = selectors.photos_lookup(request.user, query.validated_data["sha256"])
+        if query.validated_data["brief"]:
+            return Response(BriefHashLookupResultSerializer(result).data)
         return Response(HashLookupResultSerializer(result).data)
 
     @extend_schema(request={"multipart/form-data": ProposeSerializer}, responses=ProposalSerializer)

@@ -104,10 +104,28 @@ class HashLookupSerializer(serializers.Serializer):
     sha256 = serializers.ListField(
         child=serializers.RegexField(r"^[0-9a-fA-F]{64}$"), max_length=1000, allow_empty=True
     )
+    brief = serializers.BooleanField(
+        default=False,
+        help_text=_(
+            "Answer only id, deployment and sha256 of each photo found: a card of "
+            "thousands resumes over a slow connection without downloading every photo's details."
+        ),
+    )
 
 
 class HashLookupResultSerializer(serializers.Serializer):
     found = PhotoSerializer(many=True)
+    elsewhere = serializers.ListField(child=serializers.CharField())
+
+
+class BriefPhotoSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Photo
+        fields = ["id", "deployment", "sha256"]
+
+
+class BriefHashLookupResultSerializer(serializers.Serializer):
+    found = BriefPhotoSerializer(many=True)
     elsewhere = serializers.ListField(child=serializers.CharField())
 
 

@@ -83,6 +83,16 @@ def _upload_messages() -> dict[str, str]:
         "proposal_none": _("No deployment of camera {serial} covers {time}; choose one."),
         "proposal_no_serial": _("The photos carry no camera serial; choose the deployment."),
         "leave": _("Photos are still being sent. Already stored photos stay stored."),
+        "unreadable": _("The file could not be read (was the card taken out?); it was not sent."),
+        "will_retry": _(
+            "{failed} files were not sent. They go again by themselves when the connection "
+            "comes back, or now with this button."
+        ),
+        "problems_more": _("… and {n} more: save the list to see every file."),
+        "resume": _(
+            "An upload to this deployment stopped on {date} after {done} of {total} files. "
+            "Choose the same card again: the photos already stored are skipped."
+        ),
     }
 
 

@@ -11,10 +11,17 @@
   const messages = JSON.parse($("upload-messages").textContent);
   const csrfToken = form.querySelector("input[name=csrfmiddlewaretoken]").value;
   const maxBytes = Number(form.dataset.maxBytes);
-  const PARALLEL = 3;
-  const LOOKUP_BATCH = 200;
+  const PARALLEL = 3; // files sent at once
+  const HASH_AHEAD = 8; // files in the hashing worker at once, small ones...
+  const HASH_BYTES_AHEAD = 32 * 1024 * 1024; // ...or as many as fit in this (Web Crypto reads a file whole)
+  const LOOKUP_BATCH = 500; // hashes per lookup (the API takes up to 1,000)
+  const LOOKUP_BYTES = 64 * 1024 * 1024; // ask early, so that large photos start going up soon
+  const LOOKUPS_AT_ONCE = 2;
+  const SEND_AHEAD = 1000; // hashing waits while this many files wait to be sent
+  const PROBLEMS_SHOWN = 100; // rows of the problems table; the rest go in the saved list
   const MAX_TRIES = 6;
   const PROPOSE_BYTES = 128 * 1024;
+  const PROGRESS_KEY = "leopard-upload:";
 
   const select = $("deployment");
   const startButton = $("start");
@@ -24,6 +31,11 @@
   let bytesTotal = 0;
   let bytesDone = 0;
   const inFlight = new Map();
+  // Per file, only what the summary needs: a name and a reason for each
+  // problem, and the File handle of those not sent, to send them again.
+  let problems = [];
+  let failedFiles = [];
+  let failedFor = null; // the deployment those files were meant for
 
   function format(text, values) {
     return text.replace(/\{(\w+)\}/g, (_, key) => (key in values ? String(values[key]) : ""));
@@ -57,6 +69,7 @@
   select.addEventListener("change", () => {
     $("proposal").textContent = "";
     refreshStart();
+    showResumeNote();
   });
 
   const dropzone = $("dropzone");
@@ -150,34 +163,40 @@
 
   // ---- hashing ----------------------------------------------------------------
 
-  let fallbackHasher = null;
-
-  function toHex(buffer) {
-    return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
-  }
-
-  function loadFallback() {
-    // crypto.subtle exists only in secure contexts (HTTPS or localhost): on a
-    // plain-HTTP field server use the vendored implementation instead.
-    if (!fallbackHasher) {
-      fallbackHasher = new Promise((resolve, reject) => {
-        const script = document.createElement("script");
-        script.src = form.dataset.sha256Fallback;
-        script.onload = () => resolve(window.sha256);
-        script.onerror = reject;
-        document.head.appendChild(script);
-      });
-    }
-    return fallbackHasher;
-  }
-
-  async function hashFile(file) {
-    const buffer = await file.arrayBuffer();
-    if (window.crypto && window.crypto.subtle) {
-      return toHex(await window.crypto.subtle.digest("SHA-256", buffer));
-    }
-    const sha256 = await loadFallback();
-    return sha256.hex(buffer);
+  // One worker hashes (Web Crypto, or hash-wasm in slices without it); a few
+  // files are handed over at a time so that it never waits for the next one.
+  function createHasher() {
+    const worker = new Worker(form.dataset.hashWorker);
+    worker.postMessage({
+      type: "init",
+      subtle: Boolean(window.crypto && window.crypto.subtle),
+      fallbackUrl: new URL(form.dataset.sha256Fallback, window.location.href).href,
+    });
+    const waiting = new Map();
+    let nextId = 0;
+    worker.onmessage = (event) => {
+      const { id, hash, error } = event.data;
+      const promise = waiting.get(id);
+      waiting.delete(id);
+      if (error) promise.reject(new Error(error));
+      else promise.resolve(hash);
+    };
+    worker.onerror = (event) => {
+      waiting.forEach((promise) => promise.reject(new Error(event.message || "hash worker")));
+      waiting.clear();
+    };
+    return {
+      hash(file) {
+        return new Promise((resolve, reject) => {
+          const id = nextId++;
+          waiting.set(id, { resolve, reject });
+          worker.postMessage({ id, file });
+        });
+      },
+      stop() {
+        worker.terminate();
+      },
+    };
   }
 
   // ---- talking to the API -------------------------------------------------------
@@ -195,7 +214,7 @@
           method: "POST",
           headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken },
           credentials: "same-origin",
-          body: JSON.stringify({ sha256: hashes }),
+          body: JSON.stringify({ sha256: hashes, brief: true }),
         });
       } catch (error) {
         response = null;
@@ -252,6 +271,7 @@
       if (!retryable) {
         return finish(item, "rejected", null, (data && data.detail) || messages.rejected_unknown);
       }
+      if (attempt + 1 >= MAX_TRIES) break;
       showStatus(format(messages.retrying, { name: item.file.name }));
       await sleep(backoff(attempt));
     }
@@ -264,120 +284,265 @@
     if (outcome === "duplicates" && photo && String(photo.deployment) !== select.value) {
       reason = messages.other_deployment;
     }
-    if (reason) addRejected(item.file, reason);
-    showProgress();
+    if (outcome === "failed") failedFiles.push(item.file);
+    if (reason) problems.push({ name: item.file.webkitRelativePath || item.file.name, reason });
+    scheduleRender();
   }
 
   // ---- the run ------------------------------------------------------------------
 
-  async function start() {
+  // Hashing, lookups and sending overlap: the worker hashes ahead while the
+  // photos found missing go up, and hashes are looked up in batches. Nothing
+  // of a file is kept once it is sent; memory does not grow with the card.
+  async function start(list) {
     const deploymentId = select.value;
-    if (!deploymentId || !files.length || running) return;
+    if (!deploymentId || !list.length || running) return;
     running = true;
     refreshStart();
-    counts = { total: files.length, hashed: 0, sent: 0, stored: 0, duplicates: 0, rejected: 0, failed: 0 };
-    bytesTotal = files.reduce((sum, file) => sum + file.size, 0) || 1;
+    counts = { total: list.length, hashed: 0, sent: 0, stored: 0, duplicates: 0, rejected: 0, failed: 0 };
+    bytesTotal = list.reduce((sum, file) => sum + file.size, 0) || 1;
     bytesDone = 0;
+    problems = [];
+    failedFiles = [];
+    shownProblems = 0;
     $("rejected-list").replaceChildren();
     $("rejected-panel").hidden = true;
+    $("retry-note").hidden = true;
     $("progress-panel").hidden = false;
+    $("progress-panel").dataset.state = "running";
     $("deployment-link").hidden = true;
-    showProgress();
+    $("resume-note").hidden = true;
+    render();
 
-    const queue = [];
-    let producing = true;
-    const waiters = [];
-    const wake = () => waiters.splice(0).forEach((resolve) => resolve());
-    const next = async () => {
-      for (;;) {
-        if (queue.length) return queue.shift();
-        if (!producing) return null;
-        await new Promise((resolve) => waiters.push(resolve));
-      }
-    };
+    const began = performance.now();
+    let hashedBytes = 0;
+    let hashingEnded = began;
+    const hasher = createHasher();
+    const sendQueue = [];
+    let pending = [];
+    let pendingBytes = 0;
+    let lookups = 0;
+    let hashingDone = false;
     let stopped = false;
-    const worker = async () => {
-      for (;;) {
-        const item = await next();
-        if (!item || stopped) return;
-        await upload(item, deploymentId);
-      }
+    let waiters = [];
+    const notify = () => waiters.splice(0).forEach((resolve) => resolve());
+    const changed = () => new Promise((resolve) => waiters.push(resolve));
+    const stopOn = (error) => {
+      if (!(error instanceof StopAll)) throw error;
+      stopped = true;
+      notify();
     };
 
-    const workers = Array.from({ length: PARALLEL }, () =>
-      worker().catch((error) => {
-        if (!(error instanceof StopAll)) throw error;
-        stopped = true;
-      }),
-    );
-    try {
-      showStatus(messages.checking);
-      for (let offset = 0; offset < files.length && !stopped; offset += LOOKUP_BATCH) {
-        const batch = [];
-        for (const file of files.slice(offset, offset + LOOKUP_BATCH)) {
-          if (file.size > maxBytes) {
-            counts.hashed += 1;
-            finish({ file }, "rejected", null, messages.too_large);
-            continue;
-          }
-          batch.push({ file, hash: await hashFile(file) });
-          counts.hashed += 1;
-          showProgress();
-        }
+    async function lookupBatch(batch) {
+      lookups += 1;
+      try {
         const known = await lookup(batch.map((item) => item.hash));
         const found = new Map(known.found.map((photo) => [photo.sha256, photo]));
         const elsewhere = new Set(known.elsewhere);
         for (const item of batch) {
           if (found.has(item.hash)) finish(item, "duplicates", found.get(item.hash));
           else if (elsewhere.has(item.hash)) finish(item, "duplicates", null, messages.elsewhere);
-          else queue.push(item);
+          else sendQueue.push(item);
         }
-        wake();
-        showStatus(messages.sending);
+      } finally {
+        lookups -= 1;
+        notify();
+        maybeLookup();
       }
-    } catch (error) {
-      if (!(error instanceof StopAll)) throw error;
-      stopped = true;
-    } finally {
-      producing = false;
-      wake();
     }
-    await Promise.all(workers);
+
+    function maybeLookup() {
+      if (!pending.length || lookups >= LOOKUPS_AT_ONCE || stopped) return;
+      const starving = sendQueue.length === 0 && lookups === 0;
+      if (hashingDone || starving || pending.length >= LOOKUP_BATCH || pendingBytes >= LOOKUP_BYTES) {
+        const batch = pending.splice(0, LOOKUP_BATCH);
+        pendingBytes = pending.reduce((sum, item) => sum + item.file.size, 0);
+        lookupBatch(batch).catch(stopOn);
+      }
+    }
+
+    async function hashLane() {
+      let next;
+      while (!stopped && (next = nextFile()) !== null) {
+        const file = list[next];
+        if (file.size > maxBytes) {
+          counts.hashed += 1;
+          finish({ file }, "rejected", null, messages.too_large);
+          continue;
+        }
+        while (!stopped && hashing && hashing + file.size > HASH_BYTES_AHEAD) await changed();
+        let hash;
+        hashing += file.size;
+        try {
+          hash = await hasher.hash(file);
+        } catch (error) {
+          // Unreadable now (the card was taken out?): worth another try later.
+          counts.hashed += 1;
+          finish({ file }, "failed", null, messages.unreadable);
+          continue;
+        } finally {
+          hashing -= file.size;
+          notify();
+        }
+        counts.hashed += 1;
+        hashedBytes += file.size;
+        hashingEnded = performance.now();
+        pending.push({ file, hash });
+        pendingBytes += file.size;
+        maybeLookup();
+        scheduleRender();
+        while (!stopped && (sendQueue.length >= SEND_AHEAD || pending.length >= 4 * LOOKUP_BATCH)) {
+          await changed();
+        }
+      }
+    }
+    let index = 0;
+    let hashing = 0; // bytes in the worker
+    const nextFile = () => (index < list.length ? index++ : null);
+
+    async function sender() {
+      for (;;) {
+        if (stopped) return;
+        if (sendQueue.length) {
+          const item = sendQueue.shift();
+          notify();
+          showStatus(messages.sending);
+          await upload(item, deploymentId);
+        } else if (hashingDone && !lookups && !pending.length) {
+          return;
+        } else {
+          await changed();
+        }
+      }
+    }
+
+    showStatus(messages.checking);
+    const senders = Array.from({ length: PARALLEL }, () => sender().catch(stopOn));
+    try {
+      await Promise.all(Array.from({ length: HASH_AHEAD }, hashLane));
+    } finally {
+      hasher.stop();
+      hashingDone = true;
+      maybeLookup();
+      notify();
+    }
+    await Promise.all(senders);
+
     running = false;
     refreshStart();
+    const panel = $("progress-panel");
+    panel.dataset.state = "done";
+    panel.dataset.hashedBytes = String(hashedBytes);
+    panel.dataset.hashingMs = String(Math.round(hashingEnded - began));
+    panel.dataset.elapsedMs = String(Math.round(performance.now() - began));
     if (stopped) {
       showStatus(messages.session);
     } else {
       showStatus(format(counts.failed ? messages.done_failed : messages.done, counts));
     }
+    if (counts.failed && !stopped) {
+      $("retry-text").textContent = format(messages.will_retry, counts);
+      $("retry-note").hidden = false;
+    }
     const link = $("deployment-link");
     link.querySelector("a").href = form.dataset.deploymentUrl.replace("/0/", "/" + deploymentId + "/");
     link.hidden = false;
-    showProgress();
+    failedFor = deploymentId;
+    saveProgress(deploymentId, !counts.failed && !stopped);
+    render();
   }
 
-  startButton.addEventListener("click", () => {
-    start().catch((error) => {
+  function run(list) {
+    start(list).catch((error) => {
       running = false;
       refreshStart();
       showStatus(String(error));
     });
-  });
+  }
+
+  startButton.addEventListener("click", () => run(files));
+  function retry() {
+    if (running || !failedFiles.length) return;
+    select.value = failedFor;
+    run(failedFiles.slice());
+  }
+  $("retry").addEventListener("click", retry);
+  // Files not sent for want of a connection go again as soon as it is back.
+  window.addEventListener("online", retry);
 
   window.addEventListener("beforeunload", (event) => {
     if (!running) return;
+    saveProgress(select.value, false);
     // Photos already stored stay stored; the warning is about the rest.
     event.preventDefault();
     event.returnValue = messages.leave;
   });
 
+  // ---- an interrupted card, the next day ------------------------------------------
+
+  // Only counts and a date, per deployment: the server knows what it has, and
+  // choosing the same card again skips it through the hash lookup.
+  let lastSaved = 0;
+
+  function saveProgress(deploymentId, finished) {
+    if (!counts || !deploymentId) return;
+    lastSaved = Date.now();
+    const record = {
+      total: counts.total,
+      done: counts.stored + counts.duplicates + counts.rejected,
+      failed: counts.failed,
+      at: lastSaved,
+      finished,
+    };
+    try {
+      window.localStorage.setItem(PROGRESS_KEY + deploymentId, JSON.stringify(record));
+    } catch (error) {
+      // Storage full or refused (private mode): the lookup still resumes.
+    }
+  }
+
+  function showResumeNote() {
+    const note = $("resume-note");
+    note.hidden = true;
+    if (running || !select.value) return;
+    let record = null;
+    try {
+      record = JSON.parse(window.localStorage.getItem(PROGRESS_KEY + select.value) || "null");
+    } catch (error) {
+      record = null;
+    }
+    if (!record || record.finished) return;
+    const date = new Date(record.at).toLocaleString(document.documentElement.lang || undefined);
+    note.textContent = format(messages.resume, { date, done: record.done, total: record.total });
+    note.hidden = false;
+  }
+  showResumeNote();
+
   // ---- showing progress -------------------------------------------------------------
 
   function showStatus(text) {
-    $("status").textContent = text;
+    const status = $("status");
+    if (status.textContent !== text) status.textContent = text;
   }
 
+  // Thousands of files finish in a minute: draw at most once a frame.
+  let renderQueued = false;
+
+  function scheduleRender() {
+    if (renderQueued) return;
+    renderQueued = true;
+    window.requestAnimationFrame(() => {
+      renderQueued = false;
+      render();
+    });
+  }
+
+  // Kept for the inline progress of the files being sent.
   function showProgress() {
+    scheduleRender();
+  }
+
+  function render() {
     if (!counts) return;
     for (const key of Object.keys(counts)) {
       const cell = $("count-" + key);
@@ -386,16 +551,37 @@
     let partial = 0;
     inFlight.forEach((loaded) => (partial += loaded));
     $("progress").value = Math.min(1, (bytesDone + partial) / bytesTotal);
+    renderProblems();
+    if (running && Date.now() - lastSaved > 2000) saveProgress(select.value, false);
   }
 
-  function addRejected(file, reason) {
-    const row = document.createElement("tr");
-    const name = document.createElement("td");
-    name.textContent = file.webkitRelativePath || file.name;
-    const why = document.createElement("td");
-    why.textContent = reason;
-    row.append(name, why);
-    $("rejected-list").append(row);
+  let shownProblems = 0;
+
+  function renderProblems() {
+    if (!problems.length) return;
+    const body = $("rejected-list");
+    while (shownProblems < problems.length && shownProblems < PROBLEMS_SHOWN) {
+      const problem = problems[shownProblems++];
+      const row = document.createElement("tr");
+      const name = document.createElement("td");
+      name.textContent = problem.name;
+      const why = document.createElement("td");
+      why.textContent = problem.reason;
+      row.append(name, why);
+      body.append(row);
+    }
+    const more = problems.length - shownProblems;
+    $("problems-more").textContent = more > 0 ? format(messages.problems_more, { n: more }) : "";
     $("rejected-panel").hidden = false;
   }
+
+  $("save-problems").addEventListener("click", () => {
+    const lines = problems.map((problem) => problem.name + "\t" + problem.reason);
+    const url = URL.createObjectURL(new Blob([lines.join("\n") + "\n"], { type: "text/plain" }));
+    const link = document.createElement("a");
+    link.href = url;
+    link.download = "upload-problems.txt";
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  });
 })();

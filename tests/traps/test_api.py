@@ -142,6 +142,31 @@ def test_lookup_tells_bare_hashes_of_other_parks_and_no_details(
     assert response.json() == {"found": [], "elsewhere": [mine.sha256]}
 
 
+def test_brief_lookup_answers_only_id_deployment_and_hash(client, ranger, deployment):
+    mine = PhotoFactory(deployment=deployment)
+    theirs = PhotoFactory()
+    client.force_login(ranger)
+    response = client.post(
+        LOOKUP,
+        {"sha256": [mine.sha256, theirs.sha256, "d" * 64], "brief": True},
+        content_type="application/json",
+    )
+    assert response.status_code == 200
+    assert response.json() == {
+        "found": [{"id": mine.pk, "deployment": deployment.pk, "sha256": mine.sha256}],
+        "elsewhere": [theirs.sha256],
+    }
+
+
+def test_lookup_refuses_a_brief_that_is_not_a_boolean(client, ranger):
+    client.force_login(ranger)
+    response = client.post(
+        LOOKUP, {"sha256": ["e" * 64], "brief": "maybe"}, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "brief" in response.json()["errors"]
+
+
 def test_lookup_refuses_more_than_a_thousand_hashes(client, ranger):
     client.force_login(ranger)
     response = client.post(LOOKUP, {"sha256": ["c" * 64] * 1001}, content_type="application/json")
