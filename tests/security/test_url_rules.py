@@ -62,6 +62,8 @@ class World:
     proposed: Sighting
     change: CatalogueChange
     opinion: SecondOpinion
+    # Exchange jobs are their requester's own: the role test makes each role the requester.
+    job_owner: object = None
 
     @property
     def markers(self) -> list[str]:
@@ -136,9 +138,27 @@ def _alias(w: World) -> PartnerAlias:
     )
 
 
+def _waiting_partner_id(w: World) -> dict:
+    """A partner's id seen on alpha's open box that no alias names yet, and a choice for it."""
+    run = ImportRun.objects.create(
+        kind=ImportRun.Kind.CAMTRAP_DP, park=w.park, organisation="NETLNP"
+    )
+    Observation.objects.create(
+        import_run=run,
+        deployment=w.deployment,
+        photo=w.photo,
+        sighting=w.proposed,
+        identifier="obs-waiting",
+        level="media",
+        type="animal",
+        individual_id="NE-L12",
+    )
+    return {"organisation": "NETLNP", "partner_id": "NE-L12", "leopard": LEOPARD}
+
+
 def _job(w: World) -> ExchangeJob:
-    """An export of alpha, finished, asked for by one of its scientists."""
-    owner = get_user_model().objects.get_or_create(username="alpha-exporter")[0]
+    """An export of alpha, finished; its owner is the user under test where one is set."""
+    owner = w.job_owner or get_user_model().objects.get_or_create(username="alpha-exporter")[0]
     job = ExchangeJob.objects.create(
         kind=ExchangeJob.Kind.EXPORT,
         park=w.park,
@@ -219,7 +239,7 @@ RULES: dict[str, Rule] = {
         "page",
         lambda w: "/exchange/partner-aliases/",
         method="post",
-        data=lambda w: {"organisation": "NETLNP", "partner_id": "NE-L12", "leopard": LEOPARD},
+        data=_waiting_partner_id,
     ),
     "exchange:partner-alias-withdraw": Rule(
         "page", lambda w: f"/exchange/partner-aliases/{_alias(w).pk}/withdraw/", method="post"
@@ -413,6 +433,11 @@ ROLE_PERMISSION: dict[str, str | None] = {
     "exchange:import-package": roles.IMPORTS,
     "exchange:import-megadetector": roles.IMPORTS,
     "exchange:likely-blanks": roles.IMPORTS,
+    "exchange:partner-alias-confirm": roles.IMPORTS,
+    "exchange:partner-alias-withdraw": roles.IMPORTS,
+    "exchange:job": roles.EXCHANGE,
+    "exchange:job-status": roles.EXCHANGE,
+    "exchange:job-download": roles.EXCHANGE,
     "census:dashboard": roles.CENSUS,
     "census:landscape-csv": roles.CENSUS,
     "census:park": roles.CENSUS,
@@ -669,6 +694,7 @@ def _member(role: str, park) -> object:
 @pytest.mark.parametrize("role", [*(r.value for r in Role), ""])
 def test_each_role_uses_exactly_the_urls_the_role_table_gives_it(client, world, role):
     user = _member(role, world.park)
+    world.job_owner = user
     # An unexpected error shows as a wrong status below, not as an exception.
     client.raise_request_exception = False
     wrong = []
