@@ -3,7 +3,9 @@
 Two modes, chosen by REGISTRY_MODE:
 - ``local`` (the default): a first run on a laptop. SQLite in ./var, photos on
   the local disk, Celery tasks run in process unless CELERY_BROKER_URL is set,
-  DEBUG on, an insecure development secret key.
+  an insecure development secret key. DEBUG is off unless set, so that people
+  trying the registry see its own error pages, not Django's (DEBUG=true for
+  development).
 - ``production``: every secret must come from the environment, DEBUG is off and
   the security settings pass ``manage.py check --deploy``.
 
@@ -26,7 +28,10 @@ if REGISTRY_MODE not in {"local", "production"}:
     raise environ.ImproperlyConfigured("REGISTRY_MODE must be 'local' or 'production'.")
 LOCAL_MODE = REGISTRY_MODE == "local"
 
-DEBUG = env.bool("DEBUG", default=LOCAL_MODE)
+# Off by default in local mode too: with DEBUG on, Django answers every 404 with
+# its list of URL patterns and every error with a traceback and settings, and
+# offers no switch to show the registry's own pages instead.
+DEBUG = env.bool("DEBUG", default=False)
 if LOCAL_MODE:
     # A fixed key is fine on a laptop with demo data and never used in production mode.
     SECRET_KEY = env.str("SECRET_KEY", default="local-mode-only-not-secret-leopard-registry-key")
@@ -208,11 +213,15 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
+            if DEBUG or LOCAL_MODE
             else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         )
     },
 }
+# Local mode serves static files straight from the source folders (no
+# collectstatic needed, an edited stylesheet shows on reload), DEBUG or not.
+WHITENOISE_USE_FINDERS = DEBUG or LOCAL_MODE
+WHITENOISE_AUTOREFRESH = DEBUG or LOCAL_MODE
 
 # Celery: without a broker the same task code runs in process (local mode).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")

@@ -44,7 +44,7 @@ def test_nothing_configured_means_sqlite_local_files_and_tasks_in_process(tmp_pa
         "engine": "django.db.backends.sqlite3",
         "eager": True,
         "storage": "django.core.files.storage.FileSystemStorage",
-        "debug": True,
+        "debug": False,
     }
 
 
