@@ -384,5 +384,15 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # faiss tells at INFO, with the ModuleNotFoundError, each CPU-specific
+        # build it could not load before the one it does: nothing is wrong.
+        "faiss.loader": {"level": "WARNING"},
+        # django-axes announces its version in every process at start.
+        "axes.apps": {"level": "WARNING"},
+        # Tasks run in process (no broker) log one "succeeded" line each, hundreds
+        # while the demo is built; failures and retries still show.
+        **({"celery.app.trace": {"level": "WARNING"}} if CELERY_TASK_ALWAYS_EAGER else {}),
+    },
 }
