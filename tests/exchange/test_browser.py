@@ -21,6 +21,8 @@ def test_scientist_downloads_a_package_and_a_bad_upload_is_refused(page, park, s
     package_zip(folder, tmp_path / "bad.zip")
     browser_login(page, scientist)
 
+    # A scientist's occasional pages are under "More" in the top bar.
+    page.click("nav.mainnav details.navmore summary")
     page.click("text=Data exchange")
     with page.expect_download() as download:
         page.click("text=Download package")
