@@ -4,11 +4,12 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from traps.views import home
+from traps.views import favicon, home
 
 handler404 = "config.api_errors.not_found"
 urlpatterns = [
     path("", home, name="home"),
+    path("favicon.ico", favicon),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The language switch works on the login page too, before anyone signs in.
