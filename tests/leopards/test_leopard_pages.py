@@ -282,3 +282,30 @@ def test_a_ranger_of_one_park_reads_the_catalogue_with_merges_on_any_database(
     assert "Same rosettes" in page.content.decode()
     old = client.get(reverse("leopards:leopard-detail", args=["LEO-133U"]))
     assert old.url == reverse("leopards:leopard-detail", args=["LEO-120F"])
+
+
+@pytest.mark.parametrize(
+    ("language", "sex", "age"),
+    [
+        ("en", "Sex: Unknown", "Age: Unknown"),
+        ("ru", "Пол: ", "Возраст: "),
+        ("zh-hans", "性别\uff1a", "年龄\uff1a"),  # the full-width colon
+    ],
+)
+def test_the_individuals_tags_say_what_they_are(client, park, ranger, language, sex, age):
+    known_leopard(park, code="LEO-101U", sex="unknown", birth_date=None)
+    client.cookies["django_language"] = language
+    client.force_login(ranger)
+    html = client.get(reverse("leopards:leopard-detail", args=["LEO-101U"])).content.decode()
+    assert f'<span class="tag">{sex}' in html
+    assert f'<span class="tag">{age}' in html
+
+
+def test_a_probability_near_certainty_never_reads_100_percent():
+    from leopards.templatetags.leopards_tags import percent
+
+    assert percent(0.9996) == "> 99 %"
+    assert percent(0.97) == "97 %"
+    assert percent(0.004) == "< 1 %"
+    assert percent(0.0) == "0 %"
+    assert percent(None) == "—"
