@@ -243,7 +243,7 @@
       counts.sent += attempt === 0 ? 1 : 0;
       const { status, data } = await send(item, deploymentId);
       inFlight.delete(item);
-      if (status === 201) return finish(item, "stored");
+      if (status === 201) return finish(item, "stored", data);
       if (status === 200) return finish(item, "duplicates", data);
       if (status === 401 || status === 403) throw new StopAll();
       const retryable =
@@ -265,6 +265,7 @@
       reason = messages.other_deployment;
     }
     if (reason) addRejected(item.file, reason);
+    if (photo && photo.time_warning) addWarning(item.file, photo.time_warning);
     showProgress();
   }
 
@@ -280,6 +281,8 @@
     bytesDone = 0;
     $("rejected-list").replaceChildren();
     $("rejected-panel").hidden = true;
+    $("warning-list").replaceChildren();
+    $("warning-panel").hidden = true;
     $("progress-panel").hidden = false;
     $("deployment-link").hidden = true;
     showProgress();
@@ -389,13 +392,21 @@
   }
 
   function addRejected(file, reason) {
+    addRow("rejected", file, reason);
+  }
+
+  function addWarning(file, text) {
+    addRow("warning", file, text);
+  }
+
+  function addRow(panel, file, text) {
     const row = document.createElement("tr");
     const name = document.createElement("td");
     name.textContent = file.webkitRelativePath || file.name;
     const why = document.createElement("td");
-    why.textContent = reason;
+    why.textContent = text;
     row.append(name, why);
-    $("rejected-list").append(row);
-    $("rejected-panel").hidden = false;
+    $(panel + "-list").append(row);
+    $(panel + "-panel").hidden = false;
   }
 })();
