@@ -9,7 +9,7 @@ from traps.views import favicon, home
 handler404 = "config.api_errors.not_found"
 urlpatterns = [
     path("", home, name="home"),
-    path("favicon.ico", favicon),
+    path("favicon.ico", favicon, name="favicon"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The language switch works on the login page too, before anyone signs in.
