@@ -124,6 +124,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
     )
     DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+    # Tests on SQLite use a file as well, not memory: the browser tests' live
+    # server answers from several threads, which would all share one in-memory
+    # connection and interleave their transactions.
+    DATABASES["default"].setdefault("TEST", {})
+    DATABASES["default"]["TEST"].setdefault(
+        "NAME", str(Path(DATABASES["default"]["NAME"]).with_name("test-registry.sqlite3"))
+    )
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -301,7 +308,7 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# The science: see DESIGN.md, "Rules the science depends on".
+# The science: the census definitions are in census/selectors.py.
 # Two records of one individual at one station count as independent detections
 # only when at least this far apart; also the gap that closes a photo event.
 INDEPENDENCE_INTERVAL_MINUTES = env.int("INDEPENDENCE_INTERVAL_MINUTES", default=30)
