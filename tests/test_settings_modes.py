@@ -21,6 +21,8 @@ MODE_VARIABLES = [
     "SECRET_KEY",
     "DEBUG",
     "ALLOWED_HOSTS",
+    # Set by the browser tests' fixture in this process; check --deploy refuses it.
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
 ]
 
 
