@@ -42,3 +42,16 @@ except OSError:
     sys.exit(1)
 PY
 }
+
+run_url() {
+  # The address to open for runserver's RUN_ADDRESS: "port", "host:port" or "[v6]:port".
+  local address="${1:-127.0.0.1:8000}"
+  if [[ "$address" =~ ^[0-9]+$ ]]; then
+    address="127.0.0.1:$address"
+  fi
+  local host="${address%:*}" port="${address##*:}"
+  case "$host" in
+    0.0.0.0 | 0 | "[::]") echo "http://127.0.0.1:$port" ;;
+    *) echo "http://$host:$port" ;;
+  esac
+}

@@ -5,7 +5,7 @@ back to Python: one query per scope (a park, or several parks counted as one lan
 answers every period at once with conditional aggregates. Python only touches rows that
 are already bounded by individuals, stations or deployments, never photos or sightings.
 
-Definitions (DESIGN.md, "Rules the science depends on"):
+Definitions (the rules the science depends on):
 - Only CONFIRMED sightings with a photo time count.
 - Age class: from the estimated birth date at the period's reference date, its last day
   (census.periods). No birth date, or a birth after the reference date, is "unknown".

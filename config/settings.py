@@ -3,7 +3,9 @@
 Two modes, chosen by REGISTRY_MODE:
 - ``local`` (the default): a first run on a laptop. SQLite in ./var, photos on
   the local disk, Celery tasks run in process unless CELERY_BROKER_URL is set,
-  DEBUG on, an insecure development secret key.
+  an insecure development secret key. DEBUG is off unless set, so that people
+  trying the registry see its own error pages, not Django's (DEBUG=true for
+  development).
 - ``production``: every secret must come from the environment, DEBUG is off and
   the security settings pass ``manage.py check --deploy``.
 
@@ -26,7 +28,10 @@ if REGISTRY_MODE not in {"local", "production"}:
     raise environ.ImproperlyConfigured("REGISTRY_MODE must be 'local' or 'production'.")
 LOCAL_MODE = REGISTRY_MODE == "local"
 
-DEBUG = env.bool("DEBUG", default=LOCAL_MODE)
+# Off by default in local mode too: with DEBUG on, Django answers every 404 with
+# its list of URL patterns and every error with a traceback and settings, and
+# offers no switch to show the registry's own pages instead.
+DEBUG = env.bool("DEBUG", default=False)
 if LOCAL_MODE:
     # A fixed key is fine on a laptop with demo data and never used in production mode.
     SECRET_KEY = env.str("SECRET_KEY", default="local-mode-only-not-secret-leopard-registry-key")
@@ -124,6 +129,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
     )
     DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+    # Tests on SQLite use a file as well, not memory: the browser tests' live
+    # server answers from several threads, which would all share one in-memory
+    # connection and interleave their transactions.
+    DATABASES["default"].setdefault("TEST", {})
+    DATABASES["default"]["TEST"].setdefault(
+        "NAME", str(Path(DATABASES["default"]["NAME"]).with_name("test-registry.sqlite3"))
+    )
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -213,11 +225,15 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
+            if DEBUG or LOCAL_MODE
             else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         )
     },
 }
+# Local mode serves static files straight from the source folders (no
+# collectstatic needed, an edited stylesheet shows on reload), DEBUG or not.
+WHITENOISE_USE_FINDERS = DEBUG or LOCAL_MODE
+WHITENOISE_AUTOREFRESH = DEBUG or LOCAL_MODE
 
 # Celery: without a broker the same task code runs in process (local mode).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
@@ -319,7 +335,7 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# The science: see DESIGN.md, "Rules the science depends on".
+# The science: the census definitions are in census/selectors.py.
 # Two records of one individual at one station count as independent detections
 # only when at least this far apart; also the gap that closes a photo event.
 INDEPENDENCE_INTERVAL_MINUTES = env.int("INDEPENDENCE_INTERVAL_MINUTES", default=30)
@@ -418,5 +434,15 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # faiss tells at INFO, with the ModuleNotFoundError, each CPU-specific
+        # build it could not load before the one it does: nothing is wrong.
+        "faiss.loader": {"level": "WARNING"},
+        # django-axes announces its version in every process at start.
+        "axes.apps": {"level": "WARNING"},
+        # Tasks run in process (no broker) log one "succeeded" line each, hundreds
+        # while the demo is built; failures and retries still show.
+        **({"celery.app.trace": {"level": "WARNING"}} if CELERY_TASK_ALWAYS_EAGER else {}),
+    },
 }

@@ -74,3 +74,29 @@ def test_every_admin_changelist_answers_for_an_admin(client, registry_admin):
         assert response.status_code == 200, url
         add = client.get(reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_add"))
         assert add.status_code in (200, 403), url
+
+
+def test_a_park_card_on_the_overview_opens_that_parks_deployments(client, park, ranger):
+    client.force_login(ranger)
+    html = client.get(reverse("home")).text
+    href = f"{reverse('traps:deployment-list')}?park={park.pk}"
+    assert f'href="{href}"' in html
+    assert client.get(href).status_code == 200
+
+
+def test_rangers_find_the_census_in_their_menu(client, ranger):
+    client.force_login(ranger)
+    response = client.get(reverse("home"))
+    menu = [item["url"] for item in response.context["nav_items"]]
+    assert reverse("census:dashboard") in menu
+    assert client.get(reverse("census:dashboard")).status_code == 200
+
+
+def test_the_browser_finds_an_icon_without_logging_in(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302
+    icon = client.get(response.url)
+    assert icon.status_code == 200
+    assert b"".join(icon.streaming_content)[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    page = client.get(reverse("login")).text
+    assert 'rel="icon"' in page

@@ -21,6 +21,8 @@ MODE_VARIABLES = [
     "SECRET_KEY",
     "DEBUG",
     "ALLOWED_HOSTS",
+    # Set by the browser tests' fixture in this process; check --deploy refuses it.
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
 ]
 
 
@@ -44,7 +46,7 @@ def test_nothing_configured_means_sqlite_local_files_and_tasks_in_process(tmp_pa
         "engine": "django.db.backends.sqlite3",
         "eager": True,
         "storage": "django.core.files.storage.FileSystemStorage",
-        "debug": True,
+        "debug": False,
     }
 
 
@@ -92,3 +94,35 @@ def test_production_mode_passes_the_deployment_checklist(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_a_first_run_logs_no_task_successes_nor_faiss_fallbacks_but_keeps_warnings(tmp_path):
+    # Building the demo ran hundreds of tasks in process, each logging "succeeded",
+    # and faiss logged a ModuleNotFoundError for each CPU build it skipped.
+    code = (
+        "import django, logging; django.setup(); "
+        "import faiss; from config.celery import app; "
+        "app.signature('celery.backend_cleanup').delay(); "
+        "logging.getLogger('celery.app.trace').warning('a task failed: keep me'); "
+        "logging.getLogger('faiss.loader').warning('faiss warning: keep me')"
+    )
+    result = _run(["-c", code], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "succeeded" not in result.stderr
+    assert "ModuleNotFoundError" not in result.stderr
+    assert "AXES: BEGIN" not in result.stderr
+    assert "a task failed: keep me" in result.stderr
+    assert "faiss warning: keep me" in result.stderr
+
+
+def test_the_run_banner_names_the_address_runserver_listens_on():
+    def url(address: str) -> str:
+        script = f"source bin/_env.sh && run_url '{address}'"
+        done = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    assert url("") == "http://127.0.0.1:8000"
+    assert url("8080") == "http://127.0.0.1:8080"
+    assert url("127.0.0.1:8081") == "http://127.0.0.1:8081"
+    assert url("0.0.0.0:9000") == "http://127.0.0.1:9000"
+    assert url("[::1]:8001") == "http://[::1]:8001"

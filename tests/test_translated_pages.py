@@ -43,7 +43,7 @@ def test_individual_page_shows_the_age_class_and_edits_by_their_russian_labels(
 
     html = client.get(reverse("leopards:leopard-detail", args=["LEO-101U"])).content.decode()
 
-    assert '<span class="tag">Взрослая особь</span>' in html
+    assert '<span class="tag">Возраст: Взрослая особь</span>' in html
     assert "Пол: Неизвестно → Самка" in html
     assert "sex: unknown" not in html
 

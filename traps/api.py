@@ -1,6 +1,7 @@
 """REST API for deployments and photos: the upload page, the field teams' scripts and others."""
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -21,6 +22,7 @@ from config.json_input import CheckedJSONParser
 from traps import images, selectors, services
 from traps.api_catalogue import READ_ERRORS, WRITE_ERRORS, require_field_rights
 from traps.filters import DeploymentFilter, PhotoFilter
+from traps.models import Deployment
 from traps.roles import can_correct_deployments, can_upload
 from traps.serializers import (
     BriefHashLookupResultSerializer,
@@ -41,6 +43,27 @@ REJECTION_STATUS = {
     "too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     "unsupported_format": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
 }
+
+
+def _time_warning(deployment: Deployment, uploaded: UploadedFile, name: str) -> str:
+    """Say what to do when the photo's camera time lies outside the deployment's dates."""
+    uploaded.seek(0)
+    taken_at = services.upload_time_outside(
+        deployment=deployment, head=uploaded.read(256 * 1024), name=name
+    )
+    if taken_at is None:
+        return ""
+    zone = deployment.station.park.tzinfo
+    end = deployment.end
+    return _(
+        "Taken %(time)s, outside this deployment (%(start)s to %(end)s). If the camera's "
+        "clock was wrong, set its clock offset on the deployment page; if the card is from "
+        "another deployment, upload it there."
+    ) % {
+        "time": f"{taken_at.astimezone(zone):%Y-%m-%d %H:%M}",
+        "start": f"{deployment.start.astimezone(zone):%Y-%m-%d}",
+        "end": f"{end.astimezone(zone):%Y-%m-%d}" if end else _("running"),
+    }
 
 
 def _error(code: str, detail: str, http_status: int, **extra: object) -> Response:
@@ -201,9 +224,12 @@ class PhotoViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
                 status.HTTP_409_CONFLICT,
                 name=name[:255],
             )
+        body = dict(PhotoSerializer(photo).data)
+        # A photo stored before in another deployment is dated against that one.
+        same = photo.deployment_id == deployment.pk
+        body["time_warning"] = _time_warning(deployment, uploaded, name) if same else ""
         return Response(
-            PhotoSerializer(photo).data,
-            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+            body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         )
 
     @extend_schema(

@@ -9,7 +9,9 @@ from traps import roles
 from traps.models import Role
 from traps.roles import has_permission, user_roles
 
-# (url name, label, the permission of the role table its page needs).
+# (url name, label, the permission of the role table its page needs). The first pages
+# are a role's daily work; the last ones (SECONDARY) go under "More" when a role has
+# so many pages that the menu would not fit one row.
 NAVIGATION = [
     ("home", _("Overview"), roles.PARK_DATA),
     ("traps:upload", _("Upload"), roles.UPLOAD),
@@ -23,17 +25,31 @@ NAVIGATION = [
 ]
 
 
+SECONDARY = {"leopards:second-opinion-queue", "exchange:index", "admin:index"}
+# More menu entries than this and the secondary pages move under "More".
+NAVIGATION_ROW = 6
+
+
 def navigation(request: HttpRequest) -> dict:
     held = user_roles(request.user)
     items = [
-        {"url": reverse(name), "label": label, "active": request.path == reverse(name)}
+        {
+            "url": reverse(name),
+            "label": label,
+            "active": request.path == reverse(name),
+            "secondary": name in SECONDARY,
+        }
         for name, label, permission in NAVIGATION
         if has_permission(request.user, permission)
     ]
+    more = [item for item in items if item["secondary"]] if len(items) > NAVIGATION_ROW else []
+    items = [item for item in items if item not in more]
     # Values for code that tests a role, translated labels for people to read.
     labels = [str(Role(role).label) for role in sorted(held)]
     return {
         "nav_items": items,
+        "nav_more": more,
+        "nav_more_active": any(item["active"] for item in more),
         "user_roles": sorted(held),
         "user_role_labels": labels,
         # Chinese lists take 、, not a comma.

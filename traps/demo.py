@@ -6,6 +6,7 @@ so building it twice changes nothing. Photos go through the real ingest path.
 
 import io
 import random
+import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -364,7 +365,9 @@ class DemoBuilder:
         )
         if deployment is None:
             return 0
-        name = f"{station.code}_{when:%Y%m%d_%H%M}_{cat.code}.JPG"
+        # A camera-style name that tells nothing of the cat (the review page shows
+        # it beside the candidates); the number keeps two cats of one minute apart.
+        name = f"{station.code}_{when:%Y%m%d_%H%M}_{zlib.crc32(cat.code.encode()) % 10000:04d}.JPG"
         if Photo.objects.filter(deployment=deployment, original_name=name).exists():
             return 0
         rendered = render_photo(

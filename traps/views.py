@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import (
@@ -13,9 +14,10 @@ from django.http import (
     HttpResponseNotModified,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from traps import selectors, services
 from traps.forms import ClockOffsetForm, DeploymentFilterForm, format_offset
@@ -32,6 +34,13 @@ EVENTS_PER_PAGE = 20
 
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", {"parks": park_overview(request.user)})
+
+
+@login_not_required
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Send browsers that ask for /favicon.ico on their own to the static icon."""
+    return redirect(static("favicon.ico"))
 
 
 @require_GET

@@ -37,15 +37,27 @@ CONFIRMED = Sighting.Status.CONFIRMED
 _PARK = "photo__deployment__station__park"
 
 
+def _park_ids(user: AbstractBaseUser | AnonymousUser) -> list[int]:
+    # The ids themselves rather than a subquery: the park test sits at the bottom of
+    # the deepest queries here (changes, old codes, searches), and SQLite's parser
+    # has a fixed nesting limit. One query per request, kept on the user.
+    cached = getattr(user, "_catalogue_park_ids", None)
+    if cached is None:
+        cached = list(parks_for_user(user).order_by("pk").values_list("pk", flat=True))
+        if user.is_authenticated:
+            user._catalogue_park_ids = cached
+    return cached
+
+
 def visible_sightings(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Sighting]:
     """Return the sightings in the user's parks."""
-    return Sighting.objects.filter(**{f"{_PARK}__in": parks_for_user(user)})
+    return Sighting.objects.filter(**{f"{_PARK}__in": _park_ids(user)})
 
 
 def _sees_every_park(user: AbstractBaseUser | AnonymousUser) -> bool:
     cached = getattr(user, "_sees_every_park", None)
     if cached is None:
-        cached = parks_for_user(user).count() == Park.objects.count()
+        cached = len(_park_ids(user)) == Park.objects.count()
         user._sees_every_park = cached
     return cached
 
@@ -349,15 +361,34 @@ def leopards_choices(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Leopard
     return leopards_for_user(user).only("pk", "code", "name", "sex").order_by("code")
 
 
-def _leopards_in_view(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Leopard]:
-    """Return the individuals the user sees, with the records merged into them."""
-    visible = leopards_for_user(user)
+def _in_view(user: AbstractBaseUser | AnonymousUser, leopard: str) -> Q:
+    """Match rows whose `leopard` is an individual the user sees, or one merged into it."""
+    # This test sits under three more levels in a catalogue search by old code, and
+    # SQLite's parser gives up on deep nesting ("parser stack overflow"): it reads
+    # the row's own individual through a join rather than through IN over a
+    # queryset of individuals, which would add a level.
+    seen_here = visible_sightings(user)
     # A merged record has no sightings left; its code lives on as an alias of the
     # record it went into (aliases follow later merges), which tells where it went.
-    went_into_visible = LeopardAlias.objects.filter(code=OuterRef("code"), leopard__in=visible)
-    return Leopard.objects.filter(
-        Q(pk__in=visible.values("pk"))
-        | Q(merged_into__isnull=False, pk__in=Leopard.objects.filter(Exists(went_into_visible)))
+    went_into_visible = LeopardAlias.objects.filter(
+        Exists(seen_here.filter(leopard=OuterRef("leopard_id"))),
+        code=OuterRef(f"{leopard}__code"),
+        leopard__merged_into__isnull=True,
+    )
+    return Q(
+        Exists(seen_here.filter(leopard=OuterRef(f"{leopard}_id"))),
+        **{f"{leopard}__merged_into__isnull": True},
+    ) | Q(Exists(went_into_visible), **{f"{leopard}__merged_into__isnull": False})
+
+
+def _change_inside_parks(user: AbstractBaseUser | AnonymousUser, change: str) -> Q:
+    """Match rows whose `change` touched only individuals and sightings the user sees."""
+    links = CatalogueChange.leopards.through.objects.filter(cataloguechange=OuterRef(change))
+    sightings = CatalogueChange.sightings.through.objects.filter(cataloguechange=OuterRef(change))
+    return Q(
+        Exists(links),
+        ~Exists(links.exclude(_in_view(user, "leopard"))),
+        ~Exists(sightings.exclude(**{f"sighting__{_PARK}__in": _park_ids(user)})),
     )
 
 
@@ -370,16 +401,10 @@ def catalogue_changes_for_user(user: AbstractBaseUser | AnonymousUser) -> QueryS
     redacted: its reason and its before and after states name that park's records,
     and nothing in it may tell that they exist.
     """
-    links = CatalogueChange.leopards.through.objects.filter(cataloguechange=OuterRef("pk"))
-    changes = CatalogueChange.objects.filter(Exists(links))
     if user.is_authenticated and _sees_every_park(user):
-        return changes
-    in_view = _leopards_in_view(user)
-    sightings = CatalogueChange.sightings.through.objects.filter(cataloguechange=OuterRef("pk"))
-    return changes.filter(
-        ~Exists(links.exclude(leopard__in=in_view)),
-        ~Exists(sightings.exclude(**{f"sighting__{_PARK}__in": parks_for_user(user)})),
-    )
+        links = CatalogueChange.leopards.through.objects.filter(cataloguechange=OuterRef("pk"))
+        return CatalogueChange.objects.filter(Exists(links))
+    return CatalogueChange.objects.filter(_change_inside_parks(user, "pk"))
 
 
 def aliases_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[LeopardAlias]:
@@ -391,9 +416,11 @@ def aliases_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Leopard
     if user.is_authenticated and _sees_every_park(user):
         return LeopardAlias.objects.all()
     # An alias without its change (entered by hand, or its change removed) tells
-    # nothing of where the merge happened; it stays with the record.
+    # nothing of where the merge happened; it stays with the record. The change's
+    # test is read on the alias row itself, not through a subquery of changes:
+    # one level less for SQLite's parser.
     return LeopardAlias.objects.filter(
-        Q(change__isnull=True) | Q(change__in=catalogue_changes_for_user(user).values("pk"))
+        Q(change__isnull=True) | _change_inside_parks(user, "change_id")
     )
 
 

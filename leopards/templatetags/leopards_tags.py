@@ -21,7 +21,23 @@ def percent(value: float | None) -> str:
     """Write a probability 0-1 as a whole percentage."""
     if value is None:
         return "—"
+    # A calibrated probability is never certainty: 0.997 reads "> 99 %", not "100 %".
+    if value > 0.99:
+        return "> 99 %"
+    if 0 < value < 0.01:
+        return "< 1 %"
     return f"{round(value * 100)} %"
+
+
+@register.simple_tag
+def events_waiting(user: Any) -> int | None:
+    """Return how many events in the user's parks wait for review; None for non-reviewers."""
+    from leopards.permissions import can_review
+    from leopards.selectors.review import review_queue_counts
+
+    if not can_review(user):
+        return None
+    return review_queue_counts(user)["pending"]
 
 
 @register.filter

@@ -262,7 +262,7 @@
       counts.sent += attempt === 0 ? 1 : 0;
       const { status, data } = await send(item, deploymentId);
       inFlight.delete(item);
-      if (status === 201) return finish(item, "stored");
+      if (status === 201) return finish(item, "stored", data);
       if (status === 200) return finish(item, "duplicates", data);
       if (status === 401 || status === 403) throw new StopAll();
       const retryable =
@@ -286,6 +286,7 @@
     }
     if (outcome === "failed") failedFiles.push(item.file);
     if (reason) problems.push({ name: item.file.webkitRelativePath || item.file.name, reason });
+    if (photo && photo.time_warning) addWarning(item.file, photo.time_warning);
     scheduleRender();
   }
 
@@ -308,6 +309,9 @@
     $("rejected-list").replaceChildren();
     $("rejected-panel").hidden = true;
     $("retry-note").hidden = true;
+    $("warning-list").replaceChildren();
+    $("warning-panel").hidden = true;
+    shownWarnings = 0;
     $("progress-panel").hidden = false;
     $("progress-panel").dataset.state = "running";
     $("deployment-link").hidden = true;
@@ -573,6 +577,23 @@
     const more = problems.length - shownProblems;
     $("problems-more").textContent = more > 0 ? format(messages.problems_more, { n: more }) : "";
     $("rejected-panel").hidden = false;
+  }
+
+  let shownWarnings = 0;
+
+  // Stored photos whose camera time falls outside the deployment: like the problems,
+  // only the first rows are drawn, since a card may hold thousands.
+  function addWarning(file, text) {
+    if (shownWarnings >= PROBLEMS_SHOWN) return;
+    shownWarnings += 1;
+    const row = document.createElement("tr");
+    const name = document.createElement("td");
+    name.textContent = file.webkitRelativePath || file.name;
+    const why = document.createElement("td");
+    why.textContent = text;
+    row.append(name, why);
+    $("warning-list").append(row);
+    $("warning-panel").hidden = false;
   }
 
   $("save-problems").addEventListener("click", () => {

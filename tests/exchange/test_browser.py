@@ -24,6 +24,8 @@ def test_scientist_downloads_a_package_and_a_bad_upload_is_refused(page, park, s
     package_zip(folder, tmp_path / "bad.zip")
     browser_login(page, scientist)
 
+    # A scientist's occasional pages are under "More" in the top bar.
+    page.click("nav.mainnav details.navmore summary")
     page.click("text=Data exchange")
     page.click("button:has-text('Download package')")
     # The request only queues the export; its page offers the file once a worker wrote it.

@@ -349,3 +349,14 @@ def test_a_candidate_from_a_park_across_the_border_can_be_confirmed(
     page = client.get(reverse("leopards:leopard-detail", args=["LEO-900M"]))
     # Its sighting in the other park stays out of sight, and out of the counts.
     assert len(page.context["info"].sightings) == 1
+
+
+def test_the_overview_tells_reviewers_how_many_events_wait(client, park, scientist, ranger):
+    make_event(park, photos=1)
+    make_event(park, photos=1, start=START + timedelta(days=2))
+    client.force_login(scientist)
+    html = client.get(reverse("home")).content.decode()
+    assert "2 events wait for review." in html
+    assert reverse("leopards:review-queue") in html
+    client.force_login(ranger)
+    assert "wait for review" not in client.get(reverse("home")).content.decode()

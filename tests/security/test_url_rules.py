@@ -187,6 +187,8 @@ SURVEY = "?start=2024-05-01&end=2024-05-31&occasion_days=7"
 RULES: dict[str, Rule] = {
     "home": Rule("page", lambda w: "/", outsider="hidden"),
     "login": Rule("public", lambda w: "/accounts/login/", outsider="open"),
+    # The icon browsers ask for by themselves, signed in or not.
+    "favicon": Rule("public", lambda w: "/favicon.ico", outsider="open"),
     "logout": Rule("public", lambda w: "/accounts/logout/", method="post", outsider="open"),
     "set_language": Rule(
         "public",

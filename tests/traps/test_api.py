@@ -273,3 +273,26 @@ def test_schema_describes_the_upload_endpoint(client, ranger):
     response = client.get("/api/schema/")
     assert response.status_code == 200
     assert b"/api/photos/lookup/" in response.content
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("en", "outside this deployment (2024-01-01 to 2024-12-31)"),
+        ("ru", "вне периода этой установки (2024-01-01 \u2013 2024-12-31)"),
+        ("zh-hans", "不在此布设的时间范围内\uff082024-01-01 至 2024-12-31\uff09"),
+    ],
+)
+def test_upload_warns_when_the_camera_time_lies_outside_the_deployment(
+    client, ranger, deployment, language, words
+):
+    client.cookies["django_language"] = language
+    client.force_login(ranger)
+    stray = _upload(client, deployment, jpeg_bytes(taken=datetime(2012, 3, 4, 5, 6), seed=7))
+    assert stray.status_code == 201
+    warning = stray.json()["time_warning"]
+    assert "2012-03-04 05:06" in warning
+    assert words in warning
+    inside = _upload(client, deployment, jpeg_bytes(seed=8), file_name="IMG_0002.JPG")
+    assert inside.status_code == 201
+    assert inside.json()["time_warning"] == ""

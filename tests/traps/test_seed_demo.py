@@ -43,6 +43,9 @@ def test_seed_demo_builds_the_landscape_and_a_second_run_changes_nothing():
     assert proposed.count() == 7
     assert proposed.filter(new_individual_likely=False, candidates__rank=1).distinct().count() == 6
     assert MatchIndexEntry.objects.filter(present=True).count() == confirmed.count()
+    # Photo names do not give the answer away on the review page.
+    names = " ".join(Photo.objects.values_list("original_name", flat=True))
+    assert not [code for code in Leopard.objects.values_list("code", flat=True) if code in names]
 
     call_command("seed_demo", stdout=io.StringIO())
     assert _counts() == first

@@ -23,6 +23,7 @@ from traps.services.photos import (
     photo_receive,
     photo_retry,
     photos_requeue_stuck,
+    upload_time_outside,
 )
 
 __all__ = [
@@ -45,4 +46,5 @@ __all__ = [
     "photos_retime",
     "station_create",
     "station_update",
+    "upload_time_outside",
 ]

@@ -128,6 +128,24 @@ def corrected_time(
     return taken_at, Photo.TimeProblem.NONE
 
 
+def upload_time_outside(*, deployment: Deployment, head: bytes, name: str) -> datetime | None:
+    """Return an upload's corrected capture time if it falls outside the deployment's dates.
+
+    Read from the upload itself, as processing will read it, so that the uploader
+    hears of a wrong deployment or camera clock at once, before processing runs.
+    """
+    exif = images.read_exif_head(head)
+    if exif is None:
+        return None
+    local, _source = images.camera_time_of(exif, name)
+    if local is None:
+        return None
+    taken_at, _problem = corrected_time(
+        local.replace(tzinfo=deployment.station.park.tzinfo), deployment.clock_offset
+    )
+    return taken_at if _outside(deployment, taken_at) else None
+
+
 def photo_process(*, photo_id: int, force: bool = False) -> Photo | None:
     """Read EXIF, correct the time, make the thumbnail and place the photo in an event.
 
