@@ -361,24 +361,27 @@ def leopards_choices(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Leopard
     return leopards_for_user(user).only("pk", "code", "name", "sex").order_by("code")
 
 
-def _in_view(user: AbstractBaseUser | AnonymousUser, leopard: str) -> Q:
-    """Match rows whose `leopard` is an individual the user sees, or one merged into it."""
+def _in_view(user: AbstractBaseUser | AnonymousUser, leopard: str = "") -> Q:
+    """Match rows whose `leopard` (the row itself when empty) is an individual the user
+    sees, or one merged into it."""
     # This test sits under three more levels in a catalogue search by old code, and
     # SQLite's parser gives up on deep nesting ("parser stack overflow"): it reads
     # the row's own individual through a join rather than through IN over a
     # queryset of individuals, which would add a level.
+    prefix = f"{leopard}__" if leopard else ""
+    own_id = f"{leopard}_id" if leopard else "pk"
     seen_here = visible_sightings(user)
     # A merged record has no sightings left; its code lives on as an alias of the
     # record it went into (aliases follow later merges), which tells where it went.
     went_into_visible = LeopardAlias.objects.filter(
         Exists(seen_here.filter(leopard=OuterRef("leopard_id"))),
-        code=OuterRef(f"{leopard}__code"),
+        code=OuterRef(f"{prefix}code"),
         leopard__merged_into__isnull=True,
     )
     return Q(
-        Exists(seen_here.filter(leopard=OuterRef(f"{leopard}_id"))),
-        **{f"{leopard}__merged_into__isnull": True},
-    ) | Q(Exists(went_into_visible), **{f"{leopard}__merged_into__isnull": False})
+        Exists(seen_here.filter(leopard=OuterRef(own_id))),
+        **{f"{prefix}merged_into__isnull": True},
+    ) | Q(Exists(went_into_visible), **{f"{prefix}merged_into__isnull": False})
 
 
 def _change_inside_parks(user: AbstractBaseUser | AnonymousUser, change: str) -> Q:
@@ -455,7 +458,9 @@ def candidates_disclose(
         return
     leopard_ids = {c.leopard_id for c in candidates}
     leopard_ids |= {c.leopard.merged_into_id for c in candidates if c.leopard.merged_into_id}
-    seen = set(_leopards_in_view(user).filter(pk__in=leopard_ids).values_list("pk", flat=True))
+    seen = set(
+        Leopard.objects.filter(_in_view(user), pk__in=leopard_ids).values_list("pk", flat=True)
+    )
     reference_ids = {c.reference_id for c in candidates if c.reference_id}
     references = set(
         visible_sightings(user).filter(pk__in=reference_ids).values_list("pk", flat=True)
