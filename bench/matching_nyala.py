@@ -90,19 +90,23 @@ def main() -> int:
     sides = [r["side"] for r in rows]
     tag = f"{len(rows)}"
 
-    def sift_all():
-        started = time.process_time()
-        blobs = [extract_features(p).to_bytes() for p in paths]
-        return blobs, (time.process_time() - started) / len(paths)
+    def per_photo(name: str, extract) -> tuple[list[bytes], float]:
+        """Return each photo's feature bytes, extracting only those not cached yet."""
+        path = args.cache / f"{name}.pkl"
+        known = cached(path, dict)
+        missing = [p for p in paths if str(p) not in known]
+        if missing:
+            started = time.process_time()
+            for photo in missing:
+                known[str(photo)] = extract(photo)
+            known["_cpu_s"] = (time.process_time() - started) / len(missing)
+            with path.open("wb") as handle:
+                pickle.dump(known, handle)
+        return [known[str(p)] for p in paths], known.get("_cpu_s", float("nan"))
 
-    def learned_all():
-        models()
-        started = time.process_time()
-        blobs = [extract_learned(p).to_bytes() for p in paths]
-        return blobs, (time.process_time() - started) / len(paths)
-
-    sift_blobs, sift_s = cached(args.cache / f"sift-{tag}.pkl", sift_all)
-    learned_blobs, learned_s = cached(args.cache / f"learned-{tag}.pkl", learned_all)
+    sift_blobs, sift_s = per_photo("sift", lambda p: extract_features(p).to_bytes())
+    models()
+    learned_blobs, learned_s = per_photo("learned", lambda p: extract_learned(p).to_bytes())
     sift = [Features.from_bytes(b) for b in sift_blobs]
     learned = [LearnedFeatures.from_bytes(b) for b in learned_blobs]
     print(
@@ -201,18 +205,22 @@ def main() -> int:
         finally:
             rerank_module.learned_score = saved
 
-    def by_confidence(c):
-        return c.learned_confidence + rerank_module.SHORTLIST_WEIGHT * np.log1p(max(c.score, 0))
+    def log_votes(c):
+        return np.log1p(max(c.score, 0.0))
 
-    variants = [
-        ("today (shortlist only)", queries, 2, calib.DEFAULT_FEATURES),
-        ("+ re-rank by inliers, fused p (inliers)", queries, 3, calib.FUSED_FEATURES),
-    ]
-    by_conf = reranked(by_confidence)
-    variants += [
-        ("+ re-rank by confidence, fused p (inliers)", by_conf, 3, calib.FUSED_FEATURES),
-        ("+ re-rank by confidence, fused p (confidence)", by_conf, 3, FUSED_CONFIDENCE),
-    ]
+    orders = {
+        "learned inliers + log votes": lambda c: c.learned_inliers + log_votes(c),
+        "learned confidence + log votes": lambda c: c.learned_confidence + log_votes(c),
+        "learned + SIFT inliers": lambda c: c.learned_inliers + c.inliers + 0.01 * c.score,
+        "learned confidence + SIFT inliers": lambda c: (
+            c.learned_confidence + c.inliers + 0.01 * c.score
+        ),
+    }
+    variants = [("today (shortlist only)", queries, 2, calib.DEFAULT_FEATURES)]
+    for order_name, order in orders.items():
+        answered = reranked(order)
+        variants.append((f"re-rank: {order_name}; p: inliers", answered, 3, calib.FUSED_FEATURES))
+        variants.append((f"re-rank: {order_name}; p: confidence", answered, 3, FUSED_CONFIDENCE))
     print()
     print("| engine | rank-1 | rank-5 | mAP | Brier | strangers flagged | true matches kept |")
     print("|---|---:|---:|---:|---:|---:|---:|")
@@ -252,7 +260,7 @@ def main() -> int:
             f"| {name} | {rank1:.3f} | {rank5:.3f} | {mean_ap:.3f} | {brier:.3f} | "
             f"{stranger_flagged:.3f} | {kept:.3f} |"
         )
-    for name in (variants[0][0], variants[-1][0]):
+    for name in (variants[0][0], args.chosen or variants[-1][0]):
         print()
         print(f"Reliability on held-out folds, {name}: predicted vs observed")
         probabilities, correct, _s, _f = results[name]

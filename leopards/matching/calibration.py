@@ -130,9 +130,10 @@ class Calibration:
     features: list[str] = field(default_factory=lambda: list(LEGACY_FEATURES))
     # What the parameters were fitted on and what they achieved, for the record.
     provenance: dict = field(default_factory=dict)
-    # The model used when the second stage did not run for a query (no learned
-    # features, or MATCH_RERANK_TOP_K = 0): fitted on the shortlist's evidence alone.
-    shortlist_only: Calibration | None = None
+    # The model used when the second stage placed the first candidate: fitted on both
+    # stages' evidence (FUSED_FEATURES). This one answers when the shortlist alone
+    # ranked (no learned features for the box, or MATCH_RERANK_TOP_K = 0).
+    second_stage: Calibration | None = None
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.features if name not in FEATURES]
@@ -158,8 +159,8 @@ class Calibration:
         """Return (probability the first candidate is right, probably a new individual)."""
         if not candidates:
             return 0.0, True
-        if self.shortlist_only is not None and candidates[0].stage != 2:
-            return self.shortlist_only.assess(candidates)
+        if self.second_stage is not None and candidates[0].stage == 2:
+            return self.second_stage.assess(candidates)
         p = self.probability_of(sample_from(candidates, None))
         return p, p < self.threshold
 
@@ -179,14 +180,14 @@ class Calibration:
     @classmethod
     def from_dict(cls, data: dict) -> Calibration:
         """Build parameters from the dictionary that to_json writes."""
-        fallback = data.get("shortlist_only")
+        fused = data.get("second_stage")
         return cls(
             coef=[float(c) for c in data["coef"]],
             threshold=float(data.get("threshold", DEFAULT_THRESHOLD)),
             fitted_on=str(data.get("fitted_on", "")),
             features=[str(f) for f in data.get("features", LEGACY_FEATURES)],
             provenance=dict(data.get("provenance", {})),
-            shortlist_only=cls.from_dict(fallback) if fallback else None,
+            second_stage=cls.from_dict(fused) if fused else None,
         )
 
 
@@ -200,7 +201,7 @@ def fit(
     l2: float = 1e-2,
     fitted_on: str = "",
     provenance: dict | None = None,
-    shortlist_only: Calibration | None = None,
+    second_stage: Calibration | None = None,
 ) -> Calibration:
     """Fit the logistic model by weighted maximum likelihood (a little L2 keeps it finite).
 
@@ -238,7 +239,7 @@ def fit(
         fitted_on=fitted_on,
         features=list(features),
         provenance=dict(provenance or {}),
-        shortlist_only=shortlist_only,
+        second_stage=second_stage,
     )
 
 

@@ -35,6 +35,7 @@ MODEL = "xfeat-lighterglue"
 DEFAULT_LONG_SIDE = 640
 MAX_UPSCALE = 2.0
 DEFAULT_KEYPOINTS = 512
+DEPTH_CONFIDENCE = 0.95
 # LighterGlue's own confidence below which a pair is not a match.
 MIN_CONFIDENCE = 0.1
 # Geometric check: one homography, with a tolerance that allows a walking body to bend.
@@ -117,7 +118,9 @@ def models() -> tuple:
             with XFEAT_PRETRAINED_WEIGHTS_PATH.open("rb") as handle:
                 state = torch.load(handle, map_location="cpu")
             extractor = XFeat(weights=state, top_k=DEFAULT_KEYPOINTS).eval()
-            matcher = LighterGlue().eval()
+            # Early stopping: a pair whose matches are settled after a few layers skips
+            # the rest (LightGlue's adaptive depth), which halves the cost of easy pairs.
+            matcher = LighterGlue(depth_confidence=DEPTH_CONFIDENCE).eval()
             _models = (extractor, matcher)
         return _models
 

@@ -3,19 +3,21 @@
 Model inference is kept to a handful of small synthetic boxes.
 """
 
+import io
 import socket
 
 import numpy as np
 import pytest
+from django.core.management import call_command
 
 from leopards.matching import learned
-from leopards.matching.calibration import Calibration
+from leopards.matching.calibration import DEFAULT_FEATURES, FUSED_FEATURES, Calibration
 from leopards.matching.learned import LearnedFeatures, extract_learned, match_learned
 from leopards.matching.rerank import rerank
 from leopards.matching.scoring import Candidate
 from leopards.models import MatchCandidate, Sighting
 from leopards.services import matching
-from leopards.synthetic import render_photo
+from leopards.synthetic import render_photo, write_dataset
 from tests.factories import LeopardFactory
 from tests.leopards.matching_photos import leopard_sighting
 
@@ -86,10 +88,13 @@ def test_the_second_stage_puts_the_right_animal_first_when_the_shortlist_did_not
 
 def test_a_clear_learned_match_is_probable_and_a_stranger_is_probably_new():
     calibration = Calibration(
-        coef=[-5.0, 1.5, 1.0],
-        threshold=0.5,
-        features=["log1p_learned_confidence", "learned_confidence_margin"],
-        shortlist_only=Calibration(coef=[-1.0, 0.0, 0.0], features=["log1p_top1", "log1p_margin"]),
+        coef=[-1.0, 0.0, 0.0],
+        features=["log1p_top1", "log1p_margin"],
+        second_stage=Calibration(
+            coef=[-5.0, 1.5, 1.0],
+            threshold=0.5,
+            features=["log1p_learned_confidence", "learned_confidence_margin"],
+        ),
     )
     matched = rerank(
         [_candidate(4, 40, 3.0), _candidate(3, 30, 2.5)],
@@ -107,7 +112,7 @@ def test_a_clear_learned_match_is_probable_and_a_stranger_is_probably_new():
     assert p_stranger < 0.5 and new_stranger
     # Without the second stage's evidence the shortlist-only model answers.
     p_shortlist, _new = calibration.assess([_candidate(4, 40, 3.0)])
-    assert p_shortlist == pytest.approx(calibration.shortlist_only.probability(3.0))
+    assert p_shortlist == pytest.approx(calibration.probability(3.0))
 
 
 @pytest.mark.django_db
@@ -162,3 +167,21 @@ def test_the_worker_stores_which_stage_ranked_and_its_matched_spots(
     assert rows[0]["stage"] == MatchCandidate.Stage.LEARNED
     assert rows[0]["learned_matches"] == first.learned_matches
     assert rows[0]["matches"] == first.matches
+
+
+def test_evaluate_matching_fits_both_stages_and_scores_them_on_held_out_animals(tmp_path, settings):
+    settings.MATCH_RERANK_TOP_K = 2
+    labels = write_dataset(
+        tmp_path / "set", individuals=3, photos_per_flank=2, image_size=(400, 280)
+    )
+    out = tmp_path / "calibration.json"
+    text = io.StringIO()
+
+    call_command("evaluate_matching", str(labels), "--calibration-out", str(out), stdout=text)
+
+    printed = text.getvalue()
+    assert "Brier score" in printed and "heldout_strangers_flagged" in printed
+    fitted = Calibration.load(out)
+    assert fitted.features == list(DEFAULT_FEATURES)
+    assert fitted.second_stage is not None
+    assert fitted.second_stage.features == list(FUSED_FEATURES)
