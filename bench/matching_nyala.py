@@ -68,6 +68,7 @@ def main() -> int:
     parser.add_argument("--top-k", type=int, default=DEFAULT_TOP_K)
     parser.add_argument("--refs", type=int, default=DEFAULT_REFS_PER_INDIVIDUAL)
     parser.add_argument("--calibration-out", type=Path)
+    parser.add_argument("--gates", type=int, nargs="+", default=[0, 20, 30])
     parser.add_argument("--chosen", help="the variant whose calibration --calibration-out writes")
     args = parser.parse_args()
     labels = args.data / "labels.csv"
@@ -178,7 +179,7 @@ def main() -> int:
         f"second stage: top {args.top_k} individuals x {args.refs} boxes"
     )
 
-    def reranked(order):
+    def reranked(order, gate=0):
         """Re-rank every query from the cached pair results with another order key."""
         saved = rerank_module.learned_score
         rerank_module.learned_score = order
@@ -198,6 +199,7 @@ def main() -> int:
                             top_k=args.top_k,
                             refs_per_individual=args.refs,
                             cache=cache,
+                            min_overtake=gate,
                         ),
                     )
                 )
@@ -218,9 +220,11 @@ def main() -> int:
     }
     variants = [("today (shortlist only)", queries, 2, calib.DEFAULT_FEATURES)]
     for order_name, order in orders.items():
-        answered = reranked(order)
-        variants.append((f"re-rank: {order_name}; p: inliers", answered, 3, calib.FUSED_FEATURES))
-        variants.append((f"re-rank: {order_name}; p: confidence", answered, 3, FUSED_CONFIDENCE))
+        for gate in args.gates:
+            answered = reranked(order, gate)
+            label = f"re-rank: {order_name}, overtake at {gate}"
+            variants.append((f"{label}; p: inliers", answered, 3, calib.FUSED_FEATURES))
+            variants.append((f"{label}; p: confidence", answered, 3, FUSED_CONFIDENCE))
     print()
     print("| engine | rank-1 | rank-5 | mAP | Brier | strangers flagged | true matches kept |")
     print("|---|---:|---:|---:|---:|---:|---:|")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import re
 import sys
 import tempfile
@@ -70,9 +71,47 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         boxes = read_labels(write_labels(args.data, Path(tmp)))
     second = None if args.shortlist_only else {"top_k": 8, "refs_per_individual": 1}
+    pairs: dict = {}
     results, timings = run_queries(
-        boxes, ignore_side=True, same_event=same_event, open_set=True, second_stage=second
+        boxes,
+        ignore_side=True,
+        same_event=same_event,
+        open_set=True,
+        second_stage=second,
+        pair_cache=pairs,
     )
+    if second:
+        from leopards.matching import rerank as rerank_module
+
+        def again(order, gate):
+            saved = rerank_module.learned_score
+            rerank_module.learned_score = order
+            try:
+                for result in results:
+                    if not result.open_set:
+                        i = boxes.index(result.box)
+                        ranked = rerank_module.rerank(
+                            result.shortlist,
+                            _Cached(),
+                            lambda refs: {},
+                            cache=pairs[i],
+                            min_overtake=gate,
+                            **second,
+                        )
+                        yield next(
+                            (
+                                p + 1
+                                for p, c in enumerate(ranked)
+                                if c.individual_id == result.box.individual_id
+                            ),
+                            None,
+                        )
+            finally:
+                rerank_module.learned_score = saved
+
+        for name, order in ORDERS.items():
+            for gate in (0, 20, 30):
+                print(f"order {name}, overtake at {gate}: ranks of Cat1 {list(again(order, gate))}")
     failures = 0
     engines = [("shortlist", lambda r: r.shortlist or r.candidates)]
     if second:
@@ -117,6 +156,23 @@ def main() -> int:
                 f"{result.box.path.name[:40]}"
             )
     return 1 if failures else 0
+
+
+class _Cached:
+    """Stands for a query whose pair results are all in the cache."""
+
+    def __len__(self) -> int:
+        return 1
+
+
+ORDERS = {
+    "learned inliers + log votes": lambda c: c.learned_inliers + math.log1p(max(c.score, 0)),
+    "learned confidence + log votes": lambda c: c.learned_confidence + math.log1p(max(c.score, 0)),
+    "learned + SIFT inliers": lambda c: c.learned_inliers + c.inliers + 0.01 * c.score,
+    "learned confidence + SIFT inliers": lambda c: (
+        c.learned_confidence + c.inliers + 0.01 * c.score
+    ),
+}
 
 
 def catalogue_calibration():

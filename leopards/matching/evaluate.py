@@ -84,6 +84,7 @@ def run_queries(
     same_event: Callable[[LabelledBox, LabelledBox], bool] | None = None,
     open_set: bool = False,
     second_stage: dict | None = None,
+    pair_cache: dict | None = None,
 ) -> tuple[list[QueryResult], dict[str, float]]:
     """Extract, index and query every box leave-one-out; return results and timings.
 
@@ -93,6 +94,8 @@ def run_queries(
     all boxes of its individual left out, as a new individual would be. second_stage
     (keyword arguments of leopards.matching.rerank.rerank, such as top_k) re-ranks each
     shortlist with the learned matcher; each result then keeps the shortlist too.
+    pair_cache, when given, receives each query's second-stage pair results under the
+    query box's position in boxes.
     """
     extract = extract or (lambda box: extract_features(box.path, box.bbox))
     started = time.perf_counter()
@@ -154,7 +157,7 @@ def run_queries(
         if same_event is not None:
             excluded += [j for j, other in enumerate(boxes) if j != i and same_event(box, other)]
         started = time.perf_counter()
-        cache: dict = {}
+        cache: dict = {} if pair_cache is None else pair_cache.setdefault(i, {})
         candidates, shortlist = ranked(i, excluded, cache)
         seconds = time.perf_counter() - started
         position = next(

@@ -41,6 +41,8 @@ MIN_CONFIDENCE = 0.1
 # Geometric check: one homography, with a tolerance that allows a walking body to bend.
 HOMOGRAPHY_TOLERANCE = 0.03  # share of the longer side of the query crop
 MIN_PAIRS_FOR_GEOMETRY = 6
+# A pair that moved less than this share of the spread of the query's matched points.
+STATIC_TOLERANCE = 0.05
 
 _models_lock = threading.Lock()
 _models: tuple | None = None

@@ -19,6 +19,10 @@ DEFAULT_TOP_K = 8
 DEFAULT_REFS_PER_INDIVIDUAL = 1
 # The first stage's votes break ties and weigh a little: log(1 + votes) against inliers.
 SHORTLIST_WEIGHT = 1.0
+# The shortlist's first individual keeps its place unless another one has at least
+# this many learned inliers: between strangers the learned matcher still finds a
+# dozen or two consistent pairs in fur and background (bench/README.md).
+DEFAULT_MIN_OVERTAKE = 0
 
 Loader = Callable[[list[Label]], dict[Label, LearnedFeatures]]
 
@@ -36,6 +40,7 @@ def rerank(
     top_k: int = DEFAULT_TOP_K,
     refs_per_individual: int = DEFAULT_REFS_PER_INDIVIDUAL,
     cache: MutableMapping[Label, PairMatch] | None = None,
+    min_overtake: int | None = None,
 ) -> list[Candidate]:
     """Match the query with the references of the first top_k candidates and re-order them.
 
@@ -87,6 +92,13 @@ def rerank(
         key=lambda c: (learned_score(c), c.score),
         reverse=True,
     )
+    floor = DEFAULT_MIN_OVERTAKE if min_overtake is None else min_overtake
+    leader = head[0].individual_id
+    if ranked and ranked[0].individual_id != leader and ranked[0].learned_inliers < floor:
+        # Too little learned evidence to overrule the shortlist's first place.
+        first = next((c for c in ranked if c.individual_id == leader), None)
+        if first is not None:
+            ranked = [first, *(c for c in ranked if c is not first)]
     return ranked + [c for c in compared if c.stage != 2] + list(tail)
 
 
