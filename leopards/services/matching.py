@@ -322,12 +322,40 @@ def _reference_of(candidate: Candidate) -> int | None:
 
 
 def _stored_learned(reference_ids: list[int]) -> dict[int, LearnedFeatures]:
-    """Return the stored learned features of these reference boxes (those that have them)."""
+    """Return the stored learned features of these reference boxes.
+
+    A reference whose box was described before the second stage existed gets its
+    learned features now, once, and they are stored like those of a new box.
+    """
     rows = Sighting.objects.filter(pk__in=reference_ids, learned_features__isnull=False)
-    return {
+    found = {
         pk: LearnedFeatures.from_bytes(bytes(data))
         for pk, data in rows.values_list("pk", "learned_features")
     }
+    missing = [pk for pk in reference_ids if pk not in found]
+    for sighting in Sighting.objects.select_related("photo").filter(pk__in=missing):
+        blob = _learned_blob(sighting)
+        if blob is not None:
+            Sighting.objects.filter(_box_filter(sighting), pk=sighting.pk).update(
+                learned_features=blob
+            )
+            found[sighting.pk] = LearnedFeatures.from_bytes(blob)
+    return found
+
+
+def _learned_blob(sighting: Sighting) -> bytes | None:
+    """Extract a box's learned features from its photo, or None when it cannot."""
+    data, _problem = _read_photo(sighting)
+    if data is None or not sighting.photo.width or not sighting.photo.height:
+        return None
+    box = _relative_box(sighting)
+    width, height = sighting.photo.width, sighting.photo.height
+    pixels = (box[0] * width, box[1] * height, box[2] * width, box[3] * height) if box else None
+    try:
+        return extraction.learned_blob(data, pixels)
+    except (OSError, ValueError) as exc:
+        logger.warning("No learned features for sighting %s: %s", sighting.pk, exc)
+        return None
 
 
 @dataclass(frozen=True)

@@ -148,9 +148,14 @@ def test_the_worker_stores_which_stage_ranked_and_its_matched_spots(
         return sorted(ranked, key=lambda c: c.individual_id != wrong.pk)
 
     monkeypatch.setattr(matching, "rank", shortlist_wrong_first)
+    # A reference described before the second stage existed gets its learned
+    # features at its first comparison, once.
+    Sighting.objects.filter(pk=references[1].pk).update(learned_features=None)
     matching.sighting_rank_candidates(sighting_id=query.pk)
+    assert len(calls) == 4
+    assert Sighting.objects.get(pk=references[1].pk).learned_features is not None
     matching.sighting_rank_candidates(sighting_id=query.pk)
-    assert len(calls) == 3  # ranking again reads the stored features
+    assert len(calls) == 4  # ranking again reads the stored features
 
     first = MatchCandidate.objects.get(sighting=query, rank=1)
     assert first.leopard_id == right.pk
