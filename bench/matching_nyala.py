@@ -270,16 +270,18 @@ def main() -> int:
         probabilities, correct, _s, _f = results[name]
         print(calib.reliability_table(probabilities, correct))
     if args.calibration_out:
-        name = args.chosen or variants[-1][0]
-        _p, _c, samples, features = results[name]
-        fitted = calib.fit(
-            samples,
-            features=features,
-            stranger_share=0.9,
-            fitted_on=f"nyala-train: {len(samples)} queries (bench/matching_nyala.py)",
-        )
-        fitted.save(args.calibration_out)
-        print(f"calibration ({name}) written to {args.calibration_out}")
+        chosen = [args.chosen] if args.chosen else [name for name, *_rest in variants[1:]]
+        for n, name in enumerate(chosen):
+            _p, _c, samples, features = results[name]
+            fitted = calib.fit(
+                samples,
+                features=features,
+                stranger_share=0.9,
+                fitted_on=f"nyala-train: {len(samples)} queries (bench/matching_nyala.py)",
+            )
+            path = args.calibration_out if args.chosen else Path(f"{args.calibration_out}.{n}")
+            fitted.save(path)
+            print(f"calibration of {name} written to {path}")
     print()
     p = lambda xs, q: float(np.percentile(xs, q)) if xs else float("nan")  # noqa: E731
     print(
