@@ -367,6 +367,13 @@ MATCH_INDEX_SNAPSHOT_EVERY = env.int("MATCH_INDEX_SNAPSHOT_EVERY", default=200)
 # --calibration-out); empty: the parameters shipped with the code.
 MATCH_CALIBRATION_FILE = env.str("MATCH_CALIBRATION_FILE", default="")
 MATCH_CANDIDATES = env.int("MATCH_CANDIDATES", default=5)
+# Second stage: the shortlist's first MATCH_RERANK_TOP_K individuals are compared
+# again with a learned matcher (XFeat + LighterGlue, in the worker only), against at
+# most MATCH_RERANK_REFERENCES reference boxes each; 0 turns the stage off. Off by
+# default: on the real nyala flank photos it lowered rank-1 (bench/README.md); 8 is
+# the measured setting.
+MATCH_RERANK_TOP_K = env.int("MATCH_RERANK_TOP_K", default=0)
+MATCH_RERANK_REFERENCES = env.int("MATCH_RERANK_REFERENCES", default=1)
 # faiss threads per process: workers run one process per core already, and more
 # threads than free cores make faiss spin and slow down severalfold.
 MATCH_FAISS_THREADS = env.int("MATCH_FAISS_THREADS", default=1)

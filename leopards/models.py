@@ -201,6 +201,9 @@ class Sighting(models.Model):
     )
     identified_at = models.DateTimeField(_("identified at"), null=True, blank=True)
     features = models.BinaryField(null=True, blank=True, editable=False)
+    # The box's learned (XFeat) features for the matcher's second stage, extracted with
+    # the SIFT ones and kept, so a reference box is described once (LearnedFeatures).
+    learned_features = models.BinaryField(null=True, blank=True, editable=False)
     feature_status = models.CharField(
         max_length=20, choices=FeatureStatus.choices, default=FeatureStatus.PENDING
     )
@@ -230,6 +233,7 @@ class Sighting(models.Model):
     history = HistoricalRecords(
         excluded_fields=[
             "features",
+            "learned_features",
             "feature_error",
             "feature_error_code",
             "feature_error_params",
@@ -315,6 +319,19 @@ class MatchCandidate(models.Model):
         related_name="+",
         help_text=_("The catalogue sighting that matched best."),
     )
+
+    class Stage(models.IntegerChoices):
+        SHORTLIST = 1, _("shortlist (SIFT votes)")
+        LEARNED = 2, _("learned matcher")
+
+    # Which stage put the candidate at its place: the shortlist over the whole catalogue,
+    # or the learned matcher that re-ranks the shortlist's first individuals. reference,
+    # inliers and matches are that stage's evidence; score stays the shortlist's votes.
+    stage = models.PositiveSmallIntegerField(
+        _("ranked by"), choices=Stage.choices, default=Stage.SHORTLIST
+    )
+    # Pairs the learned matcher accepted before the geometric check (0 on the shortlist).
+    learned_matches = models.PositiveIntegerField(_("learned matches"), default=0)
     inliers = models.PositiveIntegerField(_("geometrically consistent matches"), default=0)
     # [[query x, query y, reference x, reference y], ...] relative (0-1) to each photo,
     # so the review page can draw the matched spots on images of any size.

@@ -47,12 +47,26 @@ class CandidateSerializer(serializers.ModelSerializer):
             "from_another_park",
             "score",
             "probability",
+            "stage",
+            "learned_matches",
             "inliers",
             "reference",
             "reference_crop_url",
             "matches",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "stage": {
+                "help_text": "Which stage placed the candidate: 1 the shortlist (SIFT votes "
+                "over the whole catalogue), 2 the learned matcher that re-ranks the "
+                "shortlist's first individuals. inliers, matches and reference are that "
+                "stage's evidence."
+            },
+            "matches": {
+                "help_text": "Matched point pairs [query x, query y, reference x, reference y], "
+                "each relative (0-1) to its photo, for drawing lines between them."
+            },
+        }
 
     @staticmethod
     def _disclosed(candidate: MatchCandidate) -> bool:

@@ -51,6 +51,9 @@ def _match_index_in_tmp(settings, tmp_path):
     from leopards.matching import catalogue
 
     settings.MATCH_INDEX_DIR = tmp_path / "match-index"
+    # The learned second stage runs a neural network on every box and ranking: the
+    # tests that are about it (test_matching_second_stage.py) turn it on.
+    settings.MATCH_RERANK_TOP_K = 0
     catalogue.forget()
     yield
     catalogue.forget()

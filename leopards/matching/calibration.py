@@ -26,6 +26,7 @@ bench/calibration.py measures the alternatives and fits the shipped parameters.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -46,6 +47,14 @@ MAX_RATIO = 50.0
 # The model of the first calibration, kept so that files written then still load.
 LEGACY_FEATURES = ("log1p_top1", "log1p_margin")
 DEFAULT_FEATURES = ("log_ratio", "log1p_inliers", "static_share")
+# With the second stage: the shortlist's evidence and the learned matcher's, fused.
+FUSED_FEATURES = (
+    "log_ratio",
+    "log1p_inliers",
+    "static_share",
+    "log1p_learned",
+    "learned_margin",
+)
 # A matched pair is "static" when it moved less than this share of the spread of the
 # query's matched spots: the same rock seen by the same camera, not a walking animal.
 STATIC_TOLERANCE = 0.05
@@ -60,6 +69,14 @@ class Sample:
     correct: bool
     inliers: int = 0  # geometric inliers of the first candidate
     static: float = 0.0  # share of those inliers at the same image position in both photos
+    # Second stage: learned-matcher inliers of the first candidate and of the runner-up.
+    learned: int = 0
+    learned_second: int = 0
+    # The same pairs' summed matcher confidence (each pair 0-1).
+    learned_confidence: float = 0.0
+    learned_second_confidence: float = 0.0
+    # A query whose individual was left out of the catalogue: a stranger.
+    open_set: bool = False
 
 
 def _log_ratio(s: Sample) -> float:
@@ -73,6 +90,15 @@ FEATURES: dict[str, Callable[[Sample], float]] = {
     "log_ratio": _log_ratio,
     "log1p_inliers": lambda s: math.log1p(max(s.inliers, 0)),
     "static_share": lambda s: min(max(s.static, 0.0), 1.0),
+    "log1p_learned": lambda s: math.log1p(max(s.learned, 0)),
+    "learned_margin": lambda s: (
+        math.log1p(max(s.learned, 0)) - math.log1p(max(s.learned_second, 0))
+    ),
+    "log1p_learned_confidence": lambda s: math.log1p(max(s.learned_confidence, 0.0)),
+    "learned_confidence_margin": lambda s: (
+        math.log1p(max(s.learned_confidence, 0.0))
+        - math.log1p(max(s.learned_second_confidence, 0.0))
+    ),
 }
 
 
@@ -104,6 +130,10 @@ class Calibration:
     features: list[str] = field(default_factory=lambda: list(LEGACY_FEATURES))
     # What the parameters were fitted on and what they achieved, for the record.
     provenance: dict = field(default_factory=dict)
+    # The model used when the second stage placed the first candidate: fitted on both
+    # stages' evidence (FUSED_FEATURES). This one answers when the shortlist alone
+    # ranked (no learned features for the box, or MATCH_RERANK_TOP_K = 0).
+    second_stage: Calibration | None = None
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.features if name not in FEATURES]
@@ -129,6 +159,8 @@ class Calibration:
         """Return (probability the first candidate is right, probably a new individual)."""
         if not candidates:
             return 0.0, True
+        if self.second_stage is not None and candidates[0].stage == 2:
+            return self.second_stage.assess(candidates)
         p = self.probability_of(sample_from(candidates, None))
         return p, p < self.threshold
 
@@ -143,13 +175,19 @@ class Calibration:
     @classmethod
     def load(cls, path: str | Path = DEFAULT_PATH) -> Calibration:
         """Read parameters written by save(); the shipped defaults without a path."""
-        data = json.loads(Path(path).read_text())
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Calibration:
+        """Build parameters from the dictionary that to_json writes."""
+        fused = data.get("second_stage")
         return cls(
             coef=[float(c) for c in data["coef"]],
             threshold=float(data.get("threshold", DEFAULT_THRESHOLD)),
             fitted_on=str(data.get("fitted_on", "")),
             features=[str(f) for f in data.get("features", LEGACY_FEATURES)],
             provenance=dict(data.get("provenance", {})),
+            second_stage=cls.from_dict(fused) if fused else None,
         )
 
 
@@ -159,14 +197,18 @@ def fit(
     features: Sequence[str] = DEFAULT_FEATURES,
     weights: Sequence[float] | None = None,
     threshold: float | None = None,
+    stranger_share: float | None = None,
     l2: float = 1e-2,
     fitted_on: str = "",
     provenance: dict | None = None,
+    second_stage: Calibration | None = None,
 ) -> Calibration:
     """Fit the logistic model by weighted maximum likelihood (a little L2 keeps it finite).
 
-    Without a threshold, the one that balances the two errors on these samples is
-    taken: as many right first candidates called new as strangers not called new.
+    Without a threshold: with stranger_share, the threshold under which that share of
+    the open-set queries (strangers) falls, so that they are flagged "probably new";
+    otherwise the one that balances the two errors on these samples (as many right
+    first candidates called new as strangers not called new).
     """
     if not samples:
         raise ValueError("calibration needs labelled samples")
@@ -184,16 +226,44 @@ def fit(
 
     result = minimize(loss, np.zeros(x.shape[1]), jac=True, method="BFGS")
     coef = [float(c) for c in result.x]
+    strangers = np.array([s.open_set for s in samples], bool)
     if threshold is None:
         p = 1.0 / (1.0 + np.exp(-(x @ result.x)))
-        threshold = balanced_threshold(p, y.astype(bool), weights=w)
+        if stranger_share is not None and strangers.any():
+            threshold = float(np.quantile(p[strangers], stranger_share))
+        else:
+            threshold = balanced_threshold(p, y.astype(bool), weights=w)
     return Calibration(
         coef=coef,
         threshold=round(float(threshold), 4),
         fitted_on=fitted_on,
         features=list(features),
         provenance=dict(provenance or {}),
+        second_stage=second_stage,
     )
+
+
+def reliability_table(
+    probabilities: Sequence[float], correct: Sequence[bool], *, bins: int = 10
+) -> str:
+    """Return a text table: per probability bin, queries, mean prediction, observed share."""
+    probabilities = np.asarray(probabilities, float)
+    correct = np.asarray(correct, bool)
+    lines = ["| predicted | queries | mean predicted | observed right |", "|---|---:|---:|---:|"]
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    for low, high in itertools.pairwise(edges):
+        inside = (probabilities >= low) & (
+            (probabilities < high) if high < 1.0 else (probabilities <= high)
+        )
+        if not inside.any():
+            continue
+        lines.append(
+            f"| {low:.1f}-{high:.1f} | {int(inside.sum())} | "
+            f"{probabilities[inside].mean():.3f} | {correct[inside].mean():.3f} |"
+        )
+    brier = float(np.mean((probabilities - correct) ** 2)) if len(correct) else float("nan")
+    lines.append(f"Brier score {brier:.4f} over {len(correct)} queries")
+    return "\n".join(lines)
 
 
 def balanced_threshold(
@@ -223,7 +293,22 @@ def sample_from(
     correct = not open_set and bool(candidates) and candidates[0].individual_id == individual_id
     inliers = candidates[0].inliers if candidates else 0
     static = static_share(candidates[0].matches) if candidates else 0.0
-    return Sample(top1=top1, top2=top2, correct=correct, inliers=inliers, static=static)
+    learned = candidates[0].learned_inliers if candidates else 0
+    learned_second = candidates[1].learned_inliers if len(candidates) > 1 else 0
+    confidence = candidates[0].learned_confidence if candidates else 0.0
+    second_confidence = candidates[1].learned_confidence if len(candidates) > 1 else 0.0
+    return Sample(
+        top1=top1,
+        top2=top2,
+        correct=correct,
+        inliers=inliers,
+        static=static,
+        learned=learned,
+        learned_second=learned_second,
+        learned_confidence=confidence,
+        learned_second_confidence=second_confidence,
+        open_set=open_set,
+    )
 
 
 def load_default() -> Calibration:

@@ -51,6 +51,8 @@ class QueryResult:
     seconds: float
     # True for a query whose individual was taken out of the catalogue (for calibration).
     open_set: bool = False
+    # The shortlist's own ranking when the second stage re-ranked it (else candidates).
+    shortlist: list[Candidate] | None = None
 
 
 def read_labels(labels_csv: str | Path) -> list[LabelledBox]:
@@ -81,18 +83,33 @@ def run_queries(
     rank_options: dict | None = None,
     same_event: Callable[[LabelledBox, LabelledBox], bool] | None = None,
     open_set: bool = False,
+    second_stage: dict | None = None,
+    pair_cache: dict | None = None,
 ) -> tuple[list[QueryResult], dict[str, float]]:
     """Extract, index and query every box leave-one-out; return results and timings.
 
     same_event(a, b) tells which other boxes belong to the query's own event (photos
     seconds apart at one camera); those are excluded too, as the registry never matches
     a sighting against its own event. With open_set, every box is also queried with
-    all boxes of its individual left out, as a new individual would be.
+    all boxes of its individual left out, as a new individual would be. second_stage
+    (keyword arguments of leopards.matching.rerank.rerank, such as top_k) re-ranks each
+    shortlist with the learned matcher; each result then keeps the shortlist too.
+    pair_cache, when given, receives each query's second-stage pair results under the
+    query box's position in boxes.
     """
     extract = extract or (lambda box: extract_features(box.path, box.bbox))
     started = time.perf_counter()
     features = [extract(box) for box in boxes]
     extract_s = time.perf_counter() - started
+    learned_s = 0.0
+    if second_stage is not None:
+        from leopards.matching.learned import extract_learned, models
+        from leopards.matching.rerank import rerank
+
+        models()
+        started = time.perf_counter()
+        learned = [extract_learned(box.path, box.bbox) for box in boxes]
+        learned_s = time.perf_counter() - started
 
     def side_of(box: LabelledBox) -> str:
         return ANY_SIDE if ignore_side else box.side
@@ -106,9 +123,28 @@ def run_queries(
     index = MatchIndex.build(records)
     build_s = time.perf_counter() - started
 
+    def ranked(i: int, excluded: list[int], cache: dict) -> tuple[list[Candidate], list | None]:
+        shortlist = rank(
+            index,
+            features[i],
+            side_of(boxes[i]),
+            exclude_reference_ids=excluded,
+            **(rank_options or {}),
+        )
+        if second_stage is None:
+            return shortlist, None
+        again = rerank(
+            shortlist,
+            learned[i],
+            lambda refs: {r: learned[r] for r in refs},
+            cache=cache,
+            **second_stage,
+        )
+        return again, shortlist
+
     available = Counter((box.individual_id, side_of(box)) for box in boxes)
     results = []
-    for i, (box, f) in enumerate(zip(boxes, features, strict=True)):
+    for i, box in enumerate(boxes):
         side = side_of(box)
         others = (
             sum(n for (ind, _), n in available.items() if ind == box.individual_id) - 1
@@ -121,27 +157,39 @@ def run_queries(
         if same_event is not None:
             excluded += [j for j, other in enumerate(boxes) if j != i and same_event(box, other)]
         started = time.perf_counter()
-        candidates = rank(index, f, side, exclude_reference_ids=excluded, **(rank_options or {}))
+        cache: dict = {} if pair_cache is None else pair_cache.setdefault(i, {})
+        candidates, shortlist = ranked(i, excluded, cache)
         seconds = time.perf_counter() - started
         position = next(
             (p + 1 for p, c in enumerate(candidates) if c.individual_id == box.individual_id),
             None,
         )
-        results.append(QueryResult(box=box, rank=position, candidates=candidates, seconds=seconds))
+        results.append(
+            QueryResult(
+                box=box, rank=position, candidates=candidates, seconds=seconds, shortlist=shortlist
+            )
+        )
         if open_set:
             # The query's own event stays out too: a photo seconds later is the same animal
             # whatever its label says, and would make a perfect "stranger".
             own = [j for j, other in enumerate(boxes) if other.individual_id == box.individual_id]
-            unseen = rank(
-                index, f, side, exclude_reference_ids=own + excluded, **(rank_options or {})
-            )
+            unseen, unseen_shortlist = ranked(i, own + excluded, cache)
             results.append(
-                QueryResult(box=box, rank=None, candidates=unseen, seconds=0.0, open_set=True)
+                QueryResult(
+                    box=box,
+                    rank=None,
+                    candidates=unseen,
+                    seconds=0.0,
+                    open_set=True,
+                    shortlist=unseen_shortlist,
+                )
             )
     timings = {
         "extract_s_per_box": extract_s / max(1, len(boxes)),
         "index_build_s": build_s,
     }
+    if second_stage is not None:
+        timings["learned_extract_s_per_box"] = learned_s / max(1, len(boxes))
     return results, timings
 
 
@@ -163,6 +211,7 @@ def summarise(results: list[QueryResult], total_boxes: int) -> dict[str, float |
             float(np.mean([np.mean(v) for v in per_individual.values()])) if answered else 0.0
         ),
         "median_query_s": statistics.median(r.seconds for r in results) if answered else 0.0,
+        "p95_query_s": float(np.percentile([r.seconds for r in results], 95)) if answered else 0.0,
     }
 
 

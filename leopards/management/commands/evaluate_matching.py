@@ -2,17 +2,31 @@
 
 import csv
 import json
+import random
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from leopards.matching.calibration import fit, sample_from
+from leopards.matching.calibration import (
+    DEFAULT_FEATURES,
+    FUSED_FEATURES,
+    Calibration,
+    fit,
+    reliability_table,
+    sample_from,
+)
 from leopards.matching.catalogue import limit_threads
 from leopards.matching.evaluate import LabelledBox, read_labels, run_queries, summarise
 
 # The figures every run prints, in this order; more follow them.
 KEYS = ["queries", "rank1", "rank5", "map", "median_query_s", "index_build_s"]
+# Held-out check of the calibration: folds split by individual.
+FOLDS = 5
+# The new-individual threshold flags this share of the strangers it was fitted on.
+STRANGERS_FLAGGED = 0.9
 
 
 class Command(BaseCommand):
@@ -38,8 +52,15 @@ class Command(BaseCommand):
             help=(
                 "Also query each box with its individual left out (as a new individual) and "
                 "write score calibration fitted on all queries to this JSON file; point "
-                "MATCH_CALIBRATION_FILE at it."
+                "MATCH_CALIBRATION_FILE at it. Prints a reliability table and the Brier "
+                "score of calibrations fitted on four folds of the individuals and scored on "
+                "the fifth."
             ),
+        )
+        parser.add_argument(
+            "--shortlist-only",
+            action="store_true",
+            help="Rank with the first stage alone (no learned re-ranking).",
         )
 
     def handle(self, *args, labels: Path, **options) -> None:
@@ -58,30 +79,65 @@ class Command(BaseCommand):
             raise CommandError(f"{labels} lists no photos.")
         limit_threads()
         calibration_out = options["calibration_out"]
+        second_stage = None
+        if not options["shortlist_only"] and settings.MATCH_RERANK_TOP_K > 0:
+            second_stage = {
+                "top_k": settings.MATCH_RERANK_TOP_K,
+                "refs_per_individual": settings.MATCH_RERANK_REFERENCES,
+            }
         results, timings = run_queries(
             boxes,
             ignore_side=options["ignore_side"],
             open_set=calibration_out is not None,
             same_event=_same_event(labels, boxes),
+            second_stage=second_stage,
         )
         figures = {**summarise(results, len(boxes)), **timings}
         if calibration_out is not None:
+            features = FUSED_FEATURES if second_stage else DEFAULT_FEATURES
             samples = [
                 sample_from(r.candidates, r.box.individual_id, open_set=r.open_set) for r in results
             ]
+            held_out, flagged, kept = _held_out(results, samples, features)
+            correct = [s.correct for s in samples]
+            self.stdout.write(
+                "Reliability of calibrations fitted on four folds of the individuals, "
+                "scored on the fifth:"
+            )
+            self.stdout.write(reliability_table(held_out, correct))
+            figures["heldout_brier"] = float(np.mean((held_out - np.array(correct)) ** 2))
+            figures["heldout_strangers_flagged"] = flagged
+            figures["heldout_true_matches_kept"] = kept
             open_set = sum(r.open_set for r in results)
+            provenance = {
+                "labels": str(labels),
+                "leave_one_out_queries": len(samples) - open_set,
+                "open_set_queries": open_set,
+                "heldout_brier": round(figures["heldout_brier"], 4),
+            }
+            fused = None
+            if second_stage:
+                fused = fit(
+                    samples,
+                    features=features,
+                    stranger_share=STRANGERS_FLAGGED,
+                    fitted_on=f"{labels}: {len(samples)} queries, both stages",
+                    provenance=provenance,
+                )
+                samples = [
+                    sample_from(r.shortlist or [], r.box.individual_id, open_set=r.open_set)
+                    for r in results
+                ]
             fitted = fit(
                 samples,
+                stranger_share=STRANGERS_FLAGGED,
                 fitted_on=f"{labels}: {len(samples)} queries",
-                provenance={
-                    "labels": str(labels),
-                    "leave_one_out_queries": len(samples) - open_set,
-                    "open_set_queries": open_set,
-                },
+                provenance=provenance,
+                second_stage=fused,
             )
             fitted.save(calibration_out)
             figures["calibration"] = str(calibration_out)
-            figures["calibration_threshold"] = fitted.threshold
+            figures["calibration_threshold"] = (fused or fitted).threshold
         ordered = {key: figures[key] for key in KEYS} | {
             key: value for key, value in figures.items() if key not in KEYS
         }
@@ -91,6 +147,31 @@ class Command(BaseCommand):
         for key, value in ordered.items():
             shown = f"{value:.4f}" if isinstance(value, float) else value
             self.stdout.write(f"{key}: {shown}")
+
+
+def _held_out(results, samples, features) -> tuple[np.ndarray, float, float]:
+    """Return held-out probabilities (5 folds by individual), strangers flagged, matches kept."""
+    individuals = sorted({r.box.individual_id for r in results})
+    random.Random(0).shuffle(individuals)
+    fold_of = {ind: n % FOLDS for n, ind in enumerate(individuals)}
+    probabilities = np.zeros(len(samples))
+    flagged = np.zeros(len(samples), bool)
+    for fold in range(FOLDS):
+        test = [fold_of[r.box.individual_id] == fold for r in results]
+        train = [s for s, t in zip(samples, test, strict=True) if not t]
+        if not train or all(s.correct for s in train) or not any(s.correct for s in train):
+            fitted = Calibration(features=list(features), coef=[0.0] * (len(features) + 1))
+        else:
+            fitted = fit(train, features=features, stranger_share=STRANGERS_FLAGGED)
+        for n, inside in enumerate(test):
+            if inside:
+                probabilities[n] = fitted.probability_of(samples[n])
+                flagged[n] = probabilities[n] < fitted.threshold
+    strangers = np.array([s.open_set for s in samples])
+    correct = np.array([s.correct for s in samples])
+    share_flagged = float(flagged[strangers].mean()) if strangers.any() else float("nan")
+    kept = float((~flagged[correct]).mean()) if correct.any() else float("nan")
+    return probabilities, share_flagged, kept
 
 
 def _same_event(

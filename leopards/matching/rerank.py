@@ -1,0 +1,112 @@
+"""Re-rank the shortlist's first individuals with the learned matcher (the second stage).
+
+The first stage's order is kept below the re-ranked ones: an individual that the
+shortlist did not put among its first ``top_k`` is not compared again, so its place
+still says only what the SIFT votes say (``Candidate.stage`` is 1 for it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, MutableMapping
+
+from leopards.matching.index import Label
+from leopards.matching.learned import NO_MATCH, LearnedFeatures, PairMatch, match_learned
+from leopards.matching.scoring import Candidate
+
+DEFAULT_TOP_K = 8
+DEFAULT_REFS_PER_INDIVIDUAL = 1
+# The shortlist's first individual keeps its place unless another one has at least
+# this many learned inliers: between strangers the learned matcher still finds a
+# dozen or two consistent pairs in fur and background (bench/README.md).
+DEFAULT_MIN_OVERTAKE = 30
+
+Loader = Callable[[list[Label]], dict[Label, LearnedFeatures]]
+
+
+def learned_score(candidate: Candidate) -> float:
+    """Return the order key of a re-ranked candidate: the evidence of both geometric checks.
+
+    The learned pairs count by the matcher's confidence in each (0-1), the shortlist's
+    affine inliers one each, and the shortlist's votes break ties. Of the orderings
+    measured (bench/README.md) this one lost least on the nyala photos and kept the
+    six snow-leopard matches first.
+    """
+    return candidate.learned_confidence + candidate.inliers + 0.01 * candidate.score
+
+
+def rerank(
+    candidates: list[Candidate],
+    query: LearnedFeatures,
+    load: Loader,
+    *,
+    top_k: int = DEFAULT_TOP_K,
+    refs_per_individual: int = DEFAULT_REFS_PER_INDIVIDUAL,
+    cache: MutableMapping[Label, PairMatch] | None = None,
+    min_overtake: int | None = None,
+) -> list[Candidate]:
+    """Match the query with the references of the first top_k candidates and re-order them.
+
+    load(reference ids) returns the stored learned features of those references (a
+    reference without them is skipped). cache, keyed by reference id, keeps the pair
+    results of this query for a caller that ranks the same query again.
+    """
+    if top_k <= 0 or len(query) == 0 or not candidates:
+        return list(candidates)
+    head, tail = candidates[:top_k], candidates[top_k:]
+    wanted = {c.individual_id: _references(c, refs_per_individual) for c in head}
+    needed = [ref for refs in wanted.values() for ref in refs if cache is None or ref not in cache]
+    stored = load(needed) if needed else {}
+    compared = []
+    for candidate in head:
+        best_ref, best = None, NO_MATCH
+        for ref in wanted[candidate.individual_id]:
+            if cache is not None and ref in cache:
+                found = cache[ref]
+            elif ref in stored:
+                found = match_learned(query, stored[ref])
+                if cache is not None:
+                    cache[ref] = found
+            else:
+                continue
+            if (found.inliers, found.confidence) > (
+                best.inliers,
+                best.confidence,
+            ) or best_ref is None:
+                best_ref, best = ref, found
+        if best_ref is None:
+            compared.append(candidate)
+            continue
+        compared.append(
+            dataclasses.replace(
+                candidate,
+                stage=2,
+                learned_reference_id=best_ref,
+                learned_matches=best.matches,
+                learned_inliers=best.inliers,
+                learned_confidence=best.confidence,
+                learned_pairs=best.pairs,
+            )
+        )
+    # Individuals the second stage could not compare (no stored features) keep their
+    # shortlist order after the compared ones.
+    ranked = sorted(
+        (c for c in compared if c.stage == 2),
+        key=lambda c: (learned_score(c), c.score),
+        reverse=True,
+    )
+    floor = DEFAULT_MIN_OVERTAKE if min_overtake is None else min_overtake
+    leader = head[0].individual_id
+    if ranked and ranked[0].individual_id != leader and ranked[0].learned_inliers < floor:
+        # Too little learned evidence to overrule the shortlist's first place.
+        first = next((c for c in ranked if c.individual_id == leader), None)
+        if first is not None:
+            ranked = [first, *(c for c in ranked if c is not first)]
+    return ranked + [c for c in compared if c.stage != 2] + list(tail)
+
+
+def _references(candidate: Candidate, limit: int) -> list[Label]:
+    refs: Iterable[Label] = candidate.references or (
+        [candidate.best_reference_id] if candidate.best_reference_id is not None else []
+    )
+    return list(refs)[:limit]

@@ -1,0 +1,192 @@
+"""The learned second stage: re-ranking the shortlist, its probability, its stored evidence.
+
+Model inference is kept to a handful of small synthetic boxes.
+"""
+
+import io
+import socket
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+
+from leopards.matching import learned
+from leopards.matching.calibration import DEFAULT_FEATURES, FUSED_FEATURES, Calibration
+from leopards.matching.learned import LearnedFeatures, extract_learned, match_learned
+from leopards.matching.rerank import rerank
+from leopards.matching.scoring import Candidate
+from leopards.models import MatchCandidate, Sighting
+from leopards.services import matching
+from leopards.synthetic import render_photo, write_dataset
+from tests.factories import LeopardFactory
+from tests.leopards.matching_photos import leopard_sighting
+
+SIZE = (400, 280)
+_cache: dict = {}
+
+
+def _box(individual: int, shot: int) -> LearnedFeatures:
+    """Learned features of a rendered synthetic flank, computed once per test run."""
+    key = (individual, shot)
+    if key not in _cache:
+        photo = render_photo(individual, "left", shot, image_size=SIZE)
+        _cache[key] = extract_learned(photo.image, photo.bbox)
+    return _cache[key]
+
+
+def _candidate(individual: int, reference: int, score: float) -> Candidate:
+    empty = np.zeros((0, 4), np.float32)
+    return Candidate(
+        individual_id=individual,
+        score=score,
+        raw_score=score,
+        best_reference_id=reference,
+        inliers=0,
+        matches=empty,
+        references=(reference,),
+    )
+
+
+def test_models_load_from_the_package_without_touching_the_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(learned, "_models", None)
+    extractor, matcher = learned.models()
+    assert extractor is not None and matcher is not None
+    assert len(_box(3, 1)) > 50
+
+
+def test_the_same_animal_gets_many_more_consistent_matches_than_another():
+    same = match_learned(_box(3, 2), _box(3, 1))
+    other = match_learned(_box(3, 2), _box(4, 1))
+    assert same.inliers >= 15
+    assert same.inliers > 3 * other.inliers
+    assert same.pairs.shape == (same.inliers, 4)
+
+
+def test_the_second_stage_puts_the_right_animal_first_when_the_shortlist_did_not():
+    # The shortlist put individual 4 ahead of individual 3, but the query is 3.
+    shortlist = [_candidate(4, 40, 9.0), _candidate(3, 30, 2.0), _candidate(5, 50, 1.0)]
+    stored = {40: _box(4, 1), 30: _box(3, 1), 50: _box(5, 1)}
+    loads = []
+
+    def load(ids):
+        loads.append(list(ids))
+        return {pk: stored[pk] for pk in ids}
+
+    ranked = rerank(shortlist, _box(3, 2), load, top_k=2)
+    assert [c.individual_id for c in ranked] == [3, 4, 5]
+    assert [c.stage for c in ranked] == [2, 2, 1]
+    assert ranked[0].learned_reference_id == 30
+    assert ranked[0].learned_inliers > ranked[1].learned_inliers
+    # Only the first top_k individuals are compared, and their boxes are read in one go.
+    assert loads == [[40, 30]]
+
+
+def test_a_clear_learned_match_is_probable_and_a_stranger_is_probably_new():
+    calibration = Calibration(
+        coef=[-1.0, 0.0, 0.0],
+        features=["log1p_top1", "log1p_margin"],
+        second_stage=Calibration(
+            coef=[-5.0, 1.5, 1.0],
+            threshold=0.5,
+            features=["log1p_learned_confidence", "learned_confidence_margin"],
+        ),
+    )
+    matched = rerank(
+        [_candidate(4, 40, 3.0), _candidate(3, 30, 2.5)],
+        _box(3, 2),
+        lambda ids: {40: _box(4, 1), 30: _box(3, 1)},
+    )
+    stranger = rerank(
+        [_candidate(4, 40, 3.0), _candidate(5, 50, 2.5)],
+        _box(3, 2),
+        lambda ids: {40: _box(4, 1), 50: _box(5, 1)},
+    )
+    p_matched, new_matched = calibration.assess(matched)
+    p_stranger, new_stranger = calibration.assess(stranger)
+    assert p_matched > 0.9 and not new_matched
+    assert p_stranger < 0.5 and new_stranger
+    # Without the second stage's evidence the shortlist-only model answers.
+    p_shortlist, _new = calibration.assess([_candidate(4, 40, 3.0)])
+    assert p_shortlist == pytest.approx(calibration.probability(3.0))
+
+
+@pytest.mark.django_db
+def test_the_worker_stores_which_stage_ranked_and_its_matched_spots(
+    settings, monkeypatch, scientist, park, client
+):
+    settings.MATCH_RERANK_TOP_K = 2
+    calls = []
+    original = learned.extract_learned
+
+    def counting(image, box=None, **kwargs):
+        calls.append(box)
+        return original(image, box, **kwargs)
+
+    monkeypatch.setattr(learned, "extract_learned", counting)
+    right, wrong = LeopardFactory(code="LEO-301U"), LeopardFactory(code="LEO-302U")
+    here = {"deployment__station__park": park}
+    references = [
+        leopard_sighting(3, "left", 1, leopard=right, **here),
+        leopard_sighting(4, "left", 1, leopard=wrong, **here),
+    ]
+    for reference in references:
+        matching.sighting_extract_features(sighting_id=reference.pk)
+    matching.catalogue_sync(sighting_ids=[r.pk for r in references])
+    query = leopard_sighting(3, "left", 2, leopard=None, status=Sighting.Status.PROPOSED, **here)
+    matching.sighting_extract_features(sighting_id=query.pk)
+    assert len(calls) == 3  # one extraction per box, none when a box joins the catalogue
+
+    real_rank = matching.rank
+
+    def shortlist_wrong_first(*args, **kwargs):
+        ranked = real_rank(*args, **kwargs)
+        return sorted(ranked, key=lambda c: c.individual_id != wrong.pk)
+
+    monkeypatch.setattr(matching, "rank", shortlist_wrong_first)
+    # A reference described before the second stage existed gets its learned
+    # features at its first comparison, once.
+    Sighting.objects.filter(pk=references[1].pk).update(learned_features=None)
+    matching.sighting_rank_candidates(sighting_id=query.pk)
+    assert len(calls) == 4
+    assert Sighting.objects.get(pk=references[1].pk).learned_features is not None
+    matching.sighting_rank_candidates(sighting_id=query.pk)
+    assert len(calls) == 4  # ranking again reads the stored features
+
+    first = MatchCandidate.objects.get(sighting=query, rank=1)
+    assert first.leopard_id == right.pk
+    assert first.stage == MatchCandidate.Stage.LEARNED
+    assert first.reference_id == references[0].pk
+    assert first.inliers == len(first.matches) or len(first.matches) == matching.MAX_MATCH_LINES
+    assert first.learned_matches >= first.inliers > 10
+    assert all(0 <= v <= 1 for pair in first.matches for v in pair)
+
+    client.force_login(scientist)
+    response = client.get("/api/candidates/", {"sighting": query.pk})
+    assert response.status_code == 200, response.content
+    rows = response.json()["results"]
+    assert rows[0]["stage"] == MatchCandidate.Stage.LEARNED
+    assert rows[0]["learned_matches"] == first.learned_matches
+    assert rows[0]["matches"] == first.matches
+
+
+def test_evaluate_matching_fits_both_stages_and_scores_them_on_held_out_animals(tmp_path, settings):
+    settings.MATCH_RERANK_TOP_K = 2
+    labels = write_dataset(
+        tmp_path / "set", individuals=3, photos_per_flank=2, image_size=(400, 280)
+    )
+    out = tmp_path / "calibration.json"
+    text = io.StringIO()
+
+    call_command("evaluate_matching", str(labels), "--calibration-out", str(out), stdout=text)
+
+    printed = text.getvalue()
+    assert "Brier score" in printed and "heldout_strangers_flagged" in printed
+    fitted = Calibration.load(out)
+    assert fitted.features == list(DEFAULT_FEATURES)
+    assert fitted.second_stage is not None
+    assert fitted.second_stage.features == list(FUSED_FEATURES)
