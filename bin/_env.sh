@@ -4,19 +4,24 @@ PYTHON="${PYTHON:-python3.11}"
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 
 ensure_venv() {
+  # Arguments: extra requirement files beside requirements.txt (bin/test adds the
+  # learned matcher's, which the app itself runs without).
   if [[ ! -x .venv/bin/python ]]; then
     echo "Creating the virtual environment in .venv"
     "$PYTHON" -m venv .venv
   fi
   # shellcheck disable=SC1091
   source .venv/bin/activate
+  local files=(requirements.txt "$@")
   local stamp=".venv/.requirements.sha256"
   local want
-  want="$(sha256sum requirements.txt | cut -d' ' -f1)"
+  want="$(cat "${files[@]}" | sha256sum | cut -d' ' -f1)"
   if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-    echo "Installing requirements"
+    echo "Installing ${files[*]}"
     python -m pip install --quiet --upgrade pip
-    python -m pip install --quiet -r requirements.txt
+    local args=()
+    for file in "${files[@]}"; do args+=(-r "$file"); done
+    python -m pip install --quiet "${args[@]}"
     echo "$want" > "$stamp"
   fi
 }

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("leopards", "0008_feature_problem_codes_from_text"),
+        ("leopards", "0010_species_as_taxon_records"),
     ]
 
     operations = [
