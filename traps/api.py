@@ -7,7 +7,6 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiResponse,
-    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_view,
 )
@@ -235,11 +234,9 @@ class PhotoViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         request=HashLookupSerializer,
         responses={
-            200: PolymorphicProxySerializer(
-                component_name="HashLookupAnswer",
-                serializers=[HashLookupResultSerializer, BriefHashLookupResultSerializer],
-                resource_type_field_name=None,
-            ),
+            # One shape for both answers: a full answer's photos carry the brief
+            # one's fields and more (a oneOf could not tell an empty answer apart).
+            200: BriefHashLookupResultSerializer,
             400: ErrorSerializer,
         },
     )

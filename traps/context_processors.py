@@ -1,5 +1,6 @@
 """Template context every page needs: the navigation for the user's roles."""
 
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -31,7 +32,10 @@ NAVIGATION_ROW = 6
 
 
 def navigation(request: HttpRequest) -> dict:
-    held = user_roles(request.user)
+    # An error page for a request refused before the authentication middleware ran
+    # (a NUL in the address, a bad host) has no user: it shows the menu of nobody.
+    user = getattr(request, "user", None) or AnonymousUser()
+    held = user_roles(user)
     items = [
         {
             "url": reverse(name),
@@ -40,7 +44,7 @@ def navigation(request: HttpRequest) -> dict:
             "secondary": name in SECONDARY,
         }
         for name, label, permission in NAVIGATION
-        if has_permission(request.user, permission)
+        if has_permission(user, permission)
     ]
     more = [item for item in items if item["secondary"]] if len(items) > NAVIGATION_ROW else []
     items = [item for item in items if item not in more]

@@ -125,7 +125,13 @@ class BriefPhotoSerializer(serializers.ModelSerializer):
 
 
 class BriefHashLookupResultSerializer(serializers.Serializer):
-    found = BriefPhotoSerializer(many=True)
+    found = BriefPhotoSerializer(
+        many=True,
+        help_text=_(
+            "The photos stored with these hashes in the user's parks: id, deployment and "
+            "sha256, and every other field of a photo unless the request asked for brief."
+        ),
+    )
     elsewhere = serializers.ListField(child=serializers.CharField())
 
 

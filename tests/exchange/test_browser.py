@@ -57,6 +57,7 @@ def test_scientist_confirms_a_partners_cat_and_sees_it_on_the_review(
     )
     browser_login(page, scientist)
 
+    page.click("nav.mainnav details.navmore summary")
     page.click("text=Data exchange")
     page.click("text=Import a Camtrap DP package")
     page.set_input_files("#id_package", str(archive))

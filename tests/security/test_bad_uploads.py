@@ -5,7 +5,6 @@ import json
 import zipfile
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
@@ -42,12 +41,6 @@ def _zip(files: dict[str, bytes]) -> bytes:
 def _package_files(tmp_path) -> dict[str, bytes]:
     folder = third_party_package(tmp_path / "pkg")
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-
-
-def _post_package(client: Client, archive: bytes):
-    upload = io.BytesIO(archive)
-    upload.name = "package.zip"
-    return client.post(reverse("exchange:import-package"), {"park": "alpha", "package": upload})
 
 
 def _descriptor_with(files: dict[str, bytes], change) -> dict[str, bytes]:
@@ -106,31 +99,50 @@ def hostile_packages(files: dict[str, bytes]) -> dict[str, tuple[dict[str, bytes
     }
 
 
-def test_hostile_camtrap_dp_packages_are_refused_with_a_reason(client, park, scientist, tmp_path):
+@pytest.fixture
+def import_package(client, django_capture_on_commit_callbacks):
+    """Post a package as the page does, run its import job as a worker would, open the job."""
+
+    def post(archive: bytes, **headers):
+        with django_capture_on_commit_callbacks(execute=True):
+            queued = client.post(
+                reverse("exchange:import-package"),
+                {"park": "alpha", "package": _named(archive)},
+                **headers,
+            )
+        # The request only queues the import: the job's page tells what became of it.
+        assert queued.status_code == 302, (queued.status_code, queued.content[:500])
+        page = client.get(queued["Location"], **headers)
+        assert page.status_code == 200
+        assert page.context["job"].status == "failed"
+        return page
+
+    return post
+
+
+def test_hostile_camtrap_dp_packages_are_refused_with_a_reason(
+    client, park, scientist, tmp_path, import_package
+):
     client.raise_request_exception = False
     client.force_login(scientist)
     files = _package_files(tmp_path)
     before = stored()
     for name, (package, reason) in hostile_packages(files).items():
-        response = _post_package(client, _zip(package))
-        assert response.status_code == 400, (name, response.status_code, response.content[:500])
-        assert "The file was refused" in response.text, name
-        assert reason in response.text, (name, response.text[-3000:])
+        page = import_package(_zip(package))
+        assert "The package was refused; nothing was imported." in page.text, name
+        assert reason in page.text, (name, page.text[-3000:])
     assert stored() == before
 
 
-def test_a_refused_package_reads_in_the_readers_language(client, park, scientist, tmp_path):
+def test_a_refused_package_reads_in_the_readers_language(
+    client, park, scientist, tmp_path, import_package
+):
     client.force_login(scientist)
     files = _package_files(tmp_path)
     package, _ = hostile_packages(files)["absolute resource path"]
     with translation.override("ru"):
-        response = client.post(
-            "/exchange/import/camtrap-dp/",
-            {"park": "alpha", "package": _named(_zip(package))},
-            HTTP_ACCEPT_LANGUAGE="ru",
-        )
-    assert response.status_code == 400
-    assert "за пределы пакета" in response.text
+        page = import_package(_zip(package), HTTP_ACCEPT_LANGUAGE="ru")
+    assert "за пределы пакета" in page.text
 
 
 def _named(content: bytes, name: str = "package.zip") -> io.BytesIO:
@@ -148,39 +160,27 @@ def _bomb(*, files: int = 1, size: int = 0) -> bytes:
     return buffer.getvalue()
 
 
-def test_a_zip_bomb_is_refused_from_its_listing(client, park, scientist, settings):
+def test_a_zip_bomb_is_refused_from_its_listing(client, park, scientist, settings, import_package):
     settings.IMPORT_ZIP_MAX_BYTES = 50 * 1024 * 1024
     client.force_login(scientist)
     before = stored()
     # 60 MB of zeros, packed to about 60 kB.
-    response = client.post(
-        reverse("exchange:import-package"),
-        {"park": "alpha", "package": _named(_bomb(size=60 * 1024 * 1024))},
-    )
-    assert response.status_code == 400
-    assert "unpacks to more than" in response.text
+    page = import_package(_bomb(size=60 * 1024 * 1024))
+    assert "unpacks to more than" in page.text
     assert stored() == before
 
 
-def test_a_zip_of_too_many_files_is_refused(client, park, scientist, settings):
+def test_a_zip_of_too_many_files_is_refused(client, park, scientist, settings, import_package):
     settings.IMPORT_ZIP_MAX_FILES = 100
     client.force_login(scientist)
-    response = client.post(
-        reverse("exchange:import-package"),
-        {"park": "alpha", "package": _named(_bomb(files=150))},
-    )
-    assert response.status_code == 400
-    assert "more than 100 files" in response.text
+    assert "more than 100 files" in import_package(_bomb(files=150)).text
 
 
-def test_a_file_packed_far_tighter_than_any_photo_or_table_is_refused(client, park, scientist):
+def test_a_file_packed_far_tighter_than_any_photo_or_table_is_refused(
+    client, park, scientist, import_package
+):
     client.force_login(scientist)
-    response = client.post(
-        reverse("exchange:import-package"),
-        {"park": "alpha", "package": _named(_bomb(size=5 * 1024 * 1024))},
-    )
-    assert response.status_code == 400
-    assert "packed too tightly" in response.text
+    assert "packed too tightly" in import_package(_bomb(size=5 * 1024 * 1024)).text
 
 
 def _lying_zip(declared: int, actual: bytes) -> bytes:

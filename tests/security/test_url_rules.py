@@ -418,6 +418,7 @@ RULES: dict[str, Rule] = {
 ROLE_PERMISSION: dict[str, str | None] = {
     "home": roles.PARK_DATA,
     "login": None,
+    "favicon": None,
     "logout": None,
     "set_language": None,
     "api-root": None,
