@@ -307,6 +307,21 @@ def test_the_individuals_tags_say_what_they_are(client, park, ranger, language, 
     assert f'<span class="tag">{age}' in html
 
 
+@pytest.mark.parametrize(
+    ("language", "heading"),
+    [("en", "History"), ("ru", "История изменений"), ("zh-hans", "变更历史")],
+)
+def test_the_individuals_history_reads_as_its_changes_not_a_capture_history(
+    client, park, ranger, language, heading
+):
+    # "History" is also the capture-history column of the survey page, a different thing.
+    known_leopard(park, code="LEO-102U", sex="unknown", birth_date=None)
+    client.cookies["django_language"] = language
+    client.force_login(ranger)
+    html = client.get(reverse("leopards:leopard-detail", args=["LEO-102U"])).content.decode()
+    assert f"<h2>{heading}</h2>" in html
+
+
 def test_a_probability_near_certainty_never_reads_100_percent():
     from leopards.templatetags.leopards_tags import percent
 
