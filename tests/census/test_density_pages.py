@@ -163,6 +163,32 @@ def test_park_dashboard_shows_the_latest_density_and_adult_survival(client, mana
     assert run.pk
 
 
+def test_an_estimate_without_an_interval_says_so_instead_of_an_empty_interval(
+    client, manager, park
+):
+    # Every adult seen up to the last year: survival at its boundary (1.0) has no SE.
+    DensityRun.objects.create(
+        park=park,
+        start=date(2024, 1, 1),
+        end=date(2024, 3, 31),
+        buffer_m=12000,
+        status=DensityRun.Status.DONE,
+        density_per_100km2=1.0,
+    )
+    _station, deployment = station_running(park, "A1", 2018, 2024)
+    for code, years in (("LEO-1F", (2020, 2021, 2022, 2023)), ("LEO-2M", (2020, 2022, 2023))):
+        leopard = cat(code, date(2012, 1, 1))
+        for year in years:
+            sight(deployment, leopard, local(park, year, 6, 1, 22, 0))
+    client.force_login(manager)
+
+    html = client.get(reverse("census:park", args=["alpha"]), {"year": 2023}).content.decode()
+
+    assert "95% interval \u2013<" not in html
+    assert html.count("data-no-interval") == 2
+    assert "too few to bound this estimate" in html
+
+
 def test_outsiders_cannot_start_follow_or_download_fits(client, outsider, park):
     run = DensityRun.objects.create(
         park=park, start=date(2024, 6, 1), end=date(2024, 6, 30), buffer_m=6000
