@@ -71,14 +71,21 @@ def _lock(sighting_id: int) -> Sighting:
     )
 
 
-def _identify(
+def sighting_identification_set(
     sighting: Sighting,
     leopard: Leopard | None,
     status: str,
     user: AbstractBaseUser,
     reason: str,
-    observed_age_class: str | None,
+    observed_age_class: str | None = None,
+    *,
+    announce: bool = True,
 ) -> dict:
+    """Set a locked sighting's individual and status with its history; return the before state.
+
+    ``announce=False`` leaves marking the census stale and resyncing the match index to a
+    caller that changes many sightings and announces them together.
+    """
     before = {
         "leopard": sighting.leopard.code if sighting.leopard_id else None,
         "leopard_id": sighting.leopard_id,
@@ -96,7 +103,7 @@ def _identify(
         sighting.observed_age_class = observed_age_class
         fields.append("observed_age_class")
     save_with_reason(sighting, reason or status, fields=fields, user=user)
-    if was_confirmed or status == Sighting.Status.CONFIRMED:
+    if announce and (was_confirmed or status == Sighting.Status.CONFIRMED):
         identification_changed([sighting.pk])
     return before
 
@@ -137,7 +144,7 @@ def sighting_confirm(
         )
     claim_for_sighting(sighting, user)
     leopard = leopard_resolve(Leopard.objects.get(pk=leopard_id))
-    before = _identify(
+    before = sighting_identification_set(
         sighting, leopard, Sighting.Status.CONFIRMED, user, reason, observed_age_class
     )
     change_record(
@@ -179,7 +186,7 @@ def sighting_create_individual(
         raise ReviewError(_("Unknown sex."))
     claim_for_sighting(sighting, user)
     leopard = leopard_create(sex=sex, name=name, user=user)
-    before = _identify(
+    before = sighting_identification_set(
         sighting, leopard, Sighting.Status.CONFIRMED, user, reason, observed_age_class
     )
     change_record(
@@ -210,7 +217,7 @@ def sighting_mark_unidentifiable(
     sighting = _lock(sighting_id)
     check_version(sighting, expected_version, what="sighting")
     claim_for_sighting(sighting, user)
-    before = _identify(
+    before = sighting_identification_set(
         sighting, None, Sighting.Status.UNIDENTIFIABLE, user, reason, observed_age_class
     )
     change_record(
@@ -233,7 +240,7 @@ def sighting_unconfirm(
     sighting = _lock(sighting_id)
     check_version(sighting, expected_version, what="sighting")
     claim_for_sighting(sighting, user)
-    before = _identify(sighting, None, Sighting.Status.PROPOSED, user, reason, None)
+    before = sighting_identification_set(sighting, None, Sighting.Status.PROPOSED, user, reason)
     change_record(
         kind=CatalogueChange.Kind.UNCONFIRM,
         user=user,

@@ -7,8 +7,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leopards.models import CatalogueChange, Leopard, Sighting
-from leopards.services.audit import change_record, identification_changed, save_with_reason
-from leopards.services.identification import leopard_resolve
+from leopards.services.audit import change_record, identification_changed
+from leopards.services.identification import leopard_resolve, sighting_identification_set
 from traps.exchange.models import PartnerAlias
 from traps.models import Event
 
@@ -96,16 +96,8 @@ def partner_alias_confirm(
         s for s in sightings if s.leopard_id is None and s.status == Sighting.Status.PROPOSED
     ]
     for sighting in waiting:
-        before = {"leopard": None, "leopard_id": None, "status": sighting.status}
-        sighting.leopard = leopard
-        sighting.status = Sighting.Status.CONFIRMED
-        sighting.identified_by = user
-        sighting.identified_at = timezone.now()
-        save_with_reason(
-            sighting,
-            "partner alias",
-            fields=["leopard", "status", "identified_by", "identified_at"],
-            user=user,
+        before = sighting_identification_set(
+            sighting, leopard, Sighting.Status.CONFIRMED, user, "partner alias", announce=False
         )
         change_record(
             kind=CatalogueChange.Kind.CONFIRM,
@@ -133,18 +125,17 @@ def partner_alias_withdraw(*, alias: PartnerAlias, user: AbstractBaseUser) -> in
         partner_sightings(organisation=alias.organisation, partner_id=alias.partner_id)
         .filter(leopard=alias.leopard, status=Sighting.Status.CONFIRMED)
         .select_for_update(of=("self",))
+        .select_related("leopard")
         .order_by("pk")
     )
     for sighting in sightings:
-        sighting.leopard = None
-        sighting.status = Sighting.Status.PROPOSED
-        sighting.identified_by = user
-        sighting.identified_at = timezone.now()
-        save_with_reason(
+        before = sighting_identification_set(
             sighting,
+            None,
+            Sighting.Status.PROPOSED,
+            user,
             "partner alias withdrawn",
-            fields=["leopard", "status", "identified_by", "identified_at"],
-            user=user,
+            announce=False,
         )
         change_record(
             kind=CatalogueChange.Kind.UNCONFIRM,
@@ -152,11 +143,7 @@ def partner_alias_withdraw(*, alias: PartnerAlias, user: AbstractBaseUser) -> in
             reason=f"{alias.organisation}: {alias.partner_id}",
             leopards=[alias.leopard],
             sightings=[sighting],
-            before={
-                "leopard": alias.leopard.code,
-                "leopard_id": alias.leopard_id,
-                "status": Sighting.Status.CONFIRMED,
-            },
+            before=before,
             after={"leopard": None, "leopard_id": None, "status": sighting.status},
         )
     identification_changed([s.pk for s in sightings])
