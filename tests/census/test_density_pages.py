@@ -135,6 +135,15 @@ def test_execute_leaves_a_finished_or_deleted_run_alone(park):
     assert run.density_per_100km2 == 1.5
 
 
+def _two_adults_seen_2020_to_2023(park) -> None:
+    """Both adults are alive to the end: survival sits at its boundary of 1."""
+    _station, deployment = station_running(park, "A1", 2018, 2024)
+    for code, years in (("LEO-1F", (2020, 2021, 2022, 2023)), ("LEO-2M", (2020, 2022, 2023))):
+        leopard = cat(code, date(2012, 1, 1))
+        for year in years:
+            sight(deployment, leopard, local(park, year, 6, 1, 22, 0))
+
+
 def test_park_dashboard_shows_the_latest_density_and_adult_survival(client, manager, park):
     run = DensityRun.objects.create(
         park=park,
@@ -147,11 +156,7 @@ def test_park_dashboard_shows_the_latest_density_and_adult_survival(client, mana
         ucl_per_100km2=1.35,
         result={"N": {"estimate": 27.4}},
     )
-    _station, deployment = station_running(park, "A1", 2018, 2024)
-    for code, years in (("LEO-1F", (2020, 2021, 2022, 2023)), ("LEO-2M", (2020, 2022, 2023))):
-        leopard = cat(code, date(2012, 1, 1))
-        for year in years:
-            sight(deployment, leopard, local(park, year, 6, 1, 22, 0))
+    _two_adults_seen_2020_to_2023(park)
     client.force_login(manager)
 
     html = client.get(reverse("census:park", args=["alpha"]), {"year": 2023}).content.decode()
@@ -166,7 +171,7 @@ def test_park_dashboard_shows_the_latest_density_and_adult_survival(client, mana
 def test_an_estimate_without_an_interval_says_so_instead_of_an_empty_interval(
     client, manager, park
 ):
-    # Every adult seen up to the last year: survival at its boundary (1.0) has no SE.
+    # Survival at its boundary (1.0) has no SE.
     DensityRun.objects.create(
         park=park,
         start=date(2024, 1, 1),
@@ -175,11 +180,7 @@ def test_an_estimate_without_an_interval_says_so_instead_of_an_empty_interval(
         status=DensityRun.Status.DONE,
         density_per_100km2=1.0,
     )
-    _station, deployment = station_running(park, "A1", 2018, 2024)
-    for code, years in (("LEO-1F", (2020, 2021, 2022, 2023)), ("LEO-2M", (2020, 2022, 2023))):
-        leopard = cat(code, date(2012, 1, 1))
-        for year in years:
-            sight(deployment, leopard, local(park, year, 6, 1, 22, 0))
+    _two_adults_seen_2020_to_2023(park)
     client.force_login(manager)
 
     html = client.get(reverse("census:park", args=["alpha"]), {"year": 2023}).content.decode()
