@@ -566,13 +566,7 @@
     const body = $("rejected-list");
     while (shownProblems < problems.length && shownProblems < PROBLEMS_SHOWN) {
       const problem = problems[shownProblems++];
-      const row = document.createElement("tr");
-      const name = document.createElement("td");
-      name.textContent = problem.name;
-      const why = document.createElement("td");
-      why.textContent = problem.reason;
-      row.append(name, why);
-      body.append(row);
+      appendRow(body, problem.name, problem.reason);
     }
     const more = problems.length - shownProblems;
     $("problems-more").textContent = more > 0 ? format(messages.problems_more, { n: more }) : "";
@@ -586,14 +580,19 @@
   function addWarning(file, text) {
     if (shownWarnings >= PROBLEMS_SHOWN) return;
     shownWarnings += 1;
+    appendRow($("warning-list"), file.webkitRelativePath || file.name, text);
+    $("warning-panel").hidden = false;
+  }
+
+  // A table row of a file's name and what to know about it; text, never markup.
+  function appendRow(body, fileName, text) {
     const row = document.createElement("tr");
     const name = document.createElement("td");
-    name.textContent = file.webkitRelativePath || file.name;
+    name.textContent = fileName;
     const why = document.createElement("td");
     why.textContent = text;
     row.append(name, why);
-    $("warning-list").append(row);
-    $("warning-panel").hidden = false;
+    body.append(row);
   }
 
   $("save-problems").addEventListener("click", () => {
