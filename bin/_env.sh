@@ -1,28 +1,41 @@
-# Shared by bin/run and bin/test: a virtual environment that matches requirements.txt.
+# Shared by bin/run and bin/test: a virtual environment that holds the pinned requirements.
 
 PYTHON="${PYTHON:-python3.11}"
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 
 ensure_venv() {
-  # Arguments: extra requirement files beside requirements.txt (bin/test adds the
-  # learned matcher's, which the app itself runs without).
+  # Arguments: extra requirement files beside requirements.txt. bin/run installs
+  # requirements.txt alone (what the app needs); bin/test adds the test tools and the
+  # learned matcher. Each file installed leaves a stamp with its checksum in
+  # .venv/.installed/, so one .venv serves both: bin/test after bin/run installs only
+  # what is missing, and bin/run after bin/test finds its file installed and changes
+  # nothing (pip never uninstalls the extras).
   if [[ ! -x .venv/bin/python ]]; then
     echo "Creating the virtual environment in .venv"
     "$PYTHON" -m venv .venv
   fi
   # shellcheck disable=SC1091
   source .venv/bin/activate
-  local files=(requirements.txt "$@")
-  local stamp=".venv/.requirements.sha256"
-  local want
-  want="$(cat "${files[@]}" | sha256sum | cut -d' ' -f1)"
-  if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-    echo "Installing ${files[*]}"
-    python -m pip install --quiet --upgrade pip
+  local files=(requirements.txt "$@") stale=() file
+  mkdir -p .venv/.installed
+  for file in "${files[@]}"; do
+    if [[ "$(cat ".venv/.installed/$file" 2>/dev/null)" != "$(sha256sum < "$file")" ]]; then
+      stale+=("$file")
+    fi
+  done
+  if [[ ${#stale[@]} -gt 0 ]]; then
+    echo "Installing the Python packages of ${stale[*]} (a minute or two the first time)"
+    # Installed together, so that pip resolves the files against each other; its
+    # output is kept in .venv/pip.log and shown only when it fails.
     local args=()
     for file in "${files[@]}"; do args+=(-r "$file"); done
-    python -m pip install --quiet "${args[@]}"
-    echo "$want" > "$stamp"
+    if ! { python -m pip install --upgrade pip && python -m pip install "${args[@]}"; } \
+      >.venv/pip.log 2>&1; then
+      cat .venv/pip.log >&2
+      echo "Installing the requirements failed (the log above is in .venv/pip.log)" >&2
+      return 1
+    fi
+    for file in "${stale[@]}"; do sha256sum < "$file" > ".venv/.installed/$file"; done
   fi
 }
 
@@ -35,6 +48,15 @@ ensure_chromium() {
     else
       echo "Chromium is missing: install Debian's 'chromium' package (the browser tests need /usr/bin/chromium)" >&2
     fi
+  fi
+}
+
+cjk_font_hint() {
+  # One line when fontconfig knows no Chinese font: the Chinese pages then show boxes in
+  # a browser on this machine. Only a hint; README.md says how to install one elsewhere.
+  if command -v fc-list >/dev/null && [[ -z "$(fc-list :lang=zh family 2>/dev/null)" ]]; then
+    echo "No Chinese font on this machine, which the Chinese pages need:" \
+      "on Debian or Ubuntu, sudo apt-get install fonts-noto-cjk"
   fi
 }
 

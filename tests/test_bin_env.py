@@ -1,0 +1,136 @@
+"""bin/_env.sh: one .venv for bin/run (the app's requirements) and bin/test (all three files).
+
+pip is replaced by a stand-in that records its arguments, so these tests install nothing.
+"""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = []
+TEST = ["requirements-test.txt", "requirements-learned.txt"]
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "bin").mkdir()
+    shutil.copy(ROOT / "bin" / "_env.sh", tmp_path / "bin" / "_env.sh")
+    for name, pin in [
+        ("requirements.txt", "Django==5.2.19"),
+        ("requirements-test.txt", "pytest==9.2.0"),
+        ("requirements-learned.txt", "torch==2.13.0"),
+    ]:
+        (tmp_path / name).write_text(pin + "\n")
+    venv_bin = tmp_path / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "activate").write_text(f'export PATH="{venv_bin}:$PATH"\n')
+    python = venv_bin / "python"
+    python.write_text(
+        '#!/bin/sh\necho "$*" >> "$PIP_CALLS"\n'
+        'if grep -q broken requirements.txt; then echo "No matching distribution" >&2; exit 1; fi\n'
+    )
+    python.chmod(0o755)
+    return tmp_path
+
+
+def ensure_venv(project: Path, files: list[str]) -> subprocess.CompletedProcess:
+    calls = project / "pip-calls"
+    calls.unlink(missing_ok=True)
+    result = subprocess.run(
+        ["bash", "-c", 'set -euo pipefail; source bin/_env.sh; ensure_venv "$@"', "-", *files],
+        cwd=project,
+        env={**os.environ, "PIP_CALLS": str(calls)},
+        capture_output=True,
+        text=True,
+    )
+    result.installs = [
+        line for line in (calls.read_text() if calls.exists() else "").splitlines() if "-r" in line
+    ]
+    return result
+
+
+def test_bin_run_installs_only_the_apps_requirements(project):
+    result = ensure_venv(project, RUN)
+    assert result.returncode == 0, result.stderr
+    assert result.installs == ["-m pip install -r requirements.txt"]
+    assert ensure_venv(project, RUN).installs == []
+
+
+def test_bin_test_after_bin_run_adds_the_test_files(project):
+    ensure_venv(project, RUN)
+    result = ensure_venv(project, TEST)
+    assert result.installs == [
+        "-m pip install -r requirements.txt -r requirements-test.txt -r requirements-learned.txt"
+    ]
+    assert "requirements-test.txt requirements-learned.txt" in result.stdout
+    assert ensure_venv(project, TEST).installs == []
+
+
+def test_bin_run_after_bin_test_is_satisfied(project):
+    ensure_venv(project, TEST)
+    assert ensure_venv(project, RUN).installs == []
+    # A change to the test tools is bin/test's business, not bin/run's.
+    (project / "requirements-test.txt").write_text("pytest==9.2.1\n")
+    assert ensure_venv(project, RUN).installs == []
+    assert len(ensure_venv(project, TEST).installs) == 1
+
+
+def test_a_changed_requirements_txt_installs_again(project):
+    ensure_venv(project, TEST)
+    (project / "requirements.txt").write_text("Django==5.2.20\n")
+    assert ensure_venv(project, RUN).installs == ["-m pip install -r requirements.txt"]
+    assert ensure_venv(project, TEST).installs == []
+
+
+def test_a_failed_install_shows_pips_output_and_leaves_no_stamp(project):
+    (project / "requirements.txt").write_text("broken==1\n")
+    result = ensure_venv(project, RUN)
+    assert result.returncode != 0
+    assert "No matching distribution" in result.stderr
+    (project / "requirements.txt").write_text("Django==5.2.19\n")
+    assert ensure_venv(project, RUN).installs == ["-m pip install -r requirements.txt"]
+
+
+def shell(function: str, *args: str, path: str | None = None) -> str:
+    env = dict(os.environ)
+    if path:
+        env["PATH"] = f"{path}:{env['PATH']}"
+    return subprocess.run(
+        ["bash", "-c", f'source bin/_env.sh; {function} "$@"', "-", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+@pytest.mark.parametrize(
+    ("address", "url"),
+    [
+        ("", "http://127.0.0.1:8000"),
+        ("8080", "http://127.0.0.1:8080"),
+        ("127.0.0.1:8104", "http://127.0.0.1:8104"),
+        ("0.0.0.0:8000", "http://127.0.0.1:8000"),
+        ("[::1]:8000", "http://[::1]:8000"),
+    ],
+)
+def test_the_banner_shows_run_address(address, url):
+    assert shell("run_url", address) == url
+
+
+@pytest.mark.parametrize(("fonts", "hinted"), [("", True), ("Noto Sans CJK SC", False)])
+def test_a_missing_chinese_font_gets_a_one_line_hint(tmp_path, fonts, hinted):
+    fc_list = tmp_path / "fc-list"
+    fc_list.write_text(f'#!/bin/sh\n[ "$1" = ":lang=zh" ] && echo "{fonts}"\nexit 0\n')
+    fc_list.chmod(0o755)
+    hint = shell("cjk_font_hint", path=str(tmp_path))
+    if hinted:
+        assert len(hint.splitlines()) == 1
+        assert "apt-get install fonts-noto-cjk" in hint
+    else:
+        assert hint == ""
