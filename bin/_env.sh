@@ -40,14 +40,25 @@ ensure_venv() {
 }
 
 ensure_chromium() {
-  # The browser tests drive Debian's Chromium; Playwright's own downloads do not work here.
-  if [[ ! -x /usr/bin/chromium ]]; then
-    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
-      echo "Installing Chromium for the browser tests"
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
-    else
-      echo "Chromium is missing: install Debian's 'chromium' package (the browser tests need /usr/bin/chromium)" >&2
+  # The browser tests drive Debian's Chromium (Playwright's own downloads do not work
+  # here), and its screenshots of the Chinese pages need a CJK font.
+  local missing=()
+  [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+  if ! command -v fc-list >/dev/null || [[ -z "$(fc-list :lang=zh family 2>/dev/null)" ]]; then
+    missing+=(fonts-noto-cjk)
+  fi
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    return 0
+  fi
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    echo "Installing ${missing[*]} for the browser tests"
+    if ! { apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }; then
+      echo "Could not install ${missing[*]} with apt-get" >&2
+      [[ -x /usr/bin/chromium ]] || return 1
     fi
+  elif [[ ! -x /usr/bin/chromium ]]; then
+    echo "Chromium is missing: install Debian's 'chromium' package (the browser tests need /usr/bin/chromium)" >&2
   fi
 }
 

@@ -134,3 +134,31 @@ def test_a_missing_chinese_font_gets_a_one_line_hint(tmp_path, fonts, hinted):
         assert "apt-get install fonts-noto-cjk" in hint
     else:
         assert hint == ""
+
+
+def fake_tools(folder: Path, fonts: str) -> Path:
+    calls = folder / "apt-calls"
+    for name, body in [
+        ("fc-list", f'[ "$1" = ":lang=zh" ] && echo "{fonts}"\nexit 0'),
+        ("apt-get", f'echo "$*" >> {calls}'),
+        ("id", "echo 0"),
+    ]:
+        tool = folder / name
+        tool.write_text(f"#!/bin/sh\n{body}\n")
+        tool.chmod(0o755)
+    return calls
+
+
+def test_bin_test_installs_a_chinese_font_for_the_screenshots(tmp_path):
+    calls = fake_tools(tmp_path, fonts="")
+    shell("ensure_chromium", path=str(tmp_path))
+    installs = [line for line in calls.read_text().splitlines() if line.startswith("install")]
+    assert len(installs) == 1
+    assert installs[0].endswith("fonts-noto-cjk")
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's Chromium")
+def test_bin_test_installs_nothing_when_chromium_and_a_font_are_there(tmp_path):
+    calls = fake_tools(tmp_path, fonts="Noto Sans CJK SC")
+    shell("ensure_chromium", path=str(tmp_path))
+    assert not calls.exists()
