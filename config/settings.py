@@ -448,6 +448,8 @@ LOGGING = {
         "faiss.loader": {"level": "WARNING"},
         # django-axes announces its version in every process at start.
         "axes.apps": {"level": "WARNING"},
+        # runserver's "Watching for file changes" line, under bin/run's address.
+        "django.utils.autoreload": {"level": "WARNING"},
         # Tasks run in process (no broker) log one "succeeded" line each, hundreds
         # while the demo is built; failures and retries still show.
         **({"celery.app.trace": {"level": "WARNING"}} if CELERY_TASK_ALWAYS_EAGER else {}),

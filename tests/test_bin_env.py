@@ -109,20 +109,6 @@ def shell(function: str, *args: str, path: str | None = None) -> str:
     ).stdout.strip()
 
 
-@pytest.mark.parametrize(
-    ("address", "url"),
-    [
-        ("", "http://127.0.0.1:8000"),
-        ("8080", "http://127.0.0.1:8080"),
-        ("127.0.0.1:8104", "http://127.0.0.1:8104"),
-        ("0.0.0.0:8000", "http://127.0.0.1:8000"),
-        ("[::1]:8000", "http://[::1]:8000"),
-    ],
-)
-def test_the_banner_shows_run_address(address, url):
-    assert shell("run_url", address) == url
-
-
 @pytest.mark.parametrize(("fonts", "hinted"), [("", True), ("Noto Sans CJK SC", False)])
 def test_a_missing_chinese_font_gets_a_one_line_hint(tmp_path, fonts, hinted):
     fc_list = tmp_path / "fc-list"

@@ -104,13 +104,15 @@ def test_a_first_run_logs_no_task_successes_nor_faiss_fallbacks_but_keeps_warnin
         "import faiss; from config.celery import app; "
         "app.signature('celery.backend_cleanup').delay(); "
         "logging.getLogger('celery.app.trace').warning('a task failed: keep me'); "
-        "logging.getLogger('faiss.loader').warning('faiss warning: keep me')"
+        "logging.getLogger('faiss.loader').warning('faiss warning: keep me'); "
+        "logging.getLogger('django.utils.autoreload').info('Watching for file changes')"
     )
     result = _run(["-c", code], tmp_path)
     assert result.returncode == 0, result.stderr
     assert "succeeded" not in result.stderr
     assert "ModuleNotFoundError" not in result.stderr
     assert "AXES: BEGIN" not in result.stderr
+    assert "Watching for file changes" not in result.stderr
     assert "a task failed: keep me" in result.stderr
     assert "faiss warning: keep me" in result.stderr
 
