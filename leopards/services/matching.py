@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from leopards.matching import catalogue, extraction
 from leopards.matching.extraction import BoxFeatures, RelativeBox, box_features, box_features_job
-from leopards.matching.features import MIN_BOX_SIDE, Features
+from leopards.matching.features import FEATURES_VERSION, MIN_BOX_SIDE, Features
 from leopards.matching.learned import LearnedFeatures
 from leopards.matching.rerank import rerank
 from leopards.matching.scoring import Candidate, rank
@@ -62,6 +62,8 @@ RERANK_DELAY_SECONDS = 10
 # Below this many boxes, starting worker processes costs more than it saves.
 PARALLEL_FROM = 24
 EXTRACT_CHUNK = 64
+# Stored features read at a time when looking for those of an earlier engine version.
+FEATURE_SCAN_CHUNK = 500
 
 
 # -- features --------------------------------------------------------------------------
@@ -388,7 +390,11 @@ def sighting_match(
             candidates=MatchCandidate.objects.filter(sighting_id=sighting_id).count(),
             new_individual_likely=sighting.new_individual_likely,
         )
-    if refresh_features or sighting.feature_status == Sighting.FeatureStatus.PENDING:
+    if (
+        refresh_features
+        or sighting.feature_status == Sighting.FeatureStatus.PENDING
+        or _features_outdated(sighting)
+    ):
         sighting = sighting_extract_features(sighting_id=sighting_id)
         if sighting is None:
             return None
@@ -600,15 +606,36 @@ def catalogue_queue_sync(*, sighting_ids: Iterable[int]) -> None:
         transaction.on_commit(lambda: tasks.catalogue_sync.delay(sighting_ids=ids))
 
 
+def _features_outdated(sighting: Sighting) -> bool:
+    """Tell whether a sighting's stored features come from an earlier engine version."""
+    return bool(sighting.features) and (
+        Features.stored_version(bytes(sighting.features)) != FEATURES_VERSION
+    )
+
+
+def outdated_feature_ids() -> list[int]:
+    """Return the confirmed sightings whose stored features an earlier engine extracted."""
+    rows = (
+        Sighting.objects.filter(status=Sighting.Status.CONFIRMED, features__isnull=False)
+        .values_list("pk", "features")
+        .iterator(chunk_size=FEATURE_SCAN_CHUNK)
+    )
+    return [pk for pk, blob in rows if Features.stored_version(bytes(blob)) != FEATURES_VERSION]
+
+
 def match_index_rebuild(*, extract_missing: bool = False, snapshot: bool = True) -> dict:
-    """Sync every sighting into the journal and rebuild this process's index from it."""
+    """Sync every sighting into the journal and rebuild this process's index from it.
+
+    With extract_missing, confirmed sightings without features, and those whose
+    features an earlier version of the engine extracted, are extracted first.
+    """
     started = time.perf_counter()
     extracted = 0
     if extract_missing:
         pending = Sighting.objects.filter(
             status=Sighting.Status.CONFIRMED, feature_status=Sighting.FeatureStatus.PENDING
         ).values_list("pk", flat=True)
-        extracted = sightings_extract_features(sighting_ids=list(pending))
+        extracted = sightings_extract_features(sighting_ids=[*pending, *outdated_feature_ids()])
     extract_s = time.perf_counter() - started
     candidates = set(
         Sighting.objects.filter(status=Sighting.Status.CONFIRMED).values_list("pk", flat=True)

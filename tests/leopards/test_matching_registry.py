@@ -5,13 +5,14 @@ import io
 import json
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 from django.core.management import call_command
 from PIL import Image
 
 from leopards import tasks
 from leopards.matching import MatchIndex, catalogue, rank
-from leopards.matching.features import Features
+from leopards.matching.features import FEATURES_VERSION, Features
 from leopards.models import Flank, MatchCandidate, MatchIndexEntry, MatchIndexState, Sighting
 from leopards.services import matching
 from leopards.synthetic import write_dataset
@@ -469,3 +470,40 @@ def test_extracting_many_boxes_in_worker_processes_stores_the_same_outcomes(monk
     }
     assert parallel == serial
     assert [parallel[pk][0] for pk in ids] == ["ready", "no_features", "failed"]
+
+
+def _as_version_one(sighting: Sighting) -> None:
+    """Store the sighting's features as the engine's first version wrote them (no version)."""
+    features = Features.from_bytes(bytes(sighting.features))
+    out = io.BytesIO()
+    np.savez(out, keypoints=features.keypoints, descriptors=features.descriptors)
+    Sighting.objects.filter(pk=sighting.pk).update(features=out.getvalue())
+
+
+def test_features_of_an_earlier_engine_are_extracted_again_by_a_rebuild(two_cats):
+    kedr, _lesnaya = two_cats
+    old = Sighting.objects.filter(leopard=kedr).first()
+    _as_version_one(old)
+    assert matching.outdated_feature_ids() == [old.pk]
+
+    figures = matching.match_index_rebuild(extract_missing=True)
+
+    old.refresh_from_db()
+    assert figures["extracted"] == 1
+    assert Features.stored_version(bytes(old.features)) == FEATURES_VERSION
+    assert matching.outdated_feature_ids() == []
+    assert old.pk in catalogue.current_index()
+
+
+def test_a_query_with_features_of_an_earlier_engine_is_extracted_again(two_cats):
+    kedr, _lesnaya = two_cats
+    query = leopard_sighting(1, "left", 7, leopard=None, status=Sighting.Status.PROPOSED)
+    matching.sighting_match(sighting_id=query.pk)
+    query.refresh_from_db()
+    _as_version_one(query)
+
+    matching.sighting_match(sighting_id=query.pk)
+
+    query.refresh_from_db()
+    assert Features.stored_version(bytes(query.features)) == FEATURES_VERSION
+    assert _candidates(query)[0][0] == kedr.pk

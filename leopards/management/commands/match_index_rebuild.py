@@ -17,7 +17,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--extract-missing",
             action="store_true",
-            help="First extract features of confirmed sightings that have none yet.",
+            help=(
+                "First extract features of confirmed sightings that have none yet, or "
+                "whose features an earlier version of the engine extracted."
+            ),
         )
         parser.add_argument("--format", choices=["text", "json"], default="text")
 

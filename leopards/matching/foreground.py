@@ -1,0 +1,149 @@
+"""The animal's own pixels in a box, so that the second stage matches coat, not rocks.
+
+A box (or a whole photo cropped roughly around the animal) holds background in its
+corners, between the legs and above the back. Photos of different animals taken at
+the same waterhole or rock share that background, and its keypoints then vote for
+the wrong individual. GrabCut (Rother, Kolmogorov and Blake 2004; OpenCV's
+``cv2.grabCut``) separates the animal from it without any trained model: everything
+outside a rectangle is taken as background, colour models of the two are fitted, and
+a graph cut labels each pixel. It runs on a small copy of the box (FOREGROUND_SIDE
+pixels on the longer side), so it costs a fraction of the feature extraction itself;
+the mask is widened a little so that keypoints on the coat's edge are kept.
+
+The learned matcher (leopards.matching.learned) keeps only keypoints inside the mask:
+trained on buildings and landscapes, it matches the background of two photos taken at
+one place all too well. The first stage does not use it: LNBNN already discounts
+background that many catalogue photos share, and on real nyala flanks masking it
+ranked no better (bench/README.md).
+
+When the cut finds almost nothing (a box that is all animal, a night shot without
+colour) the box is used whole, as before.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from leopards.matching.features import Box
+
+# Longer side of the copy GrabCut works on, and its iterations (bench/README.md).
+FOREGROUND_SIDE = 200
+ITERATIONS = 2
+# Share of the box's sides kept as "surely background" when the box is the whole photo.
+MARGIN = 0.04
+# A box inside a photo is widened by this share of its sides so that GrabCut sees
+# background around it to learn from.
+CONTEXT = 0.1
+# The mask is widened by this share of the longer side to keep the coat's edge.
+DILATE = 0.03
+# Below this share of the box, the cut is not trusted and the whole box is used.
+MIN_FOREGROUND = 0.08
+
+ImageSource = np.ndarray | str | Path | bytes
+
+
+def foreground_mask(image: ImageSource, box: Box | None = None) -> np.ndarray | None:
+    """Return a uint8 mask (255 = animal) covering the box, at a reduced size, or None.
+
+    None means "use the whole box": the image is grey, too small, or the cut found
+    too little to trust.
+    """
+    loaded = _load_rgb(image)
+    if loaded is None:
+        return None
+    rgb, factor = loaded
+    height, width = rgb.shape[:2]
+    # The box in the pixels of the (possibly reduced) decode.
+    x, y, w, h = (
+        tuple(v / factor for v in box)
+        if box is not None
+        else (0.0, 0.0, float(width), float(height))
+    )
+    if w < 8 or h < 8:
+        return None
+    whole = box is None or (w >= 0.98 * width and h >= 0.98 * height)
+    if whole:
+        left, top, right, bottom = 0.0, 0.0, float(width), float(height)
+    else:
+        left, top = max(0.0, x - CONTEXT * w), max(0.0, y - CONTEXT * h)
+        right, bottom = (
+            min(float(width), x + w + CONTEXT * w),
+            min(float(height), y + h + CONTEXT * h),
+        )
+    region = rgb[int(top) : int(np.ceil(bottom)), int(left) : int(np.ceil(right))]
+    if region.size == 0 or _is_grey(region):
+        return None
+    scale = min(1.0, FOREGROUND_SIDE / max(region.shape[:2]))
+    small = cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    sh, sw = small.shape[:2]
+    if whole:
+        rect = (
+            max(1, int(sw * MARGIN)),
+            max(1, int(sh * MARGIN)),
+            max(2, int(sw * (1 - 2 * MARGIN))),
+            max(2, int(sh * (1 - 2 * MARGIN))),
+        )
+    else:
+        rx, ry = int((x - left) * scale), int((y - top) * scale)
+        rect = (
+            max(1, rx),
+            max(1, ry),
+            max(2, min(sw - max(1, rx) - 1, int(w * scale))),
+            max(2, min(sh - max(1, ry) - 1, int(h * scale))),
+        )
+    mask = np.zeros((sh, sw), np.uint8)
+    background, foreground = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    try:
+        cv2.grabCut(
+            np.ascontiguousarray(small[:, :, ::-1]),
+            mask,
+            rect,
+            background,
+            foreground,
+            ITERATIONS,
+            cv2.GC_INIT_WITH_RECT,
+        )
+    except cv2.error:
+        return None
+    animal = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8) * 255
+    # Back to the box alone: the context around a box is not part of the query.
+    bx0, by0 = round((x - left) * scale), round((y - top) * scale)
+    bx1, by1 = round((x + w - left) * scale), round((y + h - top) * scale)
+    animal = animal[max(0, by0) : max(by0 + 1, by1), max(0, bx0) : max(bx0 + 1, bx1)]
+    if animal.size == 0 or float((animal > 0).mean()) < MIN_FOREGROUND:
+        return None
+    radius = max(1, int(DILATE * max(animal.shape)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.dilate(animal, kernel)
+
+
+def _load_rgb(image: ImageSource) -> tuple[np.ndarray, float] | None:
+    """Return the image as an RGB array and its reduction from the original's pixels.
+
+    A JPEG is decoded at a reduced scale: a copy of FOREGROUND_SIDE pixels needs little.
+    """
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[2] < 3:
+            return None
+        return np.ascontiguousarray(image[:, :, :3]), 1.0
+    with Image.open(io.BytesIO(image) if isinstance(image, bytes) else image) as pil:
+        if pil.mode in ("L", "1", "I", "I;16", "F"):
+            return None
+        width = pil.size[0]
+        pil.draft("RGB", (max(1, pil.size[0] // 4), max(1, pil.size[1] // 4)))
+        factor = width / pil.size[0]
+        return np.asarray(pil.convert("RGB")), factor
+
+
+def _is_grey(region: np.ndarray) -> bool:
+    """Tell an infrared (grey) photo saved as RGB: GrabCut's colour models need colour."""
+    sample = region[:: max(1, region.shape[0] // 64), :: max(1, region.shape[1] // 64)].astype(
+        np.int16
+    )
+    spread = np.abs(sample[:, :, 0] - sample[:, :, 1]) + np.abs(sample[:, :, 1] - sample[:, :, 2])
+    return float(spread.mean()) < 3.0
