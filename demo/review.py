@@ -1,6 +1,6 @@
 """Review work for the demo landscape: new photo events with boxes waiting for a scientist.
 
-The demo (traps/demo.py) fills the catalogue with confirmed sightings; this adds a
+The demo (demo/landscape.py) fills the catalogue with confirmed sightings; this adds a
 few events after them in which the matcher has ranked candidates, so that the review
 page has something to show: a known cat, a mother with her kitten, a newcomer and a
 blank event.
@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from PIL import Image
 
+from demo.landscape import PHOTO_SIZE, SEED, _cats, _exif_jpeg
 from leopards.models import Flank, Sighting
-from traps.demo import PHOTO_SIZE, SEED, _cats, _exif_jpeg
 from traps.models import Deployment, Photo, Station
 from traps.services import photo_receive
 
