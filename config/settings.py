@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "traps.security",
     "leopards",
     "census",
+    "demo",
 ]
 
 MIDDLEWARE = [

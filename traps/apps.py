@@ -5,8 +5,9 @@ from django.utils.translation import gettext_lazy as _
 
 def _ensure_roles(sender: AppConfig, **kwargs) -> None:
     # Django creates each app's permissions in that app's post_migrate, so the
-    # groups are filled once the last installed app has had its turn.
-    if sender is list(apps.get_app_configs())[-1]:
+    # groups are filled once the last installed app with models has had its turn
+    # (apps without models, such as the demo builder, get no post_migrate).
+    if sender is [c for c in apps.get_app_configs() if c.models_module][-1]:
         from traps.roles import roles_ensure
 
         roles_ensure()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,6 +169,22 @@ def _scene(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     return scene
 
 
+# A demo or benchmark renders many photos of one coat at one station: both are pure
+# functions of their seeds, so they are drawn once per process (a few MB each).
+@functools.lru_cache(maxsize=64)
+def _coat(individual_seed: int, flank: str) -> np.ndarray:
+    coat = render_coat(individual_seed, flank, DEFAULT_COAT_SIZE)
+    coat.flags.writeable = False
+    return coat
+
+
+@functools.lru_cache(maxsize=4)
+def _station_scene(station: int, width: int, height: int) -> np.ndarray:
+    scene = _scene(_rng("station", station), width, height)
+    scene.flags.writeable = False
+    return scene
+
+
 @dataclass(frozen=True)
 class SyntheticPhoto:
     """A rendered photo (RGB uint8) and the animal's box (x, y, w, h) in pixels."""
@@ -199,7 +216,7 @@ def render_photo(
     width, height = image_size
     rng = _rng("photo", individual_seed, flank, photo_seed)
     coat_w, coat_h = DEFAULT_COAT_SIZE
-    coat = render_coat(individual_seed, flank, DEFAULT_COAT_SIZE).astype(np.float32)
+    coat = _coat(individual_seed, flank).astype(np.float32)
     mask = _body_mask(coat_w, coat_h, flank)
     # A generator of its own, so that fur=0 draws exactly the numbers it always drew.
     fur_rng = _rng("fur", individual_seed, flank, photo_seed) if fur > 0 else None
@@ -246,7 +263,7 @@ def render_photo(
     homography = cv2.getPerspectiveTransform(src, dst + centre)
 
     station = rng.integers(1 << 30) if station_seed is None else station_seed
-    scene = _scene(_rng("station", station), width, height)
+    scene = _station_scene(int(station), width, height).copy()
     if revisit > 0:
         scene = _revisited(scene, _rng("revisit", individual_seed, flank, photo_seed), revisit)
     scene *= rng.uniform(0.8, 1.15)

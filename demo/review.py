@@ -1,30 +1,32 @@
 """Review work for the demo landscape: new photo events with boxes waiting for a scientist.
 
-The demo (traps/demo.py) fills the catalogue with confirmed sightings; this adds a
+The demo (demo/landscape.py) fills the catalogue with confirmed sightings; this adds a
 few events after them in which the matcher has ranked candidates, so that the review
 page has something to show: a known cat, a mother with her kitten, a newcomer and a
 blank event.
 """
 
 import io
-import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Count
 from PIL import Image
 
-from leopards.models import Flank, Sighting
-from traps.demo import PHOTO_SIZE, SEED, _cats, _exif_jpeg
+from demo.landscape import individual_seed
+from demo.photos import PHOTO_SIZE, exif_jpeg
+from leopards.models import Flank, Leopard, Sighting
 from traps.models import Deployment, Photo, Station
 from traps.services import photo_receive
 
-# (individual codes or None for a newcomer, flank, photos in the event)
-SCENES: list[tuple[list[str | None], str, int]] = [
-    (["LEO-101F"], Flank.LEFT, 2),
-    (["LEO-103F"], Flank.RIGHT, 1),
+# (which known cats by rank of how often they were seen, or None for a newcomer; flank;
+# photos in the event)
+SCENES: list[tuple[list[int | None], str, int]] = [
+    ([0], Flank.LEFT, 2),
+    ([1], Flank.RIGHT, 1),
     ([None], Flank.LEFT, 1),
-    (["LEO-105F"], Flank.LEFT, 2),
+    ([2], Flank.LEFT, 2),
     ([], Flank.UNKNOWN, 1),
 ]
 NEWCOMER_SEED = 97
@@ -34,7 +36,17 @@ def review_demo_build(*, log: Callable[[str], None] = print) -> int:
     """Add the demo's review events (idempotent: a second run adds nothing); return sightings."""
     from leopards.services import matching
 
-    seeds = {cat.code: index + 1 for index, cat in enumerate(_cats(random.Random(SEED)))}
+    # The park's most photographed cats come back.
+    regulars = list(
+        Leopard.objects.filter(
+            sightings__photo__deployment__station__park__code="lotl",
+            sightings__status=Sighting.Status.CONFIRMED,
+        )
+        .annotate(seen=Count("sightings"))
+        .order_by("-seen", "code")
+        .values_list("code", flat=True)[:3]
+    )
+    seeds = {rank: individual_seed(code) for rank, code in enumerate(regulars)}
     station = Station.objects.filter(park__code="lotl").order_by("code").first()
     if station is None:
         log("  no demo park: run seed_demo first")
@@ -73,7 +85,7 @@ def _photo(deployment, name, when, codes, flank, seeds, photo_seed) -> list[int]
     else:
         rendered = [
             render_photo(
-                seeds.get(code, NEWCOMER_SEED) if code else NEWCOMER_SEED,
+                seeds.get(code, NEWCOMER_SEED) if code is not None else NEWCOMER_SEED,
                 flank,
                 500 + photo_seed,
                 image_size=PHOTO_SIZE,
@@ -84,7 +96,7 @@ def _photo(deployment, name, when, codes, flank, seeds, photo_seed) -> list[int]
         image = Image.fromarray(rendered[0].image)
         boxes = [r.bbox for r in rendered]
     local = when.astimezone(deployment.station.park.tzinfo).replace(tzinfo=None)
-    data = _exif_jpeg(image, local, deployment.camera_serial)
+    data = exif_jpeg(image, local, deployment.camera_serial)
     with transaction.atomic():
         photo = photo_receive(
             deployment=deployment, fileobj=io.BytesIO(data), original_name=name

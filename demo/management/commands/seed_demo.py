@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from traps.demo import DEMO_PASSWORD, DEMO_USERS, DemoBuilder
+from demo.landscape import DEMO_PASSWORD, DEMO_USERS, DemoBuilder
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from leopards.review_demo import review_demo_build
+from demo.review import review_demo_build
 
 
 class Command(BaseCommand):

@@ -1,10 +1,15 @@
-"""The demo landscape is believable and building it twice changes nothing."""
+"""The demo landscape is believable, its estimates match its truth, and building it twice
+changes nothing."""
 
 import io
 
 import pytest
 from django.core.management import call_command
 
+from census.dashboard import park_survival
+from census.models import DensityRun
+from census.selectors import latest_density
+from demo.landscape import PARKS, SURVEY
 from leopards.models import Leopard, MatchIndexEntry, Sighting
 from traps.models import Deployment, Event, Park, Photo, Station
 
@@ -14,7 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _counts() -> dict[str, int]:
     return {
         model.__name__: model.objects.count()
-        for model in (Park, Station, Deployment, Leopard, Photo, Event, Sighting)
+        for model in (Park, Station, Deployment, Leopard, Photo, Event, Sighting, DensityRun)
     }
 
 
@@ -23,7 +28,7 @@ def test_seed_demo_builds_the_landscape_and_a_second_run_changes_nothing():
     first = _counts()
     assert first["Park"] == 3
     assert 55 <= first["Station"] <= 65
-    assert 35 <= first["Leopard"] <= 45
+    assert 45 <= first["Leopard"] <= 70
     assert first["Photo"] > 200
     assert Photo.objects.exclude(status=Photo.Status.PROCESSED).count() == 0
     assert Leopard.objects.filter(mother__isnull=False).count() >= 10
@@ -46,6 +51,18 @@ def test_seed_demo_builds_the_landscape_and_a_second_run_changes_nothing():
     # Photo names do not give the answer away on the review page.
     names = " ".join(Photo.objects.values_list("original_name", flat=True))
     assert not [code for code in Leopard.objects.values_list("code", flat=True) if code in names]
+
+    # Every park's dashboard shows a density fitted on the survey year and a survival,
+    # and the simulated truth lies in their intervals.
+    for spec in PARKS:
+        park = Park.objects.get(code=spec.code)
+        run = latest_density(park)
+        assert run is not None, spec.code
+        assert (run.start, run.end) == SURVEY
+        assert run.lcl_per_100km2 < spec.truth.density_per_100km2 < run.ucl_per_100km2
+        assert not run.result["warnings"], run.result["warnings"]
+        survival = park_survival(park, SURVEY[1].year + 1)
+        assert survival["phi"]["lcl"] < spec.truth.phi < survival["phi"]["ucl"], spec.code
 
     call_command("seed_demo", stdout=io.StringIO())
     assert _counts() == first
