@@ -18,6 +18,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from PIL import ExifTags, Image
 
+from accounts.roles import Role
 from leopards.models import AgeClass, Flank, Leopard, Sex, Sighting, age_class_at
 from traps.models import (
     Deployment,
@@ -26,7 +27,6 @@ from traps.models import (
     Park,
     ParkMembership,
     Photo,
-    Role,
     Station,
 )
 from traps.services import photo_receive
