@@ -63,10 +63,10 @@ def main() -> None:
     from django.core.management import call_command
     from django.db.models import Max
 
+    from accounts.roles import Role, roles_ensure
+    from accounts.services import api_token_create
     from tests.factories import DeploymentFactory, ParkFactory, UserFactory
-    from traps.models import Photo, Role
-    from traps.roles import roles_ensure
-    from traps.security.services import api_token_create
+    from traps.models import Photo
 
     call_command("migrate", verbosity=0)
     roles_ensure()

@@ -294,12 +294,12 @@ def main() -> None:
     from django.core.management import call_command
     from django.test import Client
 
+    from accounts.roles import Role, roles_ensure
     from census import periods
     from census.models import CensusResult
     from census.selectors import census_counts, census_effort, individuals_by_period
     from census.services import census_rebuild
-    from traps.models import Park, ParkMembership, Photo, Role
-    from traps.roles import roles_ensure
+    from traps.models import Park, ParkMembership, Photo
 
     call_command("migrate", verbosity=0)
     roles_ensure()

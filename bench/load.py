@@ -114,10 +114,11 @@ def main() -> None:
     from django.db import connections
     from django.db.models import Count, Max
 
+    from accounts.roles import Role
+    from accounts.services import api_token_create
     from tests.factories import DeploymentFactory, UserFactory
-    from traps.models import Park, Photo, Role, Station
+    from traps.models import Park, Photo, Station
     from traps.photo_store import photo_store_check
-    from traps.security.services import api_token_create
 
     print("migrating, collecting static files, building the demo landscape ...", flush=True)
     call_command("migrate", verbosity=0)

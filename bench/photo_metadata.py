@@ -24,7 +24,7 @@ from PIL import Image, PngImagePlugin
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from traps.security import exif
+from accounts import exif
 
 XMP = (
     b"http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta><rdf:Description "

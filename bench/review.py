@@ -239,9 +239,9 @@ def main() -> None:
     from django.test import Client
     from django.urls import reverse
 
+    from accounts.roles import Role, roles_ensure
     from leopards.models import Leopard, Sighting
-    from traps.models import Event, Park, ParkMembership, Photo, Role
-    from traps.roles import roles_ensure
+    from traps.models import Event, Park, ParkMembership, Photo
 
     call_command("migrate", verbosity=0)
     roles_ensure()

@@ -320,9 +320,9 @@ def main() -> None:
     tmp, env = fresh_stack(DB_NAME, REDIS, "upload-bench-")
     from django.core.management import call_command
 
+    from accounts.roles import Role, roles_ensure
     from tests.factories import DeploymentFactory, ParkFactory, UserFactory
-    from traps.models import Photo, Role
-    from traps.roles import roles_ensure
+    from traps.models import Photo
 
     call_command("migrate", verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)

@@ -21,6 +21,7 @@ from django.db.models import Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from accounts.privacy import generalise
 from census import estimate_text, periods
 from census.models import CensusResult
 from census.periods import Period
@@ -35,7 +36,6 @@ from census.selectors import (
 from census.survival import cjs
 from leopards.models import AgeClass, Sex
 from traps.models import Park, Station
-from traps.privacy import generalise
 from traps.selectors import parks_for_user
 
 # At most this long a cached year page outlives what it was computed from; the key

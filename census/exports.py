@@ -3,10 +3,10 @@
 from dataclasses import dataclass
 from datetime import date
 
+from accounts.privacy import generalise
 from census import secr
 from census.selectors import registry_capture_histories, survey_usage
 from traps.models import Park, Station
-from traps.privacy import generalise
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ def secr_export(
     """Build secr's capture and trap files for a park and survey.
 
     `exact` says whether the caller may have exact station coordinates
-    (traps.privacy); otherwise the stations sit at the centres of their 0.1 degree
+    (accounts.privacy); otherwise the stations sit at the centres of their 0.1 degree
     cells, which the header states, and which is too coarse for a spatial model.
     """
     histories = registry_capture_histories(

@@ -48,13 +48,13 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, ExtractYear, Lag, TruncDate
 from django.utils import timezone
 
+from accounts import roles
+from accounts.roles import has_permission
 from census import effort, periods
 from census.models import CensusResult, DensityRun
 from census.periods import Period
 from leopards.models import AgeClass, Flank, Sighting, age_class_at
-from traps import roles
 from traps.models import Deployment, MalfunctionPeriod, Park, Station
-from traps.roles import has_permission
 from traps.selectors import parks_for_user
 
 CONFIRMED = Sighting.Status.CONFIRMED

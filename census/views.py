@@ -15,6 +15,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts import roles
+from accounts.models import LocationAccessLog
+from accounts.privacy import can_see_exact
+from accounts.roles import has_permission
+from accounts.services import location_access_log
 from census import estimate_text, exports, periods
 from census.abundance import MODELS, estimate
 from census.dashboard import (
@@ -29,12 +34,7 @@ from census.forms import DensityRunForm, PeriodForm, SurveyForm, default_survey
 from census.models import DensityRun
 from census.selectors import latest_density, latest_sighting_day, registry_capture_histories
 from census.services import density_run_request
-from traps import roles
 from traps.models import Park
-from traps.privacy import can_see_exact
-from traps.roles import has_permission
-from traps.security.models import LocationAccessLog
-from traps.security.services import location_access_log
 from traps.spreadsheets import csv_text
 
 CSV_TABLES = ("periods", "stations", "individuals")

@@ -60,9 +60,9 @@ INSTALLED_APPS = [
     "simple_history",
     "axes",
     "csp",
+    "accounts",
     "traps",
     "traps.exchange",
-    "traps.security",
     "leopards",
     "census",
     "demo",
@@ -77,7 +77,7 @@ MIDDLEWARE = [
     # A lost database connection is a 503 with Retry-After, not a 500, wherever it
     # is lost: outside the session and authentication middleware, which read the
     # database before any view runs.
-    "traps.security.middleware.DatabaseUnavailableMiddleware",
+    "accounts.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -155,7 +155,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 AUTHENTICATION_BACKENDS = [
     # First: refuses a user name and address locked out after repeated failures.
-    "traps.security.backends.LoginThrottleBackend",
+    "accounts.backends.LoginThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Guessing passwords: 5 failures of one user name from one address lock that
@@ -164,14 +164,14 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "traps.security.views.locked_out"
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 # Production runs behind a TLS proxy (TRUSTED_PROXY_COUNT of them in a row),
 # each of which appends the address it saw to X-Forwarded-For; without a proxy
 # that header is the client's own word and is ignored. One function reads the
 # client's address for the login throttle and the access logs.
 BEHIND_PROXY = env.bool("BEHIND_PROXY", default=not LOCAL_MODE)
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
-AXES_CLIENT_IP_CALLABLE = "traps.security.network.client_address"
+AXES_CLIENT_IP_CALLABLE = "accounts.network.client_address"
 
 # Time-limited API tokens for scripts (Authorization: Token <key>).
 API_TOKEN_DEFAULT_DAYS = env.int("API_TOKEN_DEFAULT_DAYS", default=30)
@@ -297,7 +297,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # First, so that an API call without credentials gets 401 with
         # WWW-Authenticate: Token rather than 403.
-        "traps.security.authentication.ExpiringTokenAuthentication",
+        "accounts.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

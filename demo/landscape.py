@@ -28,6 +28,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
+from accounts.roles import Role
 from census import effort, secr
 from census.density.mask import buffer_mask
 from census.density.registry import boundary_polygons
@@ -49,7 +50,6 @@ from traps.models import (
     Park,
     ParkMembership,
     Photo,
-    Role,
     Station,
 )
 from traps.services import photo_receive

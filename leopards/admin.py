@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.admin import HistoryAdmin
 from leopards.models import (
     CatalogueChange,
     Leopard,
@@ -102,3 +103,7 @@ class SecondOpinionAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     list_select_related = ["sighting__photo", "sighting__leopard", "first_by", "second_by"]
     raw_id_fields = ["sighting", "first_leopard", "second_leopard"]
+
+
+for model in (Leopard, Sighting):
+    admin.site.register(model.history.model, HistoryAdmin)

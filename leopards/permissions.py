@@ -2,8 +2,8 @@
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-from traps import roles
-from traps.roles import has_permission
+from accounts import roles
+from accounts.roles import has_permission
 
 
 def can_review(user: AbstractBaseUser | AnonymousUser) -> bool:

@@ -4,9 +4,9 @@ import os
 
 import pytest
 
+from accounts.roles import Role
 from config.celery import app as celery_app
 from tests.factories import ParkFactory, UserFactory
-from traps.models import Role
 
 IN_CI = os.environ.get("CI") == "true"
 

@@ -4,8 +4,8 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from accounts.roles import Role
 from tests.factories import UserFactory
-from traps.models import Role
 
 HEADINGS = {
     404: {"en": "Page not found", "ru": "Страница не найдена", "zh-hans": "找不到页面"},

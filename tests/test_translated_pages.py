@@ -7,10 +7,10 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
+from accounts.roles import Role
 from leopards.services import catalogue_edits
 from tests.factories import UserFactory
 from tests.leopards.reviewkit import known_leopard
-from traps.models import Role
 
 
 def in_language(client, code: str):

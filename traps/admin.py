@@ -3,6 +3,7 @@ from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.admin import HistoryAdmin
 from traps.models import (
     Deployment,
     Event,
@@ -104,3 +105,7 @@ class PhotoAdmin(admin.ModelAdmin):
         "uploaded_at",
         "updated_at",
     ]
+
+
+for model in (Park, ParkMembership, Station, Deployment):
+    admin.site.register(model.history.model, HistoryAdmin)

@@ -17,12 +17,12 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.roles import can_correct_deployments, can_upload
 from config.json_input import CheckedJSONParser
 from traps import images, selectors, services
 from traps.api_catalogue import READ_ERRORS, WRITE_ERRORS, require_field_rights
 from traps.filters import DeploymentFilter, PhotoFilter
 from traps.models import Deployment
-from traps.roles import can_correct_deployments, can_upload
 from traps.serializers import (
     BriefHashLookupResultSerializer,
     DeploymentSerializer,

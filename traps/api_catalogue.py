@@ -11,12 +11,13 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from traps import roles, selectors, services
+from accounts import roles
+from accounts.models import LocationAccessLog
+from accounts.roles import has_permission
+from accounts.services import location_access_log
+from traps import selectors, services
 from traps.filters import EventFilter, StationFilter
 from traps.models import Event, Park, Station
-from traps.roles import has_permission
-from traps.security.models import LocationAccessLog
-from traps.security.services import location_access_log
 from traps.serializers import (
     ErrorSerializer,
     EventSerializer,

@@ -6,9 +6,8 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext, pgettext_lazy
 
-from traps import roles
-from traps.models import Role
-from traps.roles import has_permission, user_roles
+from accounts import roles
+from accounts.roles import Role, has_permission, user_roles
 
 # (url name, label, the permission of the role table its page needs). The first pages
 # are a role's daily work; the last ones (SECONDARY) go under "More" when a role has

@@ -26,15 +26,6 @@ class Country(models.TextChoices):
     NORTH_KOREA = "KP", _("North Korea")
 
 
-class Role(models.TextChoices):
-    """The four kinds of user; each is a Django group of the same name."""
-
-    RANGER = "ranger", _("Ranger")
-    SCIENTIST = "scientist", _("Scientist")
-    MANAGER = "manager", _("Manager")
-    ADMIN = "admin", _("Admin")
-
-
 class Park(models.Model):
     code = models.SlugField(_("code"), max_length=20, unique=True)
     name = models.CharField(_("name"), max_length=200)
@@ -55,6 +46,7 @@ class Park(models.Model):
         related_name="parks",
         verbose_name=_("members"),
     )
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
@@ -80,6 +72,7 @@ class ParkMembership(models.Model):
     )
     park = models.ForeignKey(Park, on_delete=models.CASCADE, related_name="memberships")
     created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("park membership")

@@ -8,9 +8,9 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from traps import roles
+from accounts import roles
+from accounts.roles import has_permission
 from traps.models import Deployment, Event, Park, Photo, Station
-from traps.roles import has_permission
 
 
 def parks_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Park]:

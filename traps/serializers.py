@@ -10,9 +10,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.privacy import Coordinates, coordinates_for, no_finer_than_stored
 from traps import selectors
 from traps.models import Deployment, Event, Park, Photo, Station
-from traps.privacy import Coordinates, coordinates_for, no_finer_than_stored
 
 
 class DeploymentSerializer(serializers.ModelSerializer):

@@ -19,13 +19,13 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
+from accounts import exif
+from accounts.models import LocationAccessLog
+from accounts.privacy import can_see_exact
+from accounts.roles import can_correct_deployments, can_upload
+from accounts.services import location_access_log
 from traps import selectors, services
 from traps.forms import ClockOffsetForm, DeploymentFilterForm, format_offset
-from traps.privacy import can_see_exact
-from traps.roles import can_correct_deployments, can_upload
-from traps.security import exif
-from traps.security.models import LocationAccessLog
-from traps.security.services import location_access_log
 from traps.selectors import park_overview
 
 DEPLOYMENTS_PER_PAGE = 50

@@ -20,6 +20,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from accounts.privacy import generalise
 from leopards.models import (
     AgeClass,
     CatalogueChange,
@@ -30,7 +31,6 @@ from leopards.models import (
     Sighting,
 )
 from traps.models import Park
-from traps.privacy import generalise
 from traps.selectors import parks_for_user
 
 CONFIRMED = Sighting.Status.CONFIRMED

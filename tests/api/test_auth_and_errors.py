@@ -2,8 +2,8 @@
 
 import pytest
 
+from accounts.services import api_token_create
 from tests.factories import DeploymentFactory, StationFactory
-from traps.security.services import api_token_create
 
 pytestmark = pytest.mark.django_db
 

@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
+from accounts.models import LocationAccessLog
 from tests.factories import StationFactory
-from traps.security.models import LocationAccessLog
 
 pytestmark = pytest.mark.django_db
 

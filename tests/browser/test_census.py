@@ -4,10 +4,10 @@ from datetime import date
 
 import pytest
 
+from accounts.roles import Role
 from census.services import census_rebuild
 from tests.census.helpers import cat, local, sight, station_running
 from tests.factories import UserFactory
-from traps.models import Role
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

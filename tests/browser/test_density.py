@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from accounts.roles import Role
 from tests.census.helpers import grid_park, simulated_survey
 from tests.factories import UserFactory
-from traps.models import Role
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
+from accounts.roles import Role
 from tests.conftest import browser_login
 from tests.factories import DeploymentFactory, PhotoFactory, SightingFactory, UserFactory
 from tests.leopards.reviewkit import START, known_leopard, make_event, station_in
-from traps.models import Role
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -9,11 +9,11 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from playwright.sync_api import expect
 
+from accounts.privacy import generalise
 from leopards.models import Leopard, MatchCandidate, Sighting
 from tests.conftest import browser_login
 from tests.factories import jpeg_bytes
 from tests.leopards.reviewkit import known_leopard, make_event
-from traps.privacy import generalise
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

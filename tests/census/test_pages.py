@@ -11,10 +11,11 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
+from accounts.roles import Role
 from census.services import census_rebuild
 from tests.census.helpers import cat, local, sight, station_running
 from tests.factories import UserFactory
-from traps.models import Role, Station
+from traps.models import Station
 
 pytestmark = pytest.mark.django_db
 

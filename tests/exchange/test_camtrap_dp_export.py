@@ -181,8 +181,8 @@ def test_a_station_imported_generalised_keeps_its_precision_in_an_exact_export(
 ):
     from decimal import Decimal
 
+    from accounts.models import LocationAccessLog
     from traps.models import Station
-    from traps.security.models import LocationAccessLog
 
     build_registry(park)
     # ST-002 came from a package whose coordinates were cell centres.

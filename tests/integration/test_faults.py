@@ -226,8 +226,8 @@ def _manage(env: dict, *args: str) -> str:
 SETUP = """
 from datetime import datetime, UTC
 from tests.factories import DeploymentFactory, ParkFactory, UserFactory
-from traps.models import Role
-from traps.security.services import api_token_create
+from accounts.roles import Role
+from accounts.services import api_token_create
 park = ParkFactory(code="faults")
 user = UserFactory(username="faults-ranger", role=Role.RANGER, parks=[park])
 deployment = DeploymentFactory(station__park=park, start=datetime(2024, 1, 1, tzinfo=UTC), end=None)

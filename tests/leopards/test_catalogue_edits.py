@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from accounts.roles import Role
 from leopards.models import CatalogueChange, Flank, Leopard, LeopardAlias, Sex, Sighting
 from leopards.services import catalogue_edits
 from leopards.services.errors import ReviewError, StaleVersion
@@ -15,7 +16,6 @@ from tests.factories import (
     UserFactory,
 )
 from tests.leopards.reviewkit import START, known_leopard, station_in
-from traps.models import Role
 
 
 def sightings_of(leopard: Leopard, park, n: int, flank: str = Flank.LEFT) -> list[Sighting]:

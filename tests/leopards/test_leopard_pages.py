@@ -5,6 +5,7 @@ from datetime import date, timedelta
 import pytest
 from django.urls import reverse
 
+from accounts.roles import Role
 from leopards.models import CatalogueChange, Leopard, LeopardAlias, Sighting
 from leopards.services import catalogue_edits
 from tests.factories import (
@@ -15,7 +16,6 @@ from tests.factories import (
     UserFactory,
 )
 from tests.leopards.reviewkit import START, known_leopard, station_in
-from traps.models import Role
 
 
 def list_url(**params: str) -> str:

@@ -12,12 +12,12 @@ from django.urls import reverse
 from django.utils import translation
 from rest_framework.test import APIClient
 
+from accounts.roles import Role
 from leopards.models import CatalogueChange, EventReview, SecondOpinion
 from leopards.services import catalogue_edits, identification, review, second_opinion
 from tests.factories import LeopardFactory, UserFactory
 from tests.leopards.reviewkit import known_leopard, make_event
 from tests.leopards.test_catalogue_edits import paired_photos
-from traps.models import Role
 
 migration = importlib.import_module("leopards.migrations.0006_message_codes_from_text")
 

@@ -3,10 +3,11 @@
 import pytest
 from rest_framework.test import APIClient
 
+from accounts.roles import Role
 from leopards.models import CatalogueChange, Leopard, MatchCandidate, SecondOpinion, Sighting
 from tests.factories import UserFactory
 from tests.leopards.reviewkit import known_leopard, make_event
-from traps.models import Event, Role
+from traps.models import Event
 
 
 @pytest.fixture

@@ -6,12 +6,12 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
+from accounts.roles import Role
 from leopards.models import Leopard, Sighting
 from leopards.services import catalogue_edits, identification
 from leopards.services.errors import ReviewError
 from tests.factories import UserFactory
 from tests.leopards.reviewkit import START, known_leopard, make_event
-from traps.models import Role
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

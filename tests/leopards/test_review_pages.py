@@ -5,11 +5,12 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
+from accounts.roles import Role
 from leopards.models import CatalogueChange, EventReview, MatchCandidate, Sighting
 from leopards.services import review
 from tests.factories import UserFactory
 from tests.leopards.reviewkit import START, known_leopard, make_event, station_in
-from traps.models import Event, Role
+from traps.models import Event
 
 
 def queue_url(**params: str) -> str:

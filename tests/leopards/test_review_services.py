@@ -6,6 +6,7 @@ from unittest.mock import Mock
 import pytest
 from django.utils import timezone
 
+from accounts.roles import Role
 from census.models import CensusStale
 from leopards.models import (
     AgeClass,
@@ -22,7 +23,7 @@ from leopards.services import identification, review
 from leopards.services.errors import EventClaimed, ReviewError, StaleVersion
 from tests.factories import UserFactory
 from tests.leopards.reviewkit import known_leopard, make_event
-from traps.models import Event, Role
+from traps.models import Event
 
 
 @pytest.fixture

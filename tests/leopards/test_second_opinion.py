@@ -2,13 +2,14 @@
 
 import pytest
 
+from accounts.roles import Role
 from leopards.models import CatalogueChange, EventReview, SecondOpinion
 from leopards.selectors.second_opinion import agreement_rates
 from leopards.services import identification, review, second_opinion
 from leopards.services.errors import ReviewError
 from tests.factories import UserFactory
 from tests.leopards.reviewkit import known_leopard, make_event
-from traps.models import Event, Role
+from traps.models import Event
 
 
 @pytest.fixture

@@ -3,11 +3,11 @@
 import pytest
 from django.urls import reverse
 
+from accounts.roles import Role
 from leopards.models import SecondOpinion
 from leopards.services import identification
 from tests.factories import UserFactory
 from tests.leopards.reviewkit import known_leopard, make_event
-from traps.models import Role
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
+from accounts.models import ApiToken
+from accounts.services import api_token_create
 from tests.factories import DeploymentFactory, jpeg_bytes
-from traps.security.models import ApiToken
-from traps.security.services import api_token_create
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +37,7 @@ def test_five_wrong_passwords_lock_the_user_name_with_a_clear_message(client, ra
 
 
 def test_lockout_ends_after_the_cool_off(client, ranger, time_machine):
-    time_machine.move_to("2025-01-01 08:00:00+00:00")
+    time_machine.move_to("2025-01-01 08:00:00+00:00", tick=False)
     _fail(client, "alice", settings.AXES_FAILURE_LIMIT - 1)
     client.post(LOGIN, {"username": "alice", "password": "wrong-guess-123"})
     time_machine.move_to("2025-01-01 08:16:00+00:00")
@@ -141,7 +141,7 @@ def test_the_command_prints_a_key_that_works(client, ranger, capsys):
 def test_admin_creates_a_token_and_sees_its_key_once(client, registry_admin, ranger):
     client.force_login(registry_admin)
     response = client.post(
-        "/admin/security/apitoken/add/",
+        "/admin/accounts/apitoken/add/",
         {"user": ranger.pk, "name": "sync", "days": 10},
         follow=True,
     )
@@ -150,5 +150,5 @@ def test_admin_creates_a_token_and_sees_its_key_once(client, registry_admin, ran
     messages = [str(m) for m in response.context["messages"]]
     key = messages[0].rsplit(" ", 1)[-1]
     assert key.startswith(token.prefix)
-    assert client.get(f"/admin/security/apitoken/{token.pk}/change/").status_code == 200
-    assert key not in client.get(f"/admin/security/apitoken/{token.pk}/change/").content.decode()
+    assert client.get(f"/admin/accounts/apitoken/{token.pk}/change/").status_code == 200
+    assert key not in client.get(f"/admin/accounts/apitoken/{token.pk}/change/").content.decode()

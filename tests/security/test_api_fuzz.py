@@ -25,6 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from accounts.services import api_token_create
 from leopards.models import CatalogueChange, Sighting
 from leopards.services.catalogue_edits import leopard_update
 from tests.factories import (
@@ -36,7 +37,6 @@ from tests.factories import (
 )
 from tests.security.images import jpeg_with_gps
 from traps.models import Event
-from traps.security.services import api_token_create
 
 pytestmark = pytest.mark.django_db
 

@@ -3,9 +3,10 @@
 import pytest
 from django.contrib.auth.models import Group, User
 
+from accounts.roles import Role
 from leopards.models import Sighting
 from tests.factories import DeploymentFactory, LeopardFactory, SightingFactory
-from traps.models import Deployment, Park, ParkMembership, Role
+from traps.models import Deployment, Park, ParkMembership
 
 pytestmark = pytest.mark.django_db
 
@@ -106,5 +107,5 @@ def test_reverting_through_the_history_is_switched_off(client, registry_admin, p
 
 def test_managers_cannot_read_the_history(client, manager):
     client.force_login(manager)
-    response = client.get("/admin/security/historicaluser/")
+    response = client.get("/admin/accounts/historicaluser/")
     assert response.status_code in (302, 403)

@@ -16,6 +16,7 @@ from django.urls import reverse
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 
+from accounts.roles import Role
 from leopards.models import CatalogueChange
 from leopards.services.catalogue_edits import leopard_update
 from leopards.services.second_opinion import second_opinion_request
@@ -27,7 +28,7 @@ from tests.factories import (
     StationFactory,
     UserFactory,
 )
-from traps.models import Event, Role
+from traps.models import Event
 
 pytestmark = pytest.mark.django_db
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from django.urls import reverse
 
+from accounts.roles import Role
 from leopards.models import CatalogueChange, Flank, Leopard
 from leopards.services import catalogue_edits
 from leopards.services.audit import change_record
@@ -21,7 +22,6 @@ from tests.factories import (
     UserFactory,
 )
 from tests.leopards.reviewkit import START, known_leopard, station_in
-from traps.models import Role
 
 pytestmark = pytest.mark.django_db
 

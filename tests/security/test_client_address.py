@@ -7,9 +7,9 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.test import RequestFactory
 
+from accounts.models import LocationAccessLog
+from accounts.network import client_address
 from tests.factories import StationFactory
-from traps.security.models import LocationAccessLog
-from traps.security.network import client_address
 
 pytestmark = pytest.mark.django_db
 

@@ -11,12 +11,12 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from accounts.roles import Role
 from leopards.models import CatalogueChange, EventReview, MatchCandidate, Sighting
 from leopards.services import identification
 from leopards.services import second_opinion as blind
 from tests.factories import UserFactory, jpeg_bytes
 from tests.leopards.reviewkit import known_leopard, make_event
-from traps.models import Role
 
 pytestmark = pytest.mark.django_db
 

@@ -10,14 +10,14 @@ import pytest
 from django.core.cache import cache
 from PIL import Image
 
+from accounts import exif
+from accounts.models import LocationAccessLog
+from accounts.roles import Role
 from census.services import census_rebuild
 from tests.census.helpers import cat, local, sight, station_running
 from tests.factories import DeploymentFactory, UserFactory
 from tests.security.images import LATITUDE, image_data, jpeg_with_gps
 from tests.traps.ingest import ingest
-from traps.models import Role
-from traps.security import exif
-from traps.security.models import LocationAccessLog
 
 pytestmark = pytest.mark.django_db
 
@@ -217,10 +217,10 @@ def test_admins_read_the_access_log_and_cannot_change_it(client, registry_admin,
     )
     log = LocationAccessLog.objects.get()
     client.force_login(registry_admin)
-    listing = client.get("/admin/security/locationaccesslog/")
+    listing = client.get("/admin/accounts/locationaccesslog/")
     assert listing.status_code == 200
     assert "sam" in listing.content.decode()
-    assert client.get(f"/admin/security/locationaccesslog/{log.pk}/delete/").status_code == 403
-    client.post(f"/admin/security/locationaccesslog/{log.pk}/change/", {"username": "x"})
+    assert client.get(f"/admin/accounts/locationaccesslog/{log.pk}/delete/").status_code == 403
+    client.post(f"/admin/accounts/locationaccesslog/{log.pk}/change/", {"username": "x"})
     log.refresh_from_db()
     assert log.username == "sam"

@@ -14,6 +14,8 @@ import piexif
 import pytest
 from PIL import Image, PngImagePlugin
 
+from accounts import exif
+from accounts.models import LocationAccessLog
 from tests.factories import DeploymentFactory, jpeg_bytes
 from tests.security.images import (
     LATITUDE_TEXTS,
@@ -27,8 +29,6 @@ from tests.security.images import (
     png_chunk,
 )
 from tests.traps.ingest import ingest
-from traps.security import exif
-from traps.security.models import LocationAccessLog
 
 pytestmark = pytest.mark.django_db
 

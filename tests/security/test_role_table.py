@@ -1,10 +1,10 @@
-"""README's role table is the code's: every check is made from traps.roles.PERMISSIONS."""
+"""README's role table is the code's: every check is made from accounts.roles.PERMISSIONS."""
 
 import re
 from pathlib import Path
 
-from traps import roles
-from traps.models import Role
+from accounts import roles
+from accounts.roles import Role
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -19,7 +19,7 @@ def _readme_table() -> str:
 def test_the_readme_table_is_the_codes_table():
     expected = roles.permissions_markdown()
     assert _readme_table() == expected, (
-        "README.md's role table differs from traps.roles.PERMISSIONS; paste this:\n" + expected
+        "README.md's role table differs from accounts.roles.PERMISSIONS; paste this:\n" + expected
     )
 
 
@@ -35,7 +35,7 @@ def test_every_permission_of_the_table_is_checked_somewhere():
     root = README.parent
     code = "\n".join(
         path.read_text(encoding="utf-8")
-        for folder in ("traps", "leopards", "census")
+        for folder in ("accounts", "traps", "leopards", "census")
         for path in (root / folder).rglob("*.py")
         if "migrations" not in path.parts and path.name != "roles.py"
     )

@@ -11,7 +11,7 @@ page or endpoint cannot ship without saying who may use it. For each rule:
 - every admin page sends both to the admin login;
 - each role of the park (and a member without a role) may use exactly the URLs
   whose permission in ROLE_PERMISSION its role holds in the role table
-  (traps.roles.PERMISSIONS, which is README's table): a refusal is a 403 or a
+  (accounts.roles.PERMISSIONS, which is README's table): a refusal is a 403 or a
   404, or for a page that is not about one object none of the park's markers.
 
 A confirmed sighting's crop is the documented exception: it shows only the coat,
@@ -33,13 +33,13 @@ from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 from PIL import Image
 
+from accounts import roles
+from accounts.roles import Role
 from census.models import CensusResult, DensityRun
 from leopards.models import CatalogueChange, Leopard, MatchCandidate, SecondOpinion, Sighting
 from tests.factories import DeploymentFactory, StationFactory, UserFactory, jpeg_bytes
 from tests.traps.ingest import ingest
-from traps import roles
 from traps.exchange.models import ExchangeJob, ImportRun, Observation, PartnerAlias
-from traps.models import Role
 
 pytestmark = pytest.mark.django_db
 
@@ -414,7 +414,7 @@ RULES: dict[str, Rule] = {
 }
 
 
-# The row of the role table (traps.roles.PERMISSIONS) each URL obeys; None: everyone's.
+# The row of the role table (accounts.roles.PERMISSIONS) each URL obeys; None: everyone's.
 ROLE_PERMISSION: dict[str, str | None] = {
     "home": roles.PARK_DATA,
     "login": None,

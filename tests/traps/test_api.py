@@ -6,11 +6,12 @@ from datetime import datetime
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from accounts.roles import Role
 from tests.factories import DeploymentFactory, PhotoFactory, UserFactory, jpeg_bytes
 from tests.traps.images import truncated_jpeg
 from tests.traps.ingest import ingest
 from traps.images import sha256_of
-from traps.models import Photo, Role
+from traps.models import Photo
 
 pytestmark = pytest.mark.django_db
 
@@ -256,7 +257,7 @@ def test_retry_endpoint_queues_a_failed_photo(client, ranger, deployment):
 
 
 def test_a_script_uploads_with_a_token(client, deployment, park):
-    from traps.security.services import api_token_create
+    from accounts.services import api_token_create
 
     user = UserFactory(username="script", role=Role.RANGER, parks=[park])
     _token, key = api_token_create(user=user, name="card script")

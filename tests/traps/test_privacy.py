@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from traps.privacy import EXACT_PRECISION, can_see_exact, coordinates_for, generalise
+from accounts.privacy import EXACT_PRECISION, can_see_exact, coordinates_for, generalise
 
 
 def test_generalise_returns_the_centre_of_the_tenth_degree_cell():

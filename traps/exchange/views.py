@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.privacy import can_see_exact
 from traps.exchange import jobs, selectors, services
 from traps.exchange.camtrap_dp.validation import PackageInvalid
 from traps.exchange.forms import (
@@ -19,7 +20,6 @@ from traps.exchange.forms import (
 )
 from traps.exchange.megadetector import megadetector_import, results_parse
 from traps.exchange.models import ExchangeJob, ImportRun
-from traps.privacy import can_see_exact
 
 MAX_RESULTS_BYTES = 200 * 1024 * 1024
 

@@ -17,14 +17,9 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from django.utils.text import slugify
 
-from leopards.models import Leopard, Sex, Sighting, Species
-from leopards.selectors.catalogue import leopards_for_user
-from traps.exchange import selectors
-from traps.exchange.camtrap_dp import mapping
-from traps.exchange.camtrap_dp.validation import PROFILE_URL, table_schema, table_schema_url
-from traps.exchange.models import ImportRun, Observation
-from traps.models import Deployment, Event, Park, Photo
-from traps.privacy import (
+from accounts import exif
+from accounts.models import LocationAccessLog
+from accounts.privacy import (
     EXACT_PRECISION,
     Coordinates,
     can_see_exact,
@@ -32,9 +27,14 @@ from traps.privacy import (
     generalise,
     no_finer_than_stored,
 )
-from traps.security import exif
-from traps.security.models import LocationAccessLog
-from traps.security.services import location_access_log
+from accounts.services import location_access_log
+from leopards.models import Leopard, Sex, Sighting, Species
+from leopards.selectors.catalogue import leopards_for_user
+from traps.exchange import selectors
+from traps.exchange.camtrap_dp import mapping
+from traps.exchange.camtrap_dp.validation import PROFILE_URL, table_schema, table_schema_url
+from traps.exchange.models import ImportRun, Observation
+from traps.models import Deployment, Event, Park, Photo
 from traps.spreadsheets import SpreadsheetDictWriter
 
 logger = logging.getLogger(__name__)

@@ -3,9 +3,18 @@
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, Permission
-from django.db import transaction
+from django.db import models, transaction
+from django.utils.translation import gettext_lazy as _
 
-from traps.models import Role
+
+class Role(models.TextChoices):
+    """The four kinds of user; each is a Django group of the same name."""
+
+    RANGER = "ranger", _("Ranger")
+    SCIENTIST = "scientist", _("Scientist")
+    MANAGER = "manager", _("Manager")
+    ADMIN = "admin", _("Admin")
+
 
 # Model permissions per role, as "app_label.codename". The admin role gets all.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -68,7 +77,7 @@ def roles_ensure() -> None:
                     p
                     for key, p in all_permissions.items()
                     if key.split(".")[0]
-                    in {"traps", "leopards", "census", "auth", "security", "axes"}
+                    in {"traps", "leopards", "census", "auth", "accounts", "axes"}
                 ]
             else:
                 wanted = [

@@ -14,10 +14,8 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from leopards.models import Leopard, Sighting
-from traps.models import Deployment, Park, ParkMembership, Station
-from traps.security import services
-from traps.security.models import ApiToken, LocationAccessLog
+from accounts import services
+from accounts.models import ApiToken, LocationAccessLog
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -99,7 +97,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 class HistoryAdmin(ReadOnlyAdmin):
-    """The change history of one model: who changed what, when."""
+    """The change history of one model: who changed what, when.
+
+    Each app registers its own models' histories with it.
+    """
 
     list_display = ["history_date", "history_user", "history_type", "__str__"]
     list_filter = ["history_type"]
@@ -108,8 +109,7 @@ class HistoryAdmin(ReadOnlyAdmin):
     search_fields = ["history_user__username"]
 
 
-for model in (User, Park, ParkMembership, Station, Deployment, Leopard, Sighting):
-    admin.site.register(model.history.model, HistoryAdmin)
+admin.site.register(User.history.model, HistoryAdmin)
 
 
 admin.site.unregister(User)

@@ -2,8 +2,8 @@
 
 from django.utils import timezone
 
-from traps.security.models import ApiToken
-from traps.security.services import token_digest
+from accounts.models import ApiToken
+from accounts.services import token_digest
 
 
 def api_token_active(key: str) -> ApiToken | None:

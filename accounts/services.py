@@ -1,4 +1,4 @@
-"""Writes of the security app: exact-location access records and API tokens."""
+"""Writes of the accounts app: exact-location access records and API tokens."""
 
 import hashlib
 import logging
@@ -7,12 +7,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Model
 from django.http import HttpRequest
 from django.utils import timezone
 
-from traps.models import Park
-from traps.security.models import ApiToken, LocationAccessLog
-from traps.security.network import client_address
+from accounts.models import ApiToken, LocationAccessLog
+from accounts.network import client_address
 
 logger = logging.getLogger(__name__)
 
@@ -20,12 +20,15 @@ logger = logging.getLogger(__name__)
 def location_access_log(
     *,
     user: AbstractBaseUser | AnonymousUser | None,
-    parks: Park | list[Park],
+    parks: Model | list[Model],
     what: str,
     detail: str = "",
     request: HttpRequest | None = None,
 ) -> list[LocationAccessLog]:
-    """Record that exact station coordinates of these parks were served to a user."""
+    """Record that exact station coordinates of these parks were served to a user.
+
+    The parks are traps.Park rows (typed as models: this app imports nothing above it).
+    """
     parks = parks if isinstance(parks, list) else [parks]
     if user is not None and not user.is_authenticated:
         user = None

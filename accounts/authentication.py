@@ -4,7 +4,7 @@ from django.utils.translation import gettext as _
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
-from traps.security import selectors, services
+from accounts import selectors, services
 
 
 class ExpiringTokenAuthentication(TokenAuthentication):

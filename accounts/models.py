@@ -1,8 +1,8 @@
 """Records that must outlive the rows they describe: exact-location access, API tokens, history.
 
-The change history of users, parks and park memberships lives here too
-(django-simple-history models registered for models of other apps), so that
-every account, role and membership change is on record with who and when.
+The change history of users lives here too (a django-simple-history model
+registered for Django's User), so that every account and role change is on
+record with who and when; parks and park memberships keep theirs in traps.
 """
 
 from django.conf import settings
@@ -12,8 +12,6 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history import register
-
-from traps.models import Park, ParkMembership
 
 
 class LocationAccessLog(models.Model):
@@ -36,8 +34,9 @@ class LocationAccessLog(models.Model):
     )
     # Kept as text as well, so the record stays readable after a user or park is deleted.
     username = models.CharField(_("user name"), max_length=150)
+    # By name: the registry's apps depend on this one, never the other way round.
     park = models.ForeignKey(
-        Park,
+        "traps.Park",
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
@@ -98,8 +97,6 @@ class ApiToken(models.Model):
 
 
 # The password hash never goes into the history, and last_login changes are
-# not changes of the account (see apps.SecurityConfig.ready). Roles are groups,
+# not changes of the account (see apps.AccountsConfig.ready). Roles are groups,
 # so group changes are recorded with the user.
 register(User, app=__package__, excluded_fields=["password", "last_login"], m2m_fields=["groups"])
-register(Park, app=__package__)
-register(ParkMembership, app=__package__)

@@ -1,11 +1,21 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
-class SecurityConfig(AppConfig):
+def _ensure_roles(sender: AppConfig, **kwargs) -> None:
+    # Django creates each app's permissions in that app's post_migrate, so the
+    # groups are filled once the last installed app with models has had its turn
+    # (apps without models, such as the demo builder, get no post_migrate).
+    if sender is [c for c in apps.get_app_configs() if c.models_module][-1]:
+        from accounts.roles import roles_ensure
+
+        roles_ensure()
+
+
+class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
-    name = "traps.security"
-    label = "security"
+    name = "accounts"
     verbose_name = _("Security and audit")
 
     def ready(self) -> None:
@@ -13,9 +23,10 @@ class SecurityConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
         from django.core.signals import got_request_exception
 
-        from traps.security.audit import update_last_login_quietly
-        from traps.security.middleware import note_database_failure
+        from accounts.audit import update_last_login_quietly
+        from accounts.middleware import note_database_failure
 
+        post_migrate.connect(_ensure_roles, dispatch_uid="accounts_roles_ensure")
         got_request_exception.connect(
             note_database_failure, dispatch_uid="security_note_database_failure"
         )

@@ -3,7 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from traps.security.services import api_token_create
+from accounts.services import api_token_create
 
 
 class Command(BaseCommand):

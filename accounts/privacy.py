@@ -15,10 +15,10 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Model
 
-from traps import roles
-from traps.models import Park, Station
-from traps.roles import has_permission
+from accounts import roles
+from accounts.roles import has_permission
 
 EXACT_PRECISION = 0.000001  # six decimals as stored: about 0.1 m
 
@@ -46,7 +46,7 @@ def generalise(latitude: float | Decimal, longitude: float | Decimal) -> Coordin
     return Coordinates(centre(latitude), centre(longitude), cell)
 
 
-def no_finer_than_stored(coordinates: Coordinates, station: Station) -> Coordinates:
+def no_finer_than_stored(coordinates: Coordinates, station: Model) -> Coordinates:
     """Return the coordinates with the precision of what is stored for the station.
 
     A station imported with generalised coordinates (Station.coordinate_precision)
@@ -58,7 +58,7 @@ def no_finer_than_stored(coordinates: Coordinates, station: Station) -> Coordina
     return coordinates
 
 
-def can_see_exact(user: AbstractBaseUser | AnonymousUser, park: Park | int) -> bool:
+def can_see_exact(user: AbstractBaseUser | AnonymousUser, park: Model | int) -> bool:
     """Tell whether a user may see a park's exact station coordinates."""
     if not has_permission(user, roles.EXACT_LOCATIONS):
         return False
@@ -74,7 +74,7 @@ def can_see_exact(user: AbstractBaseUser | AnonymousUser, park: Park | int) -> b
 
 def coordinates_for(
     user: AbstractBaseUser | AnonymousUser,
-    park: Park | int,
+    park: Model | int,
     latitude: float | Decimal,
     longitude: float | Decimal,
     *,

@@ -1,1 +1,0 @@
-"""Accounts, audit, location privacy and fault handling: who saw and changed what."""
