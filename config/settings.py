@@ -61,7 +61,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "traps",
-    "traps.exchange",
+    "exchange",
     "traps.security",
     "leopards",
     "census",

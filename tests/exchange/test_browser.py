@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
+from exchange.camtrap_dp.export import package_zip
 from tests.conftest import browser_login
 from tests.exchange.helpers import build_registry
 from tests.exchange.test_camtrap_dp_import import third_party_package
-from traps.exchange.camtrap_dp.export import package_zip
 from traps.models import Photo
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -34,11 +34,11 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from PIL import Image
 
 from census.models import CensusResult, DensityRun
+from exchange.models import ExchangeJob, ImportRun, Observation, PartnerAlias
 from leopards.models import CatalogueChange, Leopard, MatchCandidate, SecondOpinion, Sighting
 from tests.factories import DeploymentFactory, StationFactory, UserFactory, jpeg_bytes
 from tests.traps.ingest import ingest
 from traps import roles
-from traps.exchange.models import ExchangeJob, ImportRun, Observation, PartnerAlias
 from traps.models import Role
 
 pytestmark = pytest.mark.django_db

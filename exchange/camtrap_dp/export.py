@@ -17,12 +17,12 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from django.utils.text import slugify
 
+from exchange import selectors
+from exchange.camtrap_dp import mapping
+from exchange.camtrap_dp.validation import PROFILE_URL, table_schema, table_schema_url
+from exchange.models import ImportRun, Observation
 from leopards.models import Leopard, Sex, Sighting, Species
 from leopards.selectors.catalogue import leopards_for_user
-from traps.exchange import selectors
-from traps.exchange.camtrap_dp import mapping
-from traps.exchange.camtrap_dp.validation import PROFILE_URL, table_schema, table_schema_url
-from traps.exchange.models import ImportRun, Observation
 from traps.models import Deployment, Event, Park, Photo
 from traps.privacy import (
     EXACT_PRECISION,

@@ -7,9 +7,9 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from exchange.models import ImportRun, Observation, PartnerAlias
 from leopards.models import Sighting, Species
 from traps import roles
-from traps.exchange.models import ImportRun, Observation, PartnerAlias
 from traps.models import Deployment, Event, Park, Photo
 from traps.roles import has_permission
 from traps.selectors import parks_for_user

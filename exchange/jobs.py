@@ -13,10 +13,10 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone, translation
 
-from traps.exchange.camtrap_dp.export import package_write, package_zip
-from traps.exchange.camtrap_dp.importer import package_import
-from traps.exchange.camtrap_dp.validation import PackageInvalid
-from traps.exchange.models import ExchangeJob
+from exchange.camtrap_dp.export import package_write, package_zip
+from exchange.camtrap_dp.importer import package_import
+from exchange.camtrap_dp.validation import PackageInvalid
+from exchange.models import ExchangeJob
 from traps.models import Park
 
 # How long a running import's progress is kept in the cache without news.
@@ -35,7 +35,7 @@ def job_progress(job: ExchangeJob) -> ExchangeJob:
 
 
 def _queue(job: ExchangeJob) -> None:
-    from traps.exchange import tasks
+    from exchange import tasks
 
     task = tasks.exchange_export if job.kind == ExchangeJob.Kind.EXPORT else tasks.exchange_import
     transaction.on_commit(lambda: task.delay(job_id=job.pk))

@@ -9,16 +9,16 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
-from traps.exchange import jobs, selectors, services
-from traps.exchange.camtrap_dp.validation import PackageInvalid
-from traps.exchange.forms import (
+from exchange import jobs, selectors, services
+from exchange.camtrap_dp.validation import PackageInvalid
+from exchange.forms import (
     ExportForm,
     MegaDetectorImportForm,
     PackageImportForm,
     PartnerAliasForm,
 )
-from traps.exchange.megadetector import megadetector_import, results_parse
-from traps.exchange.models import ExchangeJob, ImportRun
+from exchange.megadetector import megadetector_import, results_parse
+from exchange.models import ExchangeJob, ImportRun
 from traps.privacy import can_see_exact
 
 MAX_RESULTS_BYTES = 200 * 1024 * 1024

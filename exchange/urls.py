@@ -1,6 +1,6 @@
 from django.urls import path
 
-from traps.exchange import views
+from exchange import views
 
 app_name = "exchange"
 

@@ -4,9 +4,9 @@ from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils.translation import gettext_lazy as _
 
+from exchange import selectors
+from exchange.megadetector import DEFAULT_THRESHOLD
 from leopards.models import Leopard
-from traps.exchange import selectors
-from traps.exchange.megadetector import DEFAULT_THRESHOLD
 from traps.fields import DayField
 from traps.models import Deployment
 
