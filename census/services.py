@@ -163,6 +163,12 @@ def census_rebuild(*, park_id: int | None = None, year: int | None = None) -> in
     return written + len(rows)
 
 
+def census_mark_stale_for(*, park_years: set[tuple[int, int]], **kwargs) -> None:
+    """Mark every (park id, year) whose confirmed identifications changed (a signal receiver)."""
+    for park_id, year in sorted(park_years):
+        census_mark_stale(park_id=park_id, year=year)
+
+
 def census_mark_stale(*, park_id: int, year: int) -> None:
     """Record that a park-year's figures changed and queue one debounced rebuild.
 

@@ -62,7 +62,7 @@ INSTALLED_APPS = [
     "csp",
     "accounts",
     "traps",
-    "traps.exchange",
+    "exchange",
     "leopards",
     "census",
     "demo",

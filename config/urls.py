@@ -19,7 +19,7 @@ urlpatterns = [
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("admin/", admin.site.urls),
     path("api/", include("config.api_urls")),
-    path("exchange/", include("traps.exchange.urls")),
+    path("exchange/", include("exchange.urls")),
     path("census/", include("census.urls")),
     path("", include("leopards.urls")),
     path("", include("traps.urls")),

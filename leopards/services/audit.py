@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 
 from leopards.models import CatalogueChange, Leopard, Sighting
 from leopards.services.errors import StaleVersion
+from leopards.signals import identifications_changed
 
 
 def change_record(
@@ -54,8 +55,6 @@ def identification_changed(sighting_ids: Sequence[int]) -> None:
     ids = sorted(set(sighting_ids))
     if not ids:
         return
-    from census.services import census_mark_stale
-
     rows = (
         Sighting.objects.filter(pk__in=ids, photo__taken_at__isnull=False)
         .values_list(
@@ -70,8 +69,7 @@ def identification_changed(sighting_ids: Sequence[int]) -> None:
         (park_id, taken_at.astimezone(zoneinfo.ZoneInfo(zone)).year)
         for taken_at, park_id, zone in rows
     }
-    for park_id, year in sorted(park_years):
-        census_mark_stale(park_id=park_id, year=year)
+    identifications_changed.send(sender=Sighting, park_years=park_years)
     from leopards.services.matching import catalogue_queue_sync
 
     catalogue_queue_sync(sighting_ids=ids)

@@ -20,7 +20,7 @@ from tests.factories import (
 )
 from traps.models import Event, MalfunctionPeriod, Park, Photo
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "traps" / "exchange" / "camtrap_dp_1_0_2"
+SCHEMAS = Path(__file__).resolve().parents[2] / "exchange" / "camtrap_dp_1_0_2"
 CORE = ("deployments", "media", "observations")
 
 

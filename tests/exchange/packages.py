@@ -3,9 +3,9 @@
 import json
 from pathlib import Path
 
+from exchange.camtrap_dp.validation import table_schema
 from tests.exchange.helpers import write_csv
 from tests.factories import jpeg_bytes
-from traps.exchange.camtrap_dp.validation import table_schema
 
 V102 = "https://raw.githubusercontent.com/tdwg/camtrap-dp/1.0.2"
 COL = "https://www.checklistbank.org/dataset/COL2023"

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
+from exchange.camtrap_dp.export import package_zip
 from tests.conftest import browser_login
-from tests.exchange.helpers import build_registry
+from tests.exchange.helpers import build_registry, read_csv, write_csv
 from tests.exchange.test_camtrap_dp_import import third_party_package
-from traps.exchange.camtrap_dp.export import package_zip
 from traps.models import Photo
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -34,6 +34,7 @@ def test_scientist_downloads_a_package_and_a_bad_upload_is_refused(page, park, s
     download.value.save_as(tmp_path / "got.zip")
     page.click("text=← Data exchange")
     page.click("text=Import a Camtrap DP package")
+    page.select_option("#id_park", "alpha")
     page.set_input_files("#id_package", str(tmp_path / "bad.zip"))
     page.click("text=Check and import")
 
@@ -83,3 +84,33 @@ def test_scientist_confirms_a_partners_cat_and_sees_it_on_the_review(
     for width in (360, 1366):
         page.set_viewport_size({"width": width, "height": 900})
         page.screenshot(path=str(shots / f"review-{width}.png"), full_page=True)
+
+
+def test_scientist_imports_a_package_that_names_no_park_into_the_proposed_one(
+    page, park, scientist, tmp_path
+):
+    folder = third_party_package(tmp_path / "pkg")
+    rows = read_csv(folder / "deployments.csv")
+    write_csv(
+        folder / "deployments.csv", [{**r, "deploymentGroups": "Alpha Leopard Park"} for r in rows]
+    )
+    package_zip(folder, tmp_path / "pkg.zip")
+    browser_login(page, scientist)
+
+    page.goto(f"{page.base_url}{reverse('exchange:import-package')}")
+    page.set_input_files("#id_package", str(tmp_path / "pkg.zip"))
+    page.click("text=Check and import")
+    proposal = page.locator(".park-proposal")
+    proposal.wait_for()
+    for width in (360, 1366):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(tmp_path / f"proposal-{width}.png"), full_page=True)
+    assert "Alpha Leopard Park" in proposal.inner_text()
+    assert "its deployment groups name the park" in proposal.inner_text()
+    page.click("text=Import into this park")
+    page.locator(".job h2:has-text('Imported')").wait_for()
+    for width in (360, 1366):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(tmp_path / f"imported-{width}.png"), full_page=True)
+
+    assert Photo.objects.filter(deployment__station__park=park).exists()

@@ -5,9 +5,9 @@ import json
 import pytest
 from django.core.management import call_command
 
+from exchange.camtrap_dp.export import package_write
 from tests.exchange.helpers import build_registry, read_csv, validate_offline
 from tests.factories import DeploymentFactory, PhotoFactory, StationFactory
-from traps.exchange.camtrap_dp.export import package_write
 
 pytestmark = pytest.mark.django_db
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from exchange.camtrap_dp.export import package_write, package_zip
+from exchange.camtrap_dp.importer import package_import
+from exchange.camtrap_dp.validation import PackageInvalid
+from exchange.models import DeploymentLink, EventLink, MediaLink, ObservationLink
 from leopards.models import AgeClass, Leopard, Sex, Sighting
 from tests.exchange.helpers import build_registry, read_csv, write_csv
 from tests.factories import LeopardFactory, jpeg_bytes
-from traps.exchange.camtrap_dp.export import package_write, package_zip
-from traps.exchange.camtrap_dp.importer import package_import
-from traps.exchange.camtrap_dp.validation import PackageInvalid
-from traps.exchange.models import DeploymentLink, EventLink, MediaLink, ObservationLink
 from traps.models import Deployment, Event, MalfunctionPeriod, Photo, Station
 
 pytestmark = pytest.mark.django_db
@@ -290,7 +290,7 @@ def test_a_failure_half_way_leaves_nothing_behind(park, tmp_path, monkeypatch):
     def explode(self, row, photo):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("traps.exchange.camtrap_dp.importer._Importer.sighting", explode)
+    monkeypatch.setattr("exchange.camtrap_dp.importer._Importer.sighting", explode)
     with pytest.raises(RuntimeError):
         package_import(path=folder, park=park)
 

@@ -11,11 +11,11 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
 
+from exchange.megadetector import megadetector_import
+from exchange.models import ImportRun, warning_text
 from tests.factories import DeploymentFactory, LeopardFactory, PhotoFactory
-from traps.exchange.megadetector import megadetector_import
-from traps.exchange.models import ImportRun, warning_text
 
-migration = importlib.import_module("traps.exchange.migrations.0002_import_messages_as_codes")
+migration = importlib.import_module("exchange.migrations.0002_import_messages_as_codes")
 
 pytestmark = pytest.mark.django_db
 

@@ -5,11 +5,11 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
+from exchange.camtrap_dp.validation import PackageInvalid
+from exchange.megadetector import megadetector_import, results_parse
+from exchange.models import DetectorResult
 from leopards.models import Sighting
 from tests.factories import DeploymentFactory, PhotoFactory
-from traps.exchange.camtrap_dp.validation import PackageInvalid
-from traps.exchange.megadetector import megadetector_import, results_parse
-from traps.exchange.models import DetectorResult
 
 pytestmark = pytest.mark.django_db
 

@@ -7,12 +7,12 @@ import zipfile
 import pytest
 from django.urls import reverse
 
+from exchange.camtrap_dp.export import package_zip
+from exchange.models import DetectorResult
 from leopards.models import Sighting
 from tests.exchange.helpers import build_registry
 from tests.exchange.test_camtrap_dp_import import third_party_package
 from tests.factories import DeploymentFactory, PhotoFactory
-from traps.exchange.camtrap_dp.export import package_zip
-from traps.exchange.models import DetectorResult
 from traps.models import Event, Photo
 
 pytestmark = pytest.mark.django_db
@@ -271,8 +271,8 @@ def test_an_export_only_queues_and_its_page_shows_the_progress(
 
 
 def test_the_export_task_reports_its_progress_and_runs_twice_safely(park, manager):
-    from traps.exchange import jobs, tasks
-    from traps.exchange.models import ExchangeJob
+    from exchange import jobs, tasks
+    from exchange.models import ExchangeJob
 
     build_registry(park)
     job = jobs.export_job_queue(
@@ -303,9 +303,9 @@ def test_an_import_reports_its_rows_through_the_cache_while_it_runs(park, scient
     from django.core.cache import cache
     from django.core.files.uploadedfile import SimpleUploadedFile
 
+    from exchange import jobs
+    from exchange.models import ExchangeJob
     from tests.exchange.packages import partner_package
-    from traps.exchange import jobs
-    from traps.exchange.models import ExchangeJob
 
     archive = package_zip(partner_package(tmp_path / "cn"), tmp_path / "cn.zip")
     upload = SimpleUploadedFile("cn.zip", archive.read_bytes())

@@ -3,12 +3,12 @@
 import pytest
 from django.urls import reverse
 
+from exchange.camtrap_dp.export import package_zip
+from exchange.camtrap_dp.importer import package_import
+from exchange.models import ImportRun, PartnerAlias
 from leopards.models import Sighting
 from tests.exchange.packages import partner_package
 from tests.factories import LeopardFactory
-from traps.exchange.camtrap_dp.export import package_zip
-from traps.exchange.camtrap_dp.importer import package_import
-from traps.exchange.models import ImportRun, PartnerAlias
 
 pytestmark = pytest.mark.django_db
 CHINA = "Northeast Tiger and Leopard National Park"

@@ -4,13 +4,13 @@ import pytest
 
 from census import periods
 from census.selectors import census_counts
+from exchange.camtrap_dp import mapping
+from exchange.camtrap_dp.importer import package_import
+from exchange.models import ImportRun, PartnerAlias
+from exchange.services import PartnerAliasConflict, partner_alias_confirm
 from leopards.models import Sighting
 from tests.exchange.packages import partner_package
 from tests.factories import LeopardFactory
-from traps.exchange.camtrap_dp import mapping
-from traps.exchange.camtrap_dp.importer import package_import
-from traps.exchange.models import ImportRun, PartnerAlias
-from traps.exchange.services import PartnerAliasConflict, partner_alias_confirm
 
 CHINA = "Northeast Tiger and Leopard National Park"
 NORTH = "Land of the Leopard"
@@ -54,7 +54,7 @@ def test_a_partners_leopard_becomes_a_sighting_with_their_identification(park, t
 def test_stored_photos_of_a_partners_leopards_are_queued_for_matching(park, tmp_path, monkeypatch):
     queued = []
     monkeypatch.setattr(
-        "traps.exchange.camtrap_dp.importer.sighting_queue_match",
+        "exchange.camtrap_dp.importer.sighting_queue_match",
         lambda *, sighting_id: queued.append(sighting_id),
     )
     folder = partner_package(tmp_path / "cn", prefix="cn-", local=frozenset({"m1", "m2"}))

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from exchange.camtrap_dp.export import package_write
+from exchange.camtrap_dp.importer import package_import
+from exchange.camtrap_dp.validation import table_schema
+from exchange.models import ImportRun, Observation
 from leopards.models import Sighting, Species
 from tests.exchange.helpers import read_csv, validate_offline
 from tests.exchange.packages import DESCRIPTOR_METADATA, TAXONOMIC, partner_package
-from traps.exchange.camtrap_dp.export import package_write
-from traps.exchange.camtrap_dp.importer import package_import
-from traps.exchange.camtrap_dp.validation import table_schema
-from traps.exchange.models import ImportRun, Observation
 from traps.models import Event
 
 KEYS = {"deployments": "deploymentID", "media": "mediaID", "observations": "observationID"}

@@ -14,9 +14,9 @@ from django.urls import reverse
 from django.utils import translation
 from rest_framework.test import APIClient
 
+from exchange.camtrap_dp.importer import package_import
 from tests.exchange.test_camtrap_dp_import import third_party_package
 from tests.factories import DeploymentFactory, StationFactory
-from traps.exchange.camtrap_dp.importer import package_import
 from traps.models import Station
 
 migration = importlib.import_module("traps.migrations.0007_station_coordinate_precision_from_notes")

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 from django.apps import apps
 
+from exchange.camtrap_dp.export import package_write
 from leopards.models import EventReview, Species
 from tests.exchange.helpers import read_csv, validate_offline
 from tests.factories import DeploymentFactory, PhotoFactory
-from traps.exchange.camtrap_dp.export import package_write
 from traps.models import Event
 
 migration = importlib.import_module("leopards.migrations.0010_species_as_taxon_records")

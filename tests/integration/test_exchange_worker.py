@@ -4,11 +4,11 @@ import zipfile
 
 import pytest
 
+from exchange import jobs
+from exchange.models import ExchangeJob
 from tests.exchange.helpers import build_registry
 from tests.factories import UserFactory
 from tests.integration.conftest import wait_for
-from traps.exchange import jobs
-from traps.exchange.models import ExchangeJob
 
 pytestmark = pytest.mark.integration
 
@@ -27,4 +27,4 @@ def test_worker_writes_a_queued_export_and_the_job_offers_it(celery_worker, park
     assert done.done == done.total == 4
     with done.file.open("rb") as fh:
         assert "observations.csv" in zipfile.ZipFile(fh).namelist()
-    assert "traps.exchange.tasks.exchange_export[" in celery_worker.output()
+    assert "exchange.tasks.exchange_export[" in celery_worker.output()

@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from PIL import Image
 
+from exchange.megadetector import megadetector_import
 from leopards import tasks
 from leopards.matching import MatchIndex, catalogue, rank
 from leopards.matching.features import FEATURES_VERSION, Features
@@ -18,7 +19,6 @@ from leopards.services import matching
 from leopards.synthetic import write_dataset
 from tests.factories import DeploymentFactory, LeopardFactory, SightingFactory
 from tests.leopards.matching_photos import leopard_sighting, stored_photo
-from traps.exchange.megadetector import megadetector_import
 from traps.models import Event
 
 pytestmark = pytest.mark.django_db

@@ -284,7 +284,7 @@ def test_mother_and_kitten_seen_together(client, park, scientist):
 
 
 def test_people_photos_are_blurred_with_a_warning(client, park, scientist):
-    from traps.exchange.models import DetectorResult
+    from exchange.models import DetectorResult
 
     work = make_event(park, photos=1)
     DetectorResult.objects.create(photo=work.photos[0], threshold=0.2, shows_person=True)

@@ -200,8 +200,8 @@ def _lying_zip(declared: int, actual: bytes) -> bytes:
 
 
 def test_a_zip_that_lies_about_its_sizes_is_refused_while_unpacking(tmp_path, settings):
-    from traps.exchange.camtrap_dp.importer import package_folder
-    from traps.exchange.camtrap_dp.validation import PackageInvalid
+    from exchange.camtrap_dp.importer import package_folder
+    from exchange.camtrap_dp.validation import PackageInvalid
 
     path = tmp_path / "lying.zip"
     path.write_bytes(_lying_zip(declared=10, actual=bytes(range(256)) * 4096))

@@ -200,8 +200,8 @@ def test_an_old_code_from_a_merge_in_another_park_is_neither_shown_nor_found(
 def test_a_camtrap_dp_export_leaves_out_a_mother_seen_only_in_another_park(
     park, other_park, scientist, tmp_path
 ):
+    from exchange.camtrap_dp.export import package_write
     from tests.exchange.helpers import read_csv, validate_offline
-    from traps.exchange.camtrap_dp.export import package_write
 
     grandmother = known_leopard(park, code="LEO-ALPHA-GRAN")
     mother = known_leopard(other_park, code="LEO-BETA-MOTHER", mother=grandmother)

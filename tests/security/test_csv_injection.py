@@ -9,9 +9,9 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from census.services import census_rebuild
+from exchange.camtrap_dp.export import package_write
 from tests.census.helpers import cat, local, sight, station_running
 from tests.exchange.helpers import build_registry, read_csv, validate_offline
-from traps.exchange.camtrap_dp.export import package_write
 from traps.models import Photo
 from traps.spreadsheets import FORMULA_STARTS, csv_text, spreadsheet_cell
 

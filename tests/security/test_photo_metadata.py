@@ -273,7 +273,7 @@ def test_a_png_text_chunk_that_does_not_inflate_counts_as_located():
 def test_a_camtrap_dp_package_carries_originals_only_with_exact_coordinates(
     park, deployment, tmp_path, exact
 ):
-    from traps.exchange.camtrap_dp.export import package_write
+    from exchange.camtrap_dp.export import package_write
 
     original = jpeg_with_gps(seed=12, xmp=True)
     photo = ingest(deployment, None, data=original)

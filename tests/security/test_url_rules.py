@@ -36,10 +36,10 @@ from PIL import Image
 from accounts import roles
 from accounts.roles import Role
 from census.models import CensusResult, DensityRun
+from exchange.models import ExchangeJob, ImportRun, Observation, PartnerAlias
 from leopards.models import CatalogueChange, Leopard, MatchCandidate, SecondOpinion, Sighting
 from tests.factories import DeploymentFactory, StationFactory, UserFactory, jpeg_bytes
 from tests.traps.ingest import ingest
-from traps.exchange.models import ExchangeJob, ImportRun, Observation, PartnerAlias
 
 pytestmark = pytest.mark.django_db
 
@@ -170,6 +170,17 @@ def _job(w: World) -> ExchangeJob:
     return job
 
 
+def _waiting_import(w: World) -> ExchangeJob:
+    """An upload that named no park, waiting for its owner to confirm one."""
+    owner = w.job_owner or get_user_model().objects.get_or_create(username="alpha-importer")[0]
+    return ExchangeJob.objects.create(
+        kind=ExchangeJob.Kind.IMPORT,
+        requested_by=owner,
+        status=ExchangeJob.Status.WAITING,
+        parameters={"source_name": SERIAL, "proposal": {"park": "alpha"}},
+    )
+
+
 def _review_event(action: str = "") -> Callable[[World], str]:
     return lambda w: f"/review/events/{w.photo.event_id}/{action}"
 
@@ -248,6 +259,12 @@ RULES: dict[str, Rule] = {
     ),
     "exchange:job": Rule("page", lambda w: f"/exchange/jobs/{_job(w).key}/"),
     "exchange:job-status": Rule("page", lambda w: f"/exchange/jobs/{_job(w).key}/status/"),
+    "exchange:job-park": Rule(
+        "page",
+        lambda w: f"/exchange/jobs/{_waiting_import(w).key}/park/",
+        method="post",
+        data=lambda w: {"park": "alpha"},
+    ),
     "exchange:job-download": Rule("page", lambda w: f"/exchange/jobs/{_job(w).key}/download/"),
     "census:dashboard": Rule("page", lambda w: "/census/", outsider="hidden"),
     "census:landscape-csv": Rule(
@@ -440,6 +457,7 @@ ROLE_PERMISSION: dict[str, str | None] = {
     "exchange:partner-alias-withdraw": roles.IMPORTS,
     "exchange:job": roles.EXCHANGE,
     "exchange:job-status": roles.EXCHANGE,
+    "exchange:job-park": roles.IMPORTS,
     "exchange:job-download": roles.EXCHANGE,
     "census:dashboard": roles.CENSUS,
     "census:landscape-csv": roles.CENSUS,

@@ -10,16 +10,19 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.privacy import can_see_exact
-from traps.exchange import jobs, selectors, services
-from traps.exchange.camtrap_dp.validation import PackageInvalid
-from traps.exchange.forms import (
+from exchange import jobs, park_proposal, selectors, services
+from exchange.camtrap_dp.validation import PackageInvalid
+from exchange.forms import (
     ExportForm,
     MegaDetectorImportForm,
+    NewParkForm,
     PackageImportForm,
+    ParkChoiceForm,
     PartnerAliasForm,
 )
-from traps.exchange.megadetector import megadetector_import, results_parse
-from traps.exchange.models import ExchangeJob, ImportRun
+from exchange.megadetector import megadetector_import, results_parse
+from exchange.models import ExchangeJob, ImportRun
+from traps.services.catalogue import park_create
 
 MAX_RESULTS_BYTES = 200 * 1024 * 1024
 
@@ -164,10 +167,64 @@ def _job_for(request: HttpRequest, key: str) -> ExchangeJob:
     )
 
 
+def _proposal_context(request: HttpRequest, job: ExchangeJob, **forms) -> dict:
+    """Say which park a waiting import likely belongs to, among those the user may write."""
+    proposal = job.parameters.get("proposal") or {}
+    allowed = selectors.parks_for_import(request.user)
+    park = allowed.filter(code=proposal.get("park") or "").first()
+    new_park = proposal.get("new_park") or {}
+    may_create = park_proposal.may_create_parks(request.user)
+    return {
+        "proposed_park": park,
+        "reasons": [park_proposal.reason_text(r) for r in proposal.get("reasons", [])]
+        if park
+        else [],
+        "matched": proposal.get("matched", 0),
+        "deployments": proposal.get("deployments", 0),
+        "may_create": may_create,
+        "choice_form": forms.get("choice_form")
+        or ParkChoiceForm(user=request.user, initial={"park": park}),
+        "new_park_form": forms.get("new_park_form")
+        or (NewParkForm(initial=new_park, prefix="new") if may_create else None),
+        "new_park_name": new_park.get("name", ""),
+    }
+
+
 def job(request: HttpRequest, key: str) -> HttpResponse:
     _require_exchange(request)
     job = _job_for(request, key)
-    return render(request, "exchange/job.html", {"job": job})
+    context = {"job": job}
+    if job.status == ExchangeJob.Status.WAITING:
+        context.update(_proposal_context(request, job))
+    return render(request, "exchange/job.html", context)
+
+
+@require_POST
+def job_park(request: HttpRequest, key: str) -> HttpResponse:
+    """Confirm the park of an import that waits for one, or add a park for it."""
+    _require_import(request)
+    job = _job_for(request, key)
+    if job.kind != ExchangeJob.Kind.IMPORT or job.status != ExchangeJob.Status.WAITING:
+        return redirect(job)
+    forms: dict = {}
+    if "create" in request.POST:
+        if not park_proposal.may_create_parks(request.user):
+            raise Http404
+        form = NewParkForm(request.POST, prefix="new")
+        forms["new_park_form"] = form
+        if form.is_valid():
+            park = park_create(data=form.cleaned_data)
+            jobs.import_job_park_set(job=job, park=park)
+            return redirect(job)
+    else:
+        _check_park_choice(request, selectors.parks_for_import(request.user))
+        form = ParkChoiceForm(request.POST, user=request.user)
+        forms["choice_form"] = form
+        if form.is_valid():
+            jobs.import_job_park_set(job=job, park=form.cleaned_data["park"])
+            return redirect(job)
+    context = {"job": job, **_proposal_context(request, job, **forms)}
+    return render(request, "exchange/job.html", context, status=400)
 
 
 def job_status(request: HttpRequest, key: str) -> JsonResponse:
@@ -204,13 +261,23 @@ def import_package(request: HttpRequest) -> HttpResponse:
         _check_park_choice(request, selectors.parks_for_import(request.user))
         form = PackageImportForm(request.POST, request.FILES, user=request.user)
         if form.is_valid():
-            job = jobs.import_job_queue(
-                user=request.user,
-                park=form.cleaned_data["park"],
-                upload=form.cleaned_data["package"],
-                organisation=form.cleaned_data["organisation"],
-            )
-            return redirect(job)
+            upload, park, proposal = form.cleaned_data["package"], form.cleaned_data["park"], None
+            try:
+                if park is None:
+                    head = park_proposal.package_head(upload)
+                    upload.seek(0)
+                    proposal = park_proposal.park_propose(user=request.user, head=head).as_json()
+            except PackageInvalid as exc:
+                context["problems"] = exc.problems
+            else:
+                job = jobs.import_job_queue(
+                    user=request.user,
+                    park=park,
+                    upload=upload,
+                    organisation=form.cleaned_data["organisation"],
+                    proposal=proposal,
+                )
+                return redirect(job)
     else:
         form = PackageImportForm(user=request.user)
     context["form"] = form

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from traps.exchange.camtrap_dp.export import package_write
+from exchange.camtrap_dp.export import package_write
 from traps.models import Park
 
 

@@ -13,10 +13,10 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone, translation
 
-from traps.exchange.camtrap_dp.export import package_write, package_zip
-from traps.exchange.camtrap_dp.importer import package_import
-from traps.exchange.camtrap_dp.validation import PackageInvalid
-from traps.exchange.models import ExchangeJob
+from exchange.camtrap_dp.export import package_write, package_zip
+from exchange.camtrap_dp.importer import package_import
+from exchange.camtrap_dp.validation import PackageInvalid
+from exchange.models import ExchangeJob
 from traps.models import Park
 
 # How long a running import's progress is kept in the cache without news.
@@ -35,7 +35,7 @@ def job_progress(job: ExchangeJob) -> ExchangeJob:
 
 
 def _queue(job: ExchangeJob) -> None:
-    from traps.exchange import tasks
+    from exchange import tasks
 
     task = tasks.exchange_export if job.kind == ExchangeJob.Kind.EXPORT else tasks.exchange_import
     transaction.on_commit(lambda: task.delay(job_id=job.pk))
@@ -68,35 +68,60 @@ def export_job_queue(
 
 @transaction.atomic
 def import_job_queue(
-    *, user: AbstractBaseUser, park: Park, upload: UploadedFile, organisation: str = ""
+    *,
+    user: AbstractBaseUser,
+    park: Park | None,
+    upload: UploadedFile,
+    organisation: str = "",
+    proposal: dict | None = None,
 ) -> ExchangeJob:
-    """Keep an uploaded package in storage and queue its import for a worker."""
+    """Keep an uploaded package in storage and queue its import for a worker.
+
+    Without a park the job waits, with the proposal made from the package, until
+    the user confirms one (import_job_park_set).
+    """
     job = ExchangeJob(
         kind=ExchangeJob.Kind.IMPORT,
         park=park,
+        status=ExchangeJob.Status.QUEUED if park else ExchangeJob.Status.WAITING,
         requested_by=user,
         parameters={
             "source_name": upload.name[:255],
             "organisation": organisation.strip()[:200],
             "language": translation.get_language(),
+            **({"proposal": proposal} if proposal is not None else {}),
         },
     )
     job.file.save("package.zip", upload, save=False)
     job.save()
-    _queue(job)
+    if park:
+        _queue(job)
     return job
+
+
+@transaction.atomic
+def import_job_park_set(*, job: ExchangeJob, park: Park) -> bool:
+    """Give a waiting import its park and queue it; False when it no longer waits."""
+    changed = ExchangeJob.objects.filter(pk=job.pk, status=ExchangeJob.Status.WAITING).update(
+        park=park, status=ExchangeJob.Status.QUEUED
+    )
+    if changed:
+        job.park, job.status = park, ExchangeJob.Status.QUEUED
+        _queue(job)
+    return bool(changed)
 
 
 def _claim(job_id: int, kind: str) -> ExchangeJob | None:
     """Mark a queued (or interrupted) job as running; None when it is gone or finished."""
     with transaction.atomic():
         job = (
-            ExchangeJob.objects.select_for_update()
+            # Only the job's row is locked; the park may be empty while it waits for one.
+            ExchangeJob.objects.select_for_update(of=("self",))
             .select_related("park", "requested_by")
             .filter(pk=job_id, kind=kind)
             .first()
         )
-        if job is None or job.finished:
+        if job is None or job.finished or job.park_id is None:
             return None
         job.status = ExchangeJob.Status.RUNNING
         job.save(update_fields=["status"])

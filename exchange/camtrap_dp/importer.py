@@ -32,13 +32,9 @@ from django.utils.translation import gettext as _
 from PIL import Image
 
 from config.json_input import JsonRefused, json_load_checked
-from leopards.models import AgeClass, EventReview, Flank, Leopard, Sex, Sighting, Species
-from leopards.services.identification import leopard_resolve
-from leopards.services.matching import sighting_queue_match
-from traps import images
-from traps.exchange.camtrap_dp import mapping
-from traps.exchange.camtrap_dp.validation import PackageInvalid, Problem, package_problems
-from traps.exchange.models import (
+from exchange.camtrap_dp import mapping
+from exchange.camtrap_dp.validation import PackageInvalid, Problem, package_problems
+from exchange.models import (
     DeploymentLink,
     EventLink,
     ImportRun,
@@ -49,6 +45,10 @@ from traps.exchange.models import (
     import_warning,
     warning_text,
 )
+from leopards.models import AgeClass, EventReview, Flank, Leopard, Sex, Sighting, Species
+from leopards.services.identification import leopard_resolve
+from leopards.services.matching import sighting_queue_match
+from traps import images
 from traps.models import Deployment, Event, MalfunctionPeriod, Park, Photo, Station
 
 MISSING = {"", "NA", "NaN", "nan"}
@@ -59,7 +59,7 @@ class ImportSummary:
     park: Park
     created: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     existing: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    # Each a code and its parameters (traps.exchange.models.import_warning).
+    # Each a code and its parameters (exchange.models.import_warning).
     warnings: list[dict[str, Any]] = field(default_factory=list)
     run: ImportRun | None = None
 

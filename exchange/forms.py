@@ -4,11 +4,11 @@ from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils.translation import gettext_lazy as _
 
+from exchange import selectors
+from exchange.megadetector import DEFAULT_THRESHOLD
 from leopards.models import Leopard
-from traps.exchange import selectors
-from traps.exchange.megadetector import DEFAULT_THRESHOLD
 from traps.fields import DayField
-from traps.models import Deployment
+from traps.models import Deployment, Park
 
 
 class ExportForm(forms.Form):
@@ -41,7 +41,11 @@ class ExportForm(forms.Form):
 
 class PackageImportForm(forms.Form):
     park = forms.ModelChoiceField(
-        queryset=None, to_field_name="code", label=_("Import into park"), empty_label=None
+        queryset=None,
+        to_field_name="code",
+        label=_("Import into park"),
+        required=False,
+        empty_label=_("Find it from the package"),
     )
     package = forms.FileField(
         label=_("Camtrap DP package (.zip)"),
@@ -108,3 +112,23 @@ class MegaDetectorImportForm(forms.Form):
     def __init__(self, *args, user: AbstractBaseUser, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["deployment"].queryset = selectors.deployments_for_import(user)
+
+
+class ParkChoiceForm(forms.Form):
+    """The park a waiting import goes into, among those the user may import into."""
+
+    park = forms.ModelChoiceField(
+        queryset=None, to_field_name="code", label=_("Import into park"), empty_label=None
+    )
+
+    def __init__(self, *args, user: AbstractBaseUser, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["park"].queryset = selectors.parks_for_import(user)
+
+
+class NewParkForm(forms.ModelForm):
+    """A park made for a package that belongs to none of ours."""
+
+    class Meta:
+        model = Park
+        fields = ["code", "name", "country", "area_km2", "time_zone"]

@@ -6,10 +6,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from exchange.models import PartnerAlias
 from leopards.models import CatalogueChange, Leopard, Sighting
 from leopards.services.audit import change_record, identification_changed
 from leopards.services.identification import leopard_resolve, sighting_identification_set
-from traps.exchange.models import PartnerAlias
 from traps.models import Event
 
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from traps.exchange.camtrap_dp.validation import PackageInvalid
-from traps.exchange.megadetector import DEFAULT_THRESHOLD, megadetector_import, results_parse
+from exchange.camtrap_dp.validation import PackageInvalid
+from exchange.megadetector import DEFAULT_THRESHOLD, megadetector_import, results_parse
 from traps.models import Deployment
 
 

@@ -28,12 +28,12 @@ from accounts.privacy import (
     no_finer_than_stored,
 )
 from accounts.services import location_access_log
+from exchange import selectors
+from exchange.camtrap_dp import mapping
+from exchange.camtrap_dp.validation import PROFILE_URL, table_schema, table_schema_url
+from exchange.models import ImportRun, Observation
 from leopards.models import Leopard, Sex, Sighting, Species
 from leopards.selectors.catalogue import leopards_for_user
-from traps.exchange import selectors
-from traps.exchange.camtrap_dp import mapping
-from traps.exchange.camtrap_dp.validation import PROFILE_URL, table_schema, table_schema_url
-from traps.exchange.models import ImportRun, Observation
 from traps.models import Deployment, Event, Park, Photo
 from traps.spreadsheets import SpreadsheetDictWriter
 

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from accounts import roles
 from accounts.roles import has_permission
+from exchange.models import ImportRun, Observation, PartnerAlias
 from leopards.models import Sighting, Species
-from traps.exchange.models import ImportRun, Observation, PartnerAlias
 from traps.models import Deployment, Event, Park, Photo
 from traps.selectors import parks_for_user
 

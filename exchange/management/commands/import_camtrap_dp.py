@@ -4,8 +4,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from traps.exchange.camtrap_dp.importer import package_import
-from traps.exchange.camtrap_dp.validation import PackageInvalid
+from exchange.camtrap_dp.importer import package_import
+from exchange.camtrap_dp.validation import PackageInvalid
 from traps.models import Park
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from traps.exchange import views
+from exchange import views
 
 app_name = "exchange"
 
@@ -17,6 +17,7 @@ urlpatterns = [
         name="partner-alias-withdraw",
     ),
     path("jobs/<uuid:key>/", views.job, name="job"),
+    path("jobs/<uuid:key>/park/", views.job_park, name="job-park"),
     path("jobs/<uuid:key>/status/", views.job_status, name="job-status"),
     path("jobs/<uuid:key>/download/", views.job_download, name="job-download"),
 ]

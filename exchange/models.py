@@ -525,6 +525,8 @@ class ExchangeJob(models.Model):
         IMPORT = "import", _("Import")
 
     class Status(models.TextChoices):
+        # An uploaded package that named no park, until its importer confirms one.
+        WAITING = "waiting", _("Waiting for the park")
         QUEUED = "queued", _("Queued")
         RUNNING = "running", _("Running")
         DONE = "done", _("Done")
@@ -535,7 +537,9 @@ class ExchangeJob(models.Model):
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
     )
-    park = models.ForeignKey("traps.Park", on_delete=models.CASCADE, related_name="+")
+    park = models.ForeignKey(
+        "traps.Park", on_delete=models.CASCADE, related_name="+", null=True, blank=True
+    )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
     )

@@ -3,7 +3,7 @@
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
-from traps.exchange import jobs
+from exchange import jobs
 
 # A large park's package takes longer than the default limit; a database hiccup is
 # worth another try, and a job that is run again starts over from its parameters.

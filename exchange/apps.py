@@ -4,6 +4,6 @@ from django.utils.translation import gettext_lazy as _
 
 class ExchangeConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
-    name = "traps.exchange"
+    name = "exchange"
     label = "exchange"
     verbose_name = _("Data exchange")

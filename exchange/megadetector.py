@@ -18,10 +18,10 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from config.json_input import JsonRefused, json_load_checked
+from exchange.camtrap_dp.validation import PackageInvalid, Problem
+from exchange.models import DetectorResult, ImportRun, import_warning
 from leopards.models import Sighting
 from leopards.services.matching import sighting_queue_match
-from traps.exchange.camtrap_dp.validation import PackageInvalid, Problem
-from traps.exchange.models import DetectorResult, ImportRun, import_warning
 from traps.models import Deployment, Photo
 
 DEFAULT_THRESHOLD = 0.2

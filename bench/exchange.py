@@ -1,0 +1,349 @@
+"""Camtrap DP import and export of a generated package: time, peak memory, rows per second.
+
+Writes a package of N media (files on the web, as a partner's large package usually
+is) with 1.5 observations per media (one media-level record each, one event-level
+record per event of two media), in a temporary folder, for each size asked, and in a
+fresh child process for each step measures wall time and peak resident memory
+(ru_maxrss) of:
+
+- the baseline: reading the package's three tables with the csv module alone;
+- the import (validation with frictionless, then every row into the registry);
+- the export of the same park back into a package.
+
+It then imports a small package of the same shape with every query captured, to
+give the importer's and the exporter's database queries per row.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/registry_exchange_bench \\
+        python bench/exchange.py --media 10000 30000 [--sample 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/registry_exchange_bench")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+SCHEMA = "https://raw.githubusercontent.com/tdwg/camtrap-dp/1.0.2"
+MEDIA_PER_DEPLOYMENT = 1_000
+PARK = "xbench"
+
+
+def generate(folder: Path, media: int) -> dict[str, int]:
+    """Write a valid Camtrap DP 1.0.2 package of `media` media rows into folder."""
+    folder.mkdir(parents=True)
+    deployments = max(1, media // MEDIA_PER_DEPLOYMENT)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    descriptor = {
+        "profile": f"{SCHEMA}/camtrap-dp-profile.json",
+        "name": "exchange-bench",
+        "created": "2026-12-01T00:00:00Z",
+        "contributors": [{"title": "Bench partner", "role": "rightsHolder"}],
+        "project": {
+            "title": "Bench survey",
+            "samplingDesign": "systematicRandom",
+            "captureMethod": ["activityDetection"],
+            "individualAnimals": False,
+            "observationLevel": ["media", "event"],
+        },
+        "spatial": {"type": "Point", "coordinates": [131.0, 43.0]},
+        "temporal": {"start": "2024-01-01", "end": "2024-12-31"},
+        "taxonomic": [{"scientificName": "Sus scrofa"}, {"scientificName": "Capreolus pygargus"}],
+        "resources": [
+            {
+                "name": name,
+                "path": f"{name}.csv",
+                "profile": "tabular-data-resource",
+                "format": "csv",
+                "mediatype": "text/csv",
+                "encoding": "utf-8",
+                "schema": f"{SCHEMA}/{name}-table-schema.json",
+            }
+            for name in ("deployments", "media", "observations")
+        ],
+    }
+    (folder / "datapackage.json").write_text(json.dumps(descriptor))
+    with open(folder / "deployments.csv", "w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(
+            [
+                "deploymentID",
+                "locationID",
+                "latitude",
+                "longitude",
+                "deploymentStart",
+                "deploymentEnd",
+                "cameraID",
+                "deploymentGroups",
+            ]
+        )
+        for d in range(deployments):
+            out.writerow(
+                [
+                    f"dep{d}",
+                    f"LOC-{d:04d}",
+                    f"{43 + d * 0.001:.6f}",
+                    f"{131 + d * 0.001:.6f}",
+                    start.isoformat(),
+                    (start + timedelta(days=365)).isoformat(),
+                    f"CAM{d}",
+                    f"park:{PARK}",
+                ]
+            )
+    observations = 0
+    with (
+        open(folder / "media.csv", "w", newline="") as media_fh,
+        open(folder / "observations.csv", "w", newline="") as obs_fh,
+    ):
+        media_out, obs_out = csv.writer(media_fh), csv.writer(obs_fh)
+        media_out.writerow(
+            [
+                "mediaID",
+                "deploymentID",
+                "captureMethod",
+                "timestamp",
+                "filePath",
+                "filePublic",
+                "fileName",
+                "fileMediatype",
+            ]
+        )
+        obs_out.writerow(
+            [
+                "observationID",
+                "deploymentID",
+                "mediaID",
+                "eventID",
+                "eventStart",
+                "eventEnd",
+                "observationLevel",
+                "observationType",
+                "scientificName",
+                "count",
+                "bboxX",
+                "bboxY",
+                "bboxWidth",
+                "bboxHeight",
+                "classificationMethod",
+                "classificationProbability",
+            ]
+        )
+        for m in range(media):
+            deployment = f"dep{m % deployments}"
+            # Two media per event, events an hour apart within each deployment.
+            n = m // deployments
+            at = start + timedelta(hours=n // 2, seconds=(n % 2) * 5)
+            event = f"ev{m % deployments}-{n // 2}"
+            media_out.writerow(
+                [
+                    f"m{m}",
+                    deployment,
+                    "activityDetection",
+                    at.isoformat(),
+                    f"https://example.org/media/m{m}.jpg",
+                    "true",
+                    f"m{m}.jpg",
+                    "image/jpeg",
+                ]
+            )
+            species = "Sus scrofa" if m % 3 else "Capreolus pygargus"
+            obs_out.writerow(
+                [
+                    f"o{m}",
+                    deployment,
+                    f"m{m}",
+                    event,
+                    at.isoformat(),
+                    at.isoformat(),
+                    "media",
+                    "animal",
+                    species,
+                    1,
+                    "0.1",
+                    "0.2",
+                    "0.3",
+                    "0.4",
+                    "machine",
+                    "0.9",
+                ]
+            )
+            observations += 1
+            if n % 2 == 1:
+                first = at - timedelta(seconds=5)
+                obs_out.writerow(
+                    [
+                        f"e{m}",
+                        deployment,
+                        "",
+                        event,
+                        first.isoformat(),
+                        at.isoformat(),
+                        "event",
+                        "animal",
+                        species,
+                        1,
+                        "",
+                        "",
+                        "",
+                        "",
+                        "human",
+                        "",
+                    ]
+                )
+                observations += 1
+    return {"deployments": deployments, "media": media, "observations": observations}
+
+
+def _setup_django() -> None:
+    import django
+
+    django.setup()
+
+
+def _reset_park() -> None:
+    from django.db import connection
+
+    from traps.models import Park
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE traps_park CASCADE")
+    Park.objects.create(
+        code=PARK, name="Exchange bench", country="RU", area_km2=2800, time_zone="Asia/Vladivostok"
+    )
+
+
+def child(step: str, package: Path, out: Path | None) -> dict:
+    """Run one step in this process and return its figures."""
+    started = time.perf_counter()
+    rows = 0
+    queries = None
+    if step == "csv":
+        for name in ("deployments", "media", "observations"):
+            with open(package / f"{name}.csv", newline="") as fh:
+                # Read into lists, as the importer does before it writes.
+                rows += len(list(csv.DictReader(fh)))
+    else:
+        _setup_django()
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        from exchange.camtrap_dp.export import package_write
+        from exchange.camtrap_dp.importer import package_import
+        from traps.models import Park
+
+        capture = CaptureQueriesContext(connection) if step.endswith("-queries") else None
+        if step.startswith("import"):
+            _reset_park()
+            started = time.perf_counter()
+            if capture is not None:
+                capture.__enter__()
+            package_import(path=package, park=Park.objects.get(code=PARK))
+            rows = _table_rows(package)
+        else:
+            started = time.perf_counter()
+            if capture is not None:
+                capture.__enter__()
+            package_write(out_dir=out, parks=[Park.objects.get(code=PARK)])
+            rows = _table_rows(out)
+        if capture is not None:
+            capture.__exit__(None, None, None)
+            queries = len(capture.captured_queries)
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"step": step, "seconds": seconds, "rows": rows, "peak_mb": peak_mb, "queries": queries}
+
+
+def _table_rows(package: Path) -> int:
+    total = 0
+    for name in ("deployments", "media", "observations"):
+        with open(package / f"{name}.csv", "rb") as fh:
+            total += sum(1 for _ in fh) - 1
+    return total
+
+
+def run_child(step: str, package: Path, out: Path | None = None) -> dict:
+    command = [sys.executable, __file__, "--child", step, "--package", str(package)]
+    if out is not None:
+        command += ["--out", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        sys.stderr.write(result.stderr[-3000:])
+        raise SystemExit(f"{step} failed")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--media", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--sample", type=int, default=200, help="media in the query count")
+    parser.add_argument("--child")
+    parser.add_argument("--package", type=Path)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.package, args.out)))
+        return
+
+    from bench.census import ensure_database
+
+    ensure_database(os.environ["DATABASE_URL"])
+    _setup_django()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    load = os.getloadavg()[0]
+    print(
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {load:.1f}, {os.cpu_count()} cores",
+        flush=True,
+    )
+    work = Path(tempfile.mkdtemp(prefix="exchange-bench-"))
+    try:
+        sample = generate(work / "sample", args.sample)
+        imported = run_child("import-queries", work / "sample")
+        exported = run_child("export-queries", work / "sample", work / "sample-out")
+        rows = sample["media"] + sample["observations"]
+        print(
+            f"queries per media+observation row: import {imported['queries'] / rows:.1f} "
+            f"({imported['queries']} for {rows}), export {exported['queries'] / rows:.2f} "
+            f"({exported['queries']})",
+            flush=True,
+        )
+        print("| media | observations | step | seconds | rows/s | peak MB | ratio to csv |")
+        print("| ---: | ---: | --- | ---: | ---: | ---: | ---: |")
+        for media in args.media:
+            package = work / f"p{media}"
+            counts = generate(package, media)
+            baseline = run_child("csv", package)
+            for figures in (
+                baseline,
+                run_child("import", package),
+                run_child("export", package, work / f"out{media}"),
+            ):
+                rate = figures["rows"] / figures["seconds"] if figures["seconds"] else 0
+                ratio = figures["seconds"] / baseline["seconds"]
+                print(
+                    f"| {media:,} | {counts['observations']:,} | {figures['step']} | "
+                    f"{figures['seconds']:.1f} | {rate:,.0f} | {figures['peak_mb']:.0f} | "
+                    f"{ratio:,.0f} |",
+                    flush=True,
+                )
+            shutil.rmtree(package)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
