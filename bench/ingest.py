@@ -111,6 +111,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--photos", type=int, default=500)
     parser.add_argument("--distinct", type=int, default=22, help="distinct images to copy")
+    parser.add_argument(
+        "--card",
+        type=Path,
+        help="folder that keeps the generated JPEGs for the next run (default: made afresh)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp:
@@ -128,13 +133,15 @@ def main() -> None:
 
         call_command("migrate", verbosity=0)
         print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
-        folder = tmp_path / "card"
-        folder.mkdir()
+        folder = args.card or tmp_path / "card"
+        folder.mkdir(parents=True, exist_ok=True)
         t = time.perf_counter()
-        # Made in a child process, so that this process's peak memory is the
-        # benchmark's own, not that of twenty-two 12-megapixel images in memory.
-        with ProcessPoolExecutor(max_workers=1) as pool:
-            paths = pool.submit(make_photos, folder, args.photos, args.distinct).result()
+        paths = [folder / f"IMG_{i:05d}.JPG" for i in range(args.photos)]
+        if not all(path.exists() for path in paths):
+            # Made in a child process, so that this process's peak memory is the
+            # benchmark's own, not that of twenty-two 12-megapixel images in memory.
+            with ProcessPoolExecutor(max_workers=1) as pool:
+                paths = pool.submit(make_photos, folder, args.photos, args.distinct).result()
         mb = sum(p.stat().st_size for p in paths) / 2**20
         print(
             f"made {len(paths)} JPEGs of {SIZE[0]}x{SIZE[1]} ({mb / len(paths):.1f} MB each, "

@@ -14,7 +14,9 @@ patch (the descriptor of the same fur rotated by 90 degrees or mirrored), then
 perturbed: fur that looks like a leopard's, but not a copy of any catalogued coat.
 Real catalogues hold no copies; near-copies of the rendered boxes in every distractor
 made the neighbours of a query mostly copies of itself and decided rank-1 at 50,000.
-Each size runs in a fresh process for a clean RSS figure; then one process loads every
+Each size is built in a fresh process, with the registry's own MatchIndex.build, and the
+build's figure is that process's peak resident set (ru_maxrss), not the RSS after it; then
+each size is loaded in a fresh process for a clean RSS figure; then one process loads every
 size and times them query by query in turn, which gives the ratio between sizes.
 Queries run on one core (faiss and OpenCV limited to one thread); the index build may
 use both cores.
@@ -32,6 +34,7 @@ import contextlib
 import hashlib
 import multiprocessing as mp
 import os
+import resource
 import shutil
 import statistics
 import sys
@@ -45,7 +48,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from leopards.matching.features import Features, extract_features
-from leopards.matching.index import FLAT_LIMIT, MatchIndex
+from leopards.matching.index import MatchIndex
 from leopards.matching.scoring import rank
 from leopards.synthetic import FLANKS, render_photo
 
@@ -71,6 +74,11 @@ def _rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def _peak_rss_mb() -> float:
+    """Return the largest resident set size this process has had, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _render_box(job: tuple[int, str, int]) -> bytes:
@@ -165,30 +173,22 @@ def build_size(size: int, base_file: Path, base_individuals: int, out: Path) -> 
     rss_before = _rss_mb()
     faiss.omp_set_num_threads(2)
     started = time.perf_counter()
-    index = MatchIndex()
-    per_flank: dict[str, int] = {}
-    sample: dict[str, list[np.ndarray]] = {}
-    for _, _, flank, features in _records(base, size, 0, size, base_individuals):
-        per_flank[flank] = per_flank.get(flank, 0) + len(features)
-        if len(sample.setdefault(flank, [])) < 2000:
-            sample[flank].append(features.float_descriptors())
-    for flank, total in per_flank.items():
-        if total > FLAT_LIMIT:
-            index.prepare(flank, np.concatenate(sample[flank]), total)
-    sample.clear()
-    # Small chunks keep the float32 copies that faiss.add needs to a few tens of MB.
-    for offset in range(0, size, 500):
-        index.add_many(_records(base, size, offset, min(size, offset + 500), base_individuals))
+    # The registry's rebuild path: records read twice (a bounded training sample, then
+    # the adds in chunks), as catalogue.build_from_entries reads them from the database.
+    index = MatchIndex.build(lambda: _records(base, size, 0, size, base_individuals))
     build_s = time.perf_counter() - started
     rss_built = _rss_mb()
     started = time.perf_counter()
     index.save(out)
     return {
         "references": size,
-        "descriptors": sum(per_flank.values()),
+        "descriptors": index.descriptor_count,
         "build_s": build_s,
         "save_s": time.perf_counter() - started,
-        "build_rss_mb": rss_built - rss_before,
+        "rss_before_mb": rss_before,
+        "rss_built_mb": rss_built,
+        # This process exists for this build alone: its peak is the build's peak.
+        "build_peak_mb": _peak_rss_mb(),
         "file_mb": out.stat().st_size / 2**20,
     }
 
@@ -401,7 +401,7 @@ def main() -> int:
         print(f"catalogue boxes: {note} ({base_file.name})", flush=True)
 
         print(
-            "references  descriptors  build(s)  build RSS(MB)  file(MB)  load(s)  "
+            "references  descriptors  build(s)  build peak / before (MB)  file(MB)  load(s)  "
             "worker RSS(MB)  nprobe  query p50 / p95 (s)  rank-1",
             flush=True,
         )
@@ -416,7 +416,8 @@ def main() -> int:
             for q in queried:
                 print(
                     f"{built['references']:>10,}  {built['descriptors']:>11,}  "
-                    f"{built['build_s']:>8.1f}  {built['build_rss_mb']:>13.0f}  "
+                    f"{built['build_s']:>8.1f}  "
+                    f"{built['build_peak_mb']:>11.0f} / {built['rss_before_mb']:<11.0f}  "
                     f"{built['file_mb']:>8.0f}  {q['load_s']:>7.1f}  {q['rss_mb']:>14.0f}  "
                     f"{q['nprobe']:>6}  {q['query_median_s']:>9.3f} / {q['query_p95_s']:.3f}    "
                     f"{q['query_rank1']:.2f}",

@@ -157,21 +157,32 @@ def _stored_features(sighting_ids: list[int]) -> Iterator[tuple[int, bytes]]:
 
 
 def build_from_entries(generation: str) -> LoadedIndex:
-    """Build an index from every present journal entry and the stored features."""
+    """Build an index from every present journal entry and the stored features.
+
+    The features are read from the database FEATURE_CHUNK references at a time, twice
+    (MatchIndex.build samples, then adds), so that memory holds the index and one chunk,
+    not every reference's features.
+    """
     # Read the position first: entries written after it are replayed afterwards, so
     # one that changes while this runs is applied twice at worst, never missed.
     head_seq = MatchIndexState.objects.filter(pk=1).values_list("seq", flat=True).first() or 0
     entries = {
-        e.sighting_id: e for e in MatchIndexEntry.objects.filter(present=True, seq__lte=head_seq)
+        pk: (leopard_id, catalogue_of(flank), digest)
+        for pk, leopard_id, flank, digest in MatchIndexEntry.objects.filter(
+            present=True, seq__lte=head_seq
+        ).values_list("sighting_id", "leopard_id", "flank", "features_digest")
     }
-    records = []
-    digests = {}
-    for pk, data in _stored_features(sorted(entries)):
-        entry = entries[pk]
-        records.append((pk, entry.leopard_id, catalogue_of(entry.flank), Features.from_bytes(data)))
-        digests[pk] = entry.features_digest
+    ordered = sorted(entries)
+    digests: dict[int, str] = {}
+
+    def records() -> Iterator[tuple[int, int, str, Features]]:
+        for pk, data in _stored_features(ordered):
+            leopard_id, flank, digest = entries[pk]
+            digests[pk] = digest
+            yield pk, leopard_id, flank, Features.from_bytes(data)
+
     index = MatchIndex.build(records)
-    logger.info("Built the match index from %d stored references", len(records))
+    logger.info("Built the match index from %d stored references", len(index))
     return LoadedIndex(index=index, generation=generation, seq=head_seq, digests=digests)
 
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from leopards.matching.features import Features
+from leopards.matching.features import DESCRIPTOR_SCALE, Features
 
 DIM = 128
 UNKNOWN_FLANK = "unknown"
@@ -41,6 +41,16 @@ DEFAULT_NPROBE = 16
 REBUILD_GROWTH = 4.0
 # Training points per IVF list: faiss asks for 39 at least.
 TRAINING_PER_LIST = 40
+# The most IVF lists a catalogue gets (_nlist_for), and so the most training vectors it
+# can need: a build keeps a uniform sample of this many descriptors per flank, 20 MB of
+# uint8, whatever the catalogue's size.
+MAX_NLIST = 4096
+TRAINING_SAMPLE = TRAINING_PER_LIST * MAX_NLIST
+# A build adds references in chunks of about this many descriptors, so that the float32
+# copies faiss needs stay near 50 MB.
+BUILD_CHUNK_DESCRIPTORS = 100_000
+
+Record = tuple[Label, Label, str, Features]
 
 
 @dataclass(frozen=True)
@@ -103,7 +113,7 @@ def _nlist_for(count: int) -> int:
     # About 4 sqrt(N) lists, a power of two, as the faiss guidelines suggest, but no more
     # than 4096: past that, training and exact assignment of 25 million descriptors cost
     # minutes, while fast-scan keeps the longer lists cheap to read (bench/README.md).
-    return int(2 ** round(math.log2(max(256, min(4096, 4 * math.sqrt(count))))))
+    return int(2 ** round(math.log2(max(256, min(MAX_NLIST, 4 * math.sqrt(count))))))
 
 
 def _new_ivf(sample: np.ndarray, count: int, nprobe: int) -> faiss.Index:
@@ -422,31 +432,49 @@ class MatchIndex:
     @classmethod
     def build(
         cls,
-        records: Sequence[tuple[Label, Label, str, Features]],
+        records: Sequence[Record] | Callable[[], Iterable[Record]],
         *,
         flat_limit: int = FLAT_LIMIT,
         nprobe: int = DEFAULT_NPROBE,
-        chunk: int = 2000,
+        chunk_descriptors: int | None = None,
     ) -> MatchIndex:
-        """Build an index in one pass from stored features (the rebuild path)."""
+        """Build an index from stored features in bounded memory (the rebuild path).
+
+        records is a sequence, or a function that returns a fresh iterable of them (from
+        the database, say): they are read twice. The first pass counts each flank's
+        descriptors and keeps a uniform sample of at most TRAINING_SAMPLE of them to
+        train the IVF lists; the second adds the references chunk by chunk. Memory then
+        holds the index, the samples and one chunk, never every reference's features.
+        When a flank has no more than TRAINING_SAMPLE descriptors the sample is all of
+        them, and the index is the one that adding everything at once would give.
+        """
+        if isinstance(records, Iterator):
+            raise TypeError("records are read twice: pass a sequence or a function")
+        read = records if callable(records) else lambda: records
+        chunk_descriptors = chunk_descriptors or BUILD_CHUNK_DESCRIPTORS
         index = cls(flat_limit=flat_limit, nprobe=nprobe)
         totals: dict[str, int] = {}
-        for _, _, flank, features in records:
-            totals[flank] = totals.get(flank, 0) + len(features)
+        samples: dict[str, _Reservoir] = {}
         rng = np.random.default_rng(0)
+        for _, _, flank, features in read():
+            totals[flank] = totals.get(flank, 0) + len(features)
+            if len(features):
+                samples.setdefault(flank, _Reservoir(TRAINING_SAMPLE, rng)).add(
+                    features.descriptors
+                )
         for flank, total in totals.items():
-            if total <= flat_limit:
-                continue
-            # Train on a sample of boxes first so that the vectors can then be added in
-            # chunks: 25 million float descriptors would not fit in memory at once.
-            of_flank = [f for _, _, fl, f in records if fl == flank and len(f)]
-            per_box = max(1, total // len(of_flank))
-            wanted = TRAINING_PER_LIST * _nlist_for(total) // per_box + 1
-            picks = rng.permutation(len(of_flank))[:wanted]
-            sample = np.concatenate([of_flank[i].float_descriptors() for i in picks])
-            index.prepare(flank, sample, total)
-        for offset in range(0, len(records), chunk):
-            index.add_many(records[offset : offset + chunk])
+            if total > flat_limit:
+                index.prepare(flank, samples[flank].float_sample(), total)
+        samples.clear()
+        batch: list[Record] = []
+        held = 0
+        for record in read():
+            batch.append(record)
+            held += len(record[3])
+            if held >= chunk_descriptors:
+                index.add_many(batch)
+                batch, held = [], 0
+        index.add_many(batch)
         return index
 
     def set_nprobe(self, nprobe: int) -> None:
@@ -461,6 +489,37 @@ class MatchIndex:
         total = sum(len(faiss.serialize_index(c.index)) for c in self._catalogues.values())
         total += sum(p.nbytes for p in self._ref_points)
         return total + self._ref_start.nbytes * 3
+
+
+class _Reservoir:
+    """A uniform random sample of at most `size` rows of a stream of uint8 descriptors.
+
+    Vitter's algorithm R, a block of rows at a time: the first `size` rows are kept,
+    then row number i (from 0) replaces a random kept row with probability size/(i+1).
+    """
+
+    def __init__(self, size: int, rng: np.random.Generator) -> None:
+        self.size = size
+        self.rng = rng
+        self.seen = 0
+        # Pages of an empty array are only taken as rows are written.
+        self.rows = np.empty((size, DIM), np.uint8)
+
+    def add(self, descriptors: np.ndarray) -> None:
+        fill = max(0, min(len(descriptors), self.size - self.seen))
+        self.rows[self.seen : self.seen + fill] = descriptors[:fill]
+        rest = descriptors[fill:]
+        if len(rest):
+            positions = self.seen + fill + np.arange(len(rest), dtype=np.int64)
+            slots = self.rng.integers(0, positions + 1)
+            keep = slots < self.size
+            # A slot drawn twice ends with the later row, as one row at a time would.
+            self.rows[slots[keep]] = rest[keep]
+        self.seen += len(descriptors)
+
+    def float_sample(self) -> np.ndarray:
+        """Return the sample as the float descriptors the index holds."""
+        return self.rows[: min(self.seen, self.size)].astype(np.float32) / DESCRIPTOR_SCALE
 
 
 def _json_label(value: object) -> Label:

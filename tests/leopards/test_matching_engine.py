@@ -175,6 +175,55 @@ def test_ivf_catalogue_ranks_like_the_exact_one(catalogue: dict) -> None:
     assert agree >= 2 * INDIVIDUALS - 1
 
 
+def test_a_streamed_build_answers_as_the_index_built_all_at_once(catalogue: dict) -> None:
+    records = [(f"{i}-{fl}-{p}", f"ind{i}", fl, f) for (i, fl, p), f in catalogue.items() if p > 0]
+    # All at once: every descriptor in memory, the IVF lists trained on all of them.
+    at_once = MatchIndex(flat_limit=1000)
+    at_once.add_many(records)
+    # Streamed: the records read twice from a function, added a few boxes at a time.
+    reads = []
+
+    def stream():
+        reads.append(True)
+        yield from records
+
+    streamed = MatchIndex.build(stream, flat_limit=1000, chunk_descriptors=500)
+
+    assert len(reads) == 2
+    assert not streamed._catalogues["left"].is_flat
+    for key in [(0, "left", 0), (3, "right", 0), (5, "left", 0)]:
+        query = catalogue[key].float_descriptors()
+        mine, theirs = streamed.search(query, key[1], 5), at_once.search(query, key[1], 5)
+        np.testing.assert_array_equal(mine.reference_rows, theirs.reference_rows)
+        np.testing.assert_array_equal(mine.local, theirs.local)
+        np.testing.assert_allclose(mine.distances, theirs.distances, rtol=1e-6)
+        assert [
+            (c.individual_id, c.best_reference_id) for c in rank(streamed, catalogue[key], key[1])
+        ] == [(c.individual_id, c.best_reference_id) for c in rank(at_once, catalogue[key], key[1])]
+
+
+def test_a_build_trains_on_a_sample_of_bounded_size(catalogue: dict, monkeypatch) -> None:
+    from leopards.matching import index as index_module
+
+    records = [(f"{i}-{fl}-{p}", f"ind{i}", fl, f) for (i, fl, p), f in catalogue.items()]
+    left = sum(len(f) for (_, fl, _), f in catalogue.items() if fl == "left")
+    monkeypatch.setattr(index_module, "TRAINING_SAMPLE", 700)
+    samples = {}
+    prepare = MatchIndex.prepare
+
+    def spy(self, flank, sample, expected_count):
+        samples[flank] = (len(sample), expected_count)
+        prepare(self, flank, sample, expected_count)
+
+    monkeypatch.setattr(MatchIndex, "prepare", spy)
+    index = MatchIndex.build(records, flat_limit=1000)
+
+    assert samples["left"] == (700, left)
+    assert index.descriptor_count == sum(len(f) for f in catalogue.values())
+    with pytest.raises(TypeError):
+        MatchIndex.build(iter(records))  # read twice: a one-shot iterator cannot be
+
+
 def test_ivf_lists_found_with_numpy_give_faiss_own_neighbours(catalogue: dict) -> None:
     records = [(f"{i}-{fl}-{p}", f"ind{i}", fl, f) for (i, fl, p), f in catalogue.items() if p > 0]
     index = MatchIndex.build(records, flat_limit=1000)

@@ -321,6 +321,36 @@ def test_an_index_of_another_process_catches_up_from_the_journal(two_cats):
     assert {other.index.individual_of(pk) for pk in moved} == {kedr.pk}
 
 
+def test_a_rebuild_reads_and_adds_the_references_a_chunk_at_a_time(two_cats, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from leopards.matching import index as index_module
+
+    kedr, _lesnaya = two_cats
+    monkeypatch.setattr(catalogue, "FEATURE_CHUNK", 2)
+    monkeypatch.setattr(index_module, "BUILD_CHUNK_DESCRIPTORS", 1)
+    batches = []
+    add_many = MatchIndex.add_many
+
+    def spy(self, records):
+        records = list(records)
+        batches.append(len(records))
+        add_many(self, records)
+
+    monkeypatch.setattr(MatchIndex, "add_many", spy)
+    with CaptureQueriesContext(connection) as queries:
+        figures = matching.match_index_rebuild()
+
+    feature_reads = [q for q in queries if '"features"' in q["sql"] and "IN (" in q["sql"]]
+    # Six references, two a query, read twice (a sample, then the adds).
+    assert len(feature_reads) == 6
+    assert batches and max(batches) == 1
+    index = catalogue.current_index()
+    assert figures["references"] == len(index) == 6
+    assert {index.individual_of(s.pk) for s in Sighting.objects.filter(leopard=kedr)} == {kedr.pk}
+
+
 def test_a_rebuild_keeps_only_confirmed_sightings_with_features(two_cats):
     proposed = leopard_sighting(4, "left", 1, leopard=None, status=Sighting.Status.PROPOSED)
     pending = leopard_sighting(4, "left", 2, leopard=LeopardFactory())

@@ -71,6 +71,19 @@ def test_a_photo_between_two_events_merges_them(deployment):
     assert Event.objects.count() == 1
 
 
+def test_placing_a_photo_reads_both_neighbours_in_one_query(deployment, django_assert_num_queries):
+    ingest(deployment, at(0), name="a")
+    ingest(deployment, at(20), name="c")
+    photo = Photo.objects.get(original_name="c")
+    photo.taken_at -= timedelta(minutes=10)  # as if it were a new photo at minute 10
+    photo.event = None
+    # One query for the photos just before and just after; the event it joins is up to
+    # date already, so nothing is written.
+    with django_assert_num_queries(1):
+        event = services.event_place(photo)
+    assert event == Photo.objects.get(original_name="a").event
+
+
 def test_photos_arriving_out_of_order_group_as_in_time_order(deployment):
     for minute, name in [(90, "e"), (0, "a"), (200, "g"), (40, "c"), (20, "b"), (65, "d")]:
         ingest(deployment, at(minute), name=name)

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 
 from traps.models import Deployment, Event, Photo
 
@@ -30,8 +31,7 @@ def event_place(photo: Photo) -> Event:
         .select_related("event")
         .only("pk", "taken_at", "event")
     )
-    before = siblings.filter(taken_at__lte=photo.taken_at).order_by("-taken_at", "-pk").first()
-    after = siblings.filter(taken_at__gte=photo.taken_at).order_by("taken_at", "pk").first()
+    before, after = _neighbours(siblings, photo.taken_at)
     joins_before = before is not None and photo.taken_at - before.taken_at <= interval
     joins_after = after is not None and after.taken_at - photo.taken_at <= interval
 
@@ -57,6 +57,24 @@ def event_place(photo: Photo) -> Event:
         event.save()
     photo.event = event
     return event
+
+
+def _neighbours(siblings: QuerySet[Photo], taken_at: datetime) -> tuple[Photo | None, Photo | None]:
+    """Return the sibling photos nearest before and after a time, in one query.
+
+    Each is the first of its own ordered query; the union of the two holds both, so
+    the nearest of those on each side is the same photo the query alone would give.
+    """
+    before_pk = siblings.filter(taken_at__lte=taken_at).order_by("-taken_at", "-pk")[:1]
+    after_pk = siblings.filter(taken_at__gte=taken_at).order_by("taken_at", "pk")[:1]
+    found = list(
+        siblings.filter(pk__in=before_pk.values("pk").union(after_pk.values("pk"), all=True))
+    )
+    earlier = [p for p in found if p.taken_at <= taken_at]
+    later = [p for p in found if p.taken_at >= taken_at]
+    before = max(earlier, key=lambda p: (p.taken_at, p.pk), default=None)
+    after = min(later, key=lambda p: (p.taken_at, p.pk), default=None)
+    return before, after
 
 
 @transaction.atomic
