@@ -18,6 +18,8 @@ from pathlib import Path
 import environ
 from django.utils.translation import gettext_lazy as _
 
+from config.map_tiles import tile_image_sources, tile_max_zoom
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -108,6 +110,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "traps.context_processors.navigation",
+                "traps.context_processors.map_tiles",
             ],
         },
     },
@@ -347,6 +350,15 @@ AGE_CLASS_ADULT_FROM_MONTHS = env.int("AGE_CLASS_ADULT_FROM_MONTHS", default=24)
 # Coordinates shown to people without exact-location rights are generalised to
 # a grid cell of this many degrees (GBIF's rule for highly sensitive species).
 COORDINATE_GENERALISATION_DEGREES = 0.1
+# A base map under the registry's maps, off by default (the maps then show park
+# outlines and grid cells on a plain ground): a slippy-map tile server in web
+# Mercator such as https://{s}.tile.example.org/{z}/{x}/{y}.png, and the credit
+# its licence asks for (HTML, shown in the map's corner). Its host is added to
+# the CSP's img-src. Tiles are never asked for finer than the generalisation
+# cell, so the tile server learns no more of where stations are than a map shows.
+MAP_TILE_URL = env.str("MAP_TILE_URL", default="")
+MAP_TILE_ATTRIBUTION = env.str("MAP_TILE_ATTRIBUTION", default="")
+MAP_TILE_MAX_ZOOM = tile_max_zoom(COORDINATE_GENERALISATION_DEGREES)
 # Review: a scientist's claim on an event lapses after this long without a save,
 # and this share of confirmed identifications goes to a blind second opinion.
 REVIEW_CLAIM_MINUTES = env.int("REVIEW_CLAIM_MINUTES", default=30)
@@ -413,7 +425,13 @@ CONTENT_SECURITY_POLICY = {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'"],
-        "img-src": ["'self'", "data:", "blob:", *env.list("CSP_IMG_SRC_EXTRA", default=[])],
+        "img-src": [
+            "'self'",
+            "data:",
+            "blob:",
+            *env.list("CSP_IMG_SRC_EXTRA", default=[]),
+            *tile_image_sources(MAP_TILE_URL),
+        ],
         "connect-src": ["'self'"],
         # The upload page hashes files in a worker script served by the registry.
         "worker-src": ["'self'"],

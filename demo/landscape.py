@@ -147,26 +147,37 @@ class Shot:
     photo_seed: int = 0
 
 
+# How far the outline stays outside the box the stations are drawn from, at least.
+OUTLINE_MARGIN = 0.01
+
+
 def _boundary(box: tuple[float, float, float, float], rng: random.Random) -> dict:
     lat0, lat1, lon0, lon1 = box
-    # An irregular ring around the box: parks are not rectangles.
-    ring = []
+    m = OUTLINE_MARGIN
+    # An irregular ring around the box (parks are not rectangles) that holds the whole
+    # box, so every station drawn from it lies inside its park: each point is pushed
+    # out from its side of the box and the corners are points of their own.
+    corners = {
+        0.25: (lon1 + m, lat0 - m),
+        0.5: (lon1 + m, lat1 + m),
+        0.75: (lon0 - m, lat1 + m),
+    }
+    ring = [[lon0 - m, lat0 - m]]
     for i in range(10):
         t = i / 10
+        for at, corner in corners.items():
+            if t - 0.1 < at <= t:
+                ring.append([round(corner[0], 4), round(corner[1], 4)])
+        d_lon, d_lat = rng.uniform(-0.03, 0.03), rng.uniform(-0.03, 0.03)
         if t < 0.25:
-            lat, lon = lat0, lon0 + (lon1 - lon0) * t * 4
+            lat, lon = lat0 - m - abs(d_lat), lon0 + (lon1 - lon0) * t * 4 + d_lon
         elif t < 0.5:
-            lat, lon = lat0 + (lat1 - lat0) * (t - 0.25) * 4, lon1
+            lat, lon = lat0 + (lat1 - lat0) * (t - 0.25) * 4 + d_lat, lon1 + m + abs(d_lon)
         elif t < 0.75:
-            lat, lon = lat1, lon1 - (lon1 - lon0) * (t - 0.5) * 4
+            lat, lon = lat1 + m + abs(d_lat), lon1 - (lon1 - lon0) * (t - 0.5) * 4 + d_lon
         else:
-            lat, lon = lat1 - (lat1 - lat0) * (t - 0.75) * 4, lon0
-        ring.append(
-            [
-                round(lon + rng.uniform(-0.03, 0.03), 4),
-                round(lat + rng.uniform(-0.03, 0.03), 4),
-            ]
-        )
+            lat, lon = lat1 - (lat1 - lat0) * (t - 0.75) * 4 + d_lat, lon0 - m - abs(d_lon)
+        ring.append([round(lon, 4), round(lat, 4)])
     ring.append(ring[0])
     return {"type": "Polygon", "coordinates": [ring]}
 

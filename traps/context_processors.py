@@ -1,5 +1,6 @@
-"""Template context every page needs: the navigation for the user's roles."""
+"""Template context every page needs: the navigation for the user's roles, the base map."""
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 from django.urls import reverse
@@ -57,4 +58,15 @@ def navigation(request: HttpRequest) -> dict:
         "user_role_labels": labels,
         # Chinese lists take 、, not a comma.
         "user_role_list": pgettext("list separator", ", ").join(labels),
+    }
+
+
+def map_tiles(request: HttpRequest) -> dict:
+    # Read per request, not at import: tests and deployments change the settings.
+    return {
+        "map_tiles": {
+            "url": settings.MAP_TILE_URL,
+            "attribution": settings.MAP_TILE_ATTRIBUTION,
+            "max_native_zoom": settings.MAP_TILE_MAX_ZOOM,
+        }
     }

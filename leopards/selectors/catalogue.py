@@ -218,6 +218,7 @@ class StationSeen:
     exact: bool
     count: int
     last_seen: object
+    precision: float = 0.0
 
 
 @dataclass
@@ -236,6 +237,8 @@ class LeopardPage:
     changes: list[CatalogueChange]
     aliases: list[str]
     flank_pairs: list[tuple[Sighting, Sighting]] = field(default_factory=list)
+    # GeoJSON outlines of the parks it was seen in, for the map.
+    boundaries: list[dict] = field(default_factory=list)
 
 
 def _reference_rank(sighting: Sighting) -> tuple:
@@ -273,6 +276,7 @@ def leopard_page(user: AbstractBaseUser | AnonymousUser, leopard: Leopard) -> Le
                 latitude=where.latitude,
                 longitude=where.longitude,
                 exact=where.exact,
+                precision=where.precision,
                 count=counts[station.pk],
                 last_seen=s.photo.taken_at,
             )
@@ -309,6 +313,13 @@ def leopard_page(user: AbstractBaseUser | AnonymousUser, leopard: Leopard) -> Le
             .filter(leopard=leopard)
             .order_by("code")
             .values_list("code", flat=True)
+        ),
+        boundaries=list(
+            {
+                s.photo.deployment.station.park_id: s.photo.deployment.station.park.boundary
+                for s in sightings
+                if s.photo.deployment.station.park.boundary
+            }.values()
         ),
     )
     if len(flanks) == 1:

@@ -1,7 +1,7 @@
 """Writes of the event review: claims, what an event shows, and the boxes drawn in photos."""
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -86,10 +86,31 @@ def event_claim(*, event_id: int, user: AbstractBaseUser, take_over: bool = Fals
 
 
 @transaction.atomic
-def event_release(*, event_id: int, user: AbstractBaseUser) -> Event:
-    """Give up one's claim on an event; it goes back to the queue unless it was finished."""
+def event_open(*, event_id: int, user: AbstractBaseUser) -> Event:
+    """Claim an event as its reviewer opens it, unless it is reviewed or a colleague holds it."""
+    event = _lock_event(event_id)
+    if event.status == Event.Status.REVIEWED:
+        return event
+    if event.claimed_by_id and event.claimed_by_id != user.pk and not claim_expired(event):
+        return event
+    _claim_locked(event, user)
+    return event
+
+
+@transaction.atomic
+def event_release(
+    *, event_id: int, user: AbstractBaseUser, claimed_at: datetime | None = None
+) -> Event:
+    """Give up one's claim on an event; it goes back to the queue unless it was finished.
+
+    With `claimed_at` (the claim's time when the page was opened), only a claim left as
+    it was is given up: a page being left must not release a claim that a save, or the
+    same event opened again, has renewed since.
+    """
     event = _lock_event(event_id)
     if event.claimed_by_id not in (None, user.pk):
+        return event
+    if claimed_at is not None and event.claimed_at != claimed_at:
         return event
     event.claimed_by = None
     event.claimed_at = None

@@ -119,6 +119,7 @@ def _map_cells(stations: list[selectors.StationSeen]) -> list[dict]:
                 "lat": station.latitude,
                 "lon": station.longitude,
                 "exact": station.exact,
+                "precision": station.precision,
                 "count": 0,
             },
         )

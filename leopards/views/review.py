@@ -1,11 +1,14 @@
 """The review queue and the review page of one event, with its form actions."""
 
+from datetime import datetime
+
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from leopards.forms import ClassifyForm, IdentifyForm, MotherForm, QueueFilterForm
@@ -82,7 +85,18 @@ def event_claim(request: HttpRequest, pk: int) -> HttpResponse:
 def event_release(request: HttpRequest, pk: int) -> HttpResponse:
     require_reviewer(request)
     event = _event_or_404(request, pk)
-    review.event_release(event_id=event.pk, user=request.user)
+    # Sent by the review page as it is left: release the claim only if it is still the
+    # one the page opened with.
+    stamp = request.POST.get("claimed_at")
+    claimed_at = None
+    if stamp:
+        try:
+            claimed_at = datetime.fromisoformat(stamp)
+        except ValueError:
+            claimed_at = None
+        if claimed_at is None or claimed_at.tzinfo is None:
+            return HttpResponseBadRequest(_("The claim time is not a date and time."))
+    review.event_release(event_id=event.pk, user=request.user, claimed_at=claimed_at)
     return redirect("leopards:review-queue")
 
 
@@ -96,24 +110,26 @@ def event_skip(request: HttpRequest, pk: int) -> HttpResponse:
     if following is None:
         messages.info(request, _("No other event is waiting."))
         return redirect("leopards:review-queue")
-    return _claim_and_open(request, following)
-
-
-def _claim_and_open(request: HttpRequest, event_id: int) -> HttpResponse:
-    try:
-        review.event_claim(event_id=event_id, user=request.user)
-    except ReviewError as error:
-        messages.warning(request, error.message)
-    return redirect("leopards:event-review", pk=event_id)
+    # The next event is claimed when its page opens, not here: whoever then goes back
+    # to the queue instead has not held it from colleagues.
+    return redirect("leopards:event-review", pk=following)
 
 
 @require_GET
+# Never from the browser's cache: going back to the page opens the event, and claims it,
+# again (the page gave its claim back when it was left).
+@never_cache
 def event_review(request: HttpRequest, pk: int) -> HttpResponse:
     require_reviewer(request)
     try:
         event = selectors.event_for_review(request.user, pk)
     except selectors.Event.DoesNotExist as exc:
         raise Http404 from exc
+    # Opening an event claims it (unless a colleague holds it or it is reviewed); the
+    # page gives the claim back if it is left untouched (review.js).
+    claimed = review.event_open(event_id=event.pk, user=request.user)
+    event.claimed_by, event.claimed_at = claimed.claimed_by, claimed.claimed_at
+    event.status = claimed.status
     claim_active = event.claimed_by_id and not review.claim_expired(event)
     claimed_by_other = bool(claim_active and event.claimed_by_id != request.user.pk)
     photos = list(event.photos.all())
@@ -191,7 +207,7 @@ def _next_or_queue(request: HttpRequest, event) -> HttpResponse:
     following = selectors.next_event_id(request.user, after=event)
     if following is None or request.POST.get("then") == "queue":
         return redirect("leopards:review-queue")
-    return _claim_and_open(request, following)
+    return redirect("leopards:event-review", pk=following)
 
 
 def _int(value: str | None) -> int | None:

@@ -1,17 +1,11 @@
 // Census dashboard: the yearly age-class chart, effort and detection rate, and the
-// station map. Data comes from json_script blocks; Chart.js and Leaflet are vendored.
+// station map (drawn by registry-map.js). Data comes from json_script blocks.
 (function () {
   "use strict";
 
   function readJson(id) {
     var node = document.getElementById(id);
     return node ? JSON.parse(node.textContent) : null;
-  }
-
-  function escapeHtml(text) {
-    var div = document.createElement("div");
-    div.textContent = String(text);
-    return div.innerHTML;
   }
 
   var chart = readJson("census-chart-data");
@@ -103,57 +97,29 @@
 
   function stationMap() {
     var element = document.getElementById("census-map");
-    if (!element || !map || typeof L === "undefined") return;
+    if (!element || !map || !window.RegistryMap) return;
     // Tooltip lines are whole translated labels ("Stations: {count}") from the page, so
     // no language has to put a bare number before a noun in the wrong plural form.
     function figure(name, count) {
       return element.dataset["text" + name.charAt(0).toUpperCase() + name.slice(1)]
         .replace("{count}", String(count));
     }
-    // No tile layer: tiles are not reachable offline, and the park outline with the
-    // stations on a plain background is what a census map needs.
-    var leaflet = L.map(element, { attributionControl: false, zoomControl: false, zoomSnap: 0.25 });
-    // Leaflet's own button titles are English; the page gives them in the user's language.
-    L.control.zoom({
-      zoomInTitle: element.dataset.textZoomIn,
-      zoomOutTitle: element.dataset.textZoomOut,
-    }).addTo(leaflet);
-    // Vector layers need a view before they are added, so find the bounds first.
-    var bounds = L.latLngBounds([]);
-    var outlines = map.boundaries.map(function (boundary) {
-      var outline = L.geoJSON(boundary, {
-        style: { color: "#8a4a12", weight: 2, fillColor: "#e9dcc0", fillOpacity: 0.45 },
-      });
-      bounds.extend(outline.getBounds());
-      return outline;
-    });
-    map.points.forEach(function (point) { bounds.extend([point.lat, point.lon]); });
-    if (bounds.isValid()) {
-      leaflet.fitBounds(bounds, { padding: [20, 20] });
-    } else {
-      leaflet.setView([43.1, 131.0], 8);
-    }
-    outlines.forEach(function (outline) { outline.addTo(leaflet); });
     var most = Math.max.apply(null, [1].concat(map.points.map(function (p) { return p.detections; })));
-    map.points.forEach(function (point) {
-      var found = point.detections > 0;
-      var radius = found ? 5 + 13 * Math.sqrt(point.detections / most) : 4;
-      var marker = L.circleMarker([point.lat, point.lon], {
-        radius: radius,
-        color: found ? "#5a2e0a" : "#6b6356",
-        weight: 1.5,
-        fillColor: found ? "#b5651d" : "#ffffff",
-        fillOpacity: found ? 0.8 : 0.6,
-        dashArray: point.exact ? null : "3 3",
-      }).addTo(leaflet);
+    var cells = map.points.map(function (point) {
       var lines = [point.label];
-      if (point.stations > 1) lines.push(figure("stations", point.stations));
+      lines.push(figure("stations", point.stations));
       lines.push(figure("detections", point.detections));
       if (point.individuals !== null) lines.push(figure("individuals", point.individuals));
       lines.push(figure("trapNights", point.trap_nights));
-      marker.bindTooltip(lines.map(escapeHtml).join("<br>"));
+      return {
+        lat: point.lat,
+        lon: point.lon,
+        precision: point.precision,
+        strength: point.detections > 0 ? Math.sqrt(point.detections / most) : 0,
+        lines: lines,
+      };
     });
-    element.setAttribute("data-points", String(map.points.length));
+    window.RegistryMap.draw(element, map.boundaries, cells);
   }
 
   ageChart();

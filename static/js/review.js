@@ -33,6 +33,7 @@
       body: JSON.stringify(body),
     }).then(function (response) {
       if (response.ok) {
+        staying = true;
         window.location.reload();
         return;
       }
@@ -267,7 +268,7 @@
   }
   var currentIndex = -1;
 
-  function focusSighting(index) {
+  function focusSighting(index, scroll) {
     var all = sightings();
     if (!all.length) return;
     index = Math.max(0, Math.min(all.length - 1, index));
@@ -278,7 +279,7 @@
     var box = document.querySelector('.box[data-sighting="' + article.getAttribute("data-sighting") + '"]');
     if (box) box.classList.add("current");
     article.focus({ preventScroll: true });
-    article.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    if (scroll !== false) article.scrollIntoView({ block: "nearest", behavior: "smooth" });
     currentIndex = index;
   }
 
@@ -332,5 +333,43 @@
     if (clickKey(document, key)) event.preventDefault();
   });
 
-  if (sightings().length) focusSighting(firstUndecided());
+  // Opening an event shows its photo: the first undecided box is marked, not scrolled to,
+  // and the page moves down just enough for the whole first photo to show below the
+  // sticky toolbar (the header above it takes a third of a laptop's screen).
+  if (sightings().length) focusSighting(firstUndecided(), false);
+  function showFirstPhoto() {
+    var stage = document.querySelector(".review-photo .photo-stage");
+    if (!stage || window.location.hash || window.scrollY > 0) return;
+    var rect = stage.getBoundingClientRect();
+    var below = rect.bottom - window.innerHeight;
+    if (below <= 0) return;
+    var toolbar = document.querySelector(".review-toolbar");
+    var covered = toolbar && window.getComputedStyle(toolbar).position === "sticky"
+      ? toolbar.getBoundingClientRect().height + 8 : 0;
+    window.scrollBy(0, Math.max(0, Math.min(below, rect.top - covered)));
+  }
+  showFirstPhoto();
+
+  // -- the claim ---------------------------------------------------------------------------
+  // Opening the page claimed the event. Leaving it for another page without a save gives
+  // the claim back, so a colleague finds the event waiting; the server releases only the
+  // claim this page opened with, never one a save or a newer visit has renewed.
+  var release = data.getAttribute("data-release");
+  var claimedAt = data.getAttribute("data-claimed-at");
+  var staying = false;
+  document.addEventListener("submit", function (event) {
+    if (!event.defaultPrevented) staying = true;
+  });
+  window.addEventListener("pagehide", function () {
+    if (staying || !release || !claimedAt || !navigator.sendBeacon) return;
+    var body = new FormData();
+    body.append("csrfmiddlewaretoken", csrfToken());
+    body.append("claimed_at", claimedAt);
+    navigator.sendBeacon(release, body);
+  });
+  window.addEventListener("pageshow", function (event) {
+    // Back to this page from the browser's memory: the claim went on leaving, so open
+    // the event again to claim it again.
+    if (event.persisted && release) window.location.reload();
+  });
 })();

@@ -122,7 +122,8 @@ def test_the_review_page_shows_photos_boxes_and_ranked_candidates(
     MatchCandidate.objects.filter(leopard=leopards[0]).update(reference=reference)
     review.event_claim(event_id=work.event.pk, user=scientist)
     client.force_login(scientist)
-    with django_assert_max_num_queries(14):
+    # 15: opening the event renews its claim (a locked read and a write).
+    with django_assert_max_num_queries(15):
         response = client.get(reverse("leopards:event-review", args=[work.event.pk]))
     html = response.content.decode()
     assert html.count('class="candidate"') == 6
@@ -228,7 +229,89 @@ def test_marking_blank_moves_on_to_the_next_event(client, park, scientist):
     )
     assert response.url == reverse("leopards:event-review", args=[second.event.pk])
     assert Event.objects.get(pk=first.event.pk).content == "blank"
+    # The next event is claimed when its page opens, not in advance.
+    assert Event.objects.get(pk=second.event.pk).claimed_by is None
+    client.get(response.url)
     assert Event.objects.get(pk=second.event.pk).claimed_by == scientist
+
+
+def test_finishing_leaves_the_next_event_waiting_for_whoever_opens_it(client, park, scientist):
+    colleague = UserFactory(username="frank", role=Role.SCIENTIST, parks=[park])
+    first = make_event(park, start=START, sightings_per_photo=0)
+    second = make_event(park, start=START + timedelta(days=1))
+    client.force_login(scientist)
+    client.get(reverse("leopards:event-review", args=[first.event.pk]))
+    response = client.post(reverse("leopards:event-finish", args=[first.event.pk]), {"version": 1})
+    assert response.url == reverse("leopards:event-review", args=[second.event.pk])
+    # The scientist goes back to the queue instead: the colleague opens it and gets it.
+    client.get(queue_url())
+    assert Event.objects.get(pk=second.event.pk).status == Event.Status.PENDING
+    client.force_login(colleague)
+    page = client.get(response.url)
+    assert not page.context["claimed_by_other"] and page.context["claimed_by_me"]
+    assert Event.objects.get(pk=second.event.pk).claimed_by == colleague
+
+
+def test_opening_an_event_a_colleague_holds_does_not_take_it(client, park, scientist):
+    colleague = UserFactory(username="frank", role=Role.SCIENTIST, parks=[park])
+    work = make_event(park)
+    review.event_claim(event_id=work.event.pk, user=colleague)
+    client.force_login(scientist)
+    page = client.get(reverse("leopards:event-review", args=[work.event.pk]))
+    assert page.context["claimed_by_other"]
+    assert Event.objects.get(pk=work.event.pk).claimed_by == colleague
+
+
+def _claim_stamp(html: str) -> str:
+    return html.split('data-claimed-at="', 1)[1].split('"', 1)[0]
+
+
+def test_leaving_an_event_untouched_gives_its_claim_back(client, park, scientist):
+    work = make_event(park)
+    client.force_login(scientist)
+    html = client.get(reverse("leopards:event-review", args=[work.event.pk])).content.decode()
+    assert Event.objects.get(pk=work.event.pk).status == Event.Status.IN_REVIEW
+    client.post(
+        reverse("leopards:event-release", args=[work.event.pk]),
+        {"claimed_at": _claim_stamp(html)},
+    )
+    event = Event.objects.get(pk=work.event.pk)
+    assert (event.claimed_by, event.status) == (None, Event.Status.PENDING)
+
+
+def test_leaving_releases_nothing_that_was_saved_or_opened_again_since(client, park, scientist):
+    leopard = known_leopard(park, code="LEO-120F")
+    work = make_event(park, photos=1, candidates=[leopard])
+    client.force_login(scientist)
+    url = reverse("leopards:event-review", args=[work.event.pk])
+    first_visit = _claim_stamp(client.get(url).content.decode())
+    client.post(
+        reverse("leopards:sighting-identify", args=[work.sightings[0].pk]),
+        {"action": "confirm", "leopard": leopard.pk, "version": 1},
+    )
+    client.post(
+        reverse("leopards:event-release", args=[work.event.pk]), {"claimed_at": first_visit}
+    )
+    assert Event.objects.get(pk=work.event.pk).claimed_by == scientist
+    # A reload: the old page's leaving arrives after the new page opened.
+    second_visit = _claim_stamp(client.get(url).content.decode())
+    assert second_visit != first_visit
+    client.post(
+        reverse("leopards:event-release", args=[work.event.pk]), {"claimed_at": first_visit}
+    )
+    assert Event.objects.get(pk=work.event.pk).claimed_by == scientist
+
+
+def test_a_release_with_a_garbled_claim_time_is_refused(client, park, scientist):
+    work = make_event(park)
+    client.force_login(scientist)
+    client.get(reverse("leopards:event-review", args=[work.event.pk]))
+    for stamp in ("yesterday", "2026-01-01T10:00:00"):
+        response = client.post(
+            reverse("leopards:event-release", args=[work.event.pk]), {"claimed_at": stamp}
+        )
+        assert response.status_code == 400
+    assert Event.objects.get(pk=work.event.pk).claimed_by == scientist
 
 
 def test_other_species_from_the_admin_list(client, park, scientist):

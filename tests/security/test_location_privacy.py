@@ -172,6 +172,34 @@ def test_census_map_for_a_manager_is_generalised_and_not_logged(client, manager,
     assert not LocationAccessLog.objects.exists()
 
 
+def _script(html: str, name: str):
+    start = html.index(f'id="{name}"')
+    return json.loads(html[html.index(">", start) + 1 : html.index("</script>", start)])
+
+
+@pytest.mark.parametrize("who", ["scientist", "manager"])
+def test_an_individuals_map_holds_only_cells_and_asks_for_no_finer_tiles(
+    client, census, who, request, settings
+):
+    settings.MAP_TILE_URL = "https://tiles.example.org/{z}/{x}/{y}.png"
+    client.force_login(request.getfixturevalue(who))
+    html = client.get("/leopards/LEO-1F/").content.decode()
+    (cell,) = _script(html, "leopard-stations")
+    assert (cell["lat"], cell["lon"], cell["precision"], cell["exact"]) == (
+        43.15,
+        131.65,
+        0.1,
+        False,
+    )
+    assert "43.123456" not in html and "131.654321" not in html
+    # A tile at the map's finest tile zoom is larger than a cell: the tile server
+    # learns no more of where the stations are than the page shows.
+    tiles = _script(html, "map-tiles")
+    assert tiles["url"] == settings.MAP_TILE_URL
+    assert 360 / 2 ** tiles["max_native_zoom"] * 0.7 >= 0.1
+    assert not LocationAccessLog.objects.exists()
+
+
 def test_secr_with_exact_traps_only_on_the_explicit_flag_and_then_logged(client, scientist, census):
     client.force_login(scientist)
     survey = {"start": "2024-08-01", "end": "2024-09-30", "occasion_days": 7}
