@@ -48,6 +48,9 @@ class ParkSpec:
     # (lat_min, lat_max, lon_min, lon_max): a rough box inside the real park.
     box: tuple[float, float, float, float]
     stations: int
+    # The park's own name in Russian and in Simplified Chinese.
+    name_ru: str = ""
+    name_zh_hans: str = ""
 
 
 PARKS = [
@@ -59,6 +62,8 @@ PARKS = [
         "Asia/Vladivostok",
         (42.62, 43.45, 130.78, 131.55),
         28,
+        "Национальный парк «Земля леопарда»",
+        "豹之乡国家公园",
     ),
     ParkSpec(
         "kpad",
@@ -68,6 +73,8 @@ PARKS = [
         "Asia/Vladivostok",
         (43.05, 43.16, 131.42, 131.58),
         8,
+        "Заповедник «Кедровая Падь»",
+        "凯德罗瓦亚帕季自然保护区",
     ),
     ParkSpec(
         "ntlnp",
@@ -77,6 +84,8 @@ PARKS = [
         "Asia/Shanghai",
         (42.85, 43.95, 130.15, 131.10),
         24,
+        "Северо-Восточный национальный парк тигра и леопарда",
+        "东北虎豹国家公园",
     ),
 ]
 
@@ -223,6 +232,8 @@ class DemoBuilder:
                 code=spec.code,
                 defaults={
                     "name": spec.name,
+                    "name_ru": spec.name_ru,
+                    "name_zh_hans": spec.name_zh_hans,
                     "country": spec.country,
                     "area_km2": Decimal(spec.area_km2),
                     "time_zone": spec.time_zone,

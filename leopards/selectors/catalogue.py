@@ -269,7 +269,7 @@ def leopard_page(user: AbstractBaseUser | AnonymousUser, leopard: Leopard) -> Le
             by_station[station.pk] = StationSeen(
                 station_id=station.pk,
                 code=station.code,
-                park=station.park.name,
+                park=station.park.local_name,
                 latitude=where.latitude,
                 longitude=where.longitude,
                 exact=where.exact,
