@@ -140,7 +140,9 @@ class DensityRun(models.Model):
     progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
     result = models.JSONField(_("result"), default=dict, blank=True)
     density_per_100km2 = models.FloatField(_("density per 100 km²"), null=True, blank=True)
+    # xgettext:no-python-format
     lcl_per_100km2 = models.FloatField(_("lower 95% limit"), null=True, blank=True)
+    # xgettext:no-python-format
     ucl_per_100km2 = models.FloatField(_("upper 95% limit"), null=True, blank=True)
     reason = models.TextField(_("why there is no estimate"), blank=True)
     requested_by = models.ForeignKey(

@@ -33,6 +33,7 @@ from django.db.models import (
     BooleanField,
     Case,
     Count,
+    DateField,
     DurationField,
     ExpressionWrapper,
     F,
@@ -444,6 +445,20 @@ def individuals_seen(*, parks: Sequence[Park], period: Period) -> list[dict[str,
     return individuals_by_period(parks=parks, periods_=[period])[0]
 
 
+def _local_day(zones: dict[str, list[int]]) -> Case | TruncDate:
+    """The day a sighting was taken on, in its park's time zone."""
+    if len(zones) == 1:
+        (zone,) = zones
+        return TruncDate(_TAKEN, tzinfo=ZoneInfo(zone))
+    return Case(
+        *(
+            When(**{f"{_PARK}__in": ids}, then=TruncDate(_TAKEN, tzinfo=ZoneInfo(zone)))
+            for zone, ids in zones.items()
+        ),
+        output_field=DateField(),
+    )
+
+
 def _which_period(periods_: Sequence[Period], zones: dict[str, list[int]]) -> Case:
     return Case(
         *(When(period_q(p, zones), then=Value(i)) for i, p in enumerate(periods_)),
@@ -481,6 +496,7 @@ def _individual_rows(
     if not parks or not periods_:
         return
     zones = _zones(parks)
+    zone_of = {park.pk: park.time_zone for park in parks}
     first_day, last_day = periods.span(periods_)
     rows = (
         confirmed_sightings(p.pk for p in parks)
@@ -496,8 +512,11 @@ def _individual_rows(
             "leopard__birth_date",
         )
         .annotate(
-            first_seen=Min(_TAKEN),
-            last_seen=Max(_TAKEN),
+            # Local dates, as the sightings themselves are shown: a photo taken at 23:30
+            # in Vladivostok is on that day there, not on the UTC day before or after.
+            first_seen=Min(_local_day(zones)),
+            last_seen=Max(_local_day(zones)),
+            one_park=Min(_PARK),
             sightings=Count("pk"),
             stations=Count(_STATION, distinct=True),
             parks=Count(_PARK, distinct=True),
@@ -530,11 +549,23 @@ def _individual_rows(
                 "flanks": flanks,
                 "first_seen": row["first_seen"].isoformat(),
                 "last_seen": row["last_seen"].isoformat(),
+                "time_zone": _row_zone(zone_of, row["one_park"], row["parks"]),
                 "sightings": row["sightings"],
                 "stations": row["stations"],
                 "parks": row["parks"],
             },
         )
+
+
+def _row_zone(zone_of: dict[int, str], one_park: int, park_count: int) -> str:
+    """Name the time zone of an individual's first and last seen dates.
+
+    Seen in one park, or in parks that share a zone: that zone. An individual that
+    crossed between zones has each date in its own park's zone: both are named.
+    """
+    if park_count == 1 or len(set(zone_of.values())) == 1:
+        return zone_of[one_park]
+    return " / ".join(sorted(set(zone_of.values())))
 
 
 # ---------------------------------------------------------------------------

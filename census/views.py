@@ -154,8 +154,10 @@ def census_csv(request: HttpRequest, table: str, park_code: str | None = None) -
         "sightings",
         "stations",
         "parks",
+        "time_zone",
     ]
-    rows = ([row[c] for c in columns] for row in data["individuals"])
+    # Rows stored before the dates were local carry UTC timestamps and no zone.
+    rows = ([row.get(c, "UTC") for c in columns] for row in data["individuals"])
     return _csv_response(csv_text(columns, rows), f"{prefix}-individuals.csv")
 
 

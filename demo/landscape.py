@@ -75,6 +75,9 @@ class ParkSpec:
     # The camera grid: centre latitude and longitude, columns, rows, spacing in metres.
     grid: tuple[float, float, int, int, float]
     truth: Truth
+    # The park's own name in Russian and in Simplified Chinese.
+    name_ru: str = ""
+    name_zh_hans: str = ""
 
     @property
     def stations(self) -> int:
@@ -96,6 +99,8 @@ PARKS = [
         (42.62, 43.45, 130.78, 131.55),
         (42.85, 131.05, 7, 4, 5000.0),
         Truth(density_per_100km2=1.0, g0=0.008, sigma_m=SIGMA_M, phi=0.85),
+        "Национальный парк «Земля леопарда»",
+        "豹之乡国家公园",
     ),
     ParkSpec(
         "kpad",
@@ -107,6 +112,8 @@ PARKS = [
         (43.105, 131.50, 4, 2, 3000.0),
         # The reserve is the core of the range: a small park, dense with leopards.
         Truth(density_per_100km2=5.0, g0=0.005, sigma_m=SIGMA_M, phi=0.85),
+        "Заповедник «Кедровая Падь»",
+        "凯德罗瓦亚帕季自然保护区",
     ),
     ParkSpec(
         "ntlnp",
@@ -117,6 +124,8 @@ PARKS = [
         (42.85, 43.95, 130.15, 131.10),
         (43.45, 130.55, 6, 4, 5000.0),
         Truth(density_per_100km2=1.0, g0=0.008, sigma_m=SIGMA_M, phi=0.85),
+        "Северо-Восточный национальный парк тигра и леопарда",
+        "东北虎豹国家公园",
     ),
 ]
 # The density fit each demo park gets: the survey year's independent leopards.
@@ -434,6 +443,8 @@ class DemoBuilder:
                 code=spec.code,
                 defaults={
                     "name": spec.name,
+                    "name_ru": spec.name_ru,
+                    "name_zh_hans": spec.name_zh_hans,
                     "country": spec.country,
                     "area_km2": Decimal(spec.area_km2),
                     "time_zone": spec.time_zone,

@@ -89,7 +89,9 @@ class PartnerAliasForm(forms.Form):
 class DeploymentChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Deployment) -> str:
         camera = obj.camera_serial or "—"
-        return f"{obj.station.park.name} · {obj.station.code} · {camera} · {obj.start:%Y-%m-%d}"
+        return (
+            f"{obj.station.park.local_name} · {obj.station.code} · {camera} · {obj.start:%Y-%m-%d}"
+        )
 
 
 class MegaDetectorImportForm(forms.Form):

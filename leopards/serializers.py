@@ -308,8 +308,21 @@ class LeopardSerializer(serializers.ModelSerializer):
     )
     # From catalogue_figures; an individual without sightings has no first or last.
     sighting_count = serializers.IntegerField(read_only=True)
-    first_seen = serializers.DateTimeField(read_only=True, allow_null=True)
-    last_seen = serializers.DateTimeField(read_only=True, allow_null=True)
+    first_seen = serializers.DateTimeField(source="first_seen_at", read_only=True, allow_null=True)
+    last_seen = serializers.DateTimeField(source="last_seen_at", read_only=True, allow_null=True)
+    # The same moments as the day they fell on in the park where they were taken.
+    first_seen_date = serializers.DateField(
+        source="first_seen.day", read_only=True, allow_null=True, default=None
+    )
+    first_seen_time_zone = serializers.CharField(
+        source="first_seen.zone", read_only=True, allow_null=True, default=None
+    )
+    last_seen_date = serializers.DateField(
+        source="last_seen.day", read_only=True, allow_null=True, default=None
+    )
+    last_seen_time_zone = serializers.CharField(
+        source="last_seen.zone", read_only=True, allow_null=True, default=None
+    )
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -326,7 +339,11 @@ class LeopardSerializer(serializers.ModelSerializer):
             "aliases",
             "sighting_count",
             "first_seen",
+            "first_seen_date",
+            "first_seen_time_zone",
             "last_seen",
+            "last_seen_date",
+            "last_seen_time_zone",
             "version",
             "url",
         ]

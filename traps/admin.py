@@ -25,7 +25,7 @@ class ParkMembershipInline(admin.TabularInline):
 class ParkAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "country", "area_km2", "time_zone", "station_count"]
     list_filter = ["country"]
-    search_fields = ["code", "name"]
+    search_fields = ["code", "name", "name_ru", "name_zh_hans"]
     inlines = [ParkMembershipInline]
 
     def get_queryset(self, request):

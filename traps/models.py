@@ -10,6 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -26,9 +27,32 @@ class Country(models.TextChoices):
     NORTH_KOREA = "KP", _("North Korea")
 
 
+# A park's own name in each interface language other than the default (English), by
+# the field that holds it: a Chinese park read in Russian has a Russian name.
+PARK_NAME_FIELDS = {"ru": "name_ru", "zh-hans": "name_zh_hans"}
+
+
+def park_name_field(language: str | None) -> str | None:
+    """Return the Park field that holds the name in a language, None for the default name."""
+    language = (language or "").lower()
+    if language.startswith("zh"):
+        # Traditional Chinese readers are better served by the Simplified name than by English.
+        return PARK_NAME_FIELDS["zh-hans"]
+    return PARK_NAME_FIELDS.get(language.split("-")[0])
+
+
 class Park(models.Model):
     code = models.SlugField(_("code"), max_length=20, unique=True)
     name = models.CharField(_("name"), max_length=200)
+    name_ru = models.CharField(
+        _("name in Russian"), max_length=200, blank=True, help_text=_("Empty: the name above.")
+    )
+    name_zh_hans = models.CharField(
+        _("name in Simplified Chinese"),
+        max_length=200,
+        blank=True,
+        help_text=_("Empty: the name above."),
+    )
     country = models.CharField(_("country"), max_length=2, choices=Country.choices)
     area_km2 = models.DecimalField(
         _("area (km²)"),
@@ -57,7 +81,16 @@ class Park(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return self.local_name
+
+    def name_in(self, language: str | None) -> str:
+        """Return the park's name in a language, or its default name when it has none."""
+        field = park_name_field(language)
+        return (getattr(self, field) if field else "") or self.name
+
+    @property
+    def local_name(self) -> str:
+        return self.name_in(get_language())
 
     @property
     def tzinfo(self) -> zoneinfo.ZoneInfo:

@@ -171,10 +171,28 @@ class ParkSerializer(serializers.ModelSerializer):
     area_km2 = serializers.DecimalField(
         max_digits=10, decimal_places=1, coerce_to_string=False, min_value=Decimal("0.1")
     )
+    local_name = serializers.CharField(
+        read_only=True,
+        help_text=_(
+            "The name in the request's language (Accept-Language): name_ru, name_zh_hans "
+            "or, where that is empty, name."
+        ),
+    )
 
     class Meta:
         model = Park
-        fields = ["id", "code", "name", "country", "area_km2", "time_zone", "boundary"]
+        fields = [
+            "id",
+            "code",
+            "name",
+            "name_ru",
+            "name_zh_hans",
+            "local_name",
+            "country",
+            "area_km2",
+            "time_zone",
+            "boundary",
+        ]
 
 
 class StationSerializer(serializers.ModelSerializer):

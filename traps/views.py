@@ -128,7 +128,7 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
             "filters": filters,
             # The pick lists are written out by the template: Django's select widget
             # renders a template per option, which cost more than the whole table.
-            "park_choices": [(p.pk, p.name) for p in parks.order_by("name")],
+            "park_choices": [(p.pk, p.local_name) for p in parks.order_by("name")],
             "station_choices": list(
                 stations.order_by("park__name", "code").values_list("pk", "park__code", "code")
             ),

@@ -3,7 +3,8 @@
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
@@ -30,6 +31,7 @@ from leopards.models import (
     MatchCandidate,
     Sighting,
 )
+from traps.local_dates import LocalDate, local_date
 from traps.models import Park
 from traps.selectors import parks_for_user
 
@@ -125,9 +127,9 @@ def leopard_catalogue(
         leopards = leopards.filter(
             Exists(
                 visible_sightings(user).filter(
+                    _seen_since(user, filters.seen_since),
                     leopard=OuterRef("pk"),
                     status=CONFIRMED,
-                    photo__taken_at__date__gte=filters.seen_since,
                 )
             )
         )
@@ -142,12 +144,40 @@ def leopard_catalogue(
     return leopards.select_related("mother").order_by("code")
 
 
+def _park_zones(user: AbstractBaseUser | AnonymousUser) -> dict[str, list[int]]:
+    cached = getattr(user, "_catalogue_park_zones", None)
+    if cached is None:
+        cached = {}
+        parks = Park.objects.filter(pk__in=_park_ids(user)).order_by("pk")
+        for pk, zone in parks.values_list("pk", "time_zone"):
+            cached.setdefault(zone, []).append(pk)
+        if user.is_authenticated:
+            user._catalogue_park_zones = cached
+    return cached
+
+
+def catalogue_time_zone(user: AbstractBaseUser | AnonymousUser) -> str:
+    """Return the one time zone of the user's parks, or "" when they lie in several."""
+    zones = _park_zones(user)
+    return next(iter(zones)) if len(zones) == 1 else ""
+
+
+def _seen_since(user: AbstractBaseUser | AnonymousUser, day: date) -> Q:
+    # The day starts at local midnight in each park's own time zone, as its sightings show.
+    since = Q(pk__in=[])
+    for zone, ids in _park_zones(user).items():
+        start = datetime.combine(day, time.min, tzinfo=ZoneInfo(zone))
+        since |= Q(**{f"{_PARK}_id__in": ids, "photo__taken_at__gte": start})
+    return since
+
+
 def catalogue_figures(user: AbstractBaseUser | AnonymousUser, leopards: list[Leopard]) -> None:
     """Set sighting counts, first and last seen, flank counts and the mother's code on a
     page of individuals, from the sightings in the user's parks only.
 
     One aggregation over the sightings of these individuals only: a GROUP BY over every
     sighting of the catalogue would cost the same for a page of 50 as for all of them.
+    First and last seen are local dates in the zone of the park where they were taken.
     """
     # Mothers ride along: one seen only in other parks does not exist for this user,
     # so the page shows no code for her (a row here means a sighting in the user's parks).
@@ -157,7 +187,9 @@ def catalogue_figures(user: AbstractBaseUser | AnonymousUser, leopards: list[Leo
         visible_sightings(user)
         .filter(leopard__in={x.pk for x in leopards} | mother_ids)
         .order_by()
-        .values("leopard_id")
+        # Per park as well: a day is a day in the park's time zone, so the earliest moment
+        # in each park is what a first-seen date is taken from.
+        .values("leopard_id", f"{_PARK}__time_zone")
         .annotate(
             sighting_count=Count("pk", filter=confirmed),
             first_seen=Min("photo__taken_at", filter=confirmed),
@@ -166,7 +198,7 @@ def catalogue_figures(user: AbstractBaseUser | AnonymousUser, leopards: list[Leo
             right_count=Count("pk", filter=confirmed & Q(flank=Flank.RIGHT)),
         )
     )
-    figures = {row.pop("leopard_id"): row for row in rows}
+    figures = _per_leopard(rows)
     old_codes: dict[int, list[str]] = {}
     for leopard_id, code in (
         aliases_for_user(user)
@@ -179,6 +211,8 @@ def catalogue_figures(user: AbstractBaseUser | AnonymousUser, leopards: list[Leo
         "sighting_count": 0,
         "first_seen": None,
         "last_seen": None,
+        "first_seen_at": None,
+        "last_seen_at": None,
         "left_count": 0,
         "right_count": 0,
     }
@@ -188,6 +222,29 @@ def catalogue_figures(user: AbstractBaseUser | AnonymousUser, leopards: list[Leo
         leopard.alias_codes = old_codes.get(leopard.pk, [])
         mother = leopard.mother if leopard.mother_id in figures else None
         leopard.mother_code = mother.code if mother and not mother.merged_into_id else None
+
+
+def _per_leopard(rows: Iterable[dict]) -> dict[int, dict]:
+    """Add up per-park figures of each individual; first and last seen become local dates."""
+    figures: dict[int, dict] = {}
+    firsts: dict[int, tuple] = {}
+    lasts: dict[int, tuple] = {}
+    for row in rows:
+        leopard_id, zone = row.pop("leopard_id"), row.pop(f"{_PARK}__time_zone")
+        first, last = row.pop("first_seen"), row.pop("last_seen")
+        total = figures.setdefault(leopard_id, dict.fromkeys(row, 0))
+        for name, value in row.items():
+            total[name] += value
+        if first is not None and (leopard_id not in firsts or first < firsts[leopard_id][0]):
+            firsts[leopard_id] = (first, zone)
+        if last is not None and (leopard_id not in lasts or last > lasts[leopard_id][0]):
+            lasts[leopard_id] = (last, zone)
+    for leopard_id, total in figures.items():
+        first, last = firsts.get(leopard_id), lasts.get(leopard_id)
+        total["first_seen_at"], total["last_seen_at"] = first and first[0], last and last[0]
+        total["first_seen"] = local_date(*first) if first else None
+        total["last_seen"] = local_date(*last) if last else None
+    return figures
 
 
 @dataclass(frozen=True)
@@ -217,7 +274,7 @@ class StationSeen:
     longitude: float
     exact: bool
     count: int
-    last_seen: object
+    last_seen: LocalDate | None
     precision: float = 0.0
 
 
@@ -229,8 +286,8 @@ class LeopardPage:
     stations: list[StationSeen]
     mother: Leopard | None
     offspring: list[Leopard]
-    first_seen: object
-    last_seen: object
+    first_seen: LocalDate | None
+    last_seen: LocalDate | None
     age_class_now: str
     flanks: set[str]
     provisional: bool
@@ -239,6 +296,9 @@ class LeopardPage:
     flank_pairs: list[tuple[Sighting, Sighting]] = field(default_factory=list)
     # GeoJSON outlines of the parks it was seen in, for the map.
     boundaries: list[dict] = field(default_factory=list)
+    # The one time zone of the parks the sightings are in ("" for several): the times
+    # are local to each sighting's park, and a table names the zone once when it can.
+    time_zone: str = ""
 
 
 def _reference_rank(sighting: Sighting) -> tuple:
@@ -272,16 +332,16 @@ def leopard_page(user: AbstractBaseUser | AnonymousUser, leopard: Leopard) -> Le
             by_station[station.pk] = StationSeen(
                 station_id=station.pk,
                 code=station.code,
-                park=station.park.name,
+                park=station.park.local_name,
                 latitude=where.latitude,
                 longitude=where.longitude,
                 exact=where.exact,
                 precision=where.precision,
                 count=counts[station.pk],
-                last_seen=s.photo.taken_at,
+                last_seen=local_date(s.photo.taken_at, station.park.time_zone),
             )
-        else:
-            by_station[station.pk].last_seen = s.photo.taken_at
+        elif s.photo.taken_at:
+            by_station[station.pk].last_seen = local_date(s.photo.taken_at, station.park.time_zone)
     visible = leopards_for_user(user)
     mother = visible.filter(pk=leopard.mother_id).first() if leopard.mother_id else None
     offspring = list(visible.filter(mother=leopard).order_by("birth_date", "code"))
@@ -294,7 +354,11 @@ def leopard_page(user: AbstractBaseUser | AnonymousUser, leopard: Leopard) -> Le
         .annotate(undone=Exists(CatalogueChange.objects.filter(undoes=OuterRef("pk"))))
         .order_by("-created_at", "-pk")[:200]
     )
-    dated = [s.photo.taken_at for s in sightings if s.photo.taken_at]
+    dated = [
+        (s.photo.taken_at, s.photo.deployment.station.park.time_zone)
+        for s in sightings
+        if s.photo.taken_at
+    ]
     page = LeopardPage(
         leopard=leopard,
         sightings=sightings,
@@ -302,8 +366,8 @@ def leopard_page(user: AbstractBaseUser | AnonymousUser, leopard: Leopard) -> Le
         stations=sorted(by_station.values(), key=lambda x: (x.park, x.code)),
         mother=mother,
         offspring=offspring,
-        first_seen=min(dated, default=None),
-        last_seen=max(dated, default=None),
+        first_seen=local_date(*min(dated)) if dated else None,
+        last_seen=local_date(*max(dated)) if dated else None,
         age_class_now=leopard.age_class_on(timezone.localdate()),
         flanks=flanks,
         provisional=len(flanks) < 2,
@@ -322,6 +386,9 @@ def leopard_page(user: AbstractBaseUser | AnonymousUser, leopard: Leopard) -> Le
             }.values()
         ),
     )
+    zones = {s.photo.deployment.station.park.time_zone for s in sightings}
+    if len(zones) == 1:
+        (page.time_zone,) = zones
     if len(flanks) == 1:
         page.flank_pairs = flank_pairs(user, leopard, sightings)
     return page
@@ -353,7 +420,7 @@ def flank_pairs(
         .filter(near, status=CONFIRMED, flank=other_flank, leopard__merged_into__isnull=True)
         .exclude(leopard=leopard)
         .exclude(Exists(partner_has_mine))
-        .select_related("leopard", "photo__deployment")
+        .select_related("leopard", "photo__deployment__station__park")
     )
     pairs = []
     for other in others:

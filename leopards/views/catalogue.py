@@ -54,7 +54,14 @@ def leopard_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "leopards/leopard_list.html",
-        {"filters": form, "page": page, "query": query.urlencode()},
+        {
+            "filters": form,
+            "page": page,
+            "query": query.urlencode(),
+            # Dates are the parks' local days: named once in the header when the parks
+            # share a time zone, else beside each date.
+            "date_zone": selectors.catalogue_time_zone(request.user),
+        },
     )
 
 

@@ -8,6 +8,19 @@
     return node ? JSON.parse(node.textContent) : null;
   }
 
+  function escapeHtml(text) {
+    var div = document.createElement("div");
+    div.textContent = String(text);
+    return div.innerHTML;
+  }
+
+  // Chart.js formats tick and tooltip numbers with Intl.NumberFormat in its locale, which
+  // is the browser's unless set: a Russian page must read "1 200" and "0,5", whatever
+  // language the browser itself speaks.
+  if (typeof Chart !== "undefined") {
+    Chart.defaults.locale = document.documentElement.lang || "en";
+  }
+
   var chart = readJson("census-chart-data");
   var map = readJson("census-map-data");
   var colours = {

@@ -7,7 +7,16 @@ from django.db import transaction
 from traps.models import Deployment, Park, Station
 from traps.services.deployments import DeploymentChanged, photos_retime
 
-PARK_FIELDS = {"code", "name", "country", "area_km2", "boundary", "time_zone"}
+PARK_FIELDS = {
+    "code",
+    "name",
+    "name_ru",
+    "name_zh_hans",
+    "country",
+    "area_km2",
+    "boundary",
+    "time_zone",
+}
 STATION_FIELDS = {"code", "latitude", "longitude", "notes"}
 DEPLOYMENT_FIELDS = {"camera_serial", "camera_model", "start", "end", "clock_offset", "notes"}
 # A change of any of these moves photos in time or in or out of the deployment.
@@ -35,7 +44,7 @@ def park_create(*, data: dict[str, Any]) -> Park:
 
 @transaction.atomic
 def park_update(*, park_id: int, data: dict[str, Any]) -> Park:
-    """Change a park's code, name, country, area, boundary or time zone."""
+    """Change a park's code, names, country, area, boundary or time zone."""
     park = Park.objects.select_for_update().get(pk=park_id)
     if _apply(park, data, PARK_FIELDS):
         park.full_clean()
