@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet, Subquery
 
 from traps.models import Deployment, Event, Photo
 
@@ -62,13 +62,16 @@ def event_place(photo: Photo) -> Event:
 def _neighbours(siblings: QuerySet[Photo], taken_at: datetime) -> tuple[Photo | None, Photo | None]:
     """Return the sibling photos nearest before and after a time, in one query.
 
-    Each is the first of its own ordered query; the union of the two holds both, so
-    the nearest of those on each side is the same photo the query alone would give.
+    Each is the first of its own ordered query, asked as a scalar subquery (SQLite
+    allows no LIMIT inside a UNION's parts), so the nearest of those on each side is
+    the same photo the query alone would give.
     """
     before_pk = siblings.filter(taken_at__lte=taken_at).order_by("-taken_at", "-pk")[:1]
     after_pk = siblings.filter(taken_at__gte=taken_at).order_by("taken_at", "pk")[:1]
     found = list(
-        siblings.filter(pk__in=before_pk.values("pk").union(after_pk.values("pk"), all=True))
+        siblings.filter(
+            Q(pk=Subquery(before_pk.values("pk"))) | Q(pk=Subquery(after_pk.values("pk")))
+        )
     )
     earlier = [p for p in found if p.taken_at <= taken_at]
     later = [p for p in found if p.taken_at >= taken_at]
