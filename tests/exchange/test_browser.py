@@ -61,6 +61,7 @@ def test_scientist_confirms_a_partners_cat_and_sees_it_on_the_review(
     page.click("nav.mainnav details.navmore summary")
     page.click("text=Data exchange")
     page.click("text=Import a Camtrap DP package")
+    page.select_option("#id_park", park.code)
     page.set_input_files("#id_package", str(archive))
     page.fill("#id_organisation", "NETLNP")
     page.click("text=Check and import")

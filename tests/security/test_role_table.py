@@ -35,7 +35,7 @@ def test_every_permission_of_the_table_is_checked_somewhere():
     root = README.parent
     code = "\n".join(
         path.read_text(encoding="utf-8")
-        for folder in ("accounts", "traps", "leopards", "census")
+        for folder in ("accounts", "traps", "leopards", "census", "exchange")
         for path in (root / folder).rglob("*.py")
         if "migrations" not in path.parts and path.name != "roles.py"
     )
