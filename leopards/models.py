@@ -358,6 +358,20 @@ class MatchCandidate(models.Model):
         return f"#{self.rank} {self.leopard_id} ({self.score:.1f})"
 
 
+# The ranks of Darwin Core's taxonRank vocabulary that camera-trap packages use.
+TAXON_RANKS = {
+    "kingdom": pgettext_lazy("taxon rank", "kingdom"),
+    "phylum": pgettext_lazy("taxon rank", "phylum"),
+    "class": pgettext_lazy("taxon rank", "class"),
+    "order": pgettext_lazy("taxon rank", "order"),
+    "family": pgettext_lazy("taxon rank", "family"),
+    "subfamily": pgettext_lazy("taxon rank", "subfamily"),
+    "genus": pgettext_lazy("taxon rank", "genus"),
+    "species": pgettext_lazy("taxon rank", "species"),
+    "subspecies": pgettext_lazy("taxon rank", "subspecies"),
+}
+
+
 class Species(models.Model):
     """A taxon the parks see: the list the review offers, and every species a package names.
 
@@ -399,6 +413,11 @@ class Species(models.Model):
     def taxon_id_label(self) -> str:
         """Return the taxon ID short enough for a table: the last part of a URL."""
         return self.taxon_id.rstrip("/").rsplit("/", 1)[-1] or self.taxon_id
+
+    @property
+    def rank_label(self) -> str:
+        """Return the taxon rank in the active language (a rank nobody translated as given)."""
+        return TAXON_RANKS.get(self.rank.lower(), self.rank) if self.rank else ""
 
     @property
     def vernacular_name(self) -> str:
