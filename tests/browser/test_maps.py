@@ -11,13 +11,13 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
+from accounts.roles import Role
 from census.services import census_rebuild
 from config.map_tiles import tile_image_sources
 from tests.browser.test_review import WATCH, no_csp_violations
 from tests.census.helpers import cat, local, sight, station_running
 from tests.conftest import browser_login
 from tests.factories import UserFactory
-from traps.models import Role
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 from django.urls import reverse
 
+from accounts.roles import Role
 from census import periods
 from census.selectors import individuals_by_park, individuals_by_period
 from census.services import census_rebuild
@@ -15,7 +16,6 @@ from leopards.selectors.catalogue import catalogue_figures, leopard_page
 from tests.census.helpers import cat, sight, station_running
 from tests.factories import UserFactory
 from traps.local_dates import LocalDate
-from traps.models import Role
 
 pytestmark = pytest.mark.django_db
 

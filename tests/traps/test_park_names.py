@@ -5,8 +5,9 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
 
+from accounts.roles import Role
 from tests.factories import ParkFactory, UserFactory
-from traps.models import Park, Role
+from traps.models import Park
 
 pytestmark = pytest.mark.django_db
 
