@@ -8,7 +8,14 @@ class CensusConfig(AppConfig):
     verbose_name = _("Census")
 
     def ready(self) -> None:
-        from census.services import census_mark_stale_for
         from leopards.signals import identifications_changed
 
-        identifications_changed.connect(census_mark_stale_for, dispatch_uid="census_mark_stale")
+        identifications_changed.connect(_mark_stale, dispatch_uid="census_mark_stale")
+
+
+def _mark_stale(**kwargs) -> None:
+    # census.services pulls in the density fit and scipy: loaded on the first change,
+    # not by every process that starts Django.
+    from census.services import census_mark_stale_for
+
+    census_mark_stale_for(**kwargs)
