@@ -58,10 +58,12 @@ from accounts.services import api_token_create
 roles_ensure()
 park = ParkFactory(code="hosts")
 user = UserFactory(username="hosts-ranger", role=Role.RANGER, parks=[park])
-deployment = DeploymentFactory(
-    station__park=park, camera_serial="CAM41146", start=datetime(2024, 1, 1, tzinfo=UTC), end=None
-)
-print(deployment.pk, api_token_create(user=user)[1])
+start = datetime(2024, 1, 1, tzinfo=UTC)
+deployments = [
+    DeploymentFactory(station__park=park, camera_serial="CAM41146", start=start, end=None)
+    for _ in range({deployments})
+]
+print(api_token_create(user=user)[1], *(d.pk for d in deployments))
 """
 
 
@@ -152,6 +154,19 @@ class HostNetwork:
         """The command prefix that runs a program on this host."""
         return ["ip", "netns", "exec", self.namespace(name)]
 
+    def cpu_seconds(self, name: str) -> float:
+        """CPU time used so far by the processes on this host (and their reaped children)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in _ip("netns", "pids", self.namespace(name), check=False).stdout.split():
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:  # ended meanwhile
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+        return total / tick
+
     def cut(self, name: str) -> None:
         """Pull the host's cable at the switch: its packets vanish, nothing tells it so."""
         _ip("link", "set", self.namespace(name), "down")
@@ -167,11 +182,13 @@ class Registry:
     """The registry on test hosts: db, web and worker hosts w1, w2 ...
 
     start() makes the hosts, the database (migrated, with a ranger, an API
-    token and an open deployment) and the web server; workers start on demand.
+    token and open deployments) and the web server; workers start on demand.
     close() stops every process it started, by its id, and removes the hosts.
     """
 
-    def __init__(self, worker_hosts: int = 2, *, log_level: str = "INFO") -> None:
+    def __init__(
+        self, worker_hosts: int = 2, *, deployments: int = 1, log_level: str = "INFO"
+    ) -> None:
         self.net = HostNetwork()
         self.worker_hosts = [f"w{i}" for i in range(1, worker_hosts + 1)]
         self.log_level = log_level
@@ -179,10 +196,15 @@ class Registry:
         self.media = self.workdir / "photos"  # the shared photo store
         self.postgres: PostgresServer | None = None
         self.processes: dict[str, subprocess.Popen] = {}
-        self.deployment_id = 0
+        self.deployments = deployments
+        self.deployment_ids: list[str] = []  # open deployments of one park, the ranger's
         self.token = ""
 
     # -- where things are
+    @property
+    def deployment_id(self) -> str:
+        return self.deployment_ids[0]
+
     @property
     def db_address(self) -> str:
         return self.net.addresses["db"]
@@ -235,7 +257,7 @@ class Registry:
             trusted_network="10.77.0.0/16",
         )
         self.postgres.init()
-        self._popen(
+        self.start_process(
             "redis",
             "db",
             [
@@ -256,8 +278,9 @@ class Registry:
 
     def _start_web(self) -> None:
         self.manage("migrate", "--verbosity", "0")
-        self.deployment_id, self.token = self.manage("shell", "-c", SETUP).split()[-2:]
-        self._popen(
+        printed = self.manage("shell", "-c", SETUP.format(deployments=self.deployments))
+        self.token, *self.deployment_ids = printed.splitlines()[-1].split()
+        self.start_process(
             "web",
             "web",
             [
@@ -271,7 +294,7 @@ class Registry:
 
     def start_worker(self, name: str) -> subprocess.Popen:
         """Start one Celery worker process (one task at a time) on host `name`."""
-        return self._popen(
+        return self.start_process(
             name,
             name,
             [
@@ -282,7 +305,8 @@ class Registry:
             ],
         )
 
-    def _popen(self, process: str, host: str, command: list[str]) -> subprocess.Popen:
+    def start_process(self, process: str, host: str, command: list[str]) -> subprocess.Popen:
+        """Run a command on host `host`, logged to `process`.log, stopped on close."""
         self.processes[process] = subprocess.Popen(
             [*self.net.prefix(host), *command],
             cwd=ROOT,

@@ -14,6 +14,7 @@ Runs with the faults, last and alone (bin/test); needs root and ip.
 """
 
 import re
+import sys
 import threading
 import time
 from collections import Counter
@@ -183,3 +184,51 @@ def test_a_worker_host_cut_off_mid_batch_leaves_every_photo_processed_once(regis
         f"was pulled; photo {stranded_id} ({stranded_status}) stranded on w2, queued again "
         f"by the sweep and processed on w1; every photo processed once, {n // GROUP} events"
     )
+
+
+HOLD_LOCK = """
+import sys, time, psycopg2
+db = psycopg2.connect(sys.argv[1])
+cur = db.cursor()
+cur.execute("SELECT id FROM traps_deployment WHERE id = %s FOR UPDATE", (sys.argv[2],))
+print("locked", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_host_cut_off_holding_a_deployments_lock_holds_it_up_for_seconds(registry_hosts):
+    """The cut in the test above lands in a decode, far more often than in the
+    short transaction that places a photo under its deployment's lock; here a
+    process on w2 holds that lock when w2's cable goes, as a worker placing a
+    photo would. The database host's keepalive settings (hosts.PG_DEAD_PEER,
+    in the README for production) make PostgreSQL drop w2's connection and
+    roll its transaction back, and w1 places the deployment's photos."""
+    registry = registry_hosts
+    holder = registry.start_process(
+        "holder",
+        "w2",
+        [sys.executable, "-c", HOLD_LOCK, registry.database_url, registry.deployment_id],
+    )
+    wait_for(lambda: "locked" in registry.output("holder"), what="w2 to take the lock")
+    w2 = registry.net.addresses["w2"]
+    from_w2 = "SELECT count(*) FROM pg_stat_activity WHERE client_addr = %s"
+    assert registry.sql(from_w2, w2) == [(1,)]
+    registry.net.cut("w2")
+
+    registry.start_worker("w1")
+    n = 10
+    statuses, uploads = _upload(registry, trap_photos(n, size=(640, 480)))
+    for thread in uploads:
+        thread.join(timeout=120)
+    assert statuses == {201: n}
+    wait_for(
+        lambda: (
+            registry.sql("SELECT count(*) FROM traps_photo WHERE status = 'processed'")[0][0] == n
+        ),
+        timeout=90,
+        what="w1 to place the photos once PostgreSQL dropped the cut host",
+    )
+    assert registry.sql(from_w2, w2) == [(0,)]
+    assert holder.poll() is None, "the lock holder on w2 is cut off, not dead"
+    assert registry.sql("SELECT max(attempts) FROM traps_photo") == [(1,)]
+    registry.kill("holder")
