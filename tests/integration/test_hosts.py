@@ -202,7 +202,9 @@ def test_a_host_cut_off_holding_a_deployments_lock_holds_it_up_for_seconds(regis
     process on w2 holds that lock when w2's cable goes, as a worker placing a
     photo would. The database host's keepalive settings (hosts.PG_DEAD_PEER,
     in the README for production) make PostgreSQL drop w2's connection and
-    roll its transaction back, and w1 places the deployment's photos."""
+    roll its transaction back, and w1 places the deployment's photos. Without
+    them the uploads wait too (a photo's foreign key needs a share of the
+    deployment's row) until their client gives up, and this test fails."""
     registry = registry_hosts
     holder = registry.start_process(
         "holder",
