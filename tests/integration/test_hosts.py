@@ -112,18 +112,13 @@ def test_a_worker_host_cut_off_mid_batch_leaves_every_photo_processed_once(regis
 
     statuses, uploads = _upload(registry, photos)
 
-    # Pull w2's cable once it has done some of the batch and is in the middle of
-    # a photo: a few milliseconds after it took the message, when it is
-    # decoding (the bulk of a task), not yet placing the photo.
+    # Pull w2's cable once it has done some of the batch and has just taken a
+    # photo: within milliseconds, so that the cut lands before the photo is
+    # done (mostly in its decoding, sometimes before it was marked processing).
     deadline = time.monotonic() + 180
-    while True:
+    while not ((log := _Log(registry.output("w2"))).succeeded >= 3 and log.busy):
         assert time.monotonic() < deadline, f"w2 never got going:\n{registry.output('w2')[-3000:]}"
-        log = _Log(registry.output("w2"))
-        if log.succeeded >= 3 and log.busy:
-            time.sleep(0.03)
-            if _Log(registry.output("w2")).succeeded == log.succeeded:
-                break
-        time.sleep(0.01)
+        time.sleep(0.005)
     registry.net.cut("w2")
     cut_log = _Log(registry.output("w2"))
 
