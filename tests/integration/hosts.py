@@ -95,12 +95,17 @@ def _alive(pid: int) -> bool:
 
 
 def remove_stale() -> None:
-    """Remove the namespaces and links of runs whose process is gone."""
+    """Remove the namespaces and links of runs whose process is gone.
+
+    And those of this process: one host network at a time, so what is left
+    under its name was not cleaned up by an earlier run in this process.
+    """
     names = _ip("netns", "list", check=False).stdout.split()
     links = re.findall(r"^\d+: ([^:@]+)", _ip("-o", "link", check=False).stdout, re.M)
     for name in [*names, *links]:
         found = re.fullmatch(rf"{PREFIX}(\d+)-\w+", name)
-        if found and not _alive(int(found.group(1))):
+        pid = int(found.group(1)) if found else 0
+        if found and (pid == os.getpid() or not _alive(pid)):
             if name in names:
                 _ip("netns", "delete", name, check=False)
             else:
