@@ -192,8 +192,14 @@ class Registry:
     """
 
     def __init__(
-        self, worker_hosts: int = 2, *, deployments: int = 1, log_level: str = "INFO"
+        self,
+        worker_hosts: int = 2,
+        *,
+        deployments: int = 1,
+        log_level: str = "INFO",
+        settings: dict[str, str] | None = None,
     ) -> None:
+        self.settings = settings or {}  # environment variables for every host
         self.net = HostNetwork()
         self.worker_hosts = [f"w{i}" for i in range(1, worker_hosts + 1)]
         self.log_level = log_level
@@ -234,6 +240,7 @@ class Registry:
             "ALLOWED_HOSTS": self.net.addresses.get("web", "127.0.0.1"),
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
+            **self.settings,
         }
 
     def log(self, name: str) -> Path:

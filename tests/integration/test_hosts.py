@@ -36,13 +36,22 @@ SWEEP = (
     "from datetime import timedelta; from traps.services import photos_requeue_stuck; "
     "print(photos_requeue_stuck(older_than=timedelta(0)))"
 )
+# Production's clocks, shortened so that the cut host's message comes back
+# within the test: no task may run longer than 20 s (they take well under one),
+# and a message taken by a vanished worker is delivered again after 25 s.
+SHORT_CLOCKS = {
+    "CELERY_TASK_TIME_LIMIT": "20",
+    "CELERY_TASK_SOFT_TIME_LIMIT": "15",
+    "BROKER_VISIBILITY_TIMEOUT": "25",
+    "PHOTOS_STUCK_AFTER_SECONDS": "30",
+}
 
 
 @pytest.fixture
 def registry_hosts():
     reason = hosts.unavailable()
     require(reason is None, reason or "")
-    registry = hosts.Registry(worker_hosts=2)
+    registry = hosts.Registry(worker_hosts=2, settings=SHORT_CLOCKS)
     try:
         registry.start()
         yield registry
@@ -150,7 +159,7 @@ def test_a_worker_host_cut_off_mid_batch_leaves_every_photo_processed_once(regis
         what="the stranded photo to be processed on w1",
     )
 
-    rows = registry.sql("SELECT id, sha256, attempts, event_id FROM traps_photo")
+    rows = registry.sql("SELECT id, sha256, attempts, event_id FROM traps_photo ORDER BY id")
     assert len(rows) == n
     assert len({sha for _, sha, _, _ in rows}) == n
     # Processed once: one attempt each, and a second only for the photo w2 had
@@ -173,11 +182,27 @@ def test_a_worker_host_cut_off_mid_batch_leaves_every_photo_processed_once(regis
     assert w2.succeeded == cut_log.succeeded, "w2 finished a photo without a network"
     # Every photo's task succeeded once: the stranded one's only on w1.
     assert w1.succeeded + w2.succeeded == n
+
+    assert broker.hlen("unacked") == 1  # w2's
+    # The message w2 took and never acknowledged comes back once the
+    # visibility timeout has passed (an hour in production), and finds its
+    # photo processed: nothing is done twice.
+    wait_for(
+        lambda: _Log(registry.output("w1")).succeeded == w1.succeeded + 1,
+        timeout=120,
+        what="w2's unacknowledged message to come back to w1",
+    )
+    assert (
+        registry.sql("SELECT id, sha256, attempts, event_id FROM traps_photo ORDER BY id") == rows
+    )
+    assert broker.hlen("unacked") == 0
+    w1 = _Log(registry.output("w1"))
     registry.kill("w2")  # the host is gone
     print(
         f"{n} photos: w1 processed {w1.succeeded}, w2 {cut_log.succeeded} before its cable "
         f"was pulled; photo {stranded_id} ({stranded_status}) stranded on w2, queued again "
-        f"by the sweep and processed on w1; every photo processed once, {n // GROUP} events"
+        f"by the sweep and processed on w1, its message back to w1 after the visibility "
+        f"timeout and nothing done; every photo processed once, {n // GROUP} events"
     )
 
 
