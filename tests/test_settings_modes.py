@@ -128,3 +128,16 @@ def test_the_run_banner_names_the_address_runserver_listens_on():
     assert url("127.0.0.1:8081") == "http://127.0.0.1:8081"
     assert url("0.0.0.0:9000") == "http://127.0.0.1:9000"
     assert url("[::1]:8001") == "http://[::1]:8001"
+
+
+def test_a_visibility_timeout_no_longer_than_a_task_may_run_is_refused(tmp_path):
+    # Shorter, and a task still running would be delivered to a second worker.
+    result = _run(
+        ["-c", PROBE],
+        tmp_path,
+        CELERY_TASK_TIME_LIMIT="600",
+        BROKER_VISIBILITY_TIMEOUT="600",
+    )
+    assert result.returncode != 0
+    assert "BROKER_VISIBILITY_TIMEOUT must be longer than CELERY_TASK_TIME_LIMIT" in result.stderr
+    assert _probe(tmp_path, CELERY_TASK_TIME_LIMIT="600", BROKER_VISIBILITY_TIMEOUT="601")

@@ -23,18 +23,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_port(port: int, *, up: bool, timeout: float = 30) -> None:
+def wait_port(port: int, *, up: bool, timeout: float = 30, host: str = "127.0.0.1") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            socket.create_connection((host, port), timeout=0.5).close()
             if up:
                 return
         except OSError:
             if not up:
                 return
         time.sleep(0.1)
-    pytest.fail(f"port {port} did not come {'up' if up else 'down'} in {timeout} s")
+    pytest.fail(f"{host}:{port} did not come {'up' if up else 'down'} in {timeout} s")
 
 
 class RedisServer:
@@ -86,10 +86,27 @@ def _postgres_bin(name: str) -> str | None:
 
 
 class PostgresServer:
-    """A throw-away PostgreSQL cluster with trust authentication on loopback."""
+    """A throw-away PostgreSQL cluster with trust authentication on loopback.
 
-    def __init__(self) -> None:
-        self.port = free_port()
+    Or on another address, with commands run through a prefix (``ip netns exec
+    NAME`` for a test host), extra server settings (``-c name=value``) and
+    clients of another network trusted too (``10.77.0.0/16``).
+    """
+
+    def __init__(
+        self,
+        *,
+        address: str = "127.0.0.1",
+        port: int = 0,
+        prefix=(),
+        options: str = "",
+        trusted_network: str = "",
+    ) -> None:
+        self.address = address
+        self.trusted_network = trusted_network
+        self.port = port or free_port()
+        self.prefix = list(prefix)
+        self.options = options
         # Not under pytest's tmp_path: PostgreSQL runs as its own user and must
         # be able to reach its data folder.
         self.root = Path(tempfile.mkdtemp(prefix="registry-faults-pg-"))
@@ -105,10 +122,10 @@ class PostgresServer:
         command = list(args)
         if self.as_root:  # PostgreSQL refuses to run as root
             command = ["runuser", "-u", "postgres", "--", *command]
-        subprocess.run(command, check=True, capture_output=True, timeout=120)
+        subprocess.run([*self.prefix, *command], check=True, capture_output=True, timeout=120)
 
     def url(self, database: str) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+        return f"postgres://postgres@{self.address}:{self.port}/{database}"
 
     def init(self) -> None:
         if self.as_root:
@@ -123,10 +140,16 @@ class PostgresServer:
             "postgres",
             "--no-sync",
         )
+        if self.trusted_network:
+            with (self.data / "pg_hba.conf").open("a") as hba:
+                hba.write(f"host all all {self.trusted_network} trust\n")
         self.start()
 
     def start(self) -> None:
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses={self.address} -c fsync=off "
+            + self.options
+        )
         self._run(
             _postgres_bin("pg_ctl"),
             "-D",
@@ -138,12 +161,12 @@ class PostgresServer:
             "-w",
             "start",
         )
-        wait_port(self.port, up=True)
+        wait_port(self.port, up=True, host=self.address)
 
     def stop(self) -> None:
         """Stop at once, as a crash would (open connections break mid-query)."""
         self._run(_postgres_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
-        wait_port(self.port, up=False)
+        wait_port(self.port, up=False, host=self.address)
 
     def close(self) -> None:
         try:
