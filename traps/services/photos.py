@@ -71,7 +71,10 @@ def photo_receive(
         uploaded_by=uploaded_by,
     )
     stored_name = photo_upload_to(photo, name)
-    _store_once(stored_name, File(fileobj, name=stored_name))
+    content = File(fileobj, name=stored_name)
+    # Copied in chunks of 1 MB, not Django's 64 KB: a 6 MB photo in 6 writes, not 100.
+    content.DEFAULT_CHUNK_SIZE = images.HASH_CHUNK
+    _store_once(stored_name, content)
     photo.file.name = stored_name
     try:
         with transaction.atomic():
@@ -299,8 +302,11 @@ def _store_processed(
             # Processed before (a forced run): its old event may now be split.
             rebuild = rebuild or previous_event_id is not None
         events_place([photo for photo in written if photo.event_id is None])
+        now = timezone.now()
         for photo in written:
-            photo.save(update_fields=_PROCESSED_FIELDS)
+            photo.updated_at = now
+        # One statement for all: a round trip per photo costs more than its SQL.
+        Photo.objects.bulk_update(written, _PROCESSED_FIELDS)
         if rebuild:
             events_rebuild(deployment_id=items[0][0].deployment_id)
     return stored
