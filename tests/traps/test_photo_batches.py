@@ -150,3 +150,20 @@ def test_a_batch_far_from_placed_photos_leaves_their_events_alone(deployment):
     services.photo_process(photo_id=first.pk, with_waiting=24)
     assert _groups(deployment) == [["a"], ["b", "c"], ["d"]]
     assert Event.objects.get(photos__original_name="a").status == Event.Status.REVIEWED
+
+
+def test_a_photo_another_worker_finished_meanwhile_is_not_written_again(deployment):
+    from traps.services import photos
+
+    photo = ingest(deployment, at(0), name="a")
+    event_id, attempts = photo.event_id, photo.attempts
+    # This run read the photo while another worker's batch still held it
+    # ("processing"); that worker has committed since.
+    stale = Photo.objects.select_related("deployment__station__park").get(pk=photo.pk)
+    stale.status = Photo.Status.PROCESSING
+    photos._process([stale], force=False)
+    photo.refresh_from_db()
+    assert photo.status == Photo.Status.PROCESSED
+    assert photo.attempts == attempts
+    assert photo.event_id == event_id
+    assert Event.objects.count() == 1

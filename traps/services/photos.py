@@ -197,7 +197,13 @@ def _process(photos: list[Photo], *, force: bool) -> dict[int, Photo]:
         return {}
     results: dict[int, Photo] = {}
     with _commits_without_waiting_for_disk():
-        Photo.objects.filter(pk__in=[photo.pk for photo in photos]).update(
+        claimed = Photo.objects.filter(pk__in=[photo.pk for photo in photos])
+        if not force:
+            # Another worker may have finished one of them since it was read (it
+            # held it in a batch): its result stands, and this run will find it
+            # processed under the lock instead of writing it again.
+            claimed = claimed.exclude(status=Photo.Status.PROCESSED)
+        claimed.update(
             status=Photo.Status.PROCESSING, attempts=F("attempts") + 1, updated_at=timezone.now()
         )
         decoded: dict[int, list[tuple[Photo, images.Decoded, str]]] = {}
