@@ -2,15 +2,19 @@
 
 Seeds (once, with INSERT ... SELECT generate_series, no ORM loops) 5 parks, 10 years,
 2,000 stations, 40,000 deployments with malfunctions, 500 individuals, 2,000,000
-photos and 100,000 confirmed sightings, then prints:
+photos and 100,000 confirmed sightings (`--scale landscape`: 2,000 individuals,
+20,000,000 photos and 1,000,000 sightings; `--photos` sets the number of photos, with
+one sighting in 20 as before), then prints:
 
 - full recomputation of the stored figures (every park, year and the landscape);
 - one park-year recomputation;
 - the dashboard page (landscape and one park): median and 95th percentile time and
   its number of queries, against the baseline of computing the same year live;
+- the incremental update after one confirmation: a reviewer confirms one sighting
+  (the real service), then the stale park-years it marked are rebuilt;
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/registry_census_bench \\
-        python bench/census.py [--reseed] [--requests 30]
+        python bench/census.py [--reseed] [--requests 30] [--scale landscape] [--photos N]
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ YEARS = list(range(2016, 2026))
 LEOPARDS = 500
 PHOTOS = 2_000_000
 SIGHTING_EVERY = 20  # one photo in 20 shows an identified leopard: 100,000 sightings
+# The joint registry of the whole landscape: 20 million photos, 1 million sightings.
+SCALES = {"park": (500, 2_000_000), "landscape": (2_000, 20_000_000)}
 
 
 def ensure_database(url: str) -> None:
@@ -221,13 +227,14 @@ def seed() -> None:
         # Each park has its own 100 cats, each keeping to a few neighbouring stations;
         # one sighting in ~1,000 is a cat from the next park (a border crossing).
         # Cats whose number ends in 00/01 are known from one flank only.
-        leopard_local = "(((s.id / 4) + (p.id / 20) % 3) % 100)"
+        per_park = LEOPARDS // PARKS
+        leopard_local = f"(((s.id / 4) + (p.id / 20) % 3) % {per_park})"
         home_park = "((pk.n + CASE WHEN p.id % 997 = 0 THEN 1 ELSE 0 END) % 5)"
         insert_select(
             "leopards_sighting",
             {
                 "photo_id": "p.id",
-                "leopard_id": f"(SELECT min(id) FROM leopards_leopard) + {home_park} * 100 "
+                "leopard_id": f"(SELECT min(id) FROM leopards_leopard) + {home_park} * {per_park} "
                 f"+ {leopard_local}",
                 "flank": "CASE WHEN (s.id / 4) % 50 = 0 THEN 'left' "
                 "WHEN (s.id / 4) % 50 = 1 THEN 'right' "
@@ -284,7 +291,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reseed", action="store_true", help="drop and seed the data again")
     parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--scale", choices=sorted(SCALES), default="park")
+    parser.add_argument("--photos", type=int, help="photos to seed (default: the scale's)")
     args = parser.parse_args()
+    global LEOPARDS, PHOTOS
+    LEOPARDS, PHOTOS = SCALES[args.scale]
+    PHOTOS = args.photos or PHOTOS
 
     ensure_database(os.environ["DATABASE_URL"])
     import django
@@ -303,7 +315,9 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     roles_ensure()
-    if args.reseed or Photo.objects.count() < PHOTOS:
+    from leopards.models import Leopard
+
+    if args.reseed or Photo.objects.count() != PHOTOS or Leopard.objects.count() != LEOPARDS:
         print("Seeding the landscape (bulk SQL)...")
         seed()
     from leopards.models import Sighting
@@ -356,6 +370,37 @@ def main() -> None:
             f"Dashboard, {label}: median {median * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
             f"{queries} queries; {baseline / median:.1f}x faster than computing live"
         )
+
+    # One confirmation, then the rebuild of what it marked stale (the debounced task's
+    # body, run here rather than queued).
+    from django.core.cache import cache
+
+    from census import services as census_services
+    from census.models import CensusStale
+    from leopards.services.identification import sighting_confirm
+
+    sighting = Sighting.objects.order_by("pk").first()
+    Sighting.objects.filter(pk=sighting.pk).update(status=Sighting.Status.PROPOSED)
+    CensusStale.objects.all().delete()
+    cache.set(census_services._QUEUED_KEY, True)  # queue nothing: the rebuild is timed below
+    started = time.perf_counter()
+    sighting_confirm(
+        sighting_id=sighting.pk,
+        leopard_id=sighting.leopard_id,
+        user=manager,
+        expected_version=None,
+        sample=False,
+        override=True,
+    )
+    confirmed = time.perf_counter()
+    stale = list(CensusStale.objects.values_list("park_id", "year"))
+    written = census_services.census_rebuild_stale()
+    rebuilt = time.perf_counter()
+    print(
+        f"Incremental update after one confirmation: {rebuilt - started:.3f} s "
+        f"(the confirmation {confirmed - started:.3f} s, then the rebuild of {stale} "
+        f"{rebuilt - confirmed:.3f} s, {written} rows written)"
+    )
 
 
 if __name__ == "__main__":

@@ -6,11 +6,15 @@ Makes N full-size (12-megapixel, 4000x3000) camera-trap JPEGs, then in the
 same run:
 - baseline: a bare Pillow loop over them: open, decode (draft mode, as the
   registry does, and also a full decode), thumbnail, save;
-- ingest: the registry's real path in one process: photo_receive (hash, checks,
-  store under the hash, database row) and, on commit, the photo_process task
-  (EXIF, time, thumbnail, event placement), with tasks run in process.
-Prints photos per second, the ratio to the baseline, and the worker's memory
-after 100 photos and at the end (it must not grow with the batch).
+- ingest: the registry's real path in one process, on chunks of 25 files as a
+  card comes in: photo_receive for each (hash, checks, store under the hash,
+  database row), then the photo_process tasks they queued, run in process one
+  after another as one worker takes them from the queue (EXIF, time,
+  thumbnail, event placement). The chunks alternate between a task per photo
+  and tasks that take the photos waiting behind them (PHOTO_PROCESS_WITH_WAITING).
+Prints photos per second and the ratios to the bare loops, for receive and
+processing together and for the worker's processing alone, and the process's
+memory after 100 photos and at the end (it must not grow with the batch).
 
 The photos are the shared snow-leopard set upscaled to 12 megapixels (or
 synthetic textured images where that set is absent); each copy gets its own
@@ -165,29 +169,57 @@ def main() -> None:
             end=datetime(2025, 1, 1, tzinfo=park.tzinfo),
         )
 
-        def ingest(chunk: list[Path]) -> float:
+        from django.conf import settings
+
+        from traps import tasks
+
+        batch = settings.PHOTO_PROCESS_WITH_WAITING
+
+        def ingest(chunk: list[Path], *, with_waiting: int) -> tuple[float, float]:
+            """Receive a chunk as uploads do, then run its queued tasks as a worker does.
+
+            Return the seconds spent receiving and processing. The messages are
+            kept in order and run one after another, as one worker process takes
+            them from the queue.
+            """
+            queued: list[int] = []
+            tasks.photo_process.delay = queued.append
             started = time.perf_counter()
             for path in chunk:
                 with path.open("rb") as fh, transaction.atomic():
                     services.photo_receive(
                         deployment=deployment, fileobj=fh, original_name=path.name
                     )
-            return time.perf_counter() - started
+            received = time.perf_counter()
+            settings.PHOTO_PROCESS_WITH_WAITING = with_waiting
+            for photo_id in queued:
+                tasks.photo_process.apply(args=[photo_id])
+            return received - started, time.perf_counter() - received
 
         # The machine is shared: the contenders take turns on chunks of 25 files,
-        # so that a burst of someone else's load hits both alike.
-        draft_s = shaped_s = full_s = ingest_s = 0.0
+        # so that a burst of someone else's load hits all alike. The registry
+        # alternates between a task per photo (as before batching) and tasks that
+        # take the photos waiting behind them; each is compared with the bare
+        # loops' time on its own chunks.
+        loops = {"draft": [0.0, 0.0], "shaped": [0.0, 0.0]}  # per mode: one, batched
+        registry = {"receive": [0.0, 0.0], "process": [0.0, 0.0]}
+        counts = [0, 0]
+        full_s = 0.0
         full_n = 0
         rss_start = rss_mb()
         rss_at_100 = None
-        for offset in range(0, len(paths), 25):
+        for number, offset in enumerate(range(0, len(paths), 25)):
             chunk = paths[offset : offset + 25]
-            draft_s += bare_loop(chunk, draft=(400, 400))
-            shaped_s += bare_loop(chunk, draft=thumbnail_shape(SIZE))
+            mode = number % 2
+            loops["draft"][mode] += bare_loop(chunk, draft=(400, 400))
+            loops["shaped"][mode] += bare_loop(chunk, draft=thumbnail_shape(SIZE))
             if offset % 100 == 0:  # the full decode is slow: a fifth of the files
                 full_s += bare_loop(chunk, draft=None)
                 full_n += len(chunk)
-            ingest_s += ingest(chunk)
+            receive_s, process_s = ingest(chunk, with_waiting=batch if mode else 0)
+            registry["receive"][mode] += receive_s
+            registry["process"][mode] += process_s
+            counts[mode] += len(chunk)
             if offset + 25 == 100:
                 rss_at_100 = rss_mb()
         full_rate = full_n / full_s
@@ -198,16 +230,39 @@ def main() -> None:
         ).count()
         events = Event.objects.filter(deployment=deployment).count()
         n = len(paths)
-        print(f"bare Pillow loop, draft (400x400):        {n / draft_s:7.1f} photos/s  (baseline)")
+        draft_s, shaped_s = sum(loops["draft"]), sum(loops["shaped"])
+        print(f"bare Pillow loop, draft (400x400):         {n / draft_s:7.1f} photos/s  (baseline)")
         print(f"bare Pillow loop, draft (thumbnail shape): {n / shaped_s:7.1f} photos/s")
         print(f"bare Pillow loop, full decode:             {full_rate:7.1f} photos/s")
-        print(
-            f"registry ingest, one worker process:       {n / ingest_s:7.1f} photos/s  "
-            f"({processed} of {n} processed, {events} events)"
-        )
-        print(f"ratio ingest / baseline:                   {draft_s / ingest_s:7.2f}")
-        print(f"ratio ingest / bare loop, same draft:      {shaped_s / ingest_s:7.2f}")
-        print(f"ratio ingest / bare loop, full decode:     {(n / ingest_s) / full_rate:7.2f}")
+        print(f"{processed} of {n} processed, {events} events")
+        for mode, label in enumerate(
+            [
+                "a task per photo",
+                f"tasks taking up to {batch} waiting",
+            ]
+        ):
+            if not counts[mode]:
+                continue
+            receive_s, process_s = registry["receive"][mode], registry["process"][mode]
+            ingest_s = receive_s + process_s
+            draft, shaped = loops["draft"][mode], loops["shaped"][mode]
+            print(f"registry ingest, {label} ({counts[mode]} photos):")
+            print(f"  receive + process: {counts[mode] / ingest_s:7.1f} photos/s")
+            print(f"  ratio to the baseline:                 {draft / ingest_s:5.2f}")
+            print(f"  ratio to the bare loop, same draft:    {shaped / ingest_s:5.2f}")
+            print(
+                f"  ratio to the bare loop, full decode:   "
+                f"{(counts[mode] / ingest_s) / full_rate:5.2f}"
+            )
+            print(
+                f"  the worker alone (processing), to the baseline / same draft: "
+                f"{draft / process_s:5.2f} / {shaped / process_s:5.2f}"
+            )
+            print(
+                f"  receive alone: {1000 * receive_s / counts[mode]:.1f} ms a photo; "
+                f"processing {1000 * process_s / counts[mode]:.1f} ms; "
+                f"bare loop, same draft, {1000 * shaped / counts[mode]:.1f} ms"
+            )
         print(
             f"process RSS: {rss_start:.0f} MB before "
             f"ingest, {rss_at_100 or 0:.0f} MB after 100 photos, {rss_end:.0f} MB after {n}; "

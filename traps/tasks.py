@@ -1,6 +1,7 @@
 """Celery entry points for photo ingest. Each body is one service call."""
 
 from celery import Task, shared_task
+from django.conf import settings
 from django.db import DatabaseError, OperationalError
 
 from traps import services
@@ -32,8 +33,10 @@ class PhotoTask(Task):
     acks_late=True,
 )
 def photo_process(photo_id: int, force: bool = False) -> str | None:
-    """Process one stored photo: EXIF, time, thumbnail, event."""
-    photo = services.photo_process(photo_id=photo_id, force=force)
+    """Process one stored photo (EXIF, time, thumbnail, event) and those waiting behind it."""
+    photo = services.photo_process(
+        photo_id=photo_id, force=force, with_waiting=settings.PHOTO_PROCESS_WITH_WAITING
+    )
     return photo.status if photo is not None else None
 
 

@@ -14,6 +14,7 @@ import piexif
 import pytest
 from django.apps import apps
 from django.db import DataError, connection
+from django.db.models import QuerySet
 from django.utils import translation
 from PIL import Image
 
@@ -85,14 +86,14 @@ def test_a_value_the_database_refuses_fails_the_photo_with_a_code_not_the_error(
 ):
     # Whatever else a database may refuse, the ranger reads what to do, not the database's words.
     photo = ingest(deployment, None, data=_jpeg({piexif.ImageIFD.Model: b"X"}, seed=1))
-    real_save = Photo.save
+    real_update = QuerySet.bulk_update
 
-    def refusing_save(self, *args, **kwargs):
-        if kwargs.get("update_fields") and "exif" in kwargs["update_fields"]:
+    def refusing_update(self, objs, fields, *args, **kwargs):
+        if "exif" in fields:
             raise DataError('invalid input syntax for type json\nDETAIL: Token "Infinity"')
-        return real_save(self, *args, **kwargs)
+        return real_update(self, objs, fields, *args, **kwargs)
 
-    monkeypatch.setattr(Photo, "save", refusing_save)
+    monkeypatch.setattr(QuerySet, "bulk_update", refusing_update)
     failed = services.photo_process(photo_id=photo.pk, force=True)
     assert failed.status == Photo.Status.FAILED
     assert failed.error_code == Photo.ErrorCode.UNSTORABLE
@@ -114,6 +115,26 @@ def test_on_postgresql_a_nul_that_slipped_through_fails_with_a_code(deployment, 
     assert photo.error == ""
     # The deployment's rows are still writable: the refusal did not break the transaction.
     assert Photo.objects.filter(deployment=deployment).count() == 1
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL refuses a NUL; SQLite does not"
+)
+def test_on_postgresql_a_refused_photo_in_a_batch_fails_alone(deployment, monkeypatch):
+    from tests.traps.ingest import receive
+
+    monkeypatch.setattr(images, "clean_text", lambda text: text)
+    first = receive(deployment, None, data=_jpeg({piexif.ImageIFD.Model: b"X"}, seed=4))
+    bad = receive(deployment, None, data=_jpeg({piexif.ImageIFD.Model: b"Hyper\x00Fire"}, seed=5))
+    last = receive(deployment, None, data=_jpeg({piexif.ImageIFD.Model: b"Y"}, seed=6))
+    services.photo_process(photo_id=first.pk, with_waiting=24)
+    statuses = dict(Photo.objects.values_list("pk", "status"))
+    assert statuses == {
+        first.pk: Photo.Status.PROCESSED,
+        bad.pk: Photo.Status.FAILED,
+        last.pk: Photo.Status.PROCESSED,
+    }
+    assert Photo.objects.get(pk=bad.pk).error_code == Photo.ErrorCode.UNSTORABLE
 
 
 def test_a_database_error_that_stops_the_task_is_not_shown(deployment, monkeypatch):

@@ -283,13 +283,13 @@ def test_processing_commits_lazily_and_leaves_the_connection_durable(deployment,
 
     require(connection.vendor == "postgresql", "synchronous_commit is a PostgreSQL setting")
     seen = []
-    real_place = photos.event_place
+    real_place = photos.events_place
 
-    def spy(photo):
+    def spy(placed):
         seen.append(_synchronous_commit())
-        return real_place(photo)
+        return real_place(placed)
 
-    monkeypatch.setattr(photos, "event_place", spy)
+    monkeypatch.setattr(photos, "events_place", spy)
     photo = ingest(deployment, datetime(2024, 5, 1, 22, 15))
     assert photo.status == Photo.Status.PROCESSED
     # The derived writes skip the disk flush; the upload and everything after do not.

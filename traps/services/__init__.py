@@ -15,7 +15,7 @@ from traps.services.deployments import (
     photos_flag_outside,
     photos_retime,
 )
-from traps.services.events import event_place, events_rebuild
+from traps.services.events import event_place, events_place, events_rebuild
 from traps.services.photos import (
     ReceiveResult,
     photo_mark_failed,
@@ -34,6 +34,7 @@ __all__ = [
     "deployment_set_clock_offset",
     "deployment_update",
     "event_place",
+    "events_place",
     "events_rebuild",
     "park_create",
     "park_update",

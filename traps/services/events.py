@@ -59,6 +59,97 @@ def event_place(photo: Photo) -> Event:
     return event
 
 
+def events_place(photos: list[Photo]) -> None:
+    """Place newly timed photos of one deployment in events, as event_place does for one.
+
+    Sets each photo's event and leaves saving the photos to the caller, who
+    holds a lock of the deployment. One query reads the already placed photos
+    within an interval of the new ones; the new photos and those are chained
+    in time order, and each chain keeps the earliest event it touches: the
+    others are joined into it. A chain's event goes back to pending when it was
+    reviewed or joins an event that was not pending, however the photos came in.
+    """
+    photos = sorted((p for p in photos if p.taken_at is not None), key=_time_order)
+    if not photos:
+        return
+    interval = independence_interval()
+    deployment_id = photos[0].deployment_id
+    # The time ranges a placed photo must fall in to chain with a new one, merged.
+    ranges: list[list[datetime]] = []
+    for photo in photos:
+        low, high = photo.taken_at - interval, photo.taken_at + interval
+        if ranges and low <= ranges[-1][1]:
+            ranges[-1][1] = high
+        else:
+            ranges.append([low, high])
+    within = Q()
+    for low, high in ranges:
+        within |= Q(taken_at__range=(low, high))
+    placed = list(
+        Photo.objects.filter(within, deployment_id=deployment_id, event__isnull=False)
+        .exclude(pk__in=[p.pk for p in photos])
+        .values_list("pk", "taken_at", "event_id")
+    )
+    # Chains of the new and placed photos, in time order; a chain of placed photos
+    # alone changes nothing.
+    timeline = sorted(
+        [(p.taken_at, p.pk, None, p) for p in photos]
+        + [(taken_at, pk, event_id, None) for pk, taken_at, event_id in placed]
+    )
+    chains: list[tuple[list[Photo], set[int]]] = []
+    previous = None
+    for taken_at, _pk, event_id, photo in timeline:
+        if previous is None or taken_at - previous > interval:
+            chains.append(([], set()))
+        previous = taken_at
+        if photo is not None:
+            chains[-1][0].append(photo)
+        else:
+            chains[-1][1].add(event_id)
+    # Placed photos of one event may fall in two chains when the photos between
+    # them lie outside the ranges read: chains that share an event are one.
+    groups: list[tuple[list[Photo], set[int]]] = []
+    for new, events in chains:
+        if not new:
+            continue
+        if groups and groups[-1][1] & events:
+            groups[-1][0].extend(new)
+            groups[-1][1].update(events)
+        else:
+            groups.append((new, events))
+    existing = Event.objects.in_bulk({e for _, events in groups for e in events})
+    for new, events in groups:
+        _join(new, sorted((existing[e] for e in events), key=lambda e: (e.start, e.pk)))
+
+
+def _time_order(photo: Photo) -> tuple[datetime, int]:
+    return photo.taken_at, photo.pk
+
+
+def _join(new: list[Photo], events: list[Event]) -> None:
+    """Put new photos (in time order) in the first of these events, joining the others into it."""
+    start, end = new[0].taken_at, new[-1].taken_at
+    if not events:
+        event = Event.objects.create(deployment_id=new[0].deployment_id, start=start, end=end)
+    else:
+        event, absorbed = events[0], events[1:]
+        status = event.status
+        if status == Event.Status.REVIEWED or any(
+            e.status != Event.Status.PENDING for e in absorbed
+        ):
+            status = Event.Status.PENDING
+        start = min([start, event.start, *(e.start for e in absorbed)])
+        end = max([end, event.end, *(e.end for e in absorbed)])
+        if absorbed:
+            Photo.objects.filter(event__in=absorbed).update(event=event)
+            Event.objects.filter(pk__in=[e.pk for e in absorbed]).delete()
+        if (event.start, event.end, event.status) != (start, end, status):
+            event.start, event.end, event.status = start, end, status
+            event.save()
+    for photo in new:
+        photo.event = event
+
+
 def _neighbours(siblings: QuerySet[Photo], taken_at: datetime) -> tuple[Photo | None, Photo | None]:
     """Return the sibling photos nearest before and after a time, in one query.
 

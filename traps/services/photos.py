@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 from traps import images
 from traps.images import PhotoRejected
 from traps.models import Deployment, Photo, photo_upload_to, thumbnail_upload_to
-from traps.services.events import event_place, events_rebuild
+from traps.services.events import events_place, events_rebuild
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,10 @@ def photo_receive(
         uploaded_by=uploaded_by,
     )
     stored_name = photo_upload_to(photo, name)
-    _store_once(stored_name, File(fileobj, name=stored_name))
+    content = File(fileobj, name=stored_name)
+    # Copied in chunks of 1 MB, not Django's 64 KB: a 6 MB photo in 6 writes, not 100.
+    content.DEFAULT_CHUNK_SIZE = images.HASH_CHUNK
+    _store_once(stored_name, content)
     photo.file.name = stored_name
     try:
         with transaction.atomic():
@@ -146,7 +149,7 @@ def upload_time_outside(*, deployment: Deployment, head: bytes, name: str) -> da
     return taken_at if _outside(deployment, taken_at) else None
 
 
-def photo_process(*, photo_id: int, force: bool = False) -> Photo | None:
+def photo_process(*, photo_id: int, force: bool = False, with_waiting: int = 0) -> Photo | None:
     """Read EXIF, correct the time, make the thumbnail and place the photo in an event.
 
     Safe to run twice and after a worker died mid-way: a processed photo is left
@@ -154,79 +157,165 @@ def photo_process(*, photo_id: int, force: bool = False) -> Photo | None:
     happen in one transaction under a lock of the deployment. Storage errors
     propagate so that the task retries; bytes that do not decode fail the photo
     with a reason.
+
+    with_waiting > 0 also takes up to that many photos of the same deployment
+    that are still waiting (received): a card arrives as hundreds of uploads,
+    each queueing its own task, and the first task to run processes the photos
+    queued behind it in one pass, one transaction and one deployment lock; their
+    own tasks then find them processed. Two workers that take the same waiting
+    photo both decode it, but only the first to hold the lock writes results.
     """
-    photo = Photo.objects.select_related("deployment__station__park").filter(pk=photo_id).first()
+    photo = _photos_to_read().filter(pk=photo_id).first()
     if photo is None:
         logger.info("photo %s is gone; nothing to process", photo_id)
         return None
     if photo.status == Photo.Status.PROCESSED and not force:
         return photo
+    photos = [photo]
+    if with_waiting > 0 and not force:
+        photos += (
+            _photos_to_read()
+            .filter(deployment_id=photo.deployment_id, status=Photo.Status.RECEIVED)
+            .exclude(pk=photo_id)
+            .order_by("pk")[:with_waiting]
+        )
+    return _process(photos, force=force).get(photo_id)
+
+
+def _photos_to_read():
+    return Photo.objects.select_related("deployment__station__park")
+
+
+def _process(photos: list[Photo], *, force: bool) -> dict[int, Photo]:
+    """Decode each photo, then write each deployment's results in one transaction.
+
+    A photo that does not decode fails alone, with its reason. A storage error
+    stops the batch once the photos decoded so far are written, and propagates
+    so that the task retries the rest.
+    """
+    if not photos:
+        return {}
+    results: dict[int, Photo] = {}
     with _commits_without_waiting_for_disk():
-        return _process(photo, force=force)
+        claimed = Photo.objects.filter(pk__in=[photo.pk for photo in photos])
+        if not force:
+            # Another worker may have finished one of them since it was read (it
+            # held it in a batch): its result stands, and this run will find it
+            # processed under the lock instead of writing it again.
+            claimed = claimed.exclude(status=Photo.Status.PROCESSED)
+        claimed.update(
+            status=Photo.Status.PROCESSING, attempts=F("attempts") + 1, updated_at=timezone.now()
+        )
+        decoded: dict[int, list[tuple[Photo, images.Decoded, str]]] = {}
+        storage_error: OSError | None = None
+        for photo in photos:
+            try:
+                outcome = _decode(photo)
+            except OSError as exc:
+                storage_error = exc
+                break
+            if isinstance(outcome, Photo):  # failed, with its reason
+                results[photo.pk] = outcome
+            else:
+                decoded.setdefault(photo.deployment_id, []).append((photo, *outcome))
+        for items in decoded.values():
+            results.update(_store_results(items, force=force))
+    if storage_error is not None:
+        raise storage_error
+    return results
 
 
-def _process(photo: Photo, *, force: bool) -> Photo | None:
-    Photo.objects.filter(pk=photo.pk).update(
-        status=Photo.Status.PROCESSING, attempts=F("attempts") + 1, updated_at=timezone.now()
-    )
+def _decode(photo: Photo) -> Photo | tuple[images.Decoded, str]:
+    """Decode a stored photo and store its thumbnail; a photo that does not decode fails."""
     with default_storage.open(photo.file.name, "rb") as fh:
         try:
             decoded = images.decode(fh, settings.PHOTO_MAX_PIXELS)
         except images.DecodeFailed as exc:
-            return photo_mark_failed(photo_id=photo.pk, code=exc.code, detail=exc.detail)
+            failed = photo_mark_failed(photo_id=photo.pk, code=exc.code, detail=exc.detail)
+            return failed or photo
     thumb_name = thumbnail_upload_to(photo, "")
     _store_once(thumb_name, ContentFile(decoded.thumbnail))
+    return decoded, thumb_name
 
+
+def _store_results(
+    items: list[tuple[Photo, images.Decoded, str]], *, force: bool
+) -> dict[int, Photo]:
+    """Write one deployment's processing results in one transaction; return the photos."""
     try:
-        return _store_processed(photo, decoded, thumb_name, force=force)
+        return _store_processed(items, force=force)
     except DataError:
+        if len(items) > 1:
+            # One photo's values spoilt the transaction: write each alone, so
+            # that only that photo fails.
+            stored: dict[int, Photo] = {}
+            for item in items:
+                stored.update(_store_results([item], force=force))
+            return stored
         # A value the database refuses (EXIF text is cleaned, but cameras are
         # inventive): retrying cannot help, and the database's message names
         # columns and values, so the ranger gets a code and the log the rest.
-        logger.exception("photo %s: the database refused its processing results", photo.pk)
-        return photo_mark_failed(photo_id=photo.pk, code=Photo.ErrorCode.UNSTORABLE)
+        photo_id = items[0][0].pk
+        logger.exception("photo %s: the database refused its processing results", photo_id)
+        return {photo_id: photo_mark_failed(photo_id=photo_id, code=Photo.ErrorCode.UNSTORABLE)}
 
 
 def _store_processed(
-    photo: Photo, decoded: images.Decoded, thumb_name: str, *, force: bool
-) -> Photo:
-    exif = decoded.exif
-    camera_time, time_source = _camera_time(photo, exif)
+    items: list[tuple[Photo, images.Decoded, str]], *, force: bool
+) -> dict[int, Photo]:
+    times = {photo.pk: _camera_time(photo, decoded.exif) for photo, decoded, _ in items}
     with transaction.atomic():
         # One writer per deployment at a time, so two workers cannot both open a
         # new event for photos that belong together, and a clock offset change
         # cannot slip in between reading the offset and placing the photo.
         # Every run for this deployment's photos takes that lock first, so the
-        # photo read with it shows whether another run finished meanwhile.
-        photo = (
-            Photo.objects.select_related("deployment")
+        # photos read with it show whether another run finished meanwhile.
+        locked = {
+            photo.pk: photo
+            for photo in Photo.objects.select_related("deployment")
             .select_for_update(of=("deployment",))
-            .get(pk=photo.pk)
-        )
-        deployment = photo.deployment
-        if photo.status == Photo.Status.PROCESSED and not force:
-            return photo
-        previous_event_id = photo.event_id
-        photo.exif = {
-            "make": exif.make,
-            "model": exif.model,
-            "serial": exif.serial,
-            "tags": exif.raw,
+            .filter(pk__in=list(times))
         }
-        photo.width, photo.height = decoded.width, decoded.height
-        photo.thumbnail.name = thumb_name
-        photo.camera_time, photo.time_source = camera_time, time_source
-        photo.taken_at, photo.time_problem = corrected_time(camera_time, deployment.clock_offset)
-        photo.outside_deployment = _outside(deployment, photo.taken_at)
-        photo.status = Photo.Status.PROCESSED
-        photo.error_code, photo.error = "", ""
-        if previous_event_id is None and photo.taken_at is not None:
-            event_place(photo)
-        photo.save(update_fields=_PROCESSED_FIELDS)
-        if previous_event_id is not None:
+        stored: dict[int, Photo] = {}
+        written: list[Photo] = []
+        rebuild = False
+        for photo_before, decoded, thumb_name in items:
+            photo = locked.get(photo_before.pk)
+            if photo is None:  # deleted meanwhile
+                continue
+            stored[photo.pk] = photo
+            if photo.status == Photo.Status.PROCESSED and not force:
+                continue
+            deployment = photo.deployment
+            previous_event_id = photo.event_id
+            exif = decoded.exif
+            photo.exif = {
+                "make": exif.make,
+                "model": exif.model,
+                "serial": exif.serial,
+                "tags": exif.raw,
+            }
+            photo.width, photo.height = decoded.width, decoded.height
+            photo.thumbnail.name = thumb_name
+            photo.camera_time, photo.time_source = times[photo.pk]
+            photo.taken_at, photo.time_problem = corrected_time(
+                photo.camera_time, deployment.clock_offset
+            )
+            photo.outside_deployment = _outside(deployment, photo.taken_at)
+            photo.status = Photo.Status.PROCESSED
+            photo.error_code, photo.error = "", ""
+            written.append(photo)
             # Processed before (a forced run): its old event may now be split.
-            events_rebuild(deployment_id=deployment.pk)
-    return photo
+            rebuild = rebuild or previous_event_id is not None
+        events_place([photo for photo in written if photo.event_id is None])
+        now = timezone.now()
+        for photo in written:
+            photo.updated_at = now
+        # One statement for all: a round trip per photo costs more than its SQL.
+        Photo.objects.bulk_update(written, _PROCESSED_FIELDS)
+        if rebuild:
+            events_rebuild(deployment_id=items[0][0].deployment_id)
+    return stored
 
 
 _PROCESSED_FIELDS = [
