@@ -167,3 +167,22 @@ def test_a_photo_another_worker_finished_meanwhile_is_not_written_again(deployme
     assert photo.attempts == attempts
     assert photo.event_id == event_id
     assert Event.objects.count() == 1
+
+
+def test_processing_locks_the_deployment_without_blocking_uploads_into_it(deployment):
+    """A worker's lock of the deployment is a no-key one: a new photo's foreign
+    key takes a key share of the same row, which FOR UPDATE would make wait (for
+    hours, if the worker's host vanished with the lock held) and FOR NO KEY
+    UPDATE does not; two workers still take turns."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.conftest import require
+
+    require(connection.vendor == "postgresql", "row lock strengths are PostgreSQL's")
+    photo = receive(deployment, at(0))
+    with CaptureQueriesContext(connection) as queries:
+        assert tasks.photo_process.apply(args=[photo.pk]).get() == Photo.Status.PROCESSED
+    locks = [q["sql"] for q in queries if " FOR " in q["sql"] and "traps_deployment" in q["sql"]]
+    assert locks, "processing took no lock of the deployment"
+    assert all("FOR NO KEY UPDATE" in sql for sql in locks), locks

@@ -269,11 +269,14 @@ def _store_processed(
         # new event for photos that belong together, and a clock offset change
         # cannot slip in between reading the offset and placing the photo.
         # Every run for this deployment's photos takes that lock first, so the
-        # photos read with it show whether another run finished meanwhile.
+        # photos read with it show whether another run finished meanwhile. A
+        # no-key lock: uploads into the deployment (whose foreign key takes a key
+        # share of the row) do not wait behind a worker, nor behind one whose
+        # host vanished with the lock held; other writers of the row still do.
         locked = {
             photo.pk: photo
             for photo in Photo.objects.select_related("deployment")
-            .select_for_update(of=("deployment",))
+            .select_for_update(of=("deployment",), no_key=True)
             .filter(pk__in=list(times))
         }
         stored: dict[int, Photo] = {}
