@@ -211,3 +211,24 @@ def test_progress_is_told_once_per_batch_up_to_every_row(park, tmp_path, monkeyp
 
     # 4 batches of media (5, 5, 5, 1), then 4 of observations (5, 5, 5, 1).
     assert told == [(n, 32) for n in (5, 10, 15, 16, 21, 26, 31, 32)]
+
+
+def test_repeated_ids_and_references_to_nothing_are_refused_by_row(park, tmp_path):
+    from exchange.camtrap_dp.validation import PackageInvalid
+    from tests.exchange.helpers import read_csv
+
+    package = generated_package(tmp_path / "pkg", 8)
+    media = read_csv(package / "media.csv")
+    media[3]["mediaID"] = media[1]["mediaID"]  # m1 twice: rows 3 and 5
+    write_csv(package / "media.csv", media)
+    observations = read_csv(package / "observations.csv")
+    observations[0]["mediaID"] = "m99"  # no such media
+    write_csv(package / "observations.csv", observations)
+
+    with pytest.raises(PackageInvalid) as refused:
+        package_import(path=package, park=park)
+
+    problems = [str(p) for p in refused.value.problems]
+    assert "media.csv, row 5: mediaID “m1” is already on row 3; it must be unique." in problems
+    assert "observations.csv, row 2: mediaID “m99” is not in the media table." in problems
+    assert Photo.objects.count() == 0
