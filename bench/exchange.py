@@ -17,8 +17,8 @@ into its validation and its writing. Every step counts its database queries. Bef
 the sizes, a package of --sample media is imported and exported with every query
 captured.
 
-With --baseline-ref, the importer and the exporter of that commit (read with git
-show, run against today's models) are measured in the same run, at the sizes of
+With --baseline-ref, the validation, the importer and the exporter of that commit
+(read with git show, run against today's models) are measured in the same run, at the sizes of
 --baseline-media, so that every figure has its baseline beside it.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/registry_exchange_bench \\
@@ -296,6 +296,7 @@ def child(step: str, package: Path, out: Path | None, ref: str | None = None) ->
     else:
         _setup_django()
         if ref is not None:
+            _load_from_commit(ref, "exchange.camtrap_dp.validation")
             _load_from_commit(ref, "exchange.camtrap_dp.importer")
             _load_from_commit(ref, "exchange.camtrap_dp.export")
         from django.db import connection
