@@ -401,6 +401,24 @@ def _queries_line(label: str, sample: dict, package: Path, work: Path, ref: str 
     )
 
 
+def _show(media: int, observations: int, csv_seconds: float, figures: dict) -> None:
+    rate = figures["rows"] / figures["seconds"] if figures["seconds"] else 0
+    ratio = figures["seconds"] / csv_seconds
+    split = (
+        f"{_mb(figures['validate_mb'])} / {_mb(figures['write_mb'])}"
+        if figures["validate_mb"]
+        else _mb(figures["write_mb"])
+    )
+    per_row = (
+        f"{figures['queries'] / figures['rows']:.3f}" if figures["queries"] is not None else ""
+    )
+    print(
+        f"| {media:,} | {observations:,} | {figures['step']} | {figures['seconds']:.1f} | "
+        f"{rate:,.0f} | {per_row} | {figures['peak_mb']:.0f} | {split} | {ratio:,.0f} |",
+        flush=True,
+    )
+
+
 def _mb(value: float | None) -> str:
     return f"{value:.0f}" if value is not None else ""
 
@@ -451,39 +469,21 @@ def main() -> None:
             package = work / f"p{media}"
             counts = generate(package, media)
             baseline = run_child("csv", package)
-            steps = [baseline]
+
+            def show(figures: dict, media=media, counts=counts, baseline=baseline) -> None:
+                _show(media, counts["observations"], baseline["seconds"], figures)
+
+            show(baseline)
+            # Each step is printed when it ends: a long run stopped half way keeps its figures.
             if ref and media in args.baseline_media:
-                steps += [
-                    run_child("import", package, ref=ref),
-                    run_child("export", package, work / f"old-out{media}", ref=ref),
-                ]
+                show(run_child("import", package, ref=ref))
+                show(run_child("export", package, work / f"old-out{media}", ref=ref))
                 shutil.rmtree(work / f"old-out{media}", ignore_errors=True)
             if media in args.media:
-                steps += [
-                    run_child("import", package),
-                    run_child("export", package, work / f"out{media}"),
-                    run_child("import-write", package),
-                ]
+                show(run_child("import", package))
+                show(run_child("export", package, work / f"out{media}"))
                 shutil.rmtree(work / f"out{media}", ignore_errors=True)
-            for figures in steps:
-                rate = figures["rows"] / figures["seconds"] if figures["seconds"] else 0
-                ratio = figures["seconds"] / baseline["seconds"]
-                split = (
-                    f"{_mb(figures['validate_mb'])} / {_mb(figures['write_mb'])}"
-                    if figures["validate_mb"]
-                    else _mb(figures["write_mb"])
-                )
-                per_row = (
-                    f"{figures['queries'] / figures['rows']:.3f}"
-                    if figures["queries"] is not None
-                    else ""
-                )
-                print(
-                    f"| {media:,} | {counts['observations']:,} | {figures['step']} | "
-                    f"{figures['seconds']:.1f} | {rate:,.0f} | {per_row} | "
-                    f"{figures['peak_mb']:.0f} | {split} | {ratio:,.0f} |",
-                    flush=True,
-                )
+                show(run_child("import-write", package))
             shutil.rmtree(package)
     finally:
         shutil.rmtree(work, ignore_errors=True)

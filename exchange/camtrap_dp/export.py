@@ -31,6 +31,7 @@ from accounts.privacy import (
 from accounts.services import location_access_log
 from exchange import selectors
 from exchange.camtrap_dp import mapping
+from exchange.camtrap_dp.memory import collected
 from exchange.camtrap_dp.validation import PROFILE_URL, table_schema, table_schema_url
 from exchange.models import ImportRun, Observation
 from leopards.models import Leopard, Sex, Sighting, Species
@@ -419,7 +420,7 @@ def package_write(
                 progress(writers["media"].count, media_total)
             # Every table is read in chunks and written as it is read: nothing is held
             # per photo, event or observation, whatever the size of the park.
-            for photo in photos.iterator(chunk_size=CHUNK):
+            for photo in collected(photos.iterator(chunk_size=CHUNK), CHUNK):
                 if progress is not None and writers["media"].count % PROGRESS_EVERY == 0:
                     progress(writers["media"].count, media_total)
                 row = _media_row(photo, dep_ids[photo.deployment_id], tz)
@@ -461,7 +462,7 @@ def package_write(
             events = selectors.export_events(photos).annotate(
                 has_kept=Exists(kept.order_by().filter(event=OuterRef("pk")))
             )
-            for event in events.iterator(chunk_size=CHUNK):
+            for event in collected(events.iterator(chunk_size=CHUNK), CHUNK):
                 if event.has_kept or (
                     event.deployment_id in received_deployments
                     and event.status != Event.Status.REVIEWED
@@ -479,7 +480,7 @@ def package_write(
                 kept_rows = kept_rows.filter(
                     Q(photo__isnull=False) | Q(event__in=events.order_by().values("pk"))
                 )
-            for observation in kept_rows.iterator(chunk_size=CHUNK):
+            for observation in collected(kept_rows.iterator(chunk_size=CHUNK), CHUNK):
                 media = media_id(observation.photo) if observation.photo_id else ""
                 row = _kept_row(observation, dep_ids[observation.deployment_id], media, tz)
                 writers["observations"].write(row)
@@ -498,9 +499,12 @@ def package_write(
             for deployment in deployments:
                 link = getattr(deployment, "exchange_link", None)
                 runs.add(link.import_run_id if link else None)
-            for sighting in own_sightings.select_related(
-                "photo__media_link", "photo__event__exchange_link"
-            ).iterator(chunk_size=CHUNK):
+            for sighting in collected(
+                own_sightings.select_related(
+                    "photo__media_link", "photo__event__exchange_link"
+                ).iterator(chunk_size=CHUNK),
+                CHUNK,
+            ):
                 photo = sighting.photo
                 photo_row = {
                     "deploymentID": dep_ids[photo.deployment_id],

@@ -36,6 +36,7 @@ from PIL import Image
 
 from config.json_input import JsonRefused, json_load_checked
 from exchange.camtrap_dp import mapping
+from exchange.camtrap_dp.memory import batch_done
 from exchange.camtrap_dp.scratch import Scratch
 from exchange.camtrap_dp.validation import PackageInvalid, Problem, package_problems
 from exchange.models import (
@@ -426,6 +427,7 @@ class _Importer:
         return total
 
     def step(self, rows: int) -> None:
+        batch_done()
         self.rows_done += rows
         if self.progress is not None:
             self.progress(self.rows_done, self.rows_total)
@@ -873,6 +875,7 @@ class _Importer:
                     links.append(EventLink(event=event, identifier=eid))
             EventLink.objects.bulk_create(links, batch_size=BATCH_ROWS)
             self.photos_into_events(chosen, members, member_events, by_pk)
+            batch_done()
 
     def photos_into_events(
         self,
@@ -946,6 +949,7 @@ class _Importer:
                 for _event in opened:
                     self.count("events", True)
                 _photo_events_set((pk, event.pk) for pk, event in placed)
+                batch_done()
 
     # Observations ----------------------------------------------------------------
 
