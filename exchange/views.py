@@ -88,9 +88,13 @@ def index(request: HttpRequest) -> HttpResponse:
             "runs": ImportRun.objects.filter(park__in=parks)
             .select_related("park", "imported_by")
             .order_by("-imported_at")[:10],
-            "jobs": ExchangeJob.objects.filter(requested_by=request.user)
-            .select_related("park")
-            .order_by("-created_at")[:5],
+            # A running import tells its progress through the cache, as on its own page.
+            "jobs": [
+                jobs.job_progress(job)
+                for job in ExchangeJob.objects.filter(requested_by=request.user)
+                .select_related("park")
+                .order_by("-created_at")[:5]
+            ],
             **_partner_context(request),
         },
     )

@@ -14,6 +14,7 @@ from typing import IO, Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.storage import default_storage
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -30,6 +31,7 @@ from accounts.privacy import (
 from accounts.services import location_access_log
 from exchange import selectors
 from exchange.camtrap_dp import mapping
+from exchange.camtrap_dp.memory import collected
 from exchange.camtrap_dp.validation import PROFILE_URL, table_schema, table_schema_url
 from exchange.models import ImportRun, Observation
 from leopards.models import Leopard, Sex, Sighting, Species
@@ -84,6 +86,8 @@ class ExportSummary:
 
 # How many media rows are written between two progress reports.
 PROGRESS_EVERY = 1000
+# How many rows are read from the database at a time.
+CHUNK = 2000
 
 
 def deployment_id(deployment: Deployment) -> str:
@@ -411,28 +415,23 @@ def package_write(
             summary.skipped_untimed_photos += Photo.objects.filter(
                 deployment__in=deployments, taken_at__isnull=True
             ).count()
-            media_rows: dict[int, dict[str, str]] = {}
-            photos_by_pk: dict[int, Photo] = {}
             if progress is not None:
                 media_total += photos.count()
                 progress(writers["media"].count, media_total)
-            for photo in photos.iterator(chunk_size=2000):
+            # Every table is read in chunks and written as it is read: nothing is held
+            # per photo, event or observation, whatever the size of the park.
+            for photo in collected(photos.iterator(chunk_size=CHUNK), CHUNK):
                 if progress is not None and writers["media"].count % PROGRESS_EVERY == 0:
                     progress(writers["media"].count, media_total)
                 row = _media_row(photo, dep_ids[photo.deployment_id], tz)
                 writers["media"].write(row)
-                media_rows[photo.pk] = row
-                photos_by_pk[photo.pk] = photo
                 if include_media and photo.file and not _hidden(photo):
                     _copy_file(photo, out_dir / row["filePath"], exact=media_exact)
             kept = selectors.export_observations(deployments)
             # Records that came in a package go back out as their own rows; only what the
             # registry added (sightings, reviewed events) is written from its own tables.
-            linked_sightings = set(
-                kept.filter(sighting__isnull=False).values_list("sighting_id", flat=True)
-            )
-            events_with_kept = set(
-                kept.filter(event__isnull=False).values_list("event_id", flat=True)
+            own_sightings = selectors.export_sightings(photos).exclude(
+                Exists(kept.order_by().filter(sighting=OuterRef("pk")))
             )
             received_deployments = {
                 d.pk
@@ -440,30 +439,31 @@ def package_write(
                 if getattr(d, "exchange_link", None) is not None
                 and d.exchange_link.groups is not None
             }
+            # An event's leopard count: the most sightings on one of its photos, or the
+            # individuals identified in it if more.
             per_photo: dict[int, int] = defaultdict(int)
             individuals_per_event: dict[int, set[int]] = defaultdict(set)
-            sighting_rows = []
-            for sighting in selectors.export_sightings(photos).iterator(chunk_size=2000):
-                if sighting.pk in linked_sightings:
-                    continue
-                photo = photos_by_pk[sighting.photo_id]
-                sighting.photo = photo
-                row = _sighting_row(sighting, park, media_rows[photo.pk], photo, tz)
-                sighting_rows.append(row)
-                if photo.event_id:
-                    per_photo[photo.pk] += 1
-                    if row["individualID"]:
-                        individuals_per_event[photo.event_id].add(sighting.leopard_id)
-                if row["individualID"]:
-                    leopard_ids.add(sighting.leopard_id)
+            event_of_photo: dict[int, int] = {}
+            for photo_pk, event_pk, leopard_pk, status in own_sightings.values_list(
+                "photo_id", "photo__event_id", "leopard_id", "status"
+            ).iterator(chunk_size=CHUNK):
+                identified = status == Sighting.Status.CONFIRMED and leopard_pk is not None
+                if event_pk:
+                    per_photo[photo_pk] += 1
+                    event_of_photo[photo_pk] = event_pk
+                    if identified:
+                        individuals_per_event[event_pk].add(leopard_pk)
+                if identified:
+                    leopard_ids.add(leopard_pk)
             most_per_event: dict[int, int] = defaultdict(int)
             for photo_pk, n in per_photo.items():
-                event_pk = photos_by_pk[photo_pk].event_id
+                event_pk = event_of_photo[photo_pk]
                 most_per_event[event_pk] = max(most_per_event[event_pk], n)
-            event_pks = set()
-            for event in selectors.export_events(photos):
-                event_pks.add(event.pk)
-                if event.pk in events_with_kept or (
+            events = selectors.export_events(photos).annotate(
+                has_kept=Exists(kept.order_by().filter(event=OuterRef("pk")))
+            )
+            for event in collected(events.iterator(chunk_size=CHUNK), CHUNK):
+                if event.has_kept or (
                     event.deployment_id in received_deployments
                     and event.status != Event.Status.REVIEWED
                 ):
@@ -472,15 +472,16 @@ def package_write(
                 row = _event_row(event, park, dep_ids[event.deployment_id], count, tz)
                 writers["observations"].write(row)
                 names.add(row["scientificName"])
-            for observation in kept.iterator(chunk_size=2000):
-                if observation.photo_id is not None:
-                    if observation.photo_id not in media_rows:
-                        continue
-                    media = media_rows[observation.photo_id]["mediaID"]
-                elif (start or end) and observation.event_id not in event_pks:
-                    continue
-                else:
-                    media = ""
+            kept_rows = kept.filter(
+                Q(photo__in=photos.order_by().values("pk")) | Q(photo__isnull=True)
+            ).select_related("photo__media_link")
+            if start or end:
+                # A record of an event alone goes with its event, inside the period.
+                kept_rows = kept_rows.filter(
+                    Q(photo__isnull=False) | Q(event__in=events.order_by().values("pk"))
+                )
+            for observation in collected(kept_rows.iterator(chunk_size=CHUNK), CHUNK):
+                media = media_id(observation.photo) if observation.photo_id else ""
                 row = _kept_row(observation, dep_ids[observation.deployment_id], media, tz)
                 writers["observations"].write(row)
                 if observation.taxon_id:
@@ -498,7 +499,19 @@ def package_write(
             for deployment in deployments:
                 link = getattr(deployment, "exchange_link", None)
                 runs.add(link.import_run_id if link else None)
-            for row in sighting_rows:
+            for sighting in collected(
+                own_sightings.select_related(
+                    "photo__media_link", "photo__event__exchange_link"
+                ).iterator(chunk_size=CHUNK),
+                CHUNK,
+            ):
+                photo = sighting.photo
+                photo_row = {
+                    "deploymentID": dep_ids[photo.deployment_id],
+                    "mediaID": media_id(photo),
+                    "timestamp": mapping.timestamp(photo.taken_at, tz),
+                }
+                row = _sighting_row(sighting, park, photo_row, photo, tz)
                 writers["observations"].write(row)
                 names.add(row["scientificName"])
     finally:

@@ -7,14 +7,16 @@ created when neither finds it. A package that does not validate is refused
 before anything is written.
 """
 
+import bisect
 import csv
 import hashlib
+import itertools
 import re
 import tempfile
 import zipfile
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -27,12 +29,15 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 from PIL import Image
 
 from config.json_input import JsonRefused, json_load_checked
 from exchange.camtrap_dp import mapping
+from exchange.camtrap_dp.memory import batch_done
+from exchange.camtrap_dp.scratch import Scratch
 from exchange.camtrap_dp.validation import PackageInvalid, Problem, package_problems
 from exchange.models import (
     DeploymentLink,
@@ -182,18 +187,37 @@ def _descriptor_folder(root: Path) -> Path:
     return found[0].parent if len(found) == 1 else root
 
 
-def _rows(base: Path, descriptor: dict[str, Any], name: str) -> list[dict[str, str | None]]:
+def _iter_rows(
+    base: Path, descriptor: dict[str, Any], name: str
+) -> Iterator[dict[str, str | None]]:
+    """Yield a table's rows one at a time, blanks and the usual missing values as None."""
     resource = next(
         (r for r in descriptor.get("resources", []) if r.get("name") == name and r.get("path")),
         None,
     )
     if resource is None or not isinstance(resource["path"], str) or "://" in resource["path"]:
-        return []
+        return
     with open(base / resource["path"], encoding="utf-8-sig", newline="") as fh:
-        return [
-            {k: (None if v is None or v.strip() in MISSING else v.strip()) for k, v in row.items()}
-            for row in csv.DictReader(fh)
-        ]
+        for row in csv.DictReader(fh):
+            yield {
+                k: (None if v is None or v.strip() in MISSING else v.strip())
+                for k, v in row.items()
+            }
+
+
+def _rows(base: Path, descriptor: dict[str, Any], name: str) -> list[dict[str, str | None]]:
+    return list(_iter_rows(base, descriptor, name))
+
+
+def _batches(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _time(value: str | None) -> datetime | None:
@@ -252,7 +276,10 @@ def package_import(
                 [Problem("", _("Choose the park to import into: the package does not name one."))]
             )
         organisation = organisation.strip()[:200]
-        with transaction.atomic():
+        with (
+            tempfile.TemporaryDirectory(prefix="camtrap-dp-scratch-") as scratch_dir,
+            transaction.atomic(),
+        ):
             run = ImportRun.objects.create(
                 kind=ImportRun.Kind.CAMTRAP_DP,
                 park=park,
@@ -261,21 +288,24 @@ def package_import(
                 metadata=_metadata(base, descriptor),
                 imported_by=user,
             )
-            importer = _Importer(
-                base=base,
-                descriptor=descriptor,
-                park=park,
-                user=user,
-                run=run,
-                organisation=organisation,
-                progress=progress,
-            )
-            importer.run(
-                deployments=deployments,
-                media=_rows(base, descriptor, "media"),
-                observations=_rows(base, descriptor, "observations"),
-                individuals=_rows(base, descriptor, "individuals"),
-            )
+            scratch = Scratch(Path(scratch_dir))
+            try:
+                importer = _Importer(
+                    base=base,
+                    descriptor=descriptor,
+                    park=park,
+                    user=user,
+                    run=run,
+                    organisation=organisation,
+                    progress=progress,
+                    scratch=scratch,
+                )
+                importer.run(
+                    deployments=deployments,
+                    individuals=_rows(base, descriptor, "individuals"),
+                )
+            finally:
+                scratch.close()
             summary = importer.summary
             run.created = dict(summary.created)
             run.warnings = summary.warnings[:1000]
@@ -284,8 +314,11 @@ def package_import(
         return summary
 
 
-# How many media and observation rows are read between two progress reports.
-PROGRESS_EVERY = 500
+# How many media or observation rows are looked up and written together: each table is
+# asked once per batch, and the memory an import needs is that of one batch.
+BATCH_ROWS = 1000
+# How many of the package's events are found or created together.
+BATCH_EVENTS = 500
 
 # Resources other than the three Camtrap DP tables are kept (rows and all) up to this size.
 MAX_KEPT_RESOURCE_ROWS = 50_000
@@ -300,7 +333,11 @@ def _metadata(base: Path, descriptor: dict[str, Any]) -> dict[str, Any]:
             continue
         kept = dict(resource)
         if resource.get("name") and isinstance(resource.get("path"), str):
-            rows = _rows(base, descriptor, resource["name"])
+            rows = list(
+                itertools.islice(
+                    _iter_rows(base, descriptor, resource["name"]), MAX_KEPT_RESOURCE_ROWS + 1
+                )
+            )
             if len(rows) <= MAX_KEPT_RESOURCE_ROWS:
                 kept["rows"] = rows
         extra.append(kept)
@@ -320,8 +357,10 @@ class _Importer:
         run: ImportRun | None = None,
         organisation: str = "",
         progress: Callable[[int, int], None] | None = None,
+        scratch: Scratch,
     ) -> None:
         self.base = base.resolve()
+        self.scratch = scratch
         self.descriptor = descriptor
         self.park = park
         self.user = user
@@ -329,16 +368,13 @@ class _Importer:
         self.organisation = organisation
         self.taxa: dict[str, Species] = {}
         self.aliases: dict[str, PartnerAlias | None] = {}
-        self.created_events: set[int] = set()
         self.progress = progress
         self.rows_done = 0
         self.rows_total = 0
         self.summary = ImportSummary(park=park)
         self.stations: dict[str, Station] = {}
         self.deployments: dict[str, Deployment] = {}
-        self.photos: dict[str, Photo] = {}
         self.leopards: dict[str, Leopard] = {}
-        self.events: dict[tuple[str, str], Event] = {}
         self.precision = _precision(descriptor.get("coordinatePrecision"))
 
     def warn(self, code: str, **params: Any) -> None:
@@ -347,37 +383,53 @@ class _Importer:
     def count(self, kind: str, created: bool) -> None:
         (self.summary.created if created else self.summary.existing)[kind] += 1
 
-    def run(
-        self,
-        *,
-        deployments: list[dict],
-        media: list[dict],
-        observations: list[dict],
-        individuals: list[dict],
-    ) -> None:
-        self.rows_total = len(media) + len(observations)
+    def run(self, *, deployments: list[dict], individuals: list[dict]) -> None:
+        """Import the package, the media and observations tables read a batch at a time."""
+        self.rows_total = self.observations_note() + sum(1 for _ in self.rows("media"))
         self.taxonomic(self.descriptor.get("taxonomic"))
         if not self.organisation:
             # A partner's individuals are theirs: they stay in the run's metadata.
             self.individuals(individuals)
         for row in deployments:
             self.deployment(row)
-        for row in media:
-            self.media(row)
-            self.step()
-        self.events_from(observations)
+        for batch in _batches(self.rows("media"), BATCH_ROWS):
+            self.media_batch(batch)
+            self.step(len(batch))
+        self.events_from()
         self.events_for_the_rest()
         # Media-level rows first: an event-level record of the same cat then finds its
         # sighting instead of adding one without a box.
-        for row in sorted(observations, key=lambda r: r["observationLevel"] != "media"):
-            self.observation(row)
-            self.step()
+        media_level = (r for r in self.rows("observations") if r["observationLevel"] == "media")
+        other = (r for r in self.rows("observations") if r["observationLevel"] != "media")
+        for batch in _batches(itertools.chain(media_level, other), BATCH_ROWS):
+            self.observation_batch(batch)
+            self.step(len(batch))
 
-    def step(self) -> None:
-        self.rows_done += 1
-        if self.progress is not None and (
-            self.rows_done % PROGRESS_EVERY == 0 or self.rows_done == self.rows_total
-        ):
+    def rows(self, name: str) -> Iterator[dict[str, str | None]]:
+        return _iter_rows(self.base, self.descriptor, name)
+
+    def observations_note(self) -> int:
+        """Note every observation's event in the scratch file; return how many rows there are."""
+        total = 0
+        for batch in _batches(self.rows("observations"), BATCH_ROWS):
+            total += len(batch)
+            self.scratch.span_add(
+                (
+                    row["deploymentID"],
+                    row["eventID"],
+                    _time(row["eventStart"]),
+                    _time(row["eventEnd"]),
+                    row.get("mediaID"),
+                )
+                for row in batch
+                if row.get("eventID")
+            )
+        return total
+
+    def step(self, rows: int) -> None:
+        batch_done()
+        self.rows_done += rows
+        if self.progress is not None:
             self.progress(self.rows_done, self.rows_total)
 
     # Taxa --------------------------------------------------------------------------
@@ -574,51 +626,101 @@ class _Importer:
 
     # Media -----------------------------------------------------------------------
 
-    def media(self, row: dict) -> None:
-        identifier = row["mediaID"]
-        deployment = self.deployments[row["deploymentID"]]
-        taken_at = _time(row["timestamp"])
-        photo = (
-            Photo.objects.filter(deployment=deployment, media_link__identifier=identifier).first()
-            or (
-                Photo.objects.filter(
-                    sha256=identifier.lower(), deployment__station__park=self.park
-                ).first()
-                if re.fullmatch(r"[0-9a-fA-F]{64}", identifier)
-                else None
+    def media_batch(self, rows: list[dict]) -> None:
+        """Find or create the photos of a batch of media rows, asking each table once.
+
+        A row's photo is, in this order: the one its mediaID is linked to in its
+        deployment, the stored file of that hash in the park, the one of the same file
+        name and time in the deployment; else its file is stored from the package, or,
+        when the package only points to it, a photo record is made without the file.
+        """
+        deployment_pks = {self.deployments[r["deploymentID"]].pk for r in rows}
+        ids = [r["mediaID"] for r in rows]
+        by_link: dict[tuple[int, str], Photo] = {}
+        for link in (
+            MediaLink.objects.filter(identifier__in=ids, photo__deployment_id__in=deployment_pks)
+            .select_related("photo")
+            .order_by("photo__taken_at", "photo__pk")
+        ):
+            by_link.setdefault((link.photo.deployment_id, link.identifier), link.photo)
+        # A stored file's hash names it; a file on the web has a hash made from its record.
+        hashes = {i.lower() for i in ids if re.fullmatch(r"[0-9a-fA-F]{64}", i)}
+        remote_hashes = {
+            _remote_hash(self.deployments[r["deploymentID"]], r["mediaID"]) for r in rows
+        }
+        by_hash = {
+            p.sha256: p
+            for p in Photo.objects.filter(
+                sha256__in=hashes | remote_hashes, deployment__station__park=self.park
             )
-            or Photo.objects.filter(
-                deployment=deployment,
-                original_name=row.get("fileName") or "\x00",
-                taken_at=taken_at,
-            ).first()
-        )
-        created = False
-        stored = True
-        if photo is None:
-            local = self.local_file(row["filePath"])
-            if local is not None:
-                photo, created = self.store(local, row, deployment, taken_at)
+        }
+        names = {r["fileName"] for r in rows if r.get("fileName")}
+        by_name: dict[tuple[int, str, datetime | None], Photo] = {}
+        if names:
+            for photo in Photo.objects.filter(
+                deployment_id__in=deployment_pks, original_name__in=names
+            ).order_by("taken_at", "pk"):
+                by_name.setdefault(
+                    (photo.deployment_id, photo.original_name, photo.taken_at), photo
+                )
+
+        chosen: list[tuple[dict, Photo, bool]] = []  # row, photo, file stored here
+        new_photos: list[Photo] = []
+        for row in rows:
+            identifier = row["mediaID"]
+            deployment = self.deployments[row["deploymentID"]]
+            taken_at = _time(row["timestamp"])
+            photo = (
+                by_link.get((deployment.pk, identifier))
+                or by_hash.get(identifier.lower())
+                or by_name.get((deployment.pk, row.get("fileName") or "\x00", taken_at))
+                or by_hash.get(_remote_hash(deployment, identifier))
+            )
+            created, stored = False, True
             if photo is None:
-                photo, created, stored = self.remote(row, deployment, taken_at), True, False
-        if photo.deployment_id != deployment.pk:
-            self.warn(ImportRun.Warning.MEDIA_IN_ANOTHER_DEPLOYMENT, id=identifier)
-        MediaLink.objects.get_or_create(
-            photo=photo,
-            defaults={
-                "identifier": identifier,
-                "file_path": row["filePath"][:1000],
-                "file_public": row.get("filePublic") in {"true", "True", "TRUE", "1"},
-                "stored": stored,
-                "capture_method": (row.get("captureMethod") or "")[:40],
-                "file_mediatype": (row.get("fileMediatype") or "")[:255],
-                "favorite": _bool(row.get("favorite")),
-                "comments": row.get("mediaComments") or "",
-                "exif_data": row.get("exifData") or "",
-            },
+                local = self.local_file(row["filePath"])
+                if local is not None:
+                    photo, created = self.store(local, row, deployment, taken_at)
+                if photo is None:
+                    photo, created, stored = self.remote(row, deployment, taken_at), True, False
+                    by_hash[photo.sha256] = photo
+                    new_photos.append(photo)
+                # A later row of the same file and time is the same photo, as it is in
+                # a later batch.
+                by_name.setdefault((deployment.pk, photo.original_name, taken_at), photo)
+            if photo.deployment_id != deployment.pk:
+                self.warn(ImportRun.Warning.MEDIA_IN_ANOTHER_DEPLOYMENT, id=identifier)
+            self.count("photos", created)
+            chosen.append((row, photo, stored))
+        Photo.objects.bulk_create(new_photos, batch_size=BATCH_ROWS)
+
+        new_pks = {p.pk for p in new_photos}
+        linked = set(
+            MediaLink.objects.filter(
+                photo_id__in=[p.pk for _r, p, _s in chosen if p.pk not in new_pks]
+            ).values_list("photo_id", flat=True)
         )
-        self.count("photos", created)
-        self.photos[identifier] = photo
+        links = []
+        for row, photo, stored in chosen:
+            if photo.pk in linked:
+                continue
+            linked.add(photo.pk)
+            links.append(
+                MediaLink(
+                    photo=photo,
+                    identifier=row["mediaID"],
+                    file_path=row["filePath"][:1000],
+                    file_public=row.get("filePublic") in {"true", "True", "TRUE", "1"},
+                    stored=stored,
+                    capture_method=(row.get("captureMethod") or "")[:40],
+                    file_mediatype=(row.get("fileMediatype") or "")[:255],
+                    favorite=_bool(row.get("favorite")),
+                    comments=row.get("mediaComments") or "",
+                    exif_data=row.get("exifData") or "",
+                )
+            )
+        MediaLink.objects.bulk_create(links, batch_size=BATCH_ROWS)
+        self.scratch.media_add((row["mediaID"], photo.pk) for row, photo, _s in chosen)
 
     def local_file(self, file_path: str) -> Path | None:
         if "://" in file_path:
@@ -678,12 +780,12 @@ class _Importer:
         return photo, result.created
 
     def remote(self, row: dict, deployment: Deployment, taken_at: datetime) -> Photo:
+        """Return a photo record, not yet saved, for media whose file is not in the package."""
         # Only the record travels: the photo is kept with its time, event and
         # sightings, and MediaLink says where the file itself is.
-        key = f"camtrap-dp remote media\n{deployment.pk}\n{row['mediaID']}"
-        return Photo.objects.create(
+        return Photo(
             deployment=deployment,
-            sha256=hashlib.sha256(key.encode()).hexdigest(),
+            sha256=_remote_hash(deployment, row["mediaID"]),
             original_name=(row.get("fileName") or Path(row["filePath"]).name)[:255],
             size_bytes=0,
             taken_at=taken_at,
@@ -696,102 +798,358 @@ class _Importer:
 
     # Events ----------------------------------------------------------------------
 
-    def events_from(self, observations: list[dict]) -> None:
-        """Create (or find) the events the package names and put their photos in them."""
-        spans: dict[tuple[str, str], list[datetime]] = {}
-        members: dict[tuple[str, str], set[str]] = defaultdict(set)
-        for row in observations:
-            if not row.get("eventID"):
-                continue
-            key = (row["deploymentID"], row["eventID"])
-            times = spans.setdefault(key, [])
-            times += [_time(row["eventStart"]), _time(row["eventEnd"])]
-            if row.get("mediaID"):
-                members[key].add(row["mediaID"])
-        for key, times in spans.items():
-            deployment = self.deployments[key[0]]
-            start, end = min(times), max(times)
-            photos = [self.photos[m] for m in members[key] if m in self.photos]
-            event = (
-                Event.objects.filter(
-                    deployment=deployment, exchange_link__identifier=key[1]
-                ).first()
-                or next((p.event for p in photos if p.event_id), None)
-                or Event.objects.filter(deployment=deployment, start=start, end=end).first()
+    def events_from(self) -> None:
+        """Create (or find) the events the package names and put their photos in them.
+
+        An event is the one linked to its eventID in its deployment, else the event
+        one of its photos is in already, else one of the same span; its photos, and the
+        deployment's photos in no event within its span, join it. Events are handled
+        in runs by deployment and start, each run asking each table once.
+        """
+        by_pk = {d.pk: d for d in self.deployments.values()}
+        self.scratch.events_gather()
+        for groups in self.scratch.event_groups(BATCH_EVENTS):
+            deployment_pks = {self.deployments[dep].pk for _g, dep, _e, _s, _t in groups}
+            members = self.scratch.members(groups[0][0], groups[-1][0])
+            by_link: dict[tuple[int, str], Event] = {}
+            for link in (
+                EventLink.objects.filter(
+                    identifier__in={eid for _g, _d, eid, _s, _t in groups},
+                    event__deployment_id__in=deployment_pks,
+                )
+                .select_related("event")
+                .order_by("event__start", "event__pk")
+            ):
+                by_link.setdefault((link.event.deployment_id, link.identifier), link.event)
+            member_events = dict(
+                Photo.objects.filter(
+                    pk__in=[pk for pks in members.values() for pk in pks]
+                ).values_list("pk", "event_id")
             )
-            created = event is None
-            if created:
-                event = Event.objects.create(deployment=deployment, start=start, end=end)
-                self.created_events.add(event.pk)
-            EventLink.objects.get_or_create(event=event, defaults={"identifier": key[1]})
-            in_span = Photo.objects.filter(
-                deployment=deployment,
-                event__isnull=True,
-                taken_at__gte=min(start, event.start),
-                taken_at__lte=max(end, event.end),
+            found = {
+                e.pk: e
+                for e in Event.objects.filter(
+                    pk__in={e for e in member_events.values() if e is not None}
+                )
+            }
+            by_span: dict[tuple[int, datetime, datetime], Event] = {}
+            for event in Event.objects.filter(
+                deployment_id__in=deployment_pks, start__in={s for _g, _d, _e, s, _t in groups}
+            ).order_by("start", "pk"):
+                by_span.setdefault((event.deployment_id, event.start, event.end), event)
+
+            # The event each photo is in, or joins with an earlier event of this run.
+            event_of = {pk: found[e] for pk, e in member_events.items() if e is not None}
+            chosen: list[tuple[int, str, Event, datetime, datetime]] = []
+            new_events = []
+            for group, dep, eid, start, end in groups:
+                deployment = self.deployments[dep]
+                event = (
+                    by_link.get((deployment.pk, eid))
+                    or next((event_of[pk] for pk in members.get(group, []) if pk in event_of), None)
+                    or by_span.get((deployment.pk, start, end))
+                )
+                if event is None:
+                    event = Event(deployment=deployment, start=start, end=end)
+                    by_span[(deployment.pk, start, end)] = event
+                    new_events.append(event)
+                    self.count("events", True)
+                else:
+                    self.count("events", False)
+                for pk in members.get(group, []):
+                    event_of.setdefault(pk, event)
+                chosen.append((group, eid, event, start, end))
+            Event.objects.bulk_create(new_events, batch_size=BATCH_ROWS)
+            self.scratch.created_add(e.pk for e in new_events)
+            self.scratch.events_set((event.pk, group) for group, _e, event, _s, _t in chosen)
+
+            linked = set(
+                EventLink.objects.filter(
+                    event_id__in={event.pk for _g, _e, event, _s, _t in chosen}
+                ).values_list("event_id", flat=True)
             )
-            Photo.objects.filter(pk__in=[p.pk for p in photos], event__isnull=True).update(
-                event=event
-            )
-            in_span.update(event=event)
-            for photo in photos:
-                if photo.event_id is None:
-                    photo.event = event
-            self.count("events", created)
-            self.events[key] = event
+            links = []
+            for _group, eid, event, _start, _end in chosen:
+                if event.pk not in linked:
+                    linked.add(event.pk)
+                    links.append(EventLink(event=event, identifier=eid))
+            EventLink.objects.bulk_create(links, batch_size=BATCH_ROWS)
+            self.photos_into_events(chosen, members, member_events, by_pk)
+            batch_done()
+
+    def photos_into_events(
+        self,
+        chosen: list[tuple[int, str, Event, datetime, datetime]],
+        members: dict[int, list[int]],
+        member_events: dict[int, int | None],
+        deployments: dict[int, Deployment],
+    ) -> None:
+        """Put a run of events' photos, and the loose photos within their spans, in them."""
+        windows: dict[int, list[datetime]] = {}
+        for _group, _eid, event, start, end in chosen:
+            window = windows.setdefault(event.deployment_id, [start, end])
+            window[0] = min(window[0], start, event.start)
+            window[1] = max(window[1], end, event.end)
+        loose_by_deployment: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
+        if windows:
+            within = Q()
+            for pk, (first, last) in windows.items():
+                within |= Q(deployment_id=pk, taken_at__gte=first, taken_at__lte=last)
+            for pk, deployment_pk, taken_at in Photo.objects.filter(
+                within, event__isnull=True
+            ).values_list("pk", "deployment_id", "taken_at"):
+                loose_by_deployment[deployment_pk].append((taken_at, pk))
+        for photos in loose_by_deployment.values():
+            photos.sort()
+        placed: dict[int, int] = {}
+        for group, _eid, event, start, end in chosen:
+            for pk in members.get(group, []):
+                if member_events.get(pk) is None and pk not in placed:
+                    placed[pk] = event.pk
+            loose = loose_by_deployment.get(event.deployment_id, [])
+            first, last = min(start, event.start), max(end, event.end)
+            for taken_at, pk in loose[bisect.bisect_left(loose, (first, 0)) :]:
+                if taken_at > last:
+                    break
+                placed.setdefault(pk, event.pk)
+        _photo_events_set(placed.items())
 
     def events_for_the_rest(self) -> None:
-        """Group the package's photos that no event holds by the independence interval."""
+        """Group the package's photos that no event holds by the independence interval.
+
+        The photos are read a page at a time in time order; an event is made when its
+        first photo is read and widened as later pages add to it.
+        """
         interval = timedelta(minutes=settings.INDEPENDENCE_INTERVAL_MINUTES)
         for deployment in self.deployments.values():
-            loose = list(
-                Photo.objects.filter(
-                    deployment=deployment, event__isnull=True, taken_at__isnull=False
-                ).order_by("taken_at", "pk")
-            )
-            groups: list[list[Photo]] = []
-            for photo in loose:
-                if groups and photo.taken_at - groups[-1][-1].taken_at <= interval:
-                    groups[-1].append(photo)
-                else:
-                    groups.append([photo])
-            for group in groups:
-                event = Event.objects.create(
-                    deployment=deployment, start=group[0].taken_at, end=group[-1].taken_at
+            current: Event | None = None
+            while True:
+                # Each page's photos join events, so the next page starts after them.
+                page = list(
+                    Photo.objects.filter(
+                        deployment=deployment, event__isnull=True, taken_at__isnull=False
+                    )
+                    .order_by("taken_at", "pk")
+                    .values_list("pk", "taken_at")[:BATCH_ROWS]
                 )
-                self.created_events.add(event.pk)
-                Photo.objects.filter(pk__in=[p.pk for p in group]).update(event=event)
-                self.count("events", True)
-        for photo in self.photos.values():
-            photo.refresh_from_db(fields=["event"])
+                if not page:
+                    break
+                placed: list[tuple[int, Event]] = []
+                opened: list[Event] = []
+                for pk, taken_at in page:
+                    if current is None or taken_at - current.end > interval:
+                        current = Event(deployment=deployment, start=taken_at, end=taken_at)
+                        opened.append(current)
+                    current.end = max(current.end, taken_at)
+                    placed.append((pk, current))
+                widened = [e for e in {id(e): e for _pk, e in placed}.values() if e.pk]
+                Event.objects.bulk_create(opened, batch_size=BATCH_ROWS)
+                Event.objects.bulk_update(widened, ["end"], batch_size=BATCH_ROWS)
+                self.scratch.created_add(e.pk for e in opened)
+                for _event in opened:
+                    self.count("events", True)
+                _photo_events_set((pk, event.pk) for pk, event in placed)
+                batch_done()
 
     # Observations ----------------------------------------------------------------
 
-    def observation(self, row: dict) -> None:
-        identifier = row["observationID"]
-        content = mapping.content_of(row["observationType"], row.get("scientificName"))
-        photo = self.photos.get(row.get("mediaID") or "")
-        event = (
-            self.events.get((row["deploymentID"], row.get("eventID") or ""))
-            if not photo
-            else photo.event
+    def observation_batch(self, rows: list[dict]) -> None:
+        """Keep a batch of observation rows and apply them to events and sightings.
+
+        Each table is asked once for the batch (photos, events, observations already
+        kept, the registry's own sightings, partner aliases); the rows are kept with one
+        insert, and each event's content is changed once. A leopard's observation then
+        becomes, or finds, its sighting one row at a time: those are few.
+        """
+        photo_pks = self.scratch.photos_of(r["mediaID"] for r in rows if r.get("mediaID"))
+        event_pks = self.scratch.events_of(
+            (r["deploymentID"], r["eventID"]) for r in rows if r.get("eventID")
         )
-        taxon = self.taxon(row["scientificName"]) if row.get("scientificName") else None
-        stored = (
-            None
-            if self.written_here(identifier, photo, event)
-            else self.observation_store(row, photo, event, taxon)
-        )
-        if event is not None:
-            self.event_content(event, content, row, taxon)
-        if row["observationType"] != "animal" or not mapping.is_leopard(row.get("scientificName")):
-            if event is not None and row["observationLevel"] == "event":
-                ObservationLink.objects.get_or_create(
-                    identifier=identifier,
-                    event=event,
-                    defaults={"classified_by": (row.get("classifiedBy") or "")[:255]},
-                )
+        photos = {
+            p.pk: p
+            for p in Photo.objects.filter(pk__in=photo_pks.values()).select_related("deployment")
+        }
+        wanted_events = set(event_pks.values()) | {
+            p.event_id for p in photos.values() if p.event_id
+        }
+        events = {
+            e.pk: e
+            for e in Event.objects.filter(pk__in=wanted_events).select_related("exchange_link")
+        }
+        created_events = self.scratch.created_among(events)
+        self.aliases_fetch(rows)
+
+        placed = []  # row, photo, event, taxon
+        for row in rows:
+            photo = photos.get(photo_pks.get(row.get("mediaID") or "", 0))
+            if photo is not None:
+                event = events.get(photo.event_id) if photo.event_id else None
+            else:
+                event = events.get(event_pks.get((row["deploymentID"], row.get("eventID") or "")))
+            taxon = self.taxon(row["scientificName"]) if row.get("scientificName") else None
+            placed.append((row, photo, event, taxon))
+
+        ours = self.written_here_among(placed, created_events)
+        stored = self.observations_store(placed, skip=ours)
+        self.events_content(placed)
+        links: list[tuple[str, Event, str]] = []
+        for row, photo, event, _taxon in placed:
+            identifier = row["observationID"]
+            classified_by = (row.get("classifiedBy") or "")[:255]
+            leopard = row["observationType"] == "animal" and mapping.is_leopard(
+                row.get("scientificName")
+            )
+            if not leopard:
+                if event is not None and row["observationLevel"] == "event":
+                    links.append((identifier, event, classified_by))
+                continue
+            self.leopard_observation(row, photo, event, stored.get(identifier))
+        self.event_links_add(links)
+
+    def aliases_fetch(self, rows: list[dict]) -> None:
+        """Look up, in one query, the aliases of the partner ids a batch names first."""
+        if not self.organisation:
             return
+        wanted = {r["individualID"] for r in rows if r.get("individualID")} - set(self.aliases)
+        if not wanted:
+            return
+        for partner_id in wanted:
+            self.aliases[partner_id] = None
+        for alias in (
+            PartnerAlias.objects.filter(organisation=self.organisation, partner_id__in=wanted)
+            .select_related("leopard")
+            .order_by("pk")
+        ):
+            if self.aliases[alias.partner_id] is None:
+                self.aliases[alias.partner_id] = alias
+
+    def written_here_among(self, placed: list[tuple], created_events: set[int]) -> set[str]:
+        """Return the observationIDs of a batch that this registry wrote from its own records.
+
+        The registry's export sent back adds nothing: its rows stand for records it holds.
+        """
+        code = re.escape(self.park.code)
+        sighting_ids: dict[str, tuple[int, int]] = {}
+        ours = set()
+        for row, photo, event, _taxon in placed:
+            identifier = row["observationID"]
+            found = re.fullmatch(rf"{code}-s(\d+)", identifier)
+            if found and photo is not None:
+                sighting_ids[identifier] = (int(found[1]), photo.pk)
+                continue
+            if event is None or event.pk in created_events:
+                continue
+            link = (
+                getattr(event, "exchange_link", None) if hasattr(event, "exchange_link") else None
+            )
+            mine = link.identifier if link else f"{self.park.code}-e{event.pk}"
+            if identifier == f"{mine}-obs":
+                ours.add(identifier)
+        if sighting_ids:
+            held = set(
+                Sighting.objects.filter(
+                    pk__in=[pk for pk, _photo in sighting_ids.values()]
+                ).values_list("pk", "photo_id")
+            )
+            ours |= {i for i, pair in sighting_ids.items() if pair in held}
+        return ours
+
+    def observations_store(self, placed: list[tuple], *, skip: set[str]) -> dict[str, Observation]:
+        """Keep a batch's observation rows, every field as received; return them by id."""
+        kept = [p for p in placed if p[0]["observationID"] not in skip]
+        deployment_pks = {self.deployments[row["deploymentID"]].pk for row, *_ in kept}
+        existing = {
+            (o.deployment_id, o.identifier): o
+            for o in Observation.objects.filter(
+                deployment_id__in=deployment_pks,
+                identifier__in=[row["observationID"][:255] for row, *_ in kept],
+            )
+        }
+        stored: dict[str, Observation] = {}
+        new = []
+        for row, photo, event, taxon in kept:
+            deployment = self.deployments[row["deploymentID"]]
+            identifier = row["observationID"][:255]
+            observation = existing.get((deployment.pk, identifier))
+            if observation is None:
+                observation = _observation_of(row, deployment, photo, event, taxon)
+                observation.import_run = self.import_run
+                existing[(deployment.pk, identifier)] = observation
+                new.append(observation)
+                self.count("observations", True)
+            else:
+                self.count("observations", False)
+            stored[row["observationID"]] = observation
+        Observation.objects.bulk_create(new, batch_size=BATCH_ROWS)
+        return stored
+
+    def events_content(self, placed: list[tuple]) -> None:
+        """Give each event of a batch the strongest content its rows say, in one update."""
+        changed: dict[int, Event] = {}
+        species: dict[int, Species] = {}
+        for row, _photo, event, taxon in placed:
+            if event is None:
+                continue
+            content = mapping.content_of(row["observationType"], row.get("scientificName"))
+            if content == Event.Content.OTHER_SPECIES and taxon is not None:
+                # The review names the species from the same taxon list.
+                species.setdefault(event.pk, taxon)
+            new_content = mapping.stronger(event.content, content)
+            if new_content != event.content:
+                event.content = new_content
+                changed[event.pk] = event
+            if (
+                row["observationLevel"] == "event"
+                and row.get("classificationMethod") == "human"
+                and event.status != Event.Status.REVIEWED
+            ):
+                event.status = Event.Status.REVIEWED
+                changed[event.pk] = event
+        # Few contents and statuses: one update for each pair, not one for each event.
+        by_state: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for event in changed.values():
+            by_state[(event.content, event.status)].append(event.pk)
+        for (content, status), pks in by_state.items():
+            Event.objects.filter(pk__in=pks).update(content=content, status=status)
+        if not species:
+            return
+        reviews = {r.event_id: r for r in EventReview.objects.filter(event_id__in=species)}
+        unnamed = []
+        for event_pk, taxon in species.items():
+            review = reviews.get(event_pk)
+            if review is not None and review.species_id is None:
+                review.species = taxon
+                unnamed.append(review)
+        EventReview.objects.bulk_update(unnamed, ["species"], batch_size=BATCH_ROWS)
+        EventReview.objects.bulk_create(
+            [EventReview(event_id=pk, species=t) for pk, t in species.items() if pk not in reviews],
+            batch_size=BATCH_ROWS,
+        )
+
+    def event_links_add(self, links: list[tuple[str, Event, str]]) -> None:
+        """Link a batch's event-level observations to their events, once each."""
+        if not links:
+            return
+        existing = set(
+            ObservationLink.objects.filter(
+                identifier__in={i for i, _e, _c in links},
+                event_id__in={e.pk for _i, e, _c in links},
+            ).values_list("identifier", "event_id")
+        )
+        new = []
+        for identifier, event, classified_by in links:
+            if (identifier, event.pk) not in existing:
+                existing.add((identifier, event.pk))
+                new.append(
+                    ObservationLink(identifier=identifier, event=event, classified_by=classified_by)
+                )
+        ObservationLink.objects.bulk_create(new, batch_size=BATCH_ROWS)
+
+    def leopard_observation(
+        self, row: dict, photo: Photo | None, event: Event | None, stored: Observation | None
+    ) -> None:
+        """Make a leopard's observation a sighting, or find the sighting it already is."""
+        identifier = row["observationID"]
         sighting = None
         if row["observationLevel"] == "media" and photo is not None:
             sighting = self.sighting(row, photo)
@@ -830,88 +1188,6 @@ class _Importer:
                 sighting=None,
                 defaults={"classified_by": (row.get("classifiedBy") or "")[:255]},
             )
-
-    def written_here(self, identifier: str, photo: Photo | None, event: Event | None) -> bool:
-        """Say whether a row is one this registry wrote from its own sighting or event.
-
-        The registry's export sent back adds nothing: its rows stand for records it holds.
-        """
-        code = re.escape(self.park.code)
-        found = re.fullmatch(rf"{code}-s(\d+)", identifier)
-        if found and photo is not None:
-            return Sighting.objects.filter(pk=int(found[1]), photo=photo).exists()
-        if event is None or event.pk in self.created_events:
-            return False
-        link = getattr(event, "exchange_link", None) if hasattr(event, "exchange_link") else None
-        ours = link.identifier if link else f"{self.park.code}-e{event.pk}"
-        return identifier == f"{ours}-obs"
-
-    def observation_store(
-        self, row: dict, photo: Photo | None, event: Event | None, taxon: Species | None
-    ) -> Observation:
-        """Keep the observation row itself, every field as received."""
-        deployment = self.deployments[row["deploymentID"]]
-        stored, created = Observation.objects.get_or_create(
-            deployment=deployment,
-            identifier=row["observationID"][:255],
-            defaults={
-                "import_run": self.import_run,
-                "photo": photo,
-                "event": event,
-                "taxon": taxon,
-                "event_identifier": (row.get("eventID") or "")[:255],
-                "event_start": _time(row.get("eventStart")),
-                "event_end": _time(row.get("eventEnd")),
-                "level": row["observationLevel"],
-                "type": row["observationType"],
-                "camera_setup_type": (row.get("cameraSetupType") or "")[:20],
-                "scientific_name": (row.get("scientificName") or "")[:255],
-                "count": _int(row.get("count")),
-                "life_stage": (row.get("lifeStage") or "")[:20],
-                "sex": (row.get("sex") or "")[:10],
-                "behavior": row.get("behavior") or "",
-                "individual_id": (row.get("individualID") or "")[:255],
-                "position_radius": _float(row.get("individualPositionRadius")),
-                "position_angle": _float(row.get("individualPositionAngle")),
-                "speed": _float(row.get("individualSpeed")),
-                "bbox_x": _float(row.get("bboxX")),
-                "bbox_y": _float(row.get("bboxY")),
-                "bbox_w": _float(row.get("bboxWidth")),
-                "bbox_h": _float(row.get("bboxHeight")),
-                "classification_method": (row.get("classificationMethod") or "")[:10],
-                "classified_by": (row.get("classifiedBy") or "")[:255],
-                "classification_timestamp": _time(row.get("classificationTimestamp")),
-                "classification_probability": _float(row.get("classificationProbability")),
-                "tags": row.get("observationTags") or "",
-                "comments": row.get("observationComments") or "",
-            },
-        )
-        self.count("observations", created)
-        return stored
-
-    def event_content(self, event: Event, content: str, row: dict, taxon: Species | None) -> None:
-        if content == Event.Content.OTHER_SPECIES and taxon is not None:
-            # The review names the species from the same taxon list.
-            review, _created = EventReview.objects.get_or_create(
-                event=event, defaults={"species": taxon}
-            )
-            if review.species_id is None:
-                review.species = taxon
-                review.save(update_fields=["species"])
-        new_content = mapping.stronger(event.content, content)
-        changed = []
-        if new_content != event.content:
-            event.content = new_content
-            changed.append("content")
-        if (
-            row["observationLevel"] == "event"
-            and row.get("classificationMethod") == "human"
-            and event.status != Event.Status.REVIEWED
-        ):
-            event.status = Event.Status.REVIEWED
-            changed.append("status")
-        if changed:
-            event.save(update_fields=changed)
 
     def sighting(self, row: dict, photo: Photo) -> Sighting | None:
         identifier = row["observationID"]
@@ -1016,6 +1292,44 @@ def _taxon_name(scientific_name: str, vernacular: dict[str, str]) -> str:
     return f"{scientific_name[:100]} {Species.objects.count() + 1}"
 
 
+def _observation_of(
+    row: dict, deployment: Deployment, photo: Photo | None, event: Event | None, taxon: Any
+) -> Observation:
+    """Return an observation row as the registry keeps it, every field as received."""
+    return Observation(
+        deployment=deployment,
+        identifier=row["observationID"][:255],
+        photo=photo,
+        event=event,
+        taxon=taxon,
+        event_identifier=(row.get("eventID") or "")[:255],
+        event_start=_time(row.get("eventStart")),
+        event_end=_time(row.get("eventEnd")),
+        level=row["observationLevel"],
+        type=row["observationType"],
+        camera_setup_type=(row.get("cameraSetupType") or "")[:20],
+        scientific_name=(row.get("scientificName") or "")[:255],
+        count=_int(row.get("count")),
+        life_stage=(row.get("lifeStage") or "")[:20],
+        sex=(row.get("sex") or "")[:10],
+        behavior=row.get("behavior") or "",
+        individual_id=(row.get("individualID") or "")[:255],
+        position_radius=_float(row.get("individualPositionRadius")),
+        position_angle=_float(row.get("individualPositionAngle")),
+        speed=_float(row.get("individualSpeed")),
+        bbox_x=_float(row.get("bboxX")),
+        bbox_y=_float(row.get("bboxY")),
+        bbox_w=_float(row.get("bboxWidth")),
+        bbox_h=_float(row.get("bboxHeight")),
+        classification_method=(row.get("classificationMethod") or "")[:10],
+        classified_by=(row.get("classifiedBy") or "")[:255],
+        classification_timestamp=_time(row.get("classificationTimestamp")),
+        classification_probability=_float(row.get("classificationProbability")),
+        tags=row.get("observationTags") or "",
+        comments=row.get("observationComments") or "",
+    )
+
+
 def _deployment_fields(row: dict) -> dict[str, Any]:
     """Return the deployment's Camtrap DP fields that the registry keeps beside it."""
     return {
@@ -1061,6 +1375,35 @@ def _tag_pairs(text: str | None) -> list[tuple[str, str]]:
         if key:
             pairs.append((key.strip(), value.strip()))
     return pairs
+
+
+def _photo_events_set(pairs: Iterable[tuple[int, int]]) -> None:
+    """Put each photo (pk) in its event (pk), a batch at a time."""
+    pairs = list(pairs)
+    if not pairs:
+        return
+    if connection.vendor != "postgresql":
+        Photo.objects.bulk_update(
+            [Photo(pk=pk, event_id=event) for pk, event in pairs], ["event"], batch_size=BATCH_ROWS
+        )
+        return
+    # Django's bulk_update builds a CASE of one branch per photo, which costs more to
+    # build than to run; PostgreSQL joins a list of pairs instead.
+    table = connection.ops.quote_name(Photo._meta.db_table)
+    with connection.cursor() as cursor:
+        for start in range(0, len(pairs), BATCH_ROWS):
+            part = pairs[start : start + BATCH_ROWS]
+            values = ", ".join(["(%s, %s)"] * len(part))
+            cursor.execute(
+                f"UPDATE {table} AS photo SET event_id = pair.event "
+                f"FROM (VALUES {values}) AS pair (id, event) WHERE photo.id = pair.id",
+                [n for pair in part for n in pair],
+            )
+
+
+def _remote_hash(deployment: Deployment, media_id: str) -> str:
+    key = f"camtrap-dp remote media\n{deployment.pk}\n{media_id}"
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def _exif_of(row: dict) -> dict:

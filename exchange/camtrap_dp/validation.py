@@ -3,13 +3,19 @@
 Nothing is fetched from the web: the two web references of the profile (the
 GeoJSON schema and the generic Data Package schema) are dropped, and each
 table's schema URL is replaced by the bundled copy before frictionless checks
-every table, type, constraint and foreign key.
+every table, type and constraint. The identifiers (primary keys) and the
+references between the three tables (foreign keys) are checked here, against a
+SQLite file on disk: frictionless holds every key in memory, which grows with
+the package.
 """
 
 import copy
 import csv
 import json
 import re
+import sqlite3
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -159,7 +165,7 @@ def table_problems(
                         _("The required column “%(field)s” is missing.") % {"field": field},
                     )
                 )
-            resource["schema"] = schema
+            resource["schema"] = _without_keys(schema)
         elif _is_remote(path) or _is_remote(resource.get("schema")):
             continue  # an extra table on the web cannot be checked offline; it is not imported
         resources.append(resource)
@@ -178,6 +184,103 @@ def table_problems(
             problems.append(Problem(where, error.message))
     for error in report.errors:
         problems.append(Problem("", error.message))
+    return problems + key_problems(descriptor, base)
+
+
+def _without_keys(schema: dict[str, Any]) -> dict[str, Any]:
+    """Return a table schema without its primary key, foreign keys and unique fields."""
+    schema = copy.deepcopy(schema)
+    schema.pop("primaryKey", None)
+    schema.pop("foreignKeys", None)
+    for field in schema["fields"]:
+        field.get("constraints", {}).pop("unique", None)
+    return schema
+
+
+# Enough to show what is wrong with a table's identifiers without listing 100,000 rows.
+KEY_PROBLEMS_PER_TABLE = 100
+
+
+def _column(path: Path, name: str, missing: set[str]) -> Iterator[tuple[int, str]]:
+    """Yield (row number, value) of a column, rows counted as frictionless does (header 1)."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        if name not in header:
+            return
+        index = header.index(name)
+        for number, row in enumerate(reader, start=2):
+            if index < len(row) and row[index] not in missing:
+                yield number, row[index]
+
+
+def key_problems(descriptor: dict[str, Any], base: Path) -> list[Problem]:
+    """Check the three tables' identifiers are unique and their references exist.
+
+    The keys go into a SQLite file on disk, so the check takes the same memory
+    for a package of a hundred rows or of a million.
+    """
+    paths = {
+        r["name"]: base / r["path"]
+        for r in descriptor.get("resources") or []
+        if isinstance(r, dict)
+        and r.get("name") in CORE_RESOURCES
+        and isinstance(r.get("path"), str)
+    }
+    if set(paths) != set(CORE_RESOURCES):
+        return []  # table_problems names what is missing
+    problems: list[Problem] = []
+    with tempfile.TemporaryDirectory(prefix="camtrap-dp-keys-") as folder:
+        db = sqlite3.connect(Path(folder) / "keys.sqlite3")
+        try:
+            db.execute("PRAGMA journal_mode = OFF")
+            db.execute("PRAGMA synchronous = OFF")
+            for name in CORE_RESOURCES:
+                problems += _unique_problems(db, name, paths[name])
+            for name in CORE_RESOURCES:
+                problems += _reference_problems(db, name, paths[name])
+        finally:
+            db.close()
+    return problems
+
+
+def _unique_problems(db: sqlite3.Connection, name: str, path: Path) -> list[Problem]:
+    schema = table_schema(name)
+    key = schema["primaryKey"]
+    db.execute(f"CREATE TABLE {name} (id TEXT PRIMARY KEY, row INTEGER NOT NULL)")
+    problems = []
+    for number, value in _column(path, key, set(schema.get("missingValues", [""]))):
+        added = db.execute(f"INSERT OR IGNORE INTO {name} VALUES (?, ?)", (value, number))
+        if added.rowcount == 0 and len(problems) < KEY_PROBLEMS_PER_TABLE:
+            first = db.execute(f"SELECT row FROM {name} WHERE id = ?", (value,)).fetchone()[0]
+            problems.append(
+                Problem(
+                    f"{name}.csv, row {number}",
+                    _("%(field)s “%(value)s” is already on row %(first)d; it must be unique.")
+                    % {"field": key, "value": value, "first": first},
+                )
+            )
+    return problems
+
+
+def _reference_problems(db: sqlite3.Connection, name: str, path: Path) -> list[Problem]:
+    schema = table_schema(name)
+    missing = set(schema.get("missingValues", [""]))
+    problems = []
+    for foreign_key in schema.get("foreignKeys", []):
+        field, target = foreign_key["fields"], foreign_key["reference"]["resource"]
+        for number, value in _column(path, field, missing):
+            if db.execute(f"SELECT 1 FROM {target} WHERE id = ?", (value,)).fetchone():
+                continue
+            problems.append(
+                Problem(
+                    f"{name}.csv, row {number}",
+                    _("%(field)s “%(value)s” is not in the %(table)s table.")
+                    % {"field": field, "value": value, "table": target},
+                )
+            )
+            if len(problems) >= KEY_PROBLEMS_PER_TABLE:
+                return problems
     return problems
 
 

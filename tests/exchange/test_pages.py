@@ -321,3 +321,25 @@ def test_an_import_reports_its_rows_through_the_cache_while_it_runs(park, scient
     assert job.status == ExchangeJob.Status.DONE
     assert (job.done, job.total) == (22, 22)  # 8 media and 14 observations
     assert cache.get(jobs.progress_key(job.pk)) is None
+
+
+def test_the_exchange_page_shows_a_running_imports_progress(client, park, scientist, tmp_path):
+    from django.core.cache import cache
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from exchange import jobs
+    from exchange.models import ExchangeJob
+    from tests.exchange.packages import partner_package
+
+    archive = package_zip(partner_package(tmp_path / "cn"), tmp_path / "cn.zip")
+    upload = SimpleUploadedFile("cn.zip", archive.read_bytes())
+    job = jobs.import_job_queue(user=scientist, park=park, upload=upload, organisation="NETLNP")
+    ExchangeJob.objects.filter(pk=job.pk).update(status=ExchangeJob.Status.RUNNING)
+    # What the worker has told after its first batches.
+    cache.set(jobs.progress_key(job.pk), (11, 44))
+    client.force_login(scientist)
+
+    page = client.get(reverse("exchange:index")).text
+
+    assert '<progress max="100" value="25">' in page
+    cache.delete(jobs.progress_key(job.pk))
