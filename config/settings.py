@@ -111,6 +111,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "traps.context_processors.navigation",
                 "traps.context_processors.map_tiles",
+                "demo.context_processors.demo_status",
             ],
         },
     },

@@ -402,6 +402,13 @@ class DemoBuilder:
         self.processes = processes
         self.users: dict[str, object] = {}
 
+    def accounts(self) -> None:
+        """Write the parks, their stations and deployments, and the demo logins: seconds.
+
+        bin/run serves the registry after this; build() adds the rest beside it.
+        """
+        self._users_and_parks()
+
     def build(self) -> dict[str, int]:
         from census.models import CensusResult
         from census.services import census_rebuild
