@@ -17,6 +17,7 @@ from leopards.rules import candidates_mark_override
 from leopards.selectors import review as selectors
 from leopards.selectors.catalogue import (
     candidates_disclose,
+    catalogue_time_zone,
     leopards_for_user,
     visible_sightings,
 )
@@ -60,6 +61,9 @@ def review_queue(request: HttpRequest) -> HttpResponse:
             "page": page,
             "counts": selectors.review_queue_counts(request.user, filters),
             "query": query.urlencode(),
+            # Times are the park's local times: named once in the header when all the
+            # user's parks share a zone, on each row otherwise.
+            "date_zone": catalogue_time_zone(request.user),
         },
     )
 
