@@ -43,8 +43,12 @@ def test_the_review_queue_shows_the_parks_local_time_with_its_zone_in_the_header
     assert ZONE in header
 
 
-def test_a_queue_over_two_zones_names_the_zone_on_each_row(client, park, other_park, late_event):
+def test_a_queue_of_events_in_two_zones_names_the_zone_on_each_row(
+    client, park, other_park, late_event
+):
     assert other_park.time_zone != park.time_zone
+    _, there = station_running(other_park, "B1", first_year=2024, last_year=2024)
+    Event.objects.create(deployment=there, start=LATE_UTC, end=LATE_UTC)
     both = UserFactory(username="sam", role=Role.SCIENTIST, parks=[park, other_park])
     client.force_login(both)
     html = client.get(reverse("leopards:review-queue")).content.decode()
