@@ -18,16 +18,21 @@ def marker_path() -> Path:
     return Path(settings.VAR_DIR) / "demo-building"
 
 
+def mark_building(pid: int) -> None:
+    """Say that the demo is being built for as long as process `pid` lives."""
+    path = marker_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(str(pid))
+
+
 @contextmanager
 def demo_building() -> Iterator[None]:
     """Mark the demo as being built by this process for as long as the block runs."""
-    path = marker_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(str(os.getpid()))
+    mark_building(os.getpid())
     try:
         yield
     finally:
-        path.unlink(missing_ok=True)
+        marker_path().unlink(missing_ok=True)
 
 
 def demo_being_built() -> bool:

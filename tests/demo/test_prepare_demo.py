@@ -28,31 +28,84 @@ def var_dir(settings, tmp_path):
     return tmp_path
 
 
-@pytest.mark.django_db
-def test_prepare_demo_migrates_writes_parks_and_logins_and_collects_static(monkeypatch):
+class FakePopen:
+    """Records the background build prepare_demo would start; its pid is this process's."""
+
+    started: list[list[str]] = []
+
+    def __init__(self, args, **kwargs):
+        FakePopen.started.append(list(args))
+        self.pid = os.getpid()
+
+
+@pytest.fixture
+def prepare(monkeypatch, var_dir, tmp_path):
     calls = []
     monkeypatch.setattr(prepare_demo, "call_command", lambda name, **kw: calls.append(name))
-    out = io.StringIO()
+    monkeypatch.setattr(prepare_demo.subprocess, "Popen", FakePopen)
+    FakePopen.started = []
+    pid_file = tmp_path / "demo.pid"
 
-    call_command("prepare_demo", stdout=out)
+    def run() -> str:
+        out = io.StringIO()
+        call_command("prepare_demo", "--background-pid-file", str(pid_file), stdout=out)
+        return out.getvalue()
 
-    assert calls == ["migrate", "collectstatic"]
+    run.calls = calls
+    run.pid_file = pid_file
+    return run
+
+
+@pytest.mark.django_db
+def test_prepare_demo_writes_parks_and_logins_and_builds_the_rest_in_the_background(prepare):
+    out = prepare()
+
+    assert prepare.calls == ["migrate", "collectstatic"]
     assert set(Park.objects.values_list("code", flat=True)) == {spec.code for spec in PARKS}
     assert Station.objects.count() == sum(spec.stations for spec in PARKS)
-    # The slow part is left to seed_demo in the background: no photo yet.
+    # The slow part is left to the background process: no photo yet.
     assert Photo.objects.count() == 0
     User = get_user_model()
     for username, _role, _parks in DEMO_USERS:
         assert User.objects.get(username=username).check_password("leopard-demo-2026")
-        assert username in out.getvalue()
+        assert username in out
+    [command] = FakePopen.started
+    assert command[-2:] == ["seed_demo", "--background"]
+    assert command[:3] == ["nice", "-n", "10"]
+    # bin/run learns the process id to stop it with the server, and the pages say the
+    # demo is being built from the first answer on.
+    assert prepare.pid_file.read_text() == str(os.getpid())
+    assert demo_being_built()
 
 
-def test_bin_run_prepares_then_builds_the_demo_beside_the_server():
+@pytest.mark.django_db
+def test_prepare_demo_on_a_complete_demo_starts_nothing(prepare, monkeypatch):
+    monkeypatch.setattr(DemoBuilder, "complete", lambda self: True)
+
+    prepare()
+
+    assert FakePopen.started == []
+    assert prepare.pid_file.read_text() == ""
+    assert not demo_being_built()
+
+
+@pytest.mark.django_db
+def test_prepare_demo_alone_builds_the_whole_demo_in_the_foreground(monkeypatch):
+    calls = []
+    monkeypatch.setattr(prepare_demo, "call_command", lambda name, **kw: calls.append(name))
+
+    call_command("prepare_demo", stdout=io.StringIO())
+
+    assert calls == ["migrate", "seed_demo", "collectstatic"]
+
+
+def test_bin_run_prepares_then_serves_and_stops_the_background_build_with_the_server():
     script = (ROOT / "bin" / "run").read_text()
-    assert "manage.py prepare_demo" in script
-    assert "manage.py migrate" not in script
-    background = script.index("manage.py seed_demo --background &")
-    assert script.index("manage.py prepare_demo") < background < script.index("manage.py runserver")
+    prepare = script.index("manage.py prepare_demo --background-pid-file")
+    assert prepare < script.index("manage.py runserver")
+    assert "manage.py migrate" not in script and "manage.py seed_demo" not in script
+    assert 'background+=("$demo_pid")' in script
+    assert 'trap \'kill "${background[@]}"' in script
 
 
 @pytest.mark.django_db
@@ -113,3 +166,27 @@ def test_every_page_says_the_demo_is_being_built_until_it_is(client, ranger, var
             assert b"The demo landscape is still being built" not in response.content
     marker_path().unlink()
     assert NOTE not in client.get(reverse("home")).content
+
+
+@pytest.mark.django_db
+def test_a_demo_is_complete_only_once_its_last_step_is_stored(park):
+    from census.models import DensityRun
+    from demo.landscape import SURVEY
+    from leopards.models import Sighting
+    from tests.leopards.reviewkit import make_event
+
+    builder = DemoBuilder()
+    assert not builder.complete()
+    make_event(park, photos=1)
+    Sighting.objects.update(source=Sighting.Source.DETECTOR)  # boxes waiting for review
+    assert not builder.complete()
+    builder.accounts()
+    start, end = SURVEY
+    for demo_park in Park.objects.filter(code__in=[spec.code for spec in PARKS]):
+        DensityRun.objects.create(
+            park=demo_park, start=start, end=end, occasion_days=1, detectfn="halfnormal",
+            buffer_m=12000,
+        )  # fmt: skip
+    assert builder.complete()
+    DensityRun.objects.filter(park__code=PARKS[0].code).update(status=DensityRun.Status.FAILED)
+    assert not builder.complete()
