@@ -53,6 +53,11 @@ install_requirements() {
       python -m pip install --quiet uv || true
     fi
     if command -v uv >/dev/null && uv pip install --python "$(command -v python)" "$@"; then
+      # uv compiles nothing in advance, and where PYTHONDONTWRITEBYTECODE is set Python
+      # keeps nothing it compiles on import: every start would compile Django and the
+      # rest again. They are compiled once, in the background and niced, while the
+      # registry starts for the first time.
+      nice -n 15 python -m compileall -q -j 0 .venv/lib </dev/null >/dev/null 2>&1 &
       return 0
     fi
     echo "uv could not install the requirements; installing them with pip"

@@ -7,6 +7,7 @@ nothing. bin/run installs with uv; files that pin torch go through pip.
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,13 @@ def test_bin_run_installs_only_the_apps_requirements_with_uv(project):
     assert result.calls[0] == "-m pip install --quiet uv"
     assert result.installs == ["uv pip install -r requirements.txt"]
     assert (project / ".venv" / "bin" / "uv").exists()
+    # The packages are compiled once in the background: uv compiles nothing in advance.
+    calls = project / "pip-calls"
+    for _ in range(100):
+        if "-m compileall -q -j 0 .venv/lib" in calls.read_text():
+            break
+        time.sleep(0.05)
+    assert "-m compileall -q -j 0 .venv/lib" in calls.read_text()
     assert ensure_venv(project, RUN).installs == []
 
 
