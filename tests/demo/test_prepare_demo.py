@@ -34,6 +34,8 @@ class FakePopen:
     started: list[list[str]] = []
 
     def __init__(self, args, **kwargs):
+        # bin/run stops the build's whole process group, its drawing workers included.
+        assert kwargs.get("start_new_session") is True
         FakePopen.started.append(list(args))
         self.pid = os.getpid()
 
@@ -104,8 +106,8 @@ def test_bin_run_prepares_then_serves_and_stops_the_background_build_with_the_se
     prepare = script.index("manage.py prepare_demo --background-pid-file")
     assert prepare < script.index("manage.py runserver")
     assert "manage.py migrate" not in script and "manage.py seed_demo" not in script
-    assert 'background+=("$demo_pid")' in script
-    assert 'trap \'kill "${background[@]}"' in script
+    assert 'kill -- -"$demo_pid"' in script
+    assert "trap stop_background EXIT" in script
 
 
 @pytest.mark.django_db

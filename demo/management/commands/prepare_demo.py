@@ -53,7 +53,10 @@ class Command(BaseCommand):
         command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "seed_demo"]
         # Niced, so that the server answers quickly while the photos are drawn.
         nice = ["nice", "-n", "10"] if shutil.which("nice") else []
-        process = subprocess.Popen([*nice, *command, "--background"])
+        # A process group of its own, with the workers that draw the photos: bin/run
+        # stops the whole group when it ends (Ctrl-C included), so that no worker is
+        # left drawing for a build that has gone.
+        process = subprocess.Popen([*nice, *command, "--background"], start_new_session=True)
         # Every page says so from the server's first answer on, not only once the new
         # process has loaded Django and marked the build itself.
         mark_building(process.pid)
