@@ -24,19 +24,45 @@ ensure_venv() {
     fi
   done
   if [[ ${#stale[@]} -gt 0 ]]; then
-    echo "Installing the Python packages of ${stale[*]} (a minute or two the first time)"
-    # Installed together, so that pip resolves the files against each other; its
-    # output is kept in .venv/pip.log and shown only when it fails.
+    echo "Installing the Python packages of ${stale[*]} (up to a minute the first time)"
+    # Installed together, so that the files are resolved against each other; the
+    # installer's output is kept in .venv/pip.log and shown only when it fails.
     local args=()
     for file in "${files[@]}"; do args+=(-r "$file"); done
-    if ! { python -m pip install --upgrade pip && python -m pip install "${args[@]}"; } \
-      >.venv/pip.log 2>&1; then
+    if ! install_requirements "${files[@]}" -- "${args[@]}" >.venv/pip.log 2>&1; then
       cat .venv/pip.log >&2
       echo "Installing the requirements failed (the log above is in .venv/pip.log)" >&2
       return 1
     fi
     for file in "${stale[@]}"; do sha256sum < "$file" > ".venv/.installed/$file"; done
   fi
+}
+
+install_requirements() {
+  # Arguments: the requirement files, --, then the installer's -r options. uv installs
+  # the same pins several times faster than pip (parallel downloads, nothing compiled in
+  # advance: Python compiles what it imports), so it is installed into the environment
+  # first, a few seconds, and pip remains the fallback. A file that pins torch goes
+  # through pip alone: uv reads no pip configuration, and pip's configuration is what
+  # finds the CPU build of torch on the project's machines. RUN_INSTALLER=pip skips uv.
+  local files=() file
+  while [[ "$1" != -- ]]; do files+=("$1"); shift; done
+  shift
+  if [[ "${RUN_INSTALLER:-uv}" != pip ]] && ! grep -qs '^torch==' "${files[@]}"; then
+    if ! command -v uv >/dev/null; then
+      python -m pip install --quiet uv || true
+    fi
+    if command -v uv >/dev/null && uv pip install --python "$(command -v python)" "$@"; then
+      # uv compiles nothing in advance, and where PYTHONDONTWRITEBYTECODE is set Python
+      # keeps nothing it compiles on import: every start would compile Django and the
+      # rest again. They are compiled once, in the background and niced, while the
+      # registry starts for the first time.
+      nice -n 15 python -m compileall -q -j 0 .venv/lib </dev/null >/dev/null 2>&1 &
+      return 0
+    fi
+    echo "uv could not install the requirements; installing them with pip"
+  fi
+  python -m pip install --upgrade pip && python -m pip install "$@"
 }
 
 ensure_chromium() {

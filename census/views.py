@@ -166,7 +166,8 @@ def _survey_form(request: HttpRequest, park: Park) -> SurveyForm:
         return SurveyForm(request.GET)
     # The page opens on the latest weeks with data, already estimated, so its
     # downloads carry dates from the first load.
-    default = default_survey(timezone.localdate(), latest_sighting_day(park))
+    # Both days are the park's: today where the park is, and its latest sighting's day.
+    default = default_survey(timezone.localdate(timezone=park.tzinfo), latest_sighting_day(park))
     return SurveyForm({name: str(value) for name, value in default.items()})
 
 

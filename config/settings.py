@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -111,6 +112,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "traps.context_processors.navigation",
                 "traps.context_processors.map_tiles",
+                "demo.context_processors.demo_status",
             ],
         },
     },
@@ -193,6 +195,8 @@ LANGUAGES = [
 ]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
+# Counts are grouped with |intcomma as each language writes them; Chinese as CLDR does.
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = "UTC"
 USE_TZ = True
 

@@ -402,6 +402,29 @@ class DemoBuilder:
         self.processes = processes
         self.users: dict[str, object] = {}
 
+    def accounts(self) -> None:
+        """Write the parks, their stations and deployments, and the demo logins: seconds.
+
+        bin/run serves the registry after this; build() adds the rest beside it.
+        """
+        self._users_and_parks()
+
+    def complete(self) -> bool:
+        """Tell whether an earlier build() ran to its end (its last step is stored).
+
+        The review queue's detector boxes come after the photos and their matching,
+        and the survey year's density fits are the last step.
+        """
+        from census.models import DensityRun
+
+        if not Sighting.objects.filter(source=Sighting.Source.DETECTOR).exists():
+            return False
+        start, end = SURVEY
+        fitted = DensityRun.objects.filter(start=start, end=end).exclude(
+            status=DensityRun.Status.FAILED
+        )
+        return all(fitted.filter(park__code=spec.code).exists() for spec in PARKS)
+
     def build(self) -> dict[str, int]:
         from census.models import CensusResult
         from census.services import census_rebuild

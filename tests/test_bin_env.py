@@ -1,11 +1,13 @@
 """bin/_env.sh: one .venv for bin/run (the app's requirements) and bin/test (all three files).
 
-pip is replaced by a stand-in that records its arguments, so these tests install nothing.
+pip and uv are replaced by stand-ins that record their arguments, so these tests install
+nothing. bin/run installs with uv; files that pin torch go through pip.
 """
 
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -32,37 +34,88 @@ def project(tmp_path):
     python.write_text(
         '#!/bin/sh\necho "$*" >> "$PIP_CALLS"\n'
         'if grep -q broken requirements.txt; then echo "No matching distribution" >&2; exit 1; fi\n'
+        # "pip install uv" puts a uv stand-in beside python, as the real one does.
+        f'if [ "$*" = "-m pip install --quiet uv" ]; then cp "$UV_STAND_IN" {venv_bin}/uv; fi\n'
     )
     python.chmod(0o755)
+    uv = tmp_path / "uv-stand-in"
+    # Records "uv pip install -r ..." without the --python path; fails where uv would.
+    uv.write_text(
+        '#!/bin/sh\necho "uv $*" | sed "s/ --python [^ ]*//" >> "$PIP_CALLS"\n'
+        'if grep -q uv-fails requirements.txt; then echo "uv: network error" >&2; exit 2; fi\n'
+        'if grep -q broken requirements.txt; then echo "No matching distribution" >&2; exit 1; fi\n'
+    )
+    uv.chmod(0o755)
     return tmp_path
 
 
-def ensure_venv(project: Path, files: list[str]) -> subprocess.CompletedProcess:
+def ensure_venv(project: Path, files: list[str], **env: str) -> subprocess.CompletedProcess:
     calls = project / "pip-calls"
     calls.unlink(missing_ok=True)
+    # Only the system's folders besides the stand-ins: no uv of this machine is found.
     result = subprocess.run(
         ["bash", "-c", 'set -euo pipefail; source bin/_env.sh; ensure_venv "$@"', "-", *files],
         cwd=project,
-        env={**os.environ, "PIP_CALLS": str(calls)},
+        env={
+            **os.environ,
+            "PATH": "/usr/bin:/bin",
+            "PIP_CALLS": str(calls),
+            "UV_STAND_IN": str(project / "uv-stand-in"),
+            **env,
+        },
         capture_output=True,
         text=True,
     )
-    result.installs = [
-        line for line in (calls.read_text() if calls.exists() else "").splitlines() if "-r" in line
-    ]
+    result.calls = (calls.read_text() if calls.exists() else "").splitlines()
+    result.installs = [line for line in result.calls if "-r" in line]
     return result
 
 
-def test_bin_run_installs_only_the_apps_requirements(project):
+def test_bin_run_installs_only_the_apps_requirements_with_uv(project):
     result = ensure_venv(project, RUN)
     assert result.returncode == 0, result.stderr
-    assert result.installs == ["-m pip install -r requirements.txt"]
+    # uv is installed into the environment first, then installs the app's pins.
+    assert result.calls[0] == "-m pip install --quiet uv"
+    assert result.installs == ["uv pip install -r requirements.txt"]
+    assert (project / ".venv" / "bin" / "uv").exists()
+    # The packages are compiled once in the background: uv compiles nothing in advance.
+    calls = project / "pip-calls"
+    for _ in range(100):
+        if "-m compileall -q -j 0 .venv/lib" in calls.read_text():
+            break
+        time.sleep(0.05)
+    assert "-m compileall -q -j 0 .venv/lib" in calls.read_text()
     assert ensure_venv(project, RUN).installs == []
+
+
+def test_a_uv_already_there_is_used_without_installing_it(project):
+    shutil.copy(project / "uv-stand-in", project / ".venv" / "bin" / "uv")
+    result = ensure_venv(project, RUN)
+    assert "-m pip install --quiet uv" not in result.calls
+    assert result.installs == ["uv pip install -r requirements.txt"]
+
+
+def test_pip_installs_when_uv_fails(project):
+    (project / "requirements.txt").write_text("Django==5.2.19\n# uv-fails\n")
+    result = ensure_venv(project, RUN)
+    assert result.returncode == 0, result.stderr
+    assert result.installs == [
+        "uv pip install -r requirements.txt",
+        "-m pip install -r requirements.txt",
+    ]
+    assert "installing them with pip" in (project / ".venv" / "pip.log").read_text()
+
+
+def test_run_installer_pip_leaves_uv_out(project):
+    result = ensure_venv(project, RUN, RUN_INSTALLER="pip")
+    assert result.installs == ["-m pip install -r requirements.txt"]
+    assert not any("uv" in call for call in result.calls)
 
 
 def test_bin_test_after_bin_run_adds_the_test_files(project):
     ensure_venv(project, RUN)
     result = ensure_venv(project, TEST)
+    # The learned matcher pins torch, whose CPU build pip's configuration finds: pip.
     assert result.installs == [
         "-m pip install -r requirements.txt -r requirements-test.txt -r requirements-learned.txt"
     ]
@@ -82,7 +135,7 @@ def test_bin_run_after_bin_test_is_satisfied(project):
 def test_a_changed_requirements_txt_installs_again(project):
     ensure_venv(project, TEST)
     (project / "requirements.txt").write_text("Django==5.2.20\n")
-    assert ensure_venv(project, RUN).installs == ["-m pip install -r requirements.txt"]
+    assert ensure_venv(project, RUN).installs == ["uv pip install -r requirements.txt"]
     assert ensure_venv(project, TEST).installs == []
 
 
@@ -92,7 +145,7 @@ def test_a_failed_install_shows_pips_output_and_leaves_no_stamp(project):
     assert result.returncode != 0
     assert "No matching distribution" in result.stderr
     (project / "requirements.txt").write_text("Django==5.2.19\n")
-    assert ensure_venv(project, RUN).installs == ["-m pip install -r requirements.txt"]
+    assert ensure_venv(project, RUN).installs == ["uv pip install -r requirements.txt"]
 
 
 def shell(function: str, *args: str, path: str | None = None) -> str:

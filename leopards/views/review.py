@@ -60,8 +60,18 @@ def review_queue(request: HttpRequest) -> HttpResponse:
             "page": page,
             "counts": selectors.review_queue_counts(request.user, filters),
             "query": query.urlencode(),
+            # Times are the park's local times: named once in the header when the
+            # page's events share a zone, on each row otherwise. The events are read
+            # once, here, and the template iterates the same rows.
+            "date_zone": _one_zone(page.object_list),
         },
     )
+
+
+def _one_zone(events) -> str:
+    """Return the one time zone of the events' parks, or "" when they lie in several."""
+    zones = {event.deployment.station.park.time_zone for event in events}
+    return zones.pop() if len(zones) == 1 else ""
 
 
 def _event_or_404(request: HttpRequest, pk: int):

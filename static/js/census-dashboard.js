@@ -115,7 +115,7 @@
     // no language has to put a bare number before a noun in the wrong plural form.
     function figure(name, count) {
       return element.dataset["text" + name.charAt(0).toUpperCase() + name.slice(1)]
-        .replace("{count}", String(count));
+        .replace("{count}", Number(count).toLocaleString(document.documentElement.lang || undefined));
     }
     var most = Math.max.apply(null, [1].concat(map.points.map(function (p) { return p.detections; })));
     var cells = map.points.map(function (point) {

@@ -17,7 +17,11 @@
         }
         status.textContent = job.status_label;
         if (bar && job.percent !== null) bar.value = job.percent;
-        if (count && job.total) count.textContent = job.done + " / " + job.total;
+        if (count && job.total) {
+          // Grouped as the page's language writes numbers: 10 000 in Russian.
+          const number = new Intl.NumberFormat(document.documentElement.lang || undefined);
+          count.textContent = number.format(job.done) + " / " + number.format(job.total);
+        }
         window.setTimeout(poll, 2000);
       })
       .catch(() => window.setTimeout(poll, 5000));
