@@ -38,6 +38,9 @@ ensure_venv() {
   fi
 }
 
+# The installer bin/run uses for requirements.txt, pinned like the requirements.
+UV_VERSION=0.13.9
+
 install_requirements() {
   # Arguments: the requirement files, --, then the installer's -r options. uv installs
   # the same pins several times faster than pip (parallel downloads, nothing compiled in
@@ -50,7 +53,7 @@ install_requirements() {
   shift
   if [[ "${RUN_INSTALLER:-uv}" != pip ]] && ! grep -qs '^torch==' "${files[@]}"; then
     if ! command -v uv >/dev/null; then
-      python -m pip install --quiet uv || true
+      python -m pip install --quiet "uv==$UV_VERSION" || true
     fi
     if command -v uv >/dev/null && uv pip install --python "$(command -v python)" "$@"; then
       # uv compiles nothing in advance, and where PYTHONDONTWRITEBYTECODE is set Python

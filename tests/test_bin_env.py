@@ -5,6 +5,7 @@ nothing. bin/run installs with uv; files that pin torch go through pip.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -15,6 +16,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 RUN = []
 TEST = ["requirements-test.txt", "requirements-learned.txt"]
+# bin/run installs a pinned uv, like every other requirement.
+UV_PIN = "uv==" + re.search(r"^UV_VERSION=(\S+)$", (ROOT / "bin" / "_env.sh").read_text(), re.M)[1]
+INSTALL_UV = f"-m pip install --quiet {UV_PIN}"
 
 
 @pytest.fixture
@@ -35,7 +39,7 @@ def project(tmp_path):
         '#!/bin/sh\necho "$*" >> "$PIP_CALLS"\n'
         'if grep -q broken requirements.txt; then echo "No matching distribution" >&2; exit 1; fi\n'
         # "pip install uv" puts a uv stand-in beside python, as the real one does.
-        f'if [ "$*" = "-m pip install --quiet uv" ]; then cp "$UV_STAND_IN" {venv_bin}/uv; fi\n'
+        f'if [ "$*" = "{INSTALL_UV}" ]; then cp "$UV_STAND_IN" {venv_bin}/uv; fi\n'
     )
     python.chmod(0o755)
     uv = tmp_path / "uv-stand-in"
@@ -75,7 +79,7 @@ def test_bin_run_installs_only_the_apps_requirements_with_uv(project):
     result = ensure_venv(project, RUN)
     assert result.returncode == 0, result.stderr
     # uv is installed into the environment first, then installs the app's pins.
-    assert result.calls[0] == "-m pip install --quiet uv"
+    assert result.calls[0] == INSTALL_UV
     assert result.installs == ["uv pip install -r requirements.txt"]
     assert (project / ".venv" / "bin" / "uv").exists()
     # The packages are compiled once in the background: uv compiles nothing in advance.
@@ -91,7 +95,7 @@ def test_bin_run_installs_only_the_apps_requirements_with_uv(project):
 def test_a_uv_already_there_is_used_without_installing_it(project):
     shutil.copy(project / "uv-stand-in", project / ".venv" / "bin" / "uv")
     result = ensure_venv(project, RUN)
-    assert "-m pip install --quiet uv" not in result.calls
+    assert INSTALL_UV not in result.calls
     assert result.installs == ["uv pip install -r requirements.txt"]
 
 
