@@ -17,7 +17,6 @@ from census.selectors import (
     PeriodCounts,
     PeriodEffort,
     census_counts,
-    census_effort,
     census_effort_by_park,
     individuals_by_park,
     individuals_by_period,
@@ -128,7 +127,9 @@ def census_rebuild(*, park_id: int | None = None, year: int | None = None) -> in
         return 0
     year_periods = [periods.year(y) for y in wanted]
 
-    efforts = census_effort_by_park(parks=targets, periods_=year_periods, now=now)
+    # Every park's effort, not only the targets': the landscape needs all of it, and one
+    # pass (one detection query) serves both; a station's figures depend on it alone.
+    efforts = census_effort_by_park(parks=all_parks, periods_=year_periods, now=now)
     individuals = individuals_by_park(parks=targets, periods_=year_periods)
     written = 0
     for park in targets:
@@ -147,16 +148,11 @@ def census_rebuild(*, park_id: int | None = None, year: int | None = None) -> in
         _replace(park, [wanted[i] for i in keep], rows)
         written += len(rows)
 
-    landscape_efforts = (
-        efforts[None]
-        if len(targets) == len(all_parks)
-        else census_effort(parks=all_parks, periods_=year_periods, now=now)
-    )
     rows = _result_rows(
         None,
         year_periods,
         census_counts(parks=all_parks, periods_=year_periods),
-        landscape_efforts,
+        efforts[None],
         individuals_by_period(parks=all_parks, periods_=year_periods),
     )
     _replace(None, wanted, rows)
