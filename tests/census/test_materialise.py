@@ -166,3 +166,35 @@ def test_a_park_year_rebuild_stores_what_a_full_rebuild_stores(landscape, time_m
     assert one_park_year == full
     assert one_park_year[(None, 2024)]["trap_nights"] == 3 * 366 - 10
     assert one_park_year[(park.pk, 2024)]["detections"] == 1
+
+
+def test_the_stale_task_recomputes_a_years_landscape_once_for_all_its_parks(
+    landscape, time_machine
+):
+    time_machine.move_to("2024-12-31 12:00:00+00:00")
+    park, other_park = landscape
+    CensusStale.objects.create(park=park, year=2024)
+    CensusStale.objects.create(park=other_park, year=2024)
+    CensusStale.objects.create(park=park, year=2023)
+
+    with (
+        mock.patch.object(tasks.census_rebuild_stale, "apply_async"),
+        mock.patch.object(
+            services, "individuals_by_period", wraps=services.individuals_by_period
+        ) as landscape_tables,
+    ):
+        written = tasks.census_rebuild_stale()
+    stale_rebuild = _stored()
+    services.census_rebuild()
+
+    # 2024: both parks and the landscape; 2023: the park and the landscape.
+    assert written == 5
+    assert landscape_tables.call_count == 2  # once per year, not once per park-year
+    assert set(stale_rebuild) == {
+        (park.pk, 2024),
+        (other_park.pk, 2024),
+        (None, 2024),
+        (park.pk, 2023),
+        (None, 2023),
+    }
+    assert stale_rebuild == {key: row for key, row in _stored().items() if key in stale_rebuild}
