@@ -378,29 +378,38 @@ def _effort_per_station(
     return nights, independent_detections(parks=parks, periods_=periods_)
 
 
-def _sum_effort(
+def _station_figures(
     periods_: Sequence[Period],
     nights: dict[int, effort.DayRanges],
     detections: dict[tuple[int, int], tuple[int, int]],
-    stations: set[int] | None = None,
-) -> list[PeriodEffort]:
-    """Add up station figures per period (over `stations` only, when given)."""
-    results = []
-    for i, period in enumerate(periods_):
-        result = PeriodEffort(period)
-        candidates = set(nights) | {s for s, p in detections if p == i}
-        if stations is not None:
-            candidates &= stations
-        for station_id in candidates:
-            station_nights = effort.nights_in(nights.get(station_id, []), period.start, period.end)
-            found, individuals = detections.get((station_id, i), (0, 0))
-            if station_nights or found:
-                result.stations[station_id] = (station_nights, found, individuals)
-        result.trap_nights = sum(n for n, _d, _k in result.stations.values())
-        result.stations_active = sum(1 for n, _d, _k in result.stations.values() if n)
-        result.detections = sum(d for _n, d, _k in result.stations.values())
-        results.append(result)
-    return results
+) -> list[dict[int, tuple[int, int, int]]]:
+    """Return per period: station id -> (nights, detections, individuals).
+
+    Each station's nights are counted once per period here, then only summed for its
+    park and for the landscape: the counting is the costly part (thousands of stations
+    times their deployments), the sums are one pass over these figures.
+    """
+    bounds = [(period.start.toordinal(), period.end.toordinal()) for period in periods_]
+    figures: list[dict[int, tuple[int, int, int]]] = [{} for _ in periods_]
+    for station_id, ranges in nights.items():
+        for i, station_nights in enumerate(effort.nights_per_period(ranges, bounds)):
+            if station_nights:
+                figures[i][station_id] = (station_nights, 0, 0)
+    for (station_id, i), (found, individuals) in detections.items():
+        station_nights = figures[i].get(station_id, (0, 0, 0))[0]
+        if station_nights or found:
+            figures[i][station_id] = (station_nights, found, individuals)
+    return figures
+
+
+def _sum_effort(period: Period, stations: dict[int, tuple[int, int, int]]) -> PeriodEffort:
+    """Add up one period's station figures, kept in station order."""
+    result = PeriodEffort(period)
+    result.stations = dict(sorted(stations.items()))
+    result.trap_nights = sum(n for n, _d, _k in result.stations.values())
+    result.stations_active = sum(1 for n, _d, _k in result.stations.values() if n)
+    result.detections = sum(d for _n, d, _k in result.stations.values())
+    return result
 
 
 def census_effort(
@@ -410,8 +419,8 @@ def census_effort(
     parks = list(parks)
     if not parks or not periods_:
         return [PeriodEffort(p) for p in periods_]
-    nights, detections = _effort_per_station(parks, periods_, now)
-    return _sum_effort(periods_, nights, detections)
+    figures = _station_figures(periods_, *_effort_per_station(parks, periods_, now))
+    return [_sum_effort(period, figures[i]) for i, period in enumerate(periods_)]
 
 
 def census_effort_by_park(
@@ -420,19 +429,22 @@ def census_effort_by_park(
     """Return each park's effort per period, and all parks together under None.
 
     Stations belong to one park each, so one pass over the parks' deployments and one
-    detection query serve every park and their sum.
+    detection query serve every park and their sum, and each station's figures are
+    counted once and added to its park's and to the landscape's.
     """
     parks = list(parks)
     if not parks or not periods_:
         return {None: [PeriodEffort(p) for p in periods_]}
-    nights, detections = _effort_per_station(parks, periods_, now)
-    stations_of: dict[int, set[int]] = defaultdict(set)
-    for station_id, park_id in Station.objects.filter(park__in=parks).values_list("pk", "park_id"):
-        stations_of[park_id].add(station_id)
-    result: dict[int | None, list[PeriodEffort]] = {
-        park.pk: _sum_effort(periods_, nights, detections, stations_of[park.pk]) for park in parks
-    }
-    result[None] = _sum_effort(periods_, nights, detections)
+    figures = _station_figures(periods_, *_effort_per_station(parks, periods_, now))
+    park_of = dict(Station.objects.filter(park__in=parks).values_list("pk", "park_id"))
+    result: dict[int | None, list[PeriodEffort]] = {park.pk: [] for park in parks}
+    for i, period in enumerate(periods_):
+        per_park: dict[int, dict[int, tuple[int, int, int]]] = {park.pk: {} for park in parks}
+        for station_id, values in figures[i].items():
+            per_park[park_of[station_id]][station_id] = values
+        for park_id, stations in per_park.items():
+            result[park_id].append(_sum_effort(period, stations))
+    result[None] = [_sum_effort(period, figures[i]) for i, period in enumerate(periods_)]
     return result
 
 

@@ -1,7 +1,8 @@
 """Writes for the census: rebuild the stored yearly figures and mark them stale."""
 
 import logging
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -17,7 +18,6 @@ from census.selectors import (
     PeriodCounts,
     PeriodEffort,
     census_counts,
-    census_effort,
     census_effort_by_park,
     individuals_by_park,
     individuals_by_period,
@@ -107,13 +107,18 @@ def census_rebuild(*, park_id: int | None = None, year: int | None = None) -> in
     from one pass each; only the counts need a query per park. Returns the number of
     rows written.
     """
+    return _rebuild(park_ids=None if park_id is None else {park_id}, year=year)
+
+
+def _rebuild(*, park_ids: Collection[int] | None, year: int | None) -> int:
+    """Recompute the given parks (None: all) and the landscape, for one year or all."""
     now = timezone.now()
     all_parks = list(Park.objects.order_by("pk"))
-    targets = [p for p in all_parks if park_id is None or p.pk == park_id]
+    targets = [p for p in all_parks if park_ids is None or p.pk in park_ids]
     if not targets:
         return 0
     years_by_park = _years_with_effort(all_parks, now)
-    if park_id is None and year is None:
+    if park_ids is None and year is None:
         # A full rebuild also drops years that no longer have any effort.
         for park in all_parks:
             CensusResult.objects.filter(park=park).exclude(
@@ -128,7 +133,9 @@ def census_rebuild(*, park_id: int | None = None, year: int | None = None) -> in
         return 0
     year_periods = [periods.year(y) for y in wanted]
 
-    efforts = census_effort_by_park(parks=targets, periods_=year_periods, now=now)
+    # Every park's effort, not only the targets': the landscape needs all of it, and one
+    # pass (one detection query) serves both; a station's figures depend on it alone.
+    efforts = census_effort_by_park(parks=all_parks, periods_=year_periods, now=now)
     individuals = individuals_by_park(parks=targets, periods_=year_periods)
     written = 0
     for park in targets:
@@ -147,16 +154,11 @@ def census_rebuild(*, park_id: int | None = None, year: int | None = None) -> in
         _replace(park, [wanted[i] for i in keep], rows)
         written += len(rows)
 
-    landscape_efforts = (
-        efforts[None]
-        if len(targets) == len(all_parks)
-        else census_effort(parks=all_parks, periods_=year_periods, now=now)
-    )
     rows = _result_rows(
         None,
         year_periods,
         census_counts(parks=all_parks, periods_=year_periods),
-        landscape_efforts,
+        efforts[None],
         individuals_by_period(parks=all_parks, periods_=year_periods),
     )
     _replace(None, wanted, rows)
@@ -192,10 +194,14 @@ def census_rebuild_stale() -> int:
     start), and the rebuild queues itself again for it.
     """
     started = timezone.now()
-    stale = list(CensusStale.objects.values_list("park_id", "year").distinct())
+    stale_parks: dict[int, set[int]] = defaultdict(set)
+    for park_id, year in CensusStale.objects.values_list("park_id", "year").distinct():
+        stale_parks[year].add(park_id)
     written = 0
-    for park_id, year in sorted(set(stale)):
-        written += census_rebuild(park_id=park_id, year=year)
+    # One rebuild per year: the stale parks of a year share its landscape rows, which
+    # are recomputed once rather than once per park.
+    for year, park_ids in sorted(stale_parks.items()):
+        written += _rebuild(park_ids=park_ids, year=year)
     CensusStale.objects.filter(marked_at__lte=started).delete()
     cache.delete(_QUEUED_KEY)
     if CensusStale.objects.exists():

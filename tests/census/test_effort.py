@@ -1,12 +1,18 @@
 """Effort (trap-nights, malfunctions) and independent detections."""
 
+import random
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from census import effort, periods
-from census.selectors import census_effort, independent_detections
+from census.selectors import (
+    census_effort,
+    census_effort_by_park,
+    deployment_spans,
+    independent_detections,
+)
 from tests.census.helpers import cat, local, sight, station_running
 from tests.factories import DeploymentFactory, StationFactory
 from traps.models import MalfunctionPeriod
@@ -132,3 +138,92 @@ def test_relative_abundance_is_detections_per_100_trap_nights(park):
     assert year.trap_nights == 50
     assert year.detections == 2
     assert year.rai == pytest.approx(4.0)
+
+
+def test_nights_per_period_agrees_with_counting_each_period_alone():
+    rng = random.Random(17)
+    for _ in range(300):
+        ranges = effort.merge(
+            (first, first + rng.randint(0, 40))
+            for first in (rng.randint(0, 400) for _ in range(rng.randint(0, 8)))
+        )
+        bounds = []
+        for _ in range(rng.randint(1, 6)):
+            start = rng.randint(-20, 420)
+            bounds.append((start, start + rng.randint(0, 120)))
+
+        counted = effort.nights_per_period(ranges, bounds)
+
+        assert counted == [effort.overlap(ranges, start, end) for start, end in bounds]
+
+
+def _effort_station_by_station(parks, periods_, now):
+    """Effort the plain way: every station's nights counted in every period on their own."""
+    first_day, last_day = periods.span(periods_)
+    nights = effort.station_nights(deployment_spans(parks, first_day, last_day), now)
+    detections = independent_detections(parks=parks, periods_=periods_)
+    result = []
+    for i, period in enumerate(periods_):
+        stations = {}
+        for station_id in set(nights) | {s for s, p in detections if p == i}:
+            station_nights = effort.nights_in(nights.get(station_id, []), period.start, period.end)
+            found, individuals = detections.get((station_id, i), (0, 0))
+            if station_nights or found:
+                stations[station_id] = (station_nights, found, individuals)
+        result.append(stations)
+    return result
+
+
+@pytest.mark.django_db
+def test_effort_by_park_matches_counting_every_station_in_every_period(park, other_park):
+    rng = random.Random(4)
+    leopards = [cat(f"LEO-{n}F", date(2015, 1, 1)) for n in range(4)]
+    for where in (park, other_park):
+        for n in range(5):
+            station = StationFactory(park=where, code=f"S{n}")
+            for _ in range(rng.randint(0, 3)):
+                first = local(where, 2022, 1, 1, 12, 0) + timedelta(days=rng.randint(0, 900))
+                deployment = DeploymentFactory(
+                    station=station,
+                    start=first,
+                    # Some cameras still run: their effort counts until now.
+                    end=None if rng.random() < 0.2 else first + timedelta(days=rng.randint(1, 200)),
+                )
+                if rng.random() < 0.5:
+                    broken = first.date() + timedelta(days=rng.randint(0, 30))
+                    MalfunctionPeriod.objects.create(
+                        deployment=deployment,
+                        start=broken,
+                        end=broken + timedelta(days=rng.randint(0, 10)),
+                    )
+                for _ in range(rng.randint(0, 3)):
+                    sight(
+                        deployment,
+                        rng.choice(leopards),
+                        first + timedelta(hours=rng.randint(1, 24 * 60)),
+                    )
+    periods_ = [periods.year(y) for y in (2022, 2023, 2024)] + [
+        periods.Period(periods.RANGE, date(2023, 6, 15), date(2024, 2, 10), "")
+    ]
+
+    by_park = census_effort_by_park(parks=[park, other_park], periods_=periods_, now=NOW)
+
+    landscape = _effort_station_by_station([park, other_park], periods_, NOW)
+    for where in (park, other_park):
+        alone = _effort_station_by_station([where], periods_, NOW)
+        assert [p.stations for p in by_park[where.pk]] == alone
+        assert [p.trap_nights for p in by_park[where.pk]] == [
+            sum(n for n, _d, _k in stations.values()) for stations in alone
+        ]
+    assert [p.stations for p in by_park[None]] == landscape
+    assert [p.detections for p in by_park[None]] == [
+        sum(d for _n, d, _k in stations.values()) for stations in landscape
+    ]
+    assert [p.stations_active for p in by_park[None]] == [
+        sum(1 for n, _d, _k in stations.values() if n) for stations in landscape
+    ]
+    assert sum(p.trap_nights for p in by_park[None]) > 0
+    assert sum(p.detections for p in by_park[None]) > 0
+    assert [
+        p.stations for p in census_effort(parks=[park, other_park], periods_=periods_, now=NOW)
+    ] == landscape

@@ -137,3 +137,64 @@ def test_the_stale_task_is_safe_when_the_park_is_gone(landscape):
     CensusStale.objects.all().delete()
 
     assert tasks.census_rebuild_stale() == 0
+
+
+def _stored(**where):
+    """Every stored figure of the matching rows by (park id, year), without ids and times."""
+    rows = {}
+    for row in CensusResult.objects.filter(**where).values():
+        del row["id"], row["computed_at"]
+        rows[(row.pop("park_id"), row.pop("year"))] = row
+    return rows
+
+
+def test_a_park_year_rebuild_stores_what_a_full_rebuild_stores(landscape, time_machine):
+    time_machine.move_to("2024-12-31 12:00:00+00:00")
+    park, other_park = landscape
+    # A station with no sighting and a malfunction in the other park: its effort is in
+    # the landscape's year, never in the rebuilt park's.
+    _, quiet = station_running(other_park, "B2", first_year=2024, last_year=2024)
+    quiet.malfunctions.create(start=date(2024, 2, 1), end=date(2024, 2, 10))
+
+    services.census_rebuild(park_id=park.pk, year=2024)
+    one_park_year = _stored()
+    services.census_rebuild()
+    full = _stored(year=2024, park=park)
+    full.update(_stored(year=2024, park=None))
+
+    assert set(one_park_year) == {(park.pk, 2024), (None, 2024)}
+    assert one_park_year == full
+    assert one_park_year[(None, 2024)]["trap_nights"] == 3 * 366 - 10
+    assert one_park_year[(park.pk, 2024)]["detections"] == 1
+
+
+def test_the_stale_task_recomputes_a_years_landscape_once_for_all_its_parks(
+    landscape, time_machine
+):
+    time_machine.move_to("2024-12-31 12:00:00+00:00")
+    park, other_park = landscape
+    CensusStale.objects.create(park=park, year=2024)
+    CensusStale.objects.create(park=other_park, year=2024)
+    CensusStale.objects.create(park=park, year=2023)
+
+    with (
+        mock.patch.object(tasks.census_rebuild_stale, "apply_async"),
+        mock.patch.object(
+            services, "individuals_by_period", wraps=services.individuals_by_period
+        ) as landscape_tables,
+    ):
+        written = tasks.census_rebuild_stale()
+    stale_rebuild = _stored()
+    services.census_rebuild()
+
+    # 2024: both parks and the landscape; 2023: the park and the landscape.
+    assert written == 5
+    assert landscape_tables.call_count == 2  # once per year, not once per park-year
+    assert set(stale_rebuild) == {
+        (park.pk, 2024),
+        (other_park.pk, 2024),
+        (None, 2024),
+        (park.pk, 2023),
+        (None, 2023),
+    }
+    assert stale_rebuild == {key: row for key, row in _stored().items() if key in stale_rebuild}
