@@ -427,6 +427,9 @@ JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
 IMPORT_ZIP_MAX_FILES = env.int("IMPORT_ZIP_MAX_FILES", default=20_000)
 IMPORT_ZIP_MAX_BYTES = env.int("IMPORT_ZIP_MAX_BYTES", default=2 * 1024**3)
 IMPORT_ZIP_MAX_RATIO = env.int("IMPORT_ZIP_MAX_RATIO", default=100)
+# A Camtrap DP table of more rows than this is refused before anything is read
+# into the registry: a park's year is about 2 million photos.
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=10_000_000)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # A ranger's field day; a session ends after 12 hours however active it is.

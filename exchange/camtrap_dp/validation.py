@@ -21,6 +21,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from frictionless import Detector, Package
 from jsonschema import Draft4Validator
@@ -310,15 +312,25 @@ def path_problems(descriptor: dict[str, Any], base: Path) -> list[Problem]:
     return problems
 
 
+def _csv_rows(path: Path) -> int:
+    """The rows of a CSV file after its header (a quoted value may span lines)."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        return max(sum(1 for _row in csv.reader(fh)) - 1, 0)
+
+
 def text_problems(descriptor: dict[str, Any], base: Path) -> list[Problem]:
-    """Refuse table files that are not UTF-8 or hold a NUL, naming the first such row."""
+    """Refuse table files that are not UTF-8 or hold a NUL, naming the first such row,
+    and tables of more rows than ``IMPORT_MAX_ROWS``."""
+    limit = settings.IMPORT_MAX_ROWS
     problems = []
     for resource in descriptor.get("resources") or []:
         for path in _resource_paths(resource):
             if _is_remote(path) or not (base / path).is_file():
                 continue
+            lines = 0
             with open(base / path, "rb") as fh:
                 for row, line in enumerate(fh, start=1):
+                    lines = row
                     # UTF-8 never puts a newline byte inside a character: lines decode alone.
                     message = None
                     if b"\x00" in line:
@@ -331,6 +343,20 @@ def text_problems(descriptor: dict[str, Any], base: Path) -> list[Problem]:
                     if message:
                         problems.append(Problem(path, message))
                         break
+                else:
+                    # Lines bound the rows from above; only a table that may be over
+                    # the limit is read again as CSV, whose values can span lines.
+                    if lines - 1 > limit and _csv_rows(base / path) > limit:
+                        problems.append(
+                            Problem(
+                                path,
+                                _(
+                                    "The table has more than %(limit)s rows, the most "
+                                    "one import takes; split the package."
+                                )
+                                % {"limit": number_format(limit, force_grouping=True)},
+                            )
+                        )
     return problems
 
 

@@ -257,3 +257,44 @@ def test_hostile_megadetector_results_are_refused_with_a_reason(client, deployme
         assert response.status_code == 400, (name, response.status_code, response.content[:500])
         assert reason in response.text, (name, response.text[-3000:])
     assert stored() == before
+
+
+def test_a_table_of_more_rows_than_the_limit_is_refused_by_name(
+    client, park, scientist, settings, tmp_path, import_package
+):
+    settings.IMPORT_MAX_ROWS = 3  # the package's media table has 4 rows
+    client.force_login(scientist)
+    before = stored()
+    page = import_package(_zip(_package_files(tmp_path)))
+    assert "media.csv: The table has more than 3 rows" in page.text
+    assert "deployments.csv: The table" not in page.text
+    assert stored() == before
+
+
+def test_the_row_limit_counts_rows_not_lines(settings, tmp_path):
+    """A quoted value may span lines: a table at the limit is not refused for them."""
+    import csv
+
+    from exchange.camtrap_dp.validation import package_problems
+    from tests.exchange.test_camtrap_dp_import import third_party_package
+
+    folder = third_party_package(tmp_path / "pkg")
+    path = folder / "deployments.csv"
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 1
+    rows[0]["deploymentComments"] = "Moved after the flood.\nStrap replaced.\nLens cleaned."
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    # One row on four lines, at a limit of one: the lines do not count, the row does.
+    settings.IMPORT_MAX_ROWS = 1
+
+    def over_the_limit() -> list[str]:
+        return [p.where for p in package_problems(folder) if "rows" in p.message]
+
+    assert "deployments.csv" not in over_the_limit()
+    assert "media.csv" in over_the_limit()
+    settings.IMPORT_MAX_ROWS = 0
+    assert over_the_limit() == ["deployments.csv", "media.csv", "observations.csv"]
