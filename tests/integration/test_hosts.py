@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import redis
 import requests
+from django.conf import settings
 
 from tests.conftest import require
 from tests.integration import hosts
@@ -144,14 +145,18 @@ def test_a_worker_host_cut_off_mid_batch_leaves_every_photo_processed_once(regis
         return left <= 1 and broker.llen("celery") == 0 and not _Log(registry.output("w1")).busy
 
     wait_for(w1_done_with_the_queue, timeout=300, what="w1 to process the rest of the batch")
+    assert registry.processes["w2"].poll() is None, "w2 is cut off, not dead"
+    # The photo of the task w2 was running when its cable went is stranded,
+    # marked processing, unless w1 had taken it into one of its batches (a task
+    # also processes the photos waiting behind it) and finished it meanwhile.
     stranded = registry.sql(
         "SELECT id, status, attempts FROM traps_photo WHERE status <> 'processed'"
     )
-    assert len(stranded) == 1, f"the cut missed w2's photo in flight: {stranded}"
-    assert registry.processes["w2"].poll() is None, "w2 is cut off, not dead"
-    [(stranded_id, stranded_status, _)] = stranded
+    assert len(stranded) <= 1, stranded
+    assert all(status == "processing" for _, status, _ in stranded), stranded
 
-    assert registry.manage("shell", "-c", SWEEP).split()[-1] == "1"
+    swept = registry.manage("shell", "-c", SWEEP).split()[-1]
+    assert swept == str(len(stranded))
     wait_for(
         lambda: (
             registry.sql("SELECT count(*) FROM traps_photo WHERE status = 'processed'")[0][0] == n
@@ -163,10 +168,18 @@ def test_a_worker_host_cut_off_mid_batch_leaves_every_photo_processed_once(regis
     rows = registry.sql("SELECT id, sha256, attempts, event_id FROM traps_photo ORDER BY id")
     assert len(rows) == n
     assert len({sha for _, sha, _, _ in rows}) == n
-    # Processed once: one attempt each, and a second only for the photo w2 had
-    # begun (marked processing) when its cable went.
+    # Processed once: a photo is taken a second time only if w2 had claimed it
+    # (its own photo, or one of the photos waiting behind it that its batch took)
+    # when its cable went; the results are written once, under the deployment's
+    # lock: one thumbnail each, one event per burst.
     more_than_one = {pk: attempts for pk, _, attempts, _ in rows if attempts != 1}
-    assert more_than_one == ({stranded_id: 2} if stranded_status == "processing" else {})
+    assert set(more_than_one.values()) <= {2}, more_than_one
+    batch = int(
+        registry.env().get("PHOTO_PROCESS_WITH_WAITING", settings.PHOTO_PROCESS_WITH_WAITING)
+    )
+    assert len(more_than_one) <= 1 + batch
+    for pk, _, _ in stranded:
+        assert more_than_one.get(pk) == 2
     # One event per burst, whichever host placed its photos.
     assert sorted(Counter(event for *_, event in rows).values()) == [GROUP] * (n // GROUP)
     events = registry.sql(
@@ -179,8 +192,9 @@ def test_a_worker_host_cut_off_mid_batch_leaves_every_photo_processed_once(regis
     w1 = _Log(registry.output("w1"))
     w2 = _Log(registry.output("w2"))
     assert w2.succeeded == cut_log.succeeded, "w2 finished a photo without a network"
-    # Every photo's task succeeded once: the stranded one's only on w1.
-    assert w1.succeeded + w2.succeeded == n
+    # Every photo's task succeeded once but the one w2 holds, unless the sweep
+    # queued that photo again on w1.
+    assert w1.succeeded + w2.succeeded == n - (0 if stranded else 1)
 
     assert broker.hlen("unacked") == 1  # w2's
     # The message w2 took and never acknowledged comes back once the
@@ -199,9 +213,9 @@ def test_a_worker_host_cut_off_mid_batch_leaves_every_photo_processed_once(regis
     registry.kill("w2")  # the host is gone
     print(
         f"{n} photos: w1 processed {w1.succeeded}, w2 {cut_log.succeeded} before its cable "
-        f"was pulled; photo {stranded_id} ({stranded_status}) stranded on w2, queued again "
-        f"by the sweep and processed on w1, its message back to w1 after the visibility "
-        f"timeout and nothing done; every photo processed once, {n // GROUP} events"
+        f"was pulled; stranded on w2: {stranded or 'none'}, taken a second time: "
+        f"{len(more_than_one)}; w2's message back to w1 after the visibility timeout and "
+        f"nothing done; every photo processed once, {n // GROUP} events"
     )
 
 
