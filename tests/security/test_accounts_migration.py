@@ -70,7 +70,7 @@ def test_rows_content_types_and_permissions_survive(old_database):
     park = old.get_model("traps", "Park").objects.create(
         code="lotl", name="Land of the Leopard", country="RU", area_km2=Decimal("2800")
     )
-    old.get_model("accounts", "ApiToken").objects.create(
+    old_token = old.get_model("accounts", "ApiToken").objects.create(
         user_id=user.pk,
         name="script",
         prefix="abcdefgh",
@@ -106,7 +106,8 @@ def test_rows_content_types_and_permissions_survive(old_database):
     LogEntry.objects.create(
         user_id=user.pk,
         content_type=token_type,
-        object_id="1",
+        # The token's own id: PostgreSQL's sequences go on from earlier tests.
+        object_id=str(old_token.pk),
         object_repr="token",
         action_flag=ADDITION,
     )
