@@ -36,7 +36,7 @@ from leopards.matching.learned import (
     NO_MATCH,
     LearnedFeatures,
     PairMatch,
-    _consistent,
+    pair_match,
 )
 
 MODEL = "disk-lightglue"
@@ -212,23 +212,4 @@ def match(query: LearnedFeatures, reference: LearnedFeatures) -> PairMatch:
 
     with torch.inference_mode():
         out = matcher({"image0": side(query), "image1": side(reference)})
-    pairs_idx = out["matches"][0].numpy()
-    scores = out["scores"][0].numpy().astype(np.float64)
-    if len(pairs_idx) == 0:
-        return NO_MATCH
-    src = query.keypoints[pairs_idx[:, 0]]
-    dst = reference.keypoints[pairs_idx[:, 1]]
-    inlier = _consistent(src, dst, max(query.size))
-    pairs = np.concatenate(
-        [
-            query.image_points()[pairs_idx[inlier, 0]],
-            reference.image_points()[pairs_idx[inlier, 1]],
-        ],
-        axis=1,
-    ).astype(np.float32)
-    return PairMatch(
-        matches=len(pairs_idx),
-        inliers=int(inlier.sum()),
-        confidence=float(scores[inlier].sum()),
-        pairs=pairs,
-    )
+    return pair_match(query, reference, out["matches"][0].numpy(), out["scores"][0].numpy())

@@ -211,8 +211,18 @@ def match_learned(query: LearnedFeatures, reference: LearnedFeatures) -> PairMat
         },
         min_conf=MIN_CONFIDENCE,
     )
-    pairs_idx = out["matches"][0].numpy()
-    scores = out["scores"][0].numpy().astype(np.float64)
+    return pair_match(query, reference, out["matches"][0].numpy(), out["scores"][0].numpy())
+
+
+def pair_match(
+    query: LearnedFeatures, reference: LearnedFeatures, pairs_idx: np.ndarray, scores: np.ndarray
+) -> PairMatch:
+    """Keep the matched pairs one homography explains, with their summed confidence.
+
+    `pairs_idx` holds (query keypoint, reference keypoint) rows from a learned
+    matcher, `scores` each pair's confidence.
+    """
+    scores = scores.astype(np.float64)
     if len(pairs_idx) == 0:
         return NO_MATCH
     src = query.keypoints[pairs_idx[:, 0]]
