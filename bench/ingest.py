@@ -173,7 +173,8 @@ def main() -> None:
 
         from traps import tasks
 
-        batch = settings.PHOTO_PROCESS_WITH_WAITING
+        # Batches as a worker runs them with PHOTO_PROCESS_WITH_WAITING=24 (off by default).
+        batch = settings.PHOTO_PROCESS_WITH_WAITING or 24
 
         def ingest(chunk: list[Path], *, with_waiting: int) -> tuple[float, float]:
             """Receive a chunk as uploads do, then run its queued tasks as a worker does.
