@@ -36,6 +36,7 @@ from leopards.matching.learned import (
     NO_MATCH,
     LearnedFeatures,
     PairMatch,
+    matcher_input,
     pair_match,
 )
 
@@ -203,13 +204,6 @@ def match(query: LearnedFeatures, reference: LearnedFeatures) -> PairMatch:
         return NO_MATCH
     _extractor, matcher = models()
 
-    def side(f: LearnedFeatures) -> dict:
-        return {
-            "keypoints": torch.from_numpy(f.keypoints)[None],
-            "descriptors": torch.from_numpy(f.descriptors.astype(np.float32))[None],
-            "image_size": torch.tensor([f.size], dtype=torch.float32),
-        }
-
     with torch.inference_mode():
-        out = matcher({"image0": side(query), "image1": side(reference)})
+        out = matcher({"image0": matcher_input(query), "image1": matcher_input(reference)})
     return pair_match(query, reference, out["matches"][0].numpy(), out["scores"][0].numpy())

@@ -184,22 +184,24 @@ class PairMatch:
 NO_MATCH = PairMatch(0, 0, 0.0, np.zeros((0, 4), np.float32))
 
 
-def match_learned(query: LearnedFeatures, reference: LearnedFeatures) -> PairMatch:
-    """Match two boxes with LighterGlue and keep the pairs one homography explains."""
+def matcher_input(features: LearnedFeatures) -> dict:
+    """One box's keypoints, descriptors and size as a LightGlue-family matcher takes them."""
     import torch
 
+    return {
+        "keypoints": torch.from_numpy(features.keypoints)[None],
+        "descriptors": torch.from_numpy(features.descriptors.astype(np.float32))[None],
+        "image_size": torch.tensor([features.size], dtype=torch.float32),
+    }
+
+
+def match_learned(query: LearnedFeatures, reference: LearnedFeatures) -> PairMatch:
+    """Match two boxes with LighterGlue and keep the pairs one homography explains."""
     if len(query) < 2 or len(reference) < 2:
         return NO_MATCH
     _extractor, matcher = models()
 
-    def side(f: LearnedFeatures) -> dict:
-        return {
-            "keypoints": torch.from_numpy(f.keypoints)[None],
-            "descriptors": torch.from_numpy(f.descriptors.astype(np.float32))[None],
-            "image_size": torch.tensor([f.size], dtype=torch.float32),
-        }
-
-    q, r = side(query), side(reference)
+    q, r = matcher_input(query), matcher_input(reference)
     out = matcher(
         {
             "keypoints0": q["keypoints"],
