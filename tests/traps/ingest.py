@@ -1,13 +1,28 @@
 """Put test photos through the real receive and process services."""
 
 import io
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from tests.factories import jpeg_bytes
 from traps import services
-from traps.models import Deployment, Photo
+from traps.models import Deployment, Event, Photo
 
 _seed = iter(range(10_000, 10**9))
+
+# A night at a camera: photos are given as minutes after it.
+T0 = datetime(2024, 5, 1, 20, 0, 0)
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def event_groups(deployment: Deployment) -> list[list[str]]:
+    """Each event's photo names, events in time order."""
+    return [
+        [p.original_name for p in event.photos.order_by("taken_at")]
+        for event in Event.objects.filter(deployment=deployment).order_by("start")
+    ]
 
 
 def ingest(

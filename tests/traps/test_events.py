@@ -5,13 +5,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.factories import DeploymentFactory
-from tests.traps.ingest import ingest
+from tests.traps.ingest import at, event_groups, ingest
 from traps import services
 from traps.models import Event, Photo
 
 pytestmark = pytest.mark.django_db
-
-T0 = datetime(2024, 5, 1, 20, 0, 0)
 
 
 @pytest.fixture
@@ -19,23 +17,11 @@ def deployment(park):
     return DeploymentFactory(station__park=park)
 
 
-def at(minutes: float) -> datetime:
-    return T0 + timedelta(minutes=minutes)
-
-
-def _groups(deployment) -> list[list[str]]:
-    """Each event's photo names, events in time order."""
-    return [
-        [p.original_name for p in event.photos.order_by("taken_at")]
-        for event in Event.objects.filter(deployment=deployment).order_by("start")
-    ]
-
-
 def test_a_gap_just_under_the_interval_keeps_one_event(deployment):
     ingest(deployment, at(0), name="a")
     ingest(deployment, at(29.9), name="b")
     ingest(deployment, at(59.8), name="c")
-    assert _groups(deployment) == [["a", "b", "c"]]
+    assert event_groups(deployment) == [["a", "b", "c"]]
     event = Event.objects.get()
     assert (event.start, event.end) == (
         datetime(2024, 5, 1, 10, 0, tzinfo=UTC),
@@ -46,28 +32,28 @@ def test_a_gap_just_under_the_interval_keeps_one_event(deployment):
 def test_a_gap_of_exactly_the_interval_still_joins(deployment):
     ingest(deployment, at(0), name="a")
     ingest(deployment, at(30), name="b")
-    assert _groups(deployment) == [["a", "b"]]
+    assert event_groups(deployment) == [["a", "b"]]
 
 
 def test_a_gap_just_over_the_interval_opens_a_new_event(deployment):
     ingest(deployment, at(0), name="a")
     ingest(deployment, at(30) + timedelta(seconds=1), name="b")
-    assert _groups(deployment) == [["a"], ["b"]]
+    assert event_groups(deployment) == [["a"], ["b"]]
 
 
 def test_the_interval_is_a_setting(deployment, settings):
     settings.INDEPENDENCE_INTERVAL_MINUTES = 5
     ingest(deployment, at(0), name="a")
     ingest(deployment, at(6), name="b")
-    assert _groups(deployment) == [["a"], ["b"]]
+    assert event_groups(deployment) == [["a"], ["b"]]
 
 
 def test_a_photo_between_two_events_merges_them(deployment):
     ingest(deployment, at(0), name="a")
     ingest(deployment, at(50), name="c")
-    assert len(_groups(deployment)) == 2
+    assert len(event_groups(deployment)) == 2
     ingest(deployment, at(25), name="b")
-    assert _groups(deployment) == [["a", "b", "c"]]
+    assert event_groups(deployment) == [["a", "b", "c"]]
     assert Event.objects.count() == 1
 
 
@@ -87,9 +73,9 @@ def test_placing_a_photo_reads_both_neighbours_in_one_query(deployment, django_a
 def test_photos_arriving_out_of_order_group_as_in_time_order(deployment):
     for minute, name in [(90, "e"), (0, "a"), (200, "g"), (40, "c"), (20, "b"), (65, "d")]:
         ingest(deployment, at(minute), name=name)
-    assert _groups(deployment) == [["a", "b", "c", "d", "e"], ["g"]]
+    assert event_groups(deployment) == [["a", "b", "c", "d", "e"], ["g"]]
     assert services.events_rebuild(deployment_id=deployment.pk) == 2
-    assert _groups(deployment) == [["a", "b", "c", "d", "e"], ["g"]]
+    assert event_groups(deployment) == [["a", "b", "c", "d", "e"], ["g"]]
 
 
 def test_deployments_do_not_share_events(park):
@@ -121,5 +107,5 @@ def test_rebuild_splits_events_when_the_interval_shrinks(deployment, settings):
     ingest(deployment, at(20), name="b")
     settings.INDEPENDENCE_INTERVAL_MINUTES = 10
     assert services.events_rebuild(deployment_id=deployment.pk) == 2
-    assert _groups(deployment) == [["a"], ["b"]]
+    assert event_groups(deployment) == [["a"], ["b"]]
     assert Photo.objects.filter(event__isnull=True).count() == 0

@@ -1,37 +1,22 @@
 """A processing task takes the photos waiting behind it and writes them in one transaction."""
 
 import random
-from datetime import datetime, timedelta
 
 import pytest
 from django.core.files.storage import FileSystemStorage
 
 from tests.factories import DeploymentFactory
 from tests.traps.images import corrupt_jpeg
-from tests.traps.ingest import ingest, receive
+from tests.traps.ingest import at, event_groups, ingest, receive
 from traps import services, tasks
 from traps.models import Event, Photo
 
 pytestmark = pytest.mark.django_db
 
-T0 = datetime(2024, 5, 1, 20, 0, 0)
-
 
 @pytest.fixture
 def deployment(park):
     return DeploymentFactory(station__park=park)
-
-
-def at(minutes: float) -> datetime:
-    return T0 + timedelta(minutes=minutes)
-
-
-def _groups(deployment) -> list[list[str]]:
-    """Each event's photo names, events in time order."""
-    return [
-        [p.original_name for p in event.photos.order_by("taken_at")]
-        for event in Event.objects.filter(deployment=deployment).order_by("start")
-    ]
 
 
 def test_a_task_processes_the_photos_waiting_behind_it_once(deployment, settings):
@@ -51,7 +36,7 @@ def test_a_task_processes_the_photos_waiting_behind_it_once(deployment, settings
     assert set(Photo.objects.filter(deployment=deployment).values_list("attempts", flat=True)) == {
         1
     }
-    assert _groups(deployment) == [["p0", "p1", "p2", "p3", "p4"]]
+    assert event_groups(deployment) == [["p0", "p1", "p2", "p3", "p4"]]
 
 
 def test_the_batch_size_is_a_setting(deployment, settings):
@@ -70,7 +55,7 @@ def test_a_photo_that_does_not_decode_fails_alone(deployment, settings):
     broken.refresh_from_db()
     assert broken.status == Photo.Status.FAILED
     assert broken.error_code == Photo.ErrorCode.UNDECODABLE
-    assert _groups(deployment) == [["a", "c"]]
+    assert event_groups(deployment) == [["a", "c"]]
 
 
 def test_a_storage_error_keeps_what_was_decoded_and_retries_the_rest(
@@ -104,7 +89,7 @@ def test_a_storage_error_keeps_what_was_decoded_and_retries_the_rest(
     assert Photo.objects.get(pk=photos[3].pk).status == Photo.Status.PROCESSING
     services.photo_process(photo_id=photos[3].pk, with_waiting=24)
     assert set(Photo.objects.values_list("status", flat=True)) == {Photo.Status.PROCESSED}
-    assert _groups(deployment) == [["p0", "p1", "p2", "p3"]]
+    assert event_groups(deployment) == [["p0", "p1", "p2", "p3"]]
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -121,9 +106,9 @@ def test_a_batch_groups_as_photos_placed_one_at_a_time(deployment, seed):
     waiting = [receive(deployment, at(m), name=names[m]) for m in batch]
     services.photo_process(photo_id=waiting[0].pk, with_waiting=24)
     assert Photo.objects.filter(status=Photo.Status.PROCESSED).count() == 24
-    grouped = _groups(deployment)
+    grouped = event_groups(deployment)
     assert services.events_rebuild(deployment_id=deployment.pk) == len(grouped)
-    assert _groups(deployment) == grouped
+    assert event_groups(deployment) == grouped
     # Every event spans exactly its photos.
     for event in Event.objects.filter(deployment=deployment):
         times = sorted(event.photos.values_list("taken_at", flat=True))
@@ -137,7 +122,7 @@ def test_a_batch_that_joins_a_reviewed_event_sends_it_back_to_review(deployment)
     first = receive(deployment, at(20), name="b")
     receive(deployment, at(35), name="c")
     services.photo_process(photo_id=first.pk, with_waiting=24)
-    assert _groups(deployment) == [["a", "b", "c", "d"]]
+    assert event_groups(deployment) == [["a", "b", "c", "d"]]
     assert Event.objects.get().status == Event.Status.PENDING
 
 
@@ -148,7 +133,7 @@ def test_a_batch_far_from_placed_photos_leaves_their_events_alone(deployment):
     receive(deployment, at(110), name="c")
     receive(deployment, at(300), name="d")
     services.photo_process(photo_id=first.pk, with_waiting=24)
-    assert _groups(deployment) == [["a"], ["b", "c"], ["d"]]
+    assert event_groups(deployment) == [["a"], ["b", "c"], ["d"]]
     assert Event.objects.get(photos__original_name="a").status == Event.Status.REVIEWED
 
 
