@@ -133,3 +133,25 @@ def test_a_parks_area_is_grouped_on_the_overview(client, ranger, park, language,
     html = client.get(reverse("home")).content.decode()
 
     assert area in html
+
+
+@pytest.mark.parametrize(
+    ("language", "phrase"),
+    [
+        ("en", "1,005 events wait for review."),
+        ("ru", "1\N{NO-BREAK SPACE}005 серий снимков ждут проверки."),
+        ("zh-hans", "1,005 个事件等待审核。"),
+    ],
+)
+def test_a_count_inside_a_plural_phrase_is_grouped(client, scientist, park, language, phrase):
+    _, deployment = station_running(park, "A1", first_year=2024, last_year=2024)
+    Event.objects.bulk_create(
+        Event(deployment=deployment, start=LATE_UTC, end=LATE_UTC) for _ in range(1005)
+    )
+    client.force_login(scientist)
+    client.cookies["django_language"] = language
+
+    html = client.get(reverse("home")).content.decode()
+
+    assert phrase in html
+    assert "1005" not in html
