@@ -10,8 +10,9 @@ same run:
   card comes in: photo_receive for each (hash, checks, store under the hash,
   database row), then the photo_process tasks they queued, run in process one
   after another as one worker takes them from the queue (EXIF, time,
-  thumbnail, event placement). The chunks alternate between a task per photo
-  and tasks that take the photos waiting behind them (PHOTO_PROCESS_WITH_WAITING).
+  thumbnail, event placement). The chunks take turns among the values of
+  PHOTO_PROCESS_WITH_WAITING given with --with-waiting (0, a task per photo,
+  and the setting's value by default; for example --with-waiting 0 8 24).
 Prints photos per second and the ratios to the bare loops, for receive and
 processing together and for the worker's processing alone, and the process's
 memory after 100 photos and at the end (it must not grow with the batch).
@@ -116,6 +117,13 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=500)
     parser.add_argument("--distinct", type=int, default=22, help="distinct images to copy")
     parser.add_argument(
+        "--with-waiting",
+        type=int,
+        nargs="+",
+        help="values of PHOTO_PROCESS_WITH_WAITING whose chunks take turns "
+        "(default: 0 and the setting's value, or 24 when it is 0)",
+    )
+    parser.add_argument(
         "--card",
         type=Path,
         help="folder that keeps the generated JPEGs for the next run (default: made afresh)",
@@ -173,8 +181,7 @@ def main() -> None:
 
         from traps import tasks
 
-        # Batches as a worker runs them with PHOTO_PROCESS_WITH_WAITING=24 (off by default).
-        batch = settings.PHOTO_PROCESS_WITH_WAITING or 24
+        modes = args.with_waiting or [0, settings.PHOTO_PROCESS_WITH_WAITING or 24]
 
         def ingest(chunk: list[Path], *, with_waiting: int) -> tuple[float, float]:
             """Receive a chunk as uploads do, then run its queued tasks as a worker does.
@@ -199,25 +206,29 @@ def main() -> None:
 
         # The machine is shared: the contenders take turns on chunks of 25 files,
         # so that a burst of someone else's load hits all alike. The registry
-        # alternates between a task per photo (as before batching) and tasks that
-        # take the photos waiting behind them; each is compared with the bare
-        # loops' time on its own chunks.
-        loops = {"draft": [0.0, 0.0], "shaped": [0.0, 0.0]}  # per mode: one, batched
-        registry = {"receive": [0.0, 0.0], "process": [0.0, 0.0]}
-        counts = [0, 0]
+        # takes turns among the batch sizes (0 is a task per photo); each is
+        # compared with the bare loops' time on its own chunks.
+        loops = {"draft": [0.0] * len(modes), "shaped": [0.0] * len(modes)}  # per mode
+        registry = {"receive": [0.0] * len(modes), "process": [0.0] * len(modes)}
+        counts = [0] * len(modes)
+        # The most a chunk of each mode added to the process's memory: a batch
+        # that kept its decoded images would show here, growing with its size.
+        grew = [0.0] * len(modes)
         full_s = 0.0
         full_n = 0
         rss_start = rss_mb()
         rss_at_100 = None
         for number, offset in enumerate(range(0, len(paths), 25)):
             chunk = paths[offset : offset + 25]
-            mode = number % 2
+            mode = number % len(modes)
             loops["draft"][mode] += bare_loop(chunk, draft=(400, 400))
             loops["shaped"][mode] += bare_loop(chunk, draft=thumbnail_shape(SIZE))
             if offset % 100 == 0:  # the full decode is slow: a fifth of the files
                 full_s += bare_loop(chunk, draft=None)
                 full_n += len(chunk)
-            receive_s, process_s = ingest(chunk, with_waiting=batch if mode else 0)
+            rss_before = rss_mb()
+            receive_s, process_s = ingest(chunk, with_waiting=modes[mode])
+            grew[mode] = max(grew[mode], rss_mb() - rss_before)
             registry["receive"][mode] += receive_s
             registry["process"][mode] += process_s
             counts[mode] += len(chunk)
@@ -237,10 +248,7 @@ def main() -> None:
         print(f"bare Pillow loop, full decode:             {full_rate:7.1f} photos/s")
         print(f"{processed} of {n} processed, {events} events")
         for mode, label in enumerate(
-            [
-                "a task per photo",
-                f"tasks taking up to {batch} waiting",
-            ]
+            f"tasks taking up to {m} waiting" if m else "a task per photo" for m in modes
         ):
             if not counts[mode]:
                 continue
@@ -264,6 +272,7 @@ def main() -> None:
                 f"processing {1000 * process_s / counts[mode]:.1f} ms; "
                 f"bare loop, same draft, {1000 * shaped / counts[mode]:.1f} ms"
             )
+            print(f"  most memory a chunk of 25 added: {grew[mode]:.0f} MB")
         print(
             f"process RSS: {rss_start:.0f} MB before "
             f"ingest, {rss_at_100 or 0:.0f} MB after 100 photos, {rss_end:.0f} MB after {n}; "

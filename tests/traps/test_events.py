@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.urls import reverse
 
 from tests.factories import DeploymentFactory
 from tests.traps.ingest import at, event_groups, ingest
@@ -109,3 +110,47 @@ def test_rebuild_splits_events_when_the_interval_shrinks(deployment, settings):
     assert services.events_rebuild(deployment_id=deployment.pk) == 2
     assert event_groups(deployment) == [["a"], ["b"]]
     assert Photo.objects.filter(event__isnull=True).count() == 0
+
+
+def test_deleting_the_only_photo_of_an_event_in_the_admin_deletes_the_event(
+    deployment, client, registry_admin
+):
+    ingest(deployment, at(0), name="a")
+    alone = ingest(deployment, at(100), name="b")
+    client.force_login(registry_admin)
+    response = client.post(
+        reverse("admin:traps_photo_delete", args=[alone.pk]), {"post": "yes"}, follow=True
+    )
+    assert response.status_code == 200
+    assert not Photo.objects.filter(pk=alone.pk).exists()
+    assert event_groups(deployment) == [["a"]]
+
+
+def test_deleting_the_photo_that_bridged_two_bursts_splits_their_event(deployment):
+    ingest(deployment, at(0), name="a")
+    bridge = ingest(deployment, at(25), name="b")
+    ingest(deployment, at(50), name="c")
+    Event.objects.update(status=Event.Status.REVIEWED)
+    assert services.photos_delete(photo_ids=[bridge.pk]) == 1
+    assert event_groups(deployment) == [["a"], ["c"]]
+    # The event that kept its photos keeps its review; the split-off one is new.
+    assert Event.objects.get(photos__original_name="a").status == Event.Status.REVIEWED
+    assert Event.objects.get(photos__original_name="c").status == Event.Status.PENDING
+
+
+def test_deleting_photos_in_bulk_in_the_admin_leaves_no_empty_event(
+    deployment, client, registry_admin
+):
+    photos = [ingest(deployment, at(m), name=n) for m, n in [(0, "a"), (100, "b"), (101, "c")]]
+    client.force_login(registry_admin)
+    response = client.post(
+        reverse("admin:traps_photo_changelist"),
+        {
+            "action": "delete_selected",
+            "_selected_action": [p.pk for p in photos[1:]],
+            "post": "yes",
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert event_groups(deployment) == [["a"]]

@@ -15,7 +15,7 @@ from traps.services.deployments import (
     photos_flag_outside,
     photos_retime,
 )
-from traps.services.events import event_place, events_place, events_rebuild
+from traps.services.events import event_place, events_place, events_rebuild, photos_delete
 from traps.services.photos import (
     ReceiveResult,
     photo_mark_failed,
@@ -42,6 +42,7 @@ __all__ = [
     "photo_process",
     "photo_receive",
     "photo_retry",
+    "photos_delete",
     "photos_flag_outside",
     "photos_requeue_stuck",
     "photos_retime",

@@ -217,3 +217,27 @@ def events_rebuild(*, deployment_id: int) -> int:
     )
     Event.objects.filter(deployment=deployment).exclude(pk__in=kept).delete()
     return len(groups)
+
+
+@transaction.atomic
+def photos_delete(*, photo_ids: list[int]) -> int:
+    """Delete photos and regroup the events they were in; return how many were deleted.
+
+    A deleted photo may have been its event's only one, or the photo that
+    bridged two bursts: its deployment's events are rebuilt under the
+    deployment's lock, so no event is left without photos or joined by a gap.
+    """
+    deployment_ids = sorted(
+        set(Photo.objects.filter(pk__in=photo_ids).values_list("deployment_id", flat=True))
+    )
+    # Locked in one order, so two deletions cannot wait for each other.
+    list(Deployment.objects.select_for_update().filter(pk__in=deployment_ids).order_by("pk"))
+    placed = set(
+        Photo.objects.filter(pk__in=photo_ids, event__isnull=False).values_list(
+            "deployment_id", flat=True
+        )
+    )
+    _total, deleted = Photo.objects.filter(pk__in=photo_ids).delete()
+    for deployment_id in sorted(placed):
+        events_rebuild(deployment_id=deployment_id)
+    return deleted.get(Photo._meta.label, 0)

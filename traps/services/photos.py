@@ -264,32 +264,39 @@ def _store_processed(
     items: list[tuple[Photo, images.Decoded, str]], *, force: bool
 ) -> dict[int, Photo]:
     times = {photo.pk: _camera_time(photo, decoded.exif) for photo, decoded, _ in items}
+    deployment_id = items[0][0].deployment_id
     with transaction.atomic():
         # One writer per deployment at a time, so two workers cannot both open a
         # new event for photos that belong together, and a clock offset change
-        # cannot slip in between reading the offset and placing the photo.
-        # Every run for this deployment's photos takes that lock first, so the
-        # photos read with it show whether another run finished meanwhile. A
+        # cannot slip in between reading the offset and placing the photo. A
         # no-key lock: uploads into the deployment (whose foreign key takes a key
         # share of the row) do not wait behind a worker, nor behind one whose
         # host vanished with the lock held; other writers of the row still do.
+        deployment = (
+            Deployment.objects.select_for_update(no_key=True).filter(pk=deployment_id).first()
+        )
+        if deployment is None:  # deleted meanwhile, with its photos
+            return {}
+        # Read after the lock, in a statement of its own: a statement sees the
+        # database as it was when the statement began, so photos read by the one
+        # that waited for the lock would not show what the run that held it
+        # wrote. This run would then write another run's photos again and move
+        # them out of the event that run had just opened, leaving it empty.
         locked = {
             photo.pk: photo
-            for photo in Photo.objects.select_related("deployment")
-            .select_for_update(of=("deployment",), no_key=True)
-            .filter(pk__in=list(times))
+            for photo in Photo.objects.filter(pk__in=list(times), deployment=deployment)
         }
         stored: dict[int, Photo] = {}
         written: list[Photo] = []
         rebuild = False
         for photo_before, decoded, thumb_name in items:
             photo = locked.get(photo_before.pk)
-            if photo is None:  # deleted meanwhile
+            if photo is None:  # deleted (or moved to another deployment) meanwhile
                 continue
+            photo.deployment = deployment
             stored[photo.pk] = photo
             if photo.status == Photo.Status.PROCESSED and not force:
                 continue
-            deployment = photo.deployment
             previous_event_id = photo.event_id
             exif = decoded.exif
             photo.exif = {
@@ -317,7 +324,7 @@ def _store_processed(
         # One statement for all: a round trip per photo costs more than its SQL.
         Photo.objects.bulk_update(written, _PROCESSED_FIELDS)
         if rebuild:
-            events_rebuild(deployment_id=items[0][0].deployment_id)
+            events_rebuild(deployment_id=deployment_id)
     return stored
 
 
