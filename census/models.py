@@ -10,7 +10,8 @@ class CensusResult(models.Model):
     """The census figures of one park (or the whole landscape) for one calendar year.
 
     The dashboards read these rows instead of aggregating millions of photos on every
-    page view; `census.services.census_rebuild` writes them from the live selectors.
+    page view; `census.services.census_rebuild` writes them from the per-station
+    tallies (`CensusTally`, census.tallies), by the live selectors' definitions.
     The headline counts are columns (queryable, exportable), the per-station and
     per-individual tables JSON lists bounded by stations and individuals, not photos.
     """

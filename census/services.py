@@ -25,7 +25,7 @@ from census.tallies import (
     untimed_tallies,
 )
 from leopards.models import Flank
-from traps.models import Deployment, Park
+from traps.models import Deployment, Park, Station
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +139,14 @@ def census_tally_refresh(
         keep = "WHERE d.local_year = %s "
         params = (*params, year)
     with transaction.atomic():
+        # Two recounts of one station (a task run twice) must not both delete and then
+        # both insert: the second waits for the first and replaces its rows.
+        stations = Station.objects.select_for_update()
+        if park_ids is not None or station_ids is not None:
+            stations = stations.filter(
+                Q(park_id__in=list(park_ids or [])) | Q(pk__in=list(station_ids or []))
+            )
+        list(stations.order_by("pk").values_list("pk", flat=True))
         whole = park_ids is None and station_ids is None and year is None
         touched = set() if whole else set(stale.values_list("leopard_id", flat=True))
         before = {} if whole else tally_states(touched)
