@@ -214,7 +214,7 @@ def tally_scope_years(
     """Return the counts and individuals tables of parks and of the landscape per year.
 
     `park_ids` are the parks to count one by one (None: none); the landscape (key None)
-    counts every park of `parks` together, each individual once. Five queries whatever
+    counts every park of `parks` together, each individual once. Six queries whatever
     the number of photos: the spans of each individual in each scope, its figures in
     the wanted years, the flanks the catalogue knows, and the individuals themselves.
     """
