@@ -10,7 +10,8 @@ class CensusResult(models.Model):
     """The census figures of one park (or the whole landscape) for one calendar year.
 
     The dashboards read these rows instead of aggregating millions of photos on every
-    page view; `census.services.census_rebuild` writes them from the live selectors.
+    page view; `census.services.census_rebuild` writes them from the per-station
+    tallies (`CensusTally`, census.tallies), by the live selectors' definitions.
     The headline counts are columns (queryable, exportable), the per-station and
     per-individual tables JSON lists bounded by stations and individuals, not photos.
     """
@@ -82,24 +83,78 @@ class CensusResult(models.Model):
 class CensusStale(models.Model):
     """A park-year whose stored figures no longer match the sightings.
 
-    Sighting writes mark their park-year here (`census_mark_stale`); one debounced task
-    rebuilds every marked park-year in a batch, so a scientist confirming fifty
-    sightings in a minute causes one rebuild, not fifty.
+    Sighting writes mark their station's year here (`census_mark_stale`); one debounced
+    task recounts the marked stations' tallies and rebuilds every marked park-year from
+    the tallies in a batch, so a scientist confirming fifty sightings in a minute causes
+    one rebuild, not fifty. A mark without a station recounts the whole park-year.
     """
 
     park = models.ForeignKey("traps.Park", on_delete=models.CASCADE, related_name="+")
     year = models.PositiveSmallIntegerField()
+    station = models.ForeignKey(
+        "traps.Station", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     marked_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = _("stale census year")
         verbose_name_plural = _("stale census years")
         constraints = [
-            models.UniqueConstraint(fields=["park", "year"], name="census_stale_unique_park_year"),
+            # As for CensusResult: NULL never equals NULL, so one constraint per case.
+            models.UniqueConstraint(
+                fields=["park", "year"],
+                condition=Q(station__isnull=True),
+                name="census_stale_unique_park_year",
+            ),
+            models.UniqueConstraint(
+                fields=["park", "year", "station"],
+                condition=Q(station__isnull=False),
+                name="census_stale_unique_station_year",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.park_id}/{self.year}"
+        return f"{self.park_id}/{self.year}/{self.station_id or '*'}"
+
+
+class CensusTally(models.Model):
+    """Confirmed sightings of one individual at one station in one local year, summed.
+
+    The census figures of a park-year derive from these rows, which are bounded by
+    stations x individuals x years however many photos lie behind them. A change to a
+    sighting recounts only its station's year (`census_tally_refresh`), where the
+    independence of detections (the gap to the previous record of the same individual
+    at the same station) is decided; the full rebuild recounts every row from the
+    sightings and is the repair for anything written past the services.
+    """
+
+    station = models.ForeignKey("traps.Station", on_delete=models.CASCADE, related_name="+")
+    # The station's park, so that a park's rows need no join.
+    park = models.ForeignKey("traps.Park", on_delete=models.CASCADE, related_name="+")
+    # Empty for a confirmed sighting that has no sighting time: it then counts only
+    # for the flanks the catalogue knows of its individual.
+    leopard = models.ForeignKey(
+        "leopards.Leopard", on_delete=models.CASCADE, null=True, related_name="+"
+    )
+    # The calendar year in the park's time zone; empty for photos without a time.
+    year = models.PositiveSmallIntegerField(null=True)
+    sightings = models.PositiveIntegerField(default=0)
+    detections = models.PositiveIntegerField(default=0)
+    left_sightings = models.PositiveIntegerField(default=0)
+    right_sightings = models.PositiveIntegerField(default=0)
+    # Local dates of the first and last sighting there that year.
+    first_day = models.DateField(null=True)
+    last_day = models.DateField(null=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["year", "park"], name="census_tally_year_park"),
+            models.Index(fields=["station", "year"], name="census_tally_station_year"),
+            models.Index(fields=["leopard"], name="census_tally_leopard"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.station_id}/{self.year}/{self.leopard_id}"
 
 
 class DensityRun(models.Model):

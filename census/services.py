@@ -7,22 +7,25 @@ from datetime import date, datetime
 from typing import Any
 
 from django.core.cache import cache
-from django.db import OperationalError, transaction
-from django.db.models import Max, Min
+from django.db import OperationalError, connection, transaction
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
-from census import periods
 from census.density.registry import fit_survey, registry_survey
-from census.models import CensusResult, CensusStale, DensityRun
-from census.selectors import (
-    PeriodCounts,
-    PeriodEffort,
-    census_counts,
-    census_effort_by_park,
-    individuals_by_park,
-    individuals_by_period,
+from census.models import CensusResult, CensusStale, CensusTally, DensityRun
+from census.selectors import PeriodEffort
+from census.tallies import (
+    ScopeYear,
+    tally_cells,
+    tally_effort_by_park,
+    tally_records,
+    tally_scope_years,
+    tally_state_changes,
+    tally_states,
+    untimed_tallies,
 )
-from traps.models import Deployment, Park
+from leopards.models import Flank
+from traps.models import Deployment, Park, Station
 
 logger = logging.getLogger(__name__)
 
@@ -52,20 +55,18 @@ def _years_with_effort(parks: Sequence[Park], now: datetime) -> dict[int, list[i
 
 def _result_rows(
     park: Park | None,
-    year_periods: Sequence[periods.Period],
-    counts: Sequence[PeriodCounts],
+    years: Sequence[int],
+    figures: dict[int, ScopeYear],
     efforts: Sequence[PeriodEffort],
-    individuals: Sequence[list[dict]],
 ) -> list[CensusResult]:
     rows = []
-    for period, count, effort_, table in zip(
-        year_periods, counts, efforts, individuals, strict=True
-    ):
+    for y, effort_ in zip(years, efforts, strict=True):
+        count = figures[y].counts
         rows.append(
             CensusResult(
                 park=park,
-                year=int(period.label),
-                reference_date=period.reference_date,
+                year=y,
+                reference_date=count.period.reference_date,
                 individuals=count.individuals,
                 adults=count.adults,
                 subadults=count.subadults,
@@ -85,7 +86,7 @@ def _result_rows(
                 stations_active=effort_.stations_active,
                 detections=effort_.detections,
                 stations=sorted([sid, *values] for sid, values in effort_.stations.items()),
-                individual_rows=table,
+                individual_rows=figures[y].individuals,
             )
         )
     return rows
@@ -99,23 +100,102 @@ def _replace(park: Park | None, years: Sequence[int], rows: list[CensusResult]) 
         CensusResult.objects.bulk_create(rows)
 
 
+def census_tally_refresh(
+    *,
+    year: int | None,
+    park_ids: Collection[int] | None = None,
+    station_ids: Collection[int] | None = None,
+) -> set[tuple[int | None, int]]:
+    """Recount the tallies of some stations (those of `park_ids` and `station_ids`; both
+    None: every station) for one local year, or for every year when `year` is None.
+
+    The tallies are counted in the database, from the sightings, by one INSERT ...
+    SELECT: no sighting comes to Python. Recounting a station's year replaces every
+    individual's row there, so a sighting that moved to another individual (a merge, a
+    split) leaves no row behind for the one it left.
+
+    Returns the (park id or None for the landscape, year) figures that the recount
+    changed beyond the recounted park-years themselves: an individual's flanks are
+    known from its whole catalogue, and whether it is new or known alive depends on
+    its first and last year in the park and the landscape.
+    """
+    parks = list(Park.objects.order_by("pk"))
+    if not parks:
+        return set()
+    if park_ids is not None and not park_ids and not station_ids:
+        return set()
+    scope = Q()
+    if park_ids is not None or station_ids is not None:
+        scope = Q(park_id__in=list(park_ids or [])) | Q(station_id__in=list(station_ids or []))
+    stale = CensusTally.objects.filter(scope)
+    if year is not None:
+        stale = stale.filter(year=year)
+    records = tally_records(parks=parks, year=year, park_ids=park_ids, station_ids=station_ids)
+    sql, params = records.query.sql_with_params()
+    table = connection.ops.quote_name(CensusTally._meta.db_table)
+    keep = ""
+    if year is not None:
+        # The records just before the year only decided whether its first ones count.
+        keep = "WHERE d.local_year = %s "
+        params = (*params, year)
+    with transaction.atomic():
+        # Two recounts of one station (a task run twice) must not both delete and then
+        # both insert: the second waits for the first and replaces its rows.
+        stations = Station.objects.select_for_update()
+        if park_ids is not None or station_ids is not None:
+            stations = stations.filter(
+                Q(park_id__in=list(park_ids or [])) | Q(pk__in=list(station_ids or []))
+            )
+        list(stations.order_by("pk").values_list("pk", flat=True))
+        whole = park_ids is None and station_ids is None and year is None
+        touched = set() if whole else set(stale.values_list("leopard_id", flat=True))
+        before = {} if whole else tally_states(touched)
+        stale.delete()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (station_id, park_id, leopard_id, year, sightings, "
+                "detections, left_sightings, right_sightings, first_day, last_day) "
+                "SELECT d.station, d.park, d.leopard_id, d.local_year, COUNT(*), "
+                "SUM(d.counted), SUM(CASE WHEN d.flank = %s THEN 1 ELSE 0 END), "
+                "SUM(CASE WHEN d.flank = %s THEN 1 ELSE 0 END), "
+                "MIN(d.local_day), MAX(d.local_day) "
+                f"FROM ({sql}) d {keep}"
+                "GROUP BY d.station, d.park, d.leopard_id, d.local_year",
+                (Flank.LEFT, Flank.RIGHT, *params),
+            )
+        if year is None:
+            CensusTally.objects.bulk_create(
+                untimed_tallies(park_ids=park_ids, station_ids=station_ids)
+            )
+        if whole:
+            return set()
+        touched |= set(stale.values_list("leopard_id", flat=True))
+        touched.discard(None)
+        after = tally_states(touched)
+    return tally_state_changes(before, after)
+
+
 def census_rebuild(*, park_id: int | None = None, year: int | None = None) -> int:
     """Recompute the stored census figures: one park or all, one year or all.
 
-    The landscape rows (each individual once across all parks) are recomputed for the
-    same years. Effort, detections and the individuals tables of all the parks come
-    from one pass each; only the counts need a query per park. Returns the number of
+    The tallies of the chosen park-years are recounted from the sightings first (a
+    full rebuild recounts all of them: it repairs anything written past the services),
+    then the figures are derived from the tallies. The landscape rows (each individual
+    once across all parks) are recomputed for the same years. Returns the number of
     rows written.
     """
+    if park_id is not None and not Park.objects.filter(pk=park_id).exists():
+        return 0
+    census_tally_refresh(year=year, park_ids=None if park_id is None else [park_id])
     return _rebuild(park_ids=None if park_id is None else {park_id}, year=year)
 
 
 def _rebuild(*, park_ids: Collection[int] | None, year: int | None) -> int:
-    """Recompute the given parks (None: all) and the landscape, for one year or all."""
+    """Derive the given parks (None: all) and the landscape from the tallies."""
     now = timezone.now()
     all_parks = list(Park.objects.order_by("pk"))
     targets = [p for p in all_parks if park_ids is None or p.pk in park_ids]
-    if not targets:
+    if not all_parks:
         return 0
     years_by_park = _years_with_effort(all_parks, now)
     if park_ids is None and year is None:
@@ -126,58 +206,58 @@ def _rebuild(*, park_ids: Collection[int] | None, year: int | None) -> int:
             ).delete()
         every_year = sorted({y for ys in years_by_park.values() for y in ys})
         CensusResult.objects.filter(park=None).exclude(year__in=every_year).delete()
-    wanted = sorted({y for park in targets for y in years_by_park.get(park.pk, [])})
+    # Without a park only the landscape's year is rebuilt (a change of its figures alone).
+    wanted = sorted({y for park in targets or all_parks for y in years_by_park.get(park.pk, [])})
     if year is not None:
         wanted = [year] if year in wanted else []
     if not wanted:
         return 0
-    year_periods = [periods.year(y) for y in wanted]
 
     # Every park's effort, not only the targets': the landscape needs all of it, and one
-    # pass (one detection query) serves both; a station's figures depend on it alone.
-    efforts = census_effort_by_park(parks=all_parks, periods_=year_periods, now=now)
-    individuals = individuals_by_park(parks=targets, periods_=year_periods)
+    # pass serves both; a station's figures depend on it alone.
+    efforts = tally_effort_by_park(parks=all_parks, years=wanted, now=now)
+    figures = tally_scope_years(
+        parks=all_parks, park_ids=[park.pk for park in targets], years=wanted
+    )
     written = 0
     for park in targets:
         keep = [i for i, y in enumerate(wanted) if y in years_by_park.get(park.pk, [])]
         if not keep:
             continue
-        kept = [year_periods[i] for i in keep]
-        counts = census_counts(parks=[park], periods_=kept)
-        rows = _result_rows(
-            park,
-            kept,
-            counts,
-            [efforts[park.pk][i] for i in keep],
-            [individuals[park.pk][i] for i in keep],
-        )
-        _replace(park, [wanted[i] for i in keep], rows)
+        kept = [wanted[i] for i in keep]
+        rows = _result_rows(park, kept, figures[park.pk], [efforts[park.pk][i] for i in keep])
+        _replace(park, kept, rows)
         written += len(rows)
 
-    rows = _result_rows(
-        None,
-        year_periods,
-        census_counts(parks=all_parks, periods_=year_periods),
-        efforts[None],
-        individuals_by_period(parks=all_parks, periods_=year_periods),
-    )
+    rows = _result_rows(None, wanted, figures[None], efforts[None])
     _replace(None, wanted, rows)
     return written + len(rows)
 
 
-def census_mark_stale_for(*, park_years: set[tuple[int, int]], **kwargs) -> None:
-    """Mark every (park id, year) whose confirmed identifications changed (a signal receiver)."""
-    for park_id, year in sorted(park_years):
-        census_mark_stale(park_id=park_id, year=year)
+def census_mark_stale_for(
+    *, park_years: set[tuple[int, int]], sighting_ids: Sequence[int] | None = None, **kwargs
+) -> None:
+    """Mark the station-years of changed confirmed identifications (a signal receiver).
+
+    Without the sightings (an older sender) the whole park-years are marked.
+    """
+    if sighting_ids is None:
+        for park_id, year in sorted(park_years):
+            census_mark_stale(park_id=park_id, year=year)
+        return
+    for park_id, station_id, year in sorted(tally_cells(sighting_ids)):
+        census_mark_stale(park_id=park_id, year=year, station_id=station_id)
 
 
-def census_mark_stale(*, park_id: int, year: int) -> None:
+def census_mark_stale(*, park_id: int, year: int, station_id: int | None = None) -> None:
     """Record that a park-year's figures changed and queue one debounced rebuild.
 
     Sighting services call this whenever a confirmed sighting appears, changes or
-    goes. Marks made within REBUILD_DELAY_SECONDS of each other share one task run.
+    goes, with the sighting's station: only its tally is recounted. Without a station
+    the whole park-year is. Marks made within REBUILD_DELAY_SECONDS of each other share
+    one task run.
     """
-    CensusStale.objects.update_or_create(park_id=park_id, year=year)
+    CensusStale.objects.update_or_create(park_id=park_id, year=year, station_id=station_id)
     # cache.add is atomic (SET NX on Redis): only the first mark in the window queues.
     if cache.add(_QUEUED_KEY, True, timeout=REBUILD_DELAY_SECONDS):
         from census import tasks
@@ -188,19 +268,32 @@ def census_mark_stale(*, park_id: int, year: int) -> None:
 
 
 def census_rebuild_stale() -> int:
-    """Rebuild every park-year marked stale; safe to run twice or concurrently.
+    """Recount the marked tallies and rebuild every marked park-year; safe to run twice.
 
     A mark made while the rebuild runs keeps its row (its time is later than the
     start), and the rebuild queues itself again for it.
     """
     started = timezone.now()
-    stale_parks: dict[int, set[int]] = defaultdict(set)
-    for park_id, year in CensusStale.objects.values_list("park_id", "year").distinct():
-        stale_parks[year].add(park_id)
+    whole: dict[int, set[int]] = defaultdict(set)
+    stations: dict[int, set[int]] = defaultdict(set)
+    parks: dict[int, set[int]] = defaultdict(set)
+    for park_id, year, station_id in CensusStale.objects.values_list(
+        "park_id", "year", "station_id"
+    ):
+        parks[year].add(park_id)
+        if station_id is None:
+            whole[year].add(park_id)
+        else:
+            stations[year].add(station_id)
+    for year in sorted(parks):
+        changed = census_tally_refresh(year=year, park_ids=whole[year], station_ids=stations[year])
+        for park_id, other_year in changed:
+            # That year's landscape at least, and the park's if it is one.
+            parks[other_year].update({park_id} - {None})
     written = 0
     # One rebuild per year: the stale parks of a year share its landscape rows, which
     # are recomputed once rather than once per park.
-    for year, park_ids in sorted(stale_parks.items()):
+    for year, park_ids in sorted(parks.items()):
         written += _rebuild(park_ids=park_ids, year=year)
     CensusStale.objects.filter(marked_at__lte=started).delete()
     cache.delete(_QUEUED_KEY)

@@ -69,7 +69,7 @@ def identification_changed(sighting_ids: Sequence[int]) -> None:
         (park_id, taken_at.astimezone(zoneinfo.ZoneInfo(zone)).year)
         for taken_at, park_id, zone in rows
     }
-    identifications_changed.send(sender=Sighting, park_years=park_years)
+    identifications_changed.send(sender=Sighting, park_years=park_years, sighting_ids=ids)
     from leopards.services.matching import catalogue_queue_sync
 
     catalogue_queue_sync(sighting_ids=ids)

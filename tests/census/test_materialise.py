@@ -156,6 +156,13 @@ def test_a_park_year_rebuild_stores_what_a_full_rebuild_stores(landscape, time_m
     _, quiet = station_running(other_park, "B2", first_year=2024, last_year=2024)
     quiet.malfunctions.create(start=date(2024, 2, 1), end=date(2024, 2, 10))
 
+    # The other park-years' tallies are current, as the services keep them; the
+    # park-year's own are recounted from its sightings, here one written past them.
+    services.census_rebuild()
+    CensusResult.objects.all().delete()
+    here = park.stations.get(code="A1").deployments.get()
+    sight(here, cat("LEO-7F", date(2016, 1, 1)), local(park, 2024, 10, 1, 1, 0))
+
     services.census_rebuild(park_id=park.pk, year=2024)
     one_park_year = _stored()
     services.census_rebuild()
@@ -165,7 +172,8 @@ def test_a_park_year_rebuild_stores_what_a_full_rebuild_stores(landscape, time_m
     assert set(one_park_year) == {(park.pk, 2024), (None, 2024)}
     assert one_park_year == full
     assert one_park_year[(None, 2024)]["trap_nights"] == 3 * 366 - 10
-    assert one_park_year[(park.pk, 2024)]["detections"] == 1
+    assert one_park_year[(park.pk, 2024)]["detections"] == 2
+    assert one_park_year[(park.pk, 2024)]["individuals"] == 2
 
 
 def test_the_stale_task_recomputes_a_years_landscape_once_for_all_its_parks(
@@ -180,7 +188,7 @@ def test_the_stale_task_recomputes_a_years_landscape_once_for_all_its_parks(
     with (
         mock.patch.object(tasks.census_rebuild_stale, "apply_async"),
         mock.patch.object(
-            services, "individuals_by_period", wraps=services.individuals_by_period
+            services, "tally_scope_years", wraps=services.tally_scope_years
         ) as landscape_tables,
     ):
         written = tasks.census_rebuild_stale()
