@@ -516,7 +516,7 @@ class MatchIndex:
 
     def memory_bytes(self) -> int:
         """Estimate the bytes the faiss indexes and the side tables hold."""
-        total = sum(len(faiss.serialize_index(c.index)) for c in self._catalogues.values())
+        total = sum(_serialised_size(c.index) for c in self._catalogues.values())
         total += sum(p.nbytes for p in self._ref_points)
         return total + self._ref_start.nbytes * 3
 
