@@ -11,6 +11,7 @@ reference by a binary search over the references' first ids.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import math
 import os
@@ -496,6 +497,7 @@ class MatchIndex:
             if total > flat_limit:
                 index.prepare(flank, samples[flank].float_sample(), total)
         samples.clear()
+        _release_freed_memory()
         batch: list[Record] = []
         held = 0
         for record in read():
@@ -504,7 +506,9 @@ class MatchIndex:
             if held >= chunk_descriptors:
                 index.add_many(batch)
                 batch, held = [], 0
+                _release_freed_memory()
         index.add_many(batch)
+        _release_freed_memory()
         return index
 
     def set_nprobe(self, nprobe: int) -> None:
@@ -550,6 +554,29 @@ class _Reservoir:
     def float_sample(self) -> np.ndarray:
         """Return the sample as the float descriptors the index holds."""
         return self.rows[: min(self.seen, self.size)].astype(np.float32) / DESCRIPTOR_SCALE
+
+
+def _load_malloc_trim() -> Callable[[int], int] | None:
+    """Return glibc's malloc_trim, or None where the C library has none (musl, macOS)."""
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_malloc_trim = _load_malloc_trim()
+
+
+def _release_freed_memory() -> None:
+    """Hand the pages of freed heap blocks back to the system, where glibc can.
+
+    faiss grows an inverted list by moving it to a block twice the size. As a build adds
+    chunk after chunk, all lists grow together, so the blocks they leave behind are too
+    small for the next growth and stay resident although free: a fifth of the lists'
+    memory in a measurement (bench/README.md). malloc_trim(0) gives those pages back.
+    """
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 def _serialised_size(index: faiss.Index) -> int:
