@@ -15,7 +15,9 @@ perturbed: fur that looks like a leopard's, but not a copy of any catalogued coa
 Real catalogues hold no copies; near-copies of the rendered boxes in every distractor
 made the neighbours of a query mostly copies of itself and decided rank-1 at 50,000.
 Each size is built in a fresh process, with the registry's own MatchIndex.build, and the
-build's figure is that process's peak resident set (ru_maxrss), not the RSS after it; then
+figures are that process's peak resident set (VmHWM, reset between the build and the
+save), not the RSS after it; the index is then also saved the way it was before saves
+streamed, as the baseline of the peak; then
 each size is loaded in a fresh process for a clean RSS figure; then one process loads every
 size and times them query by query in turn, which gives the ratio between sizes.
 Queries run on one core (faiss and OpenCV limited to one thread); the index build may
@@ -34,7 +36,6 @@ import contextlib
 import hashlib
 import multiprocessing as mp
 import os
-import resource
 import shutil
 import statistics
 import sys
@@ -77,8 +78,41 @@ def _rss_mb() -> float:
 
 
 def _peak_rss_mb() -> float:
-    """Return the largest resident set size this process has had, in MB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Return the largest resident set size of this process since exec or the last reset, in MB.
+
+    VmHWM, not ru_maxrss: a spawned process's ru_maxrss keeps the RSS of the bench process
+    it was forked from before exec (1.2 GB here), which hid the builds of 1k and 10k.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _reset_peak() -> bool:
+    """Start this process's VmHWM again from its current RSS; return whether Linux allowed it."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _save_in_memory(index: MatchIndex, path: Path) -> None:
+    """Save as MatchIndex.save did before it streamed: each faiss index as one blob in memory.
+
+    Kept as the baseline of the save's peak; the file is the same.
+    """
+    import faiss
+
+    live = np.array(sorted(index._row_of.values()), dtype=np.int64)
+    points = [index._ref_points[r] for r in live]
+    arrays = {
+        "points": np.concatenate(points),
+        **{f"faiss_{n}": faiss.serialize_index(c.index) for n, c in index._catalogues.items()},
+    }
+    with path.open("wb") as handle:
+        np.savez(handle, **arrays)
 
 
 def _render_box(job: tuple[int, str, int]) -> bytes:
@@ -172,23 +206,39 @@ def build_size(size: int, base_file: Path, base_individuals: int, out: Path) -> 
         base = [Features.from_bytes(archive[f"b{i}"].tobytes()) for i in range(int(archive["n"]))]
     rss_before = _rss_mb()
     faiss.omp_set_num_threads(2)
+    reset = _reset_peak()
     started = time.perf_counter()
     # The registry's rebuild path: records read twice (a bounded training sample, then
     # the adds in chunks), as catalogue.build_from_entries reads them from the database.
     index = MatchIndex.build(lambda: _records(base, size, 0, size, base_individuals))
     build_s = time.perf_counter() - started
+    build_peak = _peak_rss_mb()
     rss_built = _rss_mb()
+    _reset_peak()
     started = time.perf_counter()
     index.save(out)
+    save_s = time.perf_counter() - started
+    save_peak = _peak_rss_mb()
+    # The same index saved the way it was before, in the same process: the baseline.
+    _reset_peak()
+    old_file = out.with_name(out.name + ".in-memory.npz")
+    _save_in_memory(index, old_file)
+    old_save_peak = _peak_rss_mb()
+    old_file.unlink()
     return {
         "references": size,
         "descriptors": index.descriptor_count,
         "build_s": build_s,
-        "save_s": time.perf_counter() - started,
+        "save_s": save_s,
         "rss_before_mb": rss_before,
         "rss_built_mb": rss_built,
-        # This process exists for this build alone: its peak is the build's peak.
-        "build_peak_mb": _peak_rss_mb(),
+        "peak_reset": reset,
+        "build_peak_mb": build_peak,
+        "save_peak_mb": save_peak,
+        "old_save_peak_mb": old_save_peak,
+        # The process's true peak: the build's or the save's, whichever is higher.
+        "peak_mb": max(build_peak, save_peak),
+        "old_peak_mb": max(build_peak, old_save_peak),
         "file_mb": out.stat().st_size / 2**20,
     }
 
@@ -202,6 +252,8 @@ def query_size(index_file: Path, base_file: Path, nprobes: list[int]) -> list[di
     index = MatchIndex.load(index_file)
     load_s = time.perf_counter() - started
     rss_loaded = _rss_mb()
+    # This process was spawned for the queries: its VmHWM is the worker's peak so far.
+    load_peak = _peak_rss_mb()
     results = []
     for nprobe in nprobes:
         index.set_nprobe(nprobe)
@@ -216,6 +268,7 @@ def query_size(index_file: Path, base_file: Path, nprobes: list[int]) -> list[di
                 "nprobe": nprobe,
                 "load_s": load_s,
                 "rss_mb": rss_loaded,
+                "load_peak_mb": load_peak,
                 "index_rss_mb": rss_loaded - rss_before,
                 "query_median_s": statistics.median(times),
                 "query_p95_s": float(np.percentile(times, 95)),
@@ -401,8 +454,8 @@ def main() -> int:
         print(f"catalogue boxes: {note} ({base_file.name})", flush=True)
 
         print(
-            "references  descriptors  build(s)  build peak / before (MB)  file(MB)  load(s)  "
-            "worker RSS(MB)  nprobe  query p50 / p95 (s)  rank-1",
+            "references  descriptors  build(s)  peak / before (MB)  file(MB)  load(s)  "
+            "worker peak / RSS(MB)  nprobe  query p50 / p95 (s)  rank-1",
             flush=True,
         )
         index_files: dict[int, Path] = {}
@@ -417,12 +470,23 @@ def main() -> int:
                 print(
                     f"{built['references']:>10,}  {built['descriptors']:>11,}  "
                     f"{built['build_s']:>8.1f}  "
-                    f"{built['build_peak_mb']:>11.0f} / {built['rss_before_mb']:<11.0f}  "
-                    f"{built['file_mb']:>8.0f}  {q['load_s']:>7.1f}  {q['rss_mb']:>14.0f}  "
+                    f"{built['peak_mb']:>8.0f} / {built['rss_before_mb']:<7.0f}  "
+                    f"{built['file_mb']:>8.0f}  {q['load_s']:>7.1f}  "
+                    f"{q['load_peak_mb']:>10.0f} / {q['rss_mb']:<9.0f}  "
                     f"{q['nprobe']:>6}  {q['query_median_s']:>9.3f} / {q['query_p95_s']:.3f}    "
                     f"{q['query_rank1']:.2f}",
                     flush=True,
                 )
+            reset = "" if built["peak_reset"] else " (VmHWM could not be reset: peaks overlap)"
+            print(
+                f"  memory at {size:,} (VmHWM): build {built['build_peak_mb']:.0f} MB, "
+                f"{built['rss_before_mb']:.0f} MB of it the rendered boxes held before, "
+                f"{built['rss_built_mb']:.0f} MB after; save {built['save_peak_mb']:.0f} MB, "
+                f"saved as before (one blob in memory) {built['old_save_peak_mb']:.0f} MB; "
+                f"process peak {built['peak_mb']:.0f} MB against {built['old_peak_mb']:.0f} MB "
+                f"= {built['peak_mb'] / built['old_peak_mb']:.2f}x{reset}",
+                flush=True,
+            )
             print(f"  (load average after {size:,}: {_load_average()})", flush=True)
         if len(sizes) > 1:
             print("query time with the sizes taken in turn, one process, one core:")

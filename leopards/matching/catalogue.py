@@ -111,14 +111,19 @@ def current() -> LoadedIndex:
         if loaded is None or loaded.generation != generation or loaded.seq > head.seq:
             # A new process, a new database, or a database restored to an earlier
             # point: what this process holds cannot be trusted.
+            _loaded = loaded = None
             loaded = load_snapshot(generation, head.seq) or build_from_entries(generation)
         if loaded.seq < head.seq:
             replay(loaded)
         if loaded.index.needs_rebuild:
             # The IVF lists were trained for a much smaller catalogue: take a newer
-            # snapshot if another process already retrained, or retrain here.
+            # snapshot if another process already retrained, or retrain here. The old
+            # index is let go first, so that the process never holds two.
+            _loaded = loaded = None
             fresh = load_snapshot(generation, head.seq)
-            if fresh is None or fresh.index.needs_rebuild:
+            if fresh is not None and fresh.index.needs_rebuild:
+                fresh = None  # outgrown as well, and let go before the build
+            if fresh is None:
                 fresh = build_from_entries(generation)
             replay(fresh)
             loaded = fresh
@@ -322,6 +327,9 @@ def rebuild(*, snapshot: bool = True) -> LoadedIndex:
     with _lock:
         limit_threads()
         generation = str(state().generation)
+        # Let the current index go before building its successor: a worker holds one
+        # index at a time (at 50,000 references each is about 0.75 GB).
+        _loaded = None
         loaded = build_from_entries(generation)
         replay(loaded)
         _loaded = loaded

@@ -160,6 +160,60 @@ def test_save_and_load_give_the_same_ranking(catalogue: dict, tmp_path: Path) ->
     assert "4-right-1" not in loaded
 
 
+def test_saving_and_loading_stream_the_faiss_indexes(
+    catalogue: dict, tmp_path: Path, monkeypatch
+) -> None:
+    import faiss
+
+    records = [(f"{i}-{fl}-{p}", f"ind{i}", fl, f) for (i, fl, p), f in catalogue.items() if p > 0]
+    index = MatchIndex.build(records, flat_limit=1000)
+    path = tmp_path / "index.npz"
+
+    def whole_blob(*args):
+        raise AssertionError("the index went through one blob in memory")
+
+    # A blob the size of the index doubled a 50,000-reference build's peak.
+    monkeypatch.setattr(faiss, "serialize_index", whole_blob)
+    monkeypatch.setattr(faiss, "deserialize_index", whole_blob)
+    index.save(path)
+    loaded = MatchIndex.load(path)
+
+    assert not loaded._catalogues["left"].is_flat
+    for key in [(0, "left", 0), (3, "right", 0)]:
+        query = catalogue[key].float_descriptors()
+        mine, theirs = loaded.search(query, key[1], 5), index.search(query, key[1], 5)
+        np.testing.assert_array_equal(mine.reference_rows, theirs.reference_rows)
+        np.testing.assert_array_equal(mine.distances, theirs.distances)
+    row = loaded._row_of["2-left-1"]
+    np.testing.assert_array_equal(
+        loaded.points_of_row(row), catalogue[(2, "left", 1)].keypoints[:, :2]
+    )
+
+
+def test_a_snapshot_written_by_np_savez_still_loads(catalogue: dict, tmp_path: Path) -> None:
+    index = _index(catalogue)
+    index.save(tmp_path / "streamed.npz")
+    # Snapshots saved before saves streamed: the same arrays, written by numpy.
+    with np.load(tmp_path / "streamed.npz") as archive:
+        np.savez(tmp_path / "savez.npz", **{name: archive[name] for name in archive.files})
+    loaded = MatchIndex.load(tmp_path / "savez.npz")
+
+    query = catalogue[(4, "right", 0)]
+    assert [(c.individual_id, c.best_reference_id) for c in rank(loaded, query, "right")] == [
+        (c.individual_id, c.best_reference_id) for c in rank(index, query, "right")
+    ]
+
+
+def test_a_box_added_finds_its_own_descriptors_at_distance_zero(catalogue: dict) -> None:
+    index = _index(catalogue)
+    features = catalogue[(2, "right", 1)]
+    found = index.search(features.float_descriptors(), "right", 1)
+    # The index holds exactly the query's float descriptors, as add_many converted them.
+    assert (found.distances[:, 0] == 0).all()
+    assert set(found.reference_rows[:, 0]) == {index._row_of["2-right-1"]}
+    np.testing.assert_array_equal(found.local[:, 0], np.arange(len(features)))
+
+
 def test_ivf_catalogue_ranks_like_the_exact_one(catalogue: dict) -> None:
     records = [(f"{i}-{fl}-{p}", f"ind{i}", fl, f) for (i, fl, p), f in catalogue.items() if p > 0]
     exact = MatchIndex.build(records)

@@ -351,6 +351,23 @@ def test_a_rebuild_reads_and_adds_the_references_a_chunk_at_a_time(two_cats, mon
     assert {index.individual_of(s.pk) for s in Sighting.objects.filter(leopard=kedr)} == {kedr.pk}
 
 
+def test_a_rebuild_lets_the_current_index_go_before_building_the_next(two_cats, monkeypatch):
+    catalogue.current_index()
+    held = []
+    build = catalogue.build_from_entries
+
+    def spy(generation):
+        held.append(catalogue._loaded)
+        return build(generation)
+
+    monkeypatch.setattr(catalogue, "build_from_entries", spy)
+    matching.match_index_rebuild(snapshot=False)
+
+    # A worker holds one index at a time, not the old one beside its successor.
+    assert held == [None]
+    assert len(catalogue.current_index()) == 6
+
+
 def test_a_rebuild_keeps_only_confirmed_sightings_with_features(two_cats):
     proposed = leopard_sighting(4, "left", 1, leopard=None, status=Sighting.Status.PROPOSED)
     pending = leopard_sighting(4, "left", 2, leopard=LeopardFactory())
