@@ -94,6 +94,12 @@ def main() -> int:
     parser.add_argument("--disk-keypoints", type=int, default=1024)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
+        "--pair-shard",
+        default="",
+        help="K/N: match only every Nth pair from the Kth, into a file of its own "
+        "(extract the features first; a run without it merges the shards)",
+    )
+    parser.add_argument(
         "--evaluate-only", action="store_true", help="rank with the pairs cached so far"
     )
     parser.add_argument(
@@ -183,6 +189,13 @@ def main() -> int:
         match = disk_lightglue.match if stage.startswith("disk") else learned_module.match_learned
         path = args.cache / f"pairs-{stage}-{len(rows)}-{args.disk_side}-{args.disk_keypoints}.pkl"
         known = cached(path, dict)
+        # Pairs matched by --pair-shard processes beside this one.
+        for shard_file in sorted(args.cache.glob(path.stem + ".shard*.pkl")):
+            with shard_file.open("rb") as handle:
+                known = {**pickle.load(handle), **known}
+        if args.pair_shard:
+            mine, shards = (int(v) for v in args.pair_shard.split("/"))
+            path = path.with_name(f"{path.stem}.shard{mine}.pkl")
         feats = {}
         # The shortlist's first candidates of every query first, then the second ones...:
         # a run stopped early still answers a smaller --top-k completely.
@@ -193,6 +206,8 @@ def main() -> int:
             if level < len(shortlists[i]) and shortlists[i][level].best_reference_id is not None
         ]
         todo = list(dict.fromkeys(pair for pair in wanted if pair not in known))
+        if args.pair_shard:
+            todo = todo[mine::shards]
         if args.evaluate_only:
             todo = []
         started, cpu = time.time(), time.process_time()

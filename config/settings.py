@@ -407,7 +407,9 @@ MATCH_CALIBRATION_FILE = env.str("MATCH_CALIBRATION_FILE", default="")
 MATCH_CANDIDATES = env.int("MATCH_CANDIDATES", default=5)
 # Second stage: the shortlist's first MATCH_RERANK_TOP_K individuals are compared
 # again with a learned matcher (in the worker only), against at most
-# MATCH_RERANK_REFERENCES reference boxes each; 0 turns the stage off.
+# MATCH_RERANK_REFERENCES reference boxes each; 0 turns the stage off (the default:
+# it needs requirements-learned*.txt and about a second of CPU per box), 3 is the
+# measured setting (bench/README.md).
 MATCH_RERANK_TOP_K = env.int("MATCH_RERANK_TOP_K", default=0)
 MATCH_RERANK_REFERENCES = env.int("MATCH_RERANK_REFERENCES", default=1)
 # Which learned matcher: "disk" (DISK + LightGlue, which ranks real nyala flanks
