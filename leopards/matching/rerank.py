@@ -106,7 +106,7 @@ def rerank(
 
 
 def _references(candidate: Candidate, limit: int) -> list[Label]:
-    refs: Iterable[Label] = candidate.references or (
-        [candidate.best_reference_id] if candidate.best_reference_id is not None else []
-    )
+    """Return the candidate's reference boxes to compare, the shortlist's best one first."""
+    best = [candidate.best_reference_id] if candidate.best_reference_id is not None else []
+    refs: Iterable[Label] = [*best, *(r for r in candidate.references if r not in best)]
     return list(refs)[:limit]

@@ -37,7 +37,7 @@ from django.utils import timezone
 from leopards.matching import catalogue, extraction
 from leopards.matching.extraction import BoxFeatures, RelativeBox, box_features, box_features_job
 from leopards.matching.features import FEATURES_VERSION, MIN_BOX_SIDE, Features
-from leopards.matching.learned import LearnedFeatures
+from leopards.matching.learned import LearnedFeatures, backend_model, stored_model
 from leopards.matching.rerank import rerank
 from leopards.matching.scoring import Candidate, rank
 from leopards.models import (
@@ -150,16 +150,16 @@ def sighting_extract_features(*, sighting_id: int) -> Sighting | None:
         return None
     data, problem = _read_photo(sighting)
     result = (
-        box_features(data, _relative_box(sighting), learned=_second_stage())
+        box_features(data, _relative_box(sighting), learned=_learned_backend())
         if data is not None
         else None
     )
     return _store_features(sighting, result, problem)
 
 
-def _second_stage() -> bool:
-    """Tell whether the learned second stage runs (MATCH_RERANK_TOP_K above 0)."""
-    return settings.MATCH_RERANK_TOP_K > 0
+def _learned_backend() -> str:
+    """Return the learned second stage's backend, or "" when it is off (MATCH_RERANK_TOP_K 0)."""
+    return settings.MATCH_LEARNED_BACKEND if settings.MATCH_RERANK_TOP_K > 0 else ""
 
 
 def sightings_extract_features(*, sighting_ids: Iterable[int], processes: int = 0) -> int:
@@ -179,7 +179,7 @@ def sightings_extract_features(*, sighting_ids: Iterable[int], processes: int = 
                 )
             )
             reads = [_read_photo(s) for s in sightings]
-            learned = _second_stage()
+            learned = _learned_backend()
             jobs = [
                 (data, _relative_box(s), learned)
                 for s, (data, _e) in zip(sightings, reads, strict=True)
@@ -267,10 +267,11 @@ def sighting_rank_candidates(
         ).values_list("pk", flat=True)
     )
     ranked = [c for c in ranked if c.individual_id in existing]
-    if rerank_k > 0 and sighting.learned_features:
+    query_learned = _query_learned(sighting) if rerank_k > 0 else None
+    if query_learned is not None:
         ranked = rerank(
             ranked[: max(top_k, rerank_k)],
-            LearnedFeatures.from_bytes(bytes(sighting.learned_features)),
+            query_learned,
             _stored_learned,
             top_k=rerank_k,
             refs_per_individual=settings.MATCH_RERANK_REFERENCES,
@@ -323,17 +324,42 @@ def _reference_of(candidate: Candidate) -> int | None:
     return candidate.best_reference_id
 
 
+def _query_learned(sighting: Sighting) -> LearnedFeatures | None:
+    """Return the query box's learned features of the current backend, extracted if need be.
+
+    A box described while the stage was off, or by another backend or extraction size,
+    is described again now and stored.
+    """
+    model = learned_model()
+    if sighting.learned_features and stored_model(bytes(sighting.learned_features)) == model:
+        return LearnedFeatures.from_bytes(bytes(sighting.learned_features))
+    blob = _learned_blob(sighting)
+    if blob is None:
+        return None
+    Sighting.objects.filter(_box_filter(sighting), pk=sighting.pk).update(learned_features=blob)
+    sighting.learned_features = blob
+    return LearnedFeatures.from_bytes(blob)
+
+
+def learned_model() -> str:
+    """Return the model name of the learned features the current backend stores."""
+    return backend_model(settings.MATCH_LEARNED_BACKEND)
+
+
 def _stored_learned(reference_ids: list[int]) -> dict[int, LearnedFeatures]:
     """Return the stored learned features of these reference boxes.
 
-    A reference whose box was described before the second stage existed gets its
-    learned features now, once, and they are stored like those of a new box.
+    A reference whose box was described before the second stage existed, or by
+    another backend (MATCH_LEARNED_BACKEND changed), gets its learned features now,
+    once, and they are stored like those of a new box: descriptors of two networks
+    are never matched with each other.
     """
+    model = learned_model()
     rows = Sighting.objects.filter(pk__in=reference_ids, learned_features__isnull=False)
-    found = {
-        pk: LearnedFeatures.from_bytes(bytes(data))
-        for pk, data in rows.values_list("pk", "learned_features")
-    }
+    found = {}
+    for pk, data in rows.values_list("pk", "learned_features"):
+        if stored_model(bytes(data)) == model:
+            found[pk] = LearnedFeatures.from_bytes(bytes(data))
     missing = [pk for pk in reference_ids if pk not in found]
     for sighting in Sighting.objects.select_related("photo").filter(pk__in=missing):
         blob = _learned_blob(sighting)
@@ -354,7 +380,7 @@ def _learned_blob(sighting: Sighting) -> bytes | None:
     width, height = sighting.photo.width, sighting.photo.height
     pixels = (box[0] * width, box[1] * height, box[2] * width, box[3] * height) if box else None
     try:
-        return extraction.learned_blob(data, pixels)
+        return extraction.learned_blob(data, pixels, settings.MATCH_LEARNED_BACKEND)
     except (OSError, ValueError) as exc:
         logger.warning("No learned features for sighting %s: %s", sighting.pk, exc)
         return None

@@ -120,14 +120,15 @@ def test_the_worker_stores_which_stage_ranked_and_its_matched_spots(
     settings, monkeypatch, scientist, park, client
 ):
     settings.MATCH_RERANK_TOP_K = 2
+    assert settings.MATCH_LEARNED_BACKEND == "disk"  # the default
     calls = []
-    original = learned.extract_learned
+    original = learned.extract_for
 
-    def counting(image, box=None, **kwargs):
-        calls.append(box)
-        return original(image, box, **kwargs)
+    def counting(backend, image, box=None, **kwargs):
+        calls.append(backend)
+        return original(backend, image, box, **kwargs)
 
-    monkeypatch.setattr(learned, "extract_learned", counting)
+    monkeypatch.setattr(learned, "extract_for", counting)
     right, wrong = LeopardFactory(code="LEO-301U"), LeopardFactory(code="LEO-302U")
     here = {"deployment__station__park": park}
     references = [
@@ -172,6 +173,17 @@ def test_the_worker_stores_which_stage_ranked_and_its_matched_spots(
     assert rows[0]["stage"] == MatchCandidate.Stage.LEARNED
     assert rows[0]["learned_matches"] == first.learned_matches
     assert rows[0]["matches"] == first.matches
+    assert set(calls) == {"disk"}
+
+    # Another backend describes every box again, the query and the references it is
+    # compared with, and never matches its descriptors with the stored ones.
+    settings.MATCH_LEARNED_BACKEND = "xfeat"
+    matching.sighting_rank_candidates(sighting_id=query.pk)
+    assert calls[4:] == ["xfeat"] * 3
+    for sighting in [query, *references]:
+        stored = bytes(Sighting.objects.get(pk=sighting.pk).learned_features)
+        assert learned.stored_model(stored) == learned.MODEL
+    assert MatchCandidate.objects.get(sighting=query, rank=1).leopard_id == right.pk
 
 
 def test_evaluate_matching_fits_both_stages_and_scores_them_on_held_out_animals(tmp_path, settings):

@@ -91,6 +91,7 @@ class Command(BaseCommand):
             open_set=calibration_out is not None,
             same_event=_same_event(labels, boxes),
             second_stage=second_stage,
+            learned_backend=settings.MATCH_LEARNED_BACKEND,
         )
         figures = {**summarise(results, len(boxes)), **timings}
         if calibration_out is not None:

