@@ -3,50 +3,22 @@
 Model inference is kept to a handful of small synthetic boxes.
 """
 
-import socket
+import functools
 import sys
 
-import numpy as np
 import pytest
 
 from leopards.matching import disk, learned
 from leopards.matching.learned import LearnedFeatures, extract_for, match_learned
 from leopards.matching.rerank import rerank
-from leopards.matching.scoring import Candidate
-from leopards.synthetic import render_photo
+from tests.leopards.stage_two import refuse_network, rendered_box, shortlist_candidate
 
-SIZE = (400, 280)
-_cache: dict = {}
-
-
-def _box(individual: int, shot: int) -> LearnedFeatures:
-    """DISK features of a rendered synthetic flank, computed once per test run."""
-    key = (individual, shot)
-    if key not in _cache:
-        photo = render_photo(individual, "left", shot, image_size=SIZE)
-        _cache[key] = extract_for("disk", photo.image, photo.bbox)
-    return _cache[key]
-
-
-def _candidate(individual: int, reference: int, score: float) -> Candidate:
-    empty = np.zeros((0, 4), np.float32)
-    return Candidate(
-        individual_id=individual,
-        score=score,
-        raw_score=score,
-        best_reference_id=reference,
-        inliers=0,
-        matches=empty,
-        references=(reference,),
-    )
+# One function for every call, so that the rendered boxes' features are cached.
+_extract_disk = functools.partial(extract_for, "disk")
 
 
 def test_models_load_from_the_installed_package_without_touching_the_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise OSError("no network in this test")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
+    refuse_network(monkeypatch)
     monkeypatch.setattr(disk, "_models", None)
     extractor, matcher = disk.models()
     assert extractor is not None and matcher is not None
@@ -91,7 +63,11 @@ def test_the_same_animal_gets_many_more_consistent_matches_than_another():
 
 def test_the_disk_stage_puts_the_right_animal_first_when_the_shortlist_did_not():
     # The shortlist put individual 4 ahead of individual 3, but the query is 3.
-    shortlist = [_candidate(4, 40, 9.0), _candidate(3, 30, 2.0), _candidate(5, 50, 1.0)]
+    shortlist = [
+        shortlist_candidate(4, 40, 9.0),
+        shortlist_candidate(3, 30, 2.0),
+        shortlist_candidate(5, 50, 1.0),
+    ]
     stored = {40: _box(4, 1), 30: _box(3, 1), 50: _box(5, 1)}
 
     ranked = rerank(shortlist, _box(3, 2), lambda ids: {pk: stored[pk] for pk in ids}, top_k=2)
@@ -102,9 +78,17 @@ def test_the_disk_stage_puts_the_right_animal_first_when_the_shortlist_did_not()
 
 
 def test_the_disk_stage_keeps_the_shortlists_first_when_it_is_right():
-    shortlist = [_candidate(3, 30, 9.0), _candidate(4, 40, 2.0), _candidate(5, 50, 1.0)]
+    shortlist = [
+        shortlist_candidate(3, 30, 9.0),
+        shortlist_candidate(4, 40, 2.0),
+        shortlist_candidate(5, 50, 1.0),
+    ]
     stored = {40: _box(4, 1), 30: _box(3, 1), 50: _box(5, 1)}
 
     ranked = rerank(shortlist, _box(3, 2), lambda ids: {pk: stored[pk] for pk in ids}, top_k=3)
 
     assert ranked[0].individual_id == 3
+
+
+def _box(individual: int, shot: int) -> LearnedFeatures:
+    return rendered_box(_extract_disk, individual, shot)

@@ -4,9 +4,7 @@ Model inference is kept to a handful of small synthetic boxes.
 """
 
 import io
-import socket
 
-import numpy as np
 import pytest
 from django.core.management import call_command
 
@@ -14,45 +12,16 @@ from leopards.matching import learned
 from leopards.matching.calibration import DEFAULT_FEATURES, FUSED_FEATURES, Calibration
 from leopards.matching.learned import LearnedFeatures, extract_learned, match_learned
 from leopards.matching.rerank import rerank
-from leopards.matching.scoring import Candidate
 from leopards.models import MatchCandidate, Sighting
 from leopards.services import matching
-from leopards.synthetic import render_photo, write_dataset
+from leopards.synthetic import write_dataset
 from tests.factories import LeopardFactory
 from tests.leopards.matching_photos import leopard_sighting
-
-SIZE = (400, 280)
-_cache: dict = {}
-
-
-def _box(individual: int, shot: int) -> LearnedFeatures:
-    """Learned features of a rendered synthetic flank, computed once per test run."""
-    key = (individual, shot)
-    if key not in _cache:
-        photo = render_photo(individual, "left", shot, image_size=SIZE)
-        _cache[key] = extract_learned(photo.image, photo.bbox)
-    return _cache[key]
-
-
-def _candidate(individual: int, reference: int, score: float) -> Candidate:
-    empty = np.zeros((0, 4), np.float32)
-    return Candidate(
-        individual_id=individual,
-        score=score,
-        raw_score=score,
-        best_reference_id=reference,
-        inliers=0,
-        matches=empty,
-        references=(reference,),
-    )
+from tests.leopards.stage_two import refuse_network, rendered_box, shortlist_candidate
 
 
 def test_models_load_from_the_package_without_touching_the_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise OSError("no network in this test")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
+    refuse_network(monkeypatch)
     monkeypatch.setattr(learned, "_models", None)
     extractor, matcher = learned.models()
     assert extractor is not None and matcher is not None
@@ -69,7 +38,11 @@ def test_the_same_animal_gets_many_more_consistent_matches_than_another():
 
 def test_the_second_stage_puts_the_right_animal_first_when_the_shortlist_did_not():
     # The shortlist put individual 4 ahead of individual 3, but the query is 3.
-    shortlist = [_candidate(4, 40, 9.0), _candidate(3, 30, 2.0), _candidate(5, 50, 1.0)]
+    shortlist = [
+        shortlist_candidate(4, 40, 9.0),
+        shortlist_candidate(3, 30, 2.0),
+        shortlist_candidate(5, 50, 1.0),
+    ]
     stored = {40: _box(4, 1), 30: _box(3, 1), 50: _box(5, 1)}
     loads = []
 
@@ -97,12 +70,12 @@ def test_a_clear_learned_match_is_probable_and_a_stranger_is_probably_new():
         ),
     )
     matched = rerank(
-        [_candidate(4, 40, 3.0), _candidate(3, 30, 2.5)],
+        [shortlist_candidate(4, 40, 3.0), shortlist_candidate(3, 30, 2.5)],
         _box(3, 2),
         lambda ids: {40: _box(4, 1), 30: _box(3, 1)},
     )
     stranger = rerank(
-        [_candidate(4, 40, 3.0), _candidate(5, 50, 2.5)],
+        [shortlist_candidate(4, 40, 3.0), shortlist_candidate(5, 50, 2.5)],
         _box(3, 2),
         lambda ids: {40: _box(4, 1), 50: _box(5, 1)},
     )
@@ -111,7 +84,7 @@ def test_a_clear_learned_match_is_probable_and_a_stranger_is_probably_new():
     assert p_matched > 0.9 and not new_matched
     assert p_stranger < 0.5 and new_stranger
     # Without the second stage's evidence the shortlist-only model answers.
-    p_shortlist, _new = calibration.assess([_candidate(4, 40, 3.0)])
+    p_shortlist, _new = calibration.assess([shortlist_candidate(4, 40, 3.0)])
     assert p_shortlist == pytest.approx(calibration.probability(3.0))
 
 
@@ -202,3 +175,7 @@ def test_evaluate_matching_fits_both_stages_and_scores_them_on_held_out_animals(
     assert fitted.features == list(DEFAULT_FEATURES)
     assert fitted.second_stage is not None
     assert fitted.second_stage.features == list(FUSED_FEATURES)
+
+
+def _box(individual: int, shot: int) -> LearnedFeatures:
+    return rendered_box(extract_learned, individual, shot)
