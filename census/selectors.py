@@ -457,18 +457,23 @@ def individuals_seen(*, parks: Sequence[Park], period: Period) -> list[dict[str,
     return individuals_by_period(parks=parks, periods_=[period])[0]
 
 
-def _local_day(zones: dict[str, list[int]]) -> Case | TruncDate:
-    """The day a sighting was taken on, in its park's time zone."""
+def _in_park_time(transform, output_field, zones: dict[str, list[int]]):
+    """A sighting's time through transform (its day, its year) in its park's time zone."""
     if len(zones) == 1:
         (zone,) = zones
-        return TruncDate(_TAKEN, tzinfo=ZoneInfo(zone))
+        return transform(_TAKEN, tzinfo=ZoneInfo(zone))
     return Case(
         *(
-            When(**{f"{_PARK}__in": ids}, then=TruncDate(_TAKEN, tzinfo=ZoneInfo(zone)))
+            When(**{f"{_PARK}__in": ids}, then=transform(_TAKEN, tzinfo=ZoneInfo(zone)))
             for zone, ids in zones.items()
         ),
-        output_field=DateField(),
+        output_field=output_field,
     )
+
+
+def _local_day(zones: dict[str, list[int]]) -> Case | TruncDate:
+    """The day a sighting was taken on, in its park's time zone."""
+    return _in_park_time(TruncDate, DateField(), zones)
 
 
 def _which_period(periods_: Sequence[Period], zones: dict[str, list[int]]) -> Case:

@@ -43,6 +43,7 @@ from census.selectors import (
     CONFIRMED,
     PeriodCounts,
     PeriodEffort,
+    _in_park_time,
     _local_day,
     _row_zone,
     _station_figures,
@@ -59,16 +60,18 @@ from traps.models import Park, Station
 
 def _local_year(zones: dict[str, list[int]]) -> Case | ExtractYear:
     """The year a sighting was taken in, in its park's time zone."""
-    if len(zones) == 1:
-        (zone,) = zones
-        return ExtractYear(_TAKEN, tzinfo=ZoneInfo(zone))
-    return Case(
-        *(
-            When(**{f"{_PARK}__in": ids}, then=ExtractYear(_TAKEN, tzinfo=ZoneInfo(zone)))
-            for zone, ids in zones.items()
-        ),
-        output_field=IntegerField(),
-    )
+    return _in_park_time(ExtractYear, IntegerField(), zones)
+
+
+# An individual's figures in a park-year or the landscape year, summed from its tallies.
+_SEEN = {
+    "n": Sum("sightings"),
+    "stations": Count("station_id", distinct=True),
+    "parks": Count("park_id", distinct=True),
+    "one_park": Min("park_id"),
+    "first": Min("first_day"),
+    "last": Max("last_day"),
+}
 
 
 def _where(park_ids: Collection[int] | None, station_ids: Collection[int] | None) -> Q:
@@ -244,12 +247,7 @@ def tally_scope_years(
             in_years.filter(park_id__in=list(park_ids))
             .values("park_id", "leopard_id", "year")
             .annotate(
-                n=Sum("sightings"),
-                stations=Count("station_id", distinct=True),
-                parks=Count("park_id", distinct=True),
-                one_park=Min("park_id"),
-                first=Min("first_day"),
-                last=Max("last_day"),
+                **_SEEN,
             )
             .order_by()
         ):
@@ -257,12 +255,7 @@ def tally_scope_years(
     for row in (
         in_years.values("leopard_id", "year")
         .annotate(
-            n=Sum("sightings"),
-            stations=Count("station_id", distinct=True),
-            parks=Count("park_id", distinct=True),
-            one_park=Min("park_id"),
-            first=Min("first_day"),
-            last=Max("last_day"),
+            **_SEEN,
         )
         .order_by()
     ):
