@@ -154,8 +154,12 @@ def _stored_features(sighting_ids: list[int]) -> Iterator[tuple[int, bytes]]:
     """Yield (sighting id, stored feature bytes) in chunks, to bound memory."""
     for start in range(0, len(sighting_ids), FEATURE_CHUNK):
         chunk = sighting_ids[start : start + FEATURE_CHUNK]
-        rows = Sighting.objects.filter(pk__in=chunk, features__isnull=False).values_list(
-            "pk", "features"
+        # In the order asked for: the training sample, and so the index, depend on it,
+        # and PostgreSQL returns rows in whatever order it finds them (updated rows move).
+        rows = (
+            Sighting.objects.filter(pk__in=chunk, features__isnull=False)
+            .order_by("pk")
+            .values_list("pk", "features")
         )
         for pk, data in rows:
             yield pk, bytes(data)
