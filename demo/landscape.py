@@ -603,7 +603,9 @@ class DemoBuilder:
                 individual_seed=individual_seed(cat.code),
                 flank=shot.flank,
                 photo_seed=shot.photo_seed,
-                station_seed=shot.station.pk,
+                # The station's scene follows its code, never a database id, so that
+                # every database draws the same photos.
+                station_seed=zlib.crc32(shot.station.code.encode()),
                 camera_time=shot.when,
                 serial=deployment.camera_serial,
             )
