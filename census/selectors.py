@@ -436,6 +436,15 @@ def census_effort_by_park(
     if not parks or not periods_:
         return {None: [PeriodEffort(p) for p in periods_]}
     figures = _station_figures(periods_, *_effort_per_station(parks, periods_, now))
+    return effort_per_park(parks, periods_, figures)
+
+
+def effort_per_park(
+    parks: Sequence[Park],
+    periods_: Sequence[Period],
+    figures: list[dict[int, tuple[int, int, int]]],
+) -> dict[int | None, list[PeriodEffort]]:
+    """Add each station's figures of each period to its park's and to the landscape's."""
     park_of = dict(Station.objects.filter(park__in=parks).values_list("pk", "park_id"))
     result: dict[int | None, list[PeriodEffort]] = {park.pk: [] for park in parks}
     for i, period in enumerate(periods_):

@@ -47,12 +47,12 @@ from census.selectors import (
     _local_day,
     _row_zone,
     _station_figures,
-    _sum_effort,
     _zones,
     deployment_spans,
+    effort_per_park,
 )
 from leopards.models import Flank, Leopard, Sighting, age_class_at
-from traps.models import Park, Station
+from traps.models import Park
 
 # ---------------------------------------------------------------------------
 # The source: sightings summed per station, individual and local year
@@ -198,17 +198,7 @@ def tally_effort_by_park(
     )
     for row in rows:
         detections[(row["station_id"], index[row["year"]])] = (row["found"], row["individuals"])
-    figures = _station_figures(periods_, nights, detections)
-    park_of = dict(Station.objects.filter(park__in=parks).values_list("pk", "park_id"))
-    result: dict[int | None, list[PeriodEffort]] = {park.pk: [] for park in parks}
-    for i, period in enumerate(periods_):
-        per_park: dict[int, dict[int, tuple[int, int, int]]] = {park.pk: {} for park in parks}
-        for station_id, values in figures[i].items():
-            per_park[park_of[station_id]][station_id] = values
-        for park_id, stations in per_park.items():
-            result[park_id].append(_sum_effort(period, stations))
-    result[None] = [_sum_effort(period, figures[i]) for i, period in enumerate(periods_)]
-    return result
+    return effort_per_park(parks, periods_, _station_figures(periods_, nights, detections))
 
 
 def tally_scope_years(
