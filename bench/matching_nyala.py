@@ -50,6 +50,23 @@ FUSED_CONFIDENCE = (
 )
 
 
+def labelled_rows(data: Path, limit: int = 0) -> list[dict] | None:
+    """Return the rows of the set's labels.csv, of its first `limit` individuals (0: all).
+
+    None, said aloud, when the set is absent.
+    """
+    labels = data / "labels.csv"
+    if not labels.is_file():
+        print(f"{labels} is absent: nothing to measure.")
+        return None
+    with labels.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if limit:
+        keep = set(sorted({r["individual_id"] for r in rows})[:limit])
+        rows = [r for r in rows if r["individual_id"] in keep]
+    return rows
+
+
 def cached(path: Path, build):
     if path.exists():
         with path.open("rb") as handle:
@@ -71,9 +88,8 @@ def main() -> int:
     parser.add_argument("--gates", type=int, nargs="+", default=[0, 20, 30])
     parser.add_argument("--chosen", help="the variant whose calibration --calibration-out writes")
     args = parser.parse_args()
-    labels = args.data / "labels.csv"
-    if not labels.is_file():
-        print(f"{labels} is absent: nothing to measure.")
+    rows = labelled_rows(args.data, args.limit)
+    if rows is None:
         return 0
     import cv2
     import faiss
@@ -81,11 +97,6 @@ def main() -> int:
     cv2.setNumThreads(1)
     faiss.omp_set_num_threads(1)
     args.cache.mkdir(parents=True, exist_ok=True)
-    with labels.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    if args.limit:
-        keep = sorted({r["individual_id"] for r in rows})[: args.limit]
-        rows = [r for r in rows if r["individual_id"] in set(keep)]
     paths = [args.data / r["path"] for r in rows]
     ids = [r["individual_id"] for r in rows]
     sides = [r["side"] for r in rows]

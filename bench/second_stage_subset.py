@@ -29,7 +29,6 @@ The photos are read from ../shared and never copied.
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import os
 import pickle
@@ -43,6 +42,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from matching_nyala import DEFAULT_DATA, cached, labelled_rows
+
 from leopards.matching import disk as disk_lightglue
 from leopards.matching import learned as learned_module
 from leopards.matching.features import Features, extract_features
@@ -52,18 +53,7 @@ from leopards.matching.learned import PairMatch
 from leopards.matching.rerank import rerank
 from leopards.matching.scoring import rank
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/nyala-train"
 FOLDS = 5
-
-
-def cached(path: Path, build):
-    if path.exists():
-        with path.open("rb") as handle:
-            return pickle.load(handle)
-    value = build()
-    with path.open("wb") as handle:
-        pickle.dump(value, handle)
-    return value
 
 
 def per_photo(cache: Path, name: str, paths: list[Path], extract) -> dict:
@@ -109,9 +99,8 @@ def main() -> int:
         help="which second stages to compare (none: the shortlist's recall at K only)",
     )
     args = parser.parse_args()
-    labels = args.data / "labels.csv"
-    if not labels.is_file():
-        print(f"{labels} is absent: nothing to measure.")
+    rows = labelled_rows(args.data, args.limit)
+    if rows is None:
         return 0
     import cv2
     import faiss
@@ -121,10 +110,6 @@ def main() -> int:
     faiss.omp_set_num_threads(1)
     torch.set_num_threads(args.threads)
     args.cache.mkdir(parents=True, exist_ok=True)
-    with labels.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    keep = set(sorted({r["individual_id"] for r in rows})[: args.limit])
-    rows = [r for r in rows if r["individual_id"] in keep]
     paths = [args.data / r["path"] for r in rows]
     ids = [r["individual_id"] for r in rows]
     sides = [r["side"] for r in rows]
