@@ -25,9 +25,11 @@ import re
 import sys
 import threading
 import time
-from datetime import datetime, timedelta
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import redis
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,11 +37,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 from tests.integration import hosts  # noqa: E402
 
-LINE = re.compile(
-    r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): INFO/MainProcess\] "
-    r"Task traps\.tasks\.photo_process\[[^\]]+\] (received|succeeded)",
-    re.M,
-)
+SUCCEEDED = re.compile(r"Task traps\.tasks\.photo_process\[[^\]]+\] succeeded in ([\d.]+)s")
+QUEUE = "celery"  # the Redis list of the queue's messages (CELERY_TASK_DEFAULT_QUEUE)
+HELD = "bench-held"
 
 
 def card(n: int, round_number: int, size: tuple[int, int]) -> list[bytes]:
@@ -95,34 +95,27 @@ def upload(registry: hosts.Registry, photos: list[bytes], clients: int) -> dict[
     return statuses
 
 
-def _median_task_ms(text: str) -> float:
-    took = sorted(
-        float(v) for v in re.findall(r"photo_process\[[^\]]+\] succeeded in ([\d.]+)s", text)
-    )
-    return 1000 * took[len(took) // 2] if took else 0.0
-
-
-def _times(text: str, outcome: str) -> list[datetime]:
-    return [
-        datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f")
-        for stamp, seen in LINE.findall(text)
-        if seen == outcome
-    ]
+def _task_seconds(text: str) -> list[float]:
+    """How long each photo task in a worker's log ran."""
+    return [float(took) for took in SUCCEEDED.findall(text)]
 
 
 def ingest_round(
-    registry: hosts.Registry, names: list[str], n: int, total: int
-) -> tuple[float, list[int], dict[str, float]]:
-    """Start workers on these hosts and let them drain the queue of n photos (total stored).
+    registry: hosts.Registry, broker: redis.Redis, names: list[str], first: int, n: int
+) -> dict:
+    """Start workers on these hosts and let them drain the queue of n photos, ids after first.
 
-    Returns photos per second, how many each host did and the CPU seconds
-    each kind of host spent a photo (workers, db, web). The rate is taken
-    once every host has taken its first task (a worker starts in a few seconds,
-    not all at the same instant): photos finished from then to the last one,
-    over that time.
+    The card's messages are set aside in the broker while the workers start
+    (a few seconds, not all at the same instant) and handed back at once when
+    every worker is ready: the round runs from that moment to the last photo
+    written, as the photos' own processing stamps (updated_at) tell. With
+    PHOTO_PROCESS_WITH_WAITING a task also processes photos queued behind its
+    own, whose tasks then find them done: photos, not tasks, are counted. The
+    workers stop once the queue is empty and no task is running. CPU seconds
+    per photo for each kind of host run from the workers' ready to that stop.
     """
     offsets = {name: len(registry.output(name)) for name in names}
-    cpu_before = {host: registry.net.cpu_seconds(host) for host in ("db", "web")}
+    broker.rename(QUEUE, HELD)
     for name in names:
         registry.start_worker(name)
     # A worker's own start (imports, connections) is not ingest: its CPU time
@@ -136,28 +129,73 @@ def ingest_round(
         if time.monotonic() > deadline:
             raise SystemExit("the workers did not start in 2 minutes")
         time.sleep(0.01)
-    processed = "SELECT count(*) FROM traps_photo WHERE status = 'processed'"
+    cpu_before = {host: registry.net.cpu_seconds(host) for host in ("db", "web")}
+    released = datetime.now(UTC)
+    broker.rename(HELD, QUEUE)
+    left = "SELECT count(*) FROM traps_photo WHERE id > %s AND status <> 'processed'"
     deadline = time.monotonic() + 900
-    while registry.sql(processed)[0][0] < total:
+    # Acknowledged late: a message taken stays in "unacked" until its task ends.
+    while registry.sql(left, first)[0][0] or broker.llen(QUEUE) or broker.hlen("unacked"):
         if time.monotonic() > deadline:
             raise SystemExit("the workers did not finish in 15 minutes")
-        time.sleep(0.5)
+        time.sleep(0.2)
+    drained = datetime.now(UTC)
     cpu = {
-        "task_ms": sum(_median_task_ms(registry.output(name)[offsets[name] :]) for name in names)
-        / len(names),
         "workers": sum(registry.net.cpu_seconds(name) - cpu_ready[name] for name in names) / n,
         **{host: (registry.net.cpu_seconds(host) - cpu_before[host]) / n for host in cpu_before},
     }
     for name in names:
         registry.stop(name)
-    logs = {name: registry.output(name)[offsets[name] :] for name in names}
-    split = [len(_times(logs[name], "succeeded")) for name in names]
-    if sum(split) != n:
-        raise SystemExit(f"expected {n} photo tasks to succeed, the logs say {split}")
-    all_in = max(min(_times(text, "received")) for text in logs.values())
-    finished = sorted(t for text in logs.values() for t in _times(text, "succeeded"))
-    counted = [t for t in finished if t > all_in]
-    return len(counted) / (counted[-1] - all_in).total_seconds(), split, cpu
+    tasks = {name: _task_seconds(registry.output(name)[offsets[name] :]) for name in names}
+    if sum(map(len, tasks.values())) != n:
+        raise SystemExit(
+            f"expected {n} photo tasks to succeed, the logs say {[len(t) for t in tasks.values()]}"
+        )
+    # One statement writes a batch and stamps all its photos with one time.
+    written = Counter(
+        stamp
+        for (stamp,) in registry.sql("SELECT updated_at FROM traps_photo WHERE id > %s", first)
+    )
+    return {
+        "rate": n / (max(written) - released).total_seconds(),
+        "tasks": [len(tasks[name]) for name in names],
+        "busy": [sum(tasks[name]) for name in names],
+        "batches": sorted(written.values()),
+        "cpu": cpu,
+        "cores": sum(cpu.values()) * n / (drained - released).total_seconds(),
+    }
+
+
+def _check(registry: hosts.Registry, burst: int) -> str:
+    """Every photo processed and written once: one event per burst, no event empty.
+
+    A photo's attempts count the workers that took it: two workers may both
+    decode a photo (a task's own photo that another task holds in its batch),
+    but only the first to hold the deployment's lock writes it. A photo written
+    twice would move out of the event the first write placed it in, leaving
+    that event empty or a burst split over two.
+    """
+    photos, processed, unplaced = registry.sql(
+        "SELECT count(*), count(*) FILTER (WHERE status = 'processed'),"
+        " count(*) FILTER (WHERE event_id IS NULL) FROM traps_photo"
+    )[0]
+    sizes = Counter(
+        size
+        for (size,) in registry.sql(
+            "SELECT count(p.id) FROM traps_event e LEFT JOIN traps_photo p ON p.event_id = e.id"
+            " GROUP BY e.id"
+        )
+    )
+    if processed != photos or unplaced or set(sizes) != {burst}:
+        raise SystemExit(
+            f"{photos} photos, {processed} processed, {unplaced} in no event; "
+            f"events by photo count: {dict(sizes)}"
+        )
+    attempts = Counter(a for (a,) in registry.sql("SELECT attempts FROM traps_photo"))
+    return (
+        f"{photos} photos stored, all processed, {sizes[burst]} events of {burst} and none "
+        f"empty; taken by one worker: {attempts.pop(1, 0)}, by more: {dict(attempts) or 'none'}"
+    )
 
 
 def main() -> None:
@@ -178,37 +216,42 @@ def main() -> None:
     size = tuple(int(v) for v in args.size.split("x"))
 
     registry = hosts.Registry(worker_hosts=2, deployments=args.deployments)
-    total = 0
     plan = [["w1"], ["w1", "w2"], ["w1", "w2"], ["w1"]]
     rates: dict[int, list[float]] = {1: [], 2: []}
     try:
         print("starting the test hosts (PostgreSQL, Redis, gunicorn) ...", flush=True)
         registry.start()
-        print(f"load average before: {os.getloadavg()[0]:.1f}", flush=True)
+        broker = redis.Redis(host=registry.db_address, port=hosts.REDIS_PORT, socket_timeout=10)
+        print(
+            f"load average before: {os.getloadavg()[0]:.1f}; PHOTO_PROCESS_WITH_WAITING "
+            f"{os.environ.get('PHOTO_PROCESS_WITH_WAITING', 'default')}",
+            flush=True,
+        )
         for number, names in enumerate(plan):
             photos = card(args.photos, number, size)
+            first = registry.sql("SELECT coalesce(max(id), 0) FROM traps_photo")[0][0]
             statuses = upload(registry, photos, args.clients)
             if statuses != {201: args.photos}:
                 raise SystemExit(f"uploads answered {statuses}")
-            total += args.photos
-            rate, split, cpu = ingest_round(registry, names, args.photos, total)
-            rates[len(names)].append(rate)
+            result = ingest_round(registry, broker, names, first, args.photos)
+            rates[len(names)].append(result["rate"])
+            batches = result["batches"]
             print(
                 f"round {number + 1}: {len(names)} worker host(s), {args.photos} photos "
                 f"({args.deployments} deployment(s)) of "
                 f"{args.size} ({sum(map(len, photos)) / len(photos) / 1024:.0f} KB): "
-                f"{rate:.1f} photos/s, split {split}, load average {os.getloadavg()[0]:.1f}",
+                f"{result['rate']:.1f} photos/s, load average {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
-            task_ms = cpu.pop("task_ms")
             print(
-                f"  median task {task_ms:.0f} ms; CPU ms a photo: "
-                + ", ".join(f"{host} {seconds * 1000:.0f}" for host, seconds in cpu.items())
-                + f"; cores kept busy {rate * sum(cpu.values()):.2f}",
+                f"  {len(batches)} batches of {batches[0]}-{batches[-1]} photos "
+                f"(median {batches[len(batches) // 2]}); tasks by host {result['tasks']}, "
+                f"busy {', '.join(f'{s:.1f}' for s in result['busy'])} s; CPU ms a photo: "
+                + ", ".join(f"{host} {sec * 1000:.0f}" for host, sec in result["cpu"].items())
+                + f"; cores kept busy {result['cores']:.2f}",
                 flush=True,
             )
-        attempts = registry.sql("SELECT max(attempts), count(*) FROM traps_photo")[0]
-        print(f"{attempts[1]} photos stored, at most {attempts[0]} processing attempt(s) each")
+        print(_check(registry, burst=5))
     finally:
         registry.close()
     one = sum(rates[1]) / len(rates[1])
