@@ -92,6 +92,39 @@ def test_a_storage_error_keeps_what_was_decoded_and_retries_the_rest(
     assert event_groups(deployment) == [["p0", "p1", "p2", "p3"]]
 
 
+def test_a_batch_leaves_the_waiting_photos_another_batch_took_meanwhile(deployment, monkeypatch):
+    from traps.services import photos as photo_services
+
+    photos = [receive(deployment, at(i), name=f"p{i}") for i in range(5)]
+    # This run read p1-p4 as waiting; another worker, which read them too, has
+    # claimed p2 and p3 since.
+    read = list(
+        Photo.objects.select_related("deployment__station__park")
+        .filter(pk__in=[photo.pk for photo in photos])
+        .order_by("pk")
+    )
+    Photo.objects.filter(original_name__in=["p2", "p3"]).update(
+        status=Photo.Status.PROCESSING, attempts=1
+    )
+    decoded = []
+    real_decode = photo_services._decode
+
+    def decode(photo):
+        decoded.append(photo.original_name)
+        return real_decode(photo)
+
+    monkeypatch.setattr(photo_services, "_decode", decode)
+    photo_services._process(read, force=False)
+    assert decoded == ["p0", "p1", "p4"]
+    assert sorted(Photo.objects.values_list("original_name", "status", "attempts")) == [
+        ("p0", Photo.Status.PROCESSED, 1),
+        ("p1", Photo.Status.PROCESSED, 1),
+        ("p2", Photo.Status.PROCESSING, 1),
+        ("p3", Photo.Status.PROCESSING, 1),
+        ("p4", Photo.Status.PROCESSED, 1),
+    ]
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_a_batch_groups_as_photos_placed_one_at_a_time(deployment, seed):
     # Some photos placed before, then a batch arriving in any order, bridging,

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from tests.conftest import require
 from tests.factories import DeploymentFactory
@@ -125,7 +125,8 @@ def test_a_photo_processed_by_two_workers_at_once_stays_in_one_event(deployment,
 
 
 def test_two_batches_of_one_burst_written_in_turn_make_one_event(deployment, monkeypatch):
-    # Both batches read the burst as waiting and claimed all of it.
+    # Both batches read the burst as waiting. B claimed it all; A, p0's own
+    # task, holds p0 alone, and writes it first.
     burst = [receive(deployment, at(i), name=f"p{i}") for i in range(5)]
     ids = [photo.pk for photo in burst]
 
@@ -137,3 +138,36 @@ def test_two_batches_of_one_burst_written_in_turn_make_one_event(deployment, mon
     _assert_one_event_per_burst(deployment, [["p0", "p1", "p2", "p3", "p4"]])
     # Decoded twice, written once: no photo moved after A placed it.
     assert set(Photo.objects.values_list("event_id", flat=True)) == {Event.objects.get().pk}
+
+
+def test_a_batch_skips_a_waiting_photo_another_run_is_claiming(deployment):
+    """Claiming waits for no other run's row: a run that claims its own photo
+    first, then the waiting ones it can lock at once, cannot wait for a run
+    that waits for it."""
+    photos = [receive(deployment, at(i), name=f"p{i}") for i in range(3)]
+    locked, release = threading.Event(), threading.Event()
+
+    def claiming() -> None:
+        try:
+            with transaction.atomic():
+                list(Photo.objects.select_for_update(no_key=True).filter(pk=photos[1].pk))
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=claiming)
+    thread.start()
+    try:
+        assert locked.wait(30)
+        started = time.monotonic()
+        services.photo_process(photo_id=photos[0].pk, with_waiting=24)
+        assert time.monotonic() - started < 5
+    finally:
+        release.set()
+        thread.join(30)
+    assert sorted(Photo.objects.values_list("original_name", "status", "attempts")) == [
+        ("p0", Photo.Status.PROCESSED, 1),
+        ("p1", Photo.Status.RECEIVED, 0),
+        ("p2", Photo.Status.PROCESSED, 1),
+    ]

@@ -162,8 +162,9 @@ def photo_process(*, photo_id: int, force: bool = False, with_waiting: int = 0) 
     that are still waiting (received): a card arrives as hundreds of uploads,
     each queueing its own task, and the first task to run processes the photos
     queued behind it in one pass, one transaction and one deployment lock; their
-    own tasks then find them processed. Two workers that take the same waiting
-    photo both decode it, but only the first to hold the lock writes results.
+    own tasks then find them processed. A waiting photo goes to one batch; a
+    task whose own photo another worker's batch holds decodes it as well, but
+    only the first to hold the lock writes results.
     """
     photo = _photos_to_read().filter(pk=photo_id).first()
     if photo is None:
@@ -197,15 +198,7 @@ def _process(photos: list[Photo], *, force: bool) -> dict[int, Photo]:
         return {}
     results: dict[int, Photo] = {}
     with _commits_without_waiting_for_disk():
-        claimed = Photo.objects.filter(pk__in=[photo.pk for photo in photos])
-        if not force:
-            # Another worker may have finished one of them since it was read (it
-            # held it in a batch): its result stands, and this run will find it
-            # processed under the lock instead of writing it again.
-            claimed = claimed.exclude(status=Photo.Status.PROCESSED)
-        claimed.update(
-            status=Photo.Status.PROCESSING, attempts=F("attempts") + 1, updated_at=timezone.now()
-        )
+        photos = _claim(photos, force=force)
         decoded: dict[int, list[tuple[Photo, images.Decoded, str]]] = {}
         storage_error: OSError | None = None
         for photo in photos:
@@ -223,6 +216,39 @@ def _process(photos: list[Photo], *, force: bool) -> dict[int, Photo]:
     if storage_error is not None:
         raise storage_error
     return results
+
+
+def _claim(photos: list[Photo], *, force: bool) -> list[Photo]:
+    """Mark the photos processing; return those this run is to process.
+
+    The first is the task's own photo, taken even when it is processing: its
+    worker may have died mid-way. The others were read as waiting, and another
+    worker's batch may have taken some since: they are left to it, so that two
+    workers that start together do not decode the same photos. Each is taken
+    only if it is still received once this run holds its row, and a row that
+    another run is claiming is skipped, not waited for. Only the task's own
+    photo is waited for, first and while this run holds no other row, so that
+    two runs cannot each wait for the other's.
+    """
+    own, waiting = photos[0], photos[1:]
+    rows = Photo.objects.select_for_update(no_key=True)
+    with transaction.atomic():
+        own_rows = rows.filter(pk=own.pk)
+        if not force:
+            # Another worker may have finished it since it was read (it held it
+            # in a batch): its result stands, and this run will find it
+            # processed under the deployment's lock instead of writing it again.
+            own_rows = own_rows.exclude(status=Photo.Status.PROCESSED)
+        ids = list(own_rows.values_list("pk", flat=True))
+        taken = set(
+            Photo.objects.select_for_update(no_key=True, skip_locked=True)
+            .filter(pk__in=[photo.pk for photo in waiting], status=Photo.Status.RECEIVED)
+            .values_list("pk", flat=True)
+        )
+        Photo.objects.filter(pk__in=[*ids, *taken]).update(
+            status=Photo.Status.PROCESSING, attempts=F("attempts") + 1, updated_at=timezone.now()
+        )
+    return [own, *(photo for photo in waiting if photo.pk in taken)]
 
 
 def _decode(photo: Photo) -> Photo | tuple[images.Decoded, str]:
