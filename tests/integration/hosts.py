@@ -160,11 +160,15 @@ class HostNetwork:
         """The command prefix that runs a program on this host."""
         return ["ip", "netns", "exec", self.namespace(name)]
 
+    def pids(self, name: str) -> list[str]:
+        """The processes running on this host."""
+        return _ip("netns", "pids", self.namespace(name), check=False).stdout.split()
+
     def cpu_seconds(self, name: str) -> float:
         """CPU time used so far by the processes on this host (and their reaped children)."""
         tick = os.sysconf("SC_CLK_TCK")
         total = 0
-        for pid in _ip("netns", "pids", self.namespace(name), check=False).stdout.split():
+        for pid in self.pids(name):
             try:
                 stat = Path(f"/proc/{pid}/stat").read_text()
             except OSError:  # ended meanwhile
