@@ -5,11 +5,11 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 
 ensure_venv() {
   # Arguments: extra requirement files beside requirements.txt. bin/run installs
-  # requirements.txt alone (what the app needs); bin/test adds the test tools and the
-  # learned matcher. Each file installed leaves a stamp with its checksum in
-  # .venv/.installed/, so one .venv serves both: bin/test after bin/run installs only
-  # what is missing, and bin/run after bin/test finds its file installed and changes
-  # nothing (pip never uninstalls the extras).
+  # requirements.txt and the learned matcher (the second stage of matching runs by
+  # default); bin/test adds the test tools. Each file installed leaves a stamp with its
+  # checksum in .venv/.installed/, so one .venv serves both: bin/test after bin/run
+  # installs only what is missing, and bin/run after bin/test finds its files installed
+  # and changes nothing (pip never uninstalls the extras).
   if [[ ! -x .venv/bin/python ]]; then
     echo "Creating the virtual environment in .venv"
     "$PYTHON" -m venv .venv
@@ -32,17 +32,45 @@ ensure_venv() {
     nodeps=(requirements-learned-nodeps.txt)
   fi
   if [[ ${#stale[@]} -gt 0 ]]; then
-    echo "Installing the Python packages of ${stale[*]} (up to a minute the first time)"
-    # Installed together, so that the files are resolved against each other; the
-    # installer's output is kept in .venv/pip.log and shown only when it fails.
-    local args=()
-    for file in "${files[@]}"; do args+=(-r "$file"); done
-    if ! install_requirements "${files[@]}" -- "${args[@]}" >.venv/pip.log 2>&1; then
-      cat .venv/pip.log >&2
-      echo "Installing the requirements failed (the log above is in .venv/pip.log)" >&2
-      return 1
-    fi
+    echo "Installing the Python packages of ${stale[*]} (a minute or two the first time)"
+    # In two steps, the installer's output kept in .venv/pip.log and shown only when it
+    # fails: the files without torch by uv, several times faster than pip; then, when a
+    # file that pins torch is stale, all the files by pip (see install_requirements), so
+    # that they are resolved against each other and pip finds uv's share installed.
+    local light=() light_stale="" heavy_stale="" steps=()
+    for file in "${files[@]}"; do
+      local is_stale=""
+      [[ " ${stale[*]} " == *" $file "* ]] && is_stale=1
+      if grep -qs '^torch==' "$file"; then
+        heavy_stale="${heavy_stale}${is_stale}"
+      else
+        light+=("$file")
+        light_stale="${light_stale}${is_stale}"
+      fi
+    done
+    if [[ -n "$light_stale" ]]; then steps+=(light); fi
+    if [[ -n "$heavy_stale" ]]; then steps+=(all); fi
+    local step chosen args
+    : >.venv/pip.log
+    for step in "${steps[@]}"; do
+      if [[ $step == light ]]; then chosen=("${light[@]}"); else chosen=("${files[@]}"); fi
+      args=()
+      for file in "${chosen[@]}"; do args+=(-r "$file"); done
+      if ! install_requirements "${chosen[@]}" -- "${args[@]}" >>.venv/pip.log 2>&1; then
+        cat .venv/pip.log >&2
+        echo "Installing the requirements failed (the log above is in .venv/pip.log)" >&2
+        return 1
+      fi
+    done
     for file in "${stale[@]}"; do sha256sum < "$file" > ".venv/.installed/$file"; done
+  fi
+  if [[ -n "${COMPILE_LATER:-}" ]]; then
+    # uv and pip --no-compile compile nothing in advance, and where
+    # PYTHONDONTWRITEBYTECODE is set Python keeps nothing it compiles on import: every
+    # start would compile Django, torch and the rest again. They are compiled once, in
+    # the background and niced, while the registry starts for the first time.
+    nice -n 15 python -m compileall -q -j 0 .venv/lib </dev/null >/dev/null 2>&1 &
+    COMPILE_LATER=""
   fi
   if [[ ${#nodeps[@]} -gt 0 ]]; then
     echo "Installing the Python packages of ${nodeps[*]} without their dependencies"
@@ -73,14 +101,17 @@ install_requirements() {
       python -m pip install --quiet "uv==$UV_VERSION" || true
     fi
     if command -v uv >/dev/null && uv pip install --python "$(command -v python)" "$@"; then
-      # uv compiles nothing in advance, and where PYTHONDONTWRITEBYTECODE is set Python
-      # keeps nothing it compiles on import: every start would compile Django and the
-      # rest again. They are compiled once, in the background and niced, while the
-      # registry starts for the first time.
-      nice -n 15 python -m compileall -q -j 0 .venv/lib </dev/null >/dev/null 2>&1 &
+      COMPILE_LATER=1
       return 0
     fi
     echo "uv could not install the requirements; installing them with pip"
+  fi
+  if grep -qs '^torch==' "${files[@]}"; then
+    # torch brings some 2,300 Python files, which pip would compile before the registry
+    # can start: they are compiled afterwards, with uv's share.
+    python -m pip install --upgrade pip && python -m pip install --no-compile "$@" &&
+      COMPILE_LATER=1
+    return
   fi
   python -m pip install --upgrade pip && python -m pip install "$@"
 }

@@ -405,11 +405,13 @@ MATCH_INDEX_SNAPSHOT_EVERY = env.int("MATCH_INDEX_SNAPSHOT_EVERY", default=200)
 MATCH_CALIBRATION_FILE = env.str("MATCH_CALIBRATION_FILE", default="")
 MATCH_CANDIDATES = env.int("MATCH_CANDIDATES", default=5)
 # Second stage: the shortlist's first MATCH_RERANK_TOP_K individuals are compared
-# again with a learned matcher (in the worker only), against at most
-# MATCH_RERANK_REFERENCES reference boxes each; 0 turns the stage off (the default:
-# it needs requirements-learned*.txt and about a second of CPU per box), 3 is the
-# measured setting (bench/README.md).
-MATCH_RERANK_TOP_K = env.int("MATCH_RERANK_TOP_K", default=0)
+# again with a learned matcher, against at most MATCH_RERANK_REFERENCES reference boxes
+# each. 3 is the measured setting (bench/README.md): about a CPU second to describe a
+# box, a quarter of one per pair. It runs where the tasks run (the worker; the web
+# process only in local mode, without a broker). 0 turns it off; without
+# requirements-learned*.txt installed the shortlist ranks alone and a system check
+# says so.
+MATCH_RERANK_TOP_K = env.int("MATCH_RERANK_TOP_K", default=3)
 MATCH_RERANK_REFERENCES = env.int("MATCH_RERANK_REFERENCES", default=1)
 # Which learned matcher: "disk" (DISK + LightGlue, which ranks real nyala flanks
 # better than the shortlist) or "xfeat" (XFeat + LighterGlue, 20 times cheaper to

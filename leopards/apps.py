@@ -6,3 +6,6 @@ class LeopardsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "leopards"
     verbose_name = _("Leopards")
+
+    def ready(self) -> None:
+        from leopards import checks  # noqa: F401  (registers the system checks)

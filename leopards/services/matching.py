@@ -34,7 +34,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from leopards.matching import catalogue, extraction
+from leopards.matching import catalogue, extraction, installed
 from leopards.matching.extraction import BoxFeatures, RelativeBox, box_features, box_features_job
 from leopards.matching.features import FEATURES_VERSION, MIN_BOX_SIDE, Features
 from leopards.matching.learned import LearnedFeatures, backend_model, stored_model
@@ -143,14 +143,18 @@ def _store_features(
     return sighting
 
 
-def sighting_extract_features(*, sighting_id: int) -> Sighting | None:
-    """Extract the spot-pattern features of a sighting's box and store them with a status."""
+def sighting_extract_features(*, sighting_id: int, learned: bool = True) -> Sighting | None:
+    """Extract the spot-pattern features of a sighting's box and store them with a status.
+
+    learned=False leaves out the second stage's features, which a box then gets when a
+    query is first compared with it.
+    """
     sighting = Sighting.objects.select_related("photo").filter(pk=sighting_id).first()
     if sighting is None:
         return None
     data, problem = _read_photo(sighting)
     result = (
-        box_features(data, _relative_box(sighting), learned=_learned_backend())
+        box_features(data, _relative_box(sighting), learned=_learned_backend() if learned else "")
         if data is not None
         else None
     )
@@ -158,16 +162,54 @@ def sighting_extract_features(*, sighting_id: int) -> Sighting | None:
 
 
 def _learned_backend() -> str:
-    """Return the learned second stage's backend, or "" when it is off (MATCH_RERANK_TOP_K 0)."""
-    return settings.MATCH_LEARNED_BACKEND if settings.MATCH_RERANK_TOP_K > 0 else ""
+    """Return the learned second stage's backend, or "" when it is off or not installed."""
+    return settings.MATCH_LEARNED_BACKEND if second_stage_top_k() > 0 else ""
+
+
+def second_stage_top_k() -> int:
+    """Return how many shortlisted individuals the second stage compares here (0: none).
+
+    0 when MATCH_RERANK_TOP_K is 0, and when the learned matcher is not installed (only
+    requirements.txt was): the shortlist then ranks alone, and the log says why once.
+    """
+    top_k = settings.MATCH_RERANK_TOP_K
+    if top_k <= 0:
+        return 0
+    missing = installed.second_stage_missing(settings.MATCH_LEARNED_BACKEND)
+    if missing:
+        _say_once(missing)
+        return 0
+    return top_k
+
+
+_said: set[str] = set()
+
+
+def _say_once(missing: str) -> None:
+    """Log once per process that the second stage cannot run, and why."""
+    if missing not in _said:
+        _said.add(missing)
+        logger.warning(
+            "The second stage of matching is unavailable (%s): candidates are ranked by "
+            "the shortlist alone. Install requirements-learned.txt and "
+            "requirements-learned-nodeps.txt, or set MATCH_RERANK_TOP_K=0.",
+            missing,
+        )
 
 
 def sightings_extract_features(*, sighting_ids: Iterable[int], processes: int = 0) -> int:
-    """Extract the features of many sightings in parallel processes; return how many."""
+    """Extract the SIFT features of many catalogue boxes in parallel processes; return how many.
+
+    The second stage's features are left out: the second stage describes a catalogue box
+    (about a CPU second with DISK) the first time a query is compared with it, and
+    stores that, so that building a catalogue does not wait for every box.
+    """
     ids = sorted(set(sighting_ids))
     processes = processes or min(os.cpu_count() or 1, 8)
     if processes < 2 or len(ids) < PARALLEL_FROM:
-        return sum(sighting_extract_features(sighting_id=pk) is not None for pk in ids)
+        return sum(
+            sighting_extract_features(sighting_id=pk, learned=False) is not None for pk in ids
+        )
     done = 0
     # Spawned, not forked, workers: a forked child would share the database connection.
     context = multiprocessing.get_context("spawn")
@@ -179,10 +221,8 @@ def sightings_extract_features(*, sighting_ids: Iterable[int], processes: int = 
                 )
             )
             reads = [_read_photo(s) for s in sightings]
-            learned = _learned_backend()
             jobs = [
-                (data, _relative_box(s), learned)
-                for s, (data, _e) in zip(sightings, reads, strict=True)
+                (data, _relative_box(s), "") for s, (data, _e) in zip(sightings, reads, strict=True)
             ]
             readable = [job for job in jobs if job[0] is not None]
             results = iter(pool.map(box_features_job, readable, chunksize=4))
@@ -258,7 +298,7 @@ def sighting_rank_candidates(
         catalogue.query_flank(sighting.flank),
         exclude_reference_ids=_excluded_references(sighting),
     )
-    rerank_k = settings.MATCH_RERANK_TOP_K
+    rerank_k = second_stage_top_k()
     # An individual merged away or deleted since the index last heard of it is dropped.
     existing = set(
         Leopard.objects.filter(

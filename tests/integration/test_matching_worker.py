@@ -4,7 +4,11 @@ import pytest
 from django.db import transaction
 
 from leopards.models import MatchCandidate, MatchIndexEntry, Sighting
-from leopards.services.matching import catalogue_sync, sighting_queue_match
+from leopards.services.matching import (
+    catalogue_sync,
+    sighting_extract_features,
+    sighting_queue_match,
+)
 from tests.factories import LeopardFactory
 from tests.integration.conftest import wait_for
 from tests.leopards.matching_photos import leopard_sighting
@@ -102,3 +106,47 @@ def test_worker_ranks_waiting_sightings_again_when_a_new_individual_joins(celery
     )
     assert top.reference.leopard == lesnaya
     assert "leopards.tasks.sightings_rerank[" in celery_worker.output()
+
+
+@pytest.fixture
+def second_stage_on(settings):
+    # Asked for before celery_worker, which hands the setting on to the worker process.
+    settings.MATCH_RERANK_TOP_K = 3
+
+
+def test_worker_ranks_the_shortlist_again_with_the_learned_second_stage(
+    second_stage_on, celery_worker
+):
+    kedr, lesnaya = LeopardFactory(code="LEO-101M"), LeopardFactory(code="LEO-102F")
+    references = [
+        leopard_sighting(1, "left", 1, leopard=kedr),
+        leopard_sighting(2, "left", 1, leopard=lesnaya),
+    ]
+    # A catalogue built in bulk (the demo, a rebuild) has SIFT features only: the worker
+    # describes each reference box with DISK at its first comparison and stores it.
+    for reference in references:
+        sighting_extract_features(sighting_id=reference.pk, learned=False)
+    catalogue_sync(sighting_ids=[r.pk for r in references])
+    assert not Sighting.objects.filter(learned_features__isnull=False).exists()
+
+    with transaction.atomic():
+        query = leopard_sighting(1, "left", 7, leopard=None, status=Sighting.Status.PROPOSED)
+        sighting_queue_match(sighting_id=query.pk)
+    top = wait_for(
+        lambda: MatchCandidate.objects.filter(sighting=query, rank=1).first(),
+        timeout=180,
+        what="the worker to rank candidates with the second stage",
+        worker=celery_worker,
+    )
+    assert top.leopard == kedr
+    assert top.stage == MatchCandidate.Stage.LEARNED
+    assert top.reference_id == references[0].pk
+    assert top.learned_matches >= top.inliers > 10
+    # Both individuals of the shortlist were compared by the learned matcher.
+    stages = MatchCandidate.objects.filter(sighting=query).values_list("stage", flat=True)
+    assert sorted(stages) == [MatchCandidate.Stage.LEARNED] * 2
+    assert all(
+        Sighting.objects.get(pk=pk).learned_features
+        for pk in [query.pk, *(r.pk for r in references)]
+    )
+    assert "second stage of matching is unavailable" not in celery_worker.output()
