@@ -7,8 +7,9 @@ keypoints, inside the GrabCut mask) rank the whole catalogue better when they ar
 searched and voted on exactly like SIFT's (HotSpotter with a learned descriptor):
 the same faiss index (leopards.matching.index), the same LNBNN votes, per-reference
 scores and affine check (leopards.matching.scoring.rank), the query's own photo left
-out. DISK descriptors are unit vectors in [-0.45, 0.45]; they enter the uint8 index
-shifted and scaled (DISK_SCALE), which keeps every distance's order.
+out. DISK descriptors are unit vectors with components in [-0.45, 0.45]; they enter
+the uint8 index shifted and scaled (DISK_SCALE): a shift and one scale leave the
+distances' order as it was, and the rounding (1/280) is small beside them.
 
 The two shortlists are fused per query, each individual's votes divided by the
 query's best one in that shortlist, then added with a weight on DISK's; and by
