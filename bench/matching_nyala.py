@@ -72,9 +72,17 @@ def cached(path: Path, build):
         with path.open("rb") as handle:
             return pickle.load(handle)
     value = build()
-    with path.open("wb") as handle:
-        pickle.dump(value, handle)
+    save(path, value)
     return value
+
+
+def save(path: Path, value) -> None:
+    """Pickle value to path through a temporary file and a rename: a reader beside this
+    process (another bench on the same cache) never sees half a file."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with temporary.open("wb") as handle:
+        pickle.dump(value, handle)
+    os.replace(temporary, path)
 
 
 def main() -> int:

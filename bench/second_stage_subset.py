@@ -42,7 +42,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from matching_nyala import DEFAULT_DATA, cached, labelled_rows
+from matching_nyala import DEFAULT_DATA, cached, labelled_rows, save
 
 from leopards.matching import disk as disk_lightglue
 from leopards.matching import learned as learned_module
@@ -68,8 +68,7 @@ def per_photo(cache: Path, name: str, paths: list[Path], extract) -> dict:
             spent = (time.process_time() - started) / (done - since)
             known["_cpu_s"] = [*known.get("_cpu_s", []), spent]
             started, since = time.process_time(), done
-            with path.open("wb") as handle:
-                pickle.dump(known, handle)
+            save(path, known)
             print(f"  {name}: {done}/{len(missing)} extracted", flush=True)
     return known
 

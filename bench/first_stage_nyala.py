@@ -1,0 +1,386 @@
+"""First stages side by side on all nyala flanks: SIFT-LNBNN, DISK-LNBNN, and the two fused.
+
+The shortlist limits what any second stage can reach: on all nyala photos the animal
+is among SIFT-LNBNN's first 3 individuals for 29 % of the queries. This bench asks
+whether the DISK descriptors that the second stage already stores (384 px, 512
+keypoints, inside the GrabCut mask) rank the whole catalogue better when they are
+searched and voted on exactly like SIFT's (HotSpotter with a learned descriptor):
+the same faiss index (leopards.matching.index), the same LNBNN votes, per-reference
+scores and affine check (leopards.matching.scoring.rank), the query's own photo left
+out. DISK descriptors are unit vectors with components in [-0.45, 0.45]; they enter
+the uint8 index shifted and scaled (DISK_SCALE): a shift and one scale leave the
+distances' order as it was, and the rounding (1/280) is small beside them.
+
+The two shortlists are fused per query, each individual's votes divided by the
+query's best one in that shortlist, then added with a weight on DISK's; and by
+reciprocal rank fusion. Global descriptors pooled from the same masked DISK
+features (mean, VLAD) rank beside them. The fused shortlist is then re-ranked by the
+engine's second stage (leopards.matching.rerank, DISK + LightGlue on the first
+--top-k), beside today's SIFT shortlist re-ranked the same way, on the same queries
+(every --rerank-every-th one: a LightGlue pair costs 0.25-0.3 CPU s).
+
+    nice python bench/first_stage_nyala.py [--data DIR] [--cache /work/cache/nyala] \
+        [--top-k 3] [--rerank-every 4] [--evaluate-only]
+
+Processes beside each other: --only NAME computes one first stage's shortlists,
+--pair-shard K/N every Nth LightGlue pair; a run without them merges what they left.
+
+Features come from the cache that bench/second_stage_subset.py fills (sift, mask,
+disk-384-512); missing ones are extracted. The photos are read from ../shared and
+never copied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import pickle
+import resource
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from matching_nyala import DEFAULT_DATA, cached, labelled_rows, save
+from second_stage_subset import per_photo
+
+from leopards.matching import disk as disk_lightglue
+from leopards.matching.features import Features, extract_features
+from leopards.matching.foreground import foreground_mask
+from leopards.matching.index import MatchIndex
+from leopards.matching.learned import PairMatch
+from leopards.matching.rerank import rerank
+from leopards.matching.scoring import Candidate, rank
+
+# DISK components lie within +-0.45 (all nyala photos): 280 steps a unit keeps them in
+# 0-255 around 127.5, a rounding error far below the distances between descriptors.
+DISK_SCALE = 280.0
+RECALL_AT = (1, 2, 3, 5, 10, 20)
+RRF_OFFSET = 60  # Cormack et al. 2009
+
+
+def as_index_features(learned) -> Features:
+    """Return DISK features in the shape the SIFT index takes (uint8, 4-column keypoints)."""
+    codes = np.clip(np.rint(learned.descriptors.astype(np.float32) * DISK_SCALE + 127.5), 0, 255)
+    points = np.zeros((len(learned), 4), np.float32)
+    points[:, :2] = learned.keypoints
+    return Features(keypoints=points, descriptors=codes.astype(np.uint8))
+
+
+def normalised(shortlist: list[Candidate]) -> dict:
+    """Return {individual: votes / the query's best votes} of one shortlist."""
+    top = max((c.score for c in shortlist), default=0.0)
+    return {c.individual_id: c.score / top for c in shortlist} if top > 0 else {}
+
+
+def fuse(sift: list[Candidate], disk: list[Candidate], weight: float) -> list[Candidate]:
+    """Order the union of both shortlists by normalised SIFT votes + weight x DISK's.
+
+    Each candidate keeps SIFT's affine inliers (what the second stage's order adds to
+    its learned evidence) and DISK's best reference first, the one LightGlue compares.
+    """
+    a, b = normalised(sift), normalised(disk)
+    by_sift = {c.individual_id: c for c in sift}
+    by_disk = {c.individual_id: c for c in disk}
+    fused = []
+    for ind in {*a, *b}:
+        s, d = by_sift.get(ind), by_disk.get(ind)
+        refs = tuple(dict.fromkeys([*(d.references if d else ()), *(s.references if s else ())]))
+        base = s or d
+        fused.append(
+            dataclasses.replace(
+                base,
+                score=a.get(ind, 0.0) + weight * b.get(ind, 0.0),
+                best_reference_id=(d or s).best_reference_id,
+                references=refs,
+                inliers=s.inliers if s else 0,
+            )
+        )
+    fused.sort(key=lambda c: c.score, reverse=True)
+    return fused
+
+
+def reciprocal_rank_fusion(*shortlists: list[Candidate]) -> list:
+    """Return the individuals ordered by the sum of 1 / (RRF_OFFSET + rank)."""
+    score: dict = {}
+    for shortlist in shortlists:
+        for position, c in enumerate(shortlist, 1):
+            score[c.individual_id] = score.get(c.individual_id, 0.0) + 1 / (RRF_OFFSET + position)
+    return sorted(score, key=score.get, reverse=True)
+
+
+def vlad(descriptors: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Return the VLAD vector of one photo's descriptors (Jegou et al. 2010; intra- and
+    power-normalised as Arandjelovic and Zisserman 2013), unit length."""
+    out = np.zeros_like(centroids)
+    if len(descriptors):
+        x = descriptors.astype(np.float32)
+        nearest = np.argmin(((x[:, None, :] - centroids[None]) ** 2).sum(axis=2), axis=1)
+        np.add.at(out, nearest, x - centroids[nearest])
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    out = np.divide(out, norms, out=np.zeros_like(out), where=norms > 0).ravel()
+    out = np.sign(out) * np.sqrt(np.abs(out))
+    return out / max(float(np.linalg.norm(out)), 1e-12)
+
+
+def global_shortlist(vectors: np.ndarray, i: int, ids: list, sides: list) -> list:
+    """Return the individuals of the query's flank by their best photo's cosine, query left out."""
+    similarity = vectors @ vectors[i]
+    best: dict = {}
+    for j in np.argsort(-similarity):
+        if j != i and sides[j] == sides[i] and ids[j] not in best:
+            best[ids[j]] = float(similarity[j])
+    return list(best)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--cache", type=Path, default=Path("/work/cache/nyala"))
+    parser.add_argument("--limit", type=int, default=0, help="only the first N individuals")
+    parser.add_argument("--top-k", type=int, default=3, help="individuals the re-rank compares")
+    parser.add_argument("--weights", type=float, nargs="+", default=[0.5, 1.0, 2.0])
+    parser.add_argument("--rerank-weight", type=float, default=1.0)
+    parser.add_argument(
+        "--rerank-every",
+        type=int,
+        default=1,
+        help="re-rank every Nth query only (the table then has the shortlists on the same ones)",
+    )
+    parser.add_argument("--pair-shard", default="", help="K/N: match every Nth missing pair")
+    parser.add_argument("--evaluate-only", action="store_true")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=["SIFT", "DISK masked", "DISK unmasked"],
+        help="compute these first stages' shortlists, and nothing else",
+    )
+    parser.add_argument(
+        "--work", type=Path, default=Path("/tmp/first-stage"), help="this bench's own results"
+    )
+    args = parser.parse_args()
+    rows = labelled_rows(args.data, args.limit)
+    if rows is None:
+        return 0
+    import cv2
+    import faiss
+    import torch
+
+    cv2.setNumThreads(1)
+    faiss.omp_set_num_threads(1)
+    torch.set_num_threads(1)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    args.work.mkdir(parents=True, exist_ok=True)
+    paths = [args.data / r["path"] for r in rows]
+    ids = [r["individual_id"] for r in rows]
+    sides = [r["side"] for r in rows]
+    n = len(rows)
+    sift_known = per_photo(args.cache, "sift", paths, lambda p: extract_features(p).to_bytes())
+    masks = per_photo(args.cache, "mask", paths, foreground_mask)
+    sift = [Features.from_bytes(sift_known[str(p)]) for p in paths]
+    query_features = {"SIFT": sift}
+    if args.only != ["SIFT"]:
+        disk_known = per_photo(
+            args.cache,
+            "disk-384-512",
+            paths,
+            lambda p: disk_lightglue.extract_raw(p, long_side=384, keypoints=512),
+        )
+        disk_masked = [disk_lightglue.select(disk_known[str(p)], masks[str(p)], 512) for p in paths]
+        disk_plain = [disk_lightglue.select(disk_known[str(p)], None, 512) for p in paths]
+        query_features["DISK masked"] = [as_index_features(f) for f in disk_masked]
+        query_features["DISK unmasked"] = [as_index_features(f) for f in disk_plain]
+    available = Counter(zip(ids, sides, strict=True))
+    queries = [i for i in range(n) if available[(ids[i], sides[i])] > 1]
+
+    def ranked_by(name: str) -> tuple[dict[int, list[Candidate]], list[float], tuple]:
+        """Return every query's shortlist, each query's CPU s, and the index's cost."""
+        print(f"  ranking with {name}", flush=True)
+        features = query_features[name]
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started = time.process_time()
+        index = MatchIndex.build([(i, ids[i], sides[i], features[i]) for i in range(n)])
+        cost = (
+            index.memory_bytes() / 2**20,
+            time.process_time() - started,
+            (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024,
+        )
+        answers, spent = {}, []
+        for i in queries:
+            started = time.process_time()
+            answers[i] = rank(index, features[i], sides[i], exclude_reference_ids=[i])
+            spent.append(time.process_time() - started)
+        return answers, spent, cost
+
+    # Each engine's shortlists are kept for the next run (--only computes some of them in
+    # a process of their own).
+    known = {}
+    # The pairs need only the two shortlists that they re-rank.
+    for name in args.only or (["SIFT", "DISK masked"] if args.pair_shard else query_features):
+        slug = name.lower().replace(" ", "-")
+        known[name] = cached(args.work / f"shortlists-{n}-{slug}.pkl", lambda: ranked_by(name))  # noqa: B023
+    if args.only:
+        return 0
+    shortlists = {name: answers for name, (answers, _s, _c) in known.items()}
+    seconds = {name: spent for name, (_a, spent, _c) in known.items()}
+    memory = {name: cost for name, (_a, _s, cost) in known.items()}
+    print(
+        f"{n} photos, {len(set(ids))} individuals, {len(queries)} leave-one-out queries; "
+        f"mean keypoints SIFT {np.mean([len(f) for f in sift]):.0f}, DISK masked "
+        f"{np.mean([len(f) for f in disk_masked]):.0f}, unmasked "
+        f"{np.mean([len(f) for f in disk_plain]):.0f}"
+    )
+
+    # The second stage's pairs: the first top-k of today's shortlist and of the fused one.
+    fused_for_rerank = {
+        i: fuse(shortlists["SIFT"][i], shortlists["DISK masked"][i], args.rerank_weight)
+        for i in queries
+    }
+    pair_path = args.cache / f"pairs-disk-mask-{n}-384-512.pkl"
+    pairs = cached(pair_path, dict)
+    for shard_file in sorted(args.cache.glob(pair_path.stem + ".shard*.pkl")):
+        with shard_file.open("rb") as handle:
+            pairs = {**pickle.load(handle), **pairs}
+    wanted = [
+        (i, source[i][level].best_reference_id)
+        for level in range(args.top_k)
+        for source in (shortlists["SIFT"], fused_for_rerank)
+        for i in queries[:: args.rerank_every]
+        if level < len(source[i]) and source[i][level].best_reference_id is not None
+    ]
+    todo = [pair for pair in dict.fromkeys(wanted) if pair not in pairs]
+    out_path = pair_path
+    if args.pair_shard:
+        mine, shards = (int(v) for v in args.pair_shard.split("/"))
+        todo = todo[mine::shards]
+        out_path = pair_path.with_name(f"{pair_path.stem}.shard{mine}.pkl")
+    if args.evaluate_only:
+        todo = []
+    started, cpu = time.time(), time.process_time()
+    for done, (i, ref) in enumerate(todo, 1):
+        found = disk_lightglue.match(disk_masked[i], disk_masked[ref])
+        pairs[(i, ref)] = (found.matches, found.inliers, found.confidence)
+        if done % 50 == 0 or done == len(todo):
+            save(out_path, pairs)
+            print(
+                f"  pairs {done}/{len(todo)}, {time.time() - started:.0f} s, "
+                f"{(time.process_time() - cpu) / done:.2f} CPU s a pair",
+                flush=True,
+            )
+    if args.pair_shard:
+        return 0
+
+    def reranked(shortlist: list[Candidate], i: int) -> list[Candidate]:
+        cache = {}
+        for c in shortlist[: args.top_k]:
+            found = pairs.get((i, c.best_reference_id))
+            if found is not None:
+                cache[c.best_reference_id] = PairMatch(*found, np.zeros((0, 4), np.float32))
+        heads = [dataclasses.replace(c, references=(c.best_reference_id,)) for c in shortlist]
+        return rerank(heads, disk_masked[i], lambda refs: {}, top_k=args.top_k, cache=cache)
+
+    def position(order: list, i: int) -> int | None:
+        return next((p + 1 for p, ind in enumerate(order) if ind == ids[i]), None)
+
+    def ids_of(shortlist: list[Candidate]) -> list:
+        return [c.individual_id for c in shortlist]
+
+    engines: dict[str, dict[int, list]] = {
+        "SIFT-LNBNN (today)": {i: ids_of(shortlists["SIFT"][i]) for i in queries},
+        "DISK-LNBNN masked": {i: ids_of(shortlists["DISK masked"][i]) for i in queries},
+        "DISK-LNBNN unmasked": {i: ids_of(shortlists["DISK unmasked"][i]) for i in queries},
+    }
+    for disk_name in ("DISK masked", "DISK unmasked"):
+        for weight in args.weights:
+            engines[f"fused SIFT + {weight:g} x {disk_name}"] = {
+                i: ids_of(fuse(shortlists["SIFT"][i], shortlists[disk_name][i], weight))
+                for i in queries
+            }
+        engines[f"reciprocal rank fusion, SIFT + {disk_name}"] = {
+            i: reciprocal_rank_fusion(shortlists["SIFT"][i], shortlists[disk_name][i])
+            for i in queries
+        }
+
+    # Global descriptors of the masked DISK features: pooled, one vector a photo. The
+    # codebook is fitted on every photo's descriptors, queries' own included (no labels).
+    sample = np.concatenate([f.descriptors for f in disk_masked]).astype(np.float32)
+    pooled = np.array([f.descriptors.astype(np.float32).mean(axis=0) for f in disk_masked])
+    pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+    engines["global: mean-pooled DISK masked (cosine)"] = {
+        i: global_shortlist(pooled, i, ids, sides) for i in queries
+    }
+    for words in (16, 64):
+        kmeans = faiss.Kmeans(sample.shape[1], words, niter=20, seed=0)
+        kmeans.train(np.ascontiguousarray(sample[:: max(1, len(sample) // (words * 256))]))
+        vectors = np.array([vlad(f.descriptors, kmeans.centroids) for f in disk_masked])
+        vlad_name = f"global: VLAD-{words} of DISK masked (cosine)"
+        engines[vlad_name] = {i: global_shortlist(vectors, i, ids, sides) for i in queries}
+        engines[f"reciprocal rank fusion, SIFT + DISK masked + VLAD-{words}"] = {
+            i: reciprocal_rank_fusion(
+                shortlists["SIFT"][i],
+                shortlists["DISK masked"][i],
+                [Candidate(ind, 0, 0, None, 0, None) for ind in engines[vlad_name][i]][:100],
+            )
+            for i in queries
+        }
+
+    def table(engines: dict[str, dict[int, list]], queries: list[int]) -> None:
+        baseline = [position(engines["SIFT-LNBNN (today)"][i], i) for i in queries]
+        header = " | ".join(f"R@{k}" for k in RECALL_AT)
+        print(f"| first stage | {header} | rank-1 | rank-5 | mAP | first places won / lost |")
+        print("| --- |" + " ---: |" * (len(RECALL_AT) + 4))
+        for name, orders in engines.items():
+            row(name, [position(orders[i], i) for i in queries], baseline)
+
+    def row(name: str, ranks: list, baseline: list) -> None:
+        recall = " | ".join(
+            f"{np.mean([r is not None and r <= k for r in ranks]):.3f}" for k in RECALL_AT
+        )
+        won = sum(r == 1 and b != 1 for r, b in zip(ranks, baseline, strict=True))
+        lost = sum(r != 1 and b == 1 for r, b in zip(ranks, baseline, strict=True))
+        print(
+            f"| {name} | {recall} | {np.mean([r == 1 for r in ranks]):.3f} | "
+            f"{np.mean([r is not None and r <= 5 for r in ranks]):.3f} | "
+            f"{np.mean([1 / r if r else 0.0 for r in ranks]):.3f} | +{won} / -{lost} |"
+        )
+
+    print()
+    table(engines, queries)
+    print()
+    for name, values in seconds.items():
+        size, build_s, rss = memory[name]
+        print(
+            f"{name}: query CPU s p50 {np.percentile(values, 50):.3f} p95 "
+            f"{np.percentile(values, 95):.3f}; index {size:.0f} MB, built in {build_s:.1f} CPU s "
+            f"(peak RSS grew {rss:.0f} MB)"
+        )
+    if args.rerank_every > 1 or not args.evaluate_only:
+        sampled = queries[:: args.rerank_every]
+        print(f"\nThe second stage on every {args.rerank_every}th query ({len(sampled)}):\n")
+        table(
+            {
+                "SIFT-LNBNN (today)": engines["SIFT-LNBNN (today)"],
+                f"fused SIFT + {args.rerank_weight:g} x DISK masked": {
+                    i: ids_of(fused_for_rerank[i]) for i in sampled
+                },
+                f"SIFT-LNBNN + DISK re-rank of the first {args.top_k} (today's engine)": {
+                    i: ids_of(reranked(shortlists["SIFT"][i], i)) for i in sampled
+                },
+                f"fused SIFT + {args.rerank_weight:g} x DISK masked + DISK re-rank of the "
+                f"first {args.top_k}": {
+                    i: ids_of(reranked(fused_for_rerank[i], i)) for i in sampled
+                },
+            },
+            sampled,
+        )
+    print(f"load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
