@@ -272,6 +272,13 @@ def main() -> int:
         help="read sets queried before from these files; keep the new ones in the first",
     )
     parser.add_argument(
+        "--fused-queries",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="fit the fused model on these sets (queried with --top-k) instead of --queries'",
+    )
+    parser.add_argument(
         "--only", nargs="*", choices=[*SETS, "synthetic-plain"], help="query these sets, no fit"
     )
     parser.add_argument(
@@ -287,11 +294,7 @@ def main() -> int:
         torch.set_num_threads(1)
 
     # Sets queried before (by this run or by others beside it) are read back, not queried.
-    queried: dict[str, QuerySet | None] = {}
-    for path in args.queries:
-        if path.exists():
-            with path.open("rb") as handle:
-                queried.update(pickle.load(handle))
+    queried, fused_sets = _read(args.queries), _read(args.fused_queries)
     wanted = args.only or [*SETS, *([] if args.skip_plain else ["synthetic-plain"])]
     missing = [name for name in wanted if name not in queried]
     if missing:
@@ -300,8 +303,17 @@ def main() -> int:
             with args.queries[0].open("wb") as handle:
                 pickle.dump({n: queried[n] for n in missing}, handle)
     if not args.only:
-        fit_and_report(args, second, *(queried.get(n) for n in [*SETS, "synthetic-plain"]))
+        fit_and_report(args, queried, fused_sets or (queried if second else None))
     return 0
+
+
+def _read(paths: list[Path]) -> dict[str, QuerySet]:
+    sets: dict[str, QuerySet] = {}
+    for path in paths:
+        if path.exists():
+            with path.open("rb") as handle:
+                sets.update(pickle.load(handle))
+    return sets
 
 
 def query_sets(args: argparse.Namespace, second: dict | None, names: list[str]) -> dict:
@@ -355,15 +367,21 @@ def query_sets(args: argparse.Namespace, second: dict | None, names: list[str]) 
     return sets
 
 
-def fit_and_report(args, second, hard, small, real, others, plain) -> None:
-    """Fit both models on the pool, print their figures and write them with --out."""
-    pool = [hard, small, real]
-    checks = [others] + ([plain] if plain else [])
+def fit_and_report(args, sets: dict, fused_sets: dict | None) -> None:
+    """Fit both models on their pools, print their figures and write them with --out.
+
+    The shortlist model is fitted on the shortlists of sets, the fused model on the
+    re-ranked rankings of fused_sets (queried with the second stage).
+    """
     before = Calibration.load(args.before) if args.before else None
-    models = [("shortlist", DEFAULT_FEATURES)] + ([("fused", FUSED_FEATURES)] if second else [])
+    models = [("shortlist", DEFAULT_FEATURES, sets)]
+    if fused_sets:
+        models.append(("fused", FUSED_FEATURES, fused_sets))
     fitted: dict[str, Calibration] = {}
     record: dict[str, dict] = {}
-    for kind, features in models:
+    for kind, features, chosen in models:
+        pool = [chosen[name] for name in SETS[:3]]
+        checks = [chosen[name] for name in [SETS[3], "synthetic-plain"] if chosen.get(name)]
         attribute = "shortlist" if kind == "shortlist" else "fused"
         whole, per_set = held_out(pool, attribute, features, args.strangers_flagged)
         fitted[kind] = whole
@@ -396,45 +414,49 @@ def fit_and_report(args, second, hard, small, real, others, plain) -> None:
             }
         print(f"\n{kind}: coef {np.round(whole.coef, 3).tolist()}, threshold {whole.threshold}")
     print(f"load average {os.getloadavg()[0]:.1f}")
-    if args.out:
-        provenance = {
+    if not args.out:
+        return
+
+    def described(chosen: dict, kind: str) -> dict:
+        hard, small, real = (chosen[name] for name in SETS[:3])
+        return {
             "synthetic": (
-                f"write_dataset(individuals={args.individuals}, photos_per_flank={args.photos}, "
-                f"seed=0, difficulty=1.5, fur=1.0, revisit=1.0) and small catalogues of 2 "
-                f"(seeds 1-6) and 4 (seeds 1-3) individuals x 3 photos, same renders: "
-                f"{len(hard.individuals) + len(small.individuals)} leave-one-out and open-set "
-                "queries, same flank"
+                f"hard renders (difficulty 1.5, fur 1.0, revisit 1.0): {len(hard.individuals)} "
+                f"queries of one catalogue and {len(small.individuals)} of small catalogues "
+                "(2 individuals, seeds 1-6; 4, seeds 1-3), leave-one-out and open set, same flank"
             ),
             "real": (
-                f"snow-leopard-camtrap (22 photos, ../shared): {real.queries} leave-one-out "
-                f"queries of right_Cat1 and {len(real.individuals) - real.queries} open-set "
-                "queries (Cat1 and the query's own event left out), same flank"
+                f"snow-leopard-camtrap (../shared): {real.queries} leave-one-out queries of "
+                f"right_Cat1 and {len(real.individuals) - real.queries} open-set queries (Cat1 "
+                "and the query's own event left out), same flank"
             ),
             "threshold": f"flags {args.strangers_flagged:.0%} of the pool's strangers",
-            "script": f"bench/calibration.py --top-k {args.top_k}",
+            "script": "bench/calibration.py (bench/README.md, Score calibration)",
+            "figures": record[kind],
         }
-        pool_size = sum(len(qs.individuals) for qs in pool)
-        fused = None
-        if "fused" in fitted:
-            fused = dataclasses.replace(
-                fitted["fused"],
-                fitted_on=(
-                    f"{pool_size} queries re-ranked by DISK + LightGlue (first {args.top_k}): "
-                    "synthetic hard renders, small catalogues and real snow-leopard (right_Cat1)"
-                ),
-                provenance={**provenance, "figures": record["fused"]},
-            )
-        result = dataclasses.replace(
-            fitted["shortlist"],
+
+    fused = None
+    if "fused" in fitted:
+        fused = dataclasses.replace(
+            fitted["fused"],
             fitted_on=(
-                f"{pool_size} queries: synthetic hard renders, small catalogues and real "
-                "snow-leopard (right_Cat1)"
+                f"{sum(len(fused_sets[n].individuals) for n in SETS[:3])} queries re-ranked by "
+                f"DISK + LightGlue (first {args.top_k}): synthetic hard renders, small "
+                "catalogues and real snow-leopard (right_Cat1)"
             ),
-            provenance={**provenance, "figures": record["shortlist"]},
-            second_stage=fused,
+            provenance=described(fused_sets, "fused"),
         )
-        result.save(args.out)
-        print(f"written to {args.out}")
+    result = dataclasses.replace(
+        fitted["shortlist"],
+        fitted_on=(
+            f"{sum(len(sets[n].individuals) for n in SETS[:3])} queries: synthetic hard "
+            "renders, small catalogues and real snow-leopard (right_Cat1)"
+        ),
+        provenance=described(sets, "shortlist"),
+        second_stage=fused,
+    )
+    result.save(args.out)
+    print(f"written to {args.out}")
 
 
 if __name__ == "__main__":
