@@ -170,25 +170,32 @@ def real_others(boxes: list) -> list[Sample]:
 
 def write_real_rankings(qs: QuerySet, names: list[str], path: Path) -> None:
     """Write the real queries' ranking figures (not the photos) for the test suite."""
-    rows = [
-        {
-            "query": name,
-            "catalogued": not s.open_set,
-            "top1_right": s.correct,
+
+    def figures_of(s: Sample) -> dict:
+        return {
             "top1": round(s.top1, 3),
             "top2": round(s.top2, 3),
             "runners_up": [round(v, 3) for v in s.runners_up],
             "inliers": s.inliers,
             "static_share": round(s.static, 3),
-            "learned": f.learned,
-            "learned_second": f.learned_second,
+            "learned": s.learned,
+            "learned_second": s.learned_second,
+        }
+
+    rows = [
+        {
+            "query": name,
+            "catalogued": not s.open_set,
+            "top1_right": s.correct,
+            **figures_of(s),
+            "reranked": {"top1_right": f.correct, **figures_of(f)},
         }
         for name, s, f in zip(names, qs.shortlist, qs.fused, strict=True)
     ]
     source = (
         "bench/calibration.py on ../shared/data/snow-leopard-camtrap (right_Cat1 queries, "
         "same flank, the query's own event left out); catalogued=false: every Cat1 photo "
-        "left out too; learned: DISK + LightGlue inliers of the re-ranked first and second"
+        "left out too; reranked: the same query after DISK + LightGlue re-ranked its first 3"
     )
     path.write_text(json.dumps({"source": source, "queries": rows}, indent=1) + "\n")
 
