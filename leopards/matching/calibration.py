@@ -17,7 +17,7 @@ therefore reads only inputs that keep their meaning from one catalogue to anothe
   ranks 2-5. A catalogue with fewer individuals cannot fill those ranks: an empty rank
   counts as 0.7 of the first score, about what a stranger's runner-up scores (0.7-0.9 of
   its first in every set measured), so that a stranger whose runner-up is missing or
-  near zero is not taken for certain; and
+  near zero is not taken for certain;
 - ``log1p_inliers``: the geometrically consistent matches of the first candidate, and
 - ``static_share``: the share of those matches that sit at the same place in both
   photos. A camera trap does not move, so a stranger photographed at the same station
