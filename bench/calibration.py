@@ -1,35 +1,46 @@
 """Fit the score calibration on synthetic and real labelled queries, and print how it does.
 
-Three query sets, each run leave-one-out (the individual is in the catalogue) and open
-set (all boxes of the query's individual, and of its own event, taken out: what a new
-individual looks like):
+Query sets, each run leave-one-out (the individual is in the catalogue) and open set (all
+boxes of the query's individual, and of its own event, taken out: what a new individual
+looks like):
 
 - synthetic, hard: write_dataset(difficulty=1.5, fur=1.0, revisit=1.0), whose true
   pairs score in the range of the real ones (the plain renders are far easier than
-  real photos) and whose stations change between visits (a pixel-identical background
-  makes strangers at one station match far better than real ones do);
-- real: the six right_Cat1 snow-leopard photos in ../shared, same flank only (as the
-  registry matches), photos of the query's own event left out;
+  real photos) and whose stations change between visits;
+- synthetic, small catalogues: the same hard renders with 2 and 4 individuals (seeds
+  1-6 and 1-3). A stranger there has one or three others to be compared with, or none
+  on its flank: what a young registry sees, and where a ratio to a missing runner-up
+  made every stranger certain;
+- real: the right_Cat1 snow-leopard photos in ../shared, same flank only (as the
+  registry matches), photos of the query's own event left out; the right photo taken
+  6 s after a Cat1 photo at Station14 is Cat1 and labelled so;
 - synthetic, plain: the default renders, only to check (not fitted).
 
-The model is fitted on the first two, the real queries weighted to carry --real-share of
-the total, and its "probably new" threshold balances the two errors over that pool.
-For each set it prints rank-1, how often a query whose individual is catalogued is
-*not* flagged new, how often an open-set query *is* flagged new, the Brier score and a
-reliability table (predicted probability against observed rank-1 accuracy), for the
-calibration given with --before and for the new one. The 15 unlabelled real photos are
-also queried against everything else of their flank and their flag rate printed
-(assumed strangers: not fitted, as nobody knows their individuals for sure).
+Both models are fitted on the pool of the first three, with the "probably new"
+threshold under which --strangers-flagged of the pool's strangers fall: the shortlist's
+(DEFAULT_FEATURES, on the shortlist's rankings) and, with --top-k K, the fused model of
+the DISK + LightGlue second stage re-ranking the first K individuals (FUSED_FEATURES, on
+the re-ranked rankings). For each set and model it prints, on held-out individuals (5
+folds split by individual over the pool; the check sets scored by the model fitted on
+the whole pool), the Brier score, how often a stranger is flagged new, how often a right
+first candidate is *not*, and a reliability table, beside the calibration given with
+--before on the same queries. The 15 unlabelled real photos are also queried against
+everything else of their flank and their flag rate printed (assumed strangers).
 
-    python bench/calibration.py --before old.json [--out leopards/matching/calibration_default.json]
+    python bench/calibration.py --before old.json --top-k 3 \
+        [--out leopards/matching/calibration_default.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import math
+import os
+import pickle
+import random
 import sys
 import tempfile
 import time
@@ -47,6 +58,7 @@ from matching_real import DEFAULT_DATA, same_event, write_labels
 
 from leopards.matching.calibration import (
     DEFAULT_FEATURES,
+    FUSED_FEATURES,
     Calibration,
     Sample,
     fit,
@@ -59,42 +71,82 @@ from leopards.matching.scoring import rank
 from leopards.synthetic import write_dataset
 
 BINS = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0001]
+FOLDS = 5
+HARD = {"difficulty": 1.5, "fur": 1.0, "revisit": 1.0}
+PLAIN = {"difficulty": 1.0, "fur": 0.0, "revisit": 0.0}
+# Small catalogues: (individuals, seeds).
+SMALL = [(2, range(1, 7)), (4, range(1, 4))]
+# The fitted pool and the real check, in the order fit_and_report takes them.
+SETS = ["synthetic-hard", "synthetic-small", "real", "real-unlabelled"]
 
 
 @dataclass
 class QuerySet:
     name: str
-    samples: list[Sample]
-    known: list[bool]  # the query's individual is in the catalogue (not open set)
+    # Per query: the shortlist's sample and, with the second stage, the re-ranked one.
+    shortlist: list[Sample]
+    fused: list[Sample]
+    individuals: list[str]  # whose query, for the folds
     rank1: float
     queries: int
 
 
-def _query_set(name: str, results: list, boxes: int) -> QuerySet:
+def _query_set(name: str, results: list, boxes: int, prefix: str = "") -> QuerySet:
     summary = summarise(results, boxes)
-    samples = [sample_from(r.candidates, r.box.individual_id, open_set=r.open_set) for r in results]
+
+    def samples(ranking) -> list[Sample]:
+        return [sample_from(ranking(r), r.box.individual_id, open_set=r.open_set) for r in results]
+
     return QuerySet(
         name=name,
-        samples=samples,
-        known=[not r.open_set for r in results],
+        shortlist=samples(lambda r: r.shortlist if r.shortlist is not None else r.candidates),
+        fused=samples(lambda r: r.candidates),
+        individuals=[f"{prefix}{r.box.individual_id}" for r in results],
         rank1=float(summary["rank1"]),
         queries=int(summary["queries"]),
     )
 
 
+def _merge(name: str, parts: list[QuerySet]) -> QuerySet:
+    queries = sum(p.queries for p in parts)
+    return QuerySet(
+        name=name,
+        shortlist=[s for p in parts for s in p.shortlist],
+        fused=[s for p in parts for s in p.fused],
+        individuals=[i for p in parts for i in p.individuals],
+        rank1=sum(p.rank1 * p.queries for p in parts) / max(queries, 1),
+        queries=queries,
+    )
+
+
 def synthetic(
-    out: Path, *, individuals: int, photos: int, difficulty: float, fur: float, revisit: float
-):
+    out: Path, name: str, *, individuals: int, photos: int, seed: int, second: dict | None, **render
+) -> QuerySet:
     """Render a synthetic set and query it leave-one-out and open set."""
     started = time.perf_counter()
     labels = write_dataset(
-        out, individuals=individuals, photos_per_flank=photos, seed=0,
-        difficulty=difficulty, fur=fur, revisit=revisit,
-    )  # fmt: skip
+        out, individuals=individuals, photos_per_flank=photos, seed=seed, **render
+    )
     boxes = read_labels(labels)
-    results, _timings = run_queries(boxes, open_set=True)
-    print(f"  ({len(boxes)} photos rendered and queried in {time.perf_counter() - started:.0f} s)")
-    return results, len(boxes)
+    results, _timings = run_queries(boxes, open_set=True, second_stage=second)
+    print(
+        f"  {name} seed {seed}: {len(boxes)} photos rendered and queried in "
+        f"{time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
+    return _query_set(name, results, len(boxes), prefix=f"{name}-{seed}-")
+
+
+def real_boxes(data: Path, tmp: Path) -> list:
+    """Read the real photos' boxes; a photo of a Cat1 event is Cat1 whatever its name says."""
+    boxes = read_labels(write_labels(data, tmp))
+    cat1 = [b for b in boxes if b.individual_id == "Cat1"]
+    return [
+        dataclasses.replace(b, individual_id="Cat1")
+        if any(same_event(b, c) and b.side == c.side for c in cat1)
+        else b
+        for b in boxes
+    ]
 
 
 def real_others(boxes: list) -> list[Sample]:
@@ -111,44 +163,49 @@ def real_others(boxes: list) -> list[Sample]:
         if box.individual_id == "Cat1":
             continue
         own = [j for j, other in enumerate(boxes) if j == i or same_event(box, other)]
-        if any(boxes[j].individual_id == "Cat1" for j in own):
-            # Six seconds after a Cat1 photo at the same camera: Cat1 itself, not a stranger.
-            continue
         candidates = rank(index, f, box.side, exclude_reference_ids=own)
         samples.append(sample_from(candidates, None, open_set=True))
     return samples
 
 
-def write_real_rankings(results: list, path: Path) -> None:
+def write_real_rankings(qs: QuerySet, names: list[str], path: Path) -> None:
     """Write the real queries' ranking figures (not the photos) for the test suite."""
-    rows = []
-    for r in results:
-        sample = sample_from(r.candidates, r.box.individual_id, open_set=r.open_set)
-        rows.append(
-            {
-                "query": r.box.path.name,
-                "catalogued": not r.open_set,
-                "top1_right": sample.correct,
-                "top1": round(sample.top1, 3),
-                "top2": round(sample.top2, 3),
-                "inliers": sample.inliers,
-                "static_share": round(sample.static, 3),
-            }
-        )
+
+    def figures_of(s: Sample) -> dict:
+        return {
+            "top1": round(s.top1, 3),
+            "top2": round(s.top2, 3),
+            "runners_up": [round(v, 3) for v in s.runners_up],
+            "inliers": s.inliers,
+            "static_share": round(s.static, 3),
+            "learned": s.learned,
+            "learned_second": s.learned_second,
+        }
+
+    rows = [
+        {
+            "query": name,
+            "catalogued": not s.open_set,
+            "top1_right": s.correct,
+            **figures_of(s),
+            "reranked": {"top1_right": f.correct, **figures_of(f)},
+        }
+        for name, s, f in zip(names, qs.shortlist, qs.fused, strict=True)
+    ]
     source = (
         "bench/calibration.py on ../shared/data/snow-leopard-camtrap (right_Cat1 queries, "
         "same flank, the query's own event left out); catalogued=false: every Cat1 photo "
-        "left out too"
+        "left out too; reranked: the same query after DISK + LightGlue re-ranked its first 3"
     )
     path.write_text(json.dumps({"source": source, "queries": rows}, indent=1) + "\n")
 
 
-def figures(calibration: Calibration, qs: QuerySet) -> dict:
-    """Return the new-flag rates, Brier score and reliability of a calibration on a set."""
-    p = np.array([calibration.probability_of(s) for s in qs.samples])
-    y = np.array([s.correct for s in qs.samples], float)
-    known = np.array(qs.known)
-    flagged = p < calibration.threshold
+def figures(p: np.ndarray, samples: list[Sample], threshold: np.ndarray | float) -> dict:
+    """Return the new-flag rates, Brier score and reliability of probabilities on a set."""
+    y = np.array([s.correct for s in samples], float)
+    strangers = np.array([s.open_set for s in samples])
+    right = y.astype(bool)
+    flagged = p < threshold
     table = []
     for low, high in itertools.pairwise(BINS):
         inside = (p >= low) & (p < high)
@@ -157,48 +214,45 @@ def figures(calibration: Calibration, qs: QuerySet) -> dict:
                 (low, min(high, 1.0), int(inside.sum()), p[inside].mean(), y[inside].mean())
             )
     return {
-        "known_not_flagged": float(np.mean(~flagged[known])) if known.any() else float("nan"),
-        "open_flagged": float(np.mean(flagged[~known])) if (~known).any() else float("nan"),
+        "true_kept": float(np.mean(~flagged[right])) if right.any() else float("nan"),
+        "strangers_flagged": float(np.mean(flagged[strangers])) if strangers.any() else math.nan,
         "brier": float(np.mean((p - y) ** 2)),
         "reliability": table,
     }
 
 
-def inputs(qs: QuerySet) -> None:
-    """Print the median (quartiles) of the ranking figures, right answers against strangers."""
-    groups = {
-        "right first candidate": [
-            s for s, k in zip(qs.samples, qs.known, strict=True) if s.correct
-        ],
-        "open set (stranger)": [s for s, k in zip(qs.samples, qs.known, strict=True) if not k],
-    }
-    for name, samples in groups.items():
-        if not samples:
-            continue
-        columns = {
-            "top-1 score": [s.top1 for s in samples],
-            "top-1/top-2": [s.top1 / max(s.top2, 1e-6) for s in samples],
-            "inliers": [s.inliers for s in samples],
-            "static share": [s.static for s in samples],
-        }
-        shown = ", ".join(
-            f"{label} {np.median(v):.2f} ({np.percentile(v, 25):.2f}-{np.percentile(v, 75):.2f})"
-            for label, v in columns.items()
-        )
-        print(f"  {name:22s} n={len(samples):3d}: {shown}")
+def held_out(
+    pool: list[QuerySet], kind: str, features, share: float
+) -> tuple[Calibration, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Fit on the whole pool; and per set, probabilities and thresholds of held-out folds."""
+    samples = [s for qs in pool for s in getattr(qs, kind)]
+    individuals = [i for qs in pool for i in qs.individuals]
+    order = sorted(set(individuals))
+    random.Random(0).shuffle(order)
+    fold_of = {ind: n % FOLDS for n, ind in enumerate(order)}
+    folds = np.array([fold_of[i] for i in individuals])
+    p, threshold = np.zeros(len(samples)), np.zeros(len(samples))
+    for fold in range(FOLDS):
+        train = [s for s, f in zip(samples, folds, strict=True) if f != fold]
+        fitted = fit(train, features=features, stranger_share=share)
+        for n in np.nonzero(folds == fold)[0]:
+            p[n], threshold[n] = fitted.probability_of(samples[n]), fitted.threshold
+    per_set, start = {}, 0
+    for qs in pool:
+        end = start + len(qs.individuals)
+        per_set[qs.name] = (p[start:end], threshold[start:end])
+        start = end
+    return fit(samples, features=features, stranger_share=share), per_set
 
 
-def show(label: str, calibration: Calibration, qs: QuerySet) -> dict:
-    f = figures(calibration, qs)
+def show(label: str, f: dict) -> None:
     print(
-        f"  {label:7s} threshold {calibration.threshold:.2f}: catalogued not flagged new "
-        f"{f['known_not_flagged']:.2f}, open set flagged new {f['open_flagged']:.2f}, "
-        f"Brier {f['brier']:.3f}"
+        f"  {label:34s} strangers flagged new {f['strangers_flagged']:.2f}, right first "
+        f"candidates kept {f['true_kept']:.2f}, Brier {f['brier']:.3f}"
     )
     for low, high, n, mean_p, observed in f["reliability"]:
-        print(f"            p {low:.1f}-{high:.1f}: {n:4d} queries, mean p {mean_p:.2f}, "
-              f"rank-1 right {observed:.2f}")  # fmt: skip
-    return f
+        print(f"{'':38s}p {low:.1f}-{high:.1f}: {n:4d} queries, mean p {mean_p:.2f}, "
+              f"right {observed:.2f}")  # fmt: skip
 
 
 def _rounded(value: float) -> float | None:
@@ -212,99 +266,204 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help="write the fitted calibration here")
     parser.add_argument("--individuals", type=int, default=60)
     parser.add_argument("--photos", type=int, default=4)
-    parser.add_argument("--real-share", type=float, default=0.5)
+    parser.add_argument(
+        "--top-k", type=int, default=0, help="re-rank the first K with DISK + LightGlue"
+    )
+    parser.add_argument("--strangers-flagged", type=float, default=0.93)
     parser.add_argument("--skip-plain", action="store_true")
+    parser.add_argument(
+        "--queries",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="read sets queried before from these files; keep the new ones in the first",
+    )
+    parser.add_argument(
+        "--fused-queries",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="fit the fused model on these sets (queried with --top-k) instead of --queries'",
+    )
+    parser.add_argument(
+        "--only", nargs="*", choices=[*SETS, "synthetic-plain"], help="query these sets, no fit"
+    )
     parser.add_argument(
         "--real-rankings-out", type=Path, help="write the real queries' figures (test fixture)"
     )
     args = parser.parse_args()
     faiss.omp_set_num_threads(1)
     cv2.setNumThreads(1)
+    second = {"top_k": args.top_k, "refs_per_individual": 1} if args.top_k else None
+    if second:
+        import torch
 
-    sets: list[QuerySet] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        print("synthetic, hard (difficulty 1.5, fur 1.0, revisit 1.0):")
-        results, n = synthetic(
-            Path(tmp) / "hard", individuals=args.individuals, photos=args.photos,
-            difficulty=1.5, fur=1.0, revisit=1.0,
-        )  # fmt: skip
-        hard = _query_set("synthetic-hard", results, n)
-        print("real snow-leopard photos:")
-        boxes = read_labels(write_labels(args.data, Path(tmp)))
-        results, _timings = run_queries(boxes, open_set=True, same_event=same_event)
-        real = _query_set("real", results, len(boxes))
-        if args.real_rankings_out:
-            write_real_rankings(results, args.real_rankings_out)
-        strangers = real_others(boxes)
-        others = QuerySet("real-unlabelled", strangers, [False] * len(strangers), 0.0, 0)
-        plain = None
-        if not args.skip_plain:
-            print("synthetic, plain (difficulty 1, no fur):")
-            results, n = synthetic(
-                Path(tmp) / "plain", individuals=args.individuals, photos=args.photos,
-                difficulty=1.0, fur=0.0, revisit=0.0,
-            )  # fmt: skip
-            plain = _query_set("synthetic-plain", results, n)
-    sets = [hard, real, others] + ([plain] if plain else [])
+        torch.set_num_threads(1)
 
-    pool = hard.samples + real.samples
-    real_weight = args.real_share / (1 - args.real_share) * len(hard.samples) / len(real.samples)
-    weights = [1.0] * len(hard.samples) + [real_weight] * len(real.samples)
-    provenance = {
-        "synthetic": (
-            f"write_dataset(individuals={args.individuals}, photos_per_flank={args.photos}, "
-            f"seed=0, difficulty=1.5, fur=1.0, revisit=1.0): {hard.queries} leave-one-out and "
-            f"{len(hard.samples) - hard.queries} open-set queries, same flank"
-        ),
-        "real": (
-            f"snow-leopard-camtrap (22 photos, ../shared): {real.queries} leave-one-out "
-            f"queries of right_Cat1 and {len(real.samples) - real.queries} open-set queries "
-            "(Cat1 and the query's own event left out), same flank; weighted to carry "
-            f"{args.real_share:.0%} of the fit"
-        ),
-        "script": "bench/calibration.py",
-    }
-    fitted = fit(
-        pool,
-        features=DEFAULT_FEATURES,
-        weights=weights,
-        fitted_on=(
-            f"{len(pool)} queries: {len(hard.samples)} synthetic (hard renders) and "
-            f"{len(real.samples)} real snow-leopard (right_Cat1)"
-        ),
-        provenance=provenance,
-    )
-    before = Calibration.load(args.before) if args.before else None
-    record = {}
-    for qs in sets:
-        print(f"\n{qs.name}: {len(qs.samples)} queries" + (
-            f", rank-1 {qs.rank1:.3f} over {qs.queries} leave-one-out" if qs.queries else ""
-        ))  # fmt: skip
-        inputs(qs)
-        if before is not None:
-            show("before", before, qs)
-        f = show("after", fitted, qs)
-        record[qs.name] = {
-            "queries": len(qs.samples),
-            "rank1": round(qs.rank1, 3) if qs.queries else None,
-            # None, not NaN, where a set has no such queries: JSON has no NaN.
-            "catalogued_not_flagged": _rounded(f["known_not_flagged"]),
-            "open_set_flagged": _rounded(f["open_flagged"]),
-            "brier": _rounded(f["brier"]),
-        }
-    print(f"\nfitted: features {fitted.features}, coef {np.round(fitted.coef, 3).tolist()}, "
-          f"threshold {fitted.threshold}")  # fmt: skip
-    if args.out:
-        fitted = Calibration(
-            coef=fitted.coef,
-            threshold=fitted.threshold,
-            fitted_on=fitted.fitted_on,
-            features=fitted.features,
-            provenance={**provenance, "figures": record},
-        )
-        fitted.save(args.out)
-        print(f"written to {args.out}")
+    # Sets queried before (by this run or by others beside it) are read back, not queried.
+    queried, fused_sets = _read(args.queries), _read(args.fused_queries)
+    wanted = args.only or [*SETS, *([] if args.skip_plain else ["synthetic-plain"])]
+    missing = [name for name in wanted if name not in queried]
+    if missing:
+        queried.update(query_sets(args, second, missing))
+        if args.queries:
+            with args.queries[0].open("wb") as handle:
+                pickle.dump({n: queried[n] for n in missing}, handle)
+    if not args.only:
+        fit_and_report(args, queried, fused_sets or (queried if second else None))
     return 0
+
+
+def _read(paths: list[Path]) -> dict[str, QuerySet]:
+    sets: dict[str, QuerySet] = {}
+    for path in paths:
+        if path.exists():
+            with path.open("rb") as handle:
+                sets.update(pickle.load(handle))
+    return sets
+
+
+def query_sets(args: argparse.Namespace, second: dict | None, names: list[str]) -> dict:
+    """Query the named sets; return them by name."""
+    sets: dict[str, QuerySet] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if "synthetic-hard" in names:
+            print("synthetic, hard (difficulty 1.5, fur 1.0, revisit 1.0):")
+            sets["synthetic-hard"] = synthetic(
+                tmp / "hard", "synthetic-hard", individuals=args.individuals,
+                photos=args.photos, seed=0, second=second, **HARD,
+            )  # fmt: skip
+        if "synthetic-small" in names:
+            sets["synthetic-small"] = _merge(
+                "synthetic-small",
+                [
+                    synthetic(
+                        tmp / f"small-{n}-{seed}",
+                        f"small{n}",
+                        individuals=n,
+                        photos=3,
+                        seed=seed,
+                        second=second,
+                        **HARD,
+                    )
+                    for n, seeds in SMALL
+                    for seed in seeds
+                ],
+            )
+        if "real" in names or "real-unlabelled" in names:
+            print("real snow-leopard photos:")
+            boxes = real_boxes(args.data, tmp)
+            results, _timings = run_queries(
+                boxes, open_set=True, same_event=same_event, second_stage=second
+            )
+            sets["real"] = _query_set("real", results, len(boxes))
+            if args.real_rankings_out:
+                names_of = [r.box.path.name for r in results]
+                write_real_rankings(sets["real"], names_of, args.real_rankings_out)
+            strangers = real_others(boxes)
+            sets["real-unlabelled"] = QuerySet(
+                "real-unlabelled", strangers, strangers, [""] * len(strangers), 0, 0
+            )
+        if "synthetic-plain" in names:
+            print("synthetic, plain (difficulty 1, no fur):")
+            sets["synthetic-plain"] = synthetic(
+                tmp / "plain", "synthetic-plain", individuals=args.individuals,
+                photos=args.photos, seed=0, second=second, **PLAIN,
+            )  # fmt: skip
+    return sets
+
+
+def fit_and_report(args, sets: dict, fused_sets: dict | None) -> None:
+    """Fit both models on their pools, print their figures and write them with --out.
+
+    The shortlist model is fitted on the shortlists of sets, the fused model on the
+    re-ranked rankings of fused_sets (queried with the second stage).
+    """
+    before = Calibration.load(args.before) if args.before else None
+    models = [("shortlist", DEFAULT_FEATURES, sets)]
+    if fused_sets:
+        models.append(("fused", FUSED_FEATURES, fused_sets))
+    fitted: dict[str, Calibration] = {}
+    record: dict[str, dict] = {}
+    for kind, features, chosen in models:
+        pool = [chosen[name] for name in SETS[:3]]
+        checks = [chosen[name] for name in [SETS[3], "synthetic-plain"] if chosen.get(name)]
+        attribute = "shortlist" if kind == "shortlist" else "fused"
+        whole, per_set = held_out(pool, attribute, features, args.strangers_flagged)
+        fitted[kind] = whole
+        print(f"\n=== {kind} model: {list(features)}")
+        for qs in pool + checks:
+            samples = getattr(qs, attribute)
+            print(f"\n{qs.name}: {len(samples)} queries" + (
+                f", rank-1 {qs.rank1:.3f} over {qs.queries} leave-one-out" if qs.queries else ""
+            ))  # fmt: skip
+            if before is not None:
+                model = before.second_stage if kind == "fused" and before.second_stage else before
+                p = np.array([model.probability_of(s) for s in samples])
+                show("before", figures(p, samples, model.threshold))
+            if qs.name in per_set:
+                p, threshold = per_set[qs.name]
+                label = "after, held-out individuals"
+            else:
+                p = np.array([whole.probability_of(s) for s in samples])
+                threshold, label = whole.threshold, "after (fitted on the pool)"
+            f = figures(p, samples, threshold)
+            show(label, f)
+            record.setdefault(kind, {})[qs.name] = {
+                "queries": len(samples),
+                "rank1": round(qs.rank1, 3) if qs.queries else None,
+                "held_out": qs.name in per_set,
+                # None, not NaN, where a set has no such queries: JSON has no NaN.
+                "true_kept": _rounded(f["true_kept"]),
+                "strangers_flagged": _rounded(f["strangers_flagged"]),
+                "brier": _rounded(f["brier"]),
+            }
+        print(f"\n{kind}: coef {np.round(whole.coef, 3).tolist()}, threshold {whole.threshold}")
+    print(f"load average {os.getloadavg()[0]:.1f}")
+    if not args.out:
+        return
+
+    def described(chosen: dict, kind: str) -> dict:
+        hard, small, real = (chosen[name] for name in SETS[:3])
+        return {
+            "synthetic": (
+                f"hard renders (difficulty 1.5, fur 1.0, revisit 1.0): {len(hard.individuals)} "
+                f"queries of one catalogue and {len(small.individuals)} of small catalogues "
+                "(2 individuals, seeds 1-6; 4, seeds 1-3), leave-one-out and open set, same flank"
+            ),
+            "real": (
+                f"snow-leopard-camtrap (../shared): {real.queries} leave-one-out queries of "
+                f"right_Cat1 and {len(real.individuals) - real.queries} open-set queries (Cat1 "
+                "and the query's own event left out), same flank"
+            ),
+            "threshold": f"flags {args.strangers_flagged:.0%} of the pool's strangers",
+            "script": "bench/calibration.py (bench/README.md, Score calibration)",
+            "figures": record[kind],
+        }
+
+    fused = None
+    if "fused" in fitted:
+        fused = dataclasses.replace(
+            fitted["fused"],
+            fitted_on=(
+                f"{sum(len(fused_sets[n].individuals) for n in SETS[:3])} queries re-ranked by "
+                f"DISK + LightGlue (first {args.top_k}): synthetic hard renders, small "
+                "catalogues and real snow-leopard (right_Cat1)"
+            ),
+            provenance=described(fused_sets, "fused"),
+        )
+    result = dataclasses.replace(
+        fitted["shortlist"],
+        fitted_on=(
+            f"{sum(len(sets[n].individuals) for n in SETS[:3])} queries: synthetic hard "
+            "renders, small catalogues and real snow-leopard (right_Cat1)"
+        ),
+        provenance=described(sets, "shortlist"),
+        second_stage=fused,
+    )
+    result.save(args.out)
+    print(f"written to {args.out}")
 
 
 if __name__ == "__main__":

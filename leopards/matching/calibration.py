@@ -12,8 +12,12 @@ sparse catalogue gives every candidate, right or wrong, larger scores than a den
 0.5-3), and a hard real pair scores far below an easy synthetic one. The default model
 therefore reads only inputs that keep their meaning from one catalogue to another:
 
-- ``log_ratio``: log of the first score over the second (how far the best individual
-  stands out from the background of the others), and
+- ``log_noise_ratio``: how far the best individual stands out from the others, as
+  log((top1 + b) / (top2 + b)) where b, the query's own noise, is the median score of
+  ranks 2-5. A catalogue with fewer individuals cannot fill those ranks: an empty rank
+  counts as 0.7 of the first score, about what a stranger's runner-up scores (0.7-0.9 of
+  its first in every set measured), so that a stranger whose runner-up is missing or
+  near zero is not taken for certain;
 - ``log1p_inliers``: the geometrically consistent matches of the first candidate, and
 - ``static_share``: the share of those matches that sit at the same place in both
   photos. A camera trap does not move, so a stranger photographed at the same station
@@ -40,16 +44,22 @@ from leopards.matching.scoring import Candidate
 
 DEFAULT_PATH = Path(__file__).with_name("calibration_default.json")
 DEFAULT_THRESHOLD = 0.5
-# A floor under the runner-up's score, so that a lone candidate or near-zero votes do
-# not make an enormous ratio out of nothing; and a cap, beyond which a match is certain.
+# A floor under the runner-up's score, so that near-zero votes do not make an enormous
+# ratio out of nothing; and a cap, beyond which a match is certain.
 RATIO_FLOOR = 0.1
 MAX_RATIO = 50.0
+# The runner-ups whose median is the query's noise (ranks 2..NOISE_RANKS), and what a
+# rank counts when the catalogue has too few individuals to fill it: a share of the
+# first score. A stranger in a catalogue of one other individual has no runner-up at
+# all, and the floor alone made it certain (bench/README.md, "Score calibration").
+NOISE_RANKS = 5
+UNFILLED_RANK_SHARE = 0.7
 # The model of the first calibration, kept so that files written then still load.
 LEGACY_FEATURES = ("log1p_top1", "log1p_margin")
-DEFAULT_FEATURES = ("log_ratio", "log1p_inliers", "static_share")
+DEFAULT_FEATURES = ("log_noise_ratio", "log1p_inliers", "static_share")
 # With the second stage: the shortlist's evidence and the learned matcher's, fused.
 FUSED_FEATURES = (
-    "log_ratio",
+    "log_noise_ratio",
     "log1p_inliers",
     "static_share",
     "log1p_learned",
@@ -77,6 +87,8 @@ class Sample:
     learned_second_confidence: float = 0.0
     # A query whose individual was left out of the catalogue: a stranger.
     open_set: bool = False
+    # The scores of ranks 2..NOISE_RANKS, as many as the ranking had (top2 first).
+    runners_up: tuple[float, ...] = ()
 
 
 def _log_ratio(s: Sample) -> float:
@@ -84,10 +96,22 @@ def _log_ratio(s: Sample) -> float:
     return math.log(min(max(ratio, 1.0), MAX_RATIO))
 
 
+def _log_noise_ratio(s: Sample) -> float:
+    top1 = max(s.top1, 0.0)
+    # A sample written with the second score alone (no runner-ups) had that one.
+    known = s.runners_up or ((s.top2,) if s.top2 > 0 else ())
+    ranks = [max(v, 0.0) for v in known[: NOISE_RANKS - 1]]
+    ranks += [UNFILLED_RANK_SHARE * top1] * (NOISE_RANKS - 1 - len(ranks))
+    noise = max(float(np.median(ranks)), RATIO_FLOOR)
+    ratio = (top1 + noise) / (ranks[0] + noise)
+    return math.log(min(max(ratio, 1.0), MAX_RATIO))
+
+
 FEATURES: dict[str, Callable[[Sample], float]] = {
     "log1p_top1": lambda s: math.log1p(max(s.top1, 0.0)),
     "log1p_margin": lambda s: math.log1p(max(s.top1, 0.0)) - math.log1p(max(s.top2, 0.0)),
     "log_ratio": _log_ratio,
+    "log_noise_ratio": _log_noise_ratio,
     "log1p_inliers": lambda s: math.log1p(max(s.inliers, 0)),
     "static_share": lambda s: min(max(s.static, 0.0), 1.0),
     "log1p_learned": lambda s: math.log1p(max(s.learned, 0)),
@@ -148,11 +172,28 @@ class Calibration:
         return float(1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0))))
 
     def probability(
-        self, top1: float, top2: float = 0.0, *, inliers: int = 0, static: float = 0.0
+        self,
+        top1: float,
+        top2: float = 0.0,
+        *,
+        inliers: int = 0,
+        static: float = 0.0,
+        runners_up: Sequence[float] = (),
     ) -> float:
-        """Return the probability that the top candidate is the right individual."""
+        """Return the probability that the top candidate is the right individual.
+
+        runners_up are the scores of ranks 2-5; without them top2 is the only one, as in
+        a catalogue of two individuals.
+        """
         return self.probability_of(
-            Sample(top1=top1, top2=top2, correct=False, inliers=inliers, static=static)
+            Sample(
+                top1=top1,
+                top2=runners_up[0] if runners_up else top2,
+                correct=False,
+                inliers=inliers,
+                static=static,
+                runners_up=tuple(runners_up),
+            )
         )
 
     def assess(self, candidates: Sequence[Candidate]) -> tuple[float, bool]:
@@ -297,6 +338,7 @@ def sample_from(
     learned_second = candidates[1].learned_inliers if len(candidates) > 1 else 0
     confidence = candidates[0].learned_confidence if candidates else 0.0
     second_confidence = candidates[1].learned_confidence if len(candidates) > 1 else 0.0
+    runners_up = tuple(float(c.score) for c in candidates[1:NOISE_RANKS])
     return Sample(
         top1=top1,
         top2=top2,
@@ -308,6 +350,7 @@ def sample_from(
         learned_confidence=confidence,
         learned_second_confidence=second_confidence,
         open_set=open_set,
+        runners_up=runners_up,
     )
 
 

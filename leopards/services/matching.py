@@ -35,6 +35,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from leopards.matching import catalogue, extraction, installed
+from leopards.matching.calibration import NOISE_RANKS
 from leopards.matching.extraction import BoxFeatures, RelativeBox, box_features, box_features_job
 from leopards.matching.features import FEATURES_VERSION, MIN_BOX_SIDE, Features
 from leopards.matching.learned import LearnedFeatures, backend_model, stored_model
@@ -302,22 +303,28 @@ def sighting_rank_candidates(
     # An individual merged away or deleted since the index last heard of it is dropped.
     existing = set(
         Leopard.objects.filter(
-            pk__in=[c.individual_id for c in ranked[: max(top_k, rerank_k) * 2]],
+            pk__in=[c.individual_id for c in ranked[: max(top_k, rerank_k, NOISE_RANKS) * 2]],
             merged_into__isnull=True,
         ).values_list("pk", flat=True)
     )
     ranked = [c for c in ranked if c.individual_id in existing]
     query_learned = _query_learned(sighting) if rerank_k > 0 else None
     if query_learned is not None:
-        ranked = rerank(
-            ranked[: max(top_k, rerank_k)],
-            query_learned,
-            _stored_learned,
-            top_k=rerank_k,
-            refs_per_individual=settings.MATCH_RERANK_REFERENCES,
+        head = max(top_k, rerank_k)
+        ranked = (
+            rerank(
+                ranked[:head],
+                query_learned,
+                _stored_learned,
+                top_k=rerank_k,
+                refs_per_individual=settings.MATCH_RERANK_REFERENCES,
+            )
+            + ranked[head:]
         )
-    ranked = ranked[:top_k]
+    # Before the cut to top_k: the calibration reads the runner-ups' scores, however few
+    # candidates are stored.
     probability, new_likely = catalogue.calibration().assess(ranked)
+    ranked = ranked[:top_k]
     references = {
         row["pk"]: row
         for row in Sighting.objects.filter(

@@ -1,6 +1,7 @@
 """The shipped score calibration on real match figures and on held-out synthetic individuals."""
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -20,40 +21,100 @@ REAL = json.loads((Path(__file__).parent / "real_cat1_rankings.json").read_text(
 
 
 def _sample(row: dict) -> Sample:
+    """Return the sample of a row's ranking (its "reranked" entry for the second stage)."""
     return Sample(
         top1=row["top1"],
         top2=row["top2"],
         correct=row["top1_right"],
         inliers=row["inliers"],
         static=row["static_share"],
+        runners_up=tuple(row["runners_up"]),
+        learned=row["learned"],
+        learned_second=row["learned_second"],
     )
 
 
-def test_shipped_calibration_keeps_a_real_cat1_match_above_the_new_threshold():
+def test_a_stranger_with_no_or_a_near_zero_runner_up_is_not_certain():
     calibration = Calibration.load()
-    clearest = next(
-        r
-        for r in REAL
-        if r["catalogued"]
-        and r["query"].startswith("right_Cat1__02__Station32__Camera1__2012-9-16")
+    # A catalogue with one individual on the query's flank: no runner-up at all. With the
+    # runner-up floored at 0.1 such a stranger, scoring as strangers do, was certain.
+    assert calibration.probability(6.0, inliers=4) < calibration.threshold
+    # A runner-up near zero and nothing below it.
+    assert calibration.probability(2.0, 0.02, inliers=4) < calibration.threshold
+    # A catalogue of many, whose runner-ups are all far below a clear match, is still sure.
+    many = (0.9, 0.7, 0.6, 0.6)
+    assert calibration.probability(30.0, inliers=100, runners_up=many) > 0.95
+
+
+@pytest.mark.django_db
+def test_a_stranger_in_a_catalogue_of_one_other_individual_is_probably_new():
+    only = LeopardFactory(code="LEO-40U")
+    references = [leopard_sighting(40, "left", shot, leopard=only) for shot in (1, 2)]
+    for reference in references:
+        matching.sighting_extract_features(sighting_id=reference.pk)
+    matching.catalogue_sync(sighting_ids=[r.pk for r in references])
+    stranger = leopard_sighting(41, "left", 6, leopard=None, status=Sighting.Status.PROPOSED)
+
+    tasks.sighting_match(stranger.pk)
+
+    stranger.refresh_from_db()
+    top = MatchCandidate.objects.filter(sighting=stranger, rank=1).first()
+    assert top is None or top.probability < Calibration.load().threshold
+    assert stranger.new_individual_likely
+
+
+def test_the_fused_model_keeps_real_cat1_matches_with_strong_disk_evidence():
+    # The shortlist alone finds no geometric inlier in most of these pairs; DISK +
+    # LightGlue finds 66-89 (the strangers of this set: 0-60).
+    fused = Calibration.load().second_stage
+    assert fused is not None
+    strong = [r["reranked"] for r in REAL if r["catalogued"] and r["reranked"]["learned"] >= 60]
+    assert len(strong) >= 4
+    for row in strong:
+        assert row["top1_right"]
+        assert fused.probability_of(_sample(row)) >= fused.threshold, row
+
+
+def test_calibration_files_of_the_ratio_model_still_load_and_answer_as_before(tmp_path):
+    # The model shipped in 2026-11: log_ratio with the runner-up floored at 0.1.
+    path = tmp_path / "2026-11.json"
+    path.write_text(
+        json.dumps(
+            {
+                "coef": [-2.058, 3.421, 0.358, -7.302],
+                "threshold": 0.376,
+                "features": ["log_ratio", "log1p_inliers", "static_share"],
+                "second_stage": {
+                    "coef": [-2.378, 0.030, 0.169, 1.351, 0.035, 0.141],
+                    "threshold": 0.203,
+                    "features": [
+                        "log_ratio",
+                        "log1p_inliers",
+                        "static_share",
+                        "log1p_learned",
+                        "learned_margin",
+                    ],
+                },
+            }
+        )
     )
-    assert calibration.probability_of(_sample(clearest)) >= calibration.threshold
-    kept = [
-        calibration.probability_of(_sample(r)) >= calibration.threshold
-        for r in REAL
-        if r["catalogued"]
-    ]
-    assert sum(kept) >= 4, kept
+    old = Calibration.load(path)
+    assert old.features == ["log_ratio", "log1p_inliers", "static_share"]
+    # log(4.1 / 1.1) and log1p(10) into the old coefficients, by hand.
+    z = -2.058 + 3.421 * math.log(4.1 / 1.1) + 0.358 * math.log(11)
+    assert old.probability(4.0, 1.0, inliers=10) == pytest.approx(1 / (1 + math.exp(-z)))
+    assert old.second_stage is not None and old.second_stage.threshold == 0.203
 
 
-def test_shipped_calibration_flags_real_queries_of_a_removed_cat1_as_new():
+def test_real_queries_of_a_removed_cat1_are_flagged_new_with_and_without_the_second_stage():
     calibration = Calibration.load()
-    flagged = [
-        calibration.probability_of(_sample(r)) < calibration.threshold
-        for r in REAL
-        if not r["catalogued"]
-    ]
-    assert sum(flagged) >= 5, flagged
+    strangers = [r for r in REAL if not r["catalogued"]]
+    shortlist = [calibration.probability_of(_sample(r)) < calibration.threshold for r in strangers]
+    assert sum(shortlist) >= len(strangers) - 1, shortlist
+    fused = calibration.second_stage
+    assert fused is not None
+    reranked = [fused.probability_of(_sample(r["reranked"])) < fused.threshold for r in strangers]
+    assert sum(reranked) >= len(strangers) - 2, reranked
 
 
 @pytest.mark.django_db
