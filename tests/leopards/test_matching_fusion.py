@@ -5,9 +5,12 @@ second each).
 """
 
 import dataclasses
+import io
+import json
 
 import numpy as np
 import pytest
+from django.core.management import call_command
 
 from leopards import tasks
 from leopards.matching import catalogue
@@ -15,6 +18,7 @@ from leopards.matching.fusion import fuse
 from leopards.matching.learned import stored_model
 from leopards.models import MatchCandidate, Sighting
 from leopards.services import matching
+from leopards.synthetic import write_dataset
 from tests.factories import LeopardFactory
 from tests.leopards.matching_photos import leopard_sighting
 from tests.leopards.stage_two import shortlist_candidate
@@ -148,3 +152,16 @@ def test_the_twin_is_saved_and_loaded_beside_the_index(two_cats):
     assert loaded is not None and loaded.twin is not None
     assert loaded.twin.index.individual_of(references[0].pk) == kedr.pk
     assert set(loaded.twin.digests) == {r.pk for r in references}
+
+
+def test_evaluate_matching_fuses_the_disk_voice_when_the_setting_asks(tmp_path, settings):
+    settings.MATCH_FIRST_STAGE_DISK_WEIGHT = 1.0
+    labels = write_dataset(
+        tmp_path / "set", individuals=3, photos_per_flank=2, image_size=(400, 280)
+    )
+    raw = io.StringIO()
+    call_command("evaluate_matching", str(labels), "--format", "json", stdout=raw)
+    figures = json.loads(raw.getvalue())
+    # Every box was described with DISK for its votes, though the re-rank is off.
+    assert figures["learned_extract_s_per_box"] > 0
+    assert figures["queries"] == 12 and figures["rank1"] >= 0.9
