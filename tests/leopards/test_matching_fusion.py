@@ -10,10 +10,11 @@ import json
 
 import numpy as np
 import pytest
+from django.core import checks
 from django.core.management import call_command
 
 from leopards import tasks
-from leopards.matching import catalogue
+from leopards.matching import catalogue, disk_twin
 from leopards.matching.fusion import fuse
 from leopards.matching.learned import stored_model
 from leopards.models import MatchCandidate, Sighting
@@ -165,3 +166,13 @@ def test_evaluate_matching_fuses_the_disk_voice_when_the_setting_asks(tmp_path, 
     # Every box was described with DISK for its votes, though the re-rank is off.
     assert figures["learned_extract_s_per_box"] > 0
     assert figures["queries"] == 12 and figures["rank1"] >= 0.9
+
+
+def test_a_disk_weight_with_another_backend_is_reported_by_the_system_check(settings):
+    settings.MATCH_FIRST_STAGE_DISK_WEIGHT = 1.0
+    settings.MATCH_LEARNED_BACKEND = "xfeat"
+    found = [m for m in checks.run_checks() if m.id == "leopards.W002"]
+    assert len(found) == 1 and "xfeat" in found[0].msg
+    assert disk_twin.wanted_model() == ""  # and there is no twin
+    settings.MATCH_LEARNED_BACKEND = "disk"
+    assert not [m for m in checks.run_checks() if m.id == "leopards.W002"]
