@@ -8,8 +8,9 @@ searched and voted on exactly like SIFT's (HotSpotter with a learned descriptor)
 the same faiss index (leopards.matching.index), the same LNBNN votes, per-reference
 scores and affine check (leopards.matching.scoring.rank), the query's own photo left
 out. DISK descriptors are unit vectors with components in [-0.45, 0.45]; they enter
-the uint8 index shifted and scaled (DISK_SCALE): a shift and one scale leave the
-distances' order as it was, and the rounding (1/280) is small beside them.
+the uint8 index shifted and scaled (leopards.matching.fusion.as_index_features, the
+engine's conversion): a shift and one scale leave the distances' order as it was,
+and the rounding (1/280) is small beside them.
 
 The two shortlists are fused per query, each individual's votes divided by the
 query's best one in that shortlist, then added with a weight on DISK's; and by
@@ -52,24 +53,14 @@ from second_stage_subset import per_photo
 from leopards.matching import disk as disk_lightglue
 from leopards.matching.features import Features, extract_features
 from leopards.matching.foreground import foreground_mask
+from leopards.matching.fusion import as_index_features
 from leopards.matching.index import MatchIndex
 from leopards.matching.learned import PairMatch
 from leopards.matching.rerank import rerank
 from leopards.matching.scoring import Candidate, rank
 
-# DISK components lie within +-0.45 (all nyala photos): 280 steps a unit keeps them in
-# 0-255 around 127.5, a rounding error far below the distances between descriptors.
-DISK_SCALE = 280.0
 RECALL_AT = (1, 2, 3, 5, 10, 20)
 RRF_OFFSET = 60  # Cormack et al. 2009
-
-
-def as_index_features(learned) -> Features:
-    """Return DISK features in the shape the SIFT index takes (uint8, 4-column keypoints)."""
-    codes = np.clip(np.rint(learned.descriptors.astype(np.float32) * DISK_SCALE + 127.5), 0, 255)
-    points = np.zeros((len(learned), 4), np.float32)
-    points[:, :2] = learned.keypoints
-    return Features(keypoints=points, descriptors=codes.astype(np.uint8))
 
 
 def normalised(shortlist: list[Candidate]) -> dict:

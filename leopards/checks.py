@@ -24,3 +24,25 @@ def second_stage_installed(app_configs, **kwargs) -> list[checks.CheckMessage]:
             id="leopards.W001",
         )
     ]
+
+
+@checks.register()
+def first_stage_disk_voice_usable(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """Warn when MATCH_FIRST_STAGE_DISK_WEIGHT asks for DISK votes that cannot be had here."""
+    if settings.MATCH_FIRST_STAGE_DISK_WEIGHT <= 0:
+        return []
+    if settings.MATCH_LEARNED_BACKEND != "disk":
+        missing = f"MATCH_LEARNED_BACKEND is {settings.MATCH_LEARNED_BACKEND!r}, not 'disk'"
+    else:
+        missing = second_stage_missing("disk")
+    if not missing:
+        return []
+    return [
+        checks.Warning(
+            f"MATCH_FIRST_STAGE_DISK_WEIGHT is set but the shortlist cannot hear DISK: "
+            f"{missing}. The shortlist ranks with SIFT alone.",
+            hint="Set MATCH_LEARNED_BACKEND=disk and install the learned packages "
+            "(requirements-learned*.txt), or set MATCH_FIRST_STAGE_DISK_WEIGHT=0.",
+            id="leopards.W002",
+        )
+    ]

@@ -22,6 +22,9 @@ position ``seq``; ``MatchIndexState`` (one row) holds the latest position and a
   index from the stored features (``match_index_rebuild`` does the same on
   demand). The folder can be shared by all workers or be local to a machine:
   a snapshot is only a head start, the journal decides.
+- With MATCH_FIRST_STAGE_DISK_WEIGHT above 0 the same entries also keep a DISK
+  twin of the index (leopards.matching.disk_twin), built, replayed and
+  snapshotted beside it.
 """
 
 from __future__ import annotations
@@ -31,14 +34,16 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import faiss
 from django.conf import settings
 
+from leopards.matching import disk_twin
 from leopards.matching.calibration import Calibration, load_default
+from leopards.matching.disk_twin import DiskTwin
 from leopards.matching.features import Features
 from leopards.matching.index import UNKNOWN_FLANK, MatchIndex
 from leopards.models import Flank, MatchIndexEntry, MatchIndexState, Sighting
@@ -51,6 +56,7 @@ logger = logging.getLogger(__name__)
 UNSIDED = "unsided"
 FEATURE_CHUNK = 200
 POINTER = "current.json"
+TWIN_SUFFIX = "-disk.npz"
 
 
 def catalogue_of(flank: str) -> str:
@@ -77,6 +83,16 @@ class LoadedIndex:
     seq: int
     # sighting id -> features digest of what the index holds for it.
     digests: dict[int, str] = field(default_factory=dict)
+    # The DISK twin, when the first stage fuses DISK votes with SIFT's.
+    twin: DiskTwin | None = None
+
+    @property
+    def needs_rebuild(self) -> bool:
+        return self.index.needs_rebuild or (self.twin is not None and self.twin.index.needs_rebuild)
+
+
+def _twin_model(loaded: LoadedIndex) -> str:
+    return loaded.twin.model if loaded.twin is not None else ""
 
 
 _lock = threading.RLock()
@@ -108,20 +124,26 @@ def current() -> LoadedIndex:
         head = state()
         generation = str(head.generation)
         loaded = _loaded
-        if loaded is None or loaded.generation != generation or loaded.seq > head.seq:
-            # A new process, a new database, or a database restored to an earlier
-            # point: what this process holds cannot be trusted.
+        if (
+            loaded is None
+            or loaded.generation != generation
+            or loaded.seq > head.seq
+            or _twin_model(loaded) != disk_twin.wanted_model()
+        ):
+            # A new process, a new database, a database restored to an earlier point,
+            # or the DISK twin turned on, off or to another model: what this process
+            # holds cannot be trusted.
             _loaded = loaded = None
             loaded = load_snapshot(generation, head.seq) or build_from_entries(generation)
         if loaded.seq < head.seq:
             replay(loaded)
-        if loaded.index.needs_rebuild:
+        if loaded.needs_rebuild:
             # The IVF lists were trained for a much smaller catalogue: take a newer
             # snapshot if another process already retrained, or retrain here. The old
             # index is let go first, so that the process never holds two.
             _loaded = loaded = None
             fresh = load_snapshot(generation, head.seq)
-            if fresh is not None and fresh.index.needs_rebuild:
+            if fresh is not None and fresh.needs_rebuild:
                 fresh = None  # outgrown as well, and let go before the build
             if fresh is None:
                 fresh = build_from_entries(generation)
@@ -181,18 +203,43 @@ def build_from_entries(generation: str) -> LoadedIndex:
             present=True, seq__lte=head_seq
         ).values_list("sighting_id", "leopard_id", "flank", "features_digest")
     }
+    index, digests = _build(entries, _sift_features)
+    logger.info("Built the match index from %d stored references", len(index))
+    loaded = LoadedIndex(index=index, generation=generation, seq=head_seq, digests=digests)
+    model = disk_twin.wanted_model()
+    if model:
+        twin_index, twin_digests = _build(entries, _disk_reader(model))
+        loaded.twin = DiskTwin(index=twin_index, model=model, digests=twin_digests)
+        logger.info("Built its DISK twin from %d stored references", len(twin_index))
+    return loaded
+
+
+Reader = Callable[[list[int]], Iterator[tuple[int, Features]]]
+
+
+def _sift_features(sighting_ids: list[int]) -> Iterator[tuple[int, Features]]:
+    for pk, data in _stored_features(sighting_ids):
+        yield pk, Features.from_bytes(data)
+
+
+def _disk_reader(model: str) -> Reader:
+    return lambda sighting_ids: disk_twin.stored_features(model, sighting_ids)
+
+
+def _build(
+    entries: dict[int, tuple[int, str, str]], read: Reader
+) -> tuple[MatchIndex, dict[int, str]]:
+    """Build one index of these entries from the features read(ids) yields."""
     ordered = sorted(entries)
     digests: dict[int, str] = {}
 
     def records() -> Iterator[tuple[int, int, str, Features]]:
-        for pk, data in _stored_features(ordered):
+        for pk, features in read(ordered):
             leopard_id, flank, digest = entries[pk]
             digests[pk] = digest
-            yield pk, leopard_id, flank, Features.from_bytes(data)
+            yield pk, leopard_id, flank, features
 
-    index = MatchIndex.build(records)
-    logger.info("Built the match index from %d stored references", len(index))
-    return LoadedIndex(index=index, generation=generation, seq=head_seq, digests=digests)
+    return MatchIndex.build(records), digests
 
 
 def replay(loaded: LoadedIndex, *, up_to: int | None = None) -> int:
@@ -203,7 +250,17 @@ def replay(loaded: LoadedIndex, *, up_to: int | None = None) -> int:
     entries = list(entries)
     if not entries:
         return 0
-    index = loaded.index
+    changed = _apply(loaded.index, loaded.digests, entries, _sift_features)
+    if loaded.twin is not None:
+        _apply(loaded.twin.index, loaded.twin.digests, entries, _disk_reader(loaded.twin.model))
+    loaded.seq = max(loaded.seq, entries[-1].seq)
+    return changed
+
+
+def _apply(
+    index: MatchIndex, digests: dict[int, str], entries: list[MatchIndexEntry], read: Reader
+) -> int:
+    """Apply journal entries, in order, to one index; return how many changed it."""
     to_add = {}
     changed = 0
     for entry in entries:
@@ -211,14 +268,14 @@ def replay(loaded: LoadedIndex, *, up_to: int | None = None) -> int:
         if not entry.present or entry.leopard_id is None:
             if index.remove(pk):
                 changed += 1
-            loaded.digests.pop(pk, None)
+            digests.pop(pk, None)
             to_add.pop(pk, None)
             continue
         catalogue = catalogue_of(entry.flank)
         if (
             pk in index
             and index.flank_of(pk) == catalogue
-            and loaded.digests.get(pk) == entry.features_digest
+            and digests.get(pk) == entry.features_digest
         ):
             # Same box in the same catalogue: a merge, split or reassignment only
             # moves its label, which costs nothing in faiss.
@@ -231,20 +288,17 @@ def replay(loaded: LoadedIndex, *, up_to: int | None = None) -> int:
     if to_add:
         records = []
         found = set()
-        for pk, data in _stored_features(sorted(to_add)):
+        for pk, features in read(sorted(to_add)):
             entry = to_add[pk]
-            records.append(
-                (pk, entry.leopard_id, catalogue_of(entry.flank), Features.from_bytes(data))
-            )
-            loaded.digests[pk] = entry.features_digest
+            records.append((pk, entry.leopard_id, catalogue_of(entry.flank), features))
+            digests[pk] = entry.features_digest
             found.add(pk)
         index.add_many(records)
         changed += len(records)
         for pk in set(to_add) - found:
             # Features gone since the entry was written: a later sync removes it.
             index.remove(pk)
-            loaded.digests.pop(pk, None)
-    loaded.seq = max(loaded.seq, entries[-1].seq)
+            digests.pop(pk, None)
     return changed
 
 
@@ -268,6 +322,10 @@ def save_snapshot(loaded: LoadedIndex | None = None) -> Path:
             "seq": loaded.seq,
             "digests": {str(k): v for k, v in loaded.digests.items()},
         }
+        if loaded.twin is not None:
+            loaded.twin.index.save(folder / f"{name}{TWIN_SUFFIX}")
+            side["twin_model"] = loaded.twin.model
+            side["twin_digests"] = {str(k): v for k, v in loaded.twin.digests.items()}
         _write_atomic(folder / f"{name}.json", json.dumps(side))
         # The pointer moves last, so a reader never sees half a snapshot.
         _write_atomic(folder / POINTER, json.dumps({"name": name, "seq": loaded.seq}))
@@ -290,7 +348,7 @@ def _prune(folder: Path, keep: str) -> None:
     for old in names[:-2]:
         if old == keep:
             continue
-        for suffix in (".npz", ".json"):
+        for suffix in (".npz", TWIN_SUFFIX, ".json"):
             (folder / f"{old}{suffix}").unlink(missing_ok=True)
     for stale in Path(settings.MATCH_INDEX_DIR).iterdir():
         if stale.is_dir() and stale.name != folder.name:
@@ -308,13 +366,26 @@ def load_snapshot(generation: str, head_seq: int) -> LoadedIndex | None:
         side = json.loads((folder / f"{pointer['name']}.json").read_text())
         if side["generation"] != generation or side["seq"] > head_seq:
             return None
+        model = disk_twin.wanted_model()
+        if model and side.get("twin_model") != model:
+            # Written without the DISK twin, or with another model's.
+            return None
         index = MatchIndex.load(folder / f"{pointer['name']}.npz")
+        twin = None
+        if model:
+            twin = DiskTwin(
+                index=MatchIndex.load(folder / f"{pointer['name']}{TWIN_SUFFIX}"),
+                model=model,
+                digests={int(k): v for k, v in side["twin_digests"].items()},
+            )
     except (OSError, ValueError, KeyError) as exc:
         if not isinstance(exc, FileNotFoundError):
             logger.warning("Ignoring an unreadable match index snapshot in %s: %s", folder, exc)
         return None
     digests = {int(k): v for k, v in side["digests"].items()}
-    return LoadedIndex(index=index, generation=generation, seq=side["seq"], digests=digests)
+    return LoadedIndex(
+        index=index, generation=generation, seq=side["seq"], digests=digests, twin=twin
+    )
 
 
 def maybe_snapshot() -> None:

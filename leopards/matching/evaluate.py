@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from leopards.matching.features import Features, extract_features
+from leopards.matching.fusion import as_index_features, fuse
 from leopards.matching.index import UNKNOWN_FLANK, MatchIndex
 from leopards.matching.scoring import Candidate, rank
 
@@ -86,6 +87,7 @@ def run_queries(
     second_stage: dict | None = None,
     pair_cache: dict | None = None,
     learned_backend: str = "disk",
+    disk_weight: float = 0.0,
 ) -> tuple[list[QueryResult], dict[str, float]]:
     """Extract, index and query every box leave-one-out; return results and timings.
 
@@ -98,13 +100,15 @@ def run_queries(
     result then keeps the shortlist too.
     pair_cache, when given, receives each query's second-stage pair results under the
     query box's position in boxes.
+    disk_weight above 0 fuses the shortlist with DISK-LNBNN's, as the registry does with
+    MATCH_FIRST_STAGE_DISK_WEIGHT (leopards.matching.fusion; learned_backend "disk").
     """
     extract = extract or (lambda box: extract_features(box.path, box.bbox))
     started = time.perf_counter()
     features = [extract(box) for box in boxes]
     extract_s = time.perf_counter() - started
     learned_s = 0.0
-    if second_stage is not None:
+    if second_stage is not None or disk_weight > 0:
         from leopards.matching.foreground import foreground_mask
         from leopards.matching.learned import extract_for
         from leopards.matching.rerank import rerank
@@ -134,6 +138,10 @@ def run_queries(
     ]
     started = time.perf_counter()
     index = MatchIndex.build(records)
+    disk_index = None
+    if disk_weight > 0:
+        disk_features = [as_index_features(f) for f in learned]
+        disk_index = MatchIndex.build([(i, ind, s, disk_features[i]) for i, ind, s, _f in records])
     build_s = time.perf_counter() - started
 
     def ranked(i: int, excluded: list[int], cache: dict) -> tuple[list[Candidate], list | None]:
@@ -144,6 +152,15 @@ def run_queries(
             exclude_reference_ids=excluded,
             **(rank_options or {}),
         )
+        if disk_index is not None:
+            voices = rank(
+                disk_index,
+                disk_features[i],
+                side_of(boxes[i]),
+                exclude_reference_ids=excluded,
+                **(rank_options or {}),
+            )
+            shortlist = fuse(shortlist, voices, disk_weight)
         if second_stage is None:
             return shortlist, None
         again = rerank(
@@ -201,7 +218,7 @@ def run_queries(
         "extract_s_per_box": extract_s / max(1, len(boxes)),
         "index_build_s": build_s,
     }
-    if second_stage is not None:
+    if second_stage is not None or disk_weight > 0:
         timings["learned_extract_s_per_box"] = learned_s / max(1, len(boxes))
     return results, timings
 

@@ -34,10 +34,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from leopards.matching import catalogue, extraction, installed
+from leopards.matching import catalogue, disk_twin, extraction, installed
 from leopards.matching.calibration import NOISE_RANKS
 from leopards.matching.extraction import BoxFeatures, RelativeBox, box_features, box_features_job
 from leopards.matching.features import FEATURES_VERSION, MIN_BOX_SIDE, Features
+from leopards.matching.fusion import as_index_features, fuse
 from leopards.matching.learned import LearnedFeatures, backend_model, stored_model
 from leopards.matching.rerank import rerank
 from leopards.matching.scoring import Candidate, rank
@@ -163,8 +164,25 @@ def sighting_extract_features(*, sighting_id: int, learned: bool = True) -> Sigh
 
 
 def _learned_backend() -> str:
-    """Return the learned second stage's backend, or "" when it is off or not installed."""
-    return settings.MATCH_LEARNED_BACKEND if second_stage_top_k() > 0 else ""
+    """Return the learned features' backend, or "" when neither stage uses them here."""
+    if second_stage_top_k() > 0 or _bulk_learned_backend():
+        return settings.MATCH_LEARNED_BACKEND
+    return ""
+
+
+def _bulk_learned_backend() -> str:
+    """Return the backend that bulk extraction describes catalogue boxes with, or "".
+
+    Only the first stage's DISK voice needs every catalogue box described before a
+    query; the second stage alone describes a box at its first comparison.
+    """
+    if not disk_twin.wanted_model():
+        return ""
+    missing = installed.second_stage_missing(settings.MATCH_LEARNED_BACKEND)
+    if missing:
+        _say_once(missing)
+        return ""
+    return settings.MATCH_LEARNED_BACKEND
 
 
 def second_stage_top_k() -> int:
@@ -203,13 +221,17 @@ def sightings_extract_features(*, sighting_ids: Iterable[int], processes: int = 
 
     The second stage's features are left out: the second stage describes a catalogue box
     (about a CPU second with DISK) the first time a query is compared with it, and
-    stores that, so that building a catalogue does not wait for every box.
+    stores that, so that building a catalogue does not wait for every box. With the
+    first stage's DISK voice on (MATCH_FIRST_STAGE_DISK_WEIGHT), every box is described
+    here too, since its DISK votes need them before any query.
     """
     ids = sorted(set(sighting_ids))
+    learned = _bulk_learned_backend()
     processes = processes or min(os.cpu_count() or 1, 8)
     if processes < 2 or len(ids) < PARALLEL_FROM:
         return sum(
-            sighting_extract_features(sighting_id=pk, learned=False) is not None for pk in ids
+            sighting_extract_features(sighting_id=pk, learned=bool(learned)) is not None
+            for pk in ids
         )
     done = 0
     # Spawned, not forked, workers: a forked child would share the database connection.
@@ -223,7 +245,8 @@ def sightings_extract_features(*, sighting_ids: Iterable[int], processes: int = 
             )
             reads = [_read_photo(s) for s in sightings]
             jobs = [
-                (data, _relative_box(s), "") for s, (data, _e) in zip(sightings, reads, strict=True)
+                (data, _relative_box(s), learned)
+                for s, (data, _e) in zip(sightings, reads, strict=True)
             ]
             readable = [job for job in jobs if job[0] is not None]
             results = iter(pool.map(box_features_job, readable, chunksize=4))
@@ -292,13 +315,12 @@ def sighting_rank_candidates(
         return _store_candidates(sighting, [], new_individual_likely=False)
 
     features = Features.from_bytes(bytes(sighting.features))
-    index = catalogue.current_index()
-    ranked: list[Candidate] = rank(
-        index,
-        features,
-        catalogue.query_flank(sighting.flank),
-        exclude_reference_ids=_excluded_references(sighting),
-    )
+    loaded = catalogue.current()
+    flank = catalogue.query_flank(sighting.flank)
+    excluded = _excluded_references(sighting)
+    ranked: list[Candidate] = rank(loaded.index, features, flank, exclude_reference_ids=excluded)
+    if loaded.twin is not None:
+        ranked = _fused_with_disk(sighting, ranked, loaded.twin, flank, excluded)
     rerank_k = second_stage_top_k()
     # An individual merged away or deleted since the index last heard of it is dropped.
     existing = set(
@@ -362,6 +384,23 @@ def sighting_rank_candidates(
             )
         )
     return _store_candidates(sighting, rows, new_individual_likely=new_likely)
+
+
+def _fused_with_disk(
+    sighting: Sighting,
+    ranked: list[Candidate],
+    twin: disk_twin.DiskTwin,
+    flank: str,
+    excluded: list[int],
+) -> list[Candidate]:
+    """Fuse the SIFT shortlist with the DISK twin's, or return it as it is without DISK."""
+    if _bulk_learned_backend() == "":
+        return ranked  # the learned extractor is not installed here
+    query = _query_learned(sighting)
+    if query is None or query.model != twin.model:
+        return ranked
+    disk_ranked = rank(twin.index, as_index_features(query), flank, exclude_reference_ids=excluded)
+    return fuse(ranked, disk_ranked, disk_twin.weight())
 
 
 def _reference_of(candidate: Candidate) -> int | None:
@@ -696,6 +735,21 @@ def outdated_feature_ids() -> list[int]:
     return [pk for pk, blob in rows if Features.stored_version(bytes(blob)) != FEATURES_VERSION]
 
 
+def undescribed_by_disk_ids() -> list[int]:
+    """Return the confirmed sightings the DISK twin wants but that lack its model's features."""
+    model = disk_twin.wanted_model()
+    if not model:
+        return []
+    rows = (
+        Sighting.objects.filter(
+            status=Sighting.Status.CONFIRMED, feature_status=Sighting.FeatureStatus.READY
+        )
+        .values_list("pk", "learned_features")
+        .iterator(chunk_size=FEATURE_SCAN_CHUNK)
+    )
+    return [pk for pk, blob in rows if blob is None or stored_model(bytes(blob)) != model]
+
+
 def match_index_rebuild(*, extract_missing: bool = False, snapshot: bool = True) -> dict:
     """Sync every sighting into the journal and rebuild this process's index from it.
 
@@ -708,7 +762,9 @@ def match_index_rebuild(*, extract_missing: bool = False, snapshot: bool = True)
         pending = Sighting.objects.filter(
             status=Sighting.Status.CONFIRMED, feature_status=Sighting.FeatureStatus.PENDING
         ).values_list("pk", flat=True)
-        extracted = sightings_extract_features(sighting_ids=[*pending, *outdated_feature_ids()])
+        extracted = sightings_extract_features(
+            sighting_ids=[*pending, *outdated_feature_ids(), *undescribed_by_disk_ids()]
+        )
     extract_s = time.perf_counter() - started
     candidates = set(
         Sighting.objects.filter(status=Sighting.Status.CONFIRMED).values_list("pk", flat=True)

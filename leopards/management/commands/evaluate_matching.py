@@ -10,7 +10,7 @@ import numpy as np
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from leopards.matching import catalogue
+from leopards.matching import catalogue, disk_twin
 from leopards.matching.calibration import (
     DEFAULT_FEATURES,
     FUSED_FEATURES,
@@ -95,6 +95,7 @@ class Command(BaseCommand):
             same_event=_same_event(labels, boxes),
             second_stage=second_stage,
             learned_backend=settings.MATCH_LEARNED_BACKEND,
+            disk_weight=disk_twin.weight() if disk_twin.wanted_model() else 0.0,
         )
         figures = {**summarise(results, len(boxes)), **timings}
         if calibration_out is not None:
