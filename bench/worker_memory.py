@@ -13,7 +13,6 @@ describes its box and its references as on a new machine. Prints RSS and peak (V
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -29,6 +28,7 @@ django.setup()
 
 from config.celery import app  # noqa: E402
 from leopards.models import Sighting  # noqa: E402
+from tests.integration.conftest import start_worker  # noqa: E402
 
 QUERIES = 3
 
@@ -50,20 +50,7 @@ def measure(top_k: int, queries: list[int]) -> list[tuple[str, float, float, flo
         "CELERY_TASK_DEFAULT_QUEUE": queue,
         "OMP_NUM_THREADS": "1",
     }
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "config",
-        "worker",
-        "--pool=solo",
-        "--loglevel=INFO",
-    ]
-    command += ["-Q", queue, "-n", f"{queue}@%h", "--without-gossip", "--without-mingle"]
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
-    )
+    process = start_worker(env, queue, log)
     rows = []
     try:
         while "ready." not in log.read_text(errors="replace"):
