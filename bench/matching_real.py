@@ -9,6 +9,7 @@ left out, as the registry never matches a sighting against its own event: the
 right_diff_cats photo taken 6 s after right_Cat1 at Station14 is that same visit.
 
     python bench/matching_real.py [--data DIR] [--backend disk|xfeat] [--top-k 3]
+        [--disk-weight 1]
 """
 
 from __future__ import annotations
@@ -66,6 +67,12 @@ def main() -> int:
     )
     parser.add_argument("--backend", choices=["disk", "xfeat"], default="disk")
     parser.add_argument("--top-k", type=int, default=3, help="individuals re-ranked")
+    parser.add_argument(
+        "--disk-weight",
+        type=float,
+        default=0.0,
+        help="fuse DISK-LNBNN votes into the shortlist (MATCH_FIRST_STAGE_DISK_WEIGHT)",
+    )
     args = parser.parse_args()
     if not args.data.is_dir():
         print(f"{args.data} is absent: nothing to measure.")
@@ -82,6 +89,7 @@ def main() -> int:
         second_stage=second,
         pair_cache=pairs,
         learned_backend=args.backend,
+        disk_weight=args.disk_weight,
     )
     if second:
         from leopards.matching import rerank as rerank_module
