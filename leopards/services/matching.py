@@ -176,11 +176,7 @@ def _bulk_learned_backend() -> str:
     Only the first stage's DISK voice needs every catalogue box described before a
     query; the second stage alone describes a box at its first comparison.
     """
-    if not disk_twin.wanted_model():
-        return ""
-    missing = installed.second_stage_missing(settings.MATCH_LEARNED_BACKEND)
-    if missing:
-        _say_once(missing)
+    if not disk_twin.wanted_model() or not _learned_installed():
         return ""
     return settings.MATCH_LEARNED_BACKEND
 
@@ -192,21 +188,16 @@ def second_stage_top_k() -> int:
     requirements.txt was): the shortlist then ranks alone, and the log says why once.
     """
     top_k = settings.MATCH_RERANK_TOP_K
-    if top_k <= 0:
-        return 0
-    missing = installed.second_stage_missing(settings.MATCH_LEARNED_BACKEND)
-    if missing:
-        _say_once(missing)
-        return 0
-    return top_k
+    return top_k if top_k > 0 and _learned_installed() else 0
 
 
 _said: set[str] = set()
 
 
-def _say_once(missing: str) -> None:
-    """Log once per process that the second stage cannot run, and why."""
-    if missing not in _said:
+def _learned_installed() -> bool:
+    """Tell whether the learned matcher can run here; log once per process why not."""
+    missing = installed.second_stage_missing(settings.MATCH_LEARNED_BACKEND)
+    if missing and missing not in _said:
         _said.add(missing)
         logger.warning(
             "The second stage of matching is unavailable (%s): candidates are ranked by "
@@ -214,6 +205,7 @@ def _say_once(missing: str) -> None:
             "requirements-learned-nodeps.txt, or set MATCH_RERANK_TOP_K=0.",
             missing,
         )
+    return not missing
 
 
 def sightings_extract_features(*, sighting_ids: Iterable[int], processes: int = 0) -> int:
@@ -319,9 +311,18 @@ def sighting_rank_candidates(
     flank = catalogue.query_flank(sighting.flank)
     excluded = _excluded_references(sighting)
     ranked: list[Candidate] = rank(loaded.index, features, flank, exclude_reference_ids=excluded)
-    if loaded.twin is not None:
-        ranked = _fused_with_disk(sighting, ranked, loaded.twin, flank, excluded)
     rerank_k = second_stage_top_k()
+    fuses = loaded.twin is not None and _bulk_learned_backend() != ""
+    # The query's learned features, read (or described) once for both stages.
+    query_learned = _query_learned(sighting) if rerank_k > 0 or fuses else None
+    if fuses and query_learned is not None and query_learned.model == loaded.twin.model:
+        disk_ranked = rank(
+            loaded.twin.index,
+            as_index_features(query_learned),
+            flank,
+            exclude_reference_ids=excluded,
+        )
+        ranked = fuse(ranked, disk_ranked, disk_twin.weight())
     # An individual merged away or deleted since the index last heard of it is dropped.
     existing = set(
         Leopard.objects.filter(
@@ -330,8 +331,7 @@ def sighting_rank_candidates(
         ).values_list("pk", flat=True)
     )
     ranked = [c for c in ranked if c.individual_id in existing]
-    query_learned = _query_learned(sighting) if rerank_k > 0 else None
-    if query_learned is not None:
+    if rerank_k > 0 and query_learned is not None:
         head = max(top_k, rerank_k)
         ranked = (
             rerank(
@@ -384,23 +384,6 @@ def sighting_rank_candidates(
             )
         )
     return _store_candidates(sighting, rows, new_individual_likely=new_likely)
-
-
-def _fused_with_disk(
-    sighting: Sighting,
-    ranked: list[Candidate],
-    twin: disk_twin.DiskTwin,
-    flank: str,
-    excluded: list[int],
-) -> list[Candidate]:
-    """Fuse the SIFT shortlist with the DISK twin's, or return it as it is without DISK."""
-    if _bulk_learned_backend() == "":
-        return ranked  # the learned extractor is not installed here
-    query = _query_learned(sighting)
-    if query is None or query.model != twin.model:
-        return ranked
-    disk_ranked = rank(twin.index, as_index_features(query), flank, exclude_reference_ids=excluded)
-    return fuse(ranked, disk_ranked, disk_twin.weight())
 
 
 def _reference_of(candidate: Candidate) -> int | None:
