@@ -29,6 +29,17 @@ everything else of their flank and their flag rate printed (assumed strangers).
 
     python bench/calibration.py --before old.json --top-k 3 \
         [--out leopards/matching/calibration_default.json]
+
+With the fused first stage (MATCH_FIRST_STAGE_DISK_WEIGHT), the shortlist model stays
+fitted on SIFT's shortlists, which it reads wherever no DISK features let the fusion
+and the second stage run, and the fused model on rankings the fusion started:
+
+    python bench/calibration.py --only synthetic-hard synthetic-small real real-unlabelled \
+        --queries sift.pkl
+    python bench/calibration.py --only synthetic-hard synthetic-small real real-unlabelled \
+        --queries fused.pkl --top-k 3 --disk-weight 1
+    python bench/calibration.py --queries sift.pkl --fused-queries fused.pkl --top-k 3 \
+        --skip-plain --before old.json [--out leopards/matching/calibration_default.json]
 """
 
 from __future__ import annotations
@@ -120,7 +131,15 @@ def _merge(name: str, parts: list[QuerySet]) -> QuerySet:
 
 
 def synthetic(
-    out: Path, name: str, *, individuals: int, photos: int, seed: int, second: dict | None, **render
+    out: Path,
+    name: str,
+    *,
+    individuals: int,
+    photos: int,
+    seed: int,
+    second: dict | None,
+    disk_weight: float = 0.0,
+    **render,
 ) -> QuerySet:
     """Render a synthetic set and query it leave-one-out and open set."""
     started = time.perf_counter()
@@ -128,7 +147,9 @@ def synthetic(
         out, individuals=individuals, photos_per_flank=photos, seed=seed, **render
     )
     boxes = read_labels(labels)
-    results, _timings = run_queries(boxes, open_set=True, second_stage=second)
+    results, _timings = run_queries(
+        boxes, open_set=True, second_stage=second, disk_weight=disk_weight
+    )
     print(
         f"  {name} seed {seed}: {len(boxes)} photos rendered and queried in "
         f"{time.perf_counter() - started:.0f} s",
@@ -269,6 +290,13 @@ def main() -> int:
     parser.add_argument(
         "--top-k", type=int, default=0, help="re-rank the first K with DISK + LightGlue"
     )
+    parser.add_argument(
+        "--disk-weight",
+        type=float,
+        default=0.0,
+        help="fuse the shortlist with DISK-LNBNN's at this weight, as "
+        "MATCH_FIRST_STAGE_DISK_WEIGHT does (the sets queried by this run)",
+    )
     parser.add_argument("--strangers-flagged", type=float, default=0.93)
     parser.add_argument("--skip-plain", action="store_true")
     parser.add_argument(
@@ -332,7 +360,8 @@ def query_sets(args: argparse.Namespace, second: dict | None, names: list[str]) 
             print("synthetic, hard (difficulty 1.5, fur 1.0, revisit 1.0):")
             sets["synthetic-hard"] = synthetic(
                 tmp / "hard", "synthetic-hard", individuals=args.individuals,
-                photos=args.photos, seed=0, second=second, **HARD,
+                photos=args.photos, seed=0, second=second,
+                disk_weight=args.disk_weight, **HARD,
             )  # fmt: skip
         if "synthetic-small" in names:
             sets["synthetic-small"] = _merge(
@@ -345,6 +374,7 @@ def query_sets(args: argparse.Namespace, second: dict | None, names: list[str]) 
                         photos=3,
                         seed=seed,
                         second=second,
+                        disk_weight=args.disk_weight,
                         **HARD,
                     )
                     for n, seeds in SMALL
@@ -355,7 +385,11 @@ def query_sets(args: argparse.Namespace, second: dict | None, names: list[str]) 
             print("real snow-leopard photos:")
             boxes = real_boxes(args.data, tmp)
             results, _timings = run_queries(
-                boxes, open_set=True, same_event=same_event, second_stage=second
+                boxes,
+                open_set=True,
+                same_event=same_event,
+                second_stage=second,
+                disk_weight=args.disk_weight,
             )
             sets["real"] = _query_set("real", results, len(boxes))
             if args.real_rankings_out:
@@ -369,7 +403,8 @@ def query_sets(args: argparse.Namespace, second: dict | None, names: list[str]) 
             print("synthetic, plain (difficulty 1, no fur):")
             sets["synthetic-plain"] = synthetic(
                 tmp / "plain", "synthetic-plain", individuals=args.individuals,
-                photos=args.photos, seed=0, second=second, **PLAIN,
+                photos=args.photos, seed=0, second=second,
+                disk_weight=args.disk_weight, **PLAIN,
             )  # fmt: skip
     return sets
 
