@@ -425,10 +425,11 @@ if MATCH_LEARNED_BACKEND not in ("disk", "xfeat"):
 # keypoints; MATCH_LEARNED_BACKEND=disk), voted on like SIFT's, and each individual's
 # SIFT and DISK votes, each divided by the query's best, are added with this weight on
 # DISK's. 1.0 is the measured value: on all nyala photos it raises the shortlist's
-# recall at 3 from 0.29 to 0.40 (bench/README.md). It needs the DISK features of every
-# catalogue box: `match_index_rebuild --extract-missing` describes those without them.
-# 0 (the default): SIFT alone, as before.
-MATCH_FIRST_STAGE_DISK_WEIGHT = env.float("MATCH_FIRST_STAGE_DISK_WEIGHT", default=0.0)
+# recall at 3 from 0.29 to 0.40 (bench/README.md), and is the default. It needs the DISK
+# features of every catalogue box: bulk extraction describes boxes with DISK too, and
+# `match_index_rebuild --extract-missing` describes those without them. 0: SIFT alone.
+# Without the learned packages installed the shortlist hears SIFT alone whatever it says.
+MATCH_FIRST_STAGE_DISK_WEIGHT = env.float("MATCH_FIRST_STAGE_DISK_WEIGHT", default=1.0)
 # faiss threads per process: workers run one process per core already, and more
 # threads than free cores make faiss spin and slow down severalfold.
 MATCH_FAISS_THREADS = env.int("MATCH_FAISS_THREADS", default=1)

@@ -9,10 +9,12 @@ from config.celery import app as celery_app
 from tests.factories import ParkFactory, UserFactory
 
 IN_CI = os.environ.get("CI") == "true"
-# The learned second stage runs a neural network on every box and ranking: off in the
-# processes that tests start (workers, servers, commands) as in this one (below), unless
-# a test turns it on (test_matching_second_stage.py, the worker test that runs it).
+# The learned second stage and the shortlist's DISK voice run a neural network on every
+# box and ranking: off in the processes that tests start (workers, servers, commands) as
+# in this one (below), unless a test turns them on (test_matching_second_stage.py,
+# test_matching_fusion.py, the worker tests that run them).
 os.environ.setdefault("MATCH_RERANK_TOP_K", "0")
+os.environ.setdefault("MATCH_FIRST_STAGE_DISK_WEIGHT", "0")
 
 
 def require(condition: bool, why: str) -> None:
@@ -55,8 +57,9 @@ def _match_index_in_tmp(settings, tmp_path):
     from leopards.matching import catalogue
 
     settings.MATCH_INDEX_DIR = tmp_path / "match-index"
-    # The learned second stage is on by default; the tests that are about it turn it on.
+    # Both learned stages are on by default; the tests that are about them turn them on.
     settings.MATCH_RERANK_TOP_K = 0
+    settings.MATCH_FIRST_STAGE_DISK_WEIGHT = 0.0
     catalogue.forget()
     yield
     catalogue.forget()

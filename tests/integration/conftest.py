@@ -94,9 +94,10 @@ def celery_worker(transactional_db, settings, tmp_path) -> Iterator[Worker]:
         "CELERY_TASK_DEFAULT_QUEUE": queue,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "MATCH_INDEX_DIR": str(settings.MATCH_INDEX_DIR),
-        # The worker runs the second stage as the test's settings say (off unless the
-        # test turns it on before asking for the worker).
+        # The worker runs the learned stages as the test's settings say (off unless the
+        # test turns them on before asking for the worker).
         "MATCH_RERANK_TOP_K": str(settings.MATCH_RERANK_TOP_K),
+        "MATCH_FIRST_STAGE_DISK_WEIGHT": str(settings.MATCH_FIRST_STAGE_DISK_WEIGHT),
         "PYTHONUNBUFFERED": "1",
     }
     log = tmp_path / "worker.log"

@@ -8,6 +8,7 @@ from leopards.services.matching import (
     catalogue_sync,
     sighting_extract_features,
     sighting_queue_match,
+    sightings_extract_features,
 )
 from tests.factories import LeopardFactory
 from tests.integration.conftest import wait_for
@@ -150,3 +151,45 @@ def test_worker_ranks_the_shortlist_again_with_the_learned_second_stage(
         for pk in [query.pk, *(r.pk for r in references)]
     )
     assert "second stage of matching is unavailable" not in celery_worker.output()
+
+
+@pytest.fixture
+def both_learned_stages_on(settings):
+    # The defaults, which the rest of the suite turns off; asked for before celery_worker.
+    settings.MATCH_RERANK_TOP_K = 3
+    settings.MATCH_FIRST_STAGE_DISK_WEIGHT = 1.0
+
+
+def test_worker_fuses_the_shortlists_disk_voice_and_re_ranks_as_by_default(
+    both_learned_stages_on, celery_worker
+):
+    kedr, lesnaya = LeopardFactory(code="LEO-101M"), LeopardFactory(code="LEO-102F")
+    references = [
+        leopard_sighting(1, "left", 1, leopard=kedr),
+        leopard_sighting(2, "left", 1, leopard=lesnaya),
+    ]
+    # With the DISK voice on, a catalogue built in bulk describes every box with DISK,
+    # since its votes are needed before any query.
+    sighting_ids = [r.pk for r in references]
+    assert sightings_extract_features(sighting_ids=sighting_ids) == 2
+    catalogue_sync(sighting_ids=sighting_ids)
+    assert Sighting.objects.filter(learned_features__isnull=False).count() == 2
+
+    with transaction.atomic():
+        query = leopard_sighting(1, "left", 7, leopard=None, status=Sighting.Status.PROPOSED)
+        sighting_queue_match(sighting_id=query.pk)
+    top = wait_for(
+        lambda: MatchCandidate.objects.filter(sighting=query, rank=1).first(),
+        timeout=180,
+        what="the worker to rank candidates with both learned stages",
+        worker=celery_worker,
+    )
+    assert top.leopard == kedr
+    assert top.stage == MatchCandidate.Stage.LEARNED
+    assert top.learned_matches >= top.inliers > 10
+    # A fused score: SIFT's votes and DISK's, each divided by the query's best, added with
+    # weight 1. Both voices put the right cat first; SIFT alone would give raw votes.
+    assert top.score == pytest.approx(2.0)
+    output = celery_worker.output()
+    assert "second stage of matching is unavailable" not in output
+    assert "cannot hear DISK" not in output

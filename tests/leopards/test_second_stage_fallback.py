@@ -21,7 +21,9 @@ TORCH_MISSING = "the torch package is not installed"
 
 @pytest.fixture
 def torch_missing(settings, monkeypatch):
+    # The defaults: both learned stages on.
     settings.MATCH_RERANK_TOP_K = 3
+    settings.MATCH_FIRST_STAGE_DISK_WEIGHT = 1.0
     monkeypatch.setattr(installed, "second_stage_missing", lambda backend: TORCH_MISSING)
     monkeypatch.setattr(matching, "_said", set())
 
@@ -75,6 +77,19 @@ def test_the_system_check_says_the_second_stage_is_unavailable(settings, monkeyp
     # Turned off on purpose, the stage is not missed.
     settings.MATCH_RERANK_TOP_K = 0
     assert not [m for m in checks.run_checks() if m.id == "leopards.W001"]
+
+
+def test_with_both_learned_stages_on_a_missing_package_is_reported_once(settings, monkeypatch):
+    settings.MATCH_RERANK_TOP_K = 3
+    settings.MATCH_FIRST_STAGE_DISK_WEIGHT = 1.0
+    monkeypatch.setattr("leopards.checks.second_stage_missing", lambda backend: TORCH_MISSING)
+    found = [m.id for m in checks.run_checks() if m.id.startswith("leopards.W")]
+    assert found == ["leopards.W001"]
+
+    # With the re-rank off, the shortlist's DISK voice is what is missed.
+    settings.MATCH_RERANK_TOP_K = 0
+    found = [m for m in checks.run_checks() if m.id.startswith("leopards.W")]
+    assert [m.id for m in found] == ["leopards.W002"] and TORCH_MISSING in found[0].msg
 
 
 def test_the_system_check_is_quiet_where_the_learned_matcher_is_installed(settings):
