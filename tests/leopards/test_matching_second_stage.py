@@ -160,7 +160,9 @@ def test_the_worker_stores_which_stage_ranked_and_its_matched_spots(
     Sighting.objects.filter(pk=references[1].pk).update(learned_features=None)
     matching.sighting_rank_candidates(sighting_id=query.pk)
     assert len(calls) == 4
-    assert Sighting.objects.get(pk=references[1].pk).learned_features is not None
+    described = Sighting.objects.get(pk=references[1].pk)
+    assert described.learned_features is not None
+    assert described.learned_model == disk.MODEL  # written with the blob
     matching.sighting_rank_candidates(sighting_id=query.pk)
     assert len(calls) == 4  # ranking again reads the stored features
 
@@ -187,8 +189,9 @@ def test_the_worker_stores_which_stage_ranked_and_its_matched_spots(
     matching.sighting_rank_candidates(sighting_id=query.pk)
     assert calls[4:] == ["xfeat"] * 3
     for sighting in [query, *references]:
-        stored = bytes(Sighting.objects.get(pk=sighting.pk).learned_features)
-        assert learned.stored_model(stored) == learned.MODEL
+        row = Sighting.objects.get(pk=sighting.pk)
+        assert learned.stored_model(bytes(row.learned_features)) == learned.MODEL
+        assert row.learned_model == learned.MODEL
     assert MatchCandidate.objects.get(sighting=query, rank=1).leopard_id == right.pk
 
 
