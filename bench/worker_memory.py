@@ -58,7 +58,7 @@ def measure(top_k: int, queries: list[int]) -> list[tuple[str, float, float, flo
                 raise SystemExit(log.read_text())
             time.sleep(0.2)
         rows.append(("ready", *memory(process.pid), 0.0))
-        Sighting.objects.filter(pk__in=queries).update(learned_features=None)
+        Sighting.objects.filter(pk__in=queries).update(learned_features=None, learned_model="")
         for number, pk in enumerate(queries, start=1):
             before = Sighting.objects.get(pk=pk).matched_at
             started = time.perf_counter()

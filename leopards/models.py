@@ -201,9 +201,15 @@ class Sighting(models.Model):
     )
     identified_at = models.DateTimeField(_("identified at"), null=True, blank=True)
     features = models.BinaryField(null=True, blank=True, editable=False)
-    # The box's learned (XFeat) features for the matcher's second stage, extracted with
-    # the SIFT ones and kept, so a reference box is described once (LearnedFeatures).
+    # The engine version stored inside features (Features.version), null without them:
+    # the boxes an earlier engine described are found without reading their blobs.
+    features_version = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    # The box's learned features (DISK or XFeat) for the matcher's second stage, extracted
+    # with the SIFT ones and kept, so a reference box is described once (LearnedFeatures).
     learned_features = models.BinaryField(null=True, blank=True, editable=False)
+    # The model stored inside learned_features (LearnedFeatures.model), "" without them:
+    # the boxes another backend or extraction size described are found by this column.
+    learned_model = models.CharField(max_length=64, blank=True, editable=False)
     feature_status = models.CharField(
         max_length=20, choices=FeatureStatus.choices, default=FeatureStatus.PENDING
     )
@@ -233,7 +239,9 @@ class Sighting(models.Model):
     history = HistoricalRecords(
         excluded_fields=[
             "features",
+            "features_version",
             "learned_features",
+            "learned_model",
             "feature_error",
             "feature_error_code",
             "feature_error_params",

@@ -55,7 +55,9 @@ def stored_features(model: str, sighting_ids: list[int]) -> Iterator[tuple[int, 
     for start in range(0, len(sighting_ids), CHUNK):
         rows = (
             Sighting.objects.filter(
-                pk__in=sighting_ids[start : start + CHUNK], learned_features__isnull=False
+                pk__in=sighting_ids[start : start + CHUNK],
+                learned_features__isnull=False,
+                learned_model=model,
             )
             .order_by("pk")
             .values_list("pk", "learned_features")

@@ -64,8 +64,6 @@ RERANK_DELAY_SECONDS = 10
 # Below this many boxes, starting worker processes costs more than it saves.
 PARALLEL_FROM = 24
 EXTRACT_CHUNK = 64
-# Stored features read at a time when looking for those of an earlier engine version.
-FEATURE_SCAN_CHUNK = 500
 
 
 # -- features --------------------------------------------------------------------------
@@ -127,7 +125,8 @@ def _store_features(
     blob = result.blob if result is not None else None
     values = {
         "features": blob,
-        "learned_features": result.learned if result is not None and blob else None,
+        "features_version": Features.stored_version(blob) if blob else None,
+        **_learned_values(result.learned if result is not None and blob else None),
         "feature_status": status,
         "feature_error": "",
         "feature_error_code": code,
@@ -143,6 +142,11 @@ def _store_features(
     for name, value in values.items():
         setattr(sighting, name, value)
     return sighting
+
+
+def _learned_values(blob: bytes | None) -> dict[str, bytes | str | None]:
+    """Return a box's learned features with their model, the two columns written together."""
+    return {"learned_features": blob, "learned_model": stored_model(blob) if blob else ""}
 
 
 def sighting_extract_features(*, sighting_id: int, learned: bool = True) -> Sighting | None:
@@ -405,8 +409,10 @@ def _query_learned(sighting: Sighting) -> LearnedFeatures | None:
     blob = _learned_blob(sighting)
     if blob is None:
         return None
-    Sighting.objects.filter(_box_filter(sighting), pk=sighting.pk).update(learned_features=blob)
-    sighting.learned_features = blob
+    values = _learned_values(blob)
+    Sighting.objects.filter(_box_filter(sighting), pk=sighting.pk).update(**values)
+    for name, value in values.items():
+        setattr(sighting, name, value)
     return LearnedFeatures.from_bytes(blob)
 
 
@@ -424,7 +430,9 @@ def _stored_learned(reference_ids: list[int]) -> dict[int, LearnedFeatures]:
     are never matched with each other.
     """
     model = learned_model()
-    rows = Sighting.objects.filter(pk__in=reference_ids, learned_features__isnull=False)
+    rows = Sighting.objects.filter(
+        pk__in=reference_ids, learned_features__isnull=False, learned_model=model
+    )
     found = {}
     for pk, data in rows.values_list("pk", "learned_features"):
         if stored_model(bytes(data)) == model:
@@ -434,7 +442,7 @@ def _stored_learned(reference_ids: list[int]) -> dict[int, LearnedFeatures]:
         blob = _learned_blob(sighting)
         if blob is not None:
             Sighting.objects.filter(_box_filter(sighting), pk=sighting.pk).update(
-                learned_features=blob
+                **_learned_values(blob)
             )
             found[sighting.pk] = LearnedFeatures.from_bytes(blob)
     return found
@@ -709,28 +717,35 @@ def _features_outdated(sighting: Sighting) -> bool:
 
 
 def outdated_feature_ids() -> list[int]:
-    """Return the confirmed sightings whose stored features an earlier engine extracted."""
-    rows = (
+    """Return the confirmed sightings whose stored features an earlier engine extracted.
+
+    One query on features_version, written with the blob: the blobs are not read.
+    """
+    return list(
         Sighting.objects.filter(status=Sighting.Status.CONFIRMED, features__isnull=False)
-        .values_list("pk", "features")
-        .iterator(chunk_size=FEATURE_SCAN_CHUNK)
+        .exclude(features_version=FEATURES_VERSION)
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
-    return [pk for pk, blob in rows if Features.stored_version(bytes(blob)) != FEATURES_VERSION]
 
 
 def undescribed_by_disk_ids() -> list[int]:
-    """Return the confirmed sightings the DISK twin wants but that lack its model's features."""
+    """Return the confirmed sightings the DISK twin wants but that lack its model's features.
+
+    One query on learned_model, written with the blob: the blobs are not read (a blob
+    cleared without its column still counts as missing).
+    """
     model = disk_twin.wanted_model()
     if not model:
         return []
-    rows = (
+    return list(
         Sighting.objects.filter(
             status=Sighting.Status.CONFIRMED, feature_status=Sighting.FeatureStatus.READY
         )
-        .values_list("pk", "learned_features")
-        .iterator(chunk_size=FEATURE_SCAN_CHUNK)
+        .filter(Q(learned_features__isnull=True) | ~Q(learned_model=model))
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
-    return [pk for pk, blob in rows if blob is None or stored_model(bytes(blob)) != model]
 
 
 def match_index_rebuild(*, extract_missing: bool = False, snapshot: bool = True) -> dict:

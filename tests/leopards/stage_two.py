@@ -1,11 +1,10 @@
 """Helpers of the second stage's tests: rendered boxes, shortlist candidates, no network."""
 
 import socket
-from collections.abc import Callable
 
 import numpy as np
 
-from leopards.matching.learned import LearnedFeatures
+from leopards.matching.learned import LearnedFeatures, extract_for
 from leopards.matching.scoring import Candidate
 from leopards.synthetic import render_photo
 
@@ -13,14 +12,12 @@ SIZE = (400, 280)
 _cache: dict = {}
 
 
-def rendered_box(
-    extract: Callable[..., LearnedFeatures], individual: int, shot: int
-) -> LearnedFeatures:
-    """Learned features of a rendered synthetic left flank, computed once per test run."""
-    key = (extract, individual, shot)
+def rendered_box(backend: str, individual: int, shot: int) -> LearnedFeatures:
+    """A backend's learned features of a rendered synthetic left flank, computed once per run."""
+    key = (backend, individual, shot)
     if key not in _cache:
         photo = render_photo(individual, "left", shot, image_size=SIZE)
-        _cache[key] = extract(photo.image, photo.bbox)
+        _cache[key] = extract_for(backend, photo.image, photo.bbox)
     return _cache[key]
 
 

@@ -524,7 +524,7 @@ def _as_version_one(sighting: Sighting) -> None:
     features = Features.from_bytes(bytes(sighting.features))
     out = io.BytesIO()
     np.savez(out, keypoints=features.keypoints, descriptors=features.descriptors)
-    Sighting.objects.filter(pk=sighting.pk).update(features=out.getvalue())
+    Sighting.objects.filter(pk=sighting.pk).update(features=out.getvalue(), features_version=1)
 
 
 def test_features_of_an_earlier_engine_are_extracted_again_by_a_rebuild(two_cats):
@@ -538,6 +538,7 @@ def test_features_of_an_earlier_engine_are_extracted_again_by_a_rebuild(two_cats
     old.refresh_from_db()
     assert figures["extracted"] == 1
     assert Features.stored_version(bytes(old.features)) == FEATURES_VERSION
+    assert old.features_version == FEATURES_VERSION
     assert matching.outdated_feature_ids() == []
     assert old.pk in catalogue.current_index()
 
@@ -553,4 +554,5 @@ def test_a_query_with_features_of_an_earlier_engine_is_extracted_again(two_cats)
 
     query.refresh_from_db()
     assert Features.stored_version(bytes(query.features)) == FEATURES_VERSION
+    assert query.features_version == FEATURES_VERSION
     assert _candidates(query)[0][0] == kedr.pk

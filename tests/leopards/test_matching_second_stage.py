@@ -1,6 +1,8 @@
 """The learned second stage: re-ranking the shortlist, its probability, its stored evidence.
 
-Model inference is kept to a handful of small synthetic boxes.
+The tests of loading, matching and re-ranking run once per learned backend (DISK +
+LightGlue, the default, and XFeat + LighterGlue); test_matching_disk.py holds what only
+DISK has. Model inference is kept to a handful of small synthetic boxes.
 """
 
 import io
@@ -8,9 +10,9 @@ import io
 import pytest
 from django.core.management import call_command
 
-from leopards.matching import learned
+from leopards.matching import disk, learned
 from leopards.matching.calibration import DEFAULT_FEATURES, FUSED_FEATURES, Calibration
-from leopards.matching.learned import LearnedFeatures, extract_learned, match_learned
+from leopards.matching.learned import LearnedFeatures, match_learned
 from leopards.matching.rerank import rerank
 from leopards.models import MatchCandidate, Sighting
 from leopards.services import matching
@@ -19,44 +21,75 @@ from tests.factories import LeopardFactory
 from tests.leopards.matching_photos import leopard_sighting
 from tests.leopards.stage_two import refuse_network, rendered_box, shortlist_candidate
 
+# The module that loads each backend's networks (models() and its _models cache).
+MODULES = {"disk": disk, "xfeat": learned}
+each_backend = pytest.mark.parametrize("backend", learned.BACKENDS)
 
-def test_models_load_from_the_package_without_touching_the_network(monkeypatch):
+
+def test_every_backend_is_tested():
+    assert set(MODULES) == set(learned.BACKENDS)
+
+
+@each_backend
+def test_models_load_from_the_package_without_touching_the_network(monkeypatch, backend):
     refuse_network(monkeypatch)
-    monkeypatch.setattr(learned, "_models", None)
-    extractor, matcher = learned.models()
+    module = MODULES[backend]
+    monkeypatch.setattr(module, "_models", None)
+    extractor, matcher = module.models()
     assert extractor is not None and matcher is not None
-    assert len(_box(3, 1)) > 50
+    features = rendered_box(backend, 3, 1)
+    assert len(features) > 50
+    assert features.model == learned.backend_model(backend)
 
 
-def test_the_same_animal_gets_many_more_consistent_matches_than_another():
-    same = match_learned(_box(3, 2), _box(3, 1))
-    other = match_learned(_box(3, 2), _box(4, 1))
+@each_backend
+def test_the_same_animal_gets_many_more_consistent_matches_than_another(backend):
+    same = match_learned(_box(3, 2, backend), _box(3, 1, backend))
+    other = match_learned(_box(3, 2, backend), _box(4, 1, backend))
     assert same.inliers >= 15
     assert same.inliers > 3 * other.inliers
     assert same.pairs.shape == (same.inliers, 4)
 
 
-def test_the_second_stage_puts_the_right_animal_first_when_the_shortlist_did_not():
+@each_backend
+def test_the_second_stage_puts_the_right_animal_first_when_the_shortlist_did_not(backend):
     # The shortlist put individual 4 ahead of individual 3, but the query is 3.
     shortlist = [
         shortlist_candidate(4, 40, 9.0),
         shortlist_candidate(3, 30, 2.0),
         shortlist_candidate(5, 50, 1.0),
     ]
-    stored = {40: _box(4, 1), 30: _box(3, 1), 50: _box(5, 1)}
+    stored = {40: _box(4, 1, backend), 30: _box(3, 1, backend), 50: _box(5, 1, backend)}
     loads = []
 
     def load(ids):
         loads.append(list(ids))
         return {pk: stored[pk] for pk in ids}
 
-    ranked = rerank(shortlist, _box(3, 2), load, top_k=2)
+    ranked = rerank(shortlist, _box(3, 2, backend), load, top_k=2)
     assert [c.individual_id for c in ranked] == [3, 4, 5]
     assert [c.stage for c in ranked] == [2, 2, 1]
     assert ranked[0].learned_reference_id == 30
     assert ranked[0].learned_inliers > ranked[1].learned_inliers
     # Only the first top_k individuals are compared, and their boxes are read in one go.
     assert loads == [[40, 30]]
+
+
+@each_backend
+def test_the_second_stage_keeps_the_shortlists_first_when_it_is_right(backend):
+    shortlist = [
+        shortlist_candidate(3, 30, 9.0),
+        shortlist_candidate(4, 40, 2.0),
+        shortlist_candidate(5, 50, 1.0),
+    ]
+    stored = {40: _box(4, 1, backend), 30: _box(3, 1, backend), 50: _box(5, 1, backend)}
+
+    ranked = rerank(
+        shortlist, _box(3, 2, backend), lambda ids: {pk: stored[pk] for pk in ids}, top_k=3
+    )
+
+    assert ranked[0].individual_id == 3
+    assert ranked[0].stage == 2
 
 
 def test_a_clear_learned_match_is_probable_and_a_stranger_is_probably_new():
@@ -127,7 +160,9 @@ def test_the_worker_stores_which_stage_ranked_and_its_matched_spots(
     Sighting.objects.filter(pk=references[1].pk).update(learned_features=None)
     matching.sighting_rank_candidates(sighting_id=query.pk)
     assert len(calls) == 4
-    assert Sighting.objects.get(pk=references[1].pk).learned_features is not None
+    described = Sighting.objects.get(pk=references[1].pk)
+    assert described.learned_features is not None
+    assert described.learned_model == disk.MODEL  # written with the blob
     matching.sighting_rank_candidates(sighting_id=query.pk)
     assert len(calls) == 4  # ranking again reads the stored features
 
@@ -154,8 +189,9 @@ def test_the_worker_stores_which_stage_ranked_and_its_matched_spots(
     matching.sighting_rank_candidates(sighting_id=query.pk)
     assert calls[4:] == ["xfeat"] * 3
     for sighting in [query, *references]:
-        stored = bytes(Sighting.objects.get(pk=sighting.pk).learned_features)
-        assert learned.stored_model(stored) == learned.MODEL
+        row = Sighting.objects.get(pk=sighting.pk)
+        assert learned.stored_model(bytes(row.learned_features)) == learned.MODEL
+        assert row.learned_model == learned.MODEL
     assert MatchCandidate.objects.get(sighting=query, rank=1).leopard_id == right.pk
 
 
@@ -177,5 +213,5 @@ def test_evaluate_matching_fits_both_stages_and_scores_them_on_held_out_animals(
     assert fitted.second_stage.features == list(FUSED_FEATURES)
 
 
-def _box(individual: int, shot: int) -> LearnedFeatures:
-    return rendered_box(extract_learned, individual, shot)
+def _box(individual: int, shot: int, backend: str = "xfeat") -> LearnedFeatures:
+    return rendered_box(backend, individual, shot)
