@@ -54,7 +54,7 @@ from accounts.roles import has_permission
 from census import effort, periods
 from census.models import CensusResult, DensityRun
 from census.periods import Period
-from leopards.models import AgeClass, Flank, Sighting, age_class_at
+from leopards.models import AgeClass, Flank, Leopard, Sighting, age_class_at
 from traps.models import Deployment, MalfunctionPeriod, Park, Station
 from traps.selectors import parks_for_user
 
@@ -178,93 +178,119 @@ def _knows_flank(flank: str) -> ExpressionWrapper:
 
 
 def census_counts(*, parks: Sequence[Park], periods_: Sequence[Period]) -> list[PeriodCounts]:
-    """Count distinct individuals per period for parks counted together (one query).
+    """Count distinct individuals per period for parks counted together.
 
     With several parks each individual counts once (the landscape total), and
     `several_parks` says how many of them were seen in more than one park.
+
+    Four queries whose rows are bounded by individuals, not sightings: which periods
+    each individual was seen in (the sightings inside the periods' overall span only,
+    found through the photos' deployment and time index), the first and last sighting
+    time of each individual in each park (whether it was seen before or after a
+    period: one grouped pass that reads no photo outside the confirmed sightings'),
+    the flanks the catalogue knows of the individuals seen, and the individuals.
     """
     parks = list(parks)
     if not parks or not periods_:
         return [PeriodCounts(p) for p in periods_]
     zones = _zones(parks)
+    several = len(parks) > 1
+    first_day, last_day = periods.span(periods_)
+    whole = periods.date_range(first_day, last_day)
+
+    # Seen in each period: sightings inside the span, one row per individual.
+    inside: dict[str, Any] = {}
+    for i, period in enumerate(periods_):
+        inside[f"in{i}"] = Count("pk", filter=period_q(period, zones))
+        if several:
+            inside[f"parks{i}"] = Count(_PARK, distinct=True, filter=period_q(period, zones))
+    seen_in: dict[int, dict[str, int]] = {
+        row["leopard_id"]: row
+        for row in confirmed_sightings(p.pk for p in parks)
+        .filter(period_q(whole, zones))
+        .values("leopard_id")
+        .annotate(**inside)
+        .order_by()
+        if row["leopard_id"] is not None
+    }
+
+    # Seen before or after a period: an individual's first and last sighting in each
+    # park, compared with the period's bounds in that park's time zone (period_q's).
+    zone_of = {park.pk: ZoneInfo(park.time_zone) for park in parks}
+    spans: dict[int, list[tuple[datetime, datetime, ZoneInfo]]] = defaultdict(list)
+    for leopard, park_id, first, last in (
+        confirmed_sightings(zone_of)
+        .values("leopard_id", _PARK)
+        .annotate(first=Min(_TAKEN), last=Max(_TAKEN))
+        .order_by()
+        .values_list("leopard_id", _PARK, "first", "last")
+    ):
+        if leopard is not None:
+            spans[leopard].append((first, last, zone_of[park_id]))
+
+    flanks: dict[int, set[str]] = defaultdict(set)
+    for leopard, flank in (
+        Sighting.objects.filter(
+            status=CONFIRMED, flank__in=[Flank.LEFT, Flank.RIGHT], leopard_id__in=list(seen_in)
+        )
+        .values_list("leopard_id", "flank")
+        .distinct()
+        .order_by()
+    ):
+        flanks[leopard].add(flank)
+    cats = {
+        pk: (birth, sex)
+        for pk, birth, sex in Leopard.objects.filter(pk__in=list(seen_in)).values_list(
+            "pk", "birth_date", "sex"
+        )
+    }
+
     subadult_months = settings.AGE_CLASS_SUBADULT_FROM_MONTHS
     adult_months = settings.AGE_CLASS_ADULT_FROM_MONTHS
-
-    # Inner query: one row per individual, with how often it was seen in, before and
-    # after each period. The outer aggregate then counts individuals, not sightings.
-    inner: dict[str, Any] = {
-        "birth": Max("leopard__birth_date"),
-        "sex": Max("leopard__sex"),
-        # Whether the catalogue knows each flank: a property of the individual, so it
-        # is grouped on, not aggregated.
-        "has_left": _knows_flank(Flank.LEFT),
-        "has_right": _knows_flank(Flank.RIGHT),
-    }
-    for i, period in enumerate(periods_):
-        inner[f"in{i}"] = Count("pk", filter=period_q(period, zones))
-        inner[f"before{i}"] = Count("pk", filter=_before_q(period, zones))
-        inner[f"after{i}"] = Count("pk", filter=_after_q(period, zones))
-        if len(parks) > 1:
-            inner[f"parks{i}"] = Count(_PARK, distinct=True, filter=period_q(period, zones))
-
-    outer: dict[str, Any] = {}
-    left_only = Q(has_left=True, has_right=False)
-    right_only = Q(has_left=False, has_right=True)
+    results = []
     for i, period in enumerate(periods_):
         ref = period.reference_date
         subadult_cut, adult_cut = periods.age_cutoffs(ref, subadult_months, adult_months)
-        seen = Q(**{f"in{i}__gt": 0})
-        outer[f"individuals{i}"] = Count("leopard_id", filter=seen)
-        outer[f"kittens{i}"] = Count(
-            "leopard_id", filter=seen & Q(birth__gt=subadult_cut, birth__lte=ref)
-        )
-        outer[f"subadults{i}"] = Count(
-            "leopard_id", filter=seen & Q(birth__gt=adult_cut, birth__lte=subadult_cut)
-        )
-        outer[f"adults{i}"] = Count("leopard_id", filter=seen & Q(birth__lte=adult_cut))
-        outer[f"females{i}"] = Count("leopard_id", filter=seen & Q(sex="female"))
-        outer[f"males{i}"] = Count("leopard_id", filter=seen & Q(sex="male"))
-        outer[f"new{i}"] = Count("leopard_id", filter=seen & Q(**{f"before{i}": 0}))
-        outer[f"left_only{i}"] = Count("leopard_id", filter=seen & left_only)
-        outer[f"right_only{i}"] = Count("leopard_id", filter=seen & right_only)
-        outer[f"alive_unseen{i}"] = Count(
-            "leopard_id",
-            filter=Q(**{f"in{i}": 0, f"before{i}__gt": 0, f"after{i}__gt": 0}),
-        )
-        if len(parks) > 1:
-            outer[f"several{i}"] = Count("leopard_id", filter=Q(**{f"parks{i}__gt": 1}))
-
-    per_individual = (
-        confirmed_sightings(p.pk for p in parks).values("leopard_id").annotate(**inner).order_by()
-    )
-    row = per_individual.aggregate(**outer)
-
-    results = []
-    for i, period in enumerate(periods_):
-        n = row[f"individuals{i}"]
-        known_age = row[f"kittens{i}"] + row[f"subadults{i}"] + row[f"adults{i}"]
-        known_sex = row[f"females{i}"] + row[f"males{i}"]
-        left, right = row[f"left_only{i}"], row[f"right_only{i}"]
-        results.append(
-            PeriodCounts(
-                period=period,
-                individuals=n,
-                adults=row[f"adults{i}"],
-                subadults=row[f"subadults{i}"],
-                kittens=row[f"kittens{i}"],
-                age_unknown=n - known_age,
-                females=row[f"females{i}"],
-                males=row[f"males{i}"],
-                sex_unknown=n - known_sex,
-                new=row[f"new{i}"],
-                returning=n - row[f"new{i}"],
-                left_only=left,
-                right_only=right,
-                minimum=n - left - right + max(left, right),
-                known_alive=n + row[f"alive_unseen{i}"],
-                several_parks=row.get(f"several{i}") or 0,
-            )
-        )
+        starts = {zone: period.bounds(zone) for zone in set(zone_of.values())}
+        counts = PeriodCounts(period)
+        alive_unseen = 0
+        for leopard, where in spans.items():
+            before = any(first < starts[zone][0] for first, _last, zone in where)
+            seen = seen_in.get(leopard, {}).get(f"in{i}", 0) > 0
+            if not seen:
+                if before and any(last >= starts[zone][1] for _first, last, zone in where):
+                    alive_unseen += 1
+                continue
+            birth, sex = cats[leopard]
+            counts.individuals += 1
+            if birth is not None and birth <= ref:
+                if birth > subadult_cut:
+                    counts.kittens += 1
+                elif birth > adult_cut:
+                    counts.subadults += 1
+                else:
+                    counts.adults += 1
+            if sex == "female":
+                counts.females += 1
+            elif sex == "male":
+                counts.males += 1
+            if not before:
+                counts.new += 1
+            known = flanks.get(leopard, set())
+            if known == {Flank.LEFT}:
+                counts.left_only += 1
+            elif known == {Flank.RIGHT}:
+                counts.right_only += 1
+            if several and seen_in[leopard][f"parks{i}"] > 1:
+                counts.several_parks += 1
+        n = counts.individuals
+        counts.age_unknown = n - counts.kittens - counts.subadults - counts.adults
+        counts.sex_unknown = n - counts.females - counts.males
+        counts.returning = n - counts.new
+        left, right = counts.left_only, counts.right_only
+        counts.minimum = n - left - right + max(left, right)
+        counts.known_alive = n + alive_unseen
+        results.append(counts)
     return results
 
 
