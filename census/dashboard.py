@@ -136,6 +136,25 @@ def _live(
     return figures, stations, individuals
 
 
+def _live_split(
+    parks: Sequence[Park], parts: Sequence[Period], whole: Period
+) -> tuple[list[dict[str, Any]], dict[str, Any], list[list[Any]], list[dict[str, Any]]]:
+    """Compute the figures of each part and of the whole range, its stations and cats.
+
+    The counts of the parts and of the whole come from one call (each period is counted
+    on its own, so adding one costs a few aggregates, not another pass over the
+    sightings); effort is counted per call, since a sighting falls in one of its
+    periods there and the whole range overlaps every part.
+    """
+    counts = census_counts(parks=parks, periods_=[*parts, whole])
+    efforts = census_effort(parks=parks, periods_=parts)
+    (whole_effort,) = census_effort(parks=parks, periods_=[whole])
+    figures = [_figures(p, c, e) for p, c, e in zip(parts, counts[:-1], efforts, strict=True)]
+    stations = [[sid, *values] for sid, values in whole_effort.stations.items()]
+    individuals = individuals_by_period(parks=parks, periods_=[whole])[0]
+    return figures, _figures(whole, counts[-1], whole_effort), stations, individuals
+
+
 def yearly_series(scope: Scope) -> list[dict[str, Any]]:
     """Return the figures of every year for the scope, oldest first."""
     if scope.stored:
@@ -321,9 +340,10 @@ def _dashboard_body(*, scope: Scope, filters: dict[str, Any], today: date) -> di
             _f, stations, individuals = _live(scope.parks, [periods.year(year)], details=True)
         title = str(year)
     else:
-        table, _s, _i = _live(scope.parks, periods.split(kind, start, end), details=False)
         whole = periods.date_range(start, end)
-        (current,), stations, individuals = _live(scope.parks, [whole], details=True)
+        table, current, stations, individuals = _live_split(
+            scope.parks, periods.split(kind, start, end), whole
+        )
         previous = None
         title = whole.label
 
