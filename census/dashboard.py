@@ -30,6 +30,7 @@ from census.selectors import (
     PeriodEffort,
     census_counts,
     census_effort,
+    census_effort_split,
     individuals_by_period,
     yearly_adult_histories,
 )
@@ -141,14 +142,11 @@ def _live_split(
 ) -> tuple[list[dict[str, Any]], dict[str, Any], list[list[Any]], list[dict[str, Any]]]:
     """Compute the figures of each part and of the whole range, its stations and cats.
 
-    The counts of the parts and of the whole come from one call (each period is counted
-    on its own, so adding one costs a few aggregates, not another pass over the
-    sightings); effort is counted per call, since a sighting falls in one of its
-    periods there and the whole range overlaps every part.
+    The counts and the effort of the parts and of the whole come from one call each,
+    so the sightings are read once for both.
     """
     counts = census_counts(parks=parks, periods_=[*parts, whole])
-    efforts = census_effort(parks=parks, periods_=parts)
-    (whole_effort,) = census_effort(parks=parks, periods_=[whole])
+    efforts, whole_effort = census_effort_split(parks=parks, parts=parts)
     figures = [_figures(p, c, e) for p, c, e in zip(parts, counts[:-1], efforts, strict=True)]
     stations = [[sid, *values] for sid, values in whole_effort.stations.items()]
     individuals = individuals_by_period(parks=parks, periods_=[whole])[0]

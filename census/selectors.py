@@ -23,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -334,9 +335,13 @@ def deployment_spans(
 
 
 def independent_detections(
-    *, parks: Sequence[Park], periods_: Sequence[Period]
+    *, parks: Sequence[Park], periods_: Sequence[Period], whole: bool = False
 ) -> dict[tuple[int, int], tuple[int, int]]:
     """Return (station id, period index) -> (independent detections, individuals).
+
+    With `whole`, the periods must follow each other without a gap (as
+    periods.split cuts them) and the index len(periods_) holds the figures of their
+    whole span too, from the same records.
 
     A confirmed record of an individual at a station counts as a new detection when
     more than the independence interval has passed since the previous record of the
@@ -385,13 +390,26 @@ def independent_detections(
     # Django filters on a window in a wrapping query but cannot group on top of it,
     # so the grouping wraps the compiled query; the inner SQL stays Django's, per backend.
     sql, params = records.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT d.station, d.period, COUNT(*), COUNT(DISTINCT d.leopard_id) "
-            f"FROM ({sql}) d WHERE d.period >= 0 GROUP BY d.station, d.period",
-            params,
+    query = (
+        "SELECT d.station, d.period, COUNT(*), COUNT(DISTINCT d.leopard_id) "
+        "FROM d WHERE d.period >= 0 GROUP BY d.station, d.period"
+    )
+    if whole:
+        _require_contiguous(periods_)
+        # Every record of the span falls in exactly one of the periods.
+        query += (
+            f" UNION ALL SELECT d.station, {len(periods_)}, COUNT(*), "
+            "COUNT(DISTINCT d.leopard_id) FROM d WHERE d.period >= 0 GROUP BY d.station"
         )
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH d AS ({sql}) {query}", params)
         return {(station, period): (n, k) for station, period, n, k in cursor.fetchall()}
+
+
+def _require_contiguous(periods_: Sequence[Period]) -> None:
+    for previous, following in pairwise(periods_):
+        if following.start != previous.end + timedelta(days=1):
+            raise ValueError("the periods leave a gap or overlap")
 
 
 def _effort_per_station(
@@ -447,6 +465,28 @@ def census_effort(
         return [PeriodEffort(p) for p in periods_]
     figures = _station_figures(periods_, *_effort_per_station(parks, periods_, now))
     return [_sum_effort(period, figures[i]) for i, period in enumerate(periods_)]
+
+
+def census_effort_split(
+    *, parks: Sequence[Park], parts: Sequence[Period], now: datetime | None = None
+) -> tuple[list[PeriodEffort], PeriodEffort]:
+    """Return the effort of consecutive periods and of their whole span, in one pass.
+
+    As census_effort for the parts and for periods.date_range over them; the records
+    are read once for both.
+    """
+    parks = list(parks)
+    first_day, last_day = periods.span(parts)
+    whole = periods.date_range(first_day, last_day)
+    if not parks or not parts:
+        return [PeriodEffort(p) for p in parts], PeriodEffort(whole)
+    nights = effort.station_nights(
+        deployment_spans(parks, first_day, last_day), now or timezone.now()
+    )
+    detections = independent_detections(parks=parks, periods_=parts, whole=True)
+    figures = _station_figures([*parts, whole], nights, detections)
+    efforts = [_sum_effort(period, figures[i]) for i, period in enumerate([*parts, whole])]
+    return efforts[:-1], efforts[-1]
 
 
 def census_effort_by_park(

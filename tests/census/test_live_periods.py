@@ -14,7 +14,7 @@ from django.conf import settings
 from census import periods
 from census.dashboard import census_scope, dashboard
 from census.periods import Period
-from census.selectors import census_counts
+from census.selectors import census_counts, census_effort, census_effort_split
 from leopards.models import Flank, Sighting
 from tests.census.helpers import cat, local, sight, station_running
 from tests.factories import PhotoFactory, SightingFactory
@@ -201,3 +201,25 @@ def test_dashboard_live_periods_equal_a_recount(landscape, registry_admin, kind)
             assert {name: row[name] for name in FIGURES} == reference_counts(parks, period)
         whole = reference_counts(parks, periods.date_range(start, end))
         assert {name: data["current"][name] for name in FIGURES} == whole
+
+
+@pytest.mark.parametrize("scope", ["park", "other_park", "both"])
+def test_effort_of_parts_and_whole_in_one_pass_equals_each_alone(landscape, scope):
+    park, other_park = landscape
+    parks = {"park": [park], "other_park": [other_park], "both": [park, other_park]}[scope]
+    now = datetime.fromisoformat("2026-01-01T00:00:00+00:00")
+    for kind, start, end in (
+        (periods.SEASON, date(2023, 1, 1), date(2024, 12, 31)),
+        (periods.MONTH, date(2023, 12, 15), date(2024, 3, 10)),
+    ):
+        parts = periods.split(kind, start, end)
+        efforts, whole = census_effort_split(parks=parks, parts=parts, now=now)
+        assert efforts == census_effort(parks=parks, periods_=parts, now=now)
+        (alone,) = census_effort(parks=parks, periods_=[periods.date_range(start, end)], now=now)
+        assert whole == alone
+        assert whole.detections > 0
+
+
+def test_effort_of_parts_refuses_periods_with_a_gap(park):
+    with pytest.raises(ValueError):
+        census_effort_split(parks=[park], parts=[periods.year(2023), periods.year(2025)], now=None)
