@@ -156,14 +156,6 @@ def period_q(period: Period, zones: dict[str, list[int]], **names: str) -> Q:
     return _time_q(zones, bounds, **names)
 
 
-def _before_q(period: Period, zones: dict[str, list[int]]) -> Q:
-    return _time_q(zones, lambda zone, taken: Q(**{f"{taken}__lt": period.bounds(zone)[0]}))
-
-
-def _after_q(period: Period, zones: dict[str, list[int]]) -> Q:
-    return _time_q(zones, lambda zone, taken: Q(**{f"{taken}__gte": period.bounds(zone)[1]}))
-
-
 def _knows_flank(flank: str) -> ExpressionWrapper:
     """Say whether the catalogue holds a confirmed sighting of the row's cat on a flank.
 
@@ -185,11 +177,13 @@ def census_counts(*, parks: Sequence[Park], periods_: Sequence[Period]) -> list[
     `several_parks` says how many of them were seen in more than one park.
 
     Four queries whose rows are bounded by individuals, not sightings: which periods
-    each individual was seen in (the sightings inside the periods' overall span only,
-    found through the photos' deployment and time index), the first and last sighting
-    time of each individual in each park (whether it was seen before or after a
-    period: one grouped pass that reads no photo outside the confirmed sightings'),
-    the flanks the catalogue knows of the individuals seen, and the individuals.
+    each individual was seen in (from the sightings inside the periods' overall span
+    only), the first and last sighting time of each individual in each park (whether
+    it was seen before or after a period: one grouped pass, where every period used to
+    add three conditional counts over every sighting), the flanks the catalogue knows
+    of the individuals seen, and the individuals. Both passes still join the sightings
+    to their photos for the time, so their cost grows with the photo table
+    (bench/README.md, "Live periods").
     """
     parks = list(parks)
     if not parks or not periods_:
@@ -252,14 +246,14 @@ def census_counts(*, parks: Sequence[Park], periods_: Sequence[Period]) -> list[
     for i, period in enumerate(periods_):
         ref = period.reference_date
         subadult_cut, adult_cut = periods.age_cutoffs(ref, subadult_months, adult_months)
-        starts = {zone: period.bounds(zone) for zone in set(zone_of.values())}
+        bounds = {zone: period.bounds(zone) for zone in set(zone_of.values())}
         counts = PeriodCounts(period)
         alive_unseen = 0
         for leopard, where in spans.items():
-            before = any(first < starts[zone][0] for first, _last, zone in where)
+            before = any(first < bounds[zone][0] for first, _last, zone in where)
             seen = seen_in.get(leopard, {}).get(f"in{i}", 0) > 0
             if not seen:
-                if before and any(last >= starts[zone][1] for _first, last, zone in where):
+                if before and any(last >= bounds[zone][1] for _first, last, zone in where):
                     alive_unseen += 1
                 continue
             birth, sex = cats[leopard]
