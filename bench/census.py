@@ -11,12 +11,15 @@ one sighting in 20 as before), then prints:
 - one park-year recomputation;
 - the dashboard page (landscape and one park): median and 95th percentile time and
   its number of queries, against the baseline of computing the same year live;
+- the dashboard's live periods (seasons and months of two years, landscape and one
+  park), which are computed from the sightings on every request, beside the stored year;
 - the incremental update after one confirmation: a reviewer confirms one sighting
   (the real service), then the station-years it marked stale are recounted and their
   park-years derived from the tallies (the stale task's body);
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/registry_census_bench \\
         python bench/census.py [--reseed] [--requests 30] [--scale landscape] [--photos N]
+            [--live-requests 5] [--only-pages]
 """
 
 from __future__ import annotations
@@ -344,6 +347,17 @@ def main() -> None:
         action="store_true",
         help="do not compute the landscape year live (over ten minutes at 20 million photos)",
     )
+    parser.add_argument(
+        "--live-requests",
+        type=int,
+        default=5,
+        help="requests per live-period page (seasons, months)",
+    )
+    parser.add_argument(
+        "--only-pages",
+        action="store_true",
+        help="time the dashboards only: no rebuild (stored figures must exist), no update",
+    )
     args = parser.parse_args()
     global LEOPARDS, PHOTOS
     LEOPARDS, PHOTOS = SCALES[args.scale]
@@ -380,17 +394,18 @@ def main() -> None:
         f"{Sighting.objects.count():,} sightings"
     )
 
-    full = timed(census_rebuild, repeat=2)
-    print(
-        f"Full recomputation ({CensusResult.objects.count()} stored results): "
-        f"{min(full):.2f} s best, {max(full):.2f} s worst of {len(full)}"
-    )
     park = Park.objects.order_by("pk").first()
-    one = timed(lambda: census_rebuild(park_id=park.pk, year=2024), repeat=5)
-    print(
-        "One park-year recomputation (with its landscape year): "
-        f"{statistics.median(one):.3f} s median"
-    )
+    if not args.only_pages or not CensusResult.objects.exists():
+        full = timed(census_rebuild, repeat=2)
+        print(
+            f"Full recomputation ({CensusResult.objects.count()} stored results): "
+            f"{min(full):.2f} s best, {max(full):.2f} s worst of {len(full)}"
+        )
+        one = timed(lambda: census_rebuild(park_id=park.pk, year=2024), repeat=5)
+        print(
+            "One park-year recomputation (with its landscape year): "
+            f"{statistics.median(one):.3f} s median"
+        )
 
     year = periods.year(2024)
     parks = list(Park.objects.all())
@@ -424,6 +439,21 @@ def main() -> None:
             f"Dashboard, {label}: median {median * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
             f"{queries} queries{ratio}"
         )
+
+    # Live periods: computed from the sightings on every request, never cached.
+    live_pages = [
+        (f"{label}, {kind}s of 2023-2024", f"{base}?period={kind}&start=2023-01-01&end=2024-12-31")
+        for label, base in (("landscape", "/census/"), ("one park", f"/census/{park.code}/"))
+        for kind in ("season", "month")
+    ]
+    for label, url in live_pages:
+        median, p95, queries = page_figures(client, url, args.live_requests)
+        print(
+            f"Dashboard, {label}: median {median * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
+            f"{queries} queries"
+        )
+    if args.only_pages:
+        return
 
     # One confirmation, then the rebuild of what it marked stale (the debounced task's
     # body, run here rather than queued).

@@ -30,6 +30,7 @@ from census.selectors import (
     PeriodEffort,
     census_counts,
     census_effort,
+    census_effort_split,
     individuals_by_period,
     yearly_adult_histories,
 )
@@ -134,6 +135,22 @@ def _live(
         stations = [[sid, *values] for sid, values in efforts[-1].stations.items()]
         individuals = individuals_by_period(parks=parks, periods_=[periods_[-1]])[0]
     return figures, stations, individuals
+
+
+def _live_split(
+    parks: Sequence[Park], parts: Sequence[Period], whole: Period
+) -> tuple[list[dict[str, Any]], dict[str, Any], list[list[Any]], list[dict[str, Any]]]:
+    """Compute the figures of each part and of the whole range, its stations and cats.
+
+    The counts and the effort of the parts and of the whole come from one call each,
+    so the sightings are read once for both.
+    """
+    counts = census_counts(parks=parks, periods_=[*parts, whole])
+    efforts, whole_effort = census_effort_split(parks=parks, parts=parts)
+    figures = [_figures(p, c, e) for p, c, e in zip(parts, counts[:-1], efforts, strict=True)]
+    stations = [[sid, *values] for sid, values in whole_effort.stations.items()]
+    individuals = individuals_by_period(parks=parks, periods_=[whole])[0]
+    return figures, _figures(whole, counts[-1], whole_effort), stations, individuals
 
 
 def yearly_series(scope: Scope) -> list[dict[str, Any]]:
@@ -321,9 +338,10 @@ def _dashboard_body(*, scope: Scope, filters: dict[str, Any], today: date) -> di
             _f, stations, individuals = _live(scope.parks, [periods.year(year)], details=True)
         title = str(year)
     else:
-        table, _s, _i = _live(scope.parks, periods.split(kind, start, end), details=False)
         whole = periods.date_range(start, end)
-        (current,), stations, individuals = _live(scope.parks, [whole], details=True)
+        table, current, stations, individuals = _live_split(
+            scope.parks, periods.split(kind, start, end), whole
+        )
         previous = None
         title = whole.label
 

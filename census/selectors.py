@@ -23,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -54,7 +55,7 @@ from accounts.roles import has_permission
 from census import effort, periods
 from census.models import CensusResult, DensityRun
 from census.periods import Period
-from leopards.models import AgeClass, Flank, Sighting, age_class_at
+from leopards.models import AgeClass, Flank, Leopard, Sighting, age_class_at
 from traps.models import Deployment, MalfunctionPeriod, Park, Station
 from traps.selectors import parks_for_user
 
@@ -155,14 +156,6 @@ def period_q(period: Period, zones: dict[str, list[int]], **names: str) -> Q:
     return _time_q(zones, bounds, **names)
 
 
-def _before_q(period: Period, zones: dict[str, list[int]]) -> Q:
-    return _time_q(zones, lambda zone, taken: Q(**{f"{taken}__lt": period.bounds(zone)[0]}))
-
-
-def _after_q(period: Period, zones: dict[str, list[int]]) -> Q:
-    return _time_q(zones, lambda zone, taken: Q(**{f"{taken}__gte": period.bounds(zone)[1]}))
-
-
 def _knows_flank(flank: str) -> ExpressionWrapper:
     """Say whether the catalogue holds a confirmed sighting of the row's cat on a flank.
 
@@ -178,93 +171,121 @@ def _knows_flank(flank: str) -> ExpressionWrapper:
 
 
 def census_counts(*, parks: Sequence[Park], periods_: Sequence[Period]) -> list[PeriodCounts]:
-    """Count distinct individuals per period for parks counted together (one query).
+    """Count distinct individuals per period for parks counted together.
 
     With several parks each individual counts once (the landscape total), and
     `several_parks` says how many of them were seen in more than one park.
+
+    Four queries whose rows are bounded by individuals, not sightings: which periods
+    each individual was seen in (from the sightings inside the periods' overall span
+    only), the first and last sighting time of each individual in each park (whether
+    it was seen before or after a period: one grouped pass, where every period used to
+    add three conditional counts over every sighting), the flanks the catalogue knows
+    of the individuals seen, and the individuals. Both passes still join the sightings
+    to their photos for the time, so their cost grows with the photo table
+    (bench/README.md, "Live periods").
     """
     parks = list(parks)
     if not parks or not periods_:
         return [PeriodCounts(p) for p in periods_]
     zones = _zones(parks)
+    several = len(parks) > 1
+    first_day, last_day = periods.span(periods_)
+    whole = periods.date_range(first_day, last_day)
+
+    # Seen in each period: sightings inside the span, one row per individual.
+    inside: dict[str, Any] = {}
+    for i, period in enumerate(periods_):
+        inside[f"in{i}"] = Count("pk", filter=period_q(period, zones))
+        if several:
+            inside[f"parks{i}"] = Count(_PARK, distinct=True, filter=period_q(period, zones))
+    seen_in: dict[int, dict[str, int]] = {
+        row["leopard_id"]: row
+        for row in confirmed_sightings(p.pk for p in parks)
+        .filter(period_q(whole, zones))
+        .values("leopard_id")
+        .annotate(**inside)
+        .order_by()
+        if row["leopard_id"] is not None
+    }
+
+    # Seen before or after a period: an individual's first and last sighting in each
+    # park, compared with the period's bounds in that park's time zone (period_q's).
+    zone_of = {park.pk: ZoneInfo(park.time_zone) for park in parks}
+    spans: dict[int, list[tuple[datetime, datetime, ZoneInfo]]] = defaultdict(list)
+    for leopard, park_id, first, last in (
+        confirmed_sightings(zone_of)
+        .values("leopard_id", _PARK)
+        .annotate(first=Min(_TAKEN), last=Max(_TAKEN))
+        .order_by()
+        .values_list("leopard_id", _PARK, "first", "last")
+    ):
+        if leopard is not None:
+            spans[leopard].append((first, last, zone_of[park_id]))
+
+    flanks: dict[int, set[str]] = defaultdict(set)
+    for leopard, flank in (
+        Sighting.objects.filter(
+            status=CONFIRMED, flank__in=[Flank.LEFT, Flank.RIGHT], leopard_id__in=list(seen_in)
+        )
+        .values_list("leopard_id", "flank")
+        .distinct()
+        .order_by()
+    ):
+        flanks[leopard].add(flank)
+    cats = {
+        pk: (birth, sex)
+        for pk, birth, sex in Leopard.objects.filter(pk__in=list(seen_in)).values_list(
+            "pk", "birth_date", "sex"
+        )
+    }
+
     subadult_months = settings.AGE_CLASS_SUBADULT_FROM_MONTHS
     adult_months = settings.AGE_CLASS_ADULT_FROM_MONTHS
-
-    # Inner query: one row per individual, with how often it was seen in, before and
-    # after each period. The outer aggregate then counts individuals, not sightings.
-    inner: dict[str, Any] = {
-        "birth": Max("leopard__birth_date"),
-        "sex": Max("leopard__sex"),
-        # Whether the catalogue knows each flank: a property of the individual, so it
-        # is grouped on, not aggregated.
-        "has_left": _knows_flank(Flank.LEFT),
-        "has_right": _knows_flank(Flank.RIGHT),
-    }
-    for i, period in enumerate(periods_):
-        inner[f"in{i}"] = Count("pk", filter=period_q(period, zones))
-        inner[f"before{i}"] = Count("pk", filter=_before_q(period, zones))
-        inner[f"after{i}"] = Count("pk", filter=_after_q(period, zones))
-        if len(parks) > 1:
-            inner[f"parks{i}"] = Count(_PARK, distinct=True, filter=period_q(period, zones))
-
-    outer: dict[str, Any] = {}
-    left_only = Q(has_left=True, has_right=False)
-    right_only = Q(has_left=False, has_right=True)
+    results = []
     for i, period in enumerate(periods_):
         ref = period.reference_date
         subadult_cut, adult_cut = periods.age_cutoffs(ref, subadult_months, adult_months)
-        seen = Q(**{f"in{i}__gt": 0})
-        outer[f"individuals{i}"] = Count("leopard_id", filter=seen)
-        outer[f"kittens{i}"] = Count(
-            "leopard_id", filter=seen & Q(birth__gt=subadult_cut, birth__lte=ref)
-        )
-        outer[f"subadults{i}"] = Count(
-            "leopard_id", filter=seen & Q(birth__gt=adult_cut, birth__lte=subadult_cut)
-        )
-        outer[f"adults{i}"] = Count("leopard_id", filter=seen & Q(birth__lte=adult_cut))
-        outer[f"females{i}"] = Count("leopard_id", filter=seen & Q(sex="female"))
-        outer[f"males{i}"] = Count("leopard_id", filter=seen & Q(sex="male"))
-        outer[f"new{i}"] = Count("leopard_id", filter=seen & Q(**{f"before{i}": 0}))
-        outer[f"left_only{i}"] = Count("leopard_id", filter=seen & left_only)
-        outer[f"right_only{i}"] = Count("leopard_id", filter=seen & right_only)
-        outer[f"alive_unseen{i}"] = Count(
-            "leopard_id",
-            filter=Q(**{f"in{i}": 0, f"before{i}__gt": 0, f"after{i}__gt": 0}),
-        )
-        if len(parks) > 1:
-            outer[f"several{i}"] = Count("leopard_id", filter=Q(**{f"parks{i}__gt": 1}))
-
-    per_individual = (
-        confirmed_sightings(p.pk for p in parks).values("leopard_id").annotate(**inner).order_by()
-    )
-    row = per_individual.aggregate(**outer)
-
-    results = []
-    for i, period in enumerate(periods_):
-        n = row[f"individuals{i}"]
-        known_age = row[f"kittens{i}"] + row[f"subadults{i}"] + row[f"adults{i}"]
-        known_sex = row[f"females{i}"] + row[f"males{i}"]
-        left, right = row[f"left_only{i}"], row[f"right_only{i}"]
-        results.append(
-            PeriodCounts(
-                period=period,
-                individuals=n,
-                adults=row[f"adults{i}"],
-                subadults=row[f"subadults{i}"],
-                kittens=row[f"kittens{i}"],
-                age_unknown=n - known_age,
-                females=row[f"females{i}"],
-                males=row[f"males{i}"],
-                sex_unknown=n - known_sex,
-                new=row[f"new{i}"],
-                returning=n - row[f"new{i}"],
-                left_only=left,
-                right_only=right,
-                minimum=n - left - right + max(left, right),
-                known_alive=n + row[f"alive_unseen{i}"],
-                several_parks=row.get(f"several{i}") or 0,
-            )
-        )
+        bounds = {zone: period.bounds(zone) for zone in set(zone_of.values())}
+        counts = PeriodCounts(period)
+        alive_unseen = 0
+        for leopard, where in spans.items():
+            before = any(first < bounds[zone][0] for first, _last, zone in where)
+            seen = seen_in.get(leopard, {}).get(f"in{i}", 0) > 0
+            if not seen:
+                if before and any(last >= bounds[zone][1] for _first, last, zone in where):
+                    alive_unseen += 1
+                continue
+            birth, sex = cats[leopard]
+            counts.individuals += 1
+            if birth is not None and birth <= ref:
+                if birth > subadult_cut:
+                    counts.kittens += 1
+                elif birth > adult_cut:
+                    counts.subadults += 1
+                else:
+                    counts.adults += 1
+            if sex == "female":
+                counts.females += 1
+            elif sex == "male":
+                counts.males += 1
+            if not before:
+                counts.new += 1
+            known = flanks.get(leopard, set())
+            if known == {Flank.LEFT}:
+                counts.left_only += 1
+            elif known == {Flank.RIGHT}:
+                counts.right_only += 1
+            if several and seen_in[leopard][f"parks{i}"] > 1:
+                counts.several_parks += 1
+        n = counts.individuals
+        counts.age_unknown = n - counts.kittens - counts.subadults - counts.adults
+        counts.sex_unknown = n - counts.females - counts.males
+        counts.returning = n - counts.new
+        left, right = counts.left_only, counts.right_only
+        counts.minimum = n - left - right + max(left, right)
+        counts.known_alive = n + alive_unseen
+        results.append(counts)
     return results
 
 
@@ -308,9 +329,13 @@ def deployment_spans(
 
 
 def independent_detections(
-    *, parks: Sequence[Park], periods_: Sequence[Period]
+    *, parks: Sequence[Park], periods_: Sequence[Period], whole: bool = False
 ) -> dict[tuple[int, int], tuple[int, int]]:
     """Return (station id, period index) -> (independent detections, individuals).
+
+    With `whole`, the periods must follow each other without a gap (as
+    periods.split cuts them) and the index len(periods_) holds the figures of their
+    whole span too, from the same records.
 
     A confirmed record of an individual at a station counts as a new detection when
     more than the independence interval has passed since the previous record of the
@@ -359,13 +384,26 @@ def independent_detections(
     # Django filters on a window in a wrapping query but cannot group on top of it,
     # so the grouping wraps the compiled query; the inner SQL stays Django's, per backend.
     sql, params = records.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT d.station, d.period, COUNT(*), COUNT(DISTINCT d.leopard_id) "
-            f"FROM ({sql}) d WHERE d.period >= 0 GROUP BY d.station, d.period",
-            params,
+    query = (
+        "SELECT d.station, d.period, COUNT(*), COUNT(DISTINCT d.leopard_id) "
+        "FROM d WHERE d.period >= 0 GROUP BY d.station, d.period"
+    )
+    if whole:
+        _require_contiguous(periods_)
+        # Every record of the span falls in exactly one of the periods.
+        query += (
+            f" UNION ALL SELECT d.station, {len(periods_)}, COUNT(*), "
+            "COUNT(DISTINCT d.leopard_id) FROM d WHERE d.period >= 0 GROUP BY d.station"
         )
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH d AS ({sql}) {query}", params)
         return {(station, period): (n, k) for station, period, n, k in cursor.fetchall()}
+
+
+def _require_contiguous(periods_: Sequence[Period]) -> None:
+    for previous, following in pairwise(periods_):
+        if following.start != previous.end + timedelta(days=1):
+            raise ValueError("the periods leave a gap or overlap")
 
 
 def _effort_per_station(
@@ -421,6 +459,28 @@ def census_effort(
         return [PeriodEffort(p) for p in periods_]
     figures = _station_figures(periods_, *_effort_per_station(parks, periods_, now))
     return [_sum_effort(period, figures[i]) for i, period in enumerate(periods_)]
+
+
+def census_effort_split(
+    *, parks: Sequence[Park], parts: Sequence[Period], now: datetime | None = None
+) -> tuple[list[PeriodEffort], PeriodEffort]:
+    """Return the effort of consecutive periods and of their whole span, in one pass.
+
+    As census_effort for the parts and for periods.date_range over them; the records
+    are read once for both.
+    """
+    parks = list(parks)
+    first_day, last_day = periods.span(parts)
+    whole = periods.date_range(first_day, last_day)
+    if not parks or not parts:
+        return [PeriodEffort(p) for p in parts], PeriodEffort(whole)
+    nights = effort.station_nights(
+        deployment_spans(parks, first_day, last_day), now or timezone.now()
+    )
+    detections = independent_detections(parks=parks, periods_=parts, whole=True)
+    figures = _station_figures([*parts, whole], nights, detections)
+    efforts = [_sum_effort(period, figures[i]) for i, period in enumerate([*parts, whole])]
+    return efforts[:-1], efforts[-1]
 
 
 def census_effort_by_park(
