@@ -39,7 +39,8 @@ and the second stage run, and the fused model on rankings the fusion started:
     python bench/calibration.py --only synthetic-hard synthetic-small real real-unlabelled \
         --queries fused.pkl --top-k 3 --disk-weight 1
     python bench/calibration.py --queries sift.pkl --fused-queries fused.pkl --top-k 3 \
-        --skip-plain --before old.json [--out leopards/matching/calibration_default.json]
+        --disk-weight 1 --skip-plain --before old.json \
+        [--out leopards/matching/calibration_default.json]
 """
 
 from __future__ import annotations
@@ -295,7 +296,8 @@ def main() -> int:
         type=float,
         default=0.0,
         help="fuse the shortlist with DISK-LNBNN's at this weight, as "
-        "MATCH_FIRST_STAGE_DISK_WEIGHT does (the sets queried by this run)",
+        "MATCH_FIRST_STAGE_DISK_WEIGHT does (the sets queried by this run); when fitting "
+        "on sets read back, the weight the fused sets were queried with, for the record",
     )
     parser.add_argument("--strangers-flagged", type=float, default=0.93)
     parser.add_argument("--skip-plain", action="store_true")
@@ -482,9 +484,14 @@ def fit_and_report(args, sets: dict, fused_sets: dict | None) -> None:
         fused = dataclasses.replace(
             fitted["fused"],
             fitted_on=(
-                f"{sum(len(fused_sets[n].individuals) for n in SETS[:3])} queries re-ranked by "
-                f"DISK + LightGlue (first {args.top_k}): synthetic hard renders, small "
-                "catalogues and real snow-leopard (right_Cat1)"
+                f"{sum(len(fused_sets[n].individuals) for n in SETS[:3])} queries "
+                + (
+                    f"shortlisted with the DISK voice (weight {args.disk_weight:g}) and "
+                    if args.disk_weight > 0
+                    else ""
+                )
+                + f"re-ranked by DISK + LightGlue (first {args.top_k}): synthetic hard "
+                "renders, small catalogues and real snow-leopard (right_Cat1)"
             ),
             provenance=described(fused_sets, "fused"),
         )
