@@ -90,6 +90,54 @@ class PeriodCounts:
     def maximum(self) -> int:
         return self.individuals
 
+    def add(
+        self,
+        *,
+        birth: date | None,
+        sex: str,
+        cuts: tuple[date, date],
+        new: bool,
+        flanks: tuple[bool, bool],
+        several_parks: bool,
+    ) -> None:
+        """Count one individual seen in the period.
+
+        cuts are the birth dates that make a kitten and a subadult at the period's
+        reference date (periods.age_cutoffs); flanks says which flanks the catalogue
+        knows of it (left, right).
+        """
+        subadult_cut, adult_cut = cuts
+        self.individuals += 1
+        if birth is not None and birth <= self.period.reference_date:
+            if birth > subadult_cut:
+                self.kittens += 1
+            elif birth > adult_cut:
+                self.subadults += 1
+            else:
+                self.adults += 1
+        if sex == "female":
+            self.females += 1
+        elif sex == "male":
+            self.males += 1
+        self.new += new
+        left, right = flanks
+        if left and not right:
+            self.left_only += 1
+        elif right and not left:
+            self.right_only += 1
+        self.several_parks += several_parks
+
+    def finish(self, *, alive_unseen: int) -> "PeriodCounts":
+        """Derive the figures that follow from the counted ones; return self."""
+        n = self.individuals
+        self.age_unknown = n - self.kittens - self.subadults - self.adults
+        self.sex_unknown = n - self.females - self.males
+        self.returning = n - self.new
+        left, right = self.left_only, self.right_only
+        self.minimum = n - left - right + max(left, right)
+        self.known_alive = n + alive_unseen
+        return self
+
 
 @dataclass
 class PeriodEffort:
@@ -244,8 +292,7 @@ def census_counts(*, parks: Sequence[Park], periods_: Sequence[Period]) -> list[
     adult_months = settings.AGE_CLASS_ADULT_FROM_MONTHS
     results = []
     for i, period in enumerate(periods_):
-        ref = period.reference_date
-        subadult_cut, adult_cut = periods.age_cutoffs(ref, subadult_months, adult_months)
+        cuts = periods.age_cutoffs(period.reference_date, subadult_months, adult_months)
         bounds = {zone: period.bounds(zone) for zone in set(zone_of.values())}
         counts = PeriodCounts(period)
         alive_unseen = 0
@@ -257,35 +304,16 @@ def census_counts(*, parks: Sequence[Park], periods_: Sequence[Period]) -> list[
                     alive_unseen += 1
                 continue
             birth, sex = cats[leopard]
-            counts.individuals += 1
-            if birth is not None and birth <= ref:
-                if birth > subadult_cut:
-                    counts.kittens += 1
-                elif birth > adult_cut:
-                    counts.subadults += 1
-                else:
-                    counts.adults += 1
-            if sex == "female":
-                counts.females += 1
-            elif sex == "male":
-                counts.males += 1
-            if not before:
-                counts.new += 1
             known = flanks.get(leopard, set())
-            if known == {Flank.LEFT}:
-                counts.left_only += 1
-            elif known == {Flank.RIGHT}:
-                counts.right_only += 1
-            if several and seen_in[leopard][f"parks{i}"] > 1:
-                counts.several_parks += 1
-        n = counts.individuals
-        counts.age_unknown = n - counts.kittens - counts.subadults - counts.adults
-        counts.sex_unknown = n - counts.females - counts.males
-        counts.returning = n - counts.new
-        left, right = counts.left_only, counts.right_only
-        counts.minimum = n - left - right + max(left, right)
-        counts.known_alive = n + alive_unseen
-        results.append(counts)
+            counts.add(
+                birth=birth,
+                sex=sex,
+                cuts=cuts,
+                new=not before,
+                flanks=(Flank.LEFT in known, Flank.RIGHT in known),
+                several_parks=several and seen_in[leopard][f"parks{i}"] > 1,
+            )
+        results.append(counts.finish(alive_unseen=alive_unseen))
     return results
 
 

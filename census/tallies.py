@@ -298,9 +298,10 @@ def _counts(
     several: bool,
 ) -> PeriodCounts:
     y = int(period.label)
-    ref = period.reference_date
-    subadult_cut, adult_cut = periods.age_cutoffs(
-        ref, settings.AGE_CLASS_SUBADULT_FROM_MONTHS, settings.AGE_CLASS_ADULT_FROM_MONTHS
+    cuts = periods.age_cutoffs(
+        period.reference_date,
+        settings.AGE_CLASS_SUBADULT_FROM_MONTHS,
+        settings.AGE_CLASS_ADULT_FROM_MONTHS,
     )
     counts = PeriodCounts(period)
     here = set()
@@ -308,39 +309,18 @@ def _counts(
         leopard = row["leopard_id"]
         here.add(leopard)
         cat = cats[leopard][1]
-        birth = cat["birth_date"]
-        counts.individuals += 1
-        if birth is not None and birth <= ref:
-            if birth > subadult_cut:
-                counts.kittens += 1
-            elif birth > adult_cut:
-                counts.subadults += 1
-            else:
-                counts.adults += 1
-        if cat["sex"] == "female":
-            counts.females += 1
-        elif cat["sex"] == "male":
-            counts.males += 1
-        if spans[leopard][0] >= y:
-            counts.new += 1
-        left, right = flanks.get(leopard, (False, False))
-        if left and not right:
-            counts.left_only += 1
-        elif right and not left:
-            counts.right_only += 1
-        if several and row["parks"] > 1:
-            counts.several_parks += 1
-    n = counts.individuals
-    counts.age_unknown = n - counts.kittens - counts.subadults - counts.adults
-    counts.sex_unknown = n - counts.females - counts.males
-    counts.returning = n - counts.new
-    left, right = counts.left_only, counts.right_only
-    counts.minimum = n - left - right + max(left, right)
+        counts.add(
+            birth=cat["birth_date"],
+            sex=cat["sex"],
+            cuts=cuts,
+            new=spans[leopard][0] >= y,
+            flanks=flanks.get(leopard, (False, False)),
+            several_parks=several and row["parks"] > 1,
+        )
     unseen_alive = sum(
         1 for leopard, (first, last) in spans.items() if first < y < last and leopard not in here
     )
-    counts.known_alive = n + unseen_alive
-    return counts
+    return counts.finish(alive_unseen=unseen_alive)
 
 
 def _individual_row(
