@@ -25,6 +25,8 @@ engine's second stage (leopards.matching.rerank, DISK + LightGlue on the first
 
 Processes beside each other: --only NAME computes one first stage's shortlists,
 --pair-shard K/N every Nth LightGlue pair; a run without them merges what they left.
+--extract-shard K/N extracts every Nth photo's features (sift, mask, DISK) into
+files of their own and stops; the next run folds them into the cache.
 
 Features come from the cache that bench/second_stage_subset.py fills (sift, mask,
 disk-384-512); missing ones are extracted. The photos are read from ../shared and
@@ -129,6 +131,21 @@ def global_shortlist(vectors: np.ndarray, i: int, ids: list, sides: list) -> lis
     return list(best)
 
 
+def merge_shards(cache: Path, name: str) -> None:
+    """Fold the features that --extract-shard processes left into name.pkl."""
+    shard_files = sorted(cache.glob(f"{name}.shard*.pkl"))
+    if not shard_files:
+        return
+    known = cached(cache / f"{name}.pkl", dict)
+    for shard_file in shard_files:
+        with shard_file.open("rb") as handle:
+            known = {**pickle.load(handle), **known}
+    known.pop("_cpu_s", None)
+    save(cache / f"{name}.pkl", known)
+    for shard_file in shard_files:
+        shard_file.unlink()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -144,6 +161,12 @@ def main() -> int:
         help="re-rank every Nth query only (the table then has the shortlists on the same ones)",
     )
     parser.add_argument("--pair-shard", default="", help="K/N: match every Nth missing pair")
+    parser.add_argument(
+        "--extract-shard",
+        default="",
+        help="K/N: extract every Nth photo's features (sift, mask, DISK) into files of its "
+        "own, then stop; a run without it merges them",
+    )
     parser.add_argument("--evaluate-only", action="store_true")
     parser.add_argument(
         "--only",
@@ -171,6 +194,18 @@ def main() -> int:
     ids = [r["individual_id"] for r in rows]
     sides = [r["side"] for r in rows]
     n = len(rows)
+    extractors = {
+        "sift": lambda p: extract_features(p).to_bytes(),
+        "mask": foreground_mask,
+        "disk-384-512": lambda p: disk_lightglue.extract_raw(p, long_side=384, keypoints=512),
+    }
+    if args.extract_shard:
+        mine, shards = (int(v) for v in args.extract_shard.split("/"))
+        for name in ("disk-384-512", "sift", "mask"):
+            per_photo(args.cache, f"{name}.shard{mine}", paths[mine::shards], extractors[name])
+        return 0
+    for name in extractors:
+        merge_shards(args.cache, name)
     sift_known = per_photo(args.cache, "sift", paths, lambda p: extract_features(p).to_bytes())
     masks = per_photo(args.cache, "mask", paths, foreground_mask)
     sift = [Features.from_bytes(sift_known[str(p)]) for p in paths]

@@ -1,0 +1,389 @@
+"""Second stages on the fused shortlist: re-rank depth, references per individual, scoring.
+
+The fused first stage (SIFT-LNBNN + 1 x DISK-LNBNN, bench/first_stage_nyala.py) has the
+animal among its first 3 individuals for 40 % of the nyala queries, its first 8 for
+about 55 %; the engine's second stage (leopards.matching.rerank: DISK + LightGlue
+against ONE reference box per individual, ordered by learned_score, with a floor of
+30 learned inliers to overtake the shortlist's first) turns only 70 % of its first 3
+into first places. This bench asks which second stage turns more of it into rank 1,
+and at what cost in LightGlue pairs, on the same queries (every --every-th of the
+leave-one-out queries):
+
+- depth: how many of the shortlist's individuals are compared (--depths);
+- references per individual: the candidate's references, best-voted first, as
+  rerank._references takes them (--refs);
+- aggregation over one individual's references: the best pair, or the sum of the best two;
+- the pair's score: the engine's learned_score (inliers' confidence + SIFT's affine
+  inliers + 0.01 votes), the homography's inliers, LightGlue's matches with confidence
+  >= 0.5 before any geometry (wildlife-tools' MatchLightGlue, WildFusion), or the sum
+  of all the matches' confidences;
+- with and without the floor, and plus w x the fused first-stage score (normalised:
+  the query's best individual has 1 per voice), w chosen on four fifths of the animals
+  and read on the fifth left out (5 folds by individual).
+
+Each LightGlue pair is matched once and kept raw (every match's confidence and the
+homography's inlier mask) keyed by (query, reference), so every variant reads the
+same pairs. Run the two first stages' shortlists first (first_stage_nyala.py --only
+SIFT, --only "DISK masked"), then pairs in processes beside each other
+(--pair-shard K/N), then a run without it merges and prints the tables.
+
+    nice python bench/rerank_nyala.py [--data DIR] [--cache /work/cache/nyala] \
+        [--every 4] [--depths 3 5 8] [--refs 1 2 3] [--pair-shard K/N] [--evaluate-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+import pickle
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from first_stage_nyala import fuse, merge_shards
+from matching_nyala import DEFAULT_DATA, cached, labelled_rows, save
+from second_stage_subset import per_photo
+
+from leopards.matching import disk as disk_lightglue
+from leopards.matching.learned import _consistent
+from leopards.matching.rerank import DEFAULT_MIN_OVERTAKE, _references
+
+SCORES = ("learned_score", "inliers", "matches>=0.5", "sum of confidences")
+AGGREGATIONS = ("max", "sum of best two")
+WEIGHTS = (0.0, 0.5, 1, 2, 3, 5, 8, 12, 20, 30, 50, 80, 120)
+FOLDS = 5
+
+
+def raw_match(query, reference) -> tuple:
+    """Return (matches' confidences, the homography's inlier mask) of one LightGlue pair."""
+    import torch
+
+    if len(query) < 2 or len(reference) < 2:
+        return np.zeros(0, np.float16), np.zeros(0, bool)
+    _extractor, matcher = disk_lightglue.models()
+    from leopards.matching.learned import matcher_input
+
+    with torch.inference_mode():
+        out = matcher({"image0": matcher_input(query), "image1": matcher_input(reference)})
+    pairs, scores = out["matches"][0].numpy(), out["scores"][0].numpy()
+    if len(pairs) == 0:
+        return np.zeros(0, np.float16), np.zeros(0, bool)
+    src, dst = query.keypoints[pairs[:, 0]], reference.keypoints[pairs[:, 1]]
+    return scores.astype(np.float16), _consistent(src, dst, max(query.size))
+
+
+def sign_test(won: int, lost: int) -> float:
+    """Two-sided exact sign test of won against lost (ties left out)."""
+    n = won + lost
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(won, lost) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--cache", type=Path, default=Path("/work/cache/nyala"))
+    parser.add_argument("--work", type=Path, default=Path("/tmp/first-stage"))
+    parser.add_argument("--every", type=int, default=4, help="every Nth leave-one-out query")
+    parser.add_argument("--depths", type=int, nargs="+", default=[3, 5, 8])
+    parser.add_argument("--refs", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--fusion-weight", type=float, default=1.0)
+    parser.add_argument("--pair-shard", default="", help="K/N: match every Nth missing pair")
+    parser.add_argument("--evaluate-only", action="store_true")
+    parser.add_argument("--out", type=Path, help="write every variant's row here (markdown)")
+    args = parser.parse_args()
+    rows = labelled_rows(args.data)
+    if rows is None:
+        return 0
+    import cv2
+    import torch
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    paths = [args.data / r["path"] for r in rows]
+    ids = [r["individual_id"] for r in rows]
+    sides = [r["side"] for r in rows]
+    n = len(rows)
+    for name in ("mask", "disk-384-512"):
+        merge_shards(args.cache, name)
+    masks = per_photo(args.cache, "mask", paths, None)
+    disk_known = per_photo(args.cache, "disk-384-512", paths, None)
+    disk_masked = [disk_lightglue.select(disk_known[str(p)], masks[str(p)], 512) for p in paths]
+    shortlists = {}
+    for name, slug in (("SIFT", "sift"), ("DISK", "disk-masked")):
+        with (args.work / f"shortlists-{n}-{slug}.pkl").open("rb") as handle:
+            shortlists[name] = pickle.load(handle)[0]
+    available = Counter(zip(ids, sides, strict=True))
+    queries = [i for i in range(n) if available[(ids[i], sides[i])] > 1]
+    sampled = queries[:: args.every]
+    fused = {
+        i: fuse(shortlists["SIFT"][i], shortlists["DISK"][i], args.fusion_weight) for i in sampled
+    }
+    sift = {i: shortlists["SIFT"][i] for i in sampled}
+
+    pair_path = args.cache / f"pairs-raw-{n}-384-512.pkl"
+    pairs = cached(pair_path, dict)
+    for shard_file in sorted(args.cache.glob(pair_path.stem + ".shard*.pkl")):
+        with shard_file.open("rb") as handle:
+            pairs = {**pickle.load(handle), **pairs}
+    # The cheapest variants' pairs first, for all queries: a run stopped early still
+    # has complete ones. Tier: deeper than 3, deeper than 5, and the reference's place.
+    tiered = []
+    depth, refs = max(args.depths), max(args.refs)
+    for position, i in enumerate(sampled):
+        tiered += [
+            ((0, 0), (i, c.best_reference_id))
+            for c in sift[i][:3]
+            if c.best_reference_id is not None
+        ]
+        for level, c in enumerate(fused[i][:depth]):
+            for place, ref in enumerate(_references(c, refs)):
+                tier = (level >= 3) + (level >= 5) + place
+                # After the baselines' pairs, tiers 1-2 of every other query first.
+                group = 0 if tier == 0 else 1 + (tier > 2 or position % 2 == 1)
+                tiered.append(((group, tier), (i, ref)))
+    tiered.sort(key=lambda t: t[0])
+    wanted = list(dict.fromkeys(pair for _tier, pair in tiered))
+    todo = [pair for pair in wanted if pair not in pairs]
+    group_of = {}
+    for key, pair in tiered:
+        group_of.setdefault(pair, key)
+    left = Counter(group_of[pair] for pair in todo)
+    print(
+        f"{len(sampled)} queries, {len(wanted)} pairs wanted, {len(todo)} to match "
+        f"(by group and tier: {dict(sorted(left.items()))})",
+        flush=True,
+    )
+    out_path = pair_path
+    if args.pair_shard:
+        mine, shards = (int(v) for v in args.pair_shard.split("/"))
+        todo = todo[mine::shards]
+        out_path = pair_path.with_name(f"{pair_path.stem}.shard{mine}.pkl")
+    if args.evaluate_only:
+        todo = []
+    started, cpu = time.time(), time.process_time()
+    for done, (i, ref) in enumerate(todo, 1):
+        pairs[(i, ref)] = raw_match(disk_masked[i], disk_masked[ref])
+        if done % 100 == 0 or done == len(todo):
+            save(out_path, pairs)
+            print(
+                f"  pairs {done}/{len(todo)}, {time.time() - started:.0f} s, "
+                f"{(time.process_time() - cpu) / done:.2f} CPU s a pair",
+                flush=True,
+            )
+    if args.pair_shard:
+        return 0
+    if not args.evaluate_only and todo:
+        save(pair_path, pairs)
+
+    def pair_value(i, ref, score: str) -> tuple[float, int] | None:
+        """Return (the pair's score, its homography inliers), None when not matched."""
+        found = pairs.get((i, ref))
+        if found is None:
+            return None
+        confidences, inlier = found
+        confidences = confidences.astype(np.float64)
+        inliers = int(inlier.sum())
+        if score in ("learned_score", "sum of inlier confidences"):
+            return float(confidences[inlier].sum()), inliers
+        if score == "inliers":
+            return float(inliers), inliers
+        if score == "matches>=0.5":
+            return float((confidences >= 0.5).sum()), inliers
+        return float(confidences.sum()), inliers
+
+    def order(shortlist, i, depth, refs, score, aggregation, floor, weight, best_only=False):
+        """Return the individuals in the re-ranked order, and the pairs it matched."""
+        head, tail = shortlist[:depth], shortlist[depth:]
+        compared, left, spent = [], [], 0
+        for c in head:
+            chosen = [c.best_reference_id] if best_only else _references(c, refs)
+            values = [v for ref in chosen if (v := pair_value(i, ref, score)) is not None]
+            spent += len(values)
+            if not values:
+                left.append(c)
+                continue
+            if score == "learned_score" and aggregation == "max":
+                # The engine: the reference with most inliers (then confidence) counts.
+                evidence, inliers = max(values, key=lambda v: (v[1], v[0]))
+            else:
+                evidence = sum(
+                    sorted((v[0] for v in values), reverse=True)[: 2 if aggregation != "max" else 1]
+                )
+                inliers = max(v[1] for v in values)
+            if score == "learned_score":
+                evidence += c.inliers + 0.01 * c.score
+            compared.append((evidence + weight * c.score, c.score, inliers, c))
+        compared.sort(key=lambda t: (t[0], t[1]), reverse=True)
+        ranked = [t[3] for t in compared]
+        leader_compared = any(c is head[0] for c in ranked)
+        if floor and leader_compared and ranked[0] is not head[0] and compared[0][2] < floor:
+            ranked = [head[0], *(c for c in ranked if c is not head[0])]
+        return [c.individual_id for c in ranked + left + list(tail)], spent
+
+    def position(order_ids, i):
+        return next((p + 1 for p, ind in enumerate(order_ids) if ind == ids[i]), None)
+
+    def measures(ranks):
+        return (
+            float(np.mean([r == 1 for r in ranks])),
+            float(np.mean([1 / r if r else 0.0 for r in ranks])),
+        )
+
+    def complete(shortlist, i, depth, refs, best_only=False, **_rest) -> bool:
+        """Whether every pair this variant compares for query i has been matched."""
+        return all(
+            (i, ref) in pairs
+            for c in shortlist[:depth]
+            for ref in ([c.best_reference_id] if best_only else _references(c, refs))
+            if ref is not None
+        )
+
+    # 5 folds by individual for the weight of the fused score.
+    animals = sorted({ids[i] for i in sampled})
+    rng = np.random.default_rng(0)
+    fold_of = {
+        a: f for f, a in zip(np.arange(len(animals)) % FOLDS, rng.permutation(animals), strict=True)
+    }
+    baseline = "fused + re-rank of 3, 1 reference (engine)"
+    variants = [
+        (
+            "SIFT + re-rank of 3 (engine)",
+            sift,
+            {
+                "depth": 3,
+                "refs": 1,
+                "score": "learned_score",
+                "aggregation": "max",
+                "floor": DEFAULT_MIN_OVERTAKE,
+                "best_only": True,
+            },
+        ),
+        (
+            baseline,
+            fused,
+            {
+                "depth": 3,
+                "refs": 1,
+                "score": "learned_score",
+                "aggregation": "max",
+                "floor": DEFAULT_MIN_OVERTAKE,
+            },
+        ),
+    ]
+    for depth, refs, score, aggregation, floor in itertools.product(
+        args.depths, args.refs, SCORES, AGGREGATIONS, (DEFAULT_MIN_OVERTAKE, 0)
+    ):
+        if refs > 1 or aggregation == "max":
+            variants.append(
+                (
+                    f"K={depth}, refs {refs}, {score}, {aggregation}, floor {floor}",
+                    fused,
+                    {
+                        "depth": depth,
+                        "refs": refs,
+                        "score": score,
+                        "aggregation": aggregation,
+                        "floor": floor,
+                    },
+                )
+            )
+
+    def table(chosen: list[int], title: str) -> str:
+        """Return the markdown table of every variant whose pairs are all matched on chosen."""
+        if not chosen:
+            return f"{title}: no query has all these pairs yet"
+        results = {}  # name: (ranks by query, pairs by query, weights chosen by fold)
+        results["fused shortlist alone"] = (
+            {i: position([c.individual_id for c in fused[i]], i) for i in chosen},
+            dict.fromkeys(chosen, 0),
+            None,
+        )
+        for name, shortlist_of, variant in variants:
+            if not all(complete(shortlist_of[i], i, **variant) for i in chosen):
+                continue
+            by_weight, spent = {}, {}
+            for w in WEIGHTS if shortlist_of is fused else (0.0,):
+                by_weight[w] = {}
+                for i in chosen:
+                    by_weight[w][i], spent[i] = order(shortlist_of[i], i, weight=w, **variant)
+            results[f"{name}, w 0" if shortlist_of is fused else name] = (
+                {i: position(by_weight[0.0][i], i) for i in chosen},
+                spent,
+                None,
+            )
+            if shortlist_of is not fused or name == baseline:
+                continue
+            ranks, picks = {}, []
+            for fold in range(FOLDS):
+                train = [i for i in chosen if fold_of[ids[i]] != fold]
+                fit = {
+                    w: sum(measures([position(by_weight[w][i], i) for i in train])) for w in WEIGHTS
+                }
+                best = max(WEIGHTS, key=lambda w: (fit[w], -w))
+                picks.append(best)
+                for i in chosen:
+                    if fold_of[ids[i]] == fold:
+                        ranks[i] = position(by_weight[best][i], i)
+            results[f"{name}, w cv"] = (ranks, spent, picks)
+        if f"{baseline}, w 0" not in results:
+            return f"{title}: the baseline's pairs are not all matched yet"
+        base_ranks = results[f"{baseline}, w 0"][0]
+        alone = results["fused shortlist alone"][0]
+        recall = ", ".join(
+            f"@{k} {np.mean([(alone[i] or 999) <= k for i in chosen]):.3f}"
+            for k in (1, 3, 5, 8, 10, 20)
+        )
+        lines = [
+            f"{title}: {len(chosen)} queries; fused shortlist recall {recall}",
+            "",
+            "| second stage | pairs / query (mean, max) | rank-1 | mAP | won / lost vs baseline "
+            "| sign p |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for name, (ranks, spent, picks) in results.items():
+            top1, mean_ap = measures([ranks[i] for i in chosen])
+            won = sum(ranks[i] == 1 and base_ranks[i] != 1 for i in chosen)
+            lost = sum(ranks[i] != 1 and base_ranks[i] == 1 for i in chosen)
+            label = name + (f" (w by fold {'/'.join(f'{w:g}' for w in picks)})" if picks else "")
+            lines.append(
+                f"| {label} | {np.mean(list(spent.values())):.1f}, {max(spent.values())} | "
+                f"{top1:.3f} | {mean_ap:.3f} | +{won} / -{lost} | {sign_test(won, lost):.3f} |"
+            )
+        return "\n".join(lines)
+
+    text = "\n\n".join(
+        [
+            table(sampled, f"every {args.every}th of the {len(queries)} queries"),
+            table(
+                sampled[1::2],
+                f"the other half of them (every {2 * args.every}th query from the "
+                f"{args.every + 1}th), not the one the deeper variants were first read on",
+            ),
+            *(
+                table(
+                    [i for i in sampled[::2] if all(complete(fused[i], i, d, r) for d, r in deep)],
+                    f"every {2 * args.every}th query, those of its queries whose pairs for "
+                    + ", ".join(f"K={d} refs {r}" for d, r in deep)
+                    + " are all matched",
+                )
+                for deep in (((5, 1), (3, 2)), ((8, 1), (5, 2), (3, 3)), ((8, 3),))
+            ),
+        ]
+    )
+    if args.out:
+        args.out.write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
