@@ -1,9 +1,10 @@
-"""Resident memory of a Celery worker with and without the second stage, on a built demo.
+"""Resident memory of a Celery worker with and without the learned stages, on a built demo.
 
     DATABASE_URL=postgres://... CELERY_BROKER_URL=redis://... python bench/worker_memory.py
 
-The database must hold the demo (manage.py seed_demo). For each setting of
-MATCH_RERANK_TOP_K (3, then 0), a worker process (solo pool, like one process of
+The database must hold the demo (manage.py seed_demo). For each setting (the defaults:
+the shortlist's DISK voice, MATCH_FIRST_STAGE_DISK_WEIGHT=1, and the re-rank,
+MATCH_RERANK_TOP_K=3; the re-rank alone; neither), a worker process (solo pool, like one process of
 bin/run's worker) is started on a queue of its own; its RSS is read from /proc when it
 is ready, then after each query it ranks: the demo's boxes waiting for review, whose
 learned features are cleared first, so that the first query loads the networks and
@@ -41,12 +42,18 @@ def memory(pid: int) -> tuple[float, float]:
     return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
 
 
-def measure(top_k: int, queries: list[int]) -> list[tuple[str, float, float, float]]:
+SETTINGS = [(3, 1.0), (3, 0.0), (0, 0.0)]  # (MATCH_RERANK_TOP_K, the DISK voice's weight)
+
+
+def measure(top_k: int, weight: float, queries: list[int]) -> list[tuple[str, float, float, float]]:
     queue = f"bench-memory-{uuid.uuid4().hex[:8]}"
     log = Path(f"/tmp/{queue}.log")
     env = {
         **os.environ,
+        # Set both, whatever this process was given: the test suite's settings, which
+        # importing its worker helper brings in, turn both off.
         "MATCH_RERANK_TOP_K": str(top_k),
+        "MATCH_FIRST_STAGE_DISK_WEIGHT": str(weight),
         "CELERY_TASK_DEFAULT_QUEUE": queue,
         "OMP_NUM_THREADS": "1",
     }
@@ -86,10 +93,13 @@ def main() -> None:
     if not queries:
         raise SystemExit("No sighting waits for review: run manage.py seed_demo first.")
     print(f"load average at start: {os.getloadavg()[0]:.1f}")
-    print(f"{'MATCH_RERANK_TOP_K':>18} {'moment':>14} {'RSS MB':>8} {'peak MB':>8} {'wall s':>7}")
-    for top_k in (3, 0):
-        for moment, rss, peak, seconds in measure(top_k, queries):
-            print(f"{top_k:>18} {moment:>14} {rss:8.0f} {peak:8.0f} {seconds:7.1f}")
+    print(
+        f"{'MATCH_RERANK_TOP_K':>18} {'DISK voice':>10} {'moment':>14} {'RSS MB':>8} "
+        f"{'peak MB':>8} {'wall s':>7}"
+    )
+    for top_k, weight in SETTINGS:
+        for moment, rss, peak, seconds in measure(top_k, weight, queries):
+            print(f"{top_k:>18} {weight:>10g} {moment:>14} {rss:8.0f} {peak:8.0f} {seconds:7.1f}")
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
 
 
