@@ -6,6 +6,7 @@ definitions at the top of census.selectors, so that a faster query can never cha
 what the dashboard shows.
 """
 
+import dataclasses
 from datetime import date, datetime
 
 import pytest
@@ -14,7 +15,12 @@ from django.conf import settings
 from census import periods
 from census.dashboard import census_scope, dashboard
 from census.periods import Period
-from census.selectors import census_counts, census_effort, census_effort_split
+from census.selectors import (
+    PeriodCounts,
+    census_counts,
+    census_effort,
+    census_effort_split,
+)
 from leopards.models import Flank, Sighting
 from tests.census.helpers import cat, local, sight, station_running
 from tests.factories import PhotoFactory, SightingFactory
@@ -22,23 +28,8 @@ from traps.models import Park
 
 pytestmark = pytest.mark.django_db
 
-FIGURES = (
-    "individuals",
-    "adults",
-    "subadults",
-    "kittens",
-    "age_unknown",
-    "females",
-    "males",
-    "sex_unknown",
-    "new",
-    "returning",
-    "left_only",
-    "right_only",
-    "minimum",
-    "known_alive",
-    "several_parks",
-)
+# Every figure of a period's counts, each recounted by the reference below.
+FIGURES = tuple(f.name for f in dataclasses.fields(PeriodCounts) if f.name != "period")
 
 
 def reference_counts(parks: list[Park], period: Period) -> dict[str, int]:
