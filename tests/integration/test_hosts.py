@@ -196,18 +196,18 @@ def test_a_worker_host_cut_off_mid_batch_leaves_every_photo_processed_once(regis
     w2 = _Log(registry.output("w2"))
     assert w2.succeeded == cut_log.succeeded, "w2 finished a photo without a network"
     # Every photo's task succeeded once but the one w2 holds, unless the sweep
-    # queued that photo again on w1.
-    assert w1.succeeded + w2.succeeded == n - (0 if stranded else 1)
-
-    assert broker.hlen("unacked") == 1  # w2's
-    # The message w2 took and never acknowledged comes back once the
-    # visibility timeout has passed (an hour in production), and finds its
-    # photo processed: nothing is done twice.
-    wait_for(
-        lambda: _Log(registry.output("w1")).succeeded == w1.succeeded + 1,
-        timeout=120,
-        what="w2's unacknowledged message to come back to w1",
-    )
+    # queued that photo again on w1. The message w2 took and never acknowledged
+    # comes back once the visibility timeout has passed (an hour in production,
+    # a minute here), and finds its photo processed: nothing is done twice. On a
+    # slow machine the minute may already have passed, and w1 run it.
+    expected = n - (0 if stranded else 1)
+    assert w1.succeeded + w2.succeeded in (expected, expected + 1)
+    if w1.succeeded + w2.succeeded == expected:
+        wait_for(
+            lambda: _Log(registry.output("w1")).succeeded == w1.succeeded + 1,
+            timeout=120,
+            what="w2's unacknowledged message to come back to w1",
+        )
     assert (
         registry.sql("SELECT id, sha256, attempts, event_id FROM traps_photo ORDER BY id") == rows
     )
