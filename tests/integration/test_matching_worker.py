@@ -3,7 +3,7 @@
 import pytest
 from django.db import transaction
 
-from leopards.models import MatchCandidate, MatchIndexEntry, Sighting
+from leopards.models import Leopard, MatchCandidate, MatchIndexEntry, Sighting
 from leopards.services.matching import (
     catalogue_sync,
     sighting_extract_features,
@@ -115,14 +115,34 @@ def second_stage_on(settings):
     settings.MATCH_RERANK_TOP_K = 3
 
 
-def test_worker_ranks_the_shortlist_again_with_the_learned_second_stage(
-    second_stage_on, celery_worker
-):
+def _two_cats() -> tuple[Leopard, list[Sighting]]:
+    """Return Kedr and one reference box of Kedr and one of another cat (left flanks)."""
     kedr, lesnaya = LeopardFactory(code="LEO-101M"), LeopardFactory(code="LEO-102F")
     references = [
         leopard_sighting(1, "left", 1, leopard=kedr),
         leopard_sighting(2, "left", 1, leopard=lesnaya),
     ]
+    return kedr, references
+
+
+def _rank_a_new_photo_of_kedr(worker, what: str) -> tuple[Sighting, MatchCandidate]:
+    """Queue a new, unidentified box of Kedr; return it and the worker's first candidate."""
+    with transaction.atomic():
+        query = leopard_sighting(1, "left", 7, leopard=None, status=Sighting.Status.PROPOSED)
+        sighting_queue_match(sighting_id=query.pk)
+    top = wait_for(
+        lambda: MatchCandidate.objects.filter(sighting=query, rank=1).first(),
+        timeout=180,
+        what=what,
+        worker=worker,
+    )
+    return query, top
+
+
+def test_worker_ranks_the_shortlist_again_with_the_learned_second_stage(
+    second_stage_on, celery_worker
+):
+    kedr, references = _two_cats()
     # A catalogue built in bulk (the demo, a rebuild) has SIFT features only: the worker
     # describes each reference box with DISK at its first comparison and stores it.
     for reference in references:
@@ -130,14 +150,8 @@ def test_worker_ranks_the_shortlist_again_with_the_learned_second_stage(
     catalogue_sync(sighting_ids=[r.pk for r in references])
     assert not Sighting.objects.filter(learned_features__isnull=False).exists()
 
-    with transaction.atomic():
-        query = leopard_sighting(1, "left", 7, leopard=None, status=Sighting.Status.PROPOSED)
-        sighting_queue_match(sighting_id=query.pk)
-    top = wait_for(
-        lambda: MatchCandidate.objects.filter(sighting=query, rank=1).first(),
-        timeout=180,
-        what="the worker to rank candidates with the second stage",
-        worker=celery_worker,
+    query, top = _rank_a_new_photo_of_kedr(
+        celery_worker, "the worker to rank candidates with the second stage"
     )
     assert top.leopard == kedr
     assert top.stage == MatchCandidate.Stage.LEARNED
@@ -163,11 +177,7 @@ def both_learned_stages_on(settings):
 def test_worker_fuses_the_shortlists_disk_voice_and_re_ranks_as_by_default(
     both_learned_stages_on, celery_worker
 ):
-    kedr, lesnaya = LeopardFactory(code="LEO-101M"), LeopardFactory(code="LEO-102F")
-    references = [
-        leopard_sighting(1, "left", 1, leopard=kedr),
-        leopard_sighting(2, "left", 1, leopard=lesnaya),
-    ]
+    kedr, references = _two_cats()
     # With the DISK voice on, a catalogue built in bulk describes every box with DISK,
     # since its votes are needed before any query.
     sighting_ids = [r.pk for r in references]
@@ -175,14 +185,8 @@ def test_worker_fuses_the_shortlists_disk_voice_and_re_ranks_as_by_default(
     catalogue_sync(sighting_ids=sighting_ids)
     assert Sighting.objects.filter(learned_features__isnull=False).count() == 2
 
-    with transaction.atomic():
-        query = leopard_sighting(1, "left", 7, leopard=None, status=Sighting.Status.PROPOSED)
-        sighting_queue_match(sighting_id=query.pk)
-    top = wait_for(
-        lambda: MatchCandidate.objects.filter(sighting=query, rank=1).first(),
-        timeout=180,
-        what="the worker to rank candidates with both learned stages",
-        worker=celery_worker,
+    _query, top = _rank_a_new_photo_of_kedr(
+        celery_worker, "the worker to rank candidates with both learned stages"
     )
     assert top.leopard == kedr
     assert top.stage == MatchCandidate.Stage.LEARNED
