@@ -146,6 +146,17 @@ def merge_shards(cache: Path, name: str) -> None:
         shard_file.unlink()
 
 
+def pairs_of_this_process(todo: list, pair_path: Path, args) -> tuple[list, Path]:
+    """Return the pairs this process matches (every Nth with --pair-shard K/N, none with
+    --evaluate-only) and the file it saves them to (its shard's own with --pair-shard)."""
+    if args.evaluate_only:
+        return [], pair_path
+    if not args.pair_shard:
+        return todo, pair_path
+    mine, shards = (int(v) for v in args.pair_shard.split("/"))
+    return todo[mine::shards], pair_path.with_name(f"{pair_path.stem}.shard{mine}.pkl")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -280,13 +291,7 @@ def main() -> int:
         if level < len(source[i]) and source[i][level].best_reference_id is not None
     ]
     todo = [pair for pair in dict.fromkeys(wanted) if pair not in pairs]
-    out_path = pair_path
-    if args.pair_shard:
-        mine, shards = (int(v) for v in args.pair_shard.split("/"))
-        todo = todo[mine::shards]
-        out_path = pair_path.with_name(f"{pair_path.stem}.shard{mine}.pkl")
-    if args.evaluate_only:
-        todo = []
+    todo, out_path = pairs_of_this_process(todo, pair_path, args)
     started, cpu = time.time(), time.process_time()
     for done, (i, ref) in enumerate(todo, 1):
         found = disk_lightglue.match(disk_masked[i], disk_masked[ref])

@@ -46,7 +46,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from first_stage_nyala import fuse, merge_shards
+from first_stage_nyala import fuse, merge_shards, pairs_of_this_process
 from matching_nyala import DEFAULT_DATA, cached, labelled_rows, save
 from second_stage_subset import per_photo
 
@@ -162,13 +162,7 @@ def main() -> int:
         f"(by group and tier: {dict(sorted(left.items()))})",
         flush=True,
     )
-    out_path = pair_path
-    if args.pair_shard:
-        mine, shards = (int(v) for v in args.pair_shard.split("/"))
-        todo = todo[mine::shards]
-        out_path = pair_path.with_name(f"{pair_path.stem}.shard{mine}.pkl")
-    if args.evaluate_only:
-        todo = []
+    todo, out_path = pairs_of_this_process(todo, pair_path, args)
     started, cpu = time.time(), time.process_time()
     for done, (i, ref) in enumerate(todo, 1):
         pairs[(i, ref)] = raw_match(disk_masked[i], disk_masked[ref])
