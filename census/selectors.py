@@ -60,9 +60,11 @@ from traps.models import Deployment, MalfunctionPeriod, Park, Station
 from traps.selectors import parks_for_user
 
 CONFIRMED = Sighting.Status.CONFIRMED
-_PARK = "photo__deployment__station__park_id"
-_STATION = "photo__deployment__station_id"
-_TAKEN = "photo__taken_at"
+# A sighting's time and place are its photo's, read from the sighting's own copies
+# (leopards.photo_copy): the census never joins the photo table, many times larger.
+_PARK = "deployment__station__park_id"
+_STATION = "deployment__station_id"
+_TAKEN = "taken_at"
 
 
 @dataclass
@@ -162,7 +164,7 @@ class PeriodEffort:
 def confirmed_sightings(park_ids: Iterable[int]) -> QuerySet[Sighting]:
     """Return the sightings that count: confirmed, with a photo time, in these parks."""
     return Sighting.objects.filter(
-        status=CONFIRMED, photo__taken_at__isnull=False, **{f"{_PARK}__in": list(park_ids)}
+        status=CONFIRMED, taken_at__isnull=False, **{f"{_PARK}__in": list(park_ids)}
     )
 
 
@@ -229,9 +231,9 @@ def census_counts(*, parks: Sequence[Park], periods_: Sequence[Period]) -> list[
     only), the first and last sighting time of each individual in each park (whether
     it was seen before or after a period: one grouped pass, where every period used to
     add three conditional counts over every sighting), the flanks the catalogue knows
-    of the individuals seen, and the individuals. Both passes still join the sightings
-    to their photos for the time, so their cost grows with the photo table
-    (bench/README.md, "Live periods").
+    of the individuals seen, and the individuals. Both passes read the time and place
+    each sighting copies from its photo (leopards.photo_copy), so their cost grows with
+    the confirmed sightings, not with the photo table (bench/README.md, "Live periods").
     """
     parks = list(parks)
     if not parks or not periods_:

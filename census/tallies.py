@@ -100,7 +100,7 @@ def tally_records(
     """
     zones = _zones(parks)
     interval = timedelta(minutes=settings.INDEPENDENCE_INTERVAL_MINUTES)
-    records = Sighting.objects.filter(status=CONFIRMED, photo__taken_at__isnull=False).filter(
+    records = Sighting.objects.filter(status=CONFIRMED, taken_at__isnull=False).filter(
         _where(park_ids, station_ids)
     )
     if year is not None:
@@ -141,7 +141,7 @@ def untimed_tallies(
 ) -> list[CensusTally]:
     """Return the tallies of confirmed sightings without a time: they count for flanks only."""
     rows = (
-        Sighting.objects.filter(status=CONFIRMED, photo__taken_at__isnull=True)
+        Sighting.objects.filter(status=CONFIRMED, taken_at__isnull=True)
         .filter(_where(park_ids, station_ids))
         .values(_STATION, _PARK, "leopard_id")
         .annotate(
@@ -359,10 +359,10 @@ def tally_cells(sighting_ids: Collection[int]) -> set[tuple[int, int, int]]:
     their flanks).
     """
     interval = timedelta(minutes=settings.INDEPENDENCE_INTERVAL_MINUTES)
-    rows = Sighting.objects.filter(pk__in=list(sighting_ids), photo__taken_at__isnull=False)
+    rows = Sighting.objects.filter(pk__in=list(sighting_ids), taken_at__isnull=False)
     cells = set()
     for taken, station_id, park_id, zone in rows.values_list(
-        _TAKEN, _STATION, _PARK, "photo__deployment__station__park__time_zone"
+        _TAKEN, _STATION, _PARK, "deployment__station__park__time_zone"
     ):
         tz = ZoneInfo(zone)
         for moment in (taken, taken + interval):

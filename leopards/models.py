@@ -234,6 +234,19 @@ class Sighting(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     version = models.PositiveIntegerField(default=1)
+    # Copies of the photo's corrected time and deployment, written by the database itself
+    # (triggers, migration 0016) whenever a sighting or its photo is written, by any
+    # path: the census counts millions of sightings by time and place without reading
+    # the photo table, which is twenty times larger.
+    taken_at = models.DateTimeField(null=True, blank=True, editable=False)
+    deployment = models.ForeignKey(
+        "traps.Deployment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
 
     # Matcher bookkeeping changes on every run and is not part of the identification record.
     history = HistoricalRecords(
@@ -249,6 +262,8 @@ class Sighting(models.Model):
             "features_digest",
             "matched_at",
             "new_individual_likely",
+            "taken_at",
+            "deployment",
         ]
     )
 
@@ -291,6 +306,16 @@ class Sighting(models.Model):
         indexes = [
             models.Index(fields=["leopard", "status"]),
             models.Index(fields=["status", "flank"]),
+            # The census's reads: confirmed sightings by time, and each individual's
+            # first and last sighting per place.
+            models.Index(
+                fields=["taken_at"], condition=Q(status="confirmed"), name="sighting_confirmed_time"
+            ),
+            models.Index(
+                fields=["leopard", "deployment", "taken_at"],
+                condition=Q(status="confirmed"),
+                name="sighting_confirmed_place_time",
+            ),
         ]
 
     def __str__(self) -> str:
