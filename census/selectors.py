@@ -35,11 +35,13 @@ from django.db.models import (
     Count,
     DateField,
     DurationField,
+    Exists,
     ExpressionWrapper,
     F,
     IntegerField,
     Max,
     Min,
+    OuterRef,
     Q,
     QuerySet,
     Value,
@@ -208,21 +210,26 @@ def period_q(period: Period, zones: dict[str, list[int]], **names: str) -> Q:
 def known_flanks(leopard_ids: Iterable[int]) -> dict[int, set[str]]:
     """Return the flanks (left, right) the catalogue's confirmed sightings show of each cat.
 
-    One query over the individuals asked about, added to their rows in Python: as an
-    IN subquery in each row's aggregate, PostgreSQL probes a set of every confirmed
-    sighting of the flank, which at a million sightings outgrows its hash table and
-    turns into a scan per row (over a minute at 20 million photos).
+    Asked per individual, each flank an EXISTS that stops at its first sighting (the
+    index on the individual's sightings): some 4,000 short probes for 2,000 cats, where
+    reading every confirmed sighting of the cats took ten times as long at a million
+    sightings, and an IN subquery in each row's aggregate, once PostgreSQL's set of
+    every sighting of a flank outgrew its hash table, a scan per row (over a minute).
     """
-    flanks: dict[int, set[str]] = defaultdict(set)
-    for leopard, flank in (
-        Sighting.objects.filter(
-            status=CONFIRMED, flank__in=[Flank.LEFT, Flank.RIGHT], leopard_id__in=list(leopard_ids)
+
+    def shown(flank: str) -> Exists:
+        return Exists(
+            Sighting.objects.filter(leopard=OuterRef("pk"), status=CONFIRMED, flank=flank)
         )
-        .values_list("leopard_id", "flank")
-        .distinct()
+
+    flanks: dict[int, set[str]] = {}
+    for pk, left, right in (
+        Leopard.objects.filter(pk__in=list(leopard_ids))
+        .annotate(left=shown(Flank.LEFT), right=shown(Flank.RIGHT))
+        .values_list("pk", "left", "right")
         .order_by()
     ):
-        flanks[leopard].add(flank)
+        flanks[pk] = {flank for flank, known in ((Flank.LEFT, left), (Flank.RIGHT, right)) if known}
     return flanks
 
 
