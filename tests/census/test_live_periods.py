@@ -7,10 +7,11 @@ what the dashboard shows.
 """
 
 import dataclasses
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 from django.conf import settings
+from django.db.models import F
 
 from census import periods
 from census.dashboard import census_scope, dashboard
@@ -24,7 +25,8 @@ from census.selectors import (
 from leopards.models import Flank, Sighting
 from tests.census.helpers import cat, local, sight, station_running
 from tests.factories import PhotoFactory, SightingFactory
-from traps.models import Park
+from traps.models import Park, Photo
+from traps.services.deployments import deployment_set_clock_offset
 
 pytestmark = pytest.mark.django_db
 
@@ -192,6 +194,25 @@ def test_dashboard_live_periods_equal_a_recount(landscape, registry_admin, kind)
             assert {name: row[name] for name in FIGURES} == reference_counts(parks, period)
         whole = reference_counts(parks, periods.date_range(start, end))
         assert {name: data["current"][name] for name in FIGURES} == whole
+
+
+def test_a_clock_correction_moves_sightings_between_periods(park):
+    """The counts read each sighting's copy of its photo's time: a retimed photo moves it."""
+    _, deployment = station_running(park, "C1", first_year=2024, last_year=2024)
+    resident = cat("LEO-8F", date(2015, 1, 1))
+    # 00:30 on the first day of spring, by a camera clock one hour fast.
+    sighting = sight(deployment, resident, local(park, 2024, 3, 1, 0, 30))
+    Photo.objects.filter(pk=sighting.photo_id).update(camera_time=F("taken_at"))
+    winter, spring = periods.split(periods.SEASON, date(2023, 12, 1), date(2024, 5, 31))
+
+    def seen() -> list[int]:
+        counts = census_counts(parks=[park], periods_=[winter, spring])
+        return [c.individuals for c in counts]
+
+    assert seen() == [0, 1]
+    deployment_set_clock_offset(deployment_id=deployment.pk, clock_offset=timedelta(hours=-1))
+    assert seen() == [1, 0]
+    assert seen() == [reference_counts([park], p)["individuals"] for p in (winter, spring)]
 
 
 @pytest.mark.parametrize("scope", ["park", "other_park", "both"])
