@@ -1,6 +1,12 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, pre_migrate
 from django.utils.translation import gettext_lazy as _
+
+
+def _drop_photo_copy_triggers(sender, using: str = "default", **kwargs) -> None:
+    from leopards import photo_copy
+
+    photo_copy.before_migrate(using)
 
 
 def _install_photo_copy(sender, using: str = "default", apps=None, **kwargs) -> None:
@@ -17,5 +23,6 @@ class LeopardsConfig(AppConfig):
     def ready(self) -> None:
         from leopards import checks  # noqa: F401  (registers the system checks)
 
-        # After every migrate: SQLite loses a table's triggers when a migration rebuilds it.
+        # The sightings' copies of their photo's time and place (leopards.photo_copy).
+        pre_migrate.connect(_drop_photo_copy_triggers, sender=self)
         post_migrate.connect(_install_photo_copy, sender=self)

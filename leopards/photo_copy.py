@@ -9,8 +9,11 @@ detected or imported, a photo processed again, a clock offset corrected, a bulk 
 the admin or plain SQL. Python code reads the copies and never writes them; a value
 written to them is replaced by the photo's.
 
-SQLite drops a table's triggers when a migration rebuilds that table, so after every
-migrate (apps.py) a missing trigger is installed again and every copy made again.
+Migrations and triggers meet in two ways (apps.py connects both to migrate). SQLite
+rebuilds a table to alter it, and the rebuild fails while a trigger on the other table
+names it; so on SQLite the triggers are dropped before migrations run. After every
+migrate, on any database, a missing trigger is installed again and every copy made
+again; and where the columns are gone (migrated back), the triggers go too.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ _POSTGRESQL = [
     END;
     $$
     """,
-    "DROP TRIGGER IF EXISTS {sighting_trigger} ON {sighting}",
     """
     CREATE TRIGGER {sighting_trigger}
     BEFORE INSERT OR UPDATE OF photo_id, taken_at, deployment_id ON {sighting}
@@ -49,7 +51,6 @@ _POSTGRESQL = [
     END;
     $$
     """,
-    "DROP TRIGGER IF EXISTS {photo_trigger} ON {photo}",
     """
     CREATE TRIGGER {photo_trigger}
     AFTER UPDATE OF taken_at, deployment_id ON {photo}
@@ -69,11 +70,9 @@ _FROM_PHOTO = """
     WHERE id = NEW.id;
 """
 _SQLITE = [
-    "DROP TRIGGER IF EXISTS {sighting_trigger}_insert",
     "CREATE TRIGGER {sighting_trigger}_insert AFTER INSERT ON {sighting} BEGIN"
     + _FROM_PHOTO
     + "END",
-    "DROP TRIGGER IF EXISTS {sighting_trigger}_update",
     """
     CREATE TRIGGER {sighting_trigger}_update
     AFTER UPDATE OF photo_id, taken_at, deployment_id ON {sighting}
@@ -82,7 +81,6 @@ _SQLITE = [
     BEGIN"""
     + _FROM_PHOTO
     + "END",
-    "DROP TRIGGER IF EXISTS {photo_trigger}",
     """
     CREATE TRIGGER {photo_trigger} AFTER UPDATE OF taken_at, deployment_id ON {photo}
     WHEN NEW.taken_at IS NOT OLD.taken_at OR NEW.deployment_id IS NOT OLD.deployment_id
@@ -92,6 +90,20 @@ _SQLITE = [
     END
     """,
 ]
+
+_DROP = {
+    "postgresql": [
+        "DROP TRIGGER IF EXISTS {sighting_trigger} ON {sighting}",
+        "DROP TRIGGER IF EXISTS {photo_trigger} ON {photo}",
+        "DROP FUNCTION IF EXISTS {sighting_trigger}()",
+        "DROP FUNCTION IF EXISTS {photo_trigger}()",
+    ],
+    "sqlite": [
+        "DROP TRIGGER IF EXISTS {sighting_trigger}_insert",
+        "DROP TRIGGER IF EXISTS {sighting_trigger}_update",
+        "DROP TRIGGER IF EXISTS {photo_trigger}",
+    ],
+}
 
 _NAMES = {
     "postgresql": [SIGHTING_TRIGGER, PHOTO_TRIGGER],
@@ -113,9 +125,7 @@ def installed_triggers(connection: BaseDatabaseWrapper) -> set[str]:
         return {name for (name,) in cursor.fetchall()}
 
 
-def install(connection: BaseDatabaseWrapper, sighting_model, photo_model) -> None:
-    """Create (or replace) the triggers on this database."""
-    statements = {"postgresql": _POSTGRESQL, "sqlite": _SQLITE}[connection.vendor]
+def _run(connection: BaseDatabaseWrapper, statements: list[str], sighting_model, photo_model):
     names = {
         "sighting": connection.ops.quote_name(sighting_model._meta.db_table),
         "photo": connection.ops.quote_name(photo_model._meta.db_table),
@@ -127,6 +137,18 @@ def install(connection: BaseDatabaseWrapper, sighting_model, photo_model) -> Non
             cursor.execute(statement.format(**names))
 
 
+def install(connection: BaseDatabaseWrapper, sighting_model, photo_model) -> None:
+    """Create the triggers on this database, replacing any there."""
+    vendor = connection.vendor
+    create = {"postgresql": _POSTGRESQL, "sqlite": _SQLITE}[vendor]
+    _run(connection, [*_DROP[vendor], *create], sighting_model, photo_model)
+
+
+def uninstall(connection: BaseDatabaseWrapper, sighting_model, photo_model) -> None:
+    """Drop the triggers: the photo's would otherwise write columns that are gone."""
+    _run(connection, _DROP[connection.vendor], sighting_model, photo_model)
+
+
 def resync(sighting_model, photo_model, using: str = "default") -> int:
     """Copy every sighting's photo time and deployment again; return the rows written."""
     photo = photo_model.objects.using(using).filter(pk=OuterRef("photo_id"))
@@ -134,6 +156,17 @@ def resync(sighting_model, photo_model, using: str = "default") -> int:
         taken_at=Subquery(photo.values("taken_at")[:1]),
         deployment_id=Subquery(photo.values("deployment_id")[:1]),
     )
+
+
+def before_migrate(using: str = "default") -> None:
+    """On SQLite, drop the triggers, which would stop a migration rebuilding either table."""
+    from django.apps import apps as global_apps
+
+    connection = connections[using]
+    if connection.vendor == "sqlite":
+        sighting_model = global_apps.get_model("leopards", "Sighting")
+        photo_model = global_apps.get_model("traps", "Photo")
+        uninstall(connection, sighting_model, photo_model)
 
 
 def ensure(using: str = "default", apps=None) -> int:
@@ -144,10 +177,15 @@ def ensure(using: str = "default", apps=None) -> int:
     sighting_model = apps.get_model("leopards", "Sighting")
     photo_model = apps.get_model("traps", "Photo")
     connection = connections[using]
-    fields = {field.name for field in sighting_model._meta.get_fields()}
-    if connection.vendor not in _NAMES or "taken_at" not in fields:
-        return 0  # another database, or migrated back before the copies
-    if not set(_NAMES[connection.vendor]) - installed_triggers(connection):
+    if connection.vendor not in _NAMES:
+        return 0
+    installed = installed_triggers(connection)
+    if "taken_at" not in {field.name for field in sighting_model._meta.get_fields()}:
+        # Migrated back to before the copies existed.
+        if installed:
+            uninstall(connection, sighting_model, photo_model)
+        return 0
+    if not set(_NAMES[connection.vendor]) - installed:
         return 0  # no DDL, which would lock both tables, when nothing is missing
     with transaction.atomic(using=using):
         install(connection, sighting_model, photo_model)

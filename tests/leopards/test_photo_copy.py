@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
+from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
 from django.db import connection
 
 from leopards import photo_copy
@@ -154,3 +155,53 @@ def test_installing_when_present_leaves_every_copy_as_it_is():
     SightingFactory(photo__taken_at=MAY)
 
     assert photo_copy.ensure() == 0
+
+
+def test_migrated_back_before_the_copies_the_triggers_go_and_return_going_forward():
+    from django.db.migrations.loader import MigrationLoader
+
+    loader = MigrationLoader(connection)
+    before = loader.project_state(("leopards", "0014_feature_model_columns_from_blobs")).apps
+    sighting = SightingFactory(photo__taken_at=MAY)
+
+    photo_copy.ensure(apps=before)
+    assert photo_copy.installed_triggers(connection) == set()
+    photo_copy.ensure()
+
+    assert photo_copy.installed_triggers(connection) == set(photo_copy._NAMES[connection.vendor])
+    Photo.objects.filter(pk=sighting.photo_id).update(taken_at=MAY + timedelta(days=4))
+    assert copies(sighting)[0] == MAY + timedelta(days=4)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrating_back_and_forth_keeps_photos_writable_and_the_copies_right():
+    sighting = SightingFactory(photo__taken_at=MAY)
+
+    call_command("migrate", "leopards", "0014_feature_model_columns_from_blobs", verbosity=0)
+    assert photo_copy.installed_triggers(connection) == set()
+    # Nothing is left that writes the columns now gone.
+    Photo.objects.filter(pk=sighting.photo_id).update(taken_at=MAY + timedelta(days=6))
+
+    call_command("migrate", verbosity=0)
+    assert photo_copy.installed_triggers(connection) == set(photo_copy._NAMES[connection.vendor])
+    assert copies(sighting) == (MAY + timedelta(days=6), sighting.photo.deployment_id)
+
+
+@pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="only SQLite rebuilds a table to alter it"
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_migration_that_rebuilds_either_table_on_sqlite_runs_and_the_copies_hold():
+    # How SQLite alters a column: a new table, the rows copied, the old one dropped and
+    # the new one renamed. A trigger on the other table that names it stops the rename.
+    sighting = SightingFactory(photo__taken_at=MAY)
+    emit_pre_migrate_signal(verbosity=0, interactive=False, db="default")
+    with connection.schema_editor() as editor:
+        editor._remake_table(Sighting)
+        editor._remake_table(Photo)
+    # A data migration writing a photo's time while the triggers are away.
+    Photo.objects.filter(pk=sighting.photo_id).update(taken_at=MAY + timedelta(days=7))
+    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
+
+    assert photo_copy.installed_triggers(connection) == set(photo_copy._NAMES["sqlite"])
+    assert copies(sighting)[0] == MAY + timedelta(days=7)
