@@ -1,6 +1,7 @@
 """Time whole queries as the registry runs them by default, at 1,000 and 10,000 references.
 
     python bench/query_time.py [--sizes 1000 10000] [--queries 48]
+    SHARED_DATA=/path/to/shared/data QUERY_TIME_CACHE=/path/to/cache python bench/query_time.py
 
 A query is what leopards.services.matching runs for a new box, without the database:
 the box's SIFT features and its masked DISK features (extraction.box_features's two
@@ -10,20 +11,20 @@ of the first 3 individuals (MATCH_RERANK_TOP_K, MATCH_RERANK_REFERENCES), their 
 features read from bytes as from the database, and the calibration. One thread for
 torch, faiss, OpenCV and BLAS.
 
-The photos are nyala flanks (/work/shared/data/nyala-train, whole photos, no box): 60
+The photos are nyala flanks (shared/data/nyala-train, whole photos, no box): 60
 individual flanks with at least 3 photos; one photo of each of the first 48 is a query,
 the others (at most 5 a flank) are the base references. Their features are extracted
-once and cached under /work/cache/querytime. A catalogue of N references repeats the
-base boxes: copy c of a flank is individual "<id>#c", its SIFT and DISK index codes
-perturbed by +-3 (bench/matching.py's _perturbed) past copy 0, so only the counts are
-real past the base, which is what time and memory depend on. The re-rank compares the
-query with the base box's stored DISK features.
+once and cached (bench/out/query-time-cache, or QUERY_TIME_CACHE). A catalogue of N
+references repeats the base boxes: copy c of a flank is individual "<id>#c", its SIFT
+and DISK index codes perturbed by +-3 (bench/matching.py's _perturbed) past copy 0, so
+only the counts are real past the base, which is what time and memory depend on. The
+re-rank compares the query with the base box's stored DISK features.
 
 Each size is built and saved once (cached too); a fresh process then loads the two
 indexes of each size alone, runs a few queries and reports its peak RSS; a last process
 loads every size and times each query against each size in turn, the order alternating.
 The nyala photos are small (640 px): the extraction's two steps are also timed on the 22
-real camera-trap photos of /work/shared/data/snow-leopard-camtrap, in their boxes.
+real camera-trap photos of shared/data/snow-leopard-camtrap, in their boxes.
 """
 
 from __future__ import annotations
@@ -54,9 +55,11 @@ from leopards.matching.learned import LearnedFeatures  # noqa: E402
 from leopards.matching.rerank import rerank  # noqa: E402
 from leopards.matching.scoring import rank  # noqa: E402
 
-DATA = Path("/work/shared/data/nyala-train")
-CAMTRAP = Path("/work/shared/data/snow-leopard-camtrap")
-CACHE = Path("/work/cache/querytime")
+# The shared reference data beside the checkout (SHARED_DATA elsewhere), and where the
+# extracted features and the built indexes are kept between runs.
+SHARED = Path(os.environ.get("SHARED_DATA", ROOT.parent / "shared" / "data"))
+DATA, CAMTRAP = SHARED / "nyala-train", SHARED / "snow-leopard-camtrap"
+CACHE = Path(os.environ.get("QUERY_TIME_CACHE", ROOT / "bench" / "out" / "query-time-cache"))
 FLANKS_USED, QUERY_FLANKS, MAX_REFS_PER_FLANK = 60, 48, 5
 # The registry's defaults (config/settings.py).
 CANDIDATES, RERANK_TOP_K, RERANK_REFERENCES, DISK_WEIGHT = 5, 3, 1, 1.0
