@@ -1,0 +1,352 @@
+"""Time whole queries as the registry runs them by default, at 1,000 and 10,000 references.
+
+    python bench/query_time.py [--sizes 1000 10000] [--queries 48]
+    SHARED_DATA=/path/to/shared/data QUERY_TIME_CACHE=/path/to/cache python bench/query_time.py
+
+A query is what leopards.services.matching runs for a new box, without the database:
+the box's SIFT features and its masked DISK features (extraction.box_features's two
+steps), SIFT-LNBNN and DISK-LNBNN over a MatchIndex each, fused with weight 1
+(MATCH_FIRST_STAGE_DISK_WEIGHT), then DISK + LightGlue against one reference of each
+of the first 3 individuals (MATCH_RERANK_TOP_K, MATCH_RERANK_REFERENCES), their stored
+features read from bytes as from the database, and the calibration. One thread for
+torch, faiss, OpenCV and BLAS.
+
+The photos are nyala flanks (shared/data/nyala-train, whole photos, no box): 60
+individual flanks with at least 3 photos; one photo of each of the first 48 is a query,
+the others (at most 5 a flank) are the base references. Their features are extracted
+once and cached (bench/out/query-time-cache, or QUERY_TIME_CACHE). A catalogue of N
+references repeats the base boxes: copy c of a flank is individual "<id>#c", its SIFT
+and DISK index codes perturbed by +-3 (bench/matching.py's _perturbed) past copy 0, so
+only the counts are real past the base, which is what time and memory depend on. The
+re-rank compares the query with the base box's stored DISK features.
+
+Each size is built and saved once (cached too); a fresh process then loads the two
+indexes of each size alone, runs a few queries and reports its peak RSS; a last process
+loads every size and times each query against each size in turn, the order alternating.
+The nyala photos are small (640 px): the extraction's two steps are also timed on the 22
+real camera-trap photos of shared/data/snow-leopard-camtrap, in their boxes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import multiprocessing as mp
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from matching import _load_average, _peak_rss_mb, _perturbed, _rss_mb  # noqa: E402
+
+from leopards.matching.calibration import load_default  # noqa: E402
+from leopards.matching.extraction import learned_blob  # noqa: E402
+from leopards.matching.features import Features, extract_features  # noqa: E402
+from leopards.matching.fusion import as_index_features, fuse  # noqa: E402
+from leopards.matching.index import MatchIndex  # noqa: E402
+from leopards.matching.learned import LearnedFeatures  # noqa: E402
+from leopards.matching.rerank import rerank  # noqa: E402
+from leopards.matching.scoring import rank  # noqa: E402
+
+# The shared reference data beside the checkout (SHARED_DATA elsewhere), and where the
+# extracted features and the built indexes are kept between runs.
+SHARED = Path(os.environ.get("SHARED_DATA", ROOT.parent / "shared" / "data"))
+DATA, CAMTRAP = SHARED / "nyala-train", SHARED / "snow-leopard-camtrap"
+CACHE = Path(os.environ.get("QUERY_TIME_CACHE", ROOT / "bench" / "out" / "query-time-cache"))
+FLANKS_USED, QUERY_FLANKS, MAX_REFS_PER_FLANK = 60, 48, 5
+# The registry's defaults (config/settings.py).
+CANDIDATES, RERANK_TOP_K, RERANK_REFERENCES, DISK_WEIGHT = 5, 3, 1, 1.0
+EXTRACTION_CODE = [
+    "leopards/matching/features.py",
+    "leopards/matching/foreground.py",
+    "leopards/matching/disk.py",
+    "leopards/matching/extraction.py",
+]
+PARTS = ["sift", "disk", "first", "pairs"]
+
+
+def _one_thread() -> None:
+    import cv2
+    import faiss
+    import torch
+
+    faiss.omp_set_num_threads(1)
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
+def _photos() -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+    """Return (queries, base references) as (path, individual, side), chosen by a fixed seed."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    with (DATA / "labels.csv").open() as handle:
+        for row in csv.DictReader(handle):
+            groups.setdefault((row["individual_id"], row["side"]), []).append(row["path"])
+    eligible = sorted(key for key, paths in groups.items() if len(paths) >= 3)
+    rng = np.random.default_rng(0)
+    chosen = [eligible[i] for i in rng.choice(len(eligible), FLANKS_USED, replace=False)]
+    queries, base = [], []
+    for number, key in enumerate(chosen):
+        paths = sorted(groups[key])
+        if number < QUERY_FLANKS:
+            queries.append((paths.pop(), *key))
+        base += [(path, *key) for path in paths[:MAX_REFS_PER_FLANK]]
+    return queries, base
+
+
+def _key(*params: object) -> str:
+    digest = hashlib.sha256(repr(params).encode())
+    for name in EXTRACTION_CODE:
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def base_features(base: list[tuple[str, str, str]]) -> Path:
+    """Extract (or find cached) the base references' SIFT and DISK features."""
+    path = CACHE / f"base-{_key(base)}.npz"
+    if path.exists():
+        return path
+    _one_thread()
+    arrays = {}
+    started = time.perf_counter()
+    for number, (photo, _individual, _side) in enumerate(base):
+        data = (DATA / photo).read_bytes()
+        arrays[f"s{number}"] = np.frombuffer(extract_features(data, None).to_bytes(), np.uint8)
+        arrays[f"d{number}"] = np.frombuffer(learned_blob(data, None, "disk"), np.uint8)
+    print(f"  extracted {len(base)} base boxes in {time.perf_counter() - started:.0f} s")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial.npz")
+    np.savez(partial, **arrays)
+    partial.rename(path)
+    return path
+
+
+def _read_base(path: Path, count: int) -> tuple[list[Features], list[bytes]]:
+    with np.load(path) as archive:
+        sift = [Features.from_bytes(archive[f"s{i}"].tobytes()) for i in range(count)]
+        disk = [archive[f"d{i}"].tobytes() for i in range(count)]
+    return sift, disk
+
+
+def build(size: int, base_file: Path, base: list[tuple[str, str, str]]) -> dict[str, Path]:
+    """Build and save the SIFT index and its DISK twin of `size` references (cached)."""
+    import faiss
+
+    faiss.omp_set_num_threads(2)
+    paths = {
+        voice: CACHE / f"index-{size}-{voice}-{_key(base, size, voice)}.npz"
+        for voice in ("sift", "disk")
+    }
+    if all(p.exists() for p in paths.values()):
+        return paths
+    sift, disk_blobs = _read_base(base_file, len(base))
+    disk = [as_index_features(LearnedFeatures.from_bytes(b)) for b in disk_blobs]
+    for voice, features in (("sift", sift), ("disk", disk)):
+
+        def records(features=features, voice=voice):
+            rng = np.random.default_rng(len(voice))
+            for ref in range(size):
+                copy, number = divmod(ref, len(base))
+                _photo, individual, side = base[number]
+                found = features[number] if copy == 0 else _perturbed(features[number], rng)
+                yield ref, f"{individual}#{copy}", side, found
+
+        started = time.perf_counter()
+        index = MatchIndex.build(records)
+        index.save(paths[voice])
+        print(
+            f"  built {voice} index of {size:,} references, "
+            f"{index.descriptor_count:,} descriptors, in {time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
+    return paths
+
+
+class Query:
+    """One whole query of a photo against one pair of indexes, timed by parts."""
+
+    def __init__(self, base_file: Path, base: list[tuple[str, str, str]]) -> None:
+        _one_thread()
+        _sift, self.blobs = _read_base(base_file, len(base))
+        self.base_count = len(base)
+        self.calibration = load_default()
+
+    def stored(self, reference_ids: list[int]) -> dict[int, LearnedFeatures]:
+        # As services.matching._stored_learned: each reference's stored bytes, read.
+        return {
+            r: LearnedFeatures.from_bytes(self.blobs[r % self.base_count]) for r in reference_ids
+        }
+
+    def run(self, data: bytes, side: str, sift_index: MatchIndex, disk_index: MatchIndex):
+        """Return ({part: (wall, cpu)}, the ranked candidates)."""
+        marks = [(time.perf_counter(), time.process_time())]
+        features = extract_features(data, None)
+        marks.append((time.perf_counter(), time.process_time()))
+        learned = LearnedFeatures.from_bytes(learned_blob(data, None, "disk"))
+        marks.append((time.perf_counter(), time.process_time()))
+        ranked = rank(sift_index, features, side)
+        disk_ranked = rank(disk_index, as_index_features(learned), side)
+        ranked = fuse(ranked, disk_ranked, DISK_WEIGHT)
+        marks.append((time.perf_counter(), time.process_time()))
+        head = max(CANDIDATES, RERANK_TOP_K)
+        ranked = (
+            rerank(
+                ranked[:head],
+                learned,
+                self.stored,
+                top_k=RERANK_TOP_K,
+                refs_per_individual=RERANK_REFERENCES,
+            )
+            + ranked[head:]
+        )
+        self.calibration.assess(ranked)
+        marks.append((time.perf_counter(), time.process_time()))
+        parts = {
+            part: (marks[i + 1][0] - marks[i][0], marks[i + 1][1] - marks[i][1])
+            for i, part in enumerate(PARTS)
+        }
+        return parts, ranked
+
+
+def _load_pair(paths: dict[str, Path]) -> tuple[MatchIndex, MatchIndex]:
+    return MatchIndex.load(paths["sift"]), MatchIndex.load(paths["disk"])
+
+
+def memory(paths: dict[str, Path], base_file: Path, base, queries, count: int = 5) -> dict:
+    """Load one size's two indexes as a worker does, run queries; return RSS figures (MB)."""
+    start_rss = _rss_mb()
+    query = Query(base_file, base)
+    sift_index, disk_index = _load_pair(paths)
+    loaded = _rss_mb()
+    for photo, _individual, side in queries[:count]:
+        query.run((DATA / photo).read_bytes(), side, sift_index, disk_index)
+    blobs = sum(len(b) for b in query.blobs) / 2**20
+    return {
+        "start": start_rss,
+        "loaded": loaded,
+        "after": _rss_mb(),
+        "peak": _peak_rss_mb(),
+        "blobs": blobs,
+    }
+
+
+def timed(size_paths: dict[int, dict[str, Path]], base_file: Path, base, queries) -> dict:
+    """Time every query against every size in turn; return per size the parts and the hits."""
+    query = Query(base_file, base)
+    indexes = {size: _load_pair(paths) for size, paths in size_paths.items()}
+    # Loads the networks (a worker's first query does it once).
+    query.run((DATA / queries[0][0]).read_bytes(), queries[0][2], *indexes[min(indexes)])
+    rows: dict[int, list[dict]] = {size: [] for size in indexes}
+    hits = dict.fromkeys(indexes, 0)
+    for turn, (photo, individual, side) in enumerate(queries):
+        data = (DATA / photo).read_bytes()
+        sizes = sorted(indexes, reverse=bool(turn % 2))
+        for size in sizes:
+            parts, ranked = query.run(data, side, *indexes[size])
+            rows[size].append(parts)
+            hits[size] += bool(ranked) and ranked[0].individual_id.split("#")[0] == individual
+    return {"rows": rows, "hits": hits}
+
+
+def camtrap_extraction() -> dict[str, list[float]]:
+    """Time the extraction parts on the real camera-trap photos, with their boxes (CPU s)."""
+    import xml.etree.ElementTree as ET
+
+    _one_thread()
+    times: dict[str, list[float]] = {"sift": [], "disk": []}
+    photos = sorted(CAMTRAP.glob("*.JPG"))
+    learned_blob(photos[0].read_bytes(), None, "disk")  # loads the network
+    for photo in photos:
+        found = ET.parse(photo.with_suffix(".xml")).find(".//bndbox")
+        x0, y0, x1, y1 = (float(found.find(n).text) for n in ("xmin", "ymin", "xmax", "ymax"))
+        box, data = (x0, y0, x1 - x0, y1 - y0), photo.read_bytes()
+        for part, extract in (("sift", extract_features), ("disk", learned_blob)):
+            started = time.process_time()
+            extract(data, box, *(["disk"] if part == "disk" else []))
+            times[part].append(time.process_time() - started)
+    return times
+
+
+def _pct(values: list[float]) -> tuple[float, float]:
+    return float(np.percentile(values, 50)), float(np.percentile(values, 95))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000])
+    parser.add_argument("--queries", type=int, default=QUERY_FLANKS)
+    args = parser.parse_args()
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = "1"
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    started = time.perf_counter()
+    print(f"load average at the start: {_load_average()}", flush=True)
+    queries, base = _photos()
+    queries = queries[: args.queries]
+    print(f"{len(queries)} query photos, {len(base)} base reference photos", flush=True)
+    spawn = mp.get_context("spawn")
+    with spawn.Pool(1) as pool:
+        base_file = pool.apply(base_features, (base,))
+    size_paths = {}
+    for size in args.sizes:
+        with spawn.Pool(1) as pool:
+            size_paths[size] = pool.apply(build, (size, base_file, base))
+    for size in args.sizes:
+        with spawn.Pool(1) as pool:
+            rss = pool.apply(memory, (size_paths[size], base_file, base, queries))
+        print(
+            f"memory at {size:,}, one process (VmRSS / VmHWM, MB): {rss['start']:.0f} at start, "
+            f"{rss['loaded']:.0f} with both indexes loaded, {rss['after']:.0f} after 5 queries, "
+            f"peak {rss['peak']:.0f} (of which {rss['blobs']:.0f} the base references' "
+            f"stored DISK bytes, which a worker reads from the database instead)",
+            flush=True,
+        )
+    print(f"  (load average: {_load_average()})", flush=True)
+    with spawn.Pool(1) as pool:
+        result = pool.apply(timed, (size_paths, base_file, base, queries))
+    print(f"{len(queries)} queries, each against every size in turn, one thread (seconds):")
+    print(f"{'refs':>7} {'part':>6}  {'wall p50 / p95':>15}  {'CPU p50 / p95':>15}")
+    totals = {}
+    for size, rows in result["rows"].items():
+        for part in [*PARTS, "total"]:
+            if part == "total":
+                wall = [sum(r[p][0] for p in PARTS) for r in rows]
+                cpu = [sum(r[p][1] for p in PARTS) for r in rows]
+                totals[size] = (_pct(wall), _pct(cpu))
+            else:
+                wall = [r[part][0] for r in rows]
+                cpu = [r[part][1] for r in rows]
+            (w50, w95), (c50, c95) = _pct(wall), _pct(cpu)
+            print(f"{size:>7,} {part:>6}  {w50:6.3f} / {w95:6.3f}  {c50:6.3f} / {c95:6.3f}")
+        hits = f"{result['hits'][size]}/{len(rows)}"
+        print(f"{size:>7,}  rank-1 (the query's individual, any copy): {hits}")
+    if len(totals) > 1:
+        low, high = min(totals), max(totals)
+        (lw, lc), (hw, hc) = totals[low], totals[high]
+        print(
+            f"total at {high:,} / at {low:,}: wall p50 {hw[0] / lw[0]:.2f}x, "
+            f"p95 {hw[1] / lw[1]:.2f}x; CPU p50 {hc[0] / lc[0]:.2f}x, p95 {hc[1] / lc[1]:.2f}x"
+        )
+    with spawn.Pool(1) as pool:
+        camtrap = pool.apply(camtrap_extraction)
+    figures = ", ".join(
+        "{} {:.3f} / {:.3f}".format(part, *_pct(values)) for part, values in camtrap.items()
+    )
+    count = len(camtrap["sift"])
+    print(
+        f"extraction of {count} camera-trap boxes (1920x1080, 2048x1536), "
+        f"CPU s p50 / p95: {figures}"
+    )
+    print(f"load average at the end: {_load_average()}")
+    print(f"bench took {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
