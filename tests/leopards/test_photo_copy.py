@@ -187,21 +187,37 @@ def test_migrating_back_and_forth_keeps_photos_writable_and_the_copies_right():
     assert copies(sighting) == (MAY + timedelta(days=6), sighting.photo.deployment_id)
 
 
-@pytest.mark.skipif(
-    connection.vendor != "sqlite", reason="only SQLite rebuilds a table to alter it"
-)
+def _widened(model, name: str):
+    old = model._meta.get_field(name)
+    new = old.clone()
+    new.set_attributes_from_name(name)
+    new.model = model
+    new.max_length = old.max_length + 1
+    return old, new
+
+
 @pytest.mark.django_db(transaction=True)
-def test_a_migration_that_rebuilds_either_table_on_sqlite_runs_and_the_copies_hold():
-    # How SQLite alters a column: a new table, the rows copied, the old one dropped and
-    # the new one renamed. A trigger on the other table that names it stops the rename.
+def test_a_migration_altering_a_column_of_either_table_runs_and_the_copies_hold():
+    # SQLite alters a column by rebuilding the table: a new table, the rows copied, the
+    # old one dropped and the new one renamed, which a trigger on the other table that
+    # names it stops. PostgreSQL alters in place.
     sighting = SightingFactory(photo__taken_at=MAY)
+    changes = [_widened(Sighting, "feature_error_code"), _widened(Photo, "original_name")]
     emit_pre_migrate_signal(verbosity=0, interactive=False, db="default")
     with connection.schema_editor() as editor:
-        editor._remake_table(Sighting)
-        editor._remake_table(Photo)
-    # A data migration writing a photo's time while the triggers are away.
+        for old, new in changes:
+            editor.alter_field(old.model, old, new)
+    # A data migration writing a photo's time while the triggers may be away.
     Photo.objects.filter(pk=sighting.photo_id).update(taken_at=MAY + timedelta(days=7))
     emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
 
-    assert photo_copy.installed_triggers(connection) == set(photo_copy._NAMES["sqlite"])
+    assert photo_copy.installed_triggers(connection) == set(photo_copy._NAMES[connection.vendor])
     assert copies(sighting)[0] == MAY + timedelta(days=7)
+    Photo.objects.filter(pk=sighting.photo_id).update(taken_at=MAY + timedelta(days=8))
+    assert copies(sighting)[0] == MAY + timedelta(days=8)
+
+    emit_pre_migrate_signal(verbosity=0, interactive=False, db="default")
+    with connection.schema_editor() as editor:
+        for old, new in changes:
+            editor.alter_field(old.model, new, old)
+    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
