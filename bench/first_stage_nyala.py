@@ -28,8 +28,19 @@ Processes beside each other: --only NAME computes one first stage's shortlists,
 --extract-shard K/N extracts every Nth photo's features (sift, mask, DISK) into
 files of their own and stops; the next run folds them into the cache.
 
+--disk-voices 384x1024 512x512 ... adds DISK voices of other sizes (the extraction's
+long side x the masked keypoints kept) beside the engine's 384 x 512, each alone and
+fused with SIFT at every --weights. One extraction per long side serves all its
+voices: it keeps the 2 x k strongest keypoints of the largest k asked, and a voice of
+fewer takes the strongest 2 x k of them before the mask, as an extraction at k would
+(DISK picks its keypoints by a score threshold, so the strongest n of a larger
+extraction are the n it would have kept). --first-stage-only ranks and stops: no
+LightGlue pairs, no unmasked DISK, no global descriptors; its table is the one that
+shows the voices.
+
 Features come from the cache that bench/second_stage_subset.py fills (sift, mask,
-disk-384-512); missing ones are extracted. The photos are read from ../shared and
+disk-384-512, or disk-SIDE-K of the largest K a side's voices ask); missing ones are
+extracted. The photos are read from ../shared and
 never copied.
 """
 
@@ -61,7 +72,7 @@ from leopards.matching.learned import PairMatch
 from leopards.matching.rerank import rerank
 from leopards.matching.scoring import Candidate, rank
 
-RECALL_AT = (1, 2, 3, 5, 10, 20)
+RECALL_AT = (1, 2, 3, 5, 8, 10, 20)
 RRF_OFFSET = 60  # Cormack et al. 2009
 
 
@@ -131,6 +142,32 @@ def global_shortlist(vectors: np.ndarray, i: int, ids: list, sides: list) -> lis
     return list(best)
 
 
+def voice_sizes(voices: list[str]) -> list[tuple[int, int]]:
+    """Return the (long side, keypoints) of the engine's DISK voice and of the voices asked."""
+    sizes = [(disk_lightglue.DEFAULT_LONG_SIDE, disk_lightglue.DEFAULT_KEYPOINTS)]
+    for voice in voices:
+        side, keypoints = (int(v) for v in voice.lower().split("x"))
+        sizes.append((side, keypoints))
+    return list(dict.fromkeys(sizes))
+
+
+def extractions(sizes: list[tuple[int, int]]) -> dict[str, tuple[int, int]]:
+    """Return {cache name: (long side, keypoints)}: one extraction per side, at its most."""
+    most: dict[int, int] = {}
+    for side, keypoints in sizes:
+        most[side] = max(most.get(side, 0), keypoints)
+    return {f"disk-{side}-{keypoints}": (side, keypoints) for side, keypoints in most.items()}
+
+
+def strongest(raw: dict, keypoints: int) -> dict:
+    """Return an extraction cut to what one at `keypoints` keeps: its 2 x k strongest."""
+    return {
+        **raw,
+        "keypoints": raw["keypoints"][: 2 * keypoints],
+        "descriptors": raw["descriptors"][: 2 * keypoints],
+    }
+
+
 def merge_shards(cache: Path, name: str) -> None:
     """Fold the features that --extract-shard processes left into name.pkl."""
     shard_files = sorted(cache.glob(f"{name}.shard*.pkl"))
@@ -180,10 +217,22 @@ def main() -> int:
     )
     parser.add_argument("--evaluate-only", action="store_true")
     parser.add_argument(
+        "--disk-voices",
+        nargs="+",
+        default=[],
+        metavar="SIDExKEYPOINTS",
+        help="more masked DISK voices beside the engine's 384x512, e.g. 384x1024 512x512",
+    )
+    parser.add_argument(
+        "--first-stage-only",
+        action="store_true",
+        help="rank SIFT and the masked DISK voices only: no re-rank, unmasked DISK or global",
+    )
+    parser.add_argument(
         "--only",
         nargs="+",
-        choices=["SIFT", "DISK masked", "DISK unmasked"],
-        help="compute these first stages' shortlists, and nothing else",
+        help="compute these first stages' shortlists (SIFT, DISK masked, DISK unmasked, "
+        "DISK masked SIDExK), and nothing else",
     )
     parser.add_argument(
         "--work", type=Path, default=Path("/tmp/first-stage"), help="this bench's own results"
@@ -205,15 +254,25 @@ def main() -> int:
     ids = [r["individual_id"] for r in rows]
     sides = [r["side"] for r in rows]
     n = len(rows)
+    sizes = voice_sizes(args.disk_voices)
+    disk_extractions = extractions(sizes)
     extractors = {
-        "sift": lambda p: extract_features(p).to_bytes(),
-        "mask": foreground_mask,
-        "disk-384-512": lambda p: disk_lightglue.extract_raw(p, long_side=384, keypoints=512),
+        name: lambda p, side=side, keypoints=keypoints: disk_lightglue.extract_raw(
+            p, long_side=side, keypoints=keypoints
+        )
+        for name, (side, keypoints) in disk_extractions.items()
     }
+    extractors |= {"sift": lambda p: extract_features(p).to_bytes(), "mask": foreground_mask}
     if args.extract_shard:
         mine, shards = (int(v) for v in args.extract_shard.split("/"))
-        for name in ("disk-384-512", "sift", "mask"):
-            per_photo(args.cache, f"{name}.shard{mine}", paths[mine::shards], extractors[name])
+        for name in extractors:
+            # Photos that the merged cache already holds are not extracted again.
+            merged = args.cache / f"{name}.pkl"
+            done = cached(merged, dict) if merged.exists() else {}
+            todo = [p for p in paths[mine::shards] if str(p) not in done]
+            del done
+            if todo:
+                per_photo(args.cache, f"{name}.shard{mine}", todo, extractors[name])
         return 0
     for name in extractors:
         merge_shards(args.cache, name)
@@ -221,17 +280,30 @@ def main() -> int:
     masks = per_photo(args.cache, "mask", paths, foreground_mask)
     sift = [Features.from_bytes(sift_known[str(p)]) for p in paths]
     query_features = {"SIFT": sift}
+    voices: dict[str, list] = {}  # name: every photo's masked DISK features
     if args.only != ["SIFT"]:
-        disk_known = per_photo(
-            args.cache,
-            "disk-384-512",
-            paths,
-            lambda p: disk_lightglue.extract_raw(p, long_side=384, keypoints=512),
-        )
-        disk_masked = [disk_lightglue.select(disk_known[str(p)], masks[str(p)], 512) for p in paths]
-        disk_plain = [disk_lightglue.select(disk_known[str(p)], None, 512) for p in paths]
-        query_features["DISK masked"] = [as_index_features(f) for f in disk_masked]
-        query_features["DISK unmasked"] = [as_index_features(f) for f in disk_plain]
+        raw_of = {}
+        for name, (side, most) in disk_extractions.items():
+            known_raw = per_photo(args.cache, name, paths, extractors[name])
+            raw_of[side] = (most, known_raw)
+        for side, keypoints in sizes:
+            most, known_raw = raw_of[side]
+            name = "DISK masked" if not voices else f"DISK masked {side}x{keypoints}"
+            voices[name] = [
+                disk_lightglue.select(
+                    strongest(known_raw[str(p)], keypoints), masks[str(p)], keypoints
+                )
+                for p in paths
+            ]
+            query_features[name] = [as_index_features(f) for f in voices[name]]
+        disk_masked = voices["DISK masked"]
+        side, keypoints = sizes[0]
+        disk_plain = [
+            disk_lightglue.select(strongest(raw_of[side][1][str(p)], keypoints), None, keypoints)
+            for p in paths
+        ]
+        if not args.first_stage_only:
+            query_features["DISK unmasked"] = [as_index_features(f) for f in disk_plain]
     available = Counter(zip(ids, sides, strict=True))
     queries = [i for i in range(n) if available[(ids[i], sides[i])] > 1]
 
@@ -247,12 +319,25 @@ def main() -> int:
             time.process_time() - started,
             (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024,
         )
-        answers, spent = {}, []
-        for i in queries:
+        # The faiss search's own share of each query's CPU time.
+        searching = [0.0]
+        search = index.search
+
+        def timed_search(*a, **kw):
             started = time.process_time()
+            try:
+                return search(*a, **kw)
+            finally:
+                searching[0] += time.process_time() - started
+
+        index.search = timed_search
+        answers, spent, searched = {}, [], []
+        for i in queries:
+            started, searching[0] = time.process_time(), 0.0
             answers[i] = rank(index, features[i], sides[i], exclude_reference_ids=[i])
             spent.append(time.process_time() - started)
-        return answers, spent, cost
+            searched.append(searching[0])
+        return answers, spent, (*cost, searched)
 
     # Each engine's shortlists are kept for the next run (--only computes some of them in
     # a process of their own).
@@ -266,12 +351,78 @@ def main() -> int:
     shortlists = {name: answers for name, (answers, _s, _c) in known.items()}
     seconds = {name: spent for name, (_a, spent, _c) in known.items()}
     memory = {name: cost for name, (_a, _s, cost) in known.items()}
+
+    def position(order: list, i: int) -> int | None:
+        return next((p + 1 for p, ind in enumerate(order) if ind == ids[i]), None)
+
+    def ids_of(shortlist: list[Candidate]) -> list:
+        return [c.individual_id for c in shortlist]
+
+    def table(engines: dict[str, dict[int, list]], queries: list[int]) -> None:
+        baseline = [position(engines["SIFT-LNBNN (today)"][i], i) for i in queries]
+        header = " | ".join(f"R@{k}" for k in RECALL_AT)
+        print(f"| first stage | {header} | rank-1 | rank-5 | mAP | first places won / lost |")
+        print("| --- |" + " ---: |" * (len(RECALL_AT) + 4))
+        for name, orders in engines.items():
+            row(name, [position(orders[i], i) for i in queries], baseline)
+
+    def row(name: str, ranks: list, baseline: list) -> None:
+        recall = " | ".join(
+            f"{np.mean([r is not None and r <= k for r in ranks]):.3f}" for k in RECALL_AT
+        )
+        won = sum(r == 1 and b != 1 for r, b in zip(ranks, baseline, strict=True))
+        lost = sum(r != 1 and b == 1 for r, b in zip(ranks, baseline, strict=True))
+        print(
+            f"| {name} | {recall} | {np.mean([r == 1 for r in ranks]):.3f} | "
+            f"{np.mean([r is not None and r <= 5 for r in ranks]):.3f} | "
+            f"{np.mean([1 / r if r else 0.0 for r in ranks]):.3f} | +{won} / -{lost} |"
+        )
+
+    def costs(seconds: dict, memory: dict) -> None:
+        for name, values in seconds.items():
+            size, build_s, rss, *searched = memory[name]
+            search = (
+                f" (faiss search p50 {np.percentile(searched[0], 50):.3f} p95 "
+                f"{np.percentile(searched[0], 95):.3f})"
+                if searched
+                else ""
+            )
+            print(
+                f"{name}: query CPU s p50 {np.percentile(values, 50):.3f} p95 "
+                f"{np.percentile(values, 95):.3f}{search}; index {size:.0f} MB, built in "
+                f"{build_s:.1f} CPU s (peak RSS grew {rss:.0f} MB)"
+            )
+
     print(
         f"{n} photos, {len(set(ids))} individuals, {len(queries)} leave-one-out queries; "
-        f"mean keypoints SIFT {np.mean([len(f) for f in sift]):.0f}, DISK masked "
-        f"{np.mean([len(f) for f in disk_masked]):.0f}, unmasked "
-        f"{np.mean([len(f) for f in disk_plain]):.0f}"
+        f"mean keypoints SIFT {np.mean([len(f) for f in sift]):.0f}, "
+        + ", ".join(f"{v} {np.mean([len(f) for f in fs]):.0f}" for v, fs in voices.items())
+        + f", DISK unmasked {np.mean([len(f) for f in disk_plain]):.0f}"
     )
+    for name, (side, _most) in disk_extractions.items():
+        spent = raw_of[side][1].get("_cpu_s")
+        if spent:
+            print(
+                f"  {name} extraction CPU s a photo: median {np.median(spent):.2f} of "
+                f"{len(spent)} batches, p95 {np.percentile(spent, 95):.2f}"
+            )
+    if args.first_stage_only:
+        engines = {"SIFT-LNBNN (today)": {i: ids_of(shortlists["SIFT"][i]) for i in queries}}
+        for voice in voices:
+            engines[f"DISK-LNBNN {voice.removeprefix('DISK ')}"] = {
+                i: ids_of(shortlists[voice][i]) for i in queries
+            }
+            for weight in args.weights:
+                engines[f"fused SIFT + {weight:g} x {voice}"] = {
+                    i: ids_of(fuse(shortlists["SIFT"][i], shortlists[voice][i], weight))
+                    for i in queries
+                }
+        print()
+        table(engines, queries)
+        print()
+        costs(seconds, memory)
+        print(f"load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+        return 0
 
     # The second stage's pairs: the first top-k of today's shortlist and of the fused one.
     fused_for_rerank = {
@@ -315,12 +466,6 @@ def main() -> int:
         heads = [dataclasses.replace(c, references=(c.best_reference_id,)) for c in shortlist]
         return rerank(heads, disk_masked[i], lambda refs: {}, top_k=args.top_k, cache=cache)
 
-    def position(order: list, i: int) -> int | None:
-        return next((p + 1 for p, ind in enumerate(order) if ind == ids[i]), None)
-
-    def ids_of(shortlist: list[Candidate]) -> list:
-        return [c.individual_id for c in shortlist]
-
     engines: dict[str, dict[int, list]] = {
         "SIFT-LNBNN (today)": {i: ids_of(shortlists["SIFT"][i]) for i in queries},
         "DISK-LNBNN masked": {i: ids_of(shortlists["DISK masked"][i]) for i in queries},
@@ -360,36 +505,10 @@ def main() -> int:
             for i in queries
         }
 
-    def table(engines: dict[str, dict[int, list]], queries: list[int]) -> None:
-        baseline = [position(engines["SIFT-LNBNN (today)"][i], i) for i in queries]
-        header = " | ".join(f"R@{k}" for k in RECALL_AT)
-        print(f"| first stage | {header} | rank-1 | rank-5 | mAP | first places won / lost |")
-        print("| --- |" + " ---: |" * (len(RECALL_AT) + 4))
-        for name, orders in engines.items():
-            row(name, [position(orders[i], i) for i in queries], baseline)
-
-    def row(name: str, ranks: list, baseline: list) -> None:
-        recall = " | ".join(
-            f"{np.mean([r is not None and r <= k for r in ranks]):.3f}" for k in RECALL_AT
-        )
-        won = sum(r == 1 and b != 1 for r, b in zip(ranks, baseline, strict=True))
-        lost = sum(r != 1 and b == 1 for r, b in zip(ranks, baseline, strict=True))
-        print(
-            f"| {name} | {recall} | {np.mean([r == 1 for r in ranks]):.3f} | "
-            f"{np.mean([r is not None and r <= 5 for r in ranks]):.3f} | "
-            f"{np.mean([1 / r if r else 0.0 for r in ranks]):.3f} | +{won} / -{lost} |"
-        )
-
     print()
     table(engines, queries)
     print()
-    for name, values in seconds.items():
-        size, build_s, rss = memory[name]
-        print(
-            f"{name}: query CPU s p50 {np.percentile(values, 50):.3f} p95 "
-            f"{np.percentile(values, 95):.3f}; index {size:.0f} MB, built in {build_s:.1f} CPU s "
-            f"(peak RSS grew {rss:.0f} MB)"
-        )
+    costs(seconds, memory)
     if args.rerank_every > 1 or not args.evaluate_only:
         sampled = queries[:: args.rerank_every]
         print(f"\nThe second stage on every {args.rerank_every}th query ({len(sampled)}):\n")
