@@ -235,7 +235,7 @@ class Sighting(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     version = models.PositiveIntegerField(default=1)
     # Copies of the photo's corrected time and deployment, written by the database itself
-    # (triggers, migration 0016) whenever a sighting or its photo is written, by any
+    # (triggers, leopards.photo_copy) whenever a sighting or its photo is written, by any
     # path: the census counts millions of sightings by time and place without reading
     # the photo table, which is twenty times larger.
     taken_at = models.DateTimeField(null=True, blank=True, editable=False)

@@ -125,10 +125,14 @@ def installed_triggers(connection: BaseDatabaseWrapper) -> set[str]:
         return {name for (name,) in cursor.fetchall()}
 
 
-def _run(connection: BaseDatabaseWrapper, statements: list[str], sighting_model, photo_model):
+def _run(connection: BaseDatabaseWrapper, statements: list[str]) -> None:
+    from django.apps import apps
+
     names = {
-        "sighting": connection.ops.quote_name(sighting_model._meta.db_table),
-        "photo": connection.ops.quote_name(photo_model._meta.db_table),
+        "sighting": connection.ops.quote_name(
+            apps.get_model("leopards", "Sighting")._meta.db_table
+        ),
+        "photo": connection.ops.quote_name(apps.get_model("traps", "Photo")._meta.db_table),
         "sighting_trigger": SIGHTING_TRIGGER,
         "photo_trigger": PHOTO_TRIGGER,
     }
@@ -137,16 +141,16 @@ def _run(connection: BaseDatabaseWrapper, statements: list[str], sighting_model,
             cursor.execute(statement.format(**names))
 
 
-def install(connection: BaseDatabaseWrapper, sighting_model, photo_model) -> None:
+def install(connection: BaseDatabaseWrapper) -> None:
     """Create the triggers on this database, replacing any there."""
     vendor = connection.vendor
     create = {"postgresql": _POSTGRESQL, "sqlite": _SQLITE}[vendor]
-    _run(connection, [*_DROP[vendor], *create], sighting_model, photo_model)
+    _run(connection, [*_DROP[vendor], *create])
 
 
-def uninstall(connection: BaseDatabaseWrapper, sighting_model, photo_model) -> None:
+def uninstall(connection: BaseDatabaseWrapper) -> None:
     """Drop the triggers: the photo's would otherwise write columns that are gone."""
-    _run(connection, _DROP[connection.vendor], sighting_model, photo_model)
+    _run(connection, _DROP[connection.vendor])
 
 
 def resync(sighting_model, photo_model, using: str = "default") -> int:
@@ -160,13 +164,9 @@ def resync(sighting_model, photo_model, using: str = "default") -> int:
 
 def before_migrate(using: str = "default") -> None:
     """On SQLite, drop the triggers, which would stop a migration rebuilding either table."""
-    from django.apps import apps as global_apps
-
     connection = connections[using]
     if connection.vendor == "sqlite":
-        sighting_model = global_apps.get_model("leopards", "Sighting")
-        photo_model = global_apps.get_model("traps", "Photo")
-        uninstall(connection, sighting_model, photo_model)
+        uninstall(connection)
 
 
 def ensure(using: str = "default", apps=None) -> int:
@@ -183,10 +183,10 @@ def ensure(using: str = "default", apps=None) -> int:
     if "taken_at" not in {field.name for field in sighting_model._meta.get_fields()}:
         # Migrated back to before the copies existed.
         if installed:
-            uninstall(connection, sighting_model, photo_model)
+            uninstall(connection)
         return 0
     if not set(_NAMES[connection.vendor]) - installed:
         return 0  # no DDL, which would lock both tables, when nothing is missing
     with transaction.atomic(using=using):
-        install(connection, sighting_model, photo_model)
+        install(connection)
         return resync(sighting_model, photo_model, using)
