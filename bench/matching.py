@@ -61,10 +61,10 @@ CACHE_DIR = ROOT / "bench" / "out" / "matching-cache"
 CACHED_CODE = ["leopards/synthetic/coats.py", "leopards/matching/features.py"]
 
 
-def _cache_key(*params: object) -> str:
-    """Return a key for cached renders made by the current code with these parameters."""
+def _cache_key(*params: object, code: list[str] = CACHED_CODE) -> str:
+    """Return a key for cached output of the current code (files) with these parameters."""
     digest = hashlib.sha256(repr(params).encode())
-    for name in CACHED_CODE:
+    for name in code:
         digest.update((ROOT / name).read_bytes())
     return digest.hexdigest()[:16]
 

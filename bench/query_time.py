@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import multiprocessing as mp
 import os
 import sys
@@ -44,7 +43,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from matching import _load_average, _peak_rss_mb, _perturbed, _rss_mb  # noqa: E402
+from matching import (  # noqa: E402
+    _cache_key,
+    _load_average,
+    _one_core,
+    _peak_rss_mb,
+    _perturbed,
+    _rss_mb,
+)
 
 from leopards.matching.calibration import load_default  # noqa: E402
 from leopards.matching.extraction import learned_blob  # noqa: E402
@@ -73,12 +79,9 @@ PARTS = ["sift", "disk", "first", "pairs"]
 
 
 def _one_thread() -> None:
-    import cv2
-    import faiss
     import torch
 
-    faiss.omp_set_num_threads(1)
-    cv2.setNumThreads(1)
+    _one_core()
     torch.set_num_threads(1)
 
 
@@ -101,10 +104,7 @@ def _photos() -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
 
 
 def _key(*params: object) -> str:
-    digest = hashlib.sha256(repr(params).encode())
-    for name in EXTRACTION_CODE:
-        digest.update((ROOT / name).read_bytes())
-    return digest.hexdigest()[:12]
+    return _cache_key(*params, code=EXTRACTION_CODE)
 
 
 def base_features(base: list[tuple[str, str, str]]) -> Path:
