@@ -306,15 +306,9 @@ class Sighting(models.Model):
         indexes = [
             models.Index(fields=["leopard", "status"]),
             models.Index(fields=["status", "flank"]),
-            # The census's reads: confirmed sightings by time, and each individual's
-            # first and last sighting per place.
+            # The census's reads of confirmed sightings by time (live periods, tallies).
             models.Index(
                 fields=["taken_at"], condition=Q(status="confirmed"), name="sighting_confirmed_time"
-            ),
-            models.Index(
-                fields=["leopard", "deployment", "taken_at"],
-                condition=Q(status="confirmed"),
-                name="sighting_confirmed_place_time",
             ),
         ]
 

@@ -28,8 +28,4 @@ class Migration(migrations.Migration):
             model_name='sighting',
             index=models.Index(condition=models.Q(('status', 'confirmed')), fields=['taken_at'], name='sighting_confirmed_time'),
         ),
-        migrations.AddIndex(
-            model_name='sighting',
-            index=models.Index(condition=models.Q(('status', 'confirmed')), fields=['leopard', 'deployment', 'taken_at'], name='sighting_confirmed_place_time'),
-        ),
     ]
