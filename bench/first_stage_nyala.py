@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import pickle
 import resource
@@ -142,9 +143,42 @@ def global_shortlist(vectors: np.ndarray, i: int, ids: list, sides: list) -> lis
     return list(best)
 
 
+def sign_test(won: int, lost: int) -> float:
+    """Two-sided exact sign test of won against lost (ties left out)."""
+    n = won + lost
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(won, lost) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def folds_by_individual(ids: list, folds: int = 5) -> dict:
+    """Return {individual: fold}: the animals dealt in turn, sorted by their id."""
+    return {individual: k % folds for k, individual in enumerate(sorted(set(ids), key=str))}
+
+
+def held_out_weights(score_of, weights: list[float], queries: list[int], fold_of: list[int]):
+    """Choose a weight for each fold on the other folds' queries (the best mean score_of).
+
+    score_of(weight, i) scores query i's fused shortlist at that weight. Returns
+    ({query: the weight chosen without its fold}, {fold: weight}).
+    """
+    chosen = {}
+    for fold in sorted({fold_of[i] for i in queries}):
+        fitting = [i for i in queries if fold_of[i] != fold]
+        chosen[fold] = max(weights, key=lambda w: np.mean([score_of(w, i) for i in fitting]))
+    return {i: chosen[fold_of[i]] for i in queries}, chosen
+
+
+def voice_name(size: str, sizes: list[tuple[int, int]]) -> str:
+    """Return the name of the voice of a SIDExKEYPOINTS size (the engine's is "DISK masked")."""
+    side, keypoints = (int(v) for v in size.lower().split("x"))
+    return "DISK masked" if (side, keypoints) == sizes[0] else f"DISK masked {side}x{keypoints}"
+
+
 def voice_sizes(voices: list[str]) -> list[tuple[int, int]]:
     """Return the (long side, keypoints) of the engine's DISK voice and of the voices asked."""
-    sizes = [(disk_lightglue.DEFAULT_LONG_SIDE, disk_lightglue.DEFAULT_KEYPOINTS)]
+    sizes = [(disk_lightglue.DEFAULT_LONG_SIDE, disk_lightglue.STORED_KEYPOINTS)]
     for voice in voices:
         side, keypoints = (int(v) for v in voice.lower().split("x"))
         sizes.append((side, keypoints))
@@ -201,7 +235,15 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=0, help="only the first N individuals")
     parser.add_argument("--top-k", type=int, default=3, help="individuals the re-rank compares")
     parser.add_argument("--weights", type=float, nargs="+", default=[0.5, 1.0, 2.0])
-    parser.add_argument("--rerank-weight", type=float, default=1.0)
+    parser.add_argument(
+        "--rerank-weights",
+        nargs="+",
+        default=[],
+        type=lambda v: tuple(v.split("=")),
+        metavar="SIDExKEYPOINTS=WEIGHT",
+        help="voices whose fused shortlist the second stage re-ranks, each with its weight "
+        "(default: the engine's voice at 1)",
+    )
     parser.add_argument(
         "--rerank-every",
         type=int,
@@ -288,7 +330,7 @@ def main() -> int:
             raw_of[side] = (most, known_raw)
         for side, keypoints in sizes:
             most, known_raw = raw_of[side]
-            name = "DISK masked" if not voices else f"DISK masked {side}x{keypoints}"
+            name = voice_name(f"{side}x{keypoints}", sizes)
             voices[name] = [
                 disk_lightglue.select(
                     strongest(known_raw[str(p)], keypoints), masks[str(p)], keypoints
@@ -297,7 +339,7 @@ def main() -> int:
             ]
             query_features[name] = [as_index_features(f) for f in voices[name]]
         disk_masked = voices["DISK masked"]
-        side, keypoints = sizes[0]
+        side, keypoints = sizes[0][0], disk_lightglue.MATCH_KEYPOINTS
         disk_plain = [
             disk_lightglue.select(strongest(raw_of[side][1][str(p)], keypoints), None, keypoints)
             for p in paths
@@ -358,10 +400,18 @@ def main() -> int:
     def ids_of(shortlist: list[Candidate]) -> list:
         return [c.individual_id for c in shortlist]
 
-    def table(engines: dict[str, dict[int, list]], queries: list[int]) -> None:
-        baseline = [position(engines["SIFT-LNBNN (today)"][i], i) for i in queries]
+    def table(
+        engines: dict[str, dict[int, list]],
+        queries: list[int],
+        against: str = "SIFT-LNBNN (today)",
+    ) -> None:
+        """Print each engine's recall and first places won / lost against one of them."""
+        baseline = [position(engines[against][i], i) for i in queries]
         header = " | ".join(f"R@{k}" for k in RECALL_AT)
-        print(f"| first stage | {header} | rank-1 | rank-5 | mAP | first places won / lost |")
+        print(
+            f"| first stage | {header} | rank-1 | rank-5 | mAP | "
+            f"first places won / lost against {against} (sign test p) |"
+        )
         print("| --- |" + " ---: |" * (len(RECALL_AT) + 4))
         for name, orders in engines.items():
             row(name, [position(orders[i], i) for i in queries], baseline)
@@ -375,7 +425,8 @@ def main() -> int:
         print(
             f"| {name} | {recall} | {np.mean([r == 1 for r in ranks]):.3f} | "
             f"{np.mean([r is not None and r <= 5 for r in ranks]):.3f} | "
-            f"{np.mean([1 / r if r else 0.0 for r in ranks]):.3f} | +{won} / -{lost} |"
+            f"{np.mean([1 / r if r else 0.0 for r in ranks]):.3f} | +{won} / -{lost} "
+            f"({sign_test(won, lost):.2g}) |"
         )
 
     def costs(seconds: dict, memory: dict) -> None:
@@ -392,6 +443,33 @@ def main() -> int:
                 f"{np.percentile(values, 95):.3f}{search}; index {size:.0f} MB, built in "
                 f"{build_s:.1f} CPU s (peak RSS grew {rss:.0f} MB)"
             )
+
+    fold_of_animal = folds_by_individual(ids)
+    fold_of = [fold_of_animal[individual] for individual in ids]
+    chosen_weights = {}
+
+    def cross_validated(voice: str, chosen_for: list[int]) -> dict[int, list]:
+        """Fuse each query with the weight its fold's four others rank best (mAP)."""
+
+        scores = {
+            (weight, i): position(
+                ids_of(fuse(shortlists["SIFT"][i], shortlists[voice][i], weight)), i
+            )
+            for weight in args.weights
+            for i in queries
+        }
+
+        def score_of(weight: float, i: int) -> float:
+            found = scores[(weight, i)]
+            return 1 / found if found else 0.0
+
+        weight_of, chosen_weights[voice] = held_out_weights(
+            score_of, args.weights, queries, fold_of
+        )
+        return {
+            i: ids_of(fuse(shortlists["SIFT"][i], shortlists[voice][i], weight_of[i]))
+            for i in chosen_for
+        }
 
     print(
         f"{n} photos, {len(set(ids))} individuals, {len(queries)} leave-one-out queries; "
@@ -417,36 +495,47 @@ def main() -> int:
                     i: ids_of(fuse(shortlists["SIFT"][i], shortlists[voice][i], weight))
                     for i in queries
                 }
+            engines[f"fused SIFT + w x {voice}, w chosen on the other folds"] = cross_validated(
+                voice, queries
+            )
         print()
         table(engines, queries)
+        print(f"weights chosen by the other folds' mAP: {chosen_weights}")
         print()
         costs(seconds, memory)
         print(f"load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
         return 0
 
-    # The second stage's pairs: the first top-k of today's shortlist and of the fused one.
+    # The second stage's pairs: the first top-k of today's SIFT shortlist (re-ranked with
+    # the engine voice's features) and of each --rerank-weights voice's fused shortlist,
+    # matched between that voice's own features (LightGlue reads their strongest 512).
+    rerank_weights = {voice_name(v, sizes): float(w) for v, w in args.rerank_weights}
+    rerank_weights = rerank_weights or {"DISK masked": 1.0}
     fused_for_rerank = {
-        i: fuse(shortlists["SIFT"][i], shortlists["DISK masked"][i], args.rerank_weight)
-        for i in queries
+        voice: {i: fuse(shortlists["SIFT"][i], shortlists[voice][i], weight) for i in queries}
+        for voice, weight in rerank_weights.items()
     }
-    pair_path = args.cache / f"pairs-disk-mask-{n}-384-512.pkl"
+    sampled = queries[:: args.rerank_every]
+    pair_path = args.cache / f"pairs-{n}-{disk_lightglue.MODEL}.pkl"
     pairs = cached(pair_path, dict)
     for shard_file in sorted(args.cache.glob(pair_path.stem + ".shard*.pkl")):
         with shard_file.open("rb") as handle:
             pairs = {**pickle.load(handle), **pairs}
+    sources = [("DISK masked", shortlists["SIFT"])]
+    sources += [(voice, fused_for_rerank[voice]) for voice in rerank_weights]
     wanted = [
-        (i, source[i][level].best_reference_id)
+        (voice, i, source[i][level].best_reference_id)
         for level in range(args.top_k)
-        for source in (shortlists["SIFT"], fused_for_rerank)
-        for i in queries[:: args.rerank_every]
+        for voice, source in sources
+        for i in sampled
         if level < len(source[i]) and source[i][level].best_reference_id is not None
     ]
     todo = [pair for pair in dict.fromkeys(wanted) if pair not in pairs]
     todo, out_path = pairs_of_this_process(todo, pair_path, args)
     started, cpu = time.time(), time.process_time()
-    for done, (i, ref) in enumerate(todo, 1):
-        found = disk_lightglue.match(disk_masked[i], disk_masked[ref])
-        pairs[(i, ref)] = (found.matches, found.inliers, found.confidence)
+    for done, (voice, i, ref) in enumerate(todo, 1):
+        found = disk_lightglue.match(voices[voice][i], voices[voice][ref])
+        pairs[(voice, i, ref)] = (found.matches, found.inliers, found.confidence)
         if done % 50 == 0 or done == len(todo):
             save(out_path, pairs)
             print(
@@ -457,14 +546,15 @@ def main() -> int:
     if args.pair_shard:
         return 0
 
-    def reranked(shortlist: list[Candidate], i: int) -> list[Candidate]:
+    def reranked(shortlist: list[Candidate], i: int, voice: str) -> list[Candidate]:
         cache = {}
         for c in shortlist[: args.top_k]:
-            found = pairs.get((i, c.best_reference_id))
+            found = pairs.get((voice, i, c.best_reference_id))
             if found is not None:
                 cache[c.best_reference_id] = PairMatch(*found, np.zeros((0, 4), np.float32))
         heads = [dataclasses.replace(c, references=(c.best_reference_id,)) for c in shortlist]
-        return rerank(heads, disk_masked[i], lambda refs: {}, top_k=args.top_k, cache=cache)
+        query = voices[voice][i]
+        return rerank(heads, query, lambda refs: {}, top_k=args.top_k, cache=cache)
 
     engines: dict[str, dict[int, list]] = {
         "SIFT-LNBNN (today)": {i: ids_of(shortlists["SIFT"][i]) for i in queries},
@@ -510,24 +600,24 @@ def main() -> int:
     print()
     costs(seconds, memory)
     if args.rerank_every > 1 or not args.evaluate_only:
-        sampled = queries[:: args.rerank_every]
         print(f"\nThe second stage on every {args.rerank_every}th query ({len(sampled)}):\n")
-        table(
-            {
-                "SIFT-LNBNN (today)": engines["SIFT-LNBNN (today)"],
-                f"fused SIFT + {args.rerank_weight:g} x DISK masked": {
-                    i: ids_of(fused_for_rerank[i]) for i in sampled
-                },
-                f"SIFT-LNBNN + DISK re-rank of the first {args.top_k} (today's engine)": {
-                    i: ids_of(reranked(shortlists["SIFT"][i], i)) for i in sampled
-                },
-                f"fused SIFT + {args.rerank_weight:g} x DISK masked + DISK re-rank of the "
-                f"first {args.top_k}": {
-                    i: ids_of(reranked(fused_for_rerank[i], i)) for i in sampled
-                },
+        second = {
+            "SIFT-LNBNN (today)": engines["SIFT-LNBNN (today)"],
+            f"SIFT-LNBNN + DISK re-rank of the first {args.top_k}": {
+                i: ids_of(reranked(shortlists["SIFT"][i], i, "DISK masked")) for i in sampled
             },
-            sampled,
-        )
+        }
+        for voice, weight in rerank_weights.items():
+            fused = f"fused SIFT + {weight:g} x {voice}"
+            second[fused] = {i: ids_of(fused_for_rerank[voice][i]) for i in sampled}
+            second[f"{fused} + DISK re-rank of the first {args.top_k}"] = {
+                i: ids_of(reranked(fused_for_rerank[voice][i], i, voice)) for i in sampled
+            }
+        table(second, sampled)
+        if len(rerank_weights) > 1:
+            # Against the last voice given: the engine's earlier one, when listed last.
+            print()
+            table(second, sampled, against=list(second)[-1])
     print(f"load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
     return 0
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import math
 import pickle
 import sys
 import time
@@ -46,7 +45,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from first_stage_nyala import fuse, merge_shards, pairs_of_this_process
+from first_stage_nyala import fuse, merge_shards, pairs_of_this_process, sign_test
 from matching_nyala import DEFAULT_DATA, cached, labelled_rows, save
 from second_stage_subset import per_photo
 
@@ -76,15 +75,6 @@ def raw_match(query, reference) -> tuple:
         return np.zeros(0, np.float16), np.zeros(0, bool)
     src, dst = query.keypoints[pairs[:, 0]], reference.keypoints[pairs[:, 1]]
     return scores.astype(np.float16), _consistent(src, dst, max(query.size))
-
-
-def sign_test(won: int, lost: int) -> float:
-    """Two-sided exact sign test of won against lost (ties left out)."""
-    n = won + lost
-    if n == 0:
-        return 1.0
-    tail = sum(math.comb(n, k) for k in range(min(won, lost) + 1)) / 2**n
-    return min(1.0, 2 * tail)
 
 
 def main() -> int:

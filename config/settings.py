@@ -421,15 +421,17 @@ MATCH_LEARNED_BACKEND = env.str("MATCH_LEARNED_BACKEND", default="disk")
 if MATCH_LEARNED_BACKEND not in ("disk", "xfeat"):
     raise environ.ImproperlyConfigured("MATCH_LEARNED_BACKEND must be 'disk' or 'xfeat'.")
 # The first stage's DISK voice: above 0, each catalogue also keeps a faiss index of
-# its references' stored DISK features (the second stage's: masked, 384 px, 512
-# keypoints; MATCH_LEARNED_BACKEND=disk), voted on like SIFT's, and each individual's
-# SIFT and DISK votes, each divided by the query's best, are added with this weight on
-# DISK's. 1.0 is the measured value: on all nyala photos it raises the shortlist's
-# recall at 3 from 0.29 to 0.40 (bench/README.md), and is the default. It needs the DISK
-# features of every catalogue box: bulk extraction describes boxes with DISK too, and
-# `match_index_rebuild --extract-missing` describes those without them. 0: SIFT alone.
-# Without the learned packages installed the shortlist hears SIFT alone whatever it says.
-MATCH_FIRST_STAGE_DISK_WEIGHT = env.float("MATCH_FIRST_STAGE_DISK_WEIGHT", default=1.0)
+# its references' stored DISK features (the second stage's: masked, 384 px, every
+# keypoint on the animal; MATCH_LEARNED_BACKEND=disk), voted on like SIFT's, and each
+# individual's SIFT and DISK votes, each divided by the query's best, are added with
+# this weight on DISK's. 2.0 is the measured value: on all nyala photos, chosen on four
+# fifths of the animals and read on the fifth, it puts the animal among the shortlist's
+# first 3 for 0.44 of queries against SIFT's 0.29 (bench/README.md), and is the default.
+# It needs the DISK features of every catalogue box: bulk extraction describes boxes
+# with DISK too, and `match_index_rebuild --extract-missing` describes those without
+# them. 0: SIFT alone. Without the learned packages installed the shortlist hears SIFT
+# alone whatever it says.
+MATCH_FIRST_STAGE_DISK_WEIGHT = env.float("MATCH_FIRST_STAGE_DISK_WEIGHT", default=2.0)
 # faiss threads per process: workers run one process per core already, and more
 # threads than free cores make faiss spin and slow down severalfold.
 MATCH_FAISS_THREADS = env.int("MATCH_FAISS_THREADS", default=1)

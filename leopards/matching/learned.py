@@ -23,6 +23,7 @@ process, which only reads stored results, never loads it.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import threading
@@ -69,6 +70,14 @@ class LearnedFeatures:
 
     def __len__(self) -> int:
         return int(self.keypoints.shape[0])
+
+    def strongest(self, count: int) -> LearnedFeatures:
+        """Return the first count keypoints (extraction stores them strongest first)."""
+        if len(self) <= count:
+            return self
+        return dataclasses.replace(
+            self, keypoints=self.keypoints[:count], descriptors=self.descriptors[:count]
+        )
 
     def image_points(self) -> np.ndarray:
         """Return the keypoints in photo pixels, as the review page draws them."""

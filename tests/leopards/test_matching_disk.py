@@ -52,6 +52,33 @@ def test_stored_features_name_their_model_and_do_not_match_another_models():
         match_learned(features, other)
 
 
+def test_a_box_stores_its_keypoints_strongest_first_and_lightglue_reads_the_first_512():
+    # The first stage's DISK voice votes with every stored keypoint; LightGlue compares
+    # the strongest MATCH_KEYPOINTS of each box, whatever more the box stores.
+    features = rendered_box("disk", 3, 1)
+    assert disk.MATCH_KEYPOINTS < len(features) <= disk.STORED_KEYPOINTS
+    assert features.strongest(disk.MATCH_KEYPOINTS).keypoints.tolist() == (
+        features.keypoints[: disk.MATCH_KEYPOINTS].tolist()
+    )
+    other = rendered_box("disk", 7, 1).strongest(disk.MATCH_KEYPOINTS)
+    filler = disk.MATCH_KEYPOINTS - len(other)
+    stranger_first = LearnedFeatures(
+        # Another animal's keypoints fill the first 512 places; this box's own follow.
+        keypoints=np.concatenate([other.keypoints, features.keypoints[-filler:], features.keypoints]),
+        descriptors=np.concatenate(
+            [other.descriptors, features.descriptors[-filler:], features.descriptors]
+        ),
+        size=features.size,
+        origin=features.origin,
+        model=features.model,
+    )
+    itself = match_learned(features, features)
+    hidden = match_learned(features, stranger_first)
+    assert itself.inliers >= 200
+    # Only the filler (the box's own weakest keypoints) can match among the first 512.
+    assert hidden.matches <= filler + 20 < itself.matches
+
+
 def _shared(plain: dict, sparse: dict) -> tuple[float, float]:
     """Share of plain's keypoints that sparse has too, and the least cosine of their descriptors."""
     index = {tuple(point): i for i, point in enumerate(sparse["keypoints"].tolist())}
@@ -66,7 +93,7 @@ def _shared(plain: dict, sparse: dict) -> tuple[float, float]:
     return len(pairs) / len(plain["keypoints"]), float(cosine.min())
 
 
-@pytest.mark.parametrize("keypoints", [disk.DEFAULT_KEYPOINTS, 150])
+@pytest.mark.parametrize("keypoints", [disk.MATCH_KEYPOINTS, 150])
 def test_descriptors_computed_at_the_keypoints_alone_are_disks_own(keypoints):
     # The engine computes the last layer's descriptors only at the kept keypoints
     # (SparseDisk); kornia's DISK.forward computes them everywhere. 150 wanted: the
