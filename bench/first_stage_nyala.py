@@ -384,8 +384,11 @@ def main() -> int:
     # Each engine's shortlists are kept for the next run (--only computes some of them in
     # a process of their own).
     known = {}
-    # The pairs need only the two shortlists that they re-rank.
-    for name in args.only or (["SIFT", "DISK masked"] if args.pair_shard else query_features):
+    rerank_weights = {voice_name(v, sizes): float(w) for v, w in args.rerank_weights}
+    rerank_weights = rerank_weights or {"DISK masked": 1.0}
+    # The pairs need only the shortlists that they re-rank.
+    re_ranked = ["SIFT", "DISK masked", *rerank_weights]
+    for name in args.only or (dict.fromkeys(re_ranked) if args.pair_shard else query_features):
         slug = name.lower().replace(" ", "-")
         known[name] = cached(args.work / f"shortlists-{n}-{slug}.pkl", lambda: ranked_by(name))  # noqa: B023
     if args.only:
@@ -509,8 +512,6 @@ def main() -> int:
     # The second stage's pairs: the first top-k of today's SIFT shortlist (re-ranked with
     # the engine voice's features) and of each --rerank-weights voice's fused shortlist,
     # matched between that voice's own features (LightGlue reads their strongest 512).
-    rerank_weights = {voice_name(v, sizes): float(w) for v, w in args.rerank_weights}
-    rerank_weights = rerank_weights or {"DISK masked": 1.0}
     fused_for_rerank = {
         voice: {i: fuse(shortlists["SIFT"][i], shortlists[voice][i], weight) for i in queries}
         for voice, weight in rerank_weights.items()
