@@ -5,7 +5,7 @@
 
 A query is what leopards.services.matching runs for a new box, without the database:
 the box's SIFT features and its masked DISK features (extraction.box_features's two
-steps), SIFT-LNBNN and DISK-LNBNN over a MatchIndex each, fused with weight 1
+steps), SIFT-LNBNN and DISK-LNBNN over a MatchIndex each, fused with weight 2
 (MATCH_FIRST_STAGE_DISK_WEIGHT), then DISK + LightGlue against one reference of each
 of the first 3 individuals (MATCH_RERANK_TOP_K, MATCH_RERANK_REFERENCES), their stored
 features read from bytes as from the database, and the calibration. One thread for
@@ -68,7 +68,7 @@ DATA, CAMTRAP = SHARED / "nyala-train", SHARED / "snow-leopard-camtrap"
 CACHE = Path(os.environ.get("QUERY_TIME_CACHE", ROOT / "bench" / "out" / "query-time-cache"))
 FLANKS_USED, QUERY_FLANKS, MAX_REFS_PER_FLANK = 60, 48, 5
 # The registry's defaults (config/settings.py).
-CANDIDATES, RERANK_TOP_K, RERANK_REFERENCES, DISK_WEIGHT = 5, 3, 1, 1.0
+CANDIDATES, RERANK_TOP_K, RERANK_REFERENCES, DISK_WEIGHT = 5, 3, 1, 2.0
 EXTRACTION_CODE = [
     "leopards/matching/features.py",
     "leopards/matching/foreground.py",
