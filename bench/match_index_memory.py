@@ -35,7 +35,9 @@ import resource
 import statistics
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(os.environ.get("MATCH_BENCH_ROOT") or Path(__file__).resolve().parents[1])
 sys.path.insert(0, str(ROOT))
@@ -48,6 +50,7 @@ from leopards.matching.index import MatchIndex  # noqa: E402
 DESCRIPTORS_PER_BOX = 465
 FLANKS = ("left", "right")
 REFS_PER_FLANK = 5
+T = TypeVar("T")
 
 
 def _status_mb(field: str) -> float:
@@ -69,7 +72,7 @@ def _features(ref: int) -> Features:
     return Features(keypoints=keypoints, descriptors=descriptors)
 
 
-def _records(size: int):
+def _records(size: int) -> Iterator[tuple[int, str, str, Features]]:
     for ref in range(size):
         flank = FLANKS[(ref // REFS_PER_FLANK) % 2]
         yield ref, f"ind{ref // (2 * REFS_PER_FLANK)}", flank, _features(ref)
@@ -102,7 +105,7 @@ def build(size: int, out: Path, spill: bool) -> dict[str, float]:
     }
 
 
-def load(path: Path) -> dict[str, float]:
+def load(path: Path) -> dict[str, object]:
     """Load a saved index as a worker does; report its memory."""
     before = _status_mb("VmRSS")
     started = time.perf_counter()
@@ -159,7 +162,7 @@ def compare(paths: list[Path], queries: int, k: int = 5) -> dict[str, object]:
     }
 
 
-def _spawned(function, *args):
+def _spawned(function: Callable[..., T], *args: object) -> T:
     with mp.get_context("spawn").Pool(1) as pool:
         return pool.apply(function, args)
 
