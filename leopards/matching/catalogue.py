@@ -29,11 +29,13 @@ position ``seq``; ``MatchIndexState`` (one row) holds the latest position and a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +59,9 @@ UNSIDED = "unsided"
 FEATURE_CHUNK = 200
 POINTER = "current.json"
 TWIN_SUFFIX = "-disk.npz"
+# A build writes its temporary files in MATCH_INDEX_DIR at least every few minutes; ones
+# untouched this long were left by a process killed while it built.
+STALE_BUILD_SECONDS = 24 * 3600
 
 
 def catalogue_of(flank: str) -> str:
@@ -361,6 +366,10 @@ def _prune(folder: Path, keep: str) -> None:
             continue
         for suffix in (".npz", TWIN_SUFFIX, ".json"):
             (folder / f"{old}{suffix}").unlink(missing_ok=True)
+    for leftover in Path(settings.MATCH_INDEX_DIR).glob("build-*"):
+        with contextlib.suppress(FileNotFoundError):
+            if time.time() - leftover.stat().st_mtime > STALE_BUILD_SECONDS:
+                leftover.unlink()
     for stale in Path(settings.MATCH_INDEX_DIR).iterdir():
         if stale.is_dir() and stale.name != folder.name:
             # Snapshots of an earlier database can never be used again.
