@@ -53,6 +53,11 @@ TRAINING_SAMPLE = TRAINING_PER_LIST * MAX_NLIST
 # A build adds references in chunks of about this many descriptors, so that the float32
 # copies faiss needs stay near 50 MB.
 BUILD_CHUNK_DESCRIPTORS = 100_000
+# A build into a file (MatchIndex.build_file) writes a catalogue's lists out as a shard
+# once its IVF catalogues together hold this many descriptors: 16-byte codes and 8-byte
+# ids, about 0.2 GB with the lists' spare capacity. Fewer, larger shards cost a query
+# less (each shard scans its part of the visited lists with its own lookup tables).
+SHARD_DESCRIPTORS = 8_000_000
 
 Record = tuple[Label, Label, str, Features]
 
@@ -67,15 +72,26 @@ class Neighbours:
 
 
 class _Catalogue:
-    """One flank's faiss index plus the size it was trained for."""
+    """One flank's faiss index, in one or more shards, plus the size it was trained for.
 
-    def __init__(self, index: faiss.Index, trained_size: int) -> None:
-        self.index = index
+    A build that writes straight to a file (MatchIndex.build_file) leaves the IVF lists of
+    a large flank in several shards: faiss indexes cloned from the same trained empty
+    index, so that all share the coarse centroids and the product quantiser, and a
+    descriptor has the same list and code in whichever shard it went. Their ids are the
+    index's global ids. A search finds the lists to visit once and scans them in every
+    shard; adds go to the last shard.
+    """
+
+    def __init__(self, shards: faiss.Index | list[faiss.Index], trained_size: int) -> None:
+        self.shards = list(shards) if isinstance(shards, list) else [shards]
         self.trained_size = trained_size
+        # Whether the last shard's lists hold only zeros past their ends (see
+        # _clear_block_tails); a file may not, and clearing a shard takes 0.15 s.
+        self.tails_clear = True
         self._centroids: np.ndarray | None = None
         self._centroid_norms: np.ndarray | None = None
         if not self.is_flat:
-            quantizer = faiss.downcast_index(faiss.extract_index_ivf(index).quantizer)
+            quantizer = faiss.downcast_index(faiss.extract_index_ivf(self.index).quantizer)
             if isinstance(quantizer, faiss.IndexFlatL2) and quantizer.ntotal:
                 count = quantizer.ntotal
                 centroids = faiss.rev_swig_ptr(quantizer.get_xb(), count * DIM)
@@ -83,18 +99,52 @@ class _Catalogue:
                 self._centroid_norms = (self._centroids**2).sum(axis=1)
 
     @property
+    def index(self) -> faiss.Index:
+        """Return the shard that takes adds (the only one, unless a build spilled)."""
+        return self.shards[-1]
+
+    @property
+    def ntotal(self) -> int:
+        """Return the number of descriptors held across shards."""
+        return int(sum(shard.ntotal for shard in self.shards))
+
+    @property
     def is_flat(self) -> bool:
         return not isinstance(faiss.downcast_index(self.index), faiss.IndexIVF)
+
+    def remove_range(self, start: int, stop: int) -> None:
+        """Remove the descriptors whose ids are in [start, stop), in whichever shard."""
+        selector = faiss.IDSelectorRange(start, stop)
+        for shard in self.shards:
+            if self.is_flat:
+                shard.remove_ids(selector)
+                continue
+            ivf = faiss.extract_index_ivf(shard)
+            sizes = [ivf.invlists.list_size(number) for number in range(ivf.nlist)]
+            shard.remove_ids(selector)
+            shrunk = (n for n, size in enumerate(sizes) if ivf.invlists.list_size(n) != size)
+            _clear_block_tails(ivf, shrunk)
+
+    def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        """Add descriptors with their ids to the last shard."""
+        if not self.tails_clear and not self.is_flat:
+            _clear_block_tails(faiss.extract_index_ivf(self.index))
+        self.tails_clear = True
+        self.index.add_with_ids(np.ascontiguousarray(vectors, np.float32), ids)
+
+    def set_nprobe(self, nprobe: int) -> None:
+        if not self.is_flat:
+            for shard in self.shards:
+                faiss.extract_index_ivf(shard).nprobe = nprobe
 
     def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Return the k nearest (squared distances, ids) of each vector."""
         if self._centroids is None:
-            return self.index.search(vectors, k)
+            return self.index.search(vectors, k)  # flat catalogues are never sharded
         # The lists to visit are found here with numpy: the matrix product with the
         # centroids is most of the coarse step, and faiss's bundled BLAS did it 3-4 times
         # slower than numpy's (bench/README.md). The lists and the results are the same.
-        ivf = faiss.extract_index_ivf(self.index)
-        nprobe = min(ivf.nprobe, len(self._centroids))
+        nprobe = min(faiss.extract_index_ivf(self.index).nprobe, len(self._centroids))
         distances = vectors @ self._centroids.T
         distances *= -2
         distances += self._centroid_norms
@@ -104,7 +154,50 @@ class _Catalogue:
         order = np.argsort(list_distances, axis=1)
         lists = np.take_along_axis(lists, order, axis=1).astype(np.int64)
         list_distances = np.take_along_axis(list_distances, order, axis=1)
-        return ivf.search_preassigned(vectors, k, lists, list_distances)
+        parts = [
+            faiss.extract_index_ivf(shard).search_preassigned(vectors, k, lists, list_distances)
+            for shard in self.shards
+        ]
+        if len(parts) == 1:
+            return parts[0]
+        return _nearest([d for d, _ in parts], [i for _, i in parts], k)
+
+
+def _clear_block_tails(ivf: faiss.IndexIVF, numbers: Iterable[int] | None = None) -> None:
+    """Zero the codes past the end of each fast-scan list in its last block.
+
+    faiss removes an entry by moving the list's last entry into its place and shrinking
+    the list, but leaves the moved entry's 4-bit codes in the block's tail, and a later
+    add writes its codes there by or-ing them into what is there: faiss 1.15.1 then found
+    only 80% of the vectors added after a removal as their own nearest neighbours. With
+    the tails zeroed, all of them. numbers: the lists to clear (None: every list).
+    """
+    lists = faiss.downcast_InvertedLists(ivf.invlists)
+    if not isinstance(lists, faiss.BlockInvertedLists):
+        return
+    packer = ivf.get_CodePacker()
+    zero = np.zeros(packer.code_size, np.uint8)
+    for number in range(ivf.nlist) if numbers is None else numbers:
+        size = lists.list_size(number)
+        if size % packer.nvec == 0:
+            continue  # a whole number of blocks: no tail
+        blocks = size // packer.nvec + 1
+        codes = faiss.rev_swig_ptr(lists.get_codes(number), blocks * packer.block_size)
+        codes = codes.reshape(blocks, packer.block_size)
+        for offset in range(size, blocks * packer.nvec):
+            packer.pack_1(zero, offset, codes)
+
+
+def _nearest(
+    distances: Sequence[np.ndarray], ids: Sequence[np.ndarray], k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Merge the k nearest of several shards into the k nearest of all, nearest first."""
+    merged_ids = np.concatenate(ids, axis=1)
+    merged = np.where(merged_ids < 0, np.inf, np.concatenate(distances, axis=1))
+    order = np.argsort(merged, axis=1, kind="stable")[:, :k]
+    merged = np.take_along_axis(merged, order, axis=1).astype(np.float32)
+    merged_ids = np.take_along_axis(merged_ids, order, axis=1)
+    return merged, np.where(np.isinf(merged), -1, merged_ids)
 
 
 def _new_flat() -> faiss.Index:
@@ -169,13 +262,13 @@ class MatchIndex:
     @property
     def descriptor_count(self) -> int:
         """Return the number of descriptors held across catalogues."""
-        return int(sum(c.index.ntotal for c in self._catalogues.values()))
+        return sum(c.ntotal for c in self._catalogues.values())
 
     @property
     def needs_rebuild(self) -> bool:
         """Tell whether an IVF catalogue has outgrown its training and should be rebuilt."""
         return any(
-            not c.is_flat and c.index.ntotal > REBUILD_GROWTH * c.trained_size
+            not c.is_flat and c.ntotal > REBUILD_GROWTH * c.trained_size
             for c in self._catalogues.values()
         )
 
@@ -294,11 +387,11 @@ class MatchIndex:
             ids = np.concatenate([old_ids, ids])
             catalogue = _Catalogue(_new_ivf(vectors, len(vectors), self.nprobe), len(vectors))
             self._catalogues[flank] = catalogue
-        catalogue.index.add_with_ids(np.ascontiguousarray(vectors, np.float32), ids)
+        catalogue.add(vectors, ids)
 
     def prepare(self, flank: str, sample: np.ndarray, expected_count: int) -> None:
         """Create a flank's IVF catalogue trained on sample vectors before a bulk add."""
-        if flank in self._catalogues and self._catalogues[flank].index.ntotal:
+        if flank in self._catalogues and self._catalogues[flank].ntotal:
             raise ValueError(f"the {flank} catalogue already holds descriptors")
         index = _new_ivf(sample, expected_count, self.nprobe)
         self._catalogues[flank] = _Catalogue(index, expected_count)
@@ -312,7 +405,7 @@ class MatchIndex:
         start, count = int(self._ref_start[row]), int(self._ref_count[row])
         catalogue = self._catalogues.get(self._ref_flank[row])
         if count and catalogue is not None:
-            catalogue.index.remove_ids(faiss.IDSelectorRange(start, start + count))
+            catalogue.remove_range(start, start + count)
         self._ref_points[row] = np.zeros((0, 2), np.float32)
         return True
 
@@ -357,7 +450,7 @@ class MatchIndex:
         parts_d, parts_i = [], []
         for name in names:
             catalogue = self._catalogues.get(name)
-            if catalogue is None or catalogue.index.ntotal == 0 or n == 0:
+            if catalogue is None or catalogue.ntotal == 0 or n == 0:
                 continue
             distances, ids = catalogue.search(vectors, k + extra)
             parts_d.append(distances)
@@ -395,10 +488,39 @@ class MatchIndex:
         member: the faiss indexes go straight from faiss to the file and the keypoints
         box by box, so saving needs no second copy of the index in memory (a copy of
         the serialised index, and of its growing buffer before that, took the peak of a
-        50,000-reference build from the index's 0.9 GB to 2.5 GB).
+        50,000-reference build from the index's 0.9 GB to 2.5 GB). A catalogue held in
+        one faiss index is the member faiss_<flank>; one in shards (build_file) is the
+        members faiss_<flank>.0, .1, ..., which a reader that knows only the first kind
+        fails to find rather than reading part of the catalogue.
         """
         path = Path(path)
         live = np.array(sorted(self._row_of.values()), dtype=np.int64)
+        tmp = path.with_name(path.name + ".tmp")
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+            sharded = {}
+            for name, catalogue in self._catalogues.items():
+                if len(catalogue.shards) == 1:
+                    _write_faiss(archive, f"faiss_{name}", catalogue.index)
+                    continue
+                for number, shard in enumerate(catalogue.shards):
+                    _write_faiss(archive, f"faiss_{name}.{number}", shard)
+                sharded[name] = len(catalogue.shards)
+
+            def write_points(handle: _CountingWriter) -> None:
+                for row in live:
+                    handle.write(np.ascontiguousarray(self._ref_points[row], np.float32).data)
+
+            self._write_tables(archive, live, sharded, write_points)
+        os.replace(tmp, path)
+
+    def _write_tables(
+        self,
+        archive: zipfile.ZipFile,
+        live: np.ndarray,
+        sharded: dict[str, int],
+        write_points: Callable[[_CountingWriter], None],
+    ) -> None:
+        """Write the reference table of the live rows, their keypoints and the metadata."""
         meta = {
             "version": 1,
             "flat_limit": self.flat_limit,
@@ -408,8 +530,10 @@ class MatchIndex:
             "reference_ids": [self._ref_ids[r] for r in live],
             "flanks": [self._ref_flank[r] for r in live],
             "catalogues": {name: c.trained_size for name, c in self._catalogues.items()},
+            "shards": sharded,
         }
-        point_counts = np.array([len(self._ref_points[r]) for r in live], np.int64)
+        # A live row holds one keypoint per descriptor.
+        point_counts = self._ref_count[live].astype(np.int64)
         arrays = {
             "meta": np.frombuffer(json.dumps(meta).encode(), np.uint8),
             "start": self._ref_start[live],
@@ -417,24 +541,16 @@ class MatchIndex:
             "individual": self._ref_individual[live],
             "point_counts": point_counts,
         }
-        tmp = path.with_name(path.name + ".tmp")
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
-            for name, array in arrays.items():
-                with archive.open(f"{name}.npy", "w", force_zip64=True) as handle:
-                    np.lib.format.write_array(handle, array)
-            shape = (int(point_counts.sum()), 2)
-            with _npy_member(archive, "points", np.float32, shape) as handle:
-                for row in live:
-                    handle.write(np.ascontiguousarray(self._ref_points[row], np.float32).data)
-            for name, catalogue in self._catalogues.items():
-                size = _serialised_size(catalogue.index)
-                with _npy_member(archive, f"faiss_{name}", np.uint8, (size,)) as handle:
-                    faiss.write_index(catalogue.index, faiss.PyCallbackIOWriter(handle.write))
-        os.replace(tmp, path)
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as handle:
+                np.lib.format.write_array(handle, array)
+        shape = (int(point_counts.sum()), 2)
+        with _npy_member(archive, "points", np.float32, shape) as handle:
+            write_points(handle)
 
     @classmethod
     def load(cls, path: str | Path) -> MatchIndex:
-        """Read an index written by save()."""
+        """Read an index written by save() or build_file()."""
         with np.load(Path(path), allow_pickle=False) as archive:
             meta = json.loads(archive["meta"].tobytes().decode())
             index = cls(flat_limit=meta["flat_limit"], nprobe=meta["nprobe"])
@@ -450,14 +566,22 @@ class MatchIndex:
             offsets = np.cumsum(archive["point_counts"])[:-1]
             index._ref_points = list(np.split(archive["points"], offsets))
             index._row_of = {r: row for row, r in enumerate(index._ref_ids)}
+            sharded = meta.get("shards", {})
             for name, trained in meta["catalogues"].items():
-                # Read from the file as faiss asks, not through a copy of the whole blob.
-                with archive.zip.open(f"faiss_{name}.npy") as handle:
-                    _skip_npy_header(handle)
-                    faiss_index = faiss.read_index(faiss.PyCallbackIOReader(handle.read))
-                if isinstance(faiss.downcast_index(faiss_index), faiss.IndexIVF):
-                    faiss.extract_index_ivf(faiss_index).nprobe = index.nprobe
-                index._catalogues[name] = _Catalogue(faiss_index, trained)
+                if name in sharded:
+                    members = [f"faiss_{name}.{number}" for number in range(sharded[name])]
+                else:
+                    members = [f"faiss_{name}"]
+                shards = []
+                for member in members:
+                    # Read from the file as faiss asks, not through a copy of the whole blob.
+                    with archive.zip.open(f"{member}.npy") as handle:
+                        _skip_npy_header(handle)
+                        shards.append(faiss.read_index(faiss.PyCallbackIOReader(handle.read)))
+                catalogue = index._catalogues[name] = _Catalogue(shards, trained)
+                catalogue.set_nprobe(index.nprobe)
+                # Files saved after removals, before removals cleared what they left.
+                catalogue.tails_clear = False
         return index
 
     @classmethod
@@ -478,12 +602,57 @@ class MatchIndex:
         holds the index, the samples and one chunk, never every reference's features.
         When a flank has no more than TRAINING_SAMPLE descriptors the sample is all of
         them, and the index is the one that adding everything at once would give.
+        build_file() builds the same index into a file without holding it.
         """
-        if isinstance(records, Iterator):
-            raise TypeError("records are read twice: pass a sequence or a function")
-        read = records if callable(records) else lambda: records
-        chunk_descriptors = chunk_descriptors or BUILD_CHUNK_DESCRIPTORS
         index = cls(flat_limit=flat_limit, nprobe=nprobe)
+        index._fill(_reader(records), chunk_descriptors or BUILD_CHUNK_DESCRIPTORS, None)
+        return index
+
+    @classmethod
+    def build_file(
+        cls,
+        path: str | Path,
+        records: Sequence[Record] | Callable[[], Iterable[Record]],
+        *,
+        flat_limit: int = FLAT_LIMIT,
+        nprobe: int = DEFAULT_NPROBE,
+        chunk_descriptors: int | None = None,
+        shard_descriptors: int | None = None,
+    ) -> Path:
+        """Build an index as build() does, straight into a file that load() reads.
+
+        What load() gives is what build() then save() would (the same lists and codes,
+        so the same neighbours), but the builder never holds the whole index: once the
+        IVF catalogues together hold more than shard_descriptors (SHARD_DESCRIPTORS)
+        descriptors, the largest is written to the file as a shard and started afresh
+        from a clone of its trained empty index, and every chunk's keypoints go to a
+        temporary file beside path, copied into the index file at the end. Memory then
+        holds the samples, one chunk, at most shard_descriptors descriptors of lists and
+        a reference table of a few dozen bytes a reference, however large the catalogue
+        (bench/README.md). Returns path.
+        """
+        path = Path(path)
+        index = cls(flat_limit=flat_limit, nprobe=nprobe)
+        tmp = path.with_name(path.name + ".tmp")
+        points_tmp = path.with_name(path.name + ".points.tmp")
+        try:
+            with (
+                zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive,
+                points_tmp.open("w+b") as points,
+            ):
+                spill = _Spill(archive, points, shard_descriptors or SHARD_DESCRIPTORS)
+                index._fill(_reader(records), chunk_descriptors or BUILD_CHUNK_DESCRIPTORS, spill)
+                spill.finish(index)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+            points_tmp.unlink(missing_ok=True)
+        return path
+
+    def _fill(
+        self, read: Callable[[], Iterable[Record]], chunk_descriptors: int, spill: _Spill | None
+    ) -> None:
+        """Train on a sample of the records' descriptors, then add them chunk by chunk."""
         totals: dict[str, int] = {}
         samples: dict[str, _Reservoir] = {}
         rng = np.random.default_rng(0)
@@ -494,35 +663,113 @@ class MatchIndex:
                     samples[flank] = _Reservoir(TRAINING_SAMPLE, rng)
                 samples[flank].add(features.descriptors)
         for flank, total in totals.items():
-            if total > flat_limit:
-                index.prepare(flank, samples[flank].float_sample(), total)
+            if total > self.flat_limit:
+                self.prepare(flank, samples[flank].float_sample(), total)
+                if spill is not None:
+                    spill.templates[flank] = faiss.clone_index(self._catalogues[flank].index)
         samples.clear()
         _release_freed_memory()
         batch: list[Record] = []
+        batch_ids: set[Label] = set()
         held = 0
         for record in read():
+            if spill is not None and (record[0] in self._row_of or record[0] in batch_ids):
+                # The first copy's descriptors may be in a shard already written.
+                raise ValueError(f"reference {record[0]!r} is in the records twice")
             batch.append(record)
+            batch_ids.add(record[0])
             held += len(record[3])
             if held >= chunk_descriptors:
-                index.add_many(batch)
+                self._add_chunk(batch, spill)
                 batch, held = [], 0
-                _release_freed_memory()
-        index.add_many(batch)
+                batch_ids.clear()
+        self._add_chunk(batch, spill)
+
+    def _add_chunk(self, batch: list[Record], spill: _Spill | None) -> None:
+        self.add_many(batch)
+        if spill is not None:
+            spill.spill(self)
         _release_freed_memory()
-        return index
 
     def set_nprobe(self, nprobe: int) -> None:
         """Set how many IVF lists a query descriptor visits (recall against speed)."""
         self.nprobe = nprobe
         for catalogue in self._catalogues.values():
-            if not catalogue.is_flat:
-                faiss.extract_index_ivf(catalogue.index).nprobe = nprobe
+            catalogue.set_nprobe(nprobe)
 
     def memory_bytes(self) -> int:
         """Estimate the bytes the faiss indexes and the side tables hold."""
-        total = sum(_serialised_size(c.index) for c in self._catalogues.values())
+        total = sum(_serialised_size(s) for c in self._catalogues.values() for s in c.shards)
         total += sum(p.nbytes for p in self._ref_points)
         return total + self._ref_start.nbytes * 3
+
+
+class _Spill:
+    """Where a build_file() puts what the build has added, so that the builder lets it go."""
+
+    def __init__(self, archive: zipfile.ZipFile, points: BinaryIO, limit: int) -> None:
+        self.archive = archive
+        self.points = points  # the keypoints of rows before rows_written, one after another
+        self.limit = limit
+        self.rows_written = 0
+        self.shards: dict[str, int] = {}  # flank -> shards written
+        self.templates: dict[str, faiss.Index] = {}  # flank -> its trained empty IVF index
+
+    def spill(self, index: MatchIndex) -> None:
+        """Write out the keypoints just added, and the largest catalogues past the limit."""
+        for row in range(self.rows_written, len(index._ref_points)):
+            self.points.write(np.ascontiguousarray(index._ref_points[row], np.float32).data)
+            index._ref_points[row] = _NO_POINTS
+        self.rows_written = len(index._ref_points)
+        while True:
+            held = {n: c.ntotal for n, c in index._catalogues.items() if n in self.templates}
+            if sum(held.values()) <= self.limit:
+                return
+            self._write_shard(index, max(held, key=held.__getitem__))
+
+    def _write_shard(self, index: MatchIndex, name: str) -> None:
+        catalogue = index._catalogues[name]
+        number = self.shards.get(name, 0)
+        _write_faiss(self.archive, f"faiss_{name}.{number}", catalogue.index)
+        self.shards[name] = number + 1
+        catalogue.shards = [faiss.clone_index(self.templates[name])]
+        _release_freed_memory()
+
+    def finish(self, index: MatchIndex) -> None:
+        """Write the catalogues still held, the reference table and the keypoints."""
+        for name, catalogue in index._catalogues.items():
+            if name not in self.shards:
+                # Never spilled: the one member an unsharded save writes.
+                _write_faiss(self.archive, f"faiss_{name}", catalogue.index)
+            elif catalogue.ntotal:
+                self._write_shard(index, name)
+
+        def copy_points(handle: _CountingWriter) -> None:
+            self.points.seek(0)
+            while block := self.points.read(1 << 24):
+                handle.write(block)
+
+        live = np.arange(len(index._ref_ids), dtype=np.int64)
+        index._write_tables(self.archive, live, self.shards, copy_points)
+
+
+_NO_POINTS = np.zeros((0, 2), np.float32)
+
+
+def _reader(
+    records: Sequence[Record] | Callable[[], Iterable[Record]],
+) -> Callable[[], Iterable[Record]]:
+    """Return a function that reads the records afresh each time it is called."""
+    if isinstance(records, Iterator):
+        raise TypeError("records are read twice: pass a sequence or a function")
+    return records if callable(records) else lambda: records
+
+
+def _write_faiss(archive: zipfile.ZipFile, name: str, index: faiss.Index) -> None:
+    """Write a faiss index as an .npy member of uint8, straight from faiss to the file."""
+    size = _serialised_size(index)
+    with _npy_member(archive, name, np.uint8, (size,)) as handle:
+        faiss.write_index(index, faiss.PyCallbackIOWriter(handle.write))
 
 
 class _Reservoir:

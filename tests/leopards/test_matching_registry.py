@@ -307,6 +307,28 @@ def test_a_new_process_starts_from_the_snapshot_and_replays_later_changes(two_ca
     assert len(index) == 7
 
 
+def test_a_rebuild_builds_into_a_file_and_leaves_only_its_snapshot(two_cats, monkeypatch, settings):
+    import os
+    import time
+
+    def in_memory(*args, **kwargs):
+        raise AssertionError("the rebuild held the whole index while building it")
+
+    folder = settings.MATCH_INDEX_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    killed = folder / "build-1-1.npz.tmp"  # left by a build killed two days ago
+    killed.write_bytes(b"partial")
+    os.utime(killed, (time.time() - 2 * 86400,) * 2)
+    running = folder / "build-2-2.npz.points.tmp"  # another process building now
+    running.write_bytes(b"partial")
+    monkeypatch.setattr(MatchIndex, "build", in_memory)
+
+    loaded = catalogue.rebuild()
+
+    assert len(loaded.index) == 6
+    assert sorted(p.name for p in folder.iterdir() if p.is_file()) == [running.name]
+
+
 def test_an_index_of_another_process_catches_up_from_the_journal(two_cats):
     kedr, lesnaya = two_cats
     head = MatchIndexState.objects.get()
