@@ -64,7 +64,9 @@ def test_a_box_stores_its_keypoints_strongest_first_and_lightglue_reads_the_firs
     filler = disk.MATCH_KEYPOINTS - len(other)
     stranger_first = LearnedFeatures(
         # Another animal's keypoints fill the first 512 places; this box's own follow.
-        keypoints=np.concatenate([other.keypoints, features.keypoints[-filler:], features.keypoints]),
+        keypoints=np.concatenate(
+            [other.keypoints, features.keypoints[-filler:], features.keypoints]
+        ),
         descriptors=np.concatenate(
             [other.descriptors, features.descriptors[-filler:], features.descriptors]
         ),
