@@ -2,8 +2,8 @@
 
 The shortlist limits what any second stage can reach: on all nyala photos the animal
 is among SIFT-LNBNN's first 3 individuals for 29 % of the queries. This bench asks
-whether the DISK descriptors that the second stage already stores (384 px, 512
-keypoints, inside the GrabCut mask) rank the whole catalogue better when they are
+whether the DISK descriptors that the second stage already stores (384 px, every
+keypoint inside the GrabCut mask) rank the whole catalogue better when they are
 searched and voted on exactly like SIFT's (HotSpotter with a learned descriptor):
 the same faiss index (leopards.matching.index), the same LNBNN votes, per-reference
 scores and affine check (leopards.matching.scoring.rank), the query's own photo left
@@ -29,7 +29,7 @@ Processes beside each other: --only NAME computes one first stage's shortlists,
 files of their own and stops; the next run folds them into the cache.
 
 --disk-voices 384x1024 512x512 ... adds DISK voices of other sizes (the extraction's
-long side x the masked keypoints kept) beside the engine's 384 x 512, each alone and
+long side x the masked keypoints kept) beside the engine's 384 x 2,048, each alone and
 fused with SIFT at every --weights. One extraction per long side serves all its
 voices: it keeps the 2 x k strongest keypoints of the largest k asked, and a voice of
 fewer takes the strongest 2 x k of them before the mask, as an extraction at k would
@@ -170,19 +170,21 @@ def held_out_weights(score_of, weights: list[float], queries: list[int], fold_of
     return {i: chosen[fold_of[i]] for i in queries}, chosen
 
 
-def voice_name(size: str, sizes: list[tuple[int, int]]) -> str:
-    """Return the name of the voice of a SIDExKEYPOINTS size (the engine's is "DISK masked")."""
-    side, keypoints = (int(v) for v in size.lower().split("x"))
-    return "DISK masked" if (side, keypoints) == sizes[0] else f"DISK masked {side}x{keypoints}"
+def voice_size(text: str) -> tuple[int, int]:
+    """Return the (long side, keypoints) that a SIDExKEYPOINTS argument names."""
+    side, keypoints = (int(v) for v in text.lower().split("x"))
+    return side, keypoints
+
+
+def voice_name(size: tuple[int, int], sizes: list[tuple[int, int]]) -> str:
+    """Return the name of a voice of this size (the engine's, sizes[0], is "DISK masked")."""
+    return "DISK masked" if size == sizes[0] else f"DISK masked {size[0]}x{size[1]}"
 
 
 def voice_sizes(voices: list[str]) -> list[tuple[int, int]]:
     """Return the (long side, keypoints) of the engine's DISK voice and of the voices asked."""
-    sizes = [(disk_lightglue.DEFAULT_LONG_SIDE, disk_lightglue.STORED_KEYPOINTS)]
-    for voice in voices:
-        side, keypoints = (int(v) for v in voice.lower().split("x"))
-        sizes.append((side, keypoints))
-    return list(dict.fromkeys(sizes))
+    engine = (disk_lightglue.DEFAULT_LONG_SIDE, disk_lightglue.STORED_KEYPOINTS)
+    return list(dict.fromkeys([engine, *map(voice_size, voices)]))
 
 
 def extractions(sizes: list[tuple[int, int]]) -> dict[str, tuple[int, int]]:
@@ -263,7 +265,7 @@ def main() -> int:
         nargs="+",
         default=[],
         metavar="SIDExKEYPOINTS",
-        help="more masked DISK voices beside the engine's 384x512, e.g. 384x1024 512x512",
+        help="more masked DISK voices beside the engine's 384x2048, e.g. 384x512 512x1024",
     )
     parser.add_argument(
         "--first-stage-only",
@@ -330,7 +332,7 @@ def main() -> int:
             raw_of[side] = (most, known_raw)
         for side, keypoints in sizes:
             most, known_raw = raw_of[side]
-            name = voice_name(f"{side}x{keypoints}", sizes)
+            name = voice_name((side, keypoints), sizes)
             voices[name] = [
                 disk_lightglue.select(
                     strongest(known_raw[str(p)], keypoints), masks[str(p)], keypoints
@@ -384,7 +386,7 @@ def main() -> int:
     # Each engine's shortlists are kept for the next run (--only computes some of them in
     # a process of their own).
     known = {}
-    rerank_weights = {voice_name(v, sizes): float(w) for v, w in args.rerank_weights}
+    rerank_weights = {voice_name(voice_size(v), sizes): float(w) for v, w in args.rerank_weights}
     rerank_weights = rerank_weights or {"DISK masked": 1.0}
     # The pairs need only the shortlists that they re-rank.
     re_ranked = ["SIFT", "DISK masked", *rerank_weights]

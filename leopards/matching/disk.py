@@ -142,7 +142,7 @@ class SparseDisk:
     DISK's U-Net ends in a 5 x 5 convolution from 80 channels to 129 at the full size
     of the image: 128 channels of dense descriptors and one of heatmap. That one
     layer is some 80 % of the network's arithmetic, and of its 128 x H x W descriptors
-    only those at the at most 2 x 512 kept keypoints are ever read. So the heatmap
+    only those at the kept keypoints (about 1,560 at 384 px) are ever read. So the heatmap
     channel is computed alone over the whole image (heatmap), kornia's own suppression
     and selection (``heatmap_to_keypoints``) pick the keypoints from it, and each kept
     keypoint's descriptor is the same 5 x 5 x 80 sum taken as one row of a matrix

@@ -180,12 +180,10 @@
         subtle: Boolean(window.crypto && window.crypto.subtle),
         fallbackUrl: new URL(form.dataset.sha256Fallback, window.location.href).href,
       });
-      worker.busy = 0;
       worker.onmessage = (event) => {
         const { id, hash, error } = event.data;
         const promise = waiting.get(id);
         waiting.delete(id);
-        worker.busy -= 1;
         if (error) promise.reject(new Error(error));
         else promise.resolve(hash);
       };
@@ -193,18 +191,20 @@
         waiting.forEach((promise, id) => {
           if (promise.worker !== worker) return;
           waiting.delete(id);
-          worker.busy -= 1;
           promise.reject(new Error(event.message || "hash worker"));
         });
       };
       return worker;
     });
+    // Files a worker has in hand: those still waiting for its answer (at most HASH_AHEAD).
+    const inHand = (worker) => [...waiting.values()].filter((p) => p.worker === worker).length;
     return {
       hash(file) {
         return new Promise((resolve, reject) => {
           const id = nextId++;
-          const worker = workers.reduce((least, other) => (other.busy < least.busy ? other : least));
-          worker.busy += 1;
+          const worker = workers.reduce((least, other) =>
+            inHand(other) < inHand(least) ? other : least,
+          );
           waiting.set(id, { resolve, reject, worker });
           worker.postMessage({ id, file });
         });
