@@ -5,7 +5,7 @@ import random
 import pytest
 from django.core.files.storage import FileSystemStorage
 
-from tests.factories import DeploymentFactory
+from tests.factories import DeploymentFactory, jpeg_bytes
 from tests.traps.images import corrupt_jpeg
 from tests.traps.ingest import at, event_groups, ingest, receive
 from traps import services, tasks
@@ -37,6 +37,40 @@ def test_a_task_processes_the_photos_waiting_behind_it_once(deployment, settings
         1
     }
     assert event_groups(deployment) == [["p0", "p1", "p2", "p3", "p4"]]
+
+
+def test_a_batch_writes_each_photo_its_own_values_and_the_shared_ones(deployment, settings):
+    # What the photos of a batch share is written once for all; what differs
+    # (size, camera, time, event) stays each photo's own.
+    settings.PHOTO_PROCESS_WITH_WAITING = 24
+    small = receive(deployment, at(0), name="small", serial="CAM1")
+    receive(deployment, at(1), name="same", serial="CAM1")
+    receive(
+        deployment,
+        None,
+        name="other",
+        data=jpeg_bytes(size=(80, 60), taken=at(240), serial="CAM2", seed=77),
+    )
+    tasks.photo_process.apply(args=[small.pk])
+    rows = {
+        p.original_name: p
+        for p in Photo.objects.filter(deployment=deployment).select_related("event")
+    }
+    assert {name: (p.width, p.height) for name, p in rows.items()} == {
+        "small": (64, 48),
+        "same": (64, 48),
+        "other": (80, 60),
+    }
+    # The test photos carry the camera's name in EXIF's Model.
+    assert {name: p.exif["model"] for name, p in rows.items()} == {
+        "small": "CAM1",
+        "same": "CAM1",
+        "other": "CAM2",
+    }
+    assert rows["other"].camera_time - rows["small"].camera_time == at(240) - at(0)
+    assert {p.status for p in rows.values()} == {Photo.Status.PROCESSED}
+    assert len({p.thumbnail.name for p in rows.values()}) == 3
+    assert event_groups(deployment) == [["small", "same"], ["other"]]
 
 
 def test_the_batch_size_is_a_setting(deployment, settings):
