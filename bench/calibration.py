@@ -190,7 +190,7 @@ def real_others(boxes: list) -> list[Sample]:
     return samples
 
 
-def write_real_rankings(qs: QuerySet, names: list[str], path: Path) -> None:
+def write_real_rankings(qs: QuerySet, names: list[str], path: Path, top_k: int) -> None:
     """Write the real queries' ranking figures (not the photos) for the test suite."""
 
     def figures_of(s: Sample) -> dict:
@@ -217,7 +217,7 @@ def write_real_rankings(qs: QuerySet, names: list[str], path: Path) -> None:
     source = (
         "bench/calibration.py on ../shared/data/snow-leopard-camtrap (right_Cat1 queries, "
         "same flank, the query's own event left out); catalogued=false: every Cat1 photo "
-        "left out too; reranked: the same query after DISK + LightGlue re-ranked its first 3"
+        f"left out too; reranked: the same query after DISK + LightGlue re-ranked its first {top_k}"
     )
     path.write_text(json.dumps({"source": source, "queries": rows}, indent=1) + "\n")
 
@@ -396,7 +396,7 @@ def query_sets(args: argparse.Namespace, second: dict | None, names: list[str]) 
             sets["real"] = _query_set("real", results, len(boxes))
             if args.real_rankings_out:
                 names_of = [r.box.path.name for r in results]
-                write_real_rankings(sets["real"], names_of, args.real_rankings_out)
+                write_real_rankings(sets["real"], names_of, args.real_rankings_out, args.top_k)
             strangers = real_others(boxes)
             sets["real-unlabelled"] = QuerySet(
                 "real-unlabelled", strangers, strangers, [""] * len(strangers), 0, 0

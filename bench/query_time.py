@@ -7,7 +7,7 @@ A query is what leopards.services.matching runs for a new box, without the datab
 the box's SIFT features and its masked DISK features (extraction.box_features's two
 steps), SIFT-LNBNN and DISK-LNBNN over a MatchIndex each, fused with weight 2
 (MATCH_FIRST_STAGE_DISK_WEIGHT), then DISK + LightGlue against one reference of each
-of the first 3 individuals (MATCH_RERANK_TOP_K, MATCH_RERANK_REFERENCES), their stored
+of the first 3 individuals (MATCH_RERANK_TOP_K, --top-k; MATCH_RERANK_REFERENCES), their stored
 features read from bytes as from the database, and the calibration. One thread for
 torch, faiss, OpenCV and BLAS.
 
@@ -183,7 +183,14 @@ class Query:
             r: LearnedFeatures.from_bytes(self.blobs[r % self.base_count]) for r in reference_ids
         }
 
-    def run(self, data: bytes, side: str, sift_index: MatchIndex, disk_index: MatchIndex):
+    def run(
+        self,
+        data: bytes,
+        side: str,
+        sift_index: MatchIndex,
+        disk_index: MatchIndex,
+        top_k: int = RERANK_TOP_K,
+    ):
         """Return ({part: (wall, cpu)}, the ranked candidates)."""
         marks = [(time.perf_counter(), time.process_time())]
         features = extract_features(data, None)
@@ -194,13 +201,13 @@ class Query:
         disk_ranked = rank(disk_index, as_index_features(learned), side)
         ranked = fuse(ranked, disk_ranked, DISK_WEIGHT)
         marks.append((time.perf_counter(), time.process_time()))
-        head = max(CANDIDATES, RERANK_TOP_K)
+        head = max(CANDIDATES, top_k)
         ranked = (
             rerank(
                 ranked[:head],
                 learned,
                 self.stored,
-                top_k=RERANK_TOP_K,
+                top_k=top_k,
                 refs_per_individual=RERANK_REFERENCES,
             )
             + ranked[head:]
@@ -236,7 +243,9 @@ def memory(paths: dict[str, Path], base_file: Path, base, queries, count: int = 
     }
 
 
-def timed(size_paths: dict[int, dict[str, Path]], base_file: Path, base, queries) -> dict:
+def timed(
+    size_paths: dict[int, dict[str, Path]], base_file: Path, base, queries, top_k: int
+) -> dict:
     """Time every query against every size in turn; return per size the parts and the hits."""
     query = Query(base_file, base)
     indexes = {size: _load_pair(paths) for size, paths in size_paths.items()}
@@ -248,7 +257,7 @@ def timed(size_paths: dict[int, dict[str, Path]], base_file: Path, base, queries
         data = (DATA / photo).read_bytes()
         sizes = sorted(indexes, reverse=bool(turn % 2))
         for size in sizes:
-            parts, ranked = query.run(data, side, *indexes[size])
+            parts, ranked = query.run(data, side, *indexes[size], top_k=top_k)
             rows[size].append(parts)
             hits[size] += bool(ranked) and ranked[0].individual_id.split("#")[0] == individual
     return {"rows": rows, "hits": hits}
@@ -281,6 +290,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000])
     parser.add_argument("--queries", type=int, default=QUERY_FLANKS)
+    parser.add_argument(
+        "--top-k",
+        type=int,
+        default=RERANK_TOP_K,
+        help="individuals the re-rank compares (the registry's MATCH_RERANK_TOP_K)",
+    )
     args = parser.parse_args()
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = "1"
@@ -309,8 +324,11 @@ def main() -> int:
         )
     print(f"  (load average: {_load_average()})", flush=True)
     with spawn.Pool(1) as pool:
-        result = pool.apply(timed, (size_paths, base_file, base, queries))
-    print(f"{len(queries)} queries, each against every size in turn, one thread (seconds):")
+        result = pool.apply(timed, (size_paths, base_file, base, queries, args.top_k))
+    print(
+        f"{len(queries)} queries, each against every size in turn, one thread, "
+        f"re-rank of {args.top_k} (seconds):"
+    )
     print(f"{'refs':>7} {'part':>6}  {'wall p50 / p95':>15}  {'CPU p50 / p95':>15}")
     totals = {}
     for size, rows in result["rows"].items():

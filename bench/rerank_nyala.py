@@ -1,6 +1,6 @@
 """Second stages on the fused shortlist: re-rank depth, references per individual, scoring.
 
-The fused first stage (SIFT-LNBNN + 1 x DISK-LNBNN, bench/first_stage_nyala.py) has the
+The fused first stage (SIFT-LNBNN + 2 x DISK-LNBNN, bench/first_stage_nyala.py) has the
 animal among its first 3 individuals for 40 % of the nyala queries, its first 8 for
 about 55 %; the engine's second stage (leopards.matching.rerank: DISK + LightGlue
 against ONE reference box per individual, ordered by learned_score, with a floor of
@@ -45,7 +45,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from first_stage_nyala import fuse, merge_shards, pairs_of_this_process, sign_test
+from first_stage_nyala import fuse, merge_shards, pairs_of_this_process, sign_test, strongest
 from matching_nyala import DEFAULT_DATA, cached, labelled_rows, save
 from second_stage_subset import per_photo
 
@@ -85,7 +85,19 @@ def main() -> int:
     parser.add_argument("--every", type=int, default=4, help="every Nth leave-one-out query")
     parser.add_argument("--depths", type=int, nargs="+", default=[3, 5, 8])
     parser.add_argument("--refs", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--fusion-weight", type=float, default=1.0)
+    parser.add_argument(
+        "--fusion-weight",
+        type=float,
+        default=2.0,
+        help="DISK's weight in the fused shortlist (the engine's MATCH_FIRST_STAGE_DISK_WEIGHT)",
+    )
+    parser.add_argument(
+        "--match-keypoints",
+        type=int,
+        default=disk_lightglue.MATCH_KEYPOINTS,
+        help="the strongest keypoints of each box that LightGlue compares (the engine's "
+        "disk.MATCH_KEYPOINTS); pairs are kept per value",
+    )
     parser.add_argument("--pair-shard", default="", help="K/N: match every Nth missing pair")
     parser.add_argument("--evaluate-only", action="store_true")
     parser.add_argument("--out", type=Path, help="write every variant's row here (markdown)")
@@ -102,11 +114,20 @@ def main() -> int:
     ids = [r["individual_id"] for r in rows]
     sides = [r["side"] for r in rows]
     n = len(rows)
-    for name in ("mask", "disk-384-512"):
+    # The engine's features: every keypoint inside the mask at 384 px (at most
+    # STORED_KEYPOINTS), of which LightGlue compares the strongest --match-keypoints.
+    side, stored = disk_lightglue.DEFAULT_LONG_SIDE, disk_lightglue.STORED_KEYPOINTS
+    extraction = f"disk-{side}-{stored}"
+    for name in ("mask", extraction):
         merge_shards(args.cache, name)
     masks = per_photo(args.cache, "mask", paths, None)
-    disk_known = per_photo(args.cache, "disk-384-512", paths, None)
-    disk_masked = [disk_lightglue.select(disk_known[str(p)], masks[str(p)], 512) for p in paths]
+    disk_known = per_photo(args.cache, extraction, paths, None)
+    disk_masked = [
+        disk_lightglue.select(
+            strongest(disk_known[str(p)], stored), masks[str(p)], stored
+        ).strongest(args.match_keypoints)
+        for p in paths
+    ]
     shortlists = {}
     for name, slug in (("SIFT", "sift"), ("DISK", "disk-masked")):
         with (args.work / f"shortlists-{n}-{slug}.pkl").open("rb") as handle:
@@ -119,7 +140,7 @@ def main() -> int:
     }
     sift = {i: shortlists["SIFT"][i] for i in sampled}
 
-    pair_path = args.cache / f"pairs-raw-{n}-384-512.pkl"
+    pair_path = args.cache / f"pairs-raw-{n}-{side}-{stored}-{args.match_keypoints}.pkl"
     pairs = cached(pair_path, dict)
     for shard_file in sorted(args.cache.glob(pair_path.stem + ".shard*.pkl")):
         with shard_file.open("rb") as handle:

@@ -407,7 +407,9 @@ MATCH_CANDIDATES = env.int("MATCH_CANDIDATES", default=5)
 # Second stage: the shortlist's first MATCH_RERANK_TOP_K individuals are compared
 # again with a learned matcher, against at most MATCH_RERANK_REFERENCES reference boxes
 # each. 3 is the measured setting (bench/README.md): about a CPU second to describe a
-# box, a quarter of one per pair. It runs where the tasks run (the worker; the web
+# box, a quarter of one per pair. 4 wins more first places on nyala flanks but takes
+# a query past 2 s at the p95 ("Re-rank depth and order on the shortlist of every
+# masked keypoint"). It runs where the tasks run (the worker; the web
 # process only in local mode, without a broker). 0 turns it off; without
 # requirements-learned*.txt installed the shortlist ranks alone and a system check
 # says so.
