@@ -167,12 +167,15 @@ def photo_process(*, photo_id: int, force: bool = False, with_waiting: int = 0) 
     task whose own photo another worker's batch holds decodes it as well, but
     only the first to hold the lock writes results.
     """
-    # Most tasks of a card find their photo already processed by an earlier task's
-    # batch: that answer costs one narrow read, without the joins processing needs.
-    photo = Photo.objects.only("status", "deployment_id").filter(pk=photo_id).first()
-    if photo is not None and photo.status == Photo.Status.PROCESSED and not force:
-        return photo
-    photo = _photos_to_read().filter(pk=photo_id).first() if photo is not None else None
+    if not force:
+        # Most tasks of a card find their photo already processed by an earlier task's
+        # batch: that answer costs one narrow read, without the joins processing needs.
+        done = Photo.objects.only("status", "deployment_id").filter(
+            pk=photo_id, status=Photo.Status.PROCESSED
+        )
+        if (photo := done.first()) is not None:
+            return photo
+    photo = _photos_to_read().filter(pk=photo_id).first()
     if photo is None:
         logger.info("photo %s is gone; nothing to process", photo_id)
         return None
