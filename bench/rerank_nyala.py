@@ -98,9 +98,29 @@ def main() -> int:
         help="the strongest keypoints of each box that LightGlue compares (the engine's "
         "disk.MATCH_KEYPOINTS); pairs are kept per value",
     )
+    parser.add_argument(
+        "--pruning",
+        type=float,
+        nargs=2,
+        default=[disk_lightglue.DEPTH_CONFIDENCE, disk_lightglue.WIDTH_CONFIDENCE],
+        metavar=("DEPTH", "WIDTH"),
+        help="LightGlue's early stop and point pruning confidences (the engine's "
+        "disk.DEPTH_CONFIDENCE and WIDTH_CONFIDENCE); pairs are kept per value",
+    )
+    parser.add_argument(
+        "--skip-sift-baseline",
+        action="store_true",
+        help="match no pairs for the SIFT shortlist's re-rank (that row is then left out)",
+    )
     parser.add_argument("--pair-shard", default="", help="K/N: match every Nth missing pair")
     parser.add_argument("--evaluate-only", action="store_true")
     parser.add_argument("--out", type=Path, help="write every variant's row here (markdown)")
+    parser.add_argument(
+        "--ranks-out",
+        type=Path,
+        help="pickle {variant: {query: rank of its animal}} of every query here, to compare "
+        "runs of other pairs (--pruning) query by query",
+    )
     args = parser.parse_args()
     rows = labelled_rows(args.data)
     if rows is None:
@@ -140,7 +160,14 @@ def main() -> int:
     }
     sift = {i: shortlists["SIFT"][i] for i in sampled}
 
-    pair_path = args.cache / f"pairs-raw-{n}-{side}-{stored}-{args.match_keypoints}.pkl"
+    depth_confidence, width_confidence = args.pruning
+    _extractor, matcher = disk_lightglue.models()
+    matcher.conf.depth_confidence = depth_confidence
+    matcher.conf.width_confidence = width_confidence
+    pruning = (depth_confidence, width_confidence)
+    engine_pruning = (disk_lightglue.DEPTH_CONFIDENCE, disk_lightglue.WIDTH_CONFIDENCE)
+    suffix = "" if pruning == engine_pruning else f"-lg{depth_confidence:g}-{width_confidence:g}"
+    pair_path = args.cache / f"pairs-raw-{n}-{side}-{stored}-{args.match_keypoints}{suffix}.pkl"
     pairs = cached(pair_path, dict)
     for shard_file in sorted(args.cache.glob(pair_path.stem + ".shard*.pkl")):
         with shard_file.open("rb") as handle:
@@ -153,7 +180,7 @@ def main() -> int:
         tiered += [
             ((0, 0), (i, c.best_reference_id))
             for c in sift[i][:3]
-            if c.best_reference_id is not None
+            if c.best_reference_id is not None and not args.skip_sift_baseline
         ]
         for level, c in enumerate(fused[i][:depth]):
             for place, ref in enumerate(_references(c, refs)):
@@ -341,6 +368,8 @@ def main() -> int:
             results[f"{name}, w cv"] = (ranks, spent, picks)
         if f"{baseline}, w 0" not in results:
             return f"{title}: the baseline's pairs are not all matched yet"
+        if args.ranks_out and chosen is sampled:
+            save(args.ranks_out, {name: ranks for name, (ranks, _s, _p) in results.items()})
         base_ranks = results[f"{baseline}, w 0"][0]
         alone = results["fused shortlist alone"][0]
         recall = ", ".join(
