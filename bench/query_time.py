@@ -7,7 +7,7 @@ A query is what leopards.services.matching runs for a new box, without the datab
 the box's SIFT features and its masked DISK features (extraction.box_features's two
 steps), SIFT-LNBNN and DISK-LNBNN over a MatchIndex each, fused with weight 2
 (MATCH_FIRST_STAGE_DISK_WEIGHT), then DISK + LightGlue against one reference of each
-of the first 3 individuals (MATCH_RERANK_TOP_K, --top-k; MATCH_RERANK_REFERENCES), their stored
+of the first 4 individuals (MATCH_RERANK_TOP_K, --top-k; MATCH_RERANK_REFERENCES), their stored
 features read from bytes as from the database, and the calibration. One thread for
 torch, faiss, OpenCV and BLAS.
 
@@ -25,6 +25,11 @@ indexes of each size alone, runs a few queries and reports its peak RSS; a last 
 loads every size and times each query against each size in turn, the order alternating.
 The nyala photos are small (640 px): the extraction's two steps are also timed on the 22
 real camera-trap photos of shared/data/snow-leopard-camtrap, in their boxes.
+
+--baseline K DEPTH WIDTH also runs every query with a re-rank of K and LightGlue's
+early stop and point pruning at DEPTH and WIDTH (an earlier setting of the registry,
+e.g. 3 0.95 0.99), right before or after the same query with the --top-k and
+disk.DEPTH_CONFIDENCE / WIDTH_CONFIDENCE of today, and prints the ratio of the two.
 """
 
 from __future__ import annotations
@@ -68,7 +73,7 @@ DATA, CAMTRAP = SHARED / "nyala-train", SHARED / "snow-leopard-camtrap"
 CACHE = Path(os.environ.get("QUERY_TIME_CACHE", ROOT / "bench" / "out" / "query-time-cache"))
 FLANKS_USED, QUERY_FLANKS, MAX_REFS_PER_FLANK = 60, 48, 5
 # The registry's defaults (config/settings.py).
-CANDIDATES, RERANK_TOP_K, RERANK_REFERENCES, DISK_WEIGHT = 5, 3, 1, 2.0
+CANDIDATES, RERANK_TOP_K, RERANK_REFERENCES, DISK_WEIGHT = 5, 4, 1, 2.0
 EXTRACTION_CODE = [
     "leopards/matching/features.py",
     "leopards/matching/foreground.py",
@@ -244,22 +249,32 @@ def memory(paths: dict[str, Path], base_file: Path, base, queries, count: int = 
 
 
 def timed(
-    size_paths: dict[int, dict[str, Path]], base_file: Path, base, queries, top_k: int
+    size_paths: dict[int, dict[str, Path]], base_file: Path, base, queries, settings: dict
 ) -> dict:
-    """Time every query against every size in turn; return per size the parts and the hits."""
+    """Time every query against every size in turn, under each of settings ({name:
+    (top_k, (depth, width) or None for the engine's)}); return per setting and size the
+    parts and the hits."""
+    from leopards.matching import disk
+
     query = Query(base_file, base)
     indexes = {size: _load_pair(paths) for size, paths in size_paths.items()}
     # Loads the networks (a worker's first query does it once).
     query.run((DATA / queries[0][0]).read_bytes(), queries[0][2], *indexes[min(indexes)])
-    rows: dict[int, list[dict]] = {size: [] for size in indexes}
-    hits = dict.fromkeys(indexes, 0)
+    matcher = disk.models()[1]
+    engine = (disk.DEPTH_CONFIDENCE, disk.WIDTH_CONFIDENCE)
+    rows = {(name, size): [] for name in settings for size in indexes}
+    hits = dict.fromkeys(rows, 0)
     for turn, (photo, individual, side) in enumerate(queries):
         data = (DATA / photo).read_bytes()
-        sizes = sorted(indexes, reverse=bool(turn % 2))
-        for size in sizes:
-            parts, ranked = query.run(data, side, *indexes[size], top_k=top_k)
-            rows[size].append(parts)
-            hits[size] += bool(ranked) and ranked[0].individual_id.split("#")[0] == individual
+        names = sorted(settings, reverse=bool(turn % 2))
+        for size in sorted(indexes, reverse=bool(turn // 2 % 2)):
+            for name in names:
+                top_k, pruning = settings[name]
+                matcher.conf.depth_confidence, matcher.conf.width_confidence = pruning or engine
+                parts, ranked = query.run(data, side, *indexes[size], top_k=top_k)
+                rows[name, size].append(parts)
+                found = bool(ranked) and ranked[0].individual_id.split("#")[0] == individual
+                hits[name, size] += found
     return {"rows": rows, "hits": hits}
 
 
@@ -296,6 +311,14 @@ def main() -> int:
         default=RERANK_TOP_K,
         help="individuals the re-rank compares (the registry's MATCH_RERANK_TOP_K)",
     )
+    parser.add_argument(
+        "--baseline",
+        type=float,
+        nargs=3,
+        metavar=("K", "DEPTH", "WIDTH"),
+        help="also time each query with a re-rank of K and LightGlue's confidences at "
+        "DEPTH and WIDTH, and print the ratio",
+    )
     args = parser.parse_args()
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = "1"
@@ -323,34 +346,30 @@ def main() -> int:
             flush=True,
         )
     print(f"  (load average: {_load_average()})", flush=True)
+    settings = {"today": (args.top_k, None)}
+    if args.baseline:
+        k, depth, width = args.baseline
+        settings["baseline"] = (int(k), (depth, width))
     with spawn.Pool(1) as pool:
-        result = pool.apply(timed, (size_paths, base_file, base, queries, args.top_k))
-    print(
-        f"{len(queries)} queries, each against every size in turn, one thread, "
-        f"re-rank of {args.top_k} (seconds):"
-    )
-    print(f"{'refs':>7} {'part':>6}  {'wall p50 / p95':>15}  {'CPU p50 / p95':>15}")
+        result = pool.apply(timed, (size_paths, base_file, base, queries, settings))
     totals = {}
-    for size, rows in result["rows"].items():
-        for part in [*PARTS, "total"]:
-            if part == "total":
-                wall = [sum(r[p][0] for p in PARTS) for r in rows]
-                cpu = [sum(r[p][1] for p in PARTS) for r in rows]
-                totals[size] = (_pct(wall), _pct(cpu))
-            else:
-                wall = [r[part][0] for r in rows]
-                cpu = [r[part][1] for r in rows]
-            (w50, w95), (c50, c95) = _pct(wall), _pct(cpu)
-            print(f"{size:>7,} {part:>6}  {w50:6.3f} / {w95:6.3f}  {c50:6.3f} / {c95:6.3f}")
-        hits = f"{result['hits'][size]}/{len(rows)}"
-        print(f"{size:>7,}  rank-1 (the query's individual, any copy): {hits}")
-    if len(totals) > 1:
-        low, high = min(totals), max(totals)
-        (lw, lc), (hw, hc) = totals[low], totals[high]
+    for name, (top_k, pruning) in settings.items():
+        confidences = "the engine's" if pruning is None else "{:g} / {:g}".format(*pruning)
         print(
-            f"total at {high:,} / at {low:,}: wall p50 {hw[0] / lw[0]:.2f}x, "
-            f"p95 {hw[1] / lw[1]:.2f}x; CPU p50 {hc[0] / lc[0]:.2f}x, p95 {hc[1] / lc[1]:.2f}x"
+            f"{name}: {len(queries)} queries, each against every size in turn, one thread, "
+            f"re-rank of {top_k}, LightGlue depth / width confidence {confidences} (seconds):"
         )
+        totals[name] = _report(
+            {size: result["rows"][n, size] for n, size in result["rows"] if n == name},
+            {size: result["hits"][n, size] for n, size in result["hits"] if n == name},
+        )
+    if args.baseline:
+        for size in args.sizes:
+            (tw, tc), (bw, bc) = totals["today"][size], totals["baseline"][size]
+            print(
+                f"today / baseline at {size:,}: wall p50 {tw[0] / bw[0]:.2f}x, p95 "
+                f"{tw[1] / bw[1]:.2f}x; CPU p50 {tc[0] / bc[0]:.2f}x, p95 {tc[1] / bc[1]:.2f}x"
+            )
     with spawn.Pool(1) as pool:
         camtrap = pool.apply(camtrap_extraction)
     figures = ", ".join(
@@ -364,6 +383,32 @@ def main() -> int:
     print(f"load average at the end: {_load_average()}")
     print(f"bench took {time.perf_counter() - started:.0f} s")
     return 0
+
+
+def _report(rows_of: dict[int, list[dict]], hits_of: dict[int, int]) -> dict:
+    """Print each part's percentiles and the size ratio; return {size: (wall, CPU) of totals}."""
+    print(f"{'refs':>7} {'part':>6}  {'wall p50 / p95':>15}  {'CPU p50 / p95':>15}")
+    totals = {}
+    for size, rows in rows_of.items():
+        for part in [*PARTS, "total"]:
+            if part == "total":
+                wall = [sum(r[p][0] for p in PARTS) for r in rows]
+                cpu = [sum(r[p][1] for p in PARTS) for r in rows]
+                totals[size] = (_pct(wall), _pct(cpu))
+            else:
+                wall = [r[part][0] for r in rows]
+                cpu = [r[part][1] for r in rows]
+            (w50, w95), (c50, c95) = _pct(wall), _pct(cpu)
+            print(f"{size:>7,} {part:>6}  {w50:6.3f} / {w95:6.3f}  {c50:6.3f} / {c95:6.3f}")
+        print(f"{size:>7,}  rank-1 (the query's individual, any copy): {hits_of[size]}/{len(rows)}")
+    if len(totals) > 1:
+        low, high = min(totals), max(totals)
+        (lw, lc), (hw, hc) = totals[low], totals[high]
+        print(
+            f"total at {high:,} / at {low:,}: wall p50 {hw[0] / lw[0]:.2f}x, "
+            f"p95 {hw[1] / lw[1]:.2f}x; CPU p50 {hc[0] / lc[0]:.2f}x, p95 {hc[1] / lc[1]:.2f}x"
+        )
+    return totals
 
 
 if __name__ == "__main__":

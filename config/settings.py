@@ -406,14 +406,14 @@ MATCH_CALIBRATION_FILE = env.str("MATCH_CALIBRATION_FILE", default="")
 MATCH_CANDIDATES = env.int("MATCH_CANDIDATES", default=5)
 # Second stage: the shortlist's first MATCH_RERANK_TOP_K individuals are compared
 # again with a learned matcher, against at most MATCH_RERANK_REFERENCES reference boxes
-# each. 3 is the measured setting (bench/README.md): about a CPU second to describe a
-# box, a quarter of one per pair. 4 wins more first places on nyala flanks but takes
-# a query past 2 s at the p95 ("Re-rank depth and order on the shortlist of every
-# masked keypoint"). It runs where the tasks run (the worker; the web
+# each. 4 is the measured setting (bench/README.md, "A fourth individual in the
+# re-rank"): on nyala flanks it wins more first places than 3, and with LightGlue's
+# pruning at 0.9 four pairs cost what three did; 5 lost a real snow-leopard match.
+# It runs where the tasks run (the worker; the web
 # process only in local mode, without a broker). 0 turns it off; without
 # requirements-learned*.txt installed the shortlist ranks alone and a system check
 # says so.
-MATCH_RERANK_TOP_K = env.int("MATCH_RERANK_TOP_K", default=3)
+MATCH_RERANK_TOP_K = env.int("MATCH_RERANK_TOP_K", default=4)
 MATCH_RERANK_REFERENCES = env.int("MATCH_RERANK_REFERENCES", default=1)
 # Which learned matcher: "disk" (DISK + LightGlue, which ranks real nyala flanks
 # better than the shortlist) or "xfeat" (XFeat + LighterGlue, 20 times cheaper to

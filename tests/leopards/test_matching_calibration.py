@@ -65,7 +65,7 @@ def test_a_stranger_in_a_catalogue_of_one_other_individual_is_probably_new():
 
 def test_the_fused_model_keeps_real_cat1_matches_with_strong_disk_evidence():
     # The shortlist alone finds no geometric inlier in most of these pairs; DISK +
-    # LightGlue finds 66-89 (the strangers of this set: 0-60).
+    # LightGlue finds 60-99 (the strangers of this set: 11-67).
     fused = Calibration.load().second_stage
     assert fused is not None
     strong = [r["reranked"] for r in REAL if r["catalogued"] and r["reranked"]["learned"] >= 60]
