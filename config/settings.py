@@ -409,10 +409,9 @@ MATCH_CANDIDATES = env.int("MATCH_CANDIDATES", default=5)
 # each. 4 is the measured setting (bench/README.md, "A fourth individual in the
 # re-rank"): on nyala flanks it wins more first places than 3, and with LightGlue's
 # pruning at 0.9 four pairs cost what three did; 5 lost a real snow-leopard match.
-# It runs where the tasks run (the worker; the web
-# process only in local mode, without a broker). 0 turns it off; without
-# requirements-learned*.txt installed the shortlist ranks alone and a system check
-# says so.
+# It runs where the tasks run (the worker; the web process only in local mode,
+# without a broker). 0 turns it off; without requirements-learned*.txt installed the
+# shortlist ranks alone and a system check says so.
 MATCH_RERANK_TOP_K = env.int("MATCH_RERANK_TOP_K", default=4)
 MATCH_RERANK_REFERENCES = env.int("MATCH_RERANK_REFERENCES", default=1)
 # Which learned matcher: "disk" (DISK + LightGlue, which ranks real nyala flanks
