@@ -14,7 +14,11 @@ looks like):
 - real: the right_Cat1 snow-leopard photos in ../shared, same flank only (as the
   registry matches), photos of the query's own event left out; the right photo taken
   6 s after a Cat1 photo at Station14 is Cat1 and labelled so;
-- synthetic, plain: the default renders, only to check (not fitted).
+- synthetic, plain: the default renders, only to check (not fitted);
+- with --nyala FILE, real nyala flanks (bench/nyala_probability.py --out), in the fused
+  model's pool only, weighing --nyala-weight of the rest of the pool in all and not
+  setting the threshold: a hard real species whose right matches and strangers overlap
+  (bench/README.md, "The probability on real flanks").
 
 Both models are fitted on the pool of the first three, with the "probably new"
 threshold under which --strangers-flagged of the pool's strangers fall: the shortlist's
@@ -39,7 +43,7 @@ and the second stage run, and the fused model on rankings the fusion started:
     python bench/calibration.py --only synthetic-hard synthetic-small real real-unlabelled \
         --queries fused.pkl --top-k 3 --disk-weight 1
     python bench/calibration.py --queries sift.pkl --fused-queries fused.pkl --top-k 3 \
-        --disk-weight 1 --skip-plain --before old.json \
+        --disk-weight 1 --skip-plain --before old.json [--nyala nyala.pkl] \
         [--out leopards/matching/calibration_default.json]
 """
 
@@ -202,6 +206,8 @@ def write_real_rankings(qs: QuerySet, names: list[str], path: Path, top_k: int) 
             "static_share": round(s.static, 3),
             "learned": s.learned,
             "learned_second": s.learned_second,
+            "learned_confidence": round(s.learned_confidence, 3),
+            "learned_second_confidence": round(s.learned_second_confidence, 3),
         }
 
     rows = [
@@ -243,20 +249,45 @@ def figures(p: np.ndarray, samples: list[Sample], threshold: np.ndarray | float)
     }
 
 
+def _weighted_fit(
+    samples: list[Sample], weights: np.ndarray, sets_threshold: np.ndarray, features, share: float
+) -> Calibration:
+    """Fit with per-sample weights; the threshold flags `share` of the strangers of the sets
+    that set it (the leopard-like ones: nyala's only shape the fit)."""
+    fitted = fit(samples, features=features, weights=weights, threshold=0.5)
+    p = np.array([fitted.probability_of(s) for s in samples])
+    strangers = np.array([s.open_set for s in samples]) & sets_threshold
+    return dataclasses.replace(fitted, threshold=round(float(np.quantile(p[strangers], share)), 4))
+
+
 def held_out(
-    pool: list[QuerySet], kind: str, features, share: float
+    pool: list[QuerySet], kind: str, features, share: float, nyala_weight: float = 0.0
 ) -> tuple[Calibration, dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """Fit on the whole pool; and per set, probabilities and thresholds of held-out folds."""
+    """Fit on the whole pool; and per set, probabilities and thresholds of held-out folds.
+
+    A nyala set in the pool weighs nyala_weight times the rest of the pool in all, and
+    does not set the threshold.
+    """
     samples = [s for qs in pool for s in getattr(qs, kind)]
     individuals = [i for qs in pool for i in qs.individuals]
+    nyala = np.array([qs.name == "nyala" for qs in pool for _s in getattr(qs, kind)])
+    weights = np.ones(len(samples))
+    if nyala.any():
+        weights[nyala] = nyala_weight * (~nyala).sum() / nyala.sum()
     order = sorted(set(individuals))
     random.Random(0).shuffle(order)
     fold_of = {ind: n % FOLDS for n, ind in enumerate(order)}
     folds = np.array([fold_of[i] for i in individuals])
     p, threshold = np.zeros(len(samples)), np.zeros(len(samples))
     for fold in range(FOLDS):
-        train = [s for s, f in zip(samples, folds, strict=True) if f != fold]
-        fitted = fit(train, features=features, stranger_share=share)
+        train = (folds != fold) & (weights > 0)
+        fitted = _weighted_fit(
+            [s for s, t in zip(samples, train, strict=True) if t],
+            weights[train],
+            ~nyala[train],
+            features,
+            share,
+        )
         for n in np.nonzero(folds == fold)[0]:
             p[n], threshold[n] = fitted.probability_of(samples[n]), fitted.threshold
     per_set, start = {}, 0
@@ -264,7 +295,15 @@ def held_out(
         end = start + len(qs.individuals)
         per_set[qs.name] = (p[start:end], threshold[start:end])
         start = end
-    return fit(samples, features=features, stranger_share=share), per_set
+    used = weights > 0
+    whole = _weighted_fit(
+        [s for s, u in zip(samples, used, strict=True) if u],
+        weights[used],
+        ~nyala[used],
+        features,
+        share,
+    )
+    return whole, per_set
 
 
 def show(label: str, f: dict) -> None:
@@ -321,6 +360,24 @@ def main() -> int:
     parser.add_argument(
         "--real-rankings-out", type=Path, help="write the real queries' figures (test fixture)"
     )
+    parser.add_argument(
+        "--nyala",
+        type=Path,
+        help="add the real nyala queries that bench/nyala_probability.py --out wrote to the "
+        "fused model's pool",
+    )
+    parser.add_argument(
+        "--nyala-weight",
+        type=float,
+        default=0.2,
+        help="the nyala queries' weight in the fit, as a share of the rest of the pool's",
+    )
+    parser.add_argument(
+        "--fused-features",
+        nargs="+",
+        default=list(FUSED_FEATURES),
+        help="the fused model's inputs (leopards.matching.calibration.FEATURES)",
+    )
     args = parser.parse_args()
     faiss.omp_set_num_threads(1)
     cv2.setNumThreads(1)
@@ -332,6 +389,10 @@ def main() -> int:
 
     # Sets queried before (by this run or by others beside it) are read back, not queried.
     queried, fused_sets = _read(args.queries), _read(args.fused_queries)
+    if args.nyala:
+        with args.nyala.open("rb") as handle:
+            nyala = QuerySet(name="nyala", **pickle.load(handle)["nyala"])
+        fused_sets = {**(fused_sets or queried), "nyala": nyala}
     wanted = args.only or [*SETS, *([] if args.skip_plain else ["synthetic-plain"])]
     missing = [name for name in wanted if name not in queried]
     if missing:
@@ -420,14 +481,16 @@ def fit_and_report(args, sets: dict, fused_sets: dict | None) -> None:
     before = Calibration.load(args.before) if args.before else None
     models = [("shortlist", DEFAULT_FEATURES, sets)]
     if fused_sets:
-        models.append(("fused", FUSED_FEATURES, fused_sets))
+        models.append(("fused", tuple(args.fused_features), fused_sets))
     fitted: dict[str, Calibration] = {}
     record: dict[str, dict] = {}
     for kind, features, chosen in models:
-        pool = [chosen[name] for name in SETS[:3]]
+        pool = [chosen[name] for name in [*SETS[:3], "nyala"] if name in chosen]
         checks = [chosen[name] for name in [SETS[3], "synthetic-plain"] if chosen.get(name)]
         attribute = "shortlist" if kind == "shortlist" else "fused"
-        whole, per_set = held_out(pool, attribute, features, args.strangers_flagged)
+        whole, per_set = held_out(
+            pool, attribute, features, args.strangers_flagged, args.nyala_weight
+        )
         fitted[kind] = whole
         print(f"\n=== {kind} model: {list(features)}")
         for qs in pool + checks:
@@ -474,24 +537,43 @@ def fit_and_report(args, sets: dict, fused_sets: dict | None) -> None:
                 f"right_Cat1 and {len(real.individuals) - real.queries} open-set queries (Cat1 "
                 "and the query's own event left out), same flank"
             ),
-            "threshold": f"flags {args.strangers_flagged:.0%} of the pool's strangers",
+            **(
+                {
+                    "nyala": (
+                        f"nyala-train (../shared): {chosen['nyala'].queries} leave-one-out "
+                        f"queries and {len(chosen['nyala'].individuals) - chosen['nyala'].queries} "
+                        "open-set queries (the animal's every photo left out), same flank, "
+                        "bench/nyala_probability.py"
+                    )
+                }
+                if "nyala" in chosen and kind == "fused"
+                else {}
+            ),
+            "threshold": f"flags {args.strangers_flagged:.0%} of the pool's strangers"
+            + (
+                f" (not nyala's, which weigh {args.nyala_weight:g} of the rest in the fit)"
+                if "nyala" in chosen and kind == "fused"
+                else ""
+            ),
             "script": "bench/calibration.py (bench/README.md, Score calibration)",
             "figures": record[kind],
         }
 
     fused = None
     if "fused" in fitted:
+        pooled = [n for n in [*SETS[:3], "nyala"] if n in fused_sets]
         fused = dataclasses.replace(
             fitted["fused"],
             fitted_on=(
-                f"{sum(len(fused_sets[n].individuals) for n in SETS[:3])} queries "
+                f"{sum(len(fused_sets[n].individuals) for n in pooled)} queries "
                 + (
                     f"shortlisted with the DISK voice (weight {args.disk_weight:g}) and "
                     if args.disk_weight > 0
                     else ""
                 )
                 + f"re-ranked by DISK + LightGlue (first {args.top_k}): synthetic hard "
-                "renders, small catalogues and real snow-leopard (right_Cat1)"
+                "renders, small catalogues, real snow-leopard (right_Cat1)"
+                + (" and real nyala flanks" if "nyala" in fused_sets else "")
             ),
             provenance=described(fused_sets, "fused"),
         )

@@ -1,0 +1,276 @@
+"""The probability on real nyala flanks: every query ranked as the engine ranks it, and strangers.
+
+Each of the 1,205 nyala photos is queried twice, as the worker would query it:
+
+- leave-one-out: against every other photo of its flank (1,099 queries, those whose
+  flank has another photo), the query's own photo left out;
+- open set: with every photo of its animal left out, so that its first candidate is
+  always wrong (1,205 strangers: what a new individual looks like).
+
+Both go through the engine's two stages: the fused first stage (SIFT-LNBNN +
+2 x DISK-LNBNN, leopards.matching.fusion.fuse) and DISK + LightGlue on the first
+--top-k individuals, ordered by leopards.matching.rerank.rerank itself (its
+floor, its order), with each LightGlue pair matched once and kept raw like
+bench/rerank_nyala.py keeps it (that bench's leave-one-out pairs are read, not
+matched again). Each query becomes a labelled sample (leopards.matching.calibration.
+sample_from) of what the probability reads.
+
+It prints, for the shipped model and for models fitted on nyala alone (5 folds by
+individual: fitted on four folds' animals, scored on the fifth's), the Brier score,
+the strangers flagged "probably new" and the right first candidates kept, and writes
+the samples (--out) for bench/calibration.py --nyala, which adds them to the pool the
+fused model is fitted on.
+
+    nice python bench/first_stage_nyala.py --only SIFT         # the leave-one-out shortlists
+    nice python bench/first_stage_nyala.py --only "DISK masked"
+    nice python bench/nyala_probability.py --data ../shared/data/nyala-train --shard 0/2  # and 1/2
+    python bench/nyala_probability.py --data ../shared/data/nyala-train --out /tmp/nyala.pkl
+
+The photos are read from ../shared and never copied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from first_stage_nyala import fuse, strongest
+from matching_nyala import DEFAULT_DATA, cached, labelled_rows, save
+from rerank_nyala import raw_match
+
+from leopards.matching import disk as disk_lightglue
+from leopards.matching.calibration import (
+    FUSED_FEATURES,
+    Calibration,
+    Sample,
+    fit,
+    sample_from,
+)
+from leopards.matching.features import Features
+from leopards.matching.fusion import as_index_features
+from leopards.matching.index import MatchIndex
+from leopards.matching.learned import PairMatch
+from leopards.matching.rerank import _references, rerank
+from leopards.matching.scoring import rank
+
+FOLDS = 5
+FUSION_WEIGHT = 2.0  # the engine's MATCH_FIRST_STAGE_DISK_WEIGHT
+EMPTY_PAIRS = np.zeros((0, 4), np.float32)
+
+
+class _Query:
+    """Stands for the query's learned features: every pair the re-rank needs is cached."""
+
+    def __len__(self) -> int:
+        return 1
+
+
+def pair_match(raw: tuple) -> PairMatch:
+    """Return the engine's PairMatch of a raw pair (confidences, homography inlier mask)."""
+    confidences, inlier = raw
+    confidences = confidences.astype(np.float64)
+    return PairMatch(
+        len(confidences), int(inlier.sum()), float(confidences[inlier].sum()), EMPTY_PAIRS
+    )
+
+
+def reranked(shortlist: list, pairs: dict, query: int, top_k: int) -> list:
+    """Return the engine's second-stage order of a shortlist from the cached pairs."""
+    cache = {
+        ref: pair_match(pairs[(query, ref)])
+        for c in shortlist[:top_k]
+        for ref in _references(c, 1)
+        if (query, ref) in pairs
+    }
+    return rerank(shortlist, _Query(), lambda _refs: {}, top_k=top_k, cache=cache)
+
+
+def figures(p: np.ndarray, flagged: np.ndarray, samples: list[Sample]) -> str:
+    right = np.array([s.correct for s in samples])
+    strangers = np.array([s.open_set for s in samples])
+    return (
+        f"Brier {np.mean((p - right) ** 2):.3f}, "
+        f"strangers flagged {np.mean(flagged[strangers]):.3f}, "
+        f"right first candidates kept {np.mean(~flagged[right]):.3f} (of {int(right.sum())})"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--cache", type=Path, default=Path("/work/cache/nyala"))
+    parser.add_argument("--work", type=Path, default=Path("/tmp/first-stage"))
+    parser.add_argument("--top-k", type=int, default=4, help="the engine's MATCH_RERANK_TOP_K")
+    parser.add_argument(
+        "--shard", default="", help="K/N: rank and match every Nth photo, then stop"
+    )
+    parser.add_argument("--strangers-flagged", type=float, default=0.93)
+    parser.add_argument(
+        "--out", type=Path, help="write the samples here for calibration.py --nyala"
+    )
+    args = parser.parse_args()
+    rows = labelled_rows(args.data)
+    if rows is None:
+        return 0
+    import cv2
+    import faiss
+    import torch
+
+    cv2.setNumThreads(1)
+    faiss.omp_set_num_threads(1)
+    torch.set_num_threads(1)
+    paths = [args.data / r["path"] for r in rows]
+    ids = [r["individual_id"] for r in rows]
+    sides = [r["side"] for r in rows]
+    n = len(rows)
+    available = Counter(zip(ids, sides, strict=True))
+    catalogued = [i for i in range(n) if available[(ids[i], sides[i])] > 1]
+    side, stored = disk_lightglue.DEFAULT_LONG_SIDE, disk_lightglue.STORED_KEYPOINTS
+    pair_path = args.cache / f"pairs-raw-{n}-{side}-{stored}-{disk_lightglue.MATCH_KEYPOINTS}.pkl"
+    open_path = args.work / f"open-set-{n}-k{args.top_k}.pkl"
+    if args.shard:
+        mine, shards = (int(v) for v in args.shard.split("/"))
+        open_path = open_path.with_name(f"{open_path.stem}.shard{mine}.pkl")
+        masks = cached(args.cache / "mask.pkl", dict)
+        raw = cached(args.cache / f"disk-{side}-{stored}.pkl", dict)
+        selected = [
+            disk_lightglue.select(strongest(raw[str(p)], stored), masks[str(p)], stored)
+            for p in paths
+        ]
+        del raw
+        sift_known = cached(args.cache / "sift.pkl", dict)
+        sift = [Features.from_bytes(sift_known[str(p)]) for p in paths]
+        disk = [as_index_features(f) for f in selected]
+        compared = [f.strongest(disk_lightglue.MATCH_KEYPOINTS) for f in selected]
+        indexes = [
+            MatchIndex.build([(i, ids[i], sides[i], features[i]) for i in range(n)])
+            for features in (sift, disk)
+        ]
+        known_pairs = cached(pair_path, dict)
+        for shard_file in sorted(args.cache.glob(pair_path.stem + ".shard*.pkl")):
+            with shard_file.open("rb") as handle:
+                known_pairs.update(pickle.load(handle))
+        done = cached(open_path, dict)
+        leave_one_out = {}
+        for name, slug in (("SIFT", "sift"), ("DISK", "disk-masked")):
+            with (args.work / f"shortlists-{n}-{slug}.pkl").open("rb") as handle:
+                leave_one_out[name] = pickle.load(handle)[0]
+        own = {}
+        for i, animal in enumerate(ids):
+            own.setdefault(animal, []).append(i)
+        started, matched = time.process_time(), 0
+        for i in range(mine, n, shards):
+            if i in done:
+                continue
+            # The animal's every photo out of the catalogue: a stranger.
+            shortlists = [
+                rank(index, features[i], sides[i], exclude_reference_ids=own[ids[i]])
+                for index, features in zip(indexes, (sift, disk), strict=True)
+            ]
+            wanted = [fuse(*shortlists, FUSION_WEIGHT)]
+            if i in leave_one_out["SIFT"]:
+                wanted.append(
+                    fuse(leave_one_out["SIFT"][i], leave_one_out["DISK"][i], FUSION_WEIGHT)
+                )
+            pairs = {}
+            for shortlist in wanted:
+                for c in shortlist[: args.top_k]:
+                    for ref in _references(c, 1):
+                        if (i, ref) not in known_pairs and (i, ref) not in pairs:
+                            pairs[(i, ref)] = raw_match(compared[i], compared[ref])
+                            matched += 1
+            done[i] = (shortlists, pairs)
+            if len(done) % 50 == 0:
+                save(open_path, done)
+                spent = (time.process_time() - started) / max(matched, 1)
+                print(f"  {len(done)} photos, {spent:.2f} CPU s a pair", flush=True)
+        save(open_path, done)
+        return 0
+
+    pairs = cached(pair_path, dict)
+    for shard_file in sorted(args.cache.glob(pair_path.stem + ".shard*.pkl")):
+        with shard_file.open("rb") as handle:
+            pairs.update(pickle.load(handle))
+    open_set = {}
+    for shard_file in sorted(args.work.glob(f"open-set-{n}-k{args.top_k}.shard*.pkl")):
+        with shard_file.open("rb") as handle:
+            open_set.update(pickle.load(handle))
+    missing = n - len(open_set)
+    if missing:
+        print(f"{missing} photos have no open-set ranking yet: run --shard K/N first.")
+        return 1
+    for _shortlists, found in open_set.values():
+        pairs.update(found)
+    leave_one_out = {}
+    for name, slug in (("SIFT", "sift"), ("DISK", "disk-masked")):
+        with (args.work / f"shortlists-{n}-{slug}.pkl").open("rb") as handle:
+            leave_one_out[name] = pickle.load(handle)[0]
+
+    queries = [(i, leave_one_out["SIFT"][i], leave_one_out["DISK"][i], False) for i in catalogued]
+    queries += [(i, *open_set[i][0], True) for i in range(n)]
+    shortlist_samples, fused_samples, individuals = [], [], []
+    for i, sift, disk, stranger in queries:
+        ranking = reranked(fuse(sift, disk, FUSION_WEIGHT), pairs, i, args.top_k)
+        fused_samples.append(sample_from(ranking, ids[i], open_set=stranger))
+        shortlist_samples.append(sample_from(sift, ids[i], open_set=stranger))
+        individuals.append(f"nyala:{ids[i]}")
+    right = [s.correct for s in fused_samples[: len(catalogued)]]
+    print(
+        f"{len(catalogued)} leave-one-out queries (rank-1 {np.mean(right):.3f} after the re-rank "
+        f"of {args.top_k}) and {n} strangers"
+    )
+
+    shipped = Calibration.load()
+    model = shipped.second_stage or shipped
+    p = np.array([model.probability_of(s) for s in fused_samples])
+    print(f"  shipped model: {figures(p, p < model.threshold, fused_samples)}")
+    animals = sorted(set(individuals))
+    rng = np.random.default_rng(0)
+    fold_of = dict(zip(rng.permutation(animals), np.arange(len(animals)) % FOLDS, strict=True))
+    folds = np.array([fold_of[a] for a in individuals])
+    candidates = {
+        "the shipped inputs": FUSED_FEATURES,
+        "+ the learned confidences": (
+            *FUSED_FEATURES,
+            "log1p_learned_confidence",
+            "learned_confidence_margin",
+        ),
+    }
+    for label, features in candidates.items():
+        p, threshold = np.zeros(len(fused_samples)), np.zeros(len(fused_samples))
+        for fold in range(FOLDS):
+            fitted = fit(
+                [s for s, f in zip(fused_samples, folds, strict=True) if f != fold],
+                features=features,
+                stranger_share=args.strangers_flagged,
+            )
+            for k in np.nonzero(folds == fold)[0]:
+                p[k], threshold[k] = fitted.probability_of(fused_samples[k]), fitted.threshold
+        print(f"  fitted on nyala, {label}, held out: {figures(p, p < threshold, fused_samples)}")
+    if args.out:
+        save(
+            args.out,
+            {
+                "nyala": {
+                    "shortlist": shortlist_samples,
+                    "fused": fused_samples,
+                    "individuals": individuals,
+                    "rank1": float(np.mean(right)),
+                    "queries": len(catalogued),
+                }
+            },
+        )
+        print(f"samples written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
