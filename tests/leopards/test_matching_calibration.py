@@ -31,6 +31,8 @@ def _sample(row: dict) -> Sample:
         runners_up=tuple(row["runners_up"]),
         learned=row["learned"],
         learned_second=row["learned_second"],
+        learned_confidence=row["learned_confidence"],
+        learned_second_confidence=row["learned_second_confidence"],
     )
 
 
@@ -65,7 +67,7 @@ def test_a_stranger_in_a_catalogue_of_one_other_individual_is_probably_new():
 
 def test_the_fused_model_keeps_real_cat1_matches_with_strong_disk_evidence():
     # The shortlist alone finds no geometric inlier in most of these pairs; DISK +
-    # LightGlue finds 60-99 (the strangers of this set: 11-67).
+    # LightGlue finds 60-97 (the strangers of this set: 11-65).
     fused = Calibration.load().second_stage
     assert fused is not None
     strong = [r["reranked"] for r in REAL if r["catalogued"] and r["reranked"]["learned"] >= 60]
