@@ -250,13 +250,19 @@ def figures(p: np.ndarray, samples: list[Sample], threshold: np.ndarray | float)
 
 
 def _weighted_fit(
-    samples: list[Sample], weights: np.ndarray, sets_threshold: np.ndarray, features, share: float
+    samples: list[Sample],
+    weights: np.ndarray,
+    used: np.ndarray,
+    sets_threshold: np.ndarray,
+    features,
+    share: float,
 ) -> Calibration:
-    """Fit with per-sample weights; the threshold flags `share` of the strangers of the sets
-    that set it (the leopard-like ones: nyala's only shape the fit)."""
-    fitted = fit(samples, features=features, weights=weights, threshold=0.5)
-    p = np.array([fitted.probability_of(s) for s in samples])
-    strangers = np.array([s.open_set for s in samples]) & sets_threshold
+    """Fit on the used samples with their weights; the threshold flags `share` of the
+    strangers of the sets that set it (the leopard-like ones: nyala's only shape the fit)."""
+    chosen = [s for s, u in zip(samples, used, strict=True) if u]
+    fitted = fit(chosen, features=features, weights=weights[used], threshold=0.5)
+    p = np.array([fitted.probability_of(s) for s in chosen])
+    strangers = np.array([s.open_set for s in chosen]) & sets_threshold[used]
     return dataclasses.replace(fitted, threshold=round(float(np.quantile(p[strangers], share)), 4))
 
 
@@ -281,13 +287,7 @@ def held_out(
     p, threshold = np.zeros(len(samples)), np.zeros(len(samples))
     for fold in range(FOLDS):
         train = (folds != fold) & (weights > 0)
-        fitted = _weighted_fit(
-            [s for s, t in zip(samples, train, strict=True) if t],
-            weights[train],
-            ~nyala[train],
-            features,
-            share,
-        )
+        fitted = _weighted_fit(samples, weights, train, ~nyala, features, share)
         for n in np.nonzero(folds == fold)[0]:
             p[n], threshold[n] = fitted.probability_of(samples[n]), fitted.threshold
     per_set, start = {}, 0
@@ -295,15 +295,7 @@ def held_out(
         end = start + len(qs.individuals)
         per_set[qs.name] = (p[start:end], threshold[start:end])
         start = end
-    used = weights > 0
-    whole = _weighted_fit(
-        [s for s, u in zip(samples, used, strict=True) if u],
-        weights[used],
-        ~nyala[used],
-        features,
-        share,
-    )
-    return whole, per_set
+    return _weighted_fit(samples, weights, weights > 0, ~nyala, features, share), per_set
 
 
 def show(label: str, f: dict) -> None:
