@@ -105,6 +105,9 @@ class QuerySet:
     individuals: list[str]  # whose query, for the folds
     rank1: float
     queries: int
+    # A set weighed into a pool at this share of the rest of the pool in all, which
+    # then does not set the threshold (nyala: another species); None, one each.
+    weight: float | None = None
 
 
 def _query_set(name: str, results: list, boxes: int, prefix: str = "") -> QuerySet:
@@ -267,19 +270,21 @@ def _weighted_fit(
 
 
 def held_out(
-    pool: list[QuerySet], kind: str, features, share: float, nyala_weight: float = 0.0
+    pool: list[QuerySet], kind: str, features, share: float
 ) -> tuple[Calibration, dict[str, tuple[np.ndarray, np.ndarray]]]:
     """Fit on the whole pool; and per set, probabilities and thresholds of held-out folds.
 
-    A nyala set in the pool weighs nyala_weight times the rest of the pool in all, and
-    does not set the threshold.
+    A set with a weight weighs that share of the rest of the pool in all, and does not
+    set the threshold.
     """
     samples = [s for qs in pool for s in getattr(qs, kind)]
     individuals = [i for qs in pool for i in qs.individuals]
-    nyala = np.array([qs.name == "nyala" for qs in pool for _s in getattr(qs, kind)])
+    weighed = np.array([qs.weight is not None for qs in pool for _s in getattr(qs, kind)])
     weights = np.ones(len(samples))
-    if nyala.any():
-        weights[nyala] = nyala_weight * (~nyala).sum() / nyala.sum()
+    for qs in pool:
+        if qs.weight is not None:
+            mine = np.array([other is qs for other in pool for _s in getattr(other, kind)])
+            weights[mine] = qs.weight * (~weighed).sum() / mine.sum()
     order = sorted(set(individuals))
     random.Random(0).shuffle(order)
     fold_of = {ind: n % FOLDS for n, ind in enumerate(order)}
@@ -287,7 +292,7 @@ def held_out(
     p, threshold = np.zeros(len(samples)), np.zeros(len(samples))
     for fold in range(FOLDS):
         train = (folds != fold) & (weights > 0)
-        fitted = _weighted_fit(samples, weights, train, ~nyala, features, share)
+        fitted = _weighted_fit(samples, weights, train, ~weighed, features, share)
         for n in np.nonzero(folds == fold)[0]:
             p[n], threshold[n] = fitted.probability_of(samples[n]), fitted.threshold
     per_set, start = {}, 0
@@ -295,7 +300,7 @@ def held_out(
         end = start + len(qs.individuals)
         per_set[qs.name] = (p[start:end], threshold[start:end])
         start = end
-    return _weighted_fit(samples, weights, weights > 0, ~nyala, features, share), per_set
+    return _weighted_fit(samples, weights, weights > 0, ~weighed, features, share), per_set
 
 
 def show(label: str, f: dict) -> None:
@@ -382,8 +387,10 @@ def main() -> int:
     # Sets queried before (by this run or by others beside it) are read back, not queried.
     queried, fused_sets = _read(args.queries), _read(args.fused_queries)
     if args.nyala:
+        if not (fused_sets or second):
+            parser.error("--nyala joins the fused model's pool: give --top-k or --fused-queries")
         with args.nyala.open("rb") as handle:
-            nyala = QuerySet(name="nyala", **pickle.load(handle)["nyala"])
+            nyala = QuerySet(name="nyala", **pickle.load(handle)["nyala"], weight=args.nyala_weight)
         fused_sets = {**(fused_sets or queried), "nyala": nyala}
     wanted = args.only or [*SETS, *([] if args.skip_plain else ["synthetic-plain"])]
     missing = [name for name in wanted if name not in queried]
@@ -480,9 +487,7 @@ def fit_and_report(args, sets: dict, fused_sets: dict | None) -> None:
         pool = [chosen[name] for name in [*SETS[:3], "nyala"] if name in chosen]
         checks = [chosen[name] for name in [SETS[3], "synthetic-plain"] if chosen.get(name)]
         attribute = "shortlist" if kind == "shortlist" else "fused"
-        whole, per_set = held_out(
-            pool, attribute, features, args.strangers_flagged, args.nyala_weight
-        )
+        whole, per_set = held_out(pool, attribute, features, args.strangers_flagged)
         fitted[kind] = whole
         print(f"\n=== {kind} model: {list(features)}")
         for qs in pool + checks:
@@ -518,6 +523,7 @@ def fit_and_report(args, sets: dict, fused_sets: dict | None) -> None:
 
     def described(chosen: dict, kind: str) -> dict:
         hard, small, real = (chosen[name] for name in SETS[:3])
+        nyala = chosen.get("nyala")
         return {
             "synthetic": (
                 f"hard renders (difficulty 1.5, fur 1.0, revisit 1.0): {len(hard.individuals)} "
@@ -532,19 +538,18 @@ def fit_and_report(args, sets: dict, fused_sets: dict | None) -> None:
             **(
                 {
                     "nyala": (
-                        f"nyala-train (../shared): {chosen['nyala'].queries} leave-one-out "
-                        f"queries and {len(chosen['nyala'].individuals) - chosen['nyala'].queries} "
-                        "open-set queries (the animal's every photo left out), same flank, "
-                        "bench/nyala_probability.py"
+                        f"nyala-train (../shared): {nyala.queries} leave-one-out queries and "
+                        f"{len(nyala.individuals) - nyala.queries} open-set queries (the "
+                        "animal's every photo left out), same flank, bench/nyala_probability.py"
                     )
                 }
-                if "nyala" in chosen and kind == "fused"
+                if nyala
                 else {}
             ),
             "threshold": f"flags {args.strangers_flagged:.0%} of the pool's strangers"
             + (
-                f" (not nyala's, which weigh {args.nyala_weight:g} of the rest in the fit)"
-                if "nyala" in chosen and kind == "fused"
+                f" (not nyala's, which weigh {nyala.weight:g} of the rest in the fit)"
+                if nyala
                 else ""
             ),
             "script": "bench/calibration.py (bench/README.md, Score calibration)",

@@ -42,18 +42,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from calibration import QuerySet, figures, held_out
 from first_stage_nyala import fuse, strongest
 from matching_nyala import DEFAULT_DATA, cached, labelled_rows, save
-from rerank_nyala import raw_match
+from rerank_nyala import raw_match, read_pairs, read_shortlists
 
 from leopards.matching import disk as disk_lightglue
-from leopards.matching.calibration import (
-    FUSED_FEATURES,
-    Calibration,
-    Sample,
-    fit,
-    sample_from,
-)
+from leopards.matching.calibration import FUSED_FEATURES, Calibration, Sample, sample_from
 from leopards.matching.features import Features
 from leopards.matching.fusion import as_index_features
 from leopards.matching.index import MatchIndex
@@ -61,7 +56,6 @@ from leopards.matching.learned import PairMatch
 from leopards.matching.rerank import _references, rerank
 from leopards.matching.scoring import rank
 
-FOLDS = 5
 FUSION_WEIGHT = 2.0  # the engine's MATCH_FIRST_STAGE_DISK_WEIGHT
 EMPTY_PAIRS = np.zeros((0, 4), np.float32)
 
@@ -93,13 +87,11 @@ def reranked(shortlist: list, pairs: dict, query: int, top_k: int) -> list:
     return rerank(shortlist, _Query(), lambda _refs: {}, top_k=top_k, cache=cache)
 
 
-def figures(p: np.ndarray, flagged: np.ndarray, samples: list[Sample]) -> str:
-    right = np.array([s.correct for s in samples])
-    strangers = np.array([s.open_set for s in samples])
+def described(p: np.ndarray, threshold, samples: list[Sample]) -> str:
+    f = figures(p, samples, threshold)
     return (
-        f"Brier {np.mean((p - right) ** 2):.3f}, "
-        f"strangers flagged {np.mean(flagged[strangers]):.3f}, "
-        f"right first candidates kept {np.mean(~flagged[right]):.3f} (of {int(right.sum())})"
+        f"Brier {f['brier']:.3f}, strangers flagged {f['strangers_flagged']:.3f}, "
+        f"right first candidates kept {f['true_kept']:.3f}"
     )
 
 
@@ -136,6 +128,8 @@ def main() -> int:
     side, stored = disk_lightglue.DEFAULT_LONG_SIDE, disk_lightglue.STORED_KEYPOINTS
     pair_path = args.cache / f"pairs-raw-{n}-{side}-{stored}-{disk_lightglue.MATCH_KEYPOINTS}.pkl"
     open_path = args.work / f"open-set-{n}-k{args.top_k}.pkl"
+    pairs = read_pairs(pair_path)
+    leave_one_out = read_shortlists(args.work, n)
     if args.shard:
         mine, shards = (int(v) for v in args.shard.split("/"))
         open_path = open_path.with_name(f"{open_path.stem}.shard{mine}.pkl")
@@ -154,15 +148,7 @@ def main() -> int:
             MatchIndex.build([(i, ids[i], sides[i], features[i]) for i in range(n)])
             for features in (sift, disk)
         ]
-        known_pairs = cached(pair_path, dict)
-        for shard_file in sorted(args.cache.glob(pair_path.stem + ".shard*.pkl")):
-            with shard_file.open("rb") as handle:
-                known_pairs.update(pickle.load(handle))
         done = cached(open_path, dict)
-        leave_one_out = {}
-        for name, slug in (("SIFT", "sift"), ("DISK", "disk-masked")):
-            with (args.work / f"shortlists-{n}-{slug}.pkl").open("rb") as handle:
-                leave_one_out[name] = pickle.load(handle)[0]
         own = {}
         for i, animal in enumerate(ids):
             own.setdefault(animal, []).append(i)
@@ -180,14 +166,14 @@ def main() -> int:
                 wanted.append(
                     fuse(leave_one_out["SIFT"][i], leave_one_out["DISK"][i], FUSION_WEIGHT)
                 )
-            pairs = {}
+            found = {}
             for shortlist in wanted:
                 for c in shortlist[: args.top_k]:
                     for ref in _references(c, 1):
-                        if (i, ref) not in known_pairs and (i, ref) not in pairs:
-                            pairs[(i, ref)] = raw_match(compared[i], compared[ref])
+                        if (i, ref) not in pairs and (i, ref) not in found:
+                            found[(i, ref)] = raw_match(compared[i], compared[ref])
                             matched += 1
-            done[i] = (shortlists, pairs)
+            done[i] = (shortlists, found)
             if len(done) % 50 == 0:
                 save(open_path, done)
                 spent = (time.process_time() - started) / max(matched, 1)
@@ -195,10 +181,6 @@ def main() -> int:
         save(open_path, done)
         return 0
 
-    pairs = cached(pair_path, dict)
-    for shard_file in sorted(args.cache.glob(pair_path.stem + ".shard*.pkl")):
-        with shard_file.open("rb") as handle:
-            pairs.update(pickle.load(handle))
     open_set = {}
     for shard_file in sorted(args.work.glob(f"open-set-{n}-k{args.top_k}.shard*.pkl")):
         with shard_file.open("rb") as handle:
@@ -209,10 +191,6 @@ def main() -> int:
         return 1
     for _shortlists, found in open_set.values():
         pairs.update(found)
-    leave_one_out = {}
-    for name, slug in (("SIFT", "sift"), ("DISK", "disk-masked")):
-        with (args.work / f"shortlists-{n}-{slug}.pkl").open("rb") as handle:
-            leave_one_out[name] = pickle.load(handle)[0]
 
     queries = [(i, leave_one_out["SIFT"][i], leave_one_out["DISK"][i], False) for i in catalogued]
     queries += [(i, *open_set[i][0], True) for i in range(n)]
@@ -231,43 +209,28 @@ def main() -> int:
     shipped = Calibration.load()
     model = shipped.second_stage or shipped
     p = np.array([model.probability_of(s) for s in fused_samples])
-    print(f"  shipped model: {figures(p, p < model.threshold, fused_samples)}")
-    animals = sorted(set(individuals))
-    rng = np.random.default_rng(0)
-    fold_of = dict(zip(rng.permutation(animals), np.arange(len(animals)) % FOLDS, strict=True))
-    folds = np.array([fold_of[a] for a in individuals])
+    print(f"  shipped model: {described(p, model.threshold, fused_samples)}")
+    nyala = {
+        "shortlist": shortlist_samples,
+        "fused": fused_samples,
+        "individuals": individuals,
+        "rank1": float(np.mean(right)),
+        "queries": len(catalogued),
+    }
+    confidences = ("log1p_learned_confidence", "learned_confidence_margin")
     candidates = {
+        "without the learned confidences": tuple(f for f in FUSED_FEATURES if f not in confidences),
         "the shipped inputs": FUSED_FEATURES,
-        "+ the learned confidences": (
-            *FUSED_FEATURES,
-            "log1p_learned_confidence",
-            "learned_confidence_margin",
-        ),
     }
     for label, features in candidates.items():
-        p, threshold = np.zeros(len(fused_samples)), np.zeros(len(fused_samples))
-        for fold in range(FOLDS):
-            fitted = fit(
-                [s for s, f in zip(fused_samples, folds, strict=True) if f != fold],
-                features=features,
-                stranger_share=args.strangers_flagged,
-            )
-            for k in np.nonzero(folds == fold)[0]:
-                p[k], threshold[k] = fitted.probability_of(fused_samples[k]), fitted.threshold
-        print(f"  fitted on nyala, {label}, held out: {figures(p, p < threshold, fused_samples)}")
-    if args.out:
-        save(
-            args.out,
-            {
-                "nyala": {
-                    "shortlist": shortlist_samples,
-                    "fused": fused_samples,
-                    "individuals": individuals,
-                    "rank1": float(np.mean(right)),
-                    "queries": len(catalogued),
-                }
-            },
+        # 5 folds by animal: fitted on four folds' animals, scored on the fifth's.
+        _whole, per_set = held_out(
+            [QuerySet(name="nyala", **nyala)], "fused", features, args.strangers_flagged
         )
+        p, threshold = per_set["nyala"]
+        print(f"  fitted on nyala, {label}, held out: {described(p, threshold, fused_samples)}")
+    if args.out:
+        save(args.out, {"nyala": nyala})
         print(f"samples written to {args.out}")
     return 0
 

@@ -77,6 +77,24 @@ def raw_match(query, reference) -> tuple:
     return scores.astype(np.float16), _consistent(src, dst, max(query.size))
 
 
+def read_pairs(pair_path: Path) -> dict:
+    """Return the raw pairs kept at pair_path and in its shards (the merged file wins)."""
+    pairs = cached(pair_path, dict)
+    for shard_file in sorted(pair_path.parent.glob(pair_path.stem + ".shard*.pkl")):
+        with shard_file.open("rb") as handle:
+            pairs = {**pickle.load(handle), **pairs}
+    return pairs
+
+
+def read_shortlists(work: Path, photos: int) -> dict[str, dict]:
+    """Return the leave-one-out shortlists of first_stage_nyala.py, by voice (SIFT, DISK)."""
+    shortlists = {}
+    for name, slug in (("SIFT", "sift"), ("DISK", "disk-masked")):
+        with (work / f"shortlists-{photos}-{slug}.pkl").open("rb") as handle:
+            shortlists[name] = pickle.load(handle)[0]
+    return shortlists
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -148,10 +166,7 @@ def main() -> int:
         ).strongest(args.match_keypoints)
         for p in paths
     ]
-    shortlists = {}
-    for name, slug in (("SIFT", "sift"), ("DISK", "disk-masked")):
-        with (args.work / f"shortlists-{n}-{slug}.pkl").open("rb") as handle:
-            shortlists[name] = pickle.load(handle)[0]
+    shortlists = read_shortlists(args.work, n)
     available = Counter(zip(ids, sides, strict=True))
     queries = [i for i in range(n) if available[(ids[i], sides[i])] > 1]
     sampled = queries[:: args.every]
@@ -168,10 +183,7 @@ def main() -> int:
     engine_pruning = (disk_lightglue.DEPTH_CONFIDENCE, disk_lightglue.WIDTH_CONFIDENCE)
     suffix = "" if pruning == engine_pruning else f"-lg{depth_confidence:g}-{width_confidence:g}"
     pair_path = args.cache / f"pairs-raw-{n}-{side}-{stored}-{args.match_keypoints}{suffix}.pkl"
-    pairs = cached(pair_path, dict)
-    for shard_file in sorted(args.cache.glob(pair_path.stem + ".shard*.pkl")):
-        with shard_file.open("rb") as handle:
-            pairs = {**pickle.load(handle), **pairs}
+    pairs = read_pairs(pair_path)
     # The cheapest variants' pairs first, for all queries: a run stopped early still
     # has complete ones. Tier: deeper than 3, deeper than 5, and the reference's place.
     tiered = []

@@ -59,8 +59,8 @@ LEGACY_FEATURES = ("log1p_top1", "log1p_margin")
 DEFAULT_FEATURES = ("log_noise_ratio", "log1p_inliers", "static_share")
 # With the second stage: the shortlist's evidence and the learned matcher's, fused. The
 # matcher's confidence in its pairs, beside their count, tells real flanks apart better:
-# on nyala photos held out by animal, right first candidates kept at 90 % of strangers
-# flagged rose from 0.23 to 0.36 with it (bench/README.md, "The probability on real
+# on nyala photos held out by animal, right first candidates kept at 92-93 % of
+# strangers flagged rose from 0.23 to 0.35 with it (bench/README.md, "The probability on real
 # flanks").
 FUSED_FEATURES = (
     "log_noise_ratio",
