@@ -65,6 +65,7 @@ from matching_nyala import DEFAULT_DATA, cached, labelled_rows, save
 from second_stage_subset import per_photo
 
 from leopards.matching import disk as disk_lightglue
+from leopards.matching import foreground
 from leopards.matching.features import Features, extract_features
 from leopards.matching.foreground import foreground_mask
 from leopards.matching.fusion import as_index_features
@@ -306,22 +307,36 @@ def main() -> int:
         )
         for name, (side, keypoints) in disk_extractions.items()
     }
-    extractors |= {"sift": lambda p: extract_features(p).to_bytes(), "mask": foreground_mask}
+    # As the engine extracts a box (leopards.matching.extraction): the outline first,
+    # then SIFT inside it when ISNet cut it.
+    outlined = foreground.method() == foreground.ISNET
+    known_masks: dict = {}
+
+    def sift_of(photo: Path) -> bytes:
+        mask = known_masks[str(photo)] if outlined else None
+        return extract_features(photo, foreground=mask).to_bytes()
+
+    extractors |= {"mask": foreground_mask, "sift": sift_of}
     if args.extract_shard:
         mine, shards = (int(v) for v in args.extract_shard.split("/"))
         for name in extractors:
             # Photos that the merged cache already holds are not extracted again.
             merged = args.cache / f"{name}.pkl"
             done = cached(merged, dict) if merged.exists() else {}
+            if name == "mask":
+                known_masks.update(done)
             todo = [p for p in paths[mine::shards] if str(p) not in done]
             del done
             if todo:
-                per_photo(args.cache, f"{name}.shard{mine}", todo, extractors[name])
+                found = per_photo(args.cache, f"{name}.shard{mine}", todo, extractors[name])
+                if name == "mask":
+                    known_masks.update(found)
         return 0
     for name in extractors:
         merge_shards(args.cache, name)
-    sift_known = per_photo(args.cache, "sift", paths, lambda p: extract_features(p).to_bytes())
     masks = per_photo(args.cache, "mask", paths, foreground_mask)
+    known_masks.update(masks)
+    sift_known = per_photo(args.cache, "sift", paths, sift_of)
     sift = [Features.from_bytes(sift_known[str(p)]) for p in paths]
     query_features = {"SIFT": sift}
     voices: dict[str, list] = {}  # name: every photo's masked DISK features

@@ -4,11 +4,13 @@
     SHARED_DATA=/path/to/shared/data QUERY_TIME_CACHE=/path/to/cache python bench/query_time.py
 
 A query is what leopards.services.matching runs for a new box, without the database:
-the box's SIFT features and its masked DISK features (extraction.box_features's two
-steps), SIFT-LNBNN and DISK-LNBNN over a MatchIndex each, fused with weight 2
-(MATCH_FIRST_STAGE_DISK_WEIGHT), then DISK + LightGlue against one reference of each
-of the first 4 individuals (MATCH_RERANK_TOP_K, --top-k; MATCH_RERANK_REFERENCES), their stored
-features read from bytes as from the database, and the calibration. One thread for
+the animal's outline (ISNet where installed, else GrabCut), the box's SIFT features
+(inside the outline when ISNet cut it) and its masked DISK features
+(extraction.box_features's three steps), SIFT-LNBNN and DISK-LNBNN over a MatchIndex
+each, fused with weight 2 (MATCH_FIRST_STAGE_DISK_WEIGHT), then DISK + LightGlue
+against one reference of each of the first 4 individuals (MATCH_RERANK_TOP_K, --top-k;
+MATCH_RERANK_REFERENCES), their stored features read from bytes as from the database,
+and the calibration. One thread for
 torch, faiss, OpenCV and BLAS.
 
 The photos are nyala flanks (shared/data/nyala-train, whole photos, no box): 60
@@ -29,7 +31,9 @@ real camera-trap photos of shared/data/snow-leopard-camtrap, in their boxes.
 --baseline K DEPTH WIDTH also runs every query with a re-rank of K and LightGlue's
 early stop and point pruning at DEPTH and WIDTH (an earlier setting of the registry,
 e.g. 3 0.95 0.99), right before or after the same query with the --top-k and
-disk.DEPTH_CONFIDENCE / WIDTH_CONFIDENCE of today, and prints the ratio of the two.
+disk.DEPTH_CONFIDENCE / WIDTH_CONFIDENCE of today, and prints the ratio of the two;
+--baseline-cut grabcut cuts the baseline's outline with GrabCut (SIFT then unmasked),
+as the registry did before ISNet, against the same indexes.
 """
 
 from __future__ import annotations
@@ -57,8 +61,9 @@ from matching import (  # noqa: E402
     _rss_mb,
 )
 
+from leopards.matching import foreground  # noqa: E402
 from leopards.matching.calibration import load_default  # noqa: E402
-from leopards.matching.extraction import learned_blob  # noqa: E402
+from leopards.matching.extraction import box_features, learned_blob  # noqa: E402
 from leopards.matching.features import Features, extract_features  # noqa: E402
 from leopards.matching.fusion import as_index_features, fuse  # noqa: E402
 from leopards.matching.index import MatchIndex  # noqa: E402
@@ -80,7 +85,7 @@ EXTRACTION_CODE = [
     "leopards/matching/disk.py",
     "leopards/matching/extraction.py",
 ]
-PARTS = ["sift", "disk", "first", "pairs"]
+PARTS = ["outline", "sift", "disk", "first", "pairs"]
 
 
 def _one_thread() -> None:
@@ -122,8 +127,9 @@ def base_features(base: list[tuple[str, str, str]]) -> Path:
     started = time.perf_counter()
     for number, (photo, _individual, _side) in enumerate(base):
         data = (DATA / photo).read_bytes()
-        arrays[f"s{number}"] = np.frombuffer(extract_features(data, None).to_bytes(), np.uint8)
-        arrays[f"d{number}"] = np.frombuffer(learned_blob(data, None, "disk"), np.uint8)
+        found = box_features(data, None, "disk")
+        arrays[f"s{number}"] = np.frombuffer(found.blob, np.uint8)
+        arrays[f"d{number}"] = np.frombuffer(found.learned, np.uint8)
     print(f"  extracted {len(base)} base boxes in {time.perf_counter() - started:.0f} s")
     CACHE.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial.npz")
@@ -195,12 +201,18 @@ class Query:
         sift_index: MatchIndex,
         disk_index: MatchIndex,
         top_k: int = RERANK_TOP_K,
+        cut: str | None = None,
     ):
-        """Return ({part: (wall, cpu)}, the ranked candidates)."""
+        """Return ({part: (wall, cpu)}, the ranked candidates); cut is the outline's method
+        (the engine's by default)."""
+        cut = cut or foreground.method()
         marks = [(time.perf_counter(), time.process_time())]
-        features = extract_features(data, None)
+        mask = foreground.foreground_mask(data, None, cut=cut)
         marks.append((time.perf_counter(), time.process_time()))
-        learned = LearnedFeatures.from_bytes(learned_blob(data, None, "disk"))
+        outlined = mask if cut == foreground.ISNET else None
+        features = extract_features(data, None, foreground=outlined)
+        marks.append((time.perf_counter(), time.process_time()))
+        learned = LearnedFeatures.from_bytes(learned_blob(data, None, "disk", mask))
         marks.append((time.perf_counter(), time.process_time()))
         ranked = rank(sift_index, features, side)
         disk_ranked = rank(disk_index, as_index_features(learned), side)
@@ -269,9 +281,9 @@ def timed(
         names = sorted(settings, reverse=bool(turn % 2))
         for size in sorted(indexes, reverse=bool(turn // 2 % 2)):
             for name in names:
-                top_k, pruning = settings[name]
+                top_k, pruning, cut = settings[name]
                 matcher.conf.depth_confidence, matcher.conf.width_confidence = pruning or engine
-                parts, ranked = query.run(data, side, *indexes[size], top_k=top_k)
+                parts, ranked = query.run(data, side, *indexes[size], top_k=top_k, cut=cut)
                 rows[name, size].append(parts)
                 found = bool(ranked) and ranked[0].individual_id.split("#")[0] == individual
                 hits[name, size] += found
@@ -283,17 +295,23 @@ def camtrap_extraction() -> dict[str, list[float]]:
     import xml.etree.ElementTree as ET
 
     _one_thread()
-    times: dict[str, list[float]] = {"sift": [], "disk": []}
+    times: dict[str, list[float]] = {"outline": [], "sift": [], "disk": []}
     photos = sorted(CAMTRAP.glob("*.JPG"))
-    learned_blob(photos[0].read_bytes(), None, "disk")  # loads the network
+    learned_blob(photos[0].read_bytes(), None, "disk")  # loads the networks
+    outlined = foreground.method() == foreground.ISNET
     for photo in photos:
         found = ET.parse(photo.with_suffix(".xml")).find(".//bndbox")
         x0, y0, x1, y1 = (float(found.find(n).text) for n in ("xmin", "ymin", "xmax", "ymax"))
         box, data = (x0, y0, x1 - x0, y1 - y0), photo.read_bytes()
-        for part, extract in (("sift", extract_features), ("disk", learned_blob)):
-            started = time.process_time()
-            extract(data, box, *(["disk"] if part == "disk" else []))
-            times[part].append(time.process_time() - started)
+        started = time.process_time()
+        mask = foreground.foreground_mask(data, box)
+        times["outline"].append(time.process_time() - started)
+        started = time.process_time()
+        extract_features(data, box, foreground=mask if outlined else None)
+        times["sift"].append(time.process_time() - started)
+        started = time.process_time()
+        learned_blob(data, box, "disk", mask)
+        times["disk"].append(time.process_time() - started)
     return times
 
 
@@ -318,6 +336,11 @@ def main() -> int:
         metavar=("K", "DEPTH", "WIDTH"),
         help="also time each query with a re-rank of K and LightGlue's confidences at "
         "DEPTH and WIDTH, and print the ratio",
+    )
+    parser.add_argument(
+        "--baseline-cut",
+        choices=["isnet", "grabcut"],
+        help="the baseline's outline (default: the engine's)",
     )
     args = parser.parse_args()
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -346,18 +369,19 @@ def main() -> int:
             flush=True,
         )
     print(f"  (load average: {_load_average()})", flush=True)
-    settings = {"today": (args.top_k, None)}
+    settings = {"today": (args.top_k, None, None)}
     if args.baseline:
         k, depth, width = args.baseline
-        settings["baseline"] = (int(k), (depth, width))
+        settings["baseline"] = (int(k), (depth, width), args.baseline_cut)
     with spawn.Pool(1) as pool:
         result = pool.apply(timed, (size_paths, base_file, base, queries, settings))
     totals = {}
-    for name, (top_k, pruning) in settings.items():
+    for name, (top_k, pruning, cut) in settings.items():
         confidences = "the engine's" if pruning is None else "{:g} / {:g}".format(*pruning)
         print(
             f"{name}: {len(queries)} queries, each against every size in turn, one thread, "
-            f"re-rank of {top_k}, LightGlue depth / width confidence {confidences} (seconds):"
+            f"re-rank of {top_k}, LightGlue depth / width confidence {confidences}, outline "
+            f"{cut or foreground.method()} (seconds):"
         )
         totals[name] = _report(
             {size: result["rows"][n, size] for n, size in result["rows"] if n == name},

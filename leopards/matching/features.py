@@ -26,6 +26,9 @@ DEFAULT_CHIP_SIZE = 250
 # Stored with the features: features of another version were extracted differently
 # (version 1: chip 300) and are extracted again before they join an index with these.
 FEATURES_VERSION = 2
+# Version 2's extraction with keypoints only inside the animal's outline cut by ISNet
+# (leopards.matching.foreground), the engine's wherever that network is installed.
+OUTLINED_FEATURES_VERSION = 3
 # Small boxes are enlarged at most this much: upsampling adds no pattern, only cost.
 MAX_UPSCALE = 2.0
 DEFAULT_MAX_KEYPOINTS = 800
@@ -143,8 +146,14 @@ def extract_features(
     contrast_threshold: float = DEFAULT_CONTRAST_THRESHOLD,
     upright: bool = True,
     ellipse_mask: float = DEFAULT_ELLIPSE_MASK,
+    foreground: np.ndarray | None = None,
 ) -> Features:
-    """Extract RootSIFT features from the box (x, y, w, h) of an image array, path or bytes."""
+    """Extract RootSIFT features from the box (x, y, w, h) of an image array, path or bytes.
+
+    foreground, a mask of the box (255 = animal, any size), keeps keypoints inside it
+    instead of inside the inscribed ellipse; the features are then of
+    OUTLINED_FEATURES_VERSION.
+    """
     crop, (bx, by, bw, bh) = _load_grey_crop(image, box, chip_size)
     if min(crop.shape[:2], default=0) < MIN_BOX_SIDE or float(crop.std()) < MIN_CROP_STD:
         return Features.empty()
@@ -161,7 +170,9 @@ def extract_features(
 
     sift = cv2.SIFT_create(nfeatures=max_keypoints, contrastThreshold=contrast_threshold)
     mask = None
-    if ellipse_mask:
+    if foreground is not None:
+        mask = cv2.resize(foreground, crop.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+    elif ellipse_mask:
         # A box around a standing cat has background in its corners (above the back,
         # between the legs): an inscribed ellipse keeps most coat and little rock.
         mask = np.zeros(crop.shape[:2], np.uint8)
@@ -208,4 +219,5 @@ def extract_features(
         dtype=np.float32,
     ).reshape(-1, 4)
     quantised = np.clip(np.rint(descriptors * DESCRIPTOR_SCALE), 0, 255).astype(np.uint8)
-    return Features(keypoints=points, descriptors=quantised)
+    version = FEATURES_VERSION if foreground is None else OUTLINED_FEATURES_VERSION
+    return Features(keypoints=points, descriptors=quantised, version=version)

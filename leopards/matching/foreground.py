@@ -1,23 +1,29 @@
-"""The animal's own pixels in a box, so that the second stage matches coat, not rocks.
+"""The animal's own pixels in a box, so that matching compares coat, not rocks.
 
 A box (or a whole photo cropped roughly around the animal) holds background in its
 corners, between the legs and above the back. Photos of different animals taken at
 the same waterhole or rock share that background, and its keypoints then vote for
-the wrong individual. GrabCut (Rother, Kolmogorov and Blake 2004; OpenCV's
-``cv2.grabCut``) separates the animal from it without any trained model: everything
-outside a rectangle is taken as background, colour models of the two are fitted, and
-a graph cut labels each pixel. It runs on a small copy of the box (FOREGROUND_SIDE
-pixels on the longer side), so it costs a fraction of the feature extraction itself;
-the mask is widened a little so that keypoints on the coat's edge are kept.
+the wrong individual. Two ways to outline the animal, the first that can run here:
 
-The learned matcher (leopards.matching.learned) keeps only keypoints inside the mask:
-trained on buildings and landscapes, it matches the background of two photos taken at
-one place all too well. The first stage does not use it: LNBNN already discounts
-background that many catalogue photos share, and on real nyala flanks masking it
-ranked no better (bench/README.md).
+- ISNET: a salient-object network (leopards.matching.segmentation), installed with
+  the learned stage. On real nyala flanks its outline puts the right animal first far
+  more often than GrabCut's, for the shortlist's SIFT votes as well as for the learned
+  stage, so both keep only the keypoints inside it (bench/README.md).
+- GRABCUT (Rother, Kolmogorov and Blake 2004; ``cv2.grabCut``), without any trained
+  model: everything outside a rectangle is taken as background, colour models of the
+  two are fitted, and a graph cut labels each pixel. It is used where the network is
+  not installed, and then only by the learned stage: its outline leaks too much
+  background to help SIFT, whose LNBNN votes already discount background that many
+  catalogue photos share.
 
-When the cut finds almost nothing (a box that is all animal, a night shot without
-colour) the box is used whole, as before.
+The mask is computed on a small copy of the box (FOREGROUND_SIDE pixels on the longer
+side) and widened a little so that keypoints on the coat's edge are kept. When the
+outline finds almost nothing (a box that is all animal, for GrabCut a night shot
+without colour) the box is used whole.
+
+Stored features name the outline they were cut with (model_suffix, and the SIFT
+features' version in leopards.matching.extraction), so that the boxes described with
+one are described again when the other becomes the engine's.
 """
 
 from __future__ import annotations
@@ -29,33 +35,52 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from leopards.matching import segmentation
 from leopards.matching.features import Box
 
-# Longer side of the copy GrabCut works on, and its iterations (bench/README.md).
+ISNET = "isnet"
+GRABCUT = "grabcut"
+# Longer side of the copy the mask is cut at, and GrabCut's iterations (bench/README.md).
 FOREGROUND_SIDE = 200
 ITERATIONS = 2
 # Share of the box's sides kept as "surely background" when the box is the whole photo.
 MARGIN = 0.04
-# A box inside a photo is widened by this share of its sides so that GrabCut sees
+# A box inside a photo is widened by this share of its sides so that the outline sees
 # background around it to learn from.
 CONTEXT = 0.1
 # The mask is widened by this share of the longer side to keep the coat's edge.
 DILATE = 0.03
 # Below this share of the box, the cut is not trusted and the whole box is used.
 MIN_FOREGROUND = 0.08
+# A pixel is the animal's where the network gives it at least this probability.
+ISNET_THRESHOLD = 0.5
 # The seed of GrabCut's k-means: one photo always gets one mask.
 RANDOM_SEED = 0
 
 ImageSource = np.ndarray | str | Path | bytes
 
 
-def foreground_mask(image: ImageSource, box: Box | None = None) -> np.ndarray | None:
+def method() -> str:
+    """Return the outline the engine cuts here: ISNET where it is installed, else GRABCUT."""
+    return GRABCUT if segmentation.missing() else ISNET
+
+
+def model_suffix() -> str:
+    """Return what the learned features' model name adds for the outline cut here."""
+    return "+isnet" if method() == ISNET else ""
+
+
+def foreground_mask(
+    image: ImageSource, box: Box | None = None, *, cut: str | None = None
+) -> np.ndarray | None:
     """Return a uint8 mask (255 = animal) covering the box, at a reduced size, or None.
 
-    None means "use the whole box": the image is grey, too small, or the cut found
-    too little to trust.
+    cut is ISNET or GRABCUT (default: method()). None means "use the whole box": the
+    image is too small, or the outline found too little to trust (for GrabCut also a
+    grey image, whose colours it cannot model).
     """
-    loaded = _load_rgb(image)
+    cut = cut or method()
+    loaded = _load_rgb(image, box, segmentation.SIDE if cut == ISNET else 0)
     if loaded is None:
         return None
     rgb, factor = loaded
@@ -78,9 +103,37 @@ def foreground_mask(image: ImageSource, box: Box | None = None) -> np.ndarray | 
             min(float(height), y + h + CONTEXT * h),
         )
     region = rgb[int(top) : int(np.ceil(bottom)), int(left) : int(np.ceil(right))]
-    if region.size == 0 or _is_grey(region):
+    if region.size == 0:
         return None
     scale = min(1.0, FOREGROUND_SIDE / max(region.shape[:2]))
+    if cut == ISNET:
+        probability = segmentation.animal_probability(region)
+        small = cv2.resize(probability, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        animal = (small >= ISNET_THRESHOLD).astype(np.uint8) * 255
+    else:
+        animal = _grabcut(region, scale, whole, (x - left, y - top, w, h))
+        if animal is None:
+            return None
+    # Back to the box alone: the context around a box is not part of the query.
+    bx0, by0 = round((x - left) * scale), round((y - top) * scale)
+    bx1, by1 = round((x + w - left) * scale), round((y + h - top) * scale)
+    animal = animal[max(0, by0) : max(by0 + 1, by1), max(0, bx0) : max(bx0 + 1, bx1)]
+    if animal.size == 0 or float((animal > 0).mean()) < MIN_FOREGROUND:
+        return None
+    radius = max(1, int(DILATE * max(animal.shape)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.dilate(animal, kernel)
+
+
+def _grabcut(
+    region: np.ndarray, scale: float, whole: bool, box: tuple[float, float, float, float]
+) -> np.ndarray | None:
+    """Return GrabCut's outline (255 = animal) of a region at scale, or None.
+
+    box is the animal's box inside the region (x, y, w, h), in the region's pixels.
+    """
+    if _is_grey(region):
+        return None
     small = cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     sh, sw = small.shape[:2]
     if whole:
@@ -91,7 +144,8 @@ def foreground_mask(image: ImageSource, box: Box | None = None) -> np.ndarray | 
             max(2, int(sh * (1 - 2 * MARGIN))),
         )
     else:
-        rx, ry = int((x - left) * scale), int((y - top) * scale)
+        x, y, w, h = box
+        rx, ry = int(x * scale), int(y * scale)
         rect = (
             max(1, rx),
             max(1, ry),
@@ -117,32 +171,33 @@ def foreground_mask(image: ImageSource, box: Box | None = None) -> np.ndarray | 
         )
     except cv2.error:
         return None
-    animal = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8) * 255
-    # Back to the box alone: the context around a box is not part of the query.
-    bx0, by0 = round((x - left) * scale), round((y - top) * scale)
-    bx1, by1 = round((x + w - left) * scale), round((y + h - top) * scale)
-    animal = animal[max(0, by0) : max(by0 + 1, by1), max(0, bx0) : max(bx0 + 1, bx1)]
-    if animal.size == 0 or float((animal > 0).mean()) < MIN_FOREGROUND:
-        return None
-    radius = max(1, int(DILATE * max(animal.shape)))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    return cv2.dilate(animal, kernel)
+    return ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8) * 255
 
 
-def _load_rgb(image: ImageSource) -> tuple[np.ndarray, float] | None:
+def _load_rgb(
+    image: ImageSource, box: Box | None = None, min_side: int = 0
+) -> tuple[np.ndarray, float] | None:
     """Return the image as an RGB array and its reduction from the original's pixels.
 
-    A JPEG is decoded at a reduced scale: a copy of FOREGROUND_SIDE pixels needs little.
+    A JPEG is decoded at a reduced scale: GrabCut's copy of FOREGROUND_SIDE pixels needs
+    little (a quarter of each side); with min_side, the box keeps at least that many
+    pixels on its longer side, as the network wants.
     """
     if isinstance(image, np.ndarray):
         if image.ndim != 3 or image.shape[2] < 3:
             return None
         return np.ascontiguousarray(image[:, :, :3]), 1.0
     with Image.open(io.BytesIO(image) if isinstance(image, bytes) else image) as pil:
-        if pil.mode in ("L", "1", "I", "I;16", "F"):
+        grey = pil.mode in ("L", "1")
+        if pil.mode in ("I", "I;16", "F") or (grey and not min_side):
             return None
-        width = pil.size[0]
-        pil.draft("RGB", (max(1, pil.size[0] // 4), max(1, pil.size[1] // 4)))
+        width, height = pil.size
+        wanted = (max(1, width // 4), max(1, height // 4))
+        if min_side:
+            long_side = max(box[2], box[3]) if box is not None else max(width, height)
+            keep = min(1.0, min_side / max(1.0, long_side))
+            wanted = (max(1, int(np.ceil(width * keep))), max(1, int(np.ceil(height * keep))))
+        pil.draft("L" if grey else "RGB", wanted)
         factor = width / pil.size[0]
         return np.asarray(pil.convert("RGB")), factor
 

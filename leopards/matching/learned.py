@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from leopards.matching.features import MIN_BOX_SIDE, MIN_CROP_STD, Box, ImageSource, _load_grey_crop
+from leopards.matching.foreground import model_suffix
 
 MODEL = "xfeat-lighterglue"
 BACKENDS = ("disk", "xfeat")
@@ -126,14 +127,23 @@ def stored_model(data: bytes) -> str:
 
 
 def backend_model(backend: str) -> str:
-    """Return the model name that a backend's stored features carry."""
+    """Return the model name that a backend's stored features carry here.
+
+    It names the network and extraction, then the animal's outline they were cut with
+    when it is ISNet's ("+isnet", leopards.matching.foreground.model_suffix).
+    """
     if backend == "xfeat":
-        return MODEL
+        return MODEL + model_suffix()
     if backend == "disk":
         from leopards.matching import disk
 
-        return disk.MODEL
+        return disk.MODEL + model_suffix()
     raise ValueError(f"unknown learned backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+
+
+def network_of(model: str) -> str:
+    """Return the network part of a stored model name (without the outline it was cut with)."""
+    return model.split("+", 1)[0]
 
 
 def extract_for(
@@ -143,14 +153,19 @@ def extract_for(
     *,
     foreground: np.ndarray | None = None,
 ) -> LearnedFeatures:
-    """Extract a box's learned features with one backend ("disk" or "xfeat")."""
+    """Extract a box's learned features with one backend ("disk" or "xfeat"), named by
+    backend_model."""
     if backend == "xfeat":
-        return extract_learned(image, box, foreground=foreground)
-    if backend == "disk":
+        found = extract_learned(image, box, foreground=foreground)
+    elif backend == "disk":
         from leopards.matching import disk
 
-        return disk.extract_disk(image, box, foreground=foreground)
-    raise ValueError(f"unknown learned backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+        found = disk.extract_disk(image, box, foreground=foreground)
+    else:
+        raise ValueError(
+            f"unknown learned backend {backend!r}: choose one of {', '.join(BACKENDS)}"
+        )
+    return dataclasses.replace(found, model=backend_model(backend))
 
 
 def models() -> tuple:
@@ -253,10 +268,10 @@ def match_learned(query: LearnedFeatures, reference: LearnedFeatures) -> PairMat
         )
     if len(query) < 2 or len(reference) < 2:
         return NO_MATCH
-    if query.model != MODEL:
+    if network_of(query.model) != MODEL:
         from leopards.matching import disk
 
-        if query.model != disk.MODEL:
+        if network_of(query.model) != disk.MODEL:
             raise ValueError(f"no matcher for features of {query.model}")
         return disk.match(query, reference)
     _extractor, matcher = models()

@@ -37,7 +37,7 @@ from django.utils import timezone
 from leopards.matching import catalogue, disk_twin, extraction, installed
 from leopards.matching.calibration import NOISE_RANKS
 from leopards.matching.extraction import BoxFeatures, RelativeBox, box_features, box_features_job
-from leopards.matching.features import FEATURES_VERSION, MIN_BOX_SIDE, Features
+from leopards.matching.features import MIN_BOX_SIDE, Features
 from leopards.matching.fusion import as_index_features, fuse
 from leopards.matching.learned import LearnedFeatures, backend_model, stored_model
 from leopards.matching.rerank import rerank
@@ -710,20 +710,21 @@ def catalogue_queue_sync(*, sighting_ids: Iterable[int]) -> None:
 
 
 def _features_outdated(sighting: Sighting) -> bool:
-    """Tell whether a sighting's stored features come from an earlier engine version."""
+    """Tell whether a sighting's stored features were extracted otherwise than this engine
+    extracts them (an earlier version, or an outline cut by another method)."""
     return bool(sighting.features) and (
-        Features.stored_version(bytes(sighting.features)) != FEATURES_VERSION
+        Features.stored_version(bytes(sighting.features)) != extraction.features_version()
     )
 
 
 def outdated_feature_ids() -> list[int]:
-    """Return the confirmed sightings whose stored features an earlier engine extracted.
+    """Return the confirmed sightings whose stored features another engine extracted.
 
     One query on features_version, written with the blob: the blobs are not read.
     """
     return list(
         Sighting.objects.filter(status=Sighting.Status.CONFIRMED, features__isnull=False)
-        .exclude(features_version=FEATURES_VERSION)
+        .exclude(features_version=extraction.features_version())
         .order_by("pk")
         .values_list("pk", flat=True)
     )

@@ -15,9 +15,9 @@ from django.apps import apps
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from leopards.matching import disk, learned
-from leopards.matching.extraction import BoxFeatures
-from leopards.matching.features import FEATURES_VERSION, Features
+from leopards.matching import learned
+from leopards.matching.extraction import BoxFeatures, features_version
+from leopards.matching.features import Features
 from leopards.matching.learned import LearnedFeatures
 from leopards.models import Sighting
 from leopards.services import matching
@@ -27,9 +27,12 @@ migration = importlib.import_module("leopards.migrations.0014_feature_model_colu
 pytestmark = pytest.mark.django_db
 
 OUTDATED_DISK = "disk-lightglue-256-512"
+# What this engine extracts: with the ISNet outline where it is installed.
+CURRENT_VERSION = features_version()
+CURRENT_DISK = learned.backend_model("disk")
 
 
-def _sift(version: int = FEATURES_VERSION) -> bytes:
+def _sift(version: int = CURRENT_VERSION) -> bytes:
     keypoints, descriptors = np.ones((3, 4), np.float32), np.ones((3, 128), np.uint8)
     if version == 1:
         # The first engine stored no version.
@@ -66,14 +69,14 @@ def _one_query_on(column: str, queries) -> None:
 
 
 def test_the_writer_stores_the_version_and_model_with_the_blobs():
-    box = _box(_sift(), _learned(disk.MODEL))
-    assert box.features_version == FEATURES_VERSION
-    assert box.learned_model == disk.MODEL
+    box = _box(_sift(), _learned(CURRENT_DISK))
+    assert box.features_version == CURRENT_VERSION
+    assert box.learned_model == CURRENT_DISK
     old = _box(_sift(1), _learned(learned.MODEL))
     assert old.features_version == 1
     assert old.learned_model == learned.MODEL
     # No features: no version, no model, and learned features are not kept without SIFT's.
-    none = _box(None, _learned(disk.MODEL))
+    none = _box(None, _learned(CURRENT_DISK))
     assert none.features is None and none.features_version is None
     assert none.learned_features is None and none.learned_model == ""
 
@@ -91,14 +94,14 @@ def test_outdated_feature_ids_finds_the_boxes_of_an_earlier_engine_by_their_colu
     # Features whose version the column does not know are extracted again too.
     Sighting.objects.filter(pk=old.pk).update(features=_sift(), features_version=None)
     assert matching.outdated_feature_ids() == [old.pk]
-    Sighting.objects.filter(pk=old.pk).update(features_version=FEATURES_VERSION)
+    Sighting.objects.filter(pk=old.pk).update(features_version=CURRENT_VERSION)
     assert matching.outdated_feature_ids() == []
 
 
 def test_undescribed_by_disk_ids_finds_other_and_outdated_models_by_their_column(settings):
     settings.MATCH_FIRST_STAGE_DISK_WEIGHT = 1.0
     settings.MATCH_LEARNED_BACKEND = "disk"
-    _box(_sift(), _learned(disk.MODEL))
+    _box(_sift(), _learned(CURRENT_DISK))
     xfeat = _box(_sift(), _learned(learned.MODEL))
     outdated = _box(_sift(), _learned(OUTDATED_DISK))
     missing = _box(_sift(), None)
@@ -111,7 +114,7 @@ def test_undescribed_by_disk_ids_finds_other_and_outdated_models_by_their_column
     _one_query_on("learned_model", queries.captured_queries)
 
     # A blob cleared without its column still counts as missing.
-    Sighting.objects.filter(pk=xfeat.pk).update(learned_features=None, learned_model=disk.MODEL)
+    Sighting.objects.filter(pk=xfeat.pk).update(learned_features=None, learned_model=CURRENT_DISK)
     assert matching.undescribed_by_disk_ids() == found
     # Without DISK votes in the first stage nothing is wanted.
     settings.MATCH_FIRST_STAGE_DISK_WEIGHT = 0.0
@@ -120,12 +123,12 @@ def test_undescribed_by_disk_ids_finds_other_and_outdated_models_by_their_column
 
 def test_the_migration_fills_the_columns_from_the_blobs_a_chunk_at_a_time(monkeypatch, settings):
     boxes = {
-        "current": _box(_sift(), _learned(disk.MODEL)),
+        "current": _box(_sift(), _learned(CURRENT_DISK)),
         "first engine": _box(_sift(1), _learned(learned.MODEL)),
         "old disk": _box(_sift(), _learned(OUTDATED_DISK)),
         "no learned": _box(_sift(), None),
         "nothing": _box(None),
-        "unreadable": _box(_sift(), _learned(disk.MODEL)),
+        "unreadable": _box(_sift(), _learned(CURRENT_DISK)),
     }
     Sighting.objects.filter(pk=boxes["unreadable"].pk).update(
         features=b"not an archive", learned_features=b"nor this"
@@ -142,10 +145,10 @@ def test_the_migration_fills_the_columns_from_the_blobs_a_chunk_at_a_time(monkey
         for name, box in boxes.items()
     }
     assert filled == {
-        "current": (FEATURES_VERSION, disk.MODEL),
+        "current": (CURRENT_VERSION, CURRENT_DISK),
         "first engine": (1, learned.MODEL),
-        "old disk": (FEATURES_VERSION, OUTDATED_DISK),
-        "no learned": (FEATURES_VERSION, ""),
+        "old disk": (CURRENT_VERSION, OUTDATED_DISK),
+        "no learned": (CURRENT_VERSION, ""),
         "nothing": (None, ""),
         # Left for the matcher to describe again.
         "unreadable": (None, ""),
@@ -168,5 +171,5 @@ def test_the_migration_fills_the_columns_from_the_blobs_a_chunk_at_a_time(monkey
     # Run again (as after an interruption), it reads only the rows still unfilled.
     with CaptureQueriesContext(connection) as again:
         migration.fill_from_blobs(apps, None)
-    assert Sighting.objects.filter(learned_model=disk.MODEL).count() == 1
+    assert Sighting.objects.filter(learned_model=CURRENT_DISK).count() == 1
     assert len(again.captured_queries) < len(queries.captured_queries)

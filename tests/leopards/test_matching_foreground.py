@@ -1,9 +1,12 @@
-"""The animal's own pixels: GrabCut's mask, and the second stage keeping only its keypoints."""
+"""The animal's own pixels: ISNet's and GrabCut's masks, and the keypoints kept inside them."""
 
 import numpy as np
 import pytest
 
-from leopards.matching.foreground import foreground_mask
+from leopards.matching import foreground, segmentation
+from leopards.matching.foreground import GRABCUT, ISNET, foreground_mask
+
+BOTH_CUTS = pytest.mark.parametrize("cut", [ISNET, GRABCUT])
 
 
 def _scene(grey: bool = False) -> np.ndarray:
@@ -33,10 +36,11 @@ def _resized(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return mask[rows][:, cols] > 0
 
 
-def test_the_mask_covers_the_animal_and_leaves_the_grass_out():
+@BOTH_CUTS
+def test_the_mask_covers_the_animal_and_leaves_the_grass_out(cut):
     image, body = _scene()
 
-    mask = foreground_mask(image)
+    mask = foreground_mask(image, cut=cut)
 
     assert mask is not None
     inside = _resized(mask, body.shape)
@@ -44,11 +48,12 @@ def test_the_mask_covers_the_animal_and_leaves_the_grass_out():
     assert inside[~body].mean() < 0.2
 
 
-def test_a_box_inside_the_photo_gets_a_mask_of_the_box_alone():
+@BOTH_CUTS
+def test_a_box_inside_the_photo_gets_a_mask_of_the_box_alone(cut):
     image, body = _scene()
     box = (50.0, 50.0, 300.0, 200.0)
 
-    mask = foreground_mask(image, box)
+    mask = foreground_mask(image, box, cut=cut)
 
     assert mask is not None
     assert mask.shape[1] / mask.shape[0] == pytest.approx(300 / 200, rel=0.05)
@@ -56,11 +61,50 @@ def test_a_box_inside_the_photo_gets_a_mask_of_the_box_alone():
     assert inside[body[50:250, 50:350]].mean() > 0.9
 
 
-def test_grey_photos_and_tiny_boxes_use_the_whole_box():
-    image, _body = _scene(grey=True)
+def test_grabcut_leaves_grey_photos_whole_and_isnet_outlines_them():
+    # An infrared night shot has no colours for GrabCut to model; the network outlines
+    # the animal from its shape and contrast.
+    image, body = _scene(grey=True)
 
-    assert foreground_mask(image) is None
-    assert foreground_mask(_scene()[0], (10.0, 10.0, 5.0, 5.0)) is None
+    assert foreground_mask(image, cut=GRABCUT) is None
+    mask = foreground_mask(image, cut=ISNET)
+    assert mask is not None
+    inside = _resized(mask, body.shape)
+    assert inside[body].mean() > 0.9
+    assert inside[~body].mean() < 0.2
+
+
+@BOTH_CUTS
+def test_tiny_boxes_use_the_whole_box(cut):
+    assert foreground_mask(_scene()[0], (10.0, 10.0, 5.0, 5.0), cut=cut) is None
+
+
+def test_a_grey_jpeg_is_outlined_from_its_own_pixels(tmp_path):
+    from PIL import Image
+
+    image, body = _scene(grey=True)
+    path = tmp_path / "night.jpg"
+    Image.fromarray(image[:, :, 0]).save(path, quality=92)
+
+    mask = foreground_mask(path, cut=ISNET)
+
+    assert mask is not None
+    assert _resized(mask, body.shape)[body].mean() > 0.9
+    assert foreground_mask(path, cut=GRABCUT) is None
+
+
+def test_the_engine_cuts_with_isnet_where_it_is_installed_and_grabcut_elsewhere(
+    monkeypatch, tmp_path
+):
+    assert foreground.method() == ISNET
+    assert foreground.model_suffix() == "+isnet"
+    monkeypatch.setattr(segmentation, "model_path", lambda: tmp_path / "absent.onnx")
+    assert "absent.onnx" in segmentation.missing()
+    assert foreground.method() == GRABCUT
+    assert foreground.model_suffix() == ""
+    image, _body = _scene()
+    # Without the network the default cut is GrabCut's.
+    assert np.array_equal(foreground_mask(image), foreground_mask(image, cut=GRABCUT))
 
 
 def test_the_second_stage_keeps_only_keypoints_on_the_animal():
@@ -68,7 +112,7 @@ def test_the_second_stage_keeps_only_keypoints_on_the_animal():
     from leopards.matching.learned import extract_learned
 
     image, body = _scene()
-    mask = foreground_mask(image)
+    mask = foreground_mask(image, cut=GRABCUT)
 
     everything = extract_learned(image)
     animal = extract_learned(image, foreground=mask)
@@ -98,8 +142,38 @@ def test_one_photo_always_gets_one_mask_whatever_was_cut_before_it():
     masks = []
     for state in range(4):
         cv2.setRNGSeed(state)
-        foreground_mask(other)
-        masks.append(foreground_mask(photo))
+        foreground_mask(other, cut=GRABCUT)
+        masks.append(foreground_mask(photo, cut=GRABCUT))
 
     assert masks[0] is not None
     assert all(np.array_equal(masks[0], mask) for mask in masks[1:])
+
+
+def test_with_isnet_the_shortlist_keeps_only_sift_keypoints_on_the_animal():
+    from leopards.matching.features import (
+        FEATURES_VERSION,
+        OUTLINED_FEATURES_VERSION,
+        extract_features,
+    )
+
+    image, body = _scene()
+    mask = foreground_mask(image, cut=ISNET)
+
+    everything = extract_features(image)
+    animal = extract_features(image, foreground=mask)
+
+    # The mask is widened to keep the coat's edge, where the outline itself gives
+    # keypoints: on the animal means within a few pixels of it.
+    import cv2
+
+    near = cv2.dilate(body.astype(np.uint8), np.ones((13, 13), np.uint8)) > 0
+
+    def on_animal(keypoints: np.ndarray) -> float:
+        cols = keypoints[:, 0].astype(int).clip(0, 399)
+        rows = keypoints[:, 1].astype(int).clip(0, 299)
+        return float(near[rows, cols].mean())
+
+    assert len(animal) > 20
+    assert on_animal(animal.keypoints) > 0.97
+    assert on_animal(everything.keypoints) < 0.8
+    assert (everything.version, animal.version) == (FEATURES_VERSION, OUTLINED_FEATURES_VERSION)

@@ -13,7 +13,8 @@ from PIL import Image
 from exchange.megadetector import megadetector_import
 from leopards import tasks
 from leopards.matching import MatchIndex, catalogue, rank
-from leopards.matching.features import FEATURES_VERSION, Features
+from leopards.matching.extraction import features_version
+from leopards.matching.features import Features
 from leopards.models import Flank, MatchCandidate, MatchIndexEntry, MatchIndexState, Sighting
 from leopards.services import matching
 from leopards.synthetic import write_dataset
@@ -559,8 +560,8 @@ def test_features_of_an_earlier_engine_are_extracted_again_by_a_rebuild(two_cats
 
     old.refresh_from_db()
     assert figures["extracted"] == 1
-    assert Features.stored_version(bytes(old.features)) == FEATURES_VERSION
-    assert old.features_version == FEATURES_VERSION
+    assert Features.stored_version(bytes(old.features)) == features_version()
+    assert old.features_version == features_version()
     assert matching.outdated_feature_ids() == []
     assert old.pk in catalogue.current_index()
 
@@ -575,6 +576,6 @@ def test_a_query_with_features_of_an_earlier_engine_is_extracted_again(two_cats)
     matching.sighting_match(sighting_id=query.pk)
 
     query.refresh_from_db()
-    assert Features.stored_version(bytes(query.features)) == FEATURES_VERSION
-    assert query.features_version == FEATURES_VERSION
+    assert Features.stored_version(bytes(query.features)) == features_version()
+    assert query.features_version == features_version()
     assert _candidates(query)[0][0] == kedr.pk

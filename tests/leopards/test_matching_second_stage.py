@@ -162,7 +162,8 @@ def test_the_worker_stores_which_stage_ranked_and_its_matched_spots(
     assert len(calls) == 4
     described = Sighting.objects.get(pk=references[1].pk)
     assert described.learned_features is not None
-    assert described.learned_model == disk.MODEL  # written with the blob
+    # Written with the blob, naming the network and the outline.
+    assert described.learned_model == learned.backend_model("disk")
     matching.sighting_rank_candidates(sighting_id=query.pk)
     assert len(calls) == 4  # ranking again reads the stored features
 
@@ -190,8 +191,8 @@ def test_the_worker_stores_which_stage_ranked_and_its_matched_spots(
     assert calls[4:] == ["xfeat"] * 3
     for sighting in [query, *references]:
         row = Sighting.objects.get(pk=sighting.pk)
-        assert learned.stored_model(bytes(row.learned_features)) == learned.MODEL
-        assert row.learned_model == learned.MODEL
+        assert learned.stored_model(bytes(row.learned_features)) == learned.backend_model("xfeat")
+        assert row.learned_model == learned.backend_model("xfeat")
     assert MatchCandidate.objects.get(sighting=query, rank=1).leopard_id == right.pk
 
 

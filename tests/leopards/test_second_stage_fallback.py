@@ -10,7 +10,7 @@ import logging
 import pytest
 from django.core import checks
 
-from leopards.matching import installed, learned
+from leopards.matching import installed, learned, segmentation
 from leopards.models import MatchCandidate, Sighting
 from leopards.services import matching
 from tests.factories import LeopardFactory
@@ -110,3 +110,20 @@ def test_a_missing_package_is_named_without_importing_anything(monkeypatch, abse
 
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     assert named in installed.second_stage_missing("disk")
+
+
+def test_the_system_check_says_when_the_outline_falls_back_to_grabcut(
+    settings, monkeypatch, tmp_path
+):
+    settings.MATCH_RERANK_TOP_K = 4
+    assert not [m for m in checks.run_checks() if m.id == "leopards.W003"]
+
+    monkeypatch.setattr(segmentation, "model_path", lambda: tmp_path / "absent.onnx")
+    found = [m for m in checks.run_checks() if m.id == "leopards.W003"]
+    assert len(found) == 1
+    assert "GrabCut" in found[0].msg and "absent.onnx" in found[0].msg
+    assert "npm" in found[0].hint
+
+    # Without the learned stage there is nothing to outline for.
+    settings.MATCH_RERANK_TOP_K = 0
+    assert not [m for m in checks.run_checks() if m.id == "leopards.W003"]
