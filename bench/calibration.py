@@ -81,7 +81,7 @@ from leopards.matching.calibration import (
     sample_from,
 )
 from leopards.matching.evaluate import read_labels, run_queries, summarise
-from leopards.matching.features import extract_features
+from leopards.matching.extraction import outlines_sift, sift_features
 from leopards.matching.index import MatchIndex
 from leopards.matching.scoring import rank
 from leopards.synthetic import write_dataset
@@ -178,9 +178,11 @@ def real_boxes(data: Path, tmp: Path) -> list:
     ]
 
 
-def real_others(boxes: list) -> list[Sample]:
-    """Query each unlabelled real photo against the other photos of its flank."""
-    features = [extract_features(b.path, b.bbox) for b in boxes]
+def real_others(boxes: list, outlined: bool) -> list[Sample]:
+    """Query each unlabelled real photo against the other photos of its flank (SIFT inside
+    ISNet's outline when outlined, as with a learned stage)."""
+    # As the worker extracts them (inside the animal's outline where ISNet cuts it).
+    features = [sift_features(b.path, b.bbox, outlined) for b in boxes]
     index = MatchIndex.build(
         [
             (i, b.individual_id, b.side, f)
@@ -457,7 +459,7 @@ def query_sets(args: argparse.Namespace, second: dict | None, names: list[str]) 
             if args.real_rankings_out:
                 names_of = [r.box.path.name for r in results]
                 write_real_rankings(sets["real"], names_of, args.real_rankings_out, args.top_k)
-            strangers = real_others(boxes)
+            strangers = real_others(boxes, outlines_sift(bool(second) or args.disk_weight > 0))
             sets["real-unlabelled"] = QuerySet(
                 "real-unlabelled", strangers, strangers, [""] * len(strangers), 0, 0
             )
@@ -551,6 +553,14 @@ def fit_and_report(args, sets: dict, fused_sets: dict | None) -> None:
                 f" (not nyala's, which weigh {nyala.weight:g} of the rest in the fit)"
                 if nyala
                 else ""
+            ),
+            "outline": (
+                "ISNet's (leopards.matching.segmentation): SIFT and DISK keypoints on the "
+                "animal only"
+                if outlines_sift(kind == "fused")
+                else "GrabCut's for the DISK keypoints, SIFT in its ellipse"
+                if kind == "fused"
+                else "none: SIFT in its inscribed ellipse"
             ),
             "script": "bench/calibration.py (bench/README.md, Score calibration)",
             "figures": record[kind],

@@ -66,7 +66,8 @@ from second_stage_subset import per_photo
 
 from leopards.matching import disk as disk_lightglue
 from leopards.matching import foreground
-from leopards.matching.features import Features, extract_features
+from leopards.matching.extraction import sift_features
+from leopards.matching.features import Features
 from leopards.matching.foreground import foreground_mask
 from leopards.matching.fusion import as_index_features
 from leopards.matching.index import MatchIndex
@@ -314,7 +315,7 @@ def main() -> int:
 
     def sift_of(photo: Path) -> bytes:
         mask = known_masks[str(photo)] if outlined else None
-        return extract_features(photo, foreground=mask).to_bytes()
+        return sift_features(photo, None, outlined, mask).to_bytes()
 
     extractors |= {"mask": foreground_mask, "sift": sift_of}
     if args.extract_shard:

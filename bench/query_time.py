@@ -63,8 +63,12 @@ from matching import (  # noqa: E402
 
 from leopards.matching import foreground  # noqa: E402
 from leopards.matching.calibration import load_default  # noqa: E402
-from leopards.matching.extraction import box_features, learned_blob  # noqa: E402
-from leopards.matching.features import Features, extract_features  # noqa: E402
+from leopards.matching.extraction import (  # noqa: E402
+    box_features,
+    learned_blob,
+    sift_features,
+)
+from leopards.matching.features import Features  # noqa: E402
 from leopards.matching.fusion import as_index_features, fuse  # noqa: E402
 from leopards.matching.index import MatchIndex  # noqa: E402
 from leopards.matching.learned import LearnedFeatures  # noqa: E402
@@ -209,8 +213,7 @@ class Query:
         marks = [(time.perf_counter(), time.process_time())]
         mask = foreground.foreground_mask(data, None, cut=cut)
         marks.append((time.perf_counter(), time.process_time()))
-        outlined = mask if cut == foreground.ISNET else None
-        features = extract_features(data, None, foreground=outlined)
+        features = sift_features(data, None, cut == foreground.ISNET, mask)
         marks.append((time.perf_counter(), time.process_time()))
         learned = LearnedFeatures.from_bytes(learned_blob(data, None, "disk", mask))
         marks.append((time.perf_counter(), time.process_time()))
@@ -298,7 +301,6 @@ def camtrap_extraction() -> dict[str, list[float]]:
     times: dict[str, list[float]] = {"outline": [], "sift": [], "disk": []}
     photos = sorted(CAMTRAP.glob("*.JPG"))
     learned_blob(photos[0].read_bytes(), None, "disk")  # loads the networks
-    outlined = foreground.method() == foreground.ISNET
     for photo in photos:
         found = ET.parse(photo.with_suffix(".xml")).find(".//bndbox")
         x0, y0, x1, y1 = (float(found.find(n).text) for n in ("xmin", "ymin", "xmax", "ymax"))
@@ -307,7 +309,7 @@ def camtrap_extraction() -> dict[str, list[float]]:
         mask = foreground.foreground_mask(data, box)
         times["outline"].append(time.process_time() - started)
         started = time.process_time()
-        extract_features(data, box, foreground=mask if outlined else None)
+        sift_features(data, box, foreground.method() == foreground.ISNET, mask)
         times["sift"].append(time.process_time() - started)
         started = time.process_time()
         learned_blob(data, box, "disk", mask)

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from leopards.matching import foreground
-from leopards.matching.features import Features, extract_features
+from leopards.matching.extraction import outlines_sift, sift_features
+from leopards.matching.features import Features
 from leopards.matching.fusion import as_index_features, fuse
 from leopards.matching.index import UNKNOWN_FLANK, MatchIndex
 from leopards.matching.scoring import Candidate, rank
@@ -106,8 +107,8 @@ def run_queries(
     """
     learned_wanted = second_stage is not None or disk_weight > 0
     # As the worker extracts them (leopards.matching.extraction): each box's outline is
-    # cut once, for SIFT when ISNet cuts it and for the learned features.
-    outlined = foreground.method() == foreground.ISNET
+    # cut once, for SIFT when a learned stage runs with ISNet, and for the learned ones.
+    outlined = outlines_sift(learned_wanted)
     started = time.perf_counter()
     masks = [
         foreground.foreground_mask(box.path, box.bbox) if outlined or learned_wanted else None
@@ -115,7 +116,7 @@ def run_queries(
     ]
     if extract is None:
         features = [
-            extract_features(box.path, box.bbox, foreground=mask if outlined else None)
+            sift_features(box.path, box.bbox, outlined, mask)
             for box, mask in zip(boxes, masks, strict=True)
         ]
     else:

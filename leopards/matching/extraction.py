@@ -16,6 +16,9 @@ from leopards.matching.features import (
     FEATURES_VERSION,
     MIN_BOX_SIDE,
     OUTLINED_FEATURES_VERSION,
+    Box,
+    Features,
+    ImageSource,
     extract_features,
 )
 
@@ -43,11 +46,37 @@ class BoxFeatures:
     learned: bytes | None = None
 
 
-def features_version() -> int:
-    """Return the version of the SIFT features this engine extracts (and expects stored)."""
-    if foreground.method() == foreground.ISNET:
-        return OUTLINED_FEATURES_VERSION
-    return FEATURES_VERSION
+def outlines_sift(learned_stage: bool) -> bool:
+    """Tell whether SIFT keypoints are kept inside the animal's outline here.
+
+    With a learned stage running (its probability was fitted on rankings made so) and
+    ISNet installed. The shortlist alone keeps its inscribed ellipse: its probability
+    was fitted on that, and a stranger's outline, shaped like any animal's, gave SIFT
+    inliers enough to pass for a match in a small catalogue (bench/README.md).
+    """
+    return learned_stage and foreground.method() == foreground.ISNET
+
+
+def features_version(outlined: bool) -> int:
+    """Return the version of the SIFT features extracted with or without the outline."""
+    return OUTLINED_FEATURES_VERSION if outlined else FEATURES_VERSION
+
+
+def sift_features(
+    image: ImageSource, box: Box | None, outlined: bool, mask: object = UNCUT
+) -> Features:
+    """Return a box's SIFT features, inside ISNet's outline of the animal when outlined.
+
+    mask, when the outline was already cut (foreground_mask), is used instead of cutting
+    it again.
+    """
+    if not outlined:
+        return extract_features(image, box)
+    if mask is UNCUT:
+        mask = foreground.foreground_mask(image, box, cut=foreground.ISNET)
+    found = extract_features(image, box, foreground=mask)
+    # A box whose outline was too small to trust is still this extraction's.
+    return dataclasses.replace(found, version=OUTLINED_FEATURES_VERSION)
 
 
 def learned_blob(
@@ -75,24 +104,27 @@ def learned_blob(
     return found.to_bytes() if len(found) else None
 
 
-def box_features(data: bytes, box: RelativeBox | None, learned: str = "") -> BoxFeatures:
+def box_features(
+    data: bytes, box: RelativeBox | None, learned: str = "", outlined: bool | None = None
+) -> BoxFeatures:
     """Extract the features of a relative box (the whole photo without one).
 
     With learned (a backend: "disk" or "xfeat"), the second stage's features of the
-    same box are extracted too.
+    same box are extracted too. outlined keeps SIFT's keypoints inside ISNet's outline
+    (outlines_sift; by default when learned features are asked for).
     """
+    if outlined is None:
+        outlined = outlines_sift(bool(learned))
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
         pixels = None
         if box is not None:
             pixels = (box[0] * width, box[1] * height, box[2] * width, box[3] * height)
-        # With ISNet the shortlist's SIFT keypoints are the animal's only too; GrabCut's
-        # outline is left to the learned stage (leopards.matching.foreground).
-        outlined = foreground.method() == foreground.ISNET
+        # With a learned stage and ISNet the shortlist's SIFT keypoints are the animal's
+        # only too; GrabCut's outline is left to the learned stage (foreground.py).
         mask = foreground.foreground_mask(data, pixels) if outlined or learned else None
-        features = extract_features(data, pixels, foreground=mask if outlined else None)
-        features = dataclasses.replace(features, version=features_version())
+        features = sift_features(data, pixels, outlined, mask)
     except (OSError, ValueError, Image.DecompressionBombError, cv2.error) as exc:
         # The bytes are already in memory: an error now is the image, not the storage.
         return BoxFeatures(None, 0, UNREADABLE, str(exc))
@@ -108,6 +140,7 @@ def box_features(data: bytes, box: RelativeBox | None, learned: str = "") -> Box
     return BoxFeatures(None, 0, NO_PATTERN)
 
 
-def box_features_job(job: tuple[bytes, RelativeBox | None, str]) -> BoxFeatures:
-    """Run box_features on one (bytes, box, learned backend) job, for ProcessPoolExecutor.map."""
+def box_features_job(job: tuple[bytes, RelativeBox | None, str, bool]) -> BoxFeatures:
+    """Run box_features on one (bytes, box, learned backend, outlined) job, for
+    ProcessPoolExecutor.map."""
     return box_features(*job)

@@ -160,7 +160,12 @@ def sighting_extract_features(*, sighting_id: int, learned: bool = True) -> Sigh
         return None
     data, problem = _read_photo(sighting)
     result = (
-        box_features(data, _relative_box(sighting), learned=_learned_backend() if learned else "")
+        box_features(
+            data,
+            _relative_box(sighting),
+            learned=_learned_backend() if learned else "",
+            outlined=sift_outlined(),
+        )
         if data is not None
         else None
     )
@@ -193,6 +198,14 @@ def second_stage_top_k() -> int:
     """
     top_k = settings.MATCH_RERANK_TOP_K
     return top_k if top_k > 0 and _learned_installed() else 0
+
+
+def sift_outlined() -> bool:
+    """Tell whether this registry keeps SIFT's keypoints inside ISNet's outline: when a
+    learned stage runs (the re-rank or the shortlist's DISK voice) and ISNet is installed
+    (leopards.matching.extraction.outlines_sift)."""
+    learned_stage = second_stage_top_k() > 0 or bool(disk_twin.wanted_model())
+    return extraction.outlines_sift(learned_stage)
 
 
 _said: set[str] = set()
@@ -240,8 +253,9 @@ def sightings_extract_features(*, sighting_ids: Iterable[int], processes: int = 
                 )
             )
             reads = [_read_photo(s) for s in sightings]
+            outlined = sift_outlined()
             jobs = [
-                (data, _relative_box(s), learned)
+                (data, _relative_box(s), learned, outlined)
                 for s, (data, _e) in zip(sightings, reads, strict=True)
             ]
             readable = [job for job in jobs if job[0] is not None]
@@ -713,7 +727,8 @@ def _features_outdated(sighting: Sighting) -> bool:
     """Tell whether a sighting's stored features were extracted otherwise than this engine
     extracts them (an earlier version, or an outline cut by another method)."""
     return bool(sighting.features) and (
-        Features.stored_version(bytes(sighting.features)) != extraction.features_version()
+        Features.stored_version(bytes(sighting.features))
+        != extraction.features_version(sift_outlined())
     )
 
 
@@ -724,7 +739,7 @@ def outdated_feature_ids() -> list[int]:
     """
     return list(
         Sighting.objects.filter(status=Sighting.Status.CONFIRMED, features__isnull=False)
-        .exclude(features_version=extraction.features_version())
+        .exclude(features_version=extraction.features_version(sift_outlined()))
         .order_by("pk")
         .values_list("pk", flat=True)
     )

@@ -27,12 +27,16 @@ migration = importlib.import_module("leopards.migrations.0014_feature_model_colu
 pytestmark = pytest.mark.django_db
 
 OUTDATED_DISK = "disk-lightglue-256-512"
-# What this engine extracts: with the ISNet outline where it is installed.
-CURRENT_VERSION = features_version()
 CURRENT_DISK = learned.backend_model("disk")
 
 
-def _sift(version: int = CURRENT_VERSION) -> bytes:
+def _current() -> int:
+    """The SIFT version this registry extracts now (with the outline when a learned stage runs)."""
+    return features_version(matching.sift_outlined())
+
+
+def _sift(version: int | None = None) -> bytes:
+    version = version or _current()
     keypoints, descriptors = np.ones((3, 4), np.float32), np.ones((3, 128), np.uint8)
     if version == 1:
         # The first engine stored no version.
@@ -70,7 +74,7 @@ def _one_query_on(column: str, queries) -> None:
 
 def test_the_writer_stores_the_version_and_model_with_the_blobs():
     box = _box(_sift(), _learned(CURRENT_DISK))
-    assert box.features_version == CURRENT_VERSION
+    assert box.features_version == _current()
     assert box.learned_model == CURRENT_DISK
     old = _box(_sift(1), _learned(learned.MODEL))
     assert old.features_version == 1
@@ -94,7 +98,7 @@ def test_outdated_feature_ids_finds_the_boxes_of_an_earlier_engine_by_their_colu
     # Features whose version the column does not know are extracted again too.
     Sighting.objects.filter(pk=old.pk).update(features=_sift(), features_version=None)
     assert matching.outdated_feature_ids() == [old.pk]
-    Sighting.objects.filter(pk=old.pk).update(features_version=CURRENT_VERSION)
+    Sighting.objects.filter(pk=old.pk).update(features_version=_current())
     assert matching.outdated_feature_ids() == []
 
 
@@ -122,6 +126,9 @@ def test_undescribed_by_disk_ids_finds_other_and_outdated_models_by_their_column
 
 
 def test_the_migration_fills_the_columns_from_the_blobs_a_chunk_at_a_time(monkeypatch, settings):
+    # The shortlist's DISK voice on, as the matcher's queries below ask.
+    settings.MATCH_FIRST_STAGE_DISK_WEIGHT = 1.0
+    settings.MATCH_LEARNED_BACKEND = "disk"
     boxes = {
         "current": _box(_sift(), _learned(CURRENT_DISK)),
         "first engine": _box(_sift(1), _learned(learned.MODEL)),
@@ -145,10 +152,10 @@ def test_the_migration_fills_the_columns_from_the_blobs_a_chunk_at_a_time(monkey
         for name, box in boxes.items()
     }
     assert filled == {
-        "current": (CURRENT_VERSION, CURRENT_DISK),
+        "current": (_current(), CURRENT_DISK),
         "first engine": (1, learned.MODEL),
-        "old disk": (CURRENT_VERSION, OUTDATED_DISK),
-        "no learned": (CURRENT_VERSION, ""),
+        "old disk": (_current(), OUTDATED_DISK),
+        "no learned": (_current(), ""),
         "nothing": (None, ""),
         # Left for the matcher to describe again.
         "unreadable": (None, ""),

@@ -177,3 +177,34 @@ def test_with_isnet_the_shortlist_keeps_only_sift_keypoints_on_the_animal():
     assert on_animal(animal.keypoints) > 0.97
     assert on_animal(everything.keypoints) < 0.8
     assert (everything.version, animal.version) == (FEATURES_VERSION, OUTLINED_FEATURES_VERSION)
+
+
+def test_sift_is_kept_inside_the_outline_only_where_a_learned_stage_runs(settings):
+    # The shortlist alone keeps its ellipse: its probability was fitted on that.
+    import cv2
+
+    from leopards.matching.extraction import box_features
+    from leopards.matching.features import (
+        FEATURES_VERSION,
+        OUTLINED_FEATURES_VERSION,
+        Features,
+    )
+    from leopards.services import matching
+
+    image, _body = _scene()
+    _ok, encoded = cv2.imencode(".png", image[:, :, ::-1])
+    data = encoded.tobytes()
+
+    alone = box_features(data, None)
+    outlined = box_features(data, None, outlined=True)
+    assert Features.from_bytes(alone.blob).version == FEATURES_VERSION
+    assert Features.from_bytes(outlined.blob).version == OUTLINED_FEATURES_VERSION
+    assert outlined.count < alone.count
+
+    settings.MATCH_RERANK_TOP_K, settings.MATCH_FIRST_STAGE_DISK_WEIGHT = 0, 0.0
+    assert not matching.sift_outlined()
+    settings.MATCH_RERANK_TOP_K = 4
+    assert matching.sift_outlined()
+    settings.MATCH_RERANK_TOP_K, settings.MATCH_FIRST_STAGE_DISK_WEIGHT = 0, 2.0
+    settings.MATCH_LEARNED_BACKEND = "disk"
+    assert matching.sift_outlined()
