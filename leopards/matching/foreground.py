@@ -7,8 +7,9 @@ the wrong individual. Two ways to outline the animal, the first that can run her
 
 - ISNET: a salient-object network (leopards.matching.segmentation), installed with
   the learned stage. On real nyala flanks its outline puts the right animal first far
-  more often than GrabCut's, for the shortlist's SIFT votes as well as for the learned
-  stage, so both keep only the keypoints inside it (bench/README.md).
+  more often than GrabCut's, for the learned stage and for the shortlist's SIFT votes,
+  which keep only the keypoints inside it wherever a learned stage runs
+  (leopards.matching.extraction.outlines_sift; bench/README.md).
 - GRABCUT (Rother, Kolmogorov and Blake 2004; ``cv2.grabCut``), without any trained
   model: everything outside a rectangle is taken as background, colour models of the
   two are fitted, and a graph cut labels each pixel. It is used where the network is
