@@ -36,16 +36,19 @@ def _resized(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return mask[rows][:, cols] > 0
 
 
-@BOTH_CUTS
-def test_the_mask_covers_the_animal_and_leaves_the_grass_out(cut):
-    image, body = _scene()
-
-    mask = foreground_mask(image, cut=cut)
-
+def _assert_outlines(mask: np.ndarray | None, body: np.ndarray) -> None:
+    """Assert that the mask covers the animal and leaves the grass out."""
     assert mask is not None
     inside = _resized(mask, body.shape)
     assert inside[body].mean() > 0.9
     assert inside[~body].mean() < 0.2
+
+
+@BOTH_CUTS
+def test_the_mask_covers_the_animal_and_leaves_the_grass_out(cut):
+    image, body = _scene()
+
+    _assert_outlines(foreground_mask(image, cut=cut), body)
 
 
 @BOTH_CUTS
@@ -67,11 +70,7 @@ def test_grabcut_leaves_grey_photos_whole_and_isnet_outlines_them():
     image, body = _scene(grey=True)
 
     assert foreground_mask(image, cut=GRABCUT) is None
-    mask = foreground_mask(image, cut=ISNET)
-    assert mask is not None
-    inside = _resized(mask, body.shape)
-    assert inside[body].mean() > 0.9
-    assert inside[~body].mean() < 0.2
+    _assert_outlines(foreground_mask(image, cut=ISNET), body)
 
 
 @BOTH_CUTS
