@@ -54,14 +54,13 @@ import pickle
 import resource
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from matching_nyala import DEFAULT_DATA, cached, labelled_rows, save
+from matching_nyala import DEFAULT_DATA, cached, labelled_rows, leave_one_out_queries, save
 from second_stage_subset import per_photo
 
 from leopards.matching import disk as disk_lightglue
@@ -364,8 +363,7 @@ def main() -> int:
         ]
         if not args.first_stage_only:
             query_features["DISK unmasked"] = [as_index_features(f) for f in disk_plain]
-    available = Counter(zip(ids, sides, strict=True))
-    queries = [i for i in range(n) if available[(ids[i], sides[i])] > 1]
+    queries = leave_one_out_queries(ids, sides)
 
     def ranked_by(name: str) -> tuple[dict[int, list[Candidate]], list[float], tuple]:
         """Return every query's shortlist, each query's CPU s, and the index's cost."""

@@ -50,6 +50,12 @@ FUSED_CONFIDENCE = (
 )
 
 
+def leave_one_out_queries(ids: list[str], sides: list[str]) -> list[int]:
+    """Return the photos that can be queried leave-one-out: their flank has another photo."""
+    available = Counter(zip(ids, sides, strict=True))
+    return [i for i, flank in enumerate(zip(ids, sides, strict=True)) if available[flank] > 1]
+
+
 def labelled_rows(data: Path, limit: int = 0) -> list[dict] | None:
     """Return the rows of the set's labels.csv, of its first `limit` individuals (0: all).
 

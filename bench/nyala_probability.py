@@ -35,7 +35,6 @@ import argparse
 import pickle
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from calibration import QuerySet, figures, held_out
 from first_stage_nyala import fuse, strongest
-from matching_nyala import DEFAULT_DATA, cached, labelled_rows, save
+from matching_nyala import DEFAULT_DATA, cached, labelled_rows, leave_one_out_queries, save
 from rerank_nyala import raw_match, read_pairs, read_shortlists
 
 from leopards.matching import disk as disk_lightglue
@@ -123,8 +122,7 @@ def main() -> int:
     ids = [r["individual_id"] for r in rows]
     sides = [r["side"] for r in rows]
     n = len(rows)
-    available = Counter(zip(ids, sides, strict=True))
-    catalogued = [i for i in range(n) if available[(ids[i], sides[i])] > 1]
+    catalogued = leave_one_out_queries(ids, sides)
     side, stored = disk_lightglue.DEFAULT_LONG_SIDE, disk_lightglue.STORED_KEYPOINTS
     pair_path = args.cache / f"pairs-raw-{n}-{side}-{stored}-{disk_lightglue.MATCH_KEYPOINTS}.pkl"
     open_path = args.work / f"open-set-{n}-k{args.top_k}.pkl"

@@ -46,7 +46,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from first_stage_nyala import fuse, merge_shards, pairs_of_this_process, sign_test, strongest
-from matching_nyala import DEFAULT_DATA, cached, labelled_rows, save
+from matching_nyala import DEFAULT_DATA, cached, labelled_rows, leave_one_out_queries, save
 from second_stage_subset import per_photo
 
 from leopards.matching import disk as disk_lightglue
@@ -167,8 +167,7 @@ def main() -> int:
         for p in paths
     ]
     shortlists = read_shortlists(args.work, n)
-    available = Counter(zip(ids, sides, strict=True))
-    queries = [i for i in range(n) if available[(ids[i], sides[i])] > 1]
+    queries = leave_one_out_queries(ids, sides)
     sampled = queries[:: args.every]
     fused = {
         i: fuse(shortlists["SIFT"][i], shortlists["DISK"][i], args.fusion_weight) for i in sampled

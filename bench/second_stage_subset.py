@@ -35,14 +35,13 @@ import pickle
 import random
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from matching_nyala import DEFAULT_DATA, cached, labelled_rows, save
+from matching_nyala import DEFAULT_DATA, cached, labelled_rows, leave_one_out_queries, save
 
 from leopards.matching import disk as disk_lightglue
 from leopards.matching import learned as learned_module
@@ -159,8 +158,7 @@ def main() -> int:
         )
 
     index = MatchIndex.build([(i, ids[i], sides[i], sift[i]) for i in range(len(rows))])
-    available = Counter(zip(ids, sides, strict=True))
-    queries = [i for i in range(len(rows)) if available[(ids[i], sides[i])] > 1]
+    queries = leave_one_out_queries(ids, sides)
     shortlists = {i: rank(index, sift[i], sides[i], exclude_reference_ids=[i]) for i in queries}
     print(
         f"{len(rows)} photos, {len(set(ids))} individuals, {len(queries)} leave-one-out queries; "

@@ -110,9 +110,9 @@ def run_queries(
     # cut once, for SIFT when a learned stage runs with ISNet, and for the learned ones.
     outlined = outlines_sift(learned_wanted)
     started = time.perf_counter()
+    # (outlined implies a learned stage.)
     masks = [
-        foreground.foreground_mask(box.path, box.bbox) if outlined or learned_wanted else None
-        for box in boxes
+        foreground.foreground_mask(box.path, box.bbox) if learned_wanted else None for box in boxes
     ]
     if extract is None:
         features = [
