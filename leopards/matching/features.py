@@ -151,8 +151,8 @@ def extract_features(
     """Extract RootSIFT features from the box (x, y, w, h) of an image array, path or bytes.
 
     foreground, a mask of the box (255 = animal, any size), keeps keypoints inside it as
-    well as inside the inscribed ellipse; the features are then of
-    OUTLINED_FEATURES_VERSION.
+    well as inside the inscribed ellipse. The version of features cut so is the caller's
+    to set (leopards.matching.extraction.sift_features).
     """
     crop, (bx, by, bw, bh) = _load_grey_crop(image, box, chip_size)
     if min(crop.shape[:2], default=0) < MIN_BOX_SIDE or float(crop.std()) < MIN_CROP_STD:
@@ -222,5 +222,4 @@ def extract_features(
         dtype=np.float32,
     ).reshape(-1, 4)
     quantised = np.clip(np.rint(descriptors * DESCRIPTOR_SCALE), 0, 255).astype(np.uint8)
-    version = FEATURES_VERSION if foreground is None else OUTLINED_FEATURES_VERSION
-    return Features(keypoints=points, descriptors=quantised, version=version)
+    return Features(keypoints=points, descriptors=quantised)

@@ -60,10 +60,23 @@ RANDOM_SEED = 0
 
 ImageSource = np.ndarray | str | Path | bytes
 
+# The ISNet model files this process has found installed (method).
+_MODELS_FOUND: set[Path] = set()
+
 
 def method() -> str:
-    """Return the outline the engine cuts here: ISNET where it is installed, else GRABCUT."""
-    return GRABCUT if segmentation.missing() else ISNET
+    """Return the outline the engine cuts here: ISNET where it is installed, else GRABCUT.
+
+    Asked for every box and every query; a model once found is not looked for again in
+    this process, a missing one is (an install takes effect without a restart).
+    """
+    path = segmentation.model_path()
+    if path in _MODELS_FOUND:
+        return ISNET
+    if segmentation.missing():
+        return GRABCUT
+    _MODELS_FOUND.add(path)
+    return ISNET
 
 
 def model_suffix() -> str:

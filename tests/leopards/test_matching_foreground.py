@@ -149,17 +149,14 @@ def test_one_photo_always_gets_one_mask_whatever_was_cut_before_it():
 
 
 def test_with_isnet_the_shortlist_keeps_only_sift_keypoints_on_the_animal():
-    from leopards.matching.features import (
-        FEATURES_VERSION,
-        OUTLINED_FEATURES_VERSION,
-        extract_features,
-    )
+    from leopards.matching.extraction import sift_features
+    from leopards.matching.features import FEATURES_VERSION, OUTLINED_FEATURES_VERSION
 
     image, body = _scene()
     mask = foreground_mask(image, cut=ISNET)
 
-    everything = extract_features(image)
-    animal = extract_features(image, foreground=mask)
+    everything = sift_features(image, None, outlined=False)
+    animal = sift_features(image, None, outlined=True, mask=mask)
 
     # The mask is widened to keep the coat's edge, where the outline itself gives
     # keypoints: on the animal means within a few pixels of it.

