@@ -7,7 +7,8 @@ A query is what leopards.services.matching runs for a new box, without the datab
 the animal's outline (ISNet where installed, else GrabCut), the box's SIFT features
 (inside the outline when ISNet cut it) and its masked DISK features
 (extraction.box_features's three steps), SIFT-LNBNN and DISK-LNBNN over a MatchIndex
-each, fused with weight 2 (MATCH_FIRST_STAGE_DISK_WEIGHT), then DISK + LightGlue
+each, fused with weight 2 (MATCH_FIRST_STAGE_DISK_WEIGHT), the pair check of the first
+20 individuals (leopards.matching.verify, MATCH_VERIFY_TOP_N), then DISK + LightGlue
 against one reference of each of the first 4 individuals (MATCH_RERANK_TOP_K, --top-k;
 MATCH_RERANK_REFERENCES), their stored features read from bytes as from the database,
 and the calibration. One thread for
@@ -33,7 +34,8 @@ early stop and point pruning at DEPTH and WIDTH (an earlier setting of the regis
 e.g. 3 0.95 0.99), right before or after the same query with the --top-k and
 disk.DEPTH_CONFIDENCE / WIDTH_CONFIDENCE of today, and prints the ratio of the two;
 --baseline-cut grabcut cuts the baseline's outline with GrabCut (SIFT then unmasked),
-as the registry did before ISNet, against the same indexes.
+as the registry did before ISNet, against the same indexes. The baseline has no pair
+check unless --baseline-verify N.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ from matching import (  # noqa: E402
     _rss_mb,
 )
 
-from leopards.matching import foreground  # noqa: E402
+from leopards.matching import foreground, verify  # noqa: E402
 from leopards.matching.calibration import load_default  # noqa: E402
 from leopards.matching.extraction import (  # noqa: E402
     box_features,
@@ -83,13 +85,14 @@ CACHE = Path(os.environ.get("QUERY_TIME_CACHE", ROOT / "bench" / "out" / "query-
 FLANKS_USED, QUERY_FLANKS, MAX_REFS_PER_FLANK = 60, 48, 5
 # The registry's defaults (config/settings.py).
 CANDIDATES, RERANK_TOP_K, RERANK_REFERENCES, DISK_WEIGHT = 5, 4, 1, 2.0
+VERIFY_TOP_N = verify.TOP_N
 EXTRACTION_CODE = [
     "leopards/matching/features.py",
     "leopards/matching/foreground.py",
     "leopards/matching/disk.py",
     "leopards/matching/extraction.py",
 ]
-PARTS = ["outline", "sift", "disk", "first", "pairs"]
+PARTS = ["outline", "sift", "disk", "first", "check", "pairs"]
 
 
 def _one_thread() -> None:
@@ -206,9 +209,10 @@ class Query:
         disk_index: MatchIndex,
         top_k: int = RERANK_TOP_K,
         cut: str | None = None,
+        verify_n: int = VERIFY_TOP_N,
     ):
         """Return ({part: (wall, cpu)}, the ranked candidates); cut is the outline's method
-        (the engine's by default)."""
+        (the engine's by default), verify_n the individuals the pair check re-orders."""
         cut = cut or foreground.method()
         marks = [(time.perf_counter(), time.process_time())]
         mask = foreground.foreground_mask(data, None, cut=cut)
@@ -220,6 +224,9 @@ class Query:
         ranked = rank(sift_index, features, side)
         disk_ranked = rank(disk_index, as_index_features(learned), side)
         ranked = fuse(ranked, disk_ranked, DISK_WEIGHT)
+        marks.append((time.perf_counter(), time.process_time()))
+        head = max(CANDIDATES, top_k, verify_n)
+        ranked = verify.verify(ranked[:head], learned, self.stored, top_n=verify_n) + ranked[head:]
         marks.append((time.perf_counter(), time.process_time()))
         head = max(CANDIDATES, top_k)
         ranked = (
@@ -284,9 +291,11 @@ def timed(
         names = sorted(settings, reverse=bool(turn % 2))
         for size in sorted(indexes, reverse=bool(turn // 2 % 2)):
             for name in names:
-                top_k, pruning, cut = settings[name]
+                top_k, pruning, cut, verify_n = settings[name]
                 matcher.conf.depth_confidence, matcher.conf.width_confidence = pruning or engine
-                parts, ranked = query.run(data, side, *indexes[size], top_k=top_k, cut=cut)
+                parts, ranked = query.run(
+                    data, side, *indexes[size], top_k=top_k, cut=cut, verify_n=verify_n
+                )
                 rows[name, size].append(parts)
                 found = bool(ranked) and ranked[0].individual_id.split("#")[0] == individual
                 hits[name, size] += found
@@ -344,6 +353,18 @@ def main() -> int:
         choices=["isnet", "grabcut"],
         help="the baseline's outline (default: the engine's)",
     )
+    parser.add_argument(
+        "--verify-top-n",
+        type=int,
+        default=VERIFY_TOP_N,
+        help="individuals the pair check re-orders (the registry's MATCH_VERIFY_TOP_N)",
+    )
+    parser.add_argument(
+        "--baseline-verify",
+        type=int,
+        default=0,
+        help="the baseline's pair check (default 0: none, as before it existed)",
+    )
     args = parser.parse_args()
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = "1"
@@ -371,19 +392,19 @@ def main() -> int:
             flush=True,
         )
     print(f"  (load average: {_load_average()})", flush=True)
-    settings = {"today": (args.top_k, None, None)}
+    settings = {"today": (args.top_k, None, None, args.verify_top_n)}
     if args.baseline:
         k, depth, width = args.baseline
-        settings["baseline"] = (int(k), (depth, width), args.baseline_cut)
+        settings["baseline"] = (int(k), (depth, width), args.baseline_cut, args.baseline_verify)
     with spawn.Pool(1) as pool:
         result = pool.apply(timed, (size_paths, base_file, base, queries, settings))
     totals = {}
-    for name, (top_k, pruning, cut) in settings.items():
+    for name, (top_k, pruning, cut, verify_n) in settings.items():
         confidences = "the engine's" if pruning is None else "{:g} / {:g}".format(*pruning)
         print(
             f"{name}: {len(queries)} queries, each against every size in turn, one thread, "
-            f"re-rank of {top_k}, LightGlue depth / width confidence {confidences}, outline "
-            f"{cut or foreground.method()} (seconds):"
+            f"pair check of {verify_n}, re-rank of {top_k}, LightGlue depth / width confidence "
+            f"{confidences}, outline {cut or foreground.method()} (seconds):"
         )
         totals[name] = _report(
             {size: result["rows"][n, size] for n, size in result["rows"] if n == name},

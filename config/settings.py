@@ -414,6 +414,12 @@ MATCH_CANDIDATES = env.int("MATCH_CANDIDATES", default=5)
 # shortlist ranks alone and a system check says so.
 MATCH_RERANK_TOP_K = env.int("MATCH_RERANK_TOP_K", default=4)
 MATCH_RERANK_REFERENCES = env.int("MATCH_RERANK_REFERENCES", default=1)
+# Before the second stage, the shortlist's first MATCH_VERIFY_TOP_N individuals are
+# re-ordered by a pair check of their stored DISK features (leopards.matching.verify):
+# a few milliseconds a pair, and the animal is among the 4 the learned matcher compares
+# for 59 % of nyala queries instead of 52 % (bench/README.md, "Pairs checked before the
+# re-rank"). It runs with the second stage; 0 turns it off.
+MATCH_VERIFY_TOP_N = env.int("MATCH_VERIFY_TOP_N", default=20)
 # Which learned matcher: "disk" (DISK + LightGlue, which ranks real nyala flanks
 # better than the shortlist) or "xfeat" (XFeat + LighterGlue, 20 times cheaper to
 # extract, but no better than the shortlist there). bench/README.md has the figures.

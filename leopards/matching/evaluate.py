@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from leopards.matching import foreground
+from leopards.matching import foreground, verify
 from leopards.matching.extraction import outlines_sift, sift_features
 from leopards.matching.features import Features
 from leopards.matching.fusion import as_index_features, fuse
@@ -90,6 +90,7 @@ def run_queries(
     pair_cache: dict | None = None,
     learned_backend: str = "disk",
     disk_weight: float = 0.0,
+    verify_top_n: int = verify.TOP_N,
 ) -> tuple[list[QueryResult], dict[str, float]]:
     """Extract, index and query every box leave-one-out; return results and timings.
 
@@ -104,6 +105,8 @@ def run_queries(
     query box's position in boxes.
     disk_weight above 0 fuses the shortlist with DISK-LNBNN's, as the registry does with
     MATCH_FIRST_STAGE_DISK_WEIGHT (leopards.matching.fusion; learned_backend "disk").
+    With second_stage, the shortlist's first verify_top_n individuals are re-ordered by
+    the pair check first (leopards.matching.verify; MATCH_VERIFY_TOP_N, 0 for none).
     """
     learned_wanted = second_stage is not None or disk_weight > 0
     # As the worker extracts them (leopards.matching.extraction): each box's outline is
@@ -172,10 +175,15 @@ def run_queries(
             shortlist = fuse(shortlist, voices, disk_weight)
         if second_stage is None:
             return shortlist, None
+
+        def stored(refs: list[int]) -> dict:
+            return {r: learned[r] for r in refs}
+
+        checked = verify.verify(shortlist, learned[i], stored, top_n=verify_top_n)
         again = rerank(
-            shortlist,
+            checked,
             learned[i],
-            lambda refs: {r: learned[r] for r in refs},
+            stored,
             cache=cache,
             **second_stage,
         )

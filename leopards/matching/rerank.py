@@ -106,7 +106,11 @@ def rerank(
 
 
 def _references(candidate: Candidate, limit: int) -> list[Label]:
-    """Return the candidate's reference boxes to compare, the shortlist's best one first."""
-    best = [candidate.best_reference_id] if candidate.best_reference_id is not None else []
+    """Return the candidate's reference boxes to compare, the best one first: the pair
+    check's (leopards.matching.verify) where it ran, else the shortlist's."""
+    first = candidate.verified_reference_id
+    if first is None:
+        first = candidate.best_reference_id
+    best = [first] if first is not None else []
     refs: Iterable[Label] = [*best, *(r for r in candidate.references if r not in best)]
     return list(refs)[:limit]

@@ -47,6 +47,11 @@ class Candidate:
     learned_inliers: int = 0
     learned_confidence: float = 0.0
     learned_pairs: np.ndarray = field(default_factory=lambda: _NO_MATCHES, repr=False)
+    # Filled by the pair check before the re-rank (leopards.matching.verify) for the
+    # individuals it compared: its best pair's reference and inliers; None when not
+    # compared. The second stage compares that reference first.
+    verified_reference_id: Label | None = None
+    verified_inliers: int | None = None
 
 
 def rank(

@@ -23,7 +23,7 @@ import logging
 import multiprocessing
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +42,7 @@ from leopards.matching.fusion import as_index_features, fuse
 from leopards.matching.learned import LearnedFeatures, backend_model, stored_model
 from leopards.matching.rerank import rerank
 from leopards.matching.scoring import Candidate, rank
+from leopards.matching.verify import verify
 from leopards.models import (
     Flank,
     Leopard,
@@ -342,20 +343,28 @@ def sighting_rank_candidates(
         )
         ranked = fuse(ranked, disk_ranked, disk_twin.weight())
     # An individual merged away or deleted since the index last heard of it is dropped.
+    verify_n = settings.MATCH_VERIFY_TOP_N if rerank_k > 0 else 0
     existing = set(
         Leopard.objects.filter(
-            pk__in=[c.individual_id for c in ranked[: max(top_k, rerank_k, NOISE_RANKS) * 2]],
+            pk__in=[
+                c.individual_id for c in ranked[: max(top_k, rerank_k, verify_n, NOISE_RANKS) * 2]
+            ],
             merged_into__isnull=True,
         ).values_list("pk", flat=True)
     )
     ranked = [c for c in ranked if c.individual_id in existing]
     if rerank_k > 0 and query_learned is not None:
+        load = _loaded_once(_stored_learned)
+        # The pair check re-orders the shortlist's first individuals, then the learned
+        # matcher compares the first rerank_k of that order.
+        head = max(top_k, rerank_k, verify_n)
+        ranked = verify(ranked[:head], query_learned, load, top_n=verify_n) + ranked[head:]
         head = max(top_k, rerank_k)
         ranked = (
             rerank(
                 ranked[:head],
                 query_learned,
-                _stored_learned,
+                load,
                 top_k=rerank_k,
                 refs_per_individual=settings.MATCH_RERANK_REFERENCES,
             )
@@ -433,6 +442,21 @@ def _query_learned(sighting: Sighting) -> LearnedFeatures | None:
 def learned_model() -> str:
     """Return the model name of the learned features the current backend stores."""
     return backend_model(settings.MATCH_LEARNED_BACKEND)
+
+
+def _loaded_once(load: Callable[[list[int]], dict[int, LearnedFeatures]]):
+    """Return load, reading each reference once for the query that calls it."""
+    known: dict[int, LearnedFeatures] = {}
+    tried: set[int] = set()
+
+    def loader(reference_ids: list[int]) -> dict[int, LearnedFeatures]:
+        missing = [pk for pk in reference_ids if pk not in tried]
+        if missing:
+            known.update(load(missing))
+            tried.update(missing)
+        return {pk: known[pk] for pk in reference_ids if pk in known}
+
+    return loader
 
 
 def _stored_learned(reference_ids: list[int]) -> dict[int, LearnedFeatures]:

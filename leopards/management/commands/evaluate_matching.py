@@ -96,6 +96,7 @@ class Command(BaseCommand):
             second_stage=second_stage,
             learned_backend=settings.MATCH_LEARNED_BACKEND,
             disk_weight=disk_twin.weight() if disk_twin.wanted_model() else 0.0,
+            verify_top_n=settings.MATCH_VERIFY_TOP_N,
         )
         figures = {**summarise(results, len(boxes)), **timings}
         if calibration_out is not None:

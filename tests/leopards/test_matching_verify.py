@@ -1,0 +1,129 @@
+"""The pair check: the shortlist's first individuals re-ordered by their boxes' geometry."""
+
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+
+from leopards.matching import learned, verify
+from leopards.matching.learned import LearnedFeatures
+from leopards.matching.rerank import rerank
+from tests.leopards.stage_two import rendered_box, shortlist_candidate
+
+each_backend = pytest.mark.parametrize("backend", learned.BACKENDS)
+
+
+def _features(descriptors: np.ndarray, points: np.ndarray, model: str = "test") -> LearnedFeatures:
+    unit = descriptors / np.linalg.norm(descriptors, axis=1, keepdims=True)
+    return LearnedFeatures(
+        keypoints=points.astype(np.float32),
+        descriptors=unit.astype(np.float16),
+        size=(384, 288),
+        origin=(0.0, 0.0, 1.0),
+        model=model,
+    )
+
+
+def _coat(seed: int, count: int = 300) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(count, 128)), rng.uniform((0, 0), (384, 288), size=(count, 2))
+
+
+def test_a_flank_seen_again_shares_a_homography_and_a_stranger_does_not():
+    descriptors, points = _coat(1)
+    query = _features(descriptors, points)
+    # The same spots, seen from a little further and to the side, described with noise.
+    turn = np.array([[0.9, 0.08, 12.0], [-0.05, 0.95, 6.0], [0.0002, 0.0, 1.0]])
+    moved = cv2.perspectiveTransform(points[None].astype(np.float64), turn)[0]
+    noise = np.random.default_rng(2).normal(scale=0.2, size=descriptors.shape)
+    again = _features(descriptors + noise, moved)
+    stranger = _features(*_coat(3))
+
+    assert verify.pair_inliers(query, again) > 250
+    assert verify.pair_inliers(query, stranger) < 20
+    # Too few keypoints for a homography: nothing is counted.
+    assert verify.pair_inliers(query, _features(descriptors[:5], points[:5])) == 0
+
+
+@each_backend
+def test_the_pair_check_puts_the_animal_first_when_the_shortlist_did_not(backend):
+    # The shortlist put individuals 4 and 5 ahead of 3, but the query is 3.
+    shortlist = [
+        shortlist_candidate(4, 40, 9.0),
+        shortlist_candidate(5, 50, 8.0),
+        shortlist_candidate(3, 30, 2.0),
+        shortlist_candidate(6, 60, 1.0),
+    ]
+    stored = {40: (4, 1), 50: (5, 1), 30: (3, 1), 60: (6, 1)}
+
+    def load(ids):
+        return {r: rendered_box(backend, *stored[r]) for r in ids}
+
+    checked = verify.verify(shortlist, rendered_box(backend, 3, 2), load, top_n=3)
+
+    assert [c.individual_id for c in checked][0::3] == [3, 6]
+    animal, *strangers = checked[:3]
+    assert {c.individual_id for c in strangers} == {4, 5}
+    assert animal.verified_reference_id == 30
+    assert animal.verified_inliers > 3 * max(c.verified_inliers for c in strangers)
+    # Past top_n nothing is compared, and the shortlist's order and evidence stay.
+    assert checked[3] == shortlist[3] and checked[3].verified_inliers is None
+
+
+def test_each_reference_is_read_and_compared_once_and_the_best_one_is_kept():
+    descriptors, points = _coat(1)
+    query = _features(descriptors, points)
+    stored = {
+        10: _features(*_coat(7)),
+        11: _features(descriptors, points + 3.0),
+        20: _features(*_coat(8)),
+    }
+    two_references = dataclasses.replace(shortlist_candidate(1, 10, 5.0), references=(10, 11))
+    shortlist = [shortlist_candidate(2, 20, 9.0), two_references]
+    asked = []
+
+    def load(ids):
+        asked.append(list(ids))
+        return {r: stored[r] for r in ids}
+
+    cache: dict = {}
+    first = verify.verify(shortlist, query, load, cache=cache)
+    again = verify.verify(shortlist, query, load, cache=cache)
+
+    assert asked == [[20, 10, 11]]
+    assert first == again
+    assert [c.individual_id for c in first] == [1, 2]
+    assert first[0].verified_reference_id == 11
+    assert first[0].verified_inliers == cache[11] > cache[10]
+
+
+def test_references_without_features_of_this_model_are_skipped_and_the_order_kept():
+    descriptors, points = _coat(1)
+    query = _features(descriptors, points)
+    shortlist = [shortlist_candidate(2, 20, 9.0), shortlist_candidate(1, 10, 5.0)]
+    # Reference 10 was described by another network; reference 20 has no features.
+    other_model = _features(descriptors, points, model="another")
+
+    checked = verify.verify(shortlist, query, lambda ids: {10: other_model}, top_n=5)
+
+    assert [c.individual_id for c in checked] == [2, 1]
+    assert [(c.verified_reference_id, c.verified_inliers) for c in checked] == [(None, 0)] * 2
+    # Turned off, nothing is loaded or changed.
+    assert verify.verify(shortlist, query, lambda ids: pytest.fail("loaded"), top_n=0) == shortlist
+
+
+def test_the_learned_matcher_compares_the_reference_the_pair_check_found_best():
+    candidate = dataclasses.replace(
+        shortlist_candidate(1, 10, 5.0), references=(10, 11), verified_reference_id=11
+    )
+    query = _features(*_coat(1))
+    asked = []
+
+    def load(ids):
+        asked.extend(ids)
+        return {}
+
+    rerank([candidate], query, load, top_k=1, refs_per_individual=1)
+
+    assert asked == [11]
