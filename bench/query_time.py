@@ -9,7 +9,7 @@ the animal's outline (ISNet where installed, else GrabCut), the box's SIFT featu
 (extraction.box_features's three steps), SIFT-LNBNN and DISK-LNBNN over a MatchIndex
 each, fused with weight 2 (MATCH_FIRST_STAGE_DISK_WEIGHT), the pair check of the first
 20 individuals (leopards.matching.verify, MATCH_VERIFY_TOP_N), then DISK + LightGlue
-against one reference of each of the first 4 individuals (MATCH_RERANK_TOP_K, --top-k;
+against one reference of each of the first 2 individuals (MATCH_RERANK_TOP_K, --top-k;
 MATCH_RERANK_REFERENCES), their stored features read from bytes as from the database,
 and the calibration. One thread for
 torch, faiss, OpenCV and BLAS.
@@ -84,7 +84,7 @@ DATA, CAMTRAP = SHARED / "nyala-train", SHARED / "snow-leopard-camtrap"
 CACHE = Path(os.environ.get("QUERY_TIME_CACHE", ROOT / "bench" / "out" / "query-time-cache"))
 FLANKS_USED, QUERY_FLANKS, MAX_REFS_PER_FLANK = 60, 48, 5
 # The registry's defaults (config/settings.py).
-CANDIDATES, RERANK_TOP_K, RERANK_REFERENCES, DISK_WEIGHT = 5, 4, 1, 2.0
+CANDIDATES, RERANK_TOP_K, RERANK_REFERENCES, DISK_WEIGHT = 5, 2, 1, 2.0
 VERIFY_TOP_N = verify.TOP_N
 EXTRACTION_CODE = [
     "leopards/matching/features.py",

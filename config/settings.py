@@ -404,21 +404,23 @@ MATCH_INDEX_SNAPSHOT_EVERY = env.int("MATCH_INDEX_SNAPSHOT_EVERY", default=200)
 # --calibration-out); empty: the parameters shipped with the code.
 MATCH_CALIBRATION_FILE = env.str("MATCH_CALIBRATION_FILE", default="")
 MATCH_CANDIDATES = env.int("MATCH_CANDIDATES", default=5)
-# Second stage: the shortlist's first MATCH_RERANK_TOP_K individuals are compared
-# again with a learned matcher, against at most MATCH_RERANK_REFERENCES reference boxes
-# each. 4 is the measured setting (bench/README.md, "A fourth individual in the
-# re-rank"): on nyala flanks it wins more first places than 3, and with LightGlue's
-# pruning at 0.9 four pairs cost what three did; 5 lost a real snow-leopard match.
-# It runs where the tasks run (the worker; the web process only in local mode,
-# without a broker). 0 turns it off; without requirements-learned*.txt installed the
-# shortlist ranks alone and a system check says so.
-MATCH_RERANK_TOP_K = env.int("MATCH_RERANK_TOP_K", default=4)
+# Second stage: the first MATCH_RERANK_TOP_K individuals, in the order the pair check
+# below leaves, are compared again with a learned matcher, against at most
+# MATCH_RERANK_REFERENCES reference boxes each. 2 is the measured setting
+# (bench/README.md, "Pairs checked before the re-rank"): after the pair check, the
+# learned matcher put the animal first on nyala flanks as often comparing 2 as 4
+# (0.458 against 0.442), for half the cost; before it, 4 was best. It runs where the
+# tasks run (the worker; the web process only in local mode, without a broker). 0 turns
+# it off; without requirements-learned*.txt installed the shortlist ranks alone and a
+# system check says so.
+MATCH_RERANK_TOP_K = env.int("MATCH_RERANK_TOP_K", default=2)
 MATCH_RERANK_REFERENCES = env.int("MATCH_RERANK_REFERENCES", default=1)
 # Before the second stage, the shortlist's first MATCH_VERIFY_TOP_N individuals are
 # re-ordered by a pair check of their stored DISK features (leopards.matching.verify):
-# a few milliseconds a pair, and the animal is among the 4 the learned matcher compares
-# for 59 % of nyala queries instead of 52 % (bench/README.md, "Pairs checked before the
-# re-rank"). It runs with the second stage; 0 turns it off.
+# a few milliseconds a pair, and the animal leads on 44 % of nyala queries instead of
+# 32 %, and is among the first 2 on 52 % instead of 42 % (bench/README.md, "Pairs
+# checked before the re-rank"). It runs with the second stage, which then compares the best pair's
+# reference of each; 0 turns it off.
 MATCH_VERIFY_TOP_N = env.int("MATCH_VERIFY_TOP_N", default=20)
 # Which learned matcher: "disk" (DISK + LightGlue, which ranks real nyala flanks
 # better than the shortlist) or "xfeat" (XFeat + LighterGlue, 20 times cheaper to
