@@ -50,6 +50,12 @@ MIN_MATCHES = 8
 # The weight of the shortlist's score (divided by its leader's) beside the inliers:
 # a tie-breaker, worth a few inliers.
 SHORTLIST_WEIGHT = 4.0
+# The shortlist's leader keeps its place unless another individual's best pair has at
+# least this many inliers: between two different animals the check still finds a few
+# (a real snow leopard's stranger had 8, against 5 for its own animal on an infrared
+# night shot), and on nyala flanks the leaders it displaced with fewer than 15 were
+# mostly strangers too (bench/README.md).
+MIN_OVERTAKE = 15
 
 Loader = Callable[[list[Label]], dict[Label, LearnedFeatures]]
 
@@ -88,8 +94,11 @@ def verify(
     top_n: int = TOP_N,
     references: int = REFERENCES,
     cache: MutableMapping[Label, int] | None = None,
+    min_overtake: int = MIN_OVERTAKE,
 ) -> list[Candidate]:
     """Re-order the first top_n candidates by their pairs' geometric inliers.
+
+    The first candidate keeps its place unless the new first has min_overtake inliers.
 
     load(reference ids) returns the stored learned features of those references (one
     without them is skipped). cache, keyed by reference id, keeps this query's counts.
@@ -102,7 +111,7 @@ def verify(
     wanted = {c.individual_id: _references(c, references) for c in head}
     needed = [r for refs in wanted.values() for r in refs if cache is None or r not in cache]
     stored = load(needed) if needed else {}
-    leader = max((c.score for c in head), default=0.0)
+    best_score = max((c.score for c in head), default=0.0)
     checked = []
     for candidate in head:
         best_ref, best = None, 0
@@ -122,11 +131,15 @@ def verify(
         )
 
     def order(candidate: Candidate) -> float:
-        share = candidate.score / leader if leader > 0 else 0.0
+        share = candidate.score / best_score if best_score > 0 else 0.0
         return (candidate.verified_inliers or 0) + SHORTLIST_WEIGHT * share
 
     # sorted() is stable: equal keys keep the shortlist's order.
-    return sorted(checked, key=order, reverse=True) + list(tail)
+    ordered = sorted(checked, key=order, reverse=True)
+    leader = checked[0]
+    if ordered[0] is not leader and (ordered[0].verified_inliers or 0) < min_overtake:
+        ordered = [leader, *(c for c in ordered if c is not leader)]
+    return ordered + list(tail)
 
 
 def _references(candidate: Candidate, limit: int) -> list[Label]:

@@ -127,3 +127,30 @@ def test_the_learned_matcher_compares_the_reference_the_pair_check_found_best():
     rerank([candidate], query, load, top_k=1, refs_per_individual=1)
 
     assert asked == [11]
+
+
+def _sharing(descriptors: np.ndarray, points: np.ndarray, shared: int, seed: int):
+    """A reference box that shows `shared` of the query's spots among a stranger's."""
+    others, where = _coat(seed, len(descriptors))
+    return _features(
+        np.concatenate([descriptors[:shared], others[shared:]]),
+        np.concatenate([points[:shared] + 2.0, where[shared:]]),
+    )
+
+
+def test_a_few_consistent_pairs_do_not_displace_the_shortlists_leader():
+    descriptors, points = _coat(1, 60)
+    query = _features(descriptors, points)
+    leader = shortlist_candidate(1, 10, 9.0)
+    challenger = shortlist_candidate(2, 20, 8.0)
+    few = {10: _sharing(descriptors, points, 0, 5), 20: _sharing(descriptors, points, 12, 6)}
+    many = {10: few[10], 20: _sharing(descriptors, points, 30, 6)}
+
+    kept = verify.verify([leader, challenger], query, lambda ids: {r: few[r] for r in ids})
+    overtaken = verify.verify([leader, challenger], query, lambda ids: {r: many[r] for r in ids})
+
+    # 12 consistent pairs against the leader's chance 4 or 5: not enough to take its place.
+    assert kept[0].verified_inliers <= 5 and kept[1].verified_inliers == 12
+    assert [c.individual_id for c in kept] == [1, 2]
+    assert overtaken[0].verified_inliers == 30 >= verify.MIN_OVERTAKE
+    assert [c.individual_id for c in overtaken] == [2, 1]
