@@ -148,13 +148,17 @@ def main() -> int:
     orders["pair check (engine)"] = {i: engine_order(i) for i in queries}
 
     pairs_path = args.work / f"verify-lightglue-{n}.pkl"
+    pairs = {}
+    for shard_file in sorted(args.work.glob(pairs_path.stem + ".shard*.pkl")):
+        with shard_file.open("rb") as handle:
+            pairs.update(pickle.load(handle))
     if args.pairs:
         mine, shards = (int(v) for v in args.pairs.split("/"))
         todo = []
         for i in queries[mine::shards]:
             for order in orders.values():
                 todo += [(i, r) for c in order[i][: max(DEPTHS)] for r in _references(c, 1)]
-        todo = list(dict.fromkeys(todo))
+        todo = [pair for pair in dict.fromkeys(todo) if pair not in pairs]
         found, started = {}, time.process_time()
         for number, (i, r) in enumerate(todo, 1):
             found[i, r] = disk_lightglue.match(features[i], features[r])
@@ -163,12 +167,13 @@ def main() -> int:
                     f"  pairs {number}/{len(todo)}, {time.process_time() - started:.0f} s",
                     flush=True,
                 )
-        save(pairs_path.with_suffix(f".shard{mine}.pkl"), found)
+        # Pairs matched by earlier runs in this shard's file are kept beside the new ones.
+        shard_file = pairs_path.with_suffix(f".shard{mine}.pkl")
+        if shard_file.exists():
+            with shard_file.open("rb") as handle:
+                found = {**pickle.load(handle), **found}
+        save(shard_file, found)
         return 0
-    pairs = {}
-    for shard_file in sorted(args.work.glob(pairs_path.stem + ".shard*.pkl")):
-        with shard_file.open("rb") as handle:
-            pairs.update(pickle.load(handle))
 
     def position(order: list, i: int) -> int:
         return next((p for p, c in enumerate(order, 1) if c.individual_id == ids[i]), 10**6)
