@@ -154,3 +154,49 @@ def test_a_few_consistent_pairs_do_not_displace_the_shortlists_leader():
     assert [c.individual_id for c in kept] == [1, 2]
     assert overtaken[0].verified_inliers == 30 >= verify.MIN_OVERTAKE
     assert [c.individual_id for c in overtaken] == [2, 1]
+
+
+@pytest.mark.django_db
+def test_in_the_worker_the_check_reads_stored_features_only_and_reorders_the_shortlist(
+    settings, monkeypatch, park
+):
+    from leopards.models import MatchCandidate, Sighting
+    from leopards.services import matching
+    from tests.factories import LeopardFactory
+    from tests.leopards.matching_photos import leopard_sighting
+
+    settings.MATCH_RERANK_TOP_K, settings.MATCH_VERIFY_TOP_N = 1, 20
+    right, wrong = LeopardFactory(code="LEO-311U"), LeopardFactory(code="LEO-312U")
+    here = {"deployment__station__park": park}
+    references = [
+        leopard_sighting(3, "left", 1, leopard=right, **here),
+        leopard_sighting(4, "left", 1, leopard=wrong, **here),
+    ]
+    for reference in references:
+        matching.sighting_extract_features(sighting_id=reference.pk)
+    matching.catalogue_sync(sighting_ids=[r.pk for r in references])
+    query = leopard_sighting(3, "left", 2, leopard=None, status=Sighting.Status.PROPOSED, **here)
+    matching.sighting_extract_features(sighting_id=query.pk)
+    real_rank = matching.rank
+    monkeypatch.setattr(
+        matching,
+        "rank",
+        lambda *a, **kw: sorted(real_rank(*a, **kw), key=lambda c: c.individual_id != wrong.pk),
+    )
+    # The wrong individual's box has no learned features yet: describing it would cost
+    # 0.4 s, and the check compares up to 40 references.
+    Sighting.objects.filter(pk=references[1].pk).update(learned_features=None)
+    described = []
+    monkeypatch.setattr(
+        matching, "_learned_blob", lambda sighting: described.append(sighting.pk) or None
+    )
+
+    matching.sighting_rank_candidates(sighting_id=query.pk)
+
+    assert described == []
+    # The shortlist put the wrong individual first; the check, then the learned matcher
+    # comparing only the first of its order, put the right one first.
+    first = MatchCandidate.objects.get(sighting=query, rank=1)
+    assert first.leopard_id == right.pk
+    assert first.stage == MatchCandidate.Stage.LEARNED
+    assert MatchCandidate.objects.get(sighting=query, rank=2).leopard_id == wrong.pk
