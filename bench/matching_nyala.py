@@ -73,6 +73,26 @@ def labelled_rows(data: Path, limit: int = 0) -> list[dict] | None:
     return rows
 
 
+def labelled_photos(data: Path) -> tuple[list[Path], list[str], list[str]] | None:
+    """Return every labelled photo's path, individual and flank (None, said aloud, when the
+    set is absent), with OpenCV, faiss and torch held to one thread, as in a worker."""
+    rows = labelled_rows(data)
+    if rows is None:
+        return None
+    import cv2
+    import faiss
+    import torch
+
+    cv2.setNumThreads(1)
+    faiss.omp_set_num_threads(1)
+    torch.set_num_threads(1)
+    return (
+        [data / r["path"] for r in rows],
+        [r["individual_id"] for r in rows],
+        [r["side"] for r in rows],
+    )
+
+
 def cached(path: Path, build):
     if path.exists():
         with path.open("rb") as handle:

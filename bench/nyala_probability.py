@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from calibration import QuerySet, figures, held_out
 from first_stage_nyala import fuse, strongest
-from matching_nyala import DEFAULT_DATA, cached, labelled_rows, leave_one_out_queries, save
+from matching_nyala import DEFAULT_DATA, cached, labelled_photos, leave_one_out_queries, save
 from rerank_nyala import raw_match, read_pairs, read_shortlists
 
 from leopards.matching import disk as disk_lightglue
@@ -108,20 +108,11 @@ def main() -> int:
         "--out", type=Path, help="write the samples here for calibration.py --nyala"
     )
     args = parser.parse_args()
-    rows = labelled_rows(args.data)
-    if rows is None:
+    photos = labelled_photos(args.data)
+    if photos is None:
         return 0
-    import cv2
-    import faiss
-    import torch
-
-    cv2.setNumThreads(1)
-    faiss.omp_set_num_threads(1)
-    torch.set_num_threads(1)
-    paths = [args.data / r["path"] for r in rows]
-    ids = [r["individual_id"] for r in rows]
-    sides = [r["side"] for r in rows]
-    n = len(rows)
+    paths, ids, sides = photos
+    n = len(paths)
     catalogued = leave_one_out_queries(ids, sides)
     side, stored = disk_lightglue.DEFAULT_LONG_SIDE, disk_lightglue.STORED_KEYPOINTS
     pair_path = args.cache / f"pairs-raw-{n}-{side}-{stored}-{disk_lightglue.MATCH_KEYPOINTS}.pkl"

@@ -46,7 +46,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from first_stage_nyala import fuse, merge_shards, pairs_of_this_process, sign_test, strongest
-from matching_nyala import DEFAULT_DATA, cached, labelled_rows, leave_one_out_queries, save
+from matching_nyala import DEFAULT_DATA, cached, labelled_photos, leave_one_out_queries, save
 from second_stage_subset import per_photo
 
 from leopards.matching import disk as disk_lightglue
@@ -140,18 +140,11 @@ def main() -> int:
         "runs of other pairs (--pruning) query by query",
     )
     args = parser.parse_args()
-    rows = labelled_rows(args.data)
-    if rows is None:
+    photos = labelled_photos(args.data)
+    if photos is None:
         return 0
-    import cv2
-    import torch
-
-    cv2.setNumThreads(1)
-    torch.set_num_threads(1)
-    paths = [args.data / r["path"] for r in rows]
-    ids = [r["individual_id"] for r in rows]
-    sides = [r["side"] for r in rows]
-    n = len(rows)
+    paths, ids, sides = photos
+    n = len(paths)
     # The engine's features: every keypoint inside the mask at 384 px (at most
     # STORED_KEYPOINTS), of which LightGlue compares the strongest --match-keypoints.
     side, stored = disk_lightglue.DEFAULT_LONG_SIDE, disk_lightglue.STORED_KEYPOINTS

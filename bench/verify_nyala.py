@@ -39,7 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from first_stage_nyala import fuse, merge_shards, sign_test, strongest
-from matching_nyala import DEFAULT_DATA, labelled_rows, leave_one_out_queries, save
+from matching_nyala import DEFAULT_DATA, labelled_photos, leave_one_out_queries, save
 from rerank_nyala import read_shortlists
 from second_stage_subset import per_photo
 
@@ -76,18 +76,11 @@ def main() -> int:
     parser.add_argument("--shard", default="", help="K/N: check every Nth query's pairs")
     parser.add_argument("--pairs", default="", help="K/N: match every Nth LightGlue pair")
     args = parser.parse_args()
-    rows = labelled_rows(args.data)
-    if rows is None:
+    photos = labelled_photos(args.data)
+    if photos is None:
         return 0
-    import cv2
-    import torch
-
-    cv2.setNumThreads(1)
-    torch.set_num_threads(1)
-    paths = [args.data / r["path"] for r in rows]
-    ids = [r["individual_id"] for r in rows]
-    sides = [r["side"] for r in rows]
-    n = len(rows)
+    paths, ids, sides = photos
+    n = len(paths)
     extraction = f"disk-{disk_lightglue.DEFAULT_LONG_SIDE}-{disk_lightglue.STORED_KEYPOINTS}"
     for name in ("mask", extraction):
         merge_shards(args.cache, name)

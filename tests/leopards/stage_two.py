@@ -43,3 +43,37 @@ def refuse_network(monkeypatch) -> None:
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def catalogue_of_two(park, codes: tuple[str, str]):
+    """Two catalogued individuals (rendered 3 and 4, a left flank each, features extracted)
+    and a new box of individual 3 waiting for review: (right, wrong, references, query)."""
+    from leopards.models import Sighting
+    from leopards.services import matching
+    from tests.factories import LeopardFactory
+    from tests.leopards.matching_photos import leopard_sighting
+
+    right, wrong = (LeopardFactory(code=code) for code in codes)
+    here = {"deployment__station__park": park}
+    references = [
+        leopard_sighting(3, "left", 1, leopard=right, **here),
+        leopard_sighting(4, "left", 1, leopard=wrong, **here),
+    ]
+    for reference in references:
+        matching.sighting_extract_features(sighting_id=reference.pk)
+    matching.catalogue_sync(sighting_ids=[r.pk for r in references])
+    query = leopard_sighting(3, "left", 2, leopard=None, status=Sighting.Status.PROPOSED, **here)
+    matching.sighting_extract_features(sighting_id=query.pk)
+    return right, wrong, references, query
+
+
+def shortlist_first(monkeypatch, individual) -> None:
+    """Make the first stage put this individual first, whatever its votes."""
+    from leopards.services import matching
+
+    real_rank = matching.rank
+
+    def ranked(*args, **kwargs):
+        return sorted(real_rank(*args, **kwargs), key=lambda c: c.individual_id != individual.pk)
+
+    monkeypatch.setattr(matching, "rank", ranked)

@@ -17,9 +17,13 @@ from leopards.matching.rerank import rerank
 from leopards.models import MatchCandidate, Sighting
 from leopards.services import matching
 from leopards.synthetic import write_dataset
-from tests.factories import LeopardFactory
-from tests.leopards.matching_photos import leopard_sighting
-from tests.leopards.stage_two import refuse_network, rendered_box, shortlist_candidate
+from tests.leopards.stage_two import (
+    catalogue_of_two,
+    refuse_network,
+    rendered_box,
+    shortlist_candidate,
+    shortlist_first,
+)
 
 # The module that loads each backend's networks (models() and its _models cache).
 MODULES = {"disk": disk, "xfeat": learned}
@@ -135,26 +139,9 @@ def test_the_worker_stores_which_stage_ranked_and_its_matched_spots(
         return original(backend, image, box, **kwargs)
 
     monkeypatch.setattr(learned, "extract_for", counting)
-    right, wrong = LeopardFactory(code="LEO-301U"), LeopardFactory(code="LEO-302U")
-    here = {"deployment__station__park": park}
-    references = [
-        leopard_sighting(3, "left", 1, leopard=right, **here),
-        leopard_sighting(4, "left", 1, leopard=wrong, **here),
-    ]
-    for reference in references:
-        matching.sighting_extract_features(sighting_id=reference.pk)
-    matching.catalogue_sync(sighting_ids=[r.pk for r in references])
-    query = leopard_sighting(3, "left", 2, leopard=None, status=Sighting.Status.PROPOSED, **here)
-    matching.sighting_extract_features(sighting_id=query.pk)
+    right, wrong, references, query = catalogue_of_two(park, ("LEO-301U", "LEO-302U"))
     assert len(calls) == 3  # one extraction per box, none when a box joins the catalogue
-
-    real_rank = matching.rank
-
-    def shortlist_wrong_first(*args, **kwargs):
-        ranked = real_rank(*args, **kwargs)
-        return sorted(ranked, key=lambda c: c.individual_id != wrong.pk)
-
-    monkeypatch.setattr(matching, "rank", shortlist_wrong_first)
+    shortlist_first(monkeypatch, wrong)
     # A reference described before the second stage existed gets its learned
     # features at its first comparison, once.
     Sighting.objects.filter(pk=references[1].pk).update(learned_features=None)

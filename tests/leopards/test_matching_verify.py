@@ -9,7 +9,12 @@ import pytest
 from leopards.matching import learned, verify
 from leopards.matching.learned import LearnedFeatures
 from leopards.matching.rerank import rerank
-from tests.leopards.stage_two import rendered_box, shortlist_candidate
+from tests.leopards.stage_two import (
+    catalogue_of_two,
+    rendered_box,
+    shortlist_candidate,
+    shortlist_first,
+)
 
 each_backend = pytest.mark.parametrize("backend", learned.BACKENDS)
 
@@ -162,27 +167,10 @@ def test_in_the_worker_the_check_reads_stored_features_only_and_reorders_the_sho
 ):
     from leopards.models import MatchCandidate, Sighting
     from leopards.services import matching
-    from tests.factories import LeopardFactory
-    from tests.leopards.matching_photos import leopard_sighting
 
     settings.MATCH_RERANK_TOP_K, settings.MATCH_VERIFY_TOP_N = 1, 20
-    right, wrong = LeopardFactory(code="LEO-311U"), LeopardFactory(code="LEO-312U")
-    here = {"deployment__station__park": park}
-    references = [
-        leopard_sighting(3, "left", 1, leopard=right, **here),
-        leopard_sighting(4, "left", 1, leopard=wrong, **here),
-    ]
-    for reference in references:
-        matching.sighting_extract_features(sighting_id=reference.pk)
-    matching.catalogue_sync(sighting_ids=[r.pk for r in references])
-    query = leopard_sighting(3, "left", 2, leopard=None, status=Sighting.Status.PROPOSED, **here)
-    matching.sighting_extract_features(sighting_id=query.pk)
-    real_rank = matching.rank
-    monkeypatch.setattr(
-        matching,
-        "rank",
-        lambda *a, **kw: sorted(real_rank(*a, **kw), key=lambda c: c.individual_id != wrong.pk),
-    )
+    right, wrong, references, query = catalogue_of_two(park, ("LEO-311U", "LEO-312U"))
+    shortlist_first(monkeypatch, wrong)
     # The wrong individual's box has no learned features yet: describing it would cost
     # 0.4 s, and the check compares up to 40 references.
     Sighting.objects.filter(pk=references[1].pk).update(learned_features=None)
