@@ -45,6 +45,7 @@ from second_stage_subset import per_photo
 
 from leopards.matching import disk as disk_lightglue
 from leopards.matching import verify
+from leopards.matching.calibration import sample_from
 from leopards.matching.rerank import _references, rerank
 
 THRESHOLDS = (3.0, 6.0)
@@ -75,6 +76,14 @@ def main() -> int:
     parser.add_argument("--weights", type=float, nargs="+", default=[0, 2, 4, 6, 10])
     parser.add_argument("--shard", default="", help="K/N: check every Nth query's pairs")
     parser.add_argument("--pairs", default="", help="K/N: match every Nth LightGlue pair")
+    parser.add_argument(
+        "--top-k", type=int, default=2, help="the engine's MATCH_RERANK_TOP_K (--samples-out)"
+    )
+    parser.add_argument(
+        "--samples-out",
+        type=Path,
+        help="write the engine's rankings' samples here for bench/calibration.py --nyala",
+    )
     args = parser.parse_args()
     photos = labelled_photos(args.data)
     if photos is None:
@@ -128,17 +137,22 @@ def main() -> int:
             sorted(head, key=lambda c: best[c.individual_id], reverse=True) + fused[i][args.top :]
         )
 
-    def engine_order(i: int) -> list:
+    def engine_order(i: int, shortlist: list) -> list:
         cache = {
             r: checks[i, r][ENGINE]
-            for c in fused[i][: args.top]
+            for c in shortlist[: args.top]
             for r in verify._references(c, args.refs)
             if (i, r) in checks
         }
-        return verify.verify(fused[i], features[i], lambda _ids: {}, top_n=args.top, cache=cache)
+        return verify.verify(shortlist, features[i], lambda _ids: {}, top_n=args.top, cache=cache)
 
     orders = {"fused shortlist": {i: fused[i] for i in queries}}
-    orders["pair check (engine)"] = {i: engine_order(i) for i in queries}
+    orders["pair check (engine)"] = {i: engine_order(i, fused[i]) for i in queries}
+    # The same query as a stranger: its animal taken out of the shortlist after the vote
+    # (its references still weighed in LNBNN's normaliser), for the probability's fit.
+    strangers = {
+        i: engine_order(i, [c for c in fused[i] if c.individual_id != ids[i]]) for i in queries
+    }
 
     pairs_path = args.work / f"verify-lightglue-{n}.pkl"
     pairs = {}
@@ -149,7 +163,7 @@ def main() -> int:
         mine, shards = (int(v) for v in args.pairs.split("/"))
         todo = []
         for i in queries[mine::shards]:
-            for order in orders.values():
+            for order in [*orders.values(), strangers]:
                 todo += [(i, r) for c in order[i][: max(DEPTHS)] for r in _references(c, 1)]
         todo = [pair for pair in dict.fromkeys(todo) if pair not in pairs]
         found, started = {}, time.process_time()
@@ -166,6 +180,31 @@ def main() -> int:
             with shard_file.open("rb") as handle:
                 found = {**pickle.load(handle), **found}
         save(shard_file, found)
+        return 0
+
+    def reranked(order: list, i: int, depth: int) -> list:
+        compared = [r for c in order[:depth] for r in _references(c, 1) if (i, r) in pairs]
+        cache = {r: pairs[i, r] for r in compared}
+        return rerank(order, features[i], lambda _ids: {}, top_k=depth, cache=cache)
+
+    if args.samples_out:
+        # The engine's rankings (pair check, re-rank of --top-k) of every query, then of
+        # every query as a stranger: bench/calibration.py --nyala.
+        depth = args.top_k
+        samples = {"shortlist": [], "fused": [], "individuals": [], "queries": len(queries)}
+        for stranger, order_of in ((False, orders["pair check (engine)"]), (True, strangers)):
+            for i in queries:
+                ranking = reranked(order_of[i], i, depth)
+                samples["fused"].append(sample_from(ranking, ids[i], open_set=stranger))
+                first_stage = [
+                    c for c in shortlists["SIFT"][i] if not stranger or c.individual_id != ids[i]
+                ]
+                samples["shortlist"].append(sample_from(first_stage, ids[i], open_set=stranger))
+                samples["individuals"].append(f"nyala:{ids[i]}")
+        right = [s.correct for s in samples["fused"][: len(queries)]]
+        samples["rank1"] = float(np.mean(right))
+        save(args.samples_out, {"nyala": samples})
+        print(f"samples of {len(samples['fused'])} rankings written to {args.samples_out}")
         return 0
 
     def position(order: list, i: int) -> int:
@@ -190,25 +229,18 @@ def main() -> int:
         label += f", {'sum' if summed else 'best'} + {w:g} x shortlist"
         print(f"| {label} | {recall(order_of)} |")
 
-    reranked = {}
-    for (name, order_of), depth in itertools.product(orders.items(), DEPTHS):
-        ranks = []
-        for i in queries:
-            order = order_of[i]
-            cache = {
-                r: pairs[i, r] for c in order[:depth] for r in _references(c, 1) if (i, r) in pairs
-            }
-            ranked = rerank(order, features[i], lambda _ids: {}, top_k=depth, cache=cache)
-            ranks.append(position(ranked, i))
-        reranked[name, depth] = np.array(ranks)
+    ranks_of = {
+        (name, depth): np.array([position(reranked(order_of[i], i, depth), i) for i in queries])
+        for (name, order_of), depth in itertools.product(orders.items(), DEPTHS)
+    }
     # The engine before the pair check: the fused shortlist, re-rank of 4.
-    baseline = reranked["fused shortlist", 4] == 1
+    baseline = ranks_of["fused shortlist", 4] == 1
     print(
         "\n| learned re-rank of the first K of | K | rank-1 | MRR | won / lost vs fused, K=4 "
         "| sign p |"
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for (name, depth), ranks in reranked.items():
+    for (name, depth), ranks in ranks_of.items():
         firsts = ranks == 1
         won, lost = int((firsts & ~baseline).sum()), int((baseline & ~firsts).sum())
         print(
