@@ -409,7 +409,7 @@ MATCH_CANDIDATES = env.int("MATCH_CANDIDATES", default=5)
 # MATCH_RERANK_REFERENCES reference boxes each. 2 is the measured setting
 # (bench/README.md, "Pairs checked before the re-rank"): after the pair check, the
 # learned matcher put the animal first on nyala flanks as often comparing 2 as 4
-# (0.458 against 0.442), for half the cost; before it, 4 was best. It runs where the
+# (0.458 against 0.443), for half the cost; before it, 4 was best. It runs where the
 # tasks run (the worker; the web process only in local mode, without a broker). 0 turns
 # it off; without requirements-learned*.txt installed the shortlist ranks alone and a
 # system check says so.
