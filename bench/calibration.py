@@ -213,6 +213,8 @@ def write_real_rankings(qs: QuerySet, names: list[str], path: Path, top_k: int) 
             "learned_second": s.learned_second,
             "learned_confidence": round(s.learned_confidence, 3),
             "learned_second_confidence": round(s.learned_second_confidence, 3),
+            "verified": s.verified,
+            "verified_second": s.verified_second,
         }
 
     rows = [
@@ -399,8 +401,12 @@ def main() -> int:
     if missing:
         queried.update(query_sets(args, second, missing))
         if args.queries:
-            with args.queries[0].open("wb") as handle:
-                pickle.dump({n: queried[n] for n in missing}, handle)
+            # The first file keeps the sets it held and gains the new ones: a fit run that
+            # queries a missing set must not drop the sets it read from that file.
+            first = args.queries[0]
+            kept = _read([first])
+            with first.open("wb") as handle:
+                pickle.dump({**kept, **{n: queried[n] for n in missing}}, handle)
     if not args.only:
         fit_and_report(args, queried, fused_sets or (queried if second else None))
     return 0
