@@ -1,5 +1,6 @@
 """The shipped score calibration on real match figures and on held-out synthetic individuals."""
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -7,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from leopards import tasks
-from leopards.matching.calibration import Calibration, Sample
+from leopards.matching.calibration import Calibration, Sample, sample_from
 from leopards.models import MatchCandidate, Sighting
 from leopards.services import matching
 from tests.factories import LeopardFactory
 from tests.leopards.matching_photos import leopard_sighting
+from tests.leopards.stage_two import shortlist_candidate
 
 # Rankings measured on the real snow-leopard photos of ../shared/data (right_Cat1, same
 # flank, own event left out; bench/calibration.py): the figures only, not the photos,
@@ -33,6 +35,8 @@ def _sample(row: dict) -> Sample:
         learned_second=row["learned_second"],
         learned_confidence=row["learned_confidence"],
         learned_second_confidence=row["learned_second_confidence"],
+        verified=row["verified"],
+        verified_second=row["verified_second"],
     )
 
 
@@ -75,6 +79,26 @@ def test_the_fused_model_keeps_real_cat1_matches_with_strong_disk_evidence():
     for row in strong:
         assert row["top1_right"]
         assert fused.probability_of(_sample(row)) >= fused.threshold, row
+
+
+def test_a_ranking_carries_the_pair_checks_inliers_into_its_sample():
+    first = dataclasses.replace(shortlist_candidate(1, 10, 3.0), verified_inliers=40)
+    unchecked = shortlist_candidate(2, 20, 2.0)  # below the pair check's depth
+    sample = sample_from([first, unchecked], 1)
+    assert (sample.correct, sample.verified, sample.verified_second) == (True, 40, 0)
+    assert sample_from([first], 2, open_set=True).verified == 40
+
+
+def test_a_clear_lead_in_the_pair_check_raises_the_fused_probability():
+    # The real Cat1 match whose pair check stands furthest above its runner-up's, read
+    # as measured and again as if the check had tied it with the runner-up.
+    fused = Calibration.load().second_stage
+    assert {"log1p_verified", "verified_margin"} <= set(fused.features)
+    rows = [r["reranked"] for r in REAL if r["catalogued"]]
+    led = max(rows, key=lambda r: r["verified"] - r["verified_second"])
+    assert led["verified"] >= 3 * max(led["verified_second"], 1)
+    tied = {**led, "verified": led["verified_second"]}
+    assert fused.probability_of(_sample(led)) > fused.probability_of(_sample(tied))
 
 
 def test_calibration_files_of_the_ratio_model_still_load_and_answer_as_before(tmp_path):
