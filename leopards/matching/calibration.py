@@ -123,26 +123,30 @@ def _log_noise_ratio(s: Sample) -> float:
     return math.log(min(max(ratio, 1.0), MAX_RATIO))
 
 
+def _log1p(value: float) -> float:
+    return math.log1p(max(value, 0.0))
+
+
+def _log1p_margin(first: float, second: float) -> float:
+    """Return how far the first candidate's evidence exceeds the runner-up's, in log1p."""
+    return _log1p(first) - _log1p(second)
+
+
 FEATURES: dict[str, Callable[[Sample], float]] = {
-    "log1p_top1": lambda s: math.log1p(max(s.top1, 0.0)),
-    "log1p_margin": lambda s: math.log1p(max(s.top1, 0.0)) - math.log1p(max(s.top2, 0.0)),
+    "log1p_top1": lambda s: _log1p(s.top1),
+    "log1p_margin": lambda s: _log1p_margin(s.top1, s.top2),
     "log_ratio": _log_ratio,
     "log_noise_ratio": _log_noise_ratio,
-    "log1p_inliers": lambda s: math.log1p(max(s.inliers, 0)),
+    "log1p_inliers": lambda s: _log1p(s.inliers),
     "static_share": lambda s: min(max(s.static, 0.0), 1.0),
-    "log1p_learned": lambda s: math.log1p(max(s.learned, 0)),
-    "learned_margin": lambda s: (
-        math.log1p(max(s.learned, 0)) - math.log1p(max(s.learned_second, 0))
+    "log1p_learned": lambda s: _log1p(s.learned),
+    "learned_margin": lambda s: _log1p_margin(s.learned, s.learned_second),
+    "log1p_learned_confidence": lambda s: _log1p(s.learned_confidence),
+    "learned_confidence_margin": lambda s: _log1p_margin(
+        s.learned_confidence, s.learned_second_confidence
     ),
-    "log1p_learned_confidence": lambda s: math.log1p(max(s.learned_confidence, 0.0)),
-    "learned_confidence_margin": lambda s: (
-        math.log1p(max(s.learned_confidence, 0.0))
-        - math.log1p(max(s.learned_second_confidence, 0.0))
-    ),
-    "log1p_verified": lambda s: math.log1p(max(s.verified, 0)),
-    "verified_margin": lambda s: (
-        math.log1p(max(s.verified, 0)) - math.log1p(max(s.verified_second, 0))
-    ),
+    "log1p_verified": lambda s: _log1p(s.verified),
+    "verified_margin": lambda s: _log1p_margin(s.verified, s.verified_second),
 }
 
 
