@@ -7,13 +7,14 @@ Each of the 1,205 nyala photos is queried twice, as the worker would query it:
 - open set: with every photo of its animal left out, so that its first candidate is
   always wrong (1,205 strangers: what a new individual looks like).
 
-Both go through the engine's two stages: the fused first stage (SIFT-LNBNN +
-2 x DISK-LNBNN, leopards.matching.fusion.fuse) and DISK + LightGlue on the first
---top-k individuals, ordered by leopards.matching.rerank.rerank itself (its
-floor, its order), with each LightGlue pair matched once and kept raw like
-bench/rerank_nyala.py keeps it (that bench's leave-one-out pairs are read, not
-matched again). Each query becomes a labelled sample (leopards.matching.calibration.
-sample_from) of what the probability reads.
+Both go through the engine's stages: the fused first stage (SIFT-LNBNN +
+2 x DISK-LNBNN, leopards.matching.fusion.fuse), the pair check of its first
+individuals (leopards.matching.verify.verify itself, with its constants) and DISK +
+LightGlue on the first --top-k individuals of the checked order, ordered by
+leopards.matching.rerank.rerank itself (its floor, its order), with each LightGlue
+pair matched once and kept raw like bench/rerank_nyala.py keeps it (that bench's
+leave-one-out pairs are read, not matched again). Each query becomes a labelled
+sample (leopards.matching.calibration.sample_from) of what the probability reads.
 
 It prints, for the shipped model and for models fitted on nyala alone (5 folds by
 individual: fitted on four folds' animals, scored on the fifth's), the Brier score,
@@ -47,6 +48,7 @@ from matching_nyala import DEFAULT_DATA, cached, labelled_photos, leave_one_out_
 from rerank_nyala import raw_match, read_pairs, read_shortlists
 
 from leopards.matching import disk as disk_lightglue
+from leopards.matching import verify
 from leopards.matching.calibration import FUSED_FEATURES, Calibration, Sample, sample_from
 from leopards.matching.features import Features
 from leopards.matching.fusion import as_index_features
@@ -60,10 +62,11 @@ EMPTY_PAIRS = np.zeros((0, 4), np.float32)
 
 
 class _Query:
-    """Stands for the query's learned features: every pair the re-rank needs is cached."""
+    """Stands for the query's learned features: every pair the check and the re-rank
+    need is cached."""
 
     def __len__(self) -> int:
-        return 1
+        return verify.MIN_MATCHES
 
 
 def pair_match(raw: tuple) -> PairMatch:
@@ -75,8 +78,13 @@ def pair_match(raw: tuple) -> PairMatch:
     )
 
 
+def checked(shortlist: list, counts: dict) -> list:
+    """Return the engine's pair-check order of a shortlist from one query's cached counts."""
+    return verify.verify(shortlist, _Query(), lambda _refs: {}, cache=dict(counts))
+
+
 def reranked(shortlist: list, pairs: dict, query: int, top_k: int) -> list:
-    """Return the engine's second-stage order of a shortlist from the cached pairs."""
+    """Return the engine's second-stage order of a checked shortlist from the cached pairs."""
     cache = {
         ref: pair_match(pairs[(query, ref)])
         for c in shortlist[:top_k]
@@ -99,7 +107,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--cache", type=Path, default=Path("/work/cache/nyala"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/first-stage"))
-    parser.add_argument("--top-k", type=int, default=4, help="the engine's MATCH_RERANK_TOP_K")
+    parser.add_argument("--top-k", type=int, default=2, help="the engine's MATCH_RERANK_TOP_K")
     parser.add_argument(
         "--shard", default="", help="K/N: rank and match every Nth photo, then stop"
     )
@@ -116,7 +124,7 @@ def main() -> int:
     catalogued = leave_one_out_queries(ids, sides)
     side, stored = disk_lightglue.DEFAULT_LONG_SIDE, disk_lightglue.STORED_KEYPOINTS
     pair_path = args.cache / f"pairs-raw-{n}-{side}-{stored}-{disk_lightglue.MATCH_KEYPOINTS}.pkl"
-    open_path = args.work / f"open-set-{n}-k{args.top_k}.pkl"
+    open_path = args.work / f"open-set-checked-{n}-k{args.top_k}.pkl"
     pairs = read_pairs(pair_path)
     leave_one_out = read_shortlists(args.work, n)
     if args.shard:
@@ -155,14 +163,20 @@ def main() -> int:
                 wanted.append(
                     fuse(leave_one_out["SIFT"][i], leave_one_out["DISK"][i], FUSION_WEIGHT)
                 )
-            found = {}
+            found, counts = {}, {}
             for shortlist in wanted:
-                for c in shortlist[: args.top_k]:
+                order = verify.verify(
+                    shortlist,
+                    selected[i],
+                    lambda refs: {r: selected[r] for r in refs},
+                    cache=counts,
+                )
+                for c in order[: args.top_k]:
                     for ref in _references(c, 1):
                         if (i, ref) not in pairs and (i, ref) not in found:
                             found[(i, ref)] = raw_match(compared[i], compared[ref])
                             matched += 1
-            done[i] = (shortlists, found)
+            done[i] = (shortlists, found, counts)
             if len(done) % 50 == 0:
                 save(open_path, done)
                 spent = (time.process_time() - started) / max(matched, 1)
@@ -171,28 +185,29 @@ def main() -> int:
         return 0
 
     open_set = {}
-    for shard_file in sorted(args.work.glob(f"open-set-{n}-k{args.top_k}.shard*.pkl")):
+    for shard_file in sorted(args.work.glob(f"open-set-checked-{n}-k{args.top_k}.shard*.pkl")):
         with shard_file.open("rb") as handle:
             open_set.update(pickle.load(handle))
     missing = n - len(open_set)
     if missing:
         print(f"{missing} photos have no open-set ranking yet: run --shard K/N first.")
         return 1
-    for _shortlists, found in open_set.values():
+    for _shortlists, found, _counts in open_set.values():
         pairs.update(found)
 
     queries = [(i, leave_one_out["SIFT"][i], leave_one_out["DISK"][i], False) for i in catalogued]
     queries += [(i, *open_set[i][0], True) for i in range(n)]
     shortlist_samples, fused_samples, individuals = [], [], []
     for i, sift, disk, stranger in queries:
-        ranking = reranked(fuse(sift, disk, FUSION_WEIGHT), pairs, i, args.top_k)
+        order = checked(fuse(sift, disk, FUSION_WEIGHT), open_set[i][2])
+        ranking = reranked(order, pairs, i, args.top_k)
         fused_samples.append(sample_from(ranking, ids[i], open_set=stranger))
         shortlist_samples.append(sample_from(sift, ids[i], open_set=stranger))
         individuals.append(f"nyala:{ids[i]}")
     right = [s.correct for s in fused_samples[: len(catalogued)]]
     print(
-        f"{len(catalogued)} leave-one-out queries (rank-1 {np.mean(right):.3f} after the re-rank "
-        f"of {args.top_k}) and {n} strangers"
+        f"{len(catalogued)} leave-one-out queries (rank-1 {np.mean(right):.3f} after the pair "
+        f"check and the re-rank of {args.top_k}) and {n} strangers"
     )
 
     shipped = Calibration.load()
