@@ -403,6 +403,9 @@ MATCH_INDEX_SNAPSHOT_EVERY = env.int("MATCH_INDEX_SNAPSHOT_EVERY", default=200)
 # Calibration of match scores into probabilities (JSON from evaluate_matching
 # --calibration-out); empty: the parameters shipped with the code.
 MATCH_CALIBRATION_FILE = env.str("MATCH_CALIBRATION_FILE", default="")
+# A projection of DISK's descriptors learned from this registry's confirmed photos, read
+# by the pair check (manage.py fit_match_whitening); empty: DISK's own descriptors.
+MATCH_WHITENING_FILE = env.str("MATCH_WHITENING_FILE", default="")
 MATCH_CANDIDATES = env.int("MATCH_CANDIDATES", default=5)
 # Second stage: the first MATCH_RERANK_TOP_K individuals, in the order the pair check
 # below leaves, are compared again with a learned matcher, against at most

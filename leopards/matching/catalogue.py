@@ -48,6 +48,7 @@ from leopards.matching.calibration import Calibration, load_default
 from leopards.matching.disk_twin import DiskTwin
 from leopards.matching.features import Features
 from leopards.matching.index import UNKNOWN_FLANK, MatchIndex
+from leopards.matching.whitening import Whitening
 from leopards.models import Flank, MatchIndexEntry, MatchIndexState, Sighting
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ def _twin_model(loaded: LoadedIndex) -> str:
 _lock = threading.RLock()
 _loaded: LoadedIndex | None = None
 _calibration: tuple[str, Calibration] | None = None
+_whitening: tuple[str, Whitening | None] | None = None
 
 
 def state() -> MatchIndexState:
@@ -172,6 +174,30 @@ def calibration() -> Calibration:
     if _calibration is None or _calibration[0] != path:
         _calibration = (path, Calibration.load(path) if path else load_default())
     return _calibration[1]
+
+
+def whitening() -> Whitening | None:
+    """Return the pair check's descriptor projection (MATCH_WHITENING_FILE), or None.
+
+    A file fitted again is read again. One that cannot be read is reported by the system
+    checks (leopards.W004); the check then matches DISK's own descriptors, as without one.
+    """
+    global _whitening
+    path = settings.MATCH_WHITENING_FILE
+    if not path:
+        return None
+    try:
+        key = f"{path}@{os.stat(path).st_mtime_ns}"
+    except OSError:
+        key = path
+    if _whitening is None or _whitening[0] != key:
+        projection = None
+        try:
+            projection = Whitening.load(path)
+        except ValueError:
+            logger.exception("MATCH_WHITENING_FILE %s is not a projection; not used", path)
+        _whitening = (key, projection)
+    return _whitening[1]
 
 
 # -- building and replaying ---------------------------------------------------------------

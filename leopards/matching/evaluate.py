@@ -30,6 +30,7 @@ from leopards.matching.features import Features
 from leopards.matching.fusion import as_index_features, fuse
 from leopards.matching.index import UNKNOWN_FLANK, MatchIndex
 from leopards.matching.scoring import Candidate, rank
+from leopards.matching.whitening import Whitening
 
 ANY_SIDE = "any"
 
@@ -91,6 +92,7 @@ def run_queries(
     learned_backend: str = "disk",
     disk_weight: float = 0.0,
     verify_top_n: int = verify.TOP_N,
+    whitening: Whitening | None = None,
 ) -> tuple[list[QueryResult], dict[str, float]]:
     """Extract, index and query every box leave-one-out; return results and timings.
 
@@ -106,7 +108,8 @@ def run_queries(
     disk_weight above 0 fuses the shortlist with DISK-LNBNN's, as the registry does with
     MATCH_FIRST_STAGE_DISK_WEIGHT (leopards.matching.fusion; learned_backend "disk").
     With second_stage, the shortlist's first verify_top_n individuals are re-ordered by
-    the pair check first (leopards.matching.verify; MATCH_VERIFY_TOP_N, 0 for none).
+    the pair check first (leopards.matching.verify; MATCH_VERIFY_TOP_N, 0 for none), its
+    descriptors projected by whitening when given (MATCH_WHITENING_FILE).
     """
     learned_wanted = second_stage is not None or disk_weight > 0
     # As the worker extracts them (leopards.matching.extraction): each box's outline is
@@ -179,7 +182,9 @@ def run_queries(
         def stored(refs: list[int]) -> dict:
             return {r: learned[r] for r in refs}
 
-        checked = verify.verify(shortlist, learned[i], stored, top_n=verify_top_n)
+        checked = verify.verify(
+            shortlist, learned[i], stored, top_n=verify_top_n, whitening=whitening
+        )
         again = rerank(
             checked,
             learned[i],

@@ -26,7 +26,7 @@ costs a few CPU milliseconds, where LightGlue takes a quarter of a second.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 
 import cv2
 import numpy as np
@@ -34,6 +34,7 @@ import numpy as np
 from leopards.matching.index import Label
 from leopards.matching.learned import LearnedFeatures
 from leopards.matching.scoring import Candidate
+from leopards.matching.whitening import Whitening
 
 # The shortlist's first individuals compared, and references of each (bench/README.md).
 TOP_N = 20
@@ -62,16 +63,22 @@ Loader = Callable[[list[Label]], dict[Label, LearnedFeatures]]
 
 def pair_inliers(query: LearnedFeatures, reference: LearnedFeatures) -> int:
     """Return the inliers of the homography between two boxes' mutual nearest neighbours."""
+    return len(inlier_pairs(query, reference))
+
+
+def inlier_pairs(query: LearnedFeatures, reference: LearnedFeatures) -> np.ndarray:
+    """Return the (query, reference) keypoint indices of the homography's inliers, (n, 2)."""
+    none = np.empty((0, 2), np.int64)
     a = query.descriptors[:KEYPOINTS].astype(np.float32)
     b = reference.descriptors[:KEYPOINTS].astype(np.float32)
     if len(a) < MIN_MATCHES or len(b) < MIN_MATCHES:
-        return 0
+        return none
     # Unit descriptors: the largest dot product is the nearest neighbour.
     similarity = a @ b.T
     forward, backward = similarity.argmax(axis=1), similarity.argmax(axis=0)
     mutual = np.flatnonzero(backward[forward] == np.arange(len(a)))
     if len(mutual) < MIN_MATCHES:
-        return 0
+        return none
     source = query.keypoints[:KEYPOINTS][mutual].astype(np.float32)
     target = reference.keypoints[:KEYPOINTS][forward[mutual]].astype(np.float32)
     # OpenCV's USAC seeds its own generator for each call: one pair, one count.
@@ -83,7 +90,38 @@ def pair_inliers(query: LearnedFeatures, reference: LearnedFeatures) -> int:
         maxIters=MAX_ITERATIONS,
         confidence=CONFIDENCE,
     )
-    return int(inliers.sum()) if inliers is not None else 0
+    if inliers is None:
+        return none
+    kept = mutual[inliers.ravel().astype(bool)]
+    return np.stack([kept, forward[kept]], axis=1)
+
+
+def matched_descriptors(
+    pairs: Iterable[tuple[LearnedFeatures, LearnedFeatures]], min_inliers: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Return the descriptors of the inliers of every pair (two photos of one flank) whose
+    check found at least min_inliers: first[i] and second[i] describe one patch of the
+    coat (leopards.matching.whitening.fit). The third value counts the pairs kept."""
+    first, second, kept_pairs = [], [], 0
+    for a, b in pairs:
+        kept = inlier_pairs(a, b)
+        if len(kept) < min_inliers:
+            continue
+        first.append(a.descriptors[kept[:, 0]].astype(np.float32))
+        second.append(b.descriptors[kept[:, 1]].astype(np.float32))
+        kept_pairs += 1
+    if not first:
+        return np.empty((0, 0), np.float32), np.empty((0, 0), np.float32), 0
+    return np.concatenate(first), np.concatenate(second), kept_pairs
+
+
+def projected(features: LearnedFeatures, whitening: Whitening | None) -> LearnedFeatures:
+    """Return the box's first KEYPOINTS with their descriptors projected by whitening
+    (leopards.matching.whitening), or the box as it is without one or for another model."""
+    if whitening is None or whitening.model != features.model:
+        return features
+    first = features.strongest(KEYPOINTS)
+    return dataclasses.replace(first, descriptors=whitening.apply(first.descriptors))
 
 
 def verify(
@@ -95,6 +133,7 @@ def verify(
     references: int = REFERENCES,
     cache: MutableMapping[Label, int] | None = None,
     min_overtake: int = MIN_OVERTAKE,
+    whitening: Whitening | None = None,
 ) -> list[Candidate]:
     """Re-order the first top_n candidates by their pairs' geometric inliers.
 
@@ -104,6 +143,7 @@ def verify(
     without them is skipped). cache, keyed by reference id, keeps this query's counts.
     Each candidate records its best pair (Candidate.verified_reference_id and
     verified_inliers: None and 0 when none of its references could be compared).
+    whitening, when given, projects the descriptors of both boxes before they are matched.
     """
     if top_n <= 0 or len(query) < MIN_MATCHES or not candidates:
         return list(candidates)
@@ -112,6 +152,7 @@ def verify(
     needed = [r for refs in wanted.values() for r in refs if cache is None or r not in cache]
     stored = load(needed) if needed else {}
     best_score = max((c.score for c in head), default=0.0)
+    query = projected(query, whitening)
     checked = []
     for candidate in head:
         best_ref, best = None, 0
@@ -119,7 +160,7 @@ def verify(
             if cache is not None and ref in cache:
                 count = cache[ref]
             elif ref in stored and stored[ref].model == query.model:
-                count = pair_inliers(query, stored[ref])
+                count = pair_inliers(query, projected(stored[ref], whitening))
                 if cache is not None:
                     cache[ref] = count
             else:

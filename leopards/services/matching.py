@@ -359,7 +359,14 @@ def sighting_rank_candidates(
         # matcher compares the first rerank_k of that order.
         head = max(top_k, rerank_k, verify_n)
         ranked = (
-            verify(ranked[:head], query_learned, references.stored, top_n=verify_n) + ranked[head:]
+            verify(
+                ranked[:head],
+                query_learned,
+                references.stored,
+                top_n=verify_n,
+                whitening=catalogue.whitening(),
+            )
+            + ranked[head:]
         )
         head = max(top_k, rerank_k)
         ranked = (

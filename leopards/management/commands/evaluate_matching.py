@@ -97,6 +97,7 @@ class Command(BaseCommand):
             learned_backend=settings.MATCH_LEARNED_BACKEND,
             disk_weight=disk_twin.weight() if disk_twin.wanted_model() else 0.0,
             verify_top_n=settings.MATCH_VERIFY_TOP_N,
+            whitening=catalogue.whitening(),
         )
         figures = {**summarise(results, len(boxes)), **timings}
         if calibration_out is not None:

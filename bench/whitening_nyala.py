@@ -1,0 +1,179 @@
+"""The pair check with learned whitening of DISK descriptors, on held-out nyala animals.
+
+leopards.matching.whitening projects DISK's descriptors so that matched coat patches
+lie closer. Here it is fitted and scored in 5 folds split by individual
+(first_stage_nyala.folds_by_individual, as every nyala bench splits them):
+
+1. the matched pairs: every two photos of one flank of one animal are checked by the
+   engine's pair check (verify.inlier_pairs, DISK's own descriptors); a pair with at
+   least --min-inliers inliers gives its inliers' two descriptors;
+2. for each fold, a projection fitted on the other four folds' pairs (whitening.fit),
+   for each of --dimensions, written to --work as whitening-fold{F}-d{D}.npz (read by
+   bench/nyala_probability.py --whitening);
+3. each leave-one-out query of the fold is checked again by verify.verify with its
+   fold's projection, on the fused shortlist (first_stage_nyala.py's SIFT and masked
+   DISK shortlists), beside the same check on DISK's own descriptors.
+
+It prints rank-1 at 1 / 2 (what the learned matcher compares) / 4 and MRR for each,
+and the queries won and lost against DISK's own descriptors with the sign test's p.
+
+    nice python bench/whitening_nyala.py --cache C --work W --shard 0/2   # and 1/2
+    python bench/whitening_nyala.py --cache C --work W
+
+The photos are read from ../shared and never copied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import pickle
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from first_stage_nyala import folds_by_individual, fuse, sign_test, strongest
+from matching_nyala import DEFAULT_DATA, cached, labelled_photos, leave_one_out_queries, save
+from rerank_nyala import read_shortlists
+
+from leopards.matching import disk as disk_lightglue
+from leopards.matching import verify, whitening
+
+FUSION_WEIGHT = 2.0  # the engine's MATCH_FIRST_STAGE_DISK_WEIGHT
+MIN_INLIERS = 15
+
+
+def selected_features(cache: Path, paths: list[Path]) -> list:
+    """Return every photo's stored DISK features as the engine keeps them (masked)."""
+    side, stored = disk_lightglue.DEFAULT_LONG_SIDE, disk_lightglue.STORED_KEYPOINTS
+    masks = cached(cache / "mask.pkl", dict)
+    raw = cached(cache / f"disk-{side}-{stored}.pkl", dict)
+    return [
+        disk_lightglue.select(strongest(raw[str(p)], stored), masks[str(p)], stored) for p in paths
+    ]
+
+
+def matched_descriptors(features: list, ids: list, sides: list, min_inliers: int) -> dict:
+    """Return {individual: (first, second)}: the inliers' descriptors of every two photos
+    of one of its flanks whose check found at least min_inliers."""
+    photos_of: dict = {}
+    for i, key in enumerate(zip(ids, sides, strict=True)):
+        photos_of.setdefault(key, []).append(i)
+    found: dict = {}
+    for (animal, _side), photos in photos_of.items():
+        pairs = ((features[a], features[b]) for a, b in itertools.combinations(photos, 2))
+        first, second, kept = verify.matched_descriptors(pairs, min_inliers)
+        if kept:
+            found.setdefault(animal, []).append((first, second))
+    return {
+        animal: (np.concatenate([f for f, _s in parts]), np.concatenate([s for _f, s in parts]))
+        for animal, parts in found.items()
+    }
+
+
+def fold_projections(
+    matched: dict, fold_of: dict, dimensions: list[int], work: Path, model: str
+) -> dict:
+    """Fit (and write) each fold's projection on the other folds' animals' pairs."""
+    projections = {}
+    for fold, d in itertools.product(sorted(set(fold_of.values())), dimensions):
+        others = [pair for animal, pair in matched.items() if fold_of[animal] != fold]
+        first = np.concatenate([f for f, _s in others])
+        second = np.concatenate([s for _f, s in others])
+        fitted = whitening.fit(
+            first, second, model=model, dimensions=d, fitted_on=f"nyala-train, folds != {fold}"
+        )
+        fitted.save(work / f"whitening-fold{fold}-d{d}.npz")
+        projections[fold, d] = fitted
+    return projections
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--cache", type=Path, default=Path("/work/cache/nyala"))
+    parser.add_argument("--work", type=Path, default=Path("/tmp/first-stage"))
+    parser.add_argument("--dimensions", type=int, nargs="+", default=[32, 48, 64])
+    parser.add_argument("--min-inliers", type=int, default=MIN_INLIERS)
+    parser.add_argument("--shard", default="", help="K/N: check every Nth query, then stop")
+    args = parser.parse_args()
+    photos = labelled_photos(args.data)
+    if photos is None:
+        return 0
+    paths, ids, sides = photos
+    n = len(paths)
+    queries = leave_one_out_queries(ids, sides)
+    fold_of = folds_by_individual(ids)
+    counts_path = args.work / f"whitened-checks-{n}-m{args.min_inliers}.pkl"
+    if args.shard:
+        mine, shards = (int(v) for v in args.shard.split("/"))
+        features = selected_features(args.cache, paths)
+        model = features[0].model
+        started = time.process_time()
+        matched = cached(
+            args.work / f"whitening-pairs-{n}-m{args.min_inliers}.pkl",
+            lambda: matched_descriptors(features, ids, sides, args.min_inliers),
+        )
+        print(
+            f"{sum(len(f) for f, _s in matched.values())} matched descriptors of "
+            f"{len(matched)} animals, {time.process_time() - started:.0f} CPU s",
+            flush=True,
+        )
+        projections = fold_projections(matched, fold_of, args.dimensions, args.work, model)
+        shortlists = read_shortlists(args.work, n)
+        found = {}
+        started = time.process_time()
+        for i in queries[mine::shards]:
+            fused = fuse(shortlists["SIFT"][i], shortlists["DISK"][i], FUSION_WEIGHT)
+
+            def load(refs: list) -> dict:
+                return {r: features[r] for r in refs}
+
+            orders = {0: verify.verify(fused, features[i], load)}
+            for d in args.dimensions:
+                projection = projections[fold_of[ids[i]], d]
+                orders[d] = verify.verify(fused, features[i], load, whitening=projection)
+            found[i] = {
+                d: [(c.individual_id, c.verified_inliers) for c in order[: verify.TOP_N]]
+                for d, order in orders.items()
+            }
+        spent = time.process_time() - started
+        print(f"{len(found)} queries, {spent / max(1, len(found)):.2f} CPU s each (all variants)")
+        save(counts_path.with_suffix(f".shard{mine}.pkl"), found)
+        return 0
+
+    found = {}
+    for shard_file in sorted(args.work.glob(counts_path.stem + ".shard*.pkl")):
+        with shard_file.open("rb") as handle:
+            found.update(pickle.load(handle))
+    missing = [i for i in queries if i not in found]
+    if missing:
+        print(f"{len(missing)} queries have no check yet: run --shard K/N first.")
+        return 1
+
+    def position(order: list, i: int) -> int:
+        return next((p for p, (animal, _n) in enumerate(order, 1) if animal == ids[i]), 10**6)
+
+    ranks = {d: np.array([position(found[i][d], i) for i in queries]) for d in found[queries[0]]}
+    own = ranks[0] == 1
+    print(f"{len(queries)} leave-one-out queries, 5 folds by animal\n")
+    print("| descriptors in the check | R@1 / @2 / @4 | MRR | won / lost vs DISK's own | p |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    for d, r in ranks.items():
+        firsts = r == 1
+        won, lost = int((firsts & ~own).sum()), int((own & ~firsts).sum())
+        label = "DISK's own (128)" if d == 0 else f"whitened, {d} dimensions"
+        at = " / ".join(f"{np.mean(r <= k):.3f}" for k in (1, 2, 4))
+        print(
+            f"| {label} | {at} | {np.mean(1 / r):.3f} | +{won} / -{lost} | "
+            f"{sign_test(won, lost):.3g} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
