@@ -84,6 +84,7 @@ from leopards.matching.evaluate import read_labels, run_queries, summarise
 from leopards.matching.extraction import outlines_sift, sift_features
 from leopards.matching.index import MatchIndex
 from leopards.matching.scoring import rank
+from leopards.matching.whitening import Whitening
 from leopards.synthetic import write_dataset
 
 BINS = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0001]
@@ -147,6 +148,7 @@ def synthetic(
     seed: int,
     second: dict | None,
     disk_weight: float = 0.0,
+    whitening: Whitening | None = None,
     **render,
 ) -> QuerySet:
     """Render a synthetic set and query it leave-one-out and open set."""
@@ -156,7 +158,7 @@ def synthetic(
     )
     boxes = read_labels(labels)
     results, _timings = run_queries(
-        boxes, open_set=True, second_stage=second, disk_weight=disk_weight
+        boxes, open_set=True, second_stage=second, disk_weight=disk_weight, whitening=whitening
     )
     print(
         f"  {name} seed {seed}: {len(boxes)} photos rendered and queried in "
@@ -342,6 +344,11 @@ def main() -> int:
     parser.add_argument("--strangers-flagged", type=float, default=0.93)
     parser.add_argument("--skip-plain", action="store_true")
     parser.add_argument(
+        "--whitening",
+        type=Path,
+        help="the pair check projects DISK's descriptors with this file (MATCH_WHITENING_FILE)",
+    )
+    parser.add_argument(
         "--queries",
         type=Path,
         nargs="*",
@@ -424,6 +431,7 @@ def _read(paths: list[Path]) -> dict[str, QuerySet]:
 def query_sets(args: argparse.Namespace, second: dict | None, names: list[str]) -> dict:
     """Query the named sets; return them by name."""
     sets: dict[str, QuerySet] = {}
+    whitening = Whitening.load(args.whitening) if args.whitening else None
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if "synthetic-hard" in names:
@@ -431,7 +439,7 @@ def query_sets(args: argparse.Namespace, second: dict | None, names: list[str]) 
             sets["synthetic-hard"] = synthetic(
                 tmp / "hard", "synthetic-hard", individuals=args.individuals,
                 photos=args.photos, seed=0, second=second,
-                disk_weight=args.disk_weight, **HARD,
+                disk_weight=args.disk_weight, whitening=whitening, **HARD,
             )  # fmt: skip
         if "synthetic-small" in names:
             sets["synthetic-small"] = _merge(
@@ -445,6 +453,7 @@ def query_sets(args: argparse.Namespace, second: dict | None, names: list[str]) 
                         seed=seed,
                         second=second,
                         disk_weight=args.disk_weight,
+                        whitening=whitening,
                         **HARD,
                     )
                     for n, seeds in SMALL
@@ -460,6 +469,7 @@ def query_sets(args: argparse.Namespace, second: dict | None, names: list[str]) 
                 same_event=same_event,
                 second_stage=second,
                 disk_weight=args.disk_weight,
+                whitening=whitening,
             )
             sets["real"] = _query_set("real", results, len(boxes))
             if args.real_rankings_out:
@@ -474,7 +484,7 @@ def query_sets(args: argparse.Namespace, second: dict | None, names: list[str]) 
             sets["synthetic-plain"] = synthetic(
                 tmp / "plain", "synthetic-plain", individuals=args.individuals,
                 photos=args.photos, seed=0, second=second,
-                disk_weight=args.disk_weight, **PLAIN,
+                disk_weight=args.disk_weight, whitening=whitening, **PLAIN,
             )  # fmt: skip
     return sets
 

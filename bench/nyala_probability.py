@@ -43,7 +43,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from calibration import QuerySet, figures, held_out
-from first_stage_nyala import fuse, strongest
+from first_stage_nyala import folds_by_individual, fuse, strongest
 from matching_nyala import DEFAULT_DATA, cached, labelled_photos, leave_one_out_queries, save
 from rerank_nyala import raw_match, read_pairs, read_shortlists
 
@@ -56,6 +56,7 @@ from leopards.matching.index import MatchIndex
 from leopards.matching.learned import PairMatch
 from leopards.matching.rerank import _references, rerank
 from leopards.matching.scoring import rank
+from leopards.matching.whitening import Whitening
 
 FUSION_WEIGHT = 2.0  # the engine's MATCH_FIRST_STAGE_DISK_WEIGHT
 EMPTY_PAIRS = np.zeros((0, 4), np.float32)
@@ -113,6 +114,14 @@ def main() -> int:
     )
     parser.add_argument("--strangers-flagged", type=float, default=0.93)
     parser.add_argument(
+        "--whitening",
+        default="",
+        metavar="VARIANT",
+        help="the pair check projects descriptors with bench/whitening_nyala.py's projection "
+        "fitted without the query's fold (--work/whitening-fold{F}-VARIANT.npz, e.g. "
+        "d48)",
+    )
+    parser.add_argument(
         "--out", type=Path, help="write the samples here for calibration.py --nyala"
     )
     args = parser.parse_args()
@@ -124,7 +133,8 @@ def main() -> int:
     catalogued = leave_one_out_queries(ids, sides)
     side, stored = disk_lightglue.DEFAULT_LONG_SIDE, disk_lightglue.STORED_KEYPOINTS
     pair_path = args.cache / f"pairs-raw-{n}-{side}-{stored}-{disk_lightglue.MATCH_KEYPOINTS}.pkl"
-    open_path = args.work / f"open-set-checked-{n}-k{args.top_k}.pkl"
+    stem = f"open-set-checked-{n}-k{args.top_k}" + (f"-{args.whitening}" if args.whitening else "")
+    open_path = args.work / f"{stem}.pkl"
     pairs = read_pairs(pair_path)
     leave_one_out = read_shortlists(args.work, n)
     if args.shard:
@@ -145,6 +155,12 @@ def main() -> int:
             MatchIndex.build([(i, ids[i], sides[i], features[i]) for i in range(n)])
             for features in (sift, disk)
         ]
+        fold_of = folds_by_individual(ids)
+        projections = {
+            fold: Whitening.load(args.work / f"whitening-fold{fold}-{args.whitening}.npz")
+            for fold in set(fold_of.values())
+            if args.whitening
+        }
         done = cached(open_path, dict)
         own = {}
         for i, animal in enumerate(ids):
@@ -170,6 +186,7 @@ def main() -> int:
                     selected[i],
                     lambda refs: {r: selected[r] for r in refs},
                     cache=counts,
+                    whitening=projections.get(fold_of[ids[i]]),
                 )
                 for c in order[: args.top_k]:
                     for ref in _references(c, 1):
@@ -185,7 +202,7 @@ def main() -> int:
         return 0
 
     open_set = {}
-    for shard_file in sorted(args.work.glob(f"open-set-checked-{n}-k{args.top_k}.shard*.pkl")):
+    for shard_file in sorted(args.work.glob(f"{stem}.shard*.pkl")):
         with shard_file.open("rb") as handle:
             open_set.update(pickle.load(handle))
     missing = n - len(open_set)
@@ -197,17 +214,21 @@ def main() -> int:
 
     queries = [(i, leave_one_out["SIFT"][i], leave_one_out["DISK"][i], False) for i in catalogued]
     queries += [(i, *open_set[i][0], True) for i in range(n)]
-    shortlist_samples, fused_samples, individuals = [], [], []
+    shortlist_samples, fused_samples, individuals, reciprocal = [], [], [], []
     for i, sift, disk, stranger in queries:
         order = checked(fuse(sift, disk, FUSION_WEIGHT), open_set[i][2])
         ranking = reranked(order, pairs, i, args.top_k)
+        if not stranger:
+            found = [p for p, c in enumerate(ranking, 1) if c.individual_id == ids[i]]
+            reciprocal.append(1 / found[0] if found else 0.0)
         fused_samples.append(sample_from(ranking, ids[i], open_set=stranger))
         shortlist_samples.append(sample_from(sift, ids[i], open_set=stranger))
         individuals.append(f"nyala:{ids[i]}")
     right = [s.correct for s in fused_samples[: len(catalogued)]]
     print(
         f"{len(catalogued)} leave-one-out queries (rank-1 {np.mean(right):.3f} after the pair "
-        f"check and the re-rank of {args.top_k}) and {n} strangers"
+        f"check and the re-rank of {args.top_k}, mean reciprocal rank {np.mean(reciprocal):.3f}: "
+        f"the mAP of a ranking of individuals) and {n} strangers"
     )
 
     shipped = Calibration.load()

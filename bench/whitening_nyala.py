@@ -9,13 +9,14 @@ lie closer. Here it is fitted and scored in 5 folds split by individual
    least --min-inliers inliers gives its inliers' two descriptors;
 2. for each fold, a projection fitted on the other four folds' pairs (whitening.fit),
    for each of --dimensions, written to --work as whitening-fold{F}-d{D}.npz (read by
-   bench/nyala_probability.py --whitening);
+   bench/nyala_probability.py --whitening d{D});
 3. each leave-one-out query of the fold is checked again by verify.verify with its
    fold's projection, on the fused shortlist (first_stage_nyala.py's SIFT and masked
    DISK shortlists), beside the same check on DISK's own descriptors.
 
 It prints rank-1 at 1 / 2 (what the learned matcher compares) / 4 and MRR for each,
-and the queries won and lost against DISK's own descriptors with the sign test's p.
+the queries won and lost against DISK's own descriptors with the sign test's p, and
+the check's CPU time per query (its 40 pairs, projections included) beside DISK's own.
 
     nice python bench/whitening_nyala.py --cache C --work W --shard 0/2   # and 1/2
     python bench/whitening_nyala.py --cache C --work W
@@ -42,6 +43,7 @@ from rerank_nyala import read_shortlists
 
 from leopards.matching import disk as disk_lightglue
 from leopards.matching import verify, whitening
+from leopards.matching.learned import network_of
 
 FUSION_WEIGHT = 2.0  # the engine's MATCH_FIRST_STAGE_DISK_WEIGHT
 MIN_INLIERS = 15
@@ -78,7 +80,7 @@ def matched_descriptors(features: list, ids: list, sides: list, min_inliers: int
 def fold_projections(
     matched: dict, fold_of: dict, dimensions: list[int], work: Path, model: str
 ) -> dict:
-    """Fit (and write) each fold's projection on the other folds' animals' pairs."""
+    """Fit (and write) each fold's projections on the other folds' animals' pairs."""
     projections = {}
     for fold, d in itertools.product(sorted(set(fold_of.values())), dimensions):
         others = [pair for animal, pair in matched.items() if fold_of[animal] != fold]
@@ -100,6 +102,12 @@ def main() -> int:
     parser.add_argument("--dimensions", type=int, nargs="+", default=[32, 48, 64])
     parser.add_argument("--min-inliers", type=int, default=MIN_INLIERS)
     parser.add_argument("--shard", default="", help="K/N: check every Nth query, then stop")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="fit one projection on every animal's pairs (the first of --dimensions), "
+        "write it here and stop",
+    )
     args = parser.parse_args()
     photos = labelled_photos(args.data)
     if photos is None:
@@ -109,10 +117,9 @@ def main() -> int:
     queries = leave_one_out_queries(ids, sides)
     fold_of = folds_by_individual(ids)
     counts_path = args.work / f"whitened-checks-{n}-m{args.min_inliers}.pkl"
-    if args.shard:
-        mine, shards = (int(v) for v in args.shard.split("/"))
+    if args.shard or args.out:
         features = selected_features(args.cache, paths)
-        model = features[0].model
+        model = network_of(features[0].model)
         started = time.process_time()
         matched = cached(
             args.work / f"whitening-pairs-{n}-m{args.min_inliers}.pkl",
@@ -123,6 +130,22 @@ def main() -> int:
             f"{len(matched)} animals, {time.process_time() - started:.0f} CPU s",
             flush=True,
         )
+    if args.out:
+        fitted = whitening.fit(
+            np.concatenate([f for f, _s in matched.values()]),
+            np.concatenate([s for _f, s in matched.values()]),
+            model=model,
+            dimensions=args.dimensions[0],
+            fitted_on=(
+                f"nyala-train: inliers of the pair check between photos of one flank "
+                f"(at least {args.min_inliers}), {len(matched)} animals"
+            ),
+        )
+        fitted.save(args.out)
+        print(f"{fitted.pairs} matched pairs: {model}, 128 to {args.dimensions[0]} -> {args.out}")
+        return 0
+    if args.shard:
+        mine, shards = (int(v) for v in args.shard.split("/"))
         projections = fold_projections(matched, fold_of, args.dimensions, args.work, model)
         shortlists = read_shortlists(args.work, n)
         found = {}
@@ -133,14 +156,15 @@ def main() -> int:
             def load(refs: list) -> dict:
                 return {r: features[r] for r in refs}
 
-            orders = {0: verify.verify(fused, features[i], load)}
-            for d in args.dimensions:
-                projection = projections[fold_of[ids[i]], d]
-                orders[d] = verify.verify(fused, features[i], load, whitening=projection)
-            found[i] = {
-                d: [(c.individual_id, c.verified_inliers) for c in order[: verify.TOP_N]]
-                for d, order in orders.items()
-            }
+            found[i] = {}
+            for d in [0, *args.dimensions]:
+                projection = projections[fold_of[ids[i]], d] if d else None
+                begun = time.process_time()
+                order = verify.verify(fused, features[i], load, whitening=projection)
+                found[i][f"d{d}" if d else "own"] = (
+                    [(c.individual_id, c.verified_inliers) for c in order[: verify.TOP_N]],
+                    time.process_time() - begun,
+                )
         spent = time.process_time() - started
         print(f"{len(found)} queries, {spent / max(1, len(found)):.2f} CPU s each (all variants)")
         save(counts_path.with_suffix(f".shard{mine}.pkl"), found)
@@ -158,19 +182,26 @@ def main() -> int:
     def position(order: list, i: int) -> int:
         return next((p for p, (animal, _n) in enumerate(order, 1) if animal == ids[i]), 10**6)
 
-    ranks = {d: np.array([position(found[i][d], i) for i in queries]) for d in found[queries[0]]}
-    own = ranks[0] == 1
+    names = list(found[queries[0]])
+    ranks = {name: np.array([position(found[i][name][0], i) for i in queries]) for name in names}
+    cpu = {name: np.array([found[i][name][1] for i in queries]) for name in names}
+    own = ranks["own"] == 1
     print(f"{len(queries)} leave-one-out queries, 5 folds by animal\n")
-    print("| descriptors in the check | R@1 / @2 / @4 | MRR | won / lost vs DISK's own | p |")
-    print("| --- | --- | ---: | ---: | ---: |")
-    for d, r in ranks.items():
+    print(
+        "| descriptors in the check | R@1 / @2 / @4 | MRR | won / lost vs DISK's own | p "
+        "| CPU s a query, p50 / p95 (x DISK's own) |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    for name, r in ranks.items():
         firsts = r == 1
         won, lost = int((firsts & ~own).sum()), int((own & ~firsts).sum())
-        label = "DISK's own (128)" if d == 0 else f"whitened, {d} dimensions"
+        label = "DISK's own (128)" if name == "own" else f"whitened, {name[1:]} dimensions"
         at = " / ".join(f"{np.mean(r <= k):.3f}" for k in (1, 2, 4))
+        p50, p95 = np.percentile(cpu[name], [50, 95])
+        ratio = p50 / np.percentile(cpu["own"], 50)
         print(
             f"| {label} | {at} | {np.mean(1 / r):.3f} | +{won} / -{lost} | "
-            f"{sign_test(won, lost):.3g} |"
+            f"{sign_test(won, lost):.3g} | {p50:.3f} / {p95:.3f} ({ratio:.2f}x) |"
         )
     return 0
 

@@ -403,8 +403,9 @@ MATCH_INDEX_SNAPSHOT_EVERY = env.int("MATCH_INDEX_SNAPSHOT_EVERY", default=200)
 # Calibration of match scores into probabilities (JSON from evaluate_matching
 # --calibration-out); empty: the parameters shipped with the code.
 MATCH_CALIBRATION_FILE = env.str("MATCH_CALIBRATION_FILE", default="")
-# A projection of DISK's descriptors learned from this registry's confirmed photos, read
-# by the pair check (manage.py fit_match_whitening); empty: DISK's own descriptors.
+# The pair check's projection of DISK's descriptors (leopards.matching.whitening): a file
+# fitted on this registry's confirmed photos (manage.py fit_match_whitening); empty: the
+# one shipped with the code, fitted on nyala flanks; "none": DISK's own descriptors.
 MATCH_WHITENING_FILE = env.str("MATCH_WHITENING_FILE", default="")
 MATCH_CANDIDATES = env.int("MATCH_CANDIDATES", default=5)
 # Second stage: the first MATCH_RERANK_TOP_K individuals, in the order the pair check

@@ -5,8 +5,8 @@ from django.core import checks
 
 from leopards.matching import segmentation
 from leopards.matching.installed import second_stage_missing
-from leopards.matching.learned import backend_model
-from leopards.matching.whitening import Whitening, WhiteningError
+from leopards.matching.learned import backend_model, network_of
+from leopards.matching.whitening import OFF, Whitening, WhiteningError
 
 
 @checks.register()
@@ -77,14 +77,14 @@ def foreground_network_installed(app_configs, **kwargs) -> list[checks.CheckMess
 def whitening_file_usable(app_configs, **kwargs) -> list[checks.CheckMessage]:
     """Warn when MATCH_WHITENING_FILE is set but the pair check cannot use it."""
     path = settings.MATCH_WHITENING_FILE
-    if not path:
+    if not path or path.strip().lower() == OFF:
         return []
     try:
         projection = Whitening.load(path)
     except WhiteningError as error:
         problem = str(error)
     else:
-        model = backend_model(settings.MATCH_LEARNED_BACKEND)
+        model = network_of(backend_model(settings.MATCH_LEARNED_BACKEND))
         if projection.model == model:
             return []
         problem = f"it projects {projection.model!r} descriptors, and the boxes have {model!r}"
@@ -92,8 +92,9 @@ def whitening_file_usable(app_configs, **kwargs) -> list[checks.CheckMessage]:
         checks.Warning(
             f"MATCH_WHITENING_FILE cannot be used: {problem}. The pair check matches the "
             "learned model's own descriptors.",
-            hint="Fit it again with `manage.py fit_match_whitening --out FILE`, or leave "
-            "MATCH_WHITENING_FILE empty.",
+            hint="Fit it again with `manage.py fit_match_whitening --out FILE`, leave "
+            "MATCH_WHITENING_FILE empty for the projection shipped with the code, or set it "
+            "to none.",
             id="leopards.W004",
         )
     ]

@@ -48,6 +48,8 @@ from leopards.matching.calibration import Calibration, load_default
 from leopards.matching.disk_twin import DiskTwin
 from leopards.matching.features import Features
 from leopards.matching.index import UNKNOWN_FLANK, MatchIndex
+from leopards.matching.whitening import DEFAULT_PATH as DEFAULT_WHITENING
+from leopards.matching.whitening import OFF as WHITENING_OFF
 from leopards.matching.whitening import Whitening
 from leopards.models import Flank, MatchIndexEntry, MatchIndexState, Sighting
 
@@ -177,15 +179,17 @@ def calibration() -> Calibration:
 
 
 def whitening() -> Whitening | None:
-    """Return the pair check's descriptor projection (MATCH_WHITENING_FILE), or None.
+    """Return the pair check's descriptor projection: MATCH_WHITENING_FILE, the one shipped
+    with the code when that is empty, or None when it is "none".
 
     A file fitted again is read again. One that cannot be read is reported by the system
-    checks (leopards.W004); the check then matches DISK's own descriptors, as without one.
+    checks (leopards.W004); the check then matches DISK's own descriptors.
     """
     global _whitening
-    path = settings.MATCH_WHITENING_FILE
-    if not path:
+    setting = settings.MATCH_WHITENING_FILE
+    if setting.strip().lower() == WHITENING_OFF:
         return None
+    path = setting or str(DEFAULT_WHITENING)
     try:
         key = f"{path}@{os.stat(path).st_mtime_ns}"
     except OSError:

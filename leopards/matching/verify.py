@@ -21,6 +21,12 @@ On all 1,205 nyala photos (bench/README.md, "Pairs checked before the re-rank") 
 animal leads the shortlist for 44 % of the queries instead of 32 %, and is among
 the first 2 (what the learned matcher compares) for 52 % instead of 42 %; a pair
 costs a few CPU milliseconds, where LightGlue takes a quarter of a second.
+
+Both boxes' descriptors are first projected by a whitening learned from matched coat
+patches (leopards.matching.whitening; MATCH_WHITENING_FILE): on nyala animals it was
+not fitted on, the check then leads with the animal for 46 % of the queries and is
+among the first 2 for 54 % (bench/README.md, "DISK's descriptors whitened for the
+pair check").
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import cv2
 import numpy as np
 
 from leopards.matching.index import Label
-from leopards.matching.learned import LearnedFeatures
+from leopards.matching.learned import LearnedFeatures, network_of
 from leopards.matching.scoring import Candidate
 from leopards.matching.whitening import Whitening
 
@@ -69,14 +75,9 @@ def pair_inliers(query: LearnedFeatures, reference: LearnedFeatures) -> int:
 def inlier_pairs(query: LearnedFeatures, reference: LearnedFeatures) -> np.ndarray:
     """Return the (query, reference) keypoint indices of the homography's inliers, (n, 2)."""
     none = np.empty((0, 2), np.int64)
-    a = query.descriptors[:KEYPOINTS].astype(np.float32)
-    b = reference.descriptors[:KEYPOINTS].astype(np.float32)
-    if len(a) < MIN_MATCHES or len(b) < MIN_MATCHES:
+    if len(query) < MIN_MATCHES or len(reference) < MIN_MATCHES:
         return none
-    # Unit descriptors: the largest dot product is the nearest neighbour.
-    similarity = a @ b.T
-    forward, backward = similarity.argmax(axis=1), similarity.argmax(axis=0)
-    mutual = np.flatnonzero(backward[forward] == np.arange(len(a)))
+    mutual, forward = mutual_neighbours(query, reference)
     if len(mutual) < MIN_MATCHES:
         return none
     source = query.keypoints[:KEYPOINTS][mutual].astype(np.float32)
@@ -94,6 +95,19 @@ def inlier_pairs(query: LearnedFeatures, reference: LearnedFeatures) -> np.ndarr
         return none
     kept = mutual[inliers.ravel().astype(bool)]
     return np.stack([kept, forward[kept]], axis=1)
+
+
+def mutual_neighbours(
+    query: LearnedFeatures, reference: LearnedFeatures
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (mutual, forward): the query's first KEYPOINTS whose nearest neighbour among
+    the reference's has them as its own nearest, and each query keypoint's nearest."""
+    a = query.descriptors[:KEYPOINTS].astype(np.float32)
+    b = reference.descriptors[:KEYPOINTS].astype(np.float32)
+    # Unit descriptors: the largest dot product is the nearest neighbour.
+    similarity = a @ b.T
+    forward, backward = similarity.argmax(axis=1), similarity.argmax(axis=0)
+    return np.flatnonzero(backward[forward] == np.arange(len(a))), forward
 
 
 def matched_descriptors(
@@ -118,7 +132,7 @@ def matched_descriptors(
 def projected(features: LearnedFeatures, whitening: Whitening | None) -> LearnedFeatures:
     """Return the box's first KEYPOINTS with their descriptors projected by whitening
     (leopards.matching.whitening), or the box as it is without one or for another model."""
-    if whitening is None or whitening.model != features.model:
+    if whitening is None or whitening.model != network_of(features.model):
         return features
     first = features.strongest(KEYPOINTS)
     return dataclasses.replace(first, descriptors=whitening.apply(first.descriptors))

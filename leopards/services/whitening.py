@@ -18,7 +18,7 @@ import numpy as np
 from django.conf import settings
 
 from leopards.matching import verify, whitening
-from leopards.matching.learned import LearnedFeatures, backend_model
+from leopards.matching.learned import LearnedFeatures, backend_model, network_of
 from leopards.models import Flank, Sighting
 
 # A pair with fewer inliers than this may hold a stranger's chance matches: on nyala
@@ -94,7 +94,7 @@ def fit_match_whitening(
     projection = whitening.fit(
         matched_a,
         matched_b,
-        model=model,
+        model=network_of(model),
         dimensions=dimensions,
         min_pairs=min_pairs,
         fitted_on=(

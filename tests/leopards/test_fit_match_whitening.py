@@ -8,8 +8,8 @@ import pytest
 from django.core import checks
 from django.core.management import CommandError, call_command
 
-from leopards.matching import catalogue, verify
-from leopards.matching.learned import backend_model
+from leopards.matching import catalogue, verify, whitening
+from leopards.matching.learned import LearnedFeatures, backend_model, network_of
 from leopards.matching.whitening import Whitening
 from leopards.models import Flank, MatchCandidate, Sighting
 from tests.factories import LeopardFactory, SightingFactory
@@ -56,7 +56,7 @@ def test_the_projection_fitted_on_confirmed_photos_finds_what_the_raw_check_miss
     settings.MATCH_WHITENING_FILE = str(out)
     projection = catalogue.whitening()
     assert isinstance(projection, Whitening) and projection.pairs > 2000
-    assert projection.model == backend_model(settings.MATCH_LEARNED_BACKEND)
+    assert projection.model == network_of(backend_model(settings.MATCH_LEARNED_BACKEND))
     # An animal it never saw, in harsher light: the raw check loses its patches.
     seen, where = patches(300, 7), points(300, 8)
     one = box(views(seen, 9, 0.7), where, projection.model)
@@ -115,9 +115,20 @@ def test_a_projection_that_cannot_be_used_is_reported_and_not_read(settings, tmp
     found = [m for m in checks.run_checks() if m.id == "leopards.W004"]
     assert len(found) == 1 and "'another-network'" in found[0].msg
 
-    settings.MATCH_WHITENING_FILE = ""
+    settings.MATCH_WHITENING_FILE = "none"
     assert not [m for m in checks.run_checks() if m.id == "leopards.W004"]
     assert catalogue.whitening() is None
+
+
+def test_without_a_file_the_check_projects_with_the_one_shipped_for_disk(settings):
+    settings.MATCH_WHITENING_FILE = ""
+
+    shipped = catalogue.whitening()
+
+    assert not [m for m in checks.run_checks() if m.id == "leopards.W004"]
+    assert shipped.model == network_of(backend_model("disk"))
+    assert shipped.projection.shape == (128, whitening.DIMENSIONS)
+    assert "nyala" in shipped.fitted_on and shipped.pairs > 20_000
 
 
 def test_the_worker_checks_pairs_with_the_projection_it_is_given(
@@ -134,7 +145,7 @@ def test_the_worker_checks_pairs_with_the_projection_it_is_given(
     Whitening(
         mean=np.zeros(128, np.float32),
         projection=rotation.astype(np.float32),
-        model=backend_model(settings.MATCH_LEARNED_BACKEND),
+        model=network_of(backend_model(settings.MATCH_LEARNED_BACKEND)),
         pairs=5000,
     ).save(path)
     settings.MATCH_WHITENING_FILE = str(path)
@@ -151,5 +162,8 @@ def test_the_worker_checks_pairs_with_the_projection_it_is_given(
 
     assert len(given) == 1 and isinstance(given[0], Whitening)
     assert np.array_equal(given[0].projection, Whitening.load(path).projection)
+    # It projects the stored boxes' descriptors (ISNet's outline or not).
+    stored = LearnedFeatures.from_bytes(bytes(Sighting.objects.get(pk=query.pk).learned_features))
+    assert verify.projected(stored, given[0]) is not stored
     first = MatchCandidate.objects.get(sighting=query, rank=1)
     assert first.leopard_id == right.pk
