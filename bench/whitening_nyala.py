@@ -9,7 +9,9 @@ lie closer. Here it is fitted and scored in 5 folds split by individual
    least --min-inliers inliers gives its inliers' two descriptors;
 2. for each fold, a projection fitted on the other four folds' pairs (whitening.fit),
    for each of --dimensions, written to --work as whitening-fold{F}-d{D}.npz (read by
-   bench/nyala_probability.py --whitening d{D});
+   bench/nyala_probability.py --whitening d{D}); with --rounds R, the pairs are found
+   again by the check with the last round's projection and fitted again, R times
+   (whitening-fold{F}-d{D}r{R}.npz);
 3. each leave-one-out query of the fold is checked again by verify.verify with its
    fold's projection, on the fused shortlist (first_stage_nyala.py's SIFT and masked
    DISK shortlists), beside the same check on DISK's own descriptors.
@@ -59,16 +61,25 @@ def selected_features(cache: Path, paths: list[Path]) -> list:
     ]
 
 
-def matched_descriptors(features: list, ids: list, sides: list, min_inliers: int) -> dict:
+def matched_descriptors(
+    features: list,
+    ids: list,
+    sides: list,
+    min_inliers: int,
+    projection: whitening.Whitening | None = None,
+    animals: set | None = None,
+) -> dict:
     """Return {individual: (first, second)}: the inliers' descriptors of every two photos
-    of one of its flanks whose check found at least min_inliers."""
+    of one of its flanks whose check (with projection, if given) found at least
+    min_inliers; of every animal, or of those in animals."""
     photos_of: dict = {}
     for i, key in enumerate(zip(ids, sides, strict=True)):
-        photos_of.setdefault(key, []).append(i)
+        if animals is None or ids[i] in animals:
+            photos_of.setdefault(key, []).append(i)
     found: dict = {}
     for (animal, _side), photos in photos_of.items():
         pairs = ((features[a], features[b]) for a, b in itertools.combinations(photos, 2))
-        first, second, kept = verify.matched_descriptors(pairs, min_inliers)
+        first, second, kept = verify.matched_descriptors(pairs, min_inliers, projection)
         if kept:
             found.setdefault(animal, []).append((first, second))
     return {
@@ -77,20 +88,42 @@ def matched_descriptors(features: list, ids: list, sides: list, min_inliers: int
     }
 
 
-def fold_projections(
-    matched: dict, fold_of: dict, dimensions: list[int], work: Path, model: str
-) -> dict:
-    """Fit (and write) each fold's projections on the other folds' animals' pairs."""
-    projections = {}
-    for fold, d in itertools.product(sorted(set(fold_of.values())), dimensions):
-        others = [pair for animal, pair in matched.items() if fold_of[animal] != fold]
-        first = np.concatenate([f for f, _s in others])
-        second = np.concatenate([s for _f, s in others])
-        fitted = whitening.fit(
-            first, second, model=model, dimensions=d, fitted_on=f"nyala-train, folds != {fold}"
+def fit_rounds(matched: dict, animals: set, d: int, rounds: int, refind, model: str) -> list:
+    """Return the projection of each round, fitted on the pairs of these animals: the first
+    round's as found by DISK's own descriptors, each later round's found again by the
+    check with the last projection (refind(projection, animals) -> matched)."""
+    fitted = []
+    training = {animal: pair for animal, pair in matched.items() if animal in animals}
+    for _round in range(rounds):
+        if fitted:
+            training = refind(fitted[-1], animals)
+        fitted.append(
+            whitening.fit(
+                np.concatenate([f for f, _s in training.values()]),
+                np.concatenate([s for _f, s in training.values()]),
+                model=model,
+                dimensions=d,
+                fitted_on=(
+                    f"nyala-train: the pair check's inliers between photos of one flank "
+                    f"(at least {MIN_INLIERS}), {len(training)} animals"
+                    + (f", found with round {len(fitted)}'s projection" if fitted else "")
+                ),
+            )
         )
-        fitted.save(work / f"whitening-fold{fold}-d{d}.npz")
-        projections[fold, d] = fitted
+    return fitted
+
+
+def fold_projections(
+    matched: dict, fold_of: dict, args, refind, model: str
+) -> dict[tuple[int, str], whitening.Whitening]:
+    """Fit (and write to --work) each fold's projections on the other folds' animals."""
+    projections = {}
+    for fold, d in itertools.product(sorted(set(fold_of.values())), args.dimensions):
+        others = {animal for animal, f in fold_of.items() if f != fold}
+        for number, fitted in enumerate(fit_rounds(matched, others, d, args.rounds, refind, model)):
+            name = f"d{d}" + (f"r{number + 1}" if number else "")
+            fitted.save(args.work / f"whitening-fold{fold}-{name}.npz")
+            projections[fold, name] = fitted
     return projections
 
 
@@ -101,6 +134,15 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/first-stage"))
     parser.add_argument("--dimensions", type=int, nargs="+", default=[32, 48, 64])
     parser.add_argument("--min-inliers", type=int, default=MIN_INLIERS)
+    parser.add_argument(
+        "--references", type=int, default=verify.REFERENCES, help="of each individual checked"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="find the pairs again with the last round's projection and refit, this often",
+    )
     parser.add_argument("--shard", default="", help="K/N: check every Nth query, then stop")
     parser.add_argument(
         "--out",
@@ -116,7 +158,7 @@ def main() -> int:
     n = len(paths)
     queries = leave_one_out_queries(ids, sides)
     fold_of = folds_by_individual(ids)
-    counts_path = args.work / f"whitened-checks-{n}-m{args.min_inliers}.pkl"
+    counts_path = args.work / f"whitened-checks-{n}-m{args.min_inliers}-r{args.references}.pkl"
     if args.shard or args.out:
         features = selected_features(args.cache, paths)
         model = network_of(features[0].model)
@@ -130,23 +172,19 @@ def main() -> int:
             f"{len(matched)} animals, {time.process_time() - started:.0f} CPU s",
             flush=True,
         )
+
+        def refind(projection, animals):
+            return matched_descriptors(features, ids, sides, args.min_inliers, projection, animals)
+
     if args.out:
-        fitted = whitening.fit(
-            np.concatenate([f for f, _s in matched.values()]),
-            np.concatenate([s for _f, s in matched.values()]),
-            model=model,
-            dimensions=args.dimensions[0],
-            fitted_on=(
-                f"nyala-train: inliers of the pair check between photos of one flank "
-                f"(at least {args.min_inliers}), {len(matched)} animals"
-            ),
-        )
+        d = args.dimensions[0]
+        fitted = fit_rounds(matched, set(ids), d, args.rounds, refind, model)[-1]
         fitted.save(args.out)
-        print(f"{fitted.pairs} matched pairs: {model}, 128 to {args.dimensions[0]} -> {args.out}")
+        print(f"{fitted.pairs} matched pairs: {model}, 128 to {d} -> {args.out}")
         return 0
     if args.shard:
         mine, shards = (int(v) for v in args.shard.split("/"))
-        projections = fold_projections(matched, fold_of, args.dimensions, args.work, model)
+        projections = fold_projections(matched, fold_of, args, refind, model)
         shortlists = read_shortlists(args.work, n)
         found = {}
         started = time.process_time()
@@ -157,11 +195,14 @@ def main() -> int:
                 return {r: features[r] for r in refs}
 
             found[i] = {}
-            for d in [0, *args.dimensions]:
-                projection = projections[fold_of[ids[i]], d] if d else None
+            names = ["own", *sorted({name for _fold, name in projections})]
+            for name in names:
+                projection = projections.get((fold_of[ids[i]], name))
                 begun = time.process_time()
-                order = verify.verify(fused, features[i], load, whitening=projection)
-                found[i][f"d{d}" if d else "own"] = (
+                order = verify.verify(
+                    fused, features[i], load, whitening=projection, references=args.references
+                )
+                found[i][name] = (
                     [(c.individual_id, c.verified_inliers) for c in order[: verify.TOP_N]],
                     time.process_time() - begun,
                 )
@@ -195,7 +236,9 @@ def main() -> int:
     for name, r in ranks.items():
         firsts = r == 1
         won, lost = int((firsts & ~own).sum()), int((own & ~firsts).sum())
-        label = "DISK's own (128)" if name == "own" else f"whitened, {name[1:]} dimensions"
+        d, _, round_ = name[1:].partition("r")
+        label = "DISK's own (128)" if name == "own" else f"whitened, {d} dimensions"
+        label += f", round {round_}" if round_ else ""
         at = " / ".join(f"{np.mean(r <= k):.3f}" for k in (1, 2, 4))
         p50, p95 = np.percentile(cpu[name], [50, 95])
         ratio = p50 / np.percentile(cpu["own"], 50)

@@ -84,6 +84,24 @@ def test_the_checks_inliers_give_the_matched_descriptors_of_pairs_with_enough():
     assert none[2] == 0 and len(none[0]) == 0
 
 
+def test_with_a_projection_the_check_finds_more_pairs_and_gives_their_own_descriptors():
+    projection = _fitted()
+    seen, where = patches(300, 61), points(300, 62)
+    one, two = box(views(seen, 63), where), box(views(seen, 64), where + 3.0)
+
+    plain = verify.matched_descriptors([(one, two)], 15)
+    first, second, kept = verify.matched_descriptors([(one, two)], 15, projection)
+
+    assert plain[2] == 0
+    assert kept == 1 and len(first) > 200
+    # The boxes' own 128 dimensions, for a projection fitted again on them.
+    assert first.shape[1] == second.shape[1] == 128
+    found = verify.inlier_pairs(
+        verify.projected(one, projection), verify.projected(two, projection)
+    )
+    assert np.array_equal(first, one.descriptors[found[:, 0]].astype(np.float32))
+
+
 def test_a_saved_projection_reads_back_and_a_wrong_file_says_why(tmp_path):
     projection = _fitted(dimensions=8)
     path = tmp_path / "whitening.npz"
