@@ -138,6 +138,9 @@ def main() -> int:
         "--references", type=int, default=verify.REFERENCES, help="of each individual checked"
     )
     parser.add_argument(
+        "--keypoints", type=int, default=verify.KEYPOINTS, help="of each box, in the check"
+    )
+    parser.add_argument(
         "--rounds",
         type=int,
         default=1,
@@ -158,7 +161,11 @@ def main() -> int:
     n = len(paths)
     queries = leave_one_out_queries(ids, sides)
     fold_of = folds_by_individual(ids)
-    counts_path = args.work / f"whitened-checks-{n}-m{args.min_inliers}-r{args.references}.pkl"
+    counts_path = args.work / (
+        f"whitened-checks-{n}-m{args.min_inliers}-r{args.references}"
+        + (f"-k{args.keypoints}" if args.keypoints != verify.KEYPOINTS else "")
+        + ".pkl"
+    )
     if args.shard or args.out:
         features = selected_features(args.cache, paths)
         model = network_of(features[0].model)
@@ -184,8 +191,10 @@ def main() -> int:
         return 0
     if args.shard:
         mine, shards = (int(v) for v in args.shard.split("/"))
+        # The projections are fitted on the engine's check (KEYPOINTS) whatever is checked.
         projections = fold_projections(matched, fold_of, args, refind, model)
         shortlists = read_shortlists(args.work, n)
+        verify.KEYPOINTS = args.keypoints
         found = {}
         started = time.process_time()
         for i in queries[mine::shards]:
