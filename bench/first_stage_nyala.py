@@ -60,7 +60,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from matching_nyala import DEFAULT_DATA, cached, labelled_rows, leave_one_out_queries, save
+from matching_nyala import (
+    DEFAULT_DATA,
+    cached,
+    labelled_rows,
+    leave_one_out_queries,
+    read_shards,
+    save,
+)
 from second_stage_subset import per_photo
 
 from leopards.matching import disk as disk_lightglue
@@ -534,10 +541,7 @@ def main() -> int:
     }
     sampled = queries[:: args.rerank_every]
     pair_path = args.cache / f"pairs-{n}-{disk_lightglue.MODEL}.pkl"
-    pairs = cached(pair_path, dict)
-    for shard_file in sorted(args.cache.glob(pair_path.stem + ".shard*.pkl")):
-        with shard_file.open("rb") as handle:
-            pairs = {**pickle.load(handle), **pairs}
+    pairs = {**read_shards(pair_path), **cached(pair_path, dict)}
     sources = [("DISK masked", shortlists["SIFT"])]
     sources += [(voice, fused_for_rerank[voice]) for voice in rerank_weights]
     wanted = [

@@ -102,6 +102,15 @@ def cached(path: Path, build):
     return value
 
 
+def read_shards(path: Path) -> dict:
+    """Return the entries of path's shard files (its stem + .shard0.pkl, ...), merged."""
+    merged: dict = {}
+    for shard_file in sorted(path.parent.glob(path.stem + ".shard*.pkl")):
+        with shard_file.open("rb") as handle:
+            merged.update(pickle.load(handle))
+    return merged
+
+
 def save(path: Path, value) -> None:
     """Pickle value to path through a temporary file and a rename: a reader beside this
     process (another bench on the same cache) never sees half a file."""

@@ -33,7 +33,6 @@ The photos are read from ../shared and never copied.
 from __future__ import annotations
 
 import argparse
-import pickle
 import sys
 import time
 from pathlib import Path
@@ -43,9 +42,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from calibration import QuerySet, figures, held_out
-from first_stage_nyala import folds_by_individual, fuse, strongest
-from matching_nyala import DEFAULT_DATA, cached, labelled_photos, leave_one_out_queries, save
-from rerank_nyala import raw_match, read_pairs, read_shortlists
+from first_stage_nyala import folds_by_individual, fuse
+from matching_nyala import (
+    DEFAULT_DATA,
+    cached,
+    labelled_photos,
+    leave_one_out_queries,
+    read_shards,
+    save,
+)
+from rerank_nyala import raw_match, read_pairs, read_shortlists, selected_features
 
 from leopards.matching import disk as disk_lightglue
 from leopards.matching import verify
@@ -140,13 +146,7 @@ def main() -> int:
     if args.shard:
         mine, shards = (int(v) for v in args.shard.split("/"))
         open_path = open_path.with_name(f"{open_path.stem}.shard{mine}.pkl")
-        masks = cached(args.cache / "mask.pkl", dict)
-        raw = cached(args.cache / f"disk-{side}-{stored}.pkl", dict)
-        selected = [
-            disk_lightglue.select(strongest(raw[str(p)], stored), masks[str(p)], stored)
-            for p in paths
-        ]
-        del raw
+        selected = selected_features(args.cache, paths)
         sift_known = cached(args.cache / "sift.pkl", dict)
         sift = [Features.from_bytes(sift_known[str(p)]) for p in paths]
         disk = [as_index_features(f) for f in selected]
@@ -201,10 +201,7 @@ def main() -> int:
         save(open_path, done)
         return 0
 
-    open_set = {}
-    for shard_file in sorted(args.work.glob(f"{stem}.shard*.pkl")):
-        with shard_file.open("rb") as handle:
-            open_set.update(pickle.load(handle))
+    open_set = read_shards(args.work / f"{stem}.pkl")
     missing = n - len(open_set)
     if missing:
         print(f"{missing} photos have no open-set ranking yet: run --shard K/N first.")

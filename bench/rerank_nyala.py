@@ -46,7 +46,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from first_stage_nyala import fuse, merge_shards, pairs_of_this_process, sign_test, strongest
-from matching_nyala import DEFAULT_DATA, cached, labelled_photos, leave_one_out_queries, save
+from matching_nyala import (
+    DEFAULT_DATA,
+    cached,
+    labelled_photos,
+    leave_one_out_queries,
+    read_shards,
+    save,
+)
 from second_stage_subset import per_photo
 
 from leopards.matching import disk as disk_lightglue
@@ -77,13 +84,19 @@ def raw_match(query, reference) -> tuple:
     return scores.astype(np.float16), _consistent(src, dst, max(query.size))
 
 
+def selected_features(cache: Path, paths: list[Path]) -> list:
+    """Return every photo's stored DISK features as the engine keeps them (masked)."""
+    side, stored = disk_lightglue.DEFAULT_LONG_SIDE, disk_lightglue.STORED_KEYPOINTS
+    masks = cached(cache / "mask.pkl", dict)
+    raw = cached(cache / f"disk-{side}-{stored}.pkl", dict)
+    return [
+        disk_lightglue.select(strongest(raw[str(p)], stored), masks[str(p)], stored) for p in paths
+    ]
+
+
 def read_pairs(pair_path: Path) -> dict:
     """Return the raw pairs kept at pair_path and in its shards (the merged file wins)."""
-    pairs = cached(pair_path, dict)
-    for shard_file in sorted(pair_path.parent.glob(pair_path.stem + ".shard*.pkl")):
-        with shard_file.open("rb") as handle:
-            pairs = {**pickle.load(handle), **pairs}
-    return pairs
+    return {**read_shards(pair_path), **cached(pair_path, dict)}
 
 
 def read_shortlists(work: Path, photos: int) -> dict[str, dict]:

@@ -41,7 +41,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from matching_nyala import DEFAULT_DATA, cached, labelled_rows, leave_one_out_queries, save
+from matching_nyala import (
+    DEFAULT_DATA,
+    cached,
+    labelled_rows,
+    leave_one_out_queries,
+    read_shards,
+    save,
+)
 
 from leopards.matching import disk as disk_lightglue
 from leopards.matching import learned as learned_module
@@ -170,11 +177,8 @@ def main() -> int:
     for stage in args.stages:
         match = disk_lightglue.match if stage.startswith("disk") else learned_module.match_learned
         path = args.cache / f"pairs-{stage}-{len(rows)}-{args.disk_side}-{args.disk_keypoints}.pkl"
-        known = cached(path, dict)
         # Pairs matched by --pair-shard processes beside this one.
-        for shard_file in sorted(args.cache.glob(path.stem + ".shard*.pkl")):
-            with shard_file.open("rb") as handle:
-                known = {**pickle.load(handle), **known}
+        known = {**read_shards(path), **cached(path, dict)}
         if args.pair_shard:
             mine, shards = (int(v) for v in args.pair_shard.split("/"))
             path = path.with_name(f"{path.stem}.shard{mine}.pkl")

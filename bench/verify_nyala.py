@@ -39,7 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from first_stage_nyala import fuse, merge_shards, sign_test, strongest
-from matching_nyala import DEFAULT_DATA, labelled_photos, leave_one_out_queries, save
+from matching_nyala import DEFAULT_DATA, labelled_photos, leave_one_out_queries, read_shards, save
 from rerank_nyala import read_shortlists
 from second_stage_subset import per_photo
 
@@ -119,10 +119,7 @@ def main() -> int:
         )
         save(checks_path.with_suffix(f".shard{mine}.pkl"), found)
         return 0
-    checks = {}
-    for shard_file in sorted(args.work.glob(checks_path.stem + ".shard*.pkl")):
-        with shard_file.open("rb") as handle:
-            checks.update(pickle.load(handle))
+    checks = read_shards(checks_path)
 
     def checked(i: int, k: int, t: float, refs: int, summed: bool, w: float) -> list:
         head = fused[i][: args.top]
@@ -155,10 +152,7 @@ def main() -> int:
     }
 
     pairs_path = args.work / f"verify-lightglue-{n}.pkl"
-    pairs = {}
-    for shard_file in sorted(args.work.glob(pairs_path.stem + ".shard*.pkl")):
-        with shard_file.open("rb") as handle:
-            pairs.update(pickle.load(handle))
+    pairs = read_shards(pairs_path)
     if args.pairs:
         mine, shards = (int(v) for v in args.pairs.split("/"))
         todo = []

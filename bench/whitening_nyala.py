@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import pickle
 import sys
 import time
 from pathlib import Path
@@ -39,26 +38,22 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from first_stage_nyala import folds_by_individual, fuse, sign_test, strongest
-from matching_nyala import DEFAULT_DATA, cached, labelled_photos, leave_one_out_queries, save
-from rerank_nyala import read_shortlists
+from first_stage_nyala import folds_by_individual, fuse, sign_test
+from matching_nyala import (
+    DEFAULT_DATA,
+    cached,
+    labelled_photos,
+    leave_one_out_queries,
+    read_shards,
+    save,
+)
+from rerank_nyala import read_shortlists, selected_features
 
-from leopards.matching import disk as disk_lightglue
 from leopards.matching import verify, whitening
 from leopards.matching.learned import network_of
 
 FUSION_WEIGHT = 2.0  # the engine's MATCH_FIRST_STAGE_DISK_WEIGHT
 MIN_INLIERS = 15
-
-
-def selected_features(cache: Path, paths: list[Path]) -> list:
-    """Return every photo's stored DISK features as the engine keeps them (masked)."""
-    side, stored = disk_lightglue.DEFAULT_LONG_SIDE, disk_lightglue.STORED_KEYPOINTS
-    masks = cached(cache / "mask.pkl", dict)
-    raw = cached(cache / f"disk-{side}-{stored}.pkl", dict)
-    return [
-        disk_lightglue.select(strongest(raw[str(p)], stored), masks[str(p)], stored) for p in paths
-    ]
 
 
 def matched_descriptors(
@@ -220,10 +215,7 @@ def main() -> int:
         save(counts_path.with_suffix(f".shard{mine}.pkl"), found)
         return 0
 
-    found = {}
-    for shard_file in sorted(args.work.glob(counts_path.stem + ".shard*.pkl")):
-        with shard_file.open("rb") as handle:
-            found.update(pickle.load(handle))
+    found = read_shards(counts_path)
     missing = [i for i in queries if i not in found]
     if missing:
         print(f"{len(missing)} queries have no check yet: run --shard K/N first.")

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from leopards.matching import learned, verify
-from leopards.matching.learned import LearnedFeatures
 from leopards.matching.rerank import rerank
+from tests.leopards.described_patches import box as _features
 from tests.leopards.stage_two import (
     catalogue_of_two,
     rendered_box,
@@ -17,17 +17,6 @@ from tests.leopards.stage_two import (
 )
 
 each_backend = pytest.mark.parametrize("backend", learned.BACKENDS)
-
-
-def _features(descriptors: np.ndarray, points: np.ndarray, model: str = "test") -> LearnedFeatures:
-    unit = descriptors / np.linalg.norm(descriptors, axis=1, keepdims=True)
-    return LearnedFeatures(
-        keypoints=points.astype(np.float32),
-        descriptors=unit.astype(np.float16),
-        size=(384, 288),
-        origin=(0.0, 0.0, 1.0),
-        model=model,
-    )
 
 
 def _coat(seed: int, count: int = 300) -> tuple[np.ndarray, np.ndarray]:
