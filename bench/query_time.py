@@ -8,7 +8,8 @@ the animal's outline (ISNet where installed, else GrabCut), the box's SIFT featu
 (inside the outline when ISNet cut it) and its masked DISK features
 (extraction.box_features's three steps), SIFT-LNBNN and DISK-LNBNN over a MatchIndex
 each, fused with weight 2 (MATCH_FIRST_STAGE_DISK_WEIGHT), the pair check of the first
-20 individuals (leopards.matching.verify, MATCH_VERIFY_TOP_N), then DISK + LightGlue
+20 individuals (leopards.matching.verify, MATCH_VERIFY_TOP_N, its descriptors projected
+by the shipped leopards.matching.whitening), then DISK + LightGlue
 against one reference of each of the first 2 individuals (MATCH_RERANK_TOP_K, --top-k;
 MATCH_RERANK_REFERENCES), their stored features read from bytes as from the database,
 and the calibration. One thread for
@@ -35,7 +36,9 @@ e.g. 3 0.95 0.99), right before or after the same query with the --top-k and
 disk.DEPTH_CONFIDENCE / WIDTH_CONFIDENCE of today, and prints the ratio of the two;
 --baseline-cut grabcut cuts the baseline's outline with GrabCut (SIFT then unmasked),
 as the registry did before ISNet, against the same indexes. The baseline has no pair
-check unless --baseline-verify N.
+check unless --baseline-verify N; its check projects the descriptors with the shipped
+projection as the engine's does, or, with --baseline-whitening none, matches DISK's
+own.
 """
 
 from __future__ import annotations
@@ -76,6 +79,8 @@ from leopards.matching.index import MatchIndex  # noqa: E402
 from leopards.matching.learned import LearnedFeatures  # noqa: E402
 from leopards.matching.rerank import rerank  # noqa: E402
 from leopards.matching.scoring import rank  # noqa: E402
+from leopards.matching.whitening import DEFAULT_PATH as DEFAULT_WHITENING  # noqa: E402
+from leopards.matching.whitening import Whitening  # noqa: E402
 
 # The shared reference data beside the checkout (SHARED_DATA elsewhere), and where the
 # extracted features and the built indexes are kept between runs.
@@ -86,6 +91,8 @@ FLANKS_USED, QUERY_FLANKS, MAX_REFS_PER_FLANK = 60, 48, 5
 # The registry's defaults (config/settings.py).
 CANDIDATES, RERANK_TOP_K, RERANK_REFERENCES, DISK_WEIGHT = 5, 2, 1, 2.0
 VERIFY_TOP_N = verify.TOP_N
+# The pair check's projection shipped with the code (MATCH_WHITENING_FILE empty).
+SHIPPED_WHITENING = Whitening.load(DEFAULT_WHITENING)
 EXTRACTION_CODE = [
     "leopards/matching/features.py",
     "leopards/matching/foreground.py",
@@ -210,9 +217,11 @@ class Query:
         top_k: int = RERANK_TOP_K,
         cut: str | None = None,
         verify_n: int = VERIFY_TOP_N,
+        whitened: bool = True,
     ):
         """Return ({part: (wall, cpu)}, the ranked candidates); cut is the outline's method
-        (the engine's by default), verify_n the individuals the pair check re-orders."""
+        (the engine's by default), verify_n the individuals the pair check re-orders and
+        whitened whether it projects the descriptors (the shipped projection)."""
         cut = cut or foreground.method()
         marks = [(time.perf_counter(), time.process_time())]
         mask = foreground.foreground_mask(data, None, cut=cut)
@@ -226,7 +235,11 @@ class Query:
         ranked = fuse(ranked, disk_ranked, DISK_WEIGHT)
         marks.append((time.perf_counter(), time.process_time()))
         head = max(CANDIDATES, top_k, verify_n)
-        ranked = verify.verify(ranked[:head], learned, self.stored, top_n=verify_n) + ranked[head:]
+        projection = SHIPPED_WHITENING if whitened else None
+        ranked = (
+            verify.verify(ranked[:head], learned, self.stored, top_n=verify_n, whitening=projection)
+            + ranked[head:]
+        )
         marks.append((time.perf_counter(), time.process_time()))
         head = max(CANDIDATES, top_k)
         ranked = (
@@ -291,10 +304,16 @@ def timed(
         names = sorted(settings, reverse=bool(turn % 2))
         for size in sorted(indexes, reverse=bool(turn // 2 % 2)):
             for name in names:
-                top_k, pruning, cut, verify_n = settings[name]
+                top_k, pruning, cut, verify_n, whitened = settings[name]
                 matcher.conf.depth_confidence, matcher.conf.width_confidence = pruning or engine
                 parts, ranked = query.run(
-                    data, side, *indexes[size], top_k=top_k, cut=cut, verify_n=verify_n
+                    data,
+                    side,
+                    *indexes[size],
+                    top_k=top_k,
+                    cut=cut,
+                    verify_n=verify_n,
+                    whitened=whitened,
                 )
                 rows[name, size].append(parts)
                 found = bool(ranked) and ranked[0].individual_id.split("#")[0] == individual
@@ -365,6 +384,13 @@ def main() -> int:
         default=0,
         help="the baseline's pair check (default 0: none, as before it existed)",
     )
+    parser.add_argument(
+        "--baseline-whitening",
+        choices=["shipped", "none"],
+        default="shipped",
+        help="the baseline's pair check projects the descriptors (leopards.matching.whitening) "
+        "or matches DISK's own, as before the projection",
+    )
     args = parser.parse_args()
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = "1"
@@ -392,18 +418,25 @@ def main() -> int:
             flush=True,
         )
     print(f"  (load average: {_load_average()})", flush=True)
-    settings = {"today": (args.top_k, None, None, args.verify_top_n)}
+    settings = {"today": (args.top_k, None, None, args.verify_top_n, True)}
     if args.baseline:
         k, depth, width = args.baseline
-        settings["baseline"] = (int(k), (depth, width), args.baseline_cut, args.baseline_verify)
+        settings["baseline"] = (
+            int(k),
+            (depth, width),
+            args.baseline_cut,
+            args.baseline_verify,
+            args.baseline_whitening == "shipped",
+        )
     with spawn.Pool(1) as pool:
         result = pool.apply(timed, (size_paths, base_file, base, queries, settings))
     totals = {}
-    for name, (top_k, pruning, cut, verify_n) in settings.items():
+    for name, (top_k, pruning, cut, verify_n, whitened) in settings.items():
         confidences = "the engine's" if pruning is None else "{:g} / {:g}".format(*pruning)
         print(
             f"{name}: {len(queries)} queries, each against every size in turn, one thread, "
-            f"pair check of {verify_n}, re-rank of {top_k}, LightGlue depth / width confidence "
+            f"pair check of {verify_n} ({'projected' if whitened else 'DISK own'} descriptors), "
+            f"re-rank of {top_k}, LightGlue depth / width confidence "
             f"{confidences}, outline {cut or foreground.method()} (seconds):"
         )
         totals[name] = _report(
