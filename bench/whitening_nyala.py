@@ -47,13 +47,11 @@ from matching_nyala import (
     read_shards,
     save,
 )
+from nyala_probability import FUSION_WEIGHT
 from rerank_nyala import read_shortlists, selected_features
 
 from leopards.matching import verify, whitening
 from leopards.matching.learned import network_of
-
-FUSION_WEIGHT = 2.0  # the engine's MATCH_FIRST_STAGE_DISK_WEIGHT
-MIN_INLIERS = 15
 
 
 def matched_descriptors(
@@ -83,7 +81,9 @@ def matched_descriptors(
     }
 
 
-def fit_rounds(matched: dict, animals: set, d: int, rounds: int, refind, model: str) -> list:
+def fit_rounds(
+    matched: dict, animals: set, d: int, rounds: int, refind, model: str, min_inliers: int
+) -> list:
     """Return the projection of each round, fitted on the pairs of these animals: the first
     round's as found by DISK's own descriptors, each later round's found again by the
     check with the last projection (refind(projection, animals) -> matched)."""
@@ -100,7 +100,7 @@ def fit_rounds(matched: dict, animals: set, d: int, rounds: int, refind, model: 
                 dimensions=d,
                 fitted_on=(
                     f"nyala-train: the pair check's inliers between photos of one flank "
-                    f"(at least {MIN_INLIERS}), {len(training)} animals"
+                    f"(at least {min_inliers}), {len(training)} animals"
                     + (f", found with round {len(fitted)}'s projection" if fitted else "")
                 ),
             )
@@ -115,7 +115,8 @@ def fold_projections(
     projections = {}
     for fold, d in itertools.product(sorted(set(fold_of.values())), args.dimensions):
         others = {animal for animal, f in fold_of.items() if f != fold}
-        for number, fitted in enumerate(fit_rounds(matched, others, d, args.rounds, refind, model)):
+        rounds = fit_rounds(matched, others, d, args.rounds, refind, model, args.min_inliers)
+        for number, fitted in enumerate(rounds):
             name = f"d{d}" + (f"r{number + 1}" if number else "")
             fitted.save(args.work / f"whitening-fold{fold}-{name}.npz")
             projections[fold, name] = fitted
@@ -128,7 +129,7 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=Path("/work/cache/nyala"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/first-stage"))
     parser.add_argument("--dimensions", type=int, nargs="+", default=[32, 48, 64])
-    parser.add_argument("--min-inliers", type=int, default=MIN_INLIERS)
+    parser.add_argument("--min-inliers", type=int, default=whitening.MIN_INLIERS)
     parser.add_argument(
         "--references", type=int, default=verify.REFERENCES, help="of each individual checked"
     )
@@ -180,7 +181,7 @@ def main() -> int:
 
     if args.out:
         d = args.dimensions[0]
-        fitted = fit_rounds(matched, set(ids), d, args.rounds, refind, model)[-1]
+        fitted = fit_rounds(matched, set(ids), d, args.rounds, refind, model, args.min_inliers)[-1]
         fitted.save(args.out)
         print(f"{fitted.pairs} matched pairs: {model}, 128 to {d} -> {args.out}")
         return 0

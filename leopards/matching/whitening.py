@@ -42,6 +42,10 @@ OFF = "none"
 # as well with 32, 48 or 64 of DISK's 128, and worse with 96 or 128 (bench/README.md);
 # 64 keeps the most of what DISK says for coats other than those it was fitted on.
 DIMENSIONS = 64
+# A pair of photos gives matched patches when its check finds at least this many inliers:
+# fewer may be a stranger's chance matches (the check finds up to a dozen between two
+# different nyala).
+MIN_INLIERS = 15
 # Matched pairs needed before a fit says anything: a 128 x 128 covariance from fewer
 # is mostly noise.
 MIN_PAIRS = 2000

@@ -2,7 +2,7 @@
 
 Every two confirmed photos of one flank of one individual, from different events, are
 checked as the pair check checks a query (leopards.matching.verify); the inliers of
-the pairs with at least MIN_INLIERS are matched patches of one coat, and
+the pairs with at least whitening.MIN_INLIERS are matched patches of one coat, and
 leopards.matching.whitening fits the projection on them.
 """
 
@@ -21,9 +21,6 @@ from leopards.matching import verify, whitening
 from leopards.matching.learned import LearnedFeatures, backend_model, network_of
 from leopards.models import Flank, Sighting
 
-# A pair with fewer inliers than this may hold a stranger's chance matches: on nyala
-# flanks the check finds up to a dozen between two different animals (verify.py).
-MIN_INLIERS = 15
 # Photos of one flank compared at most (a random choice of them, the same on every run):
 # 12 give 66 pairs, enough of one animal beside the others.
 PHOTOS_PER_FLANK = 12
@@ -41,7 +38,7 @@ def fit_match_whitening(
     out: Path,
     *,
     dimensions: int = whitening.DIMENSIONS,
-    min_inliers: int = MIN_INLIERS,
+    min_inliers: int = whitening.MIN_INLIERS,
     min_pairs: int = whitening.MIN_PAIRS,
     photos_per_flank: int = PHOTOS_PER_FLANK,
 ) -> WhiteningFit:

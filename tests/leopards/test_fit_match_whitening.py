@@ -93,6 +93,21 @@ def test_photos_of_one_event_unconfirmed_and_too_few_pairs_give_no_projection(se
     )
     with pytest.raises(CommandError, match="is not a folder"):
         call_command("fit_match_whitening", "--out", str(tmp_path / "no" / "w.npz"))
+    with pytest.raises(CommandError, match="--photos-per-flank must be at least 2"):
+        call_command("fit_match_whitening", "--out", str(out), "--photos-per-flank", "-3")
+
+
+def test_a_file_that_cannot_be_written_is_said_plainly(settings, tmp_path):
+    _catalogue(settings, animals=5, photos=5)
+    folder = tmp_path / "taken"
+    folder.mkdir()
+    # The file's place is held by a folder: nothing can be written there.
+    (folder / "whitening.npz").mkdir()
+
+    with pytest.raises(CommandError, match=r"whitening\.npz cannot be written"):
+        call_command(
+            "fit_match_whitening", "--out", str(folder / "whitening.npz"), stdout=StringIO()
+        )
 
 
 def test_a_projection_that_cannot_be_used_is_reported_and_not_read(settings, tmp_path):

@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from leopards.matching import whitening
-from leopards.services.whitening import MIN_INLIERS, PHOTOS_PER_FLANK, fit_match_whitening
+from leopards.services.whitening import PHOTOS_PER_FLANK, fit_match_whitening
 
 
 class Command(BaseCommand):
@@ -20,7 +20,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--out", type=Path, required=True, metavar="FILE.npz")
         parser.add_argument("--dimensions", type=int, default=whitening.DIMENSIONS)
-        parser.add_argument("--min-inliers", type=int, default=MIN_INLIERS)
+        parser.add_argument("--min-inliers", type=int, default=whitening.MIN_INLIERS)
         parser.add_argument(
             "--min-pairs",
             type=int,
@@ -32,6 +32,8 @@ class Command(BaseCommand):
     def handle(self, *args, out: Path, **options) -> None:
         if not out.parent.is_dir():
             raise CommandError(f"{out.parent} is not a folder.")
+        if options["photos_per_flank"] < 2:
+            raise CommandError("--photos-per-flank must be at least 2: a pair needs two.")
         try:
             fitted = fit_match_whitening(
                 out,
@@ -46,6 +48,8 @@ class Command(BaseCommand):
                 "from different events whose pair check finds at least "
                 f"{options['min_inliers']} inliers."
             ) from error
+        except OSError as error:
+            raise CommandError(f"{out} cannot be written: {error.strerror}.") from error
         projection = fitted.projection
         self.stdout.write(
             f"{fitted.photo_pairs} pairs of photos checked, {fitted.kept_pairs} with at least "
