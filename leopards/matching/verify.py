@@ -136,8 +136,13 @@ def matched_descriptors(
 
 def projected(features: LearnedFeatures, whitening: Whitening | None) -> LearnedFeatures:
     """Return the box's first KEYPOINTS with their descriptors projected by whitening
-    (leopards.matching.whitening), or the box as it is without one or for another model."""
-    if whitening is None or whitening.model != network_of(features.model):
+    (leopards.matching.whitening), or the box as it is without one, or with one made for
+    another model or descriptor length."""
+    if (
+        whitening is None
+        or whitening.model != network_of(features.model)
+        or whitening.mean.shape[0] != features.descriptors.shape[1]
+    ):
         return features
     first = features.strongest(KEYPOINTS)
     return dataclasses.replace(first, descriptors=whitening.apply(first.descriptors))

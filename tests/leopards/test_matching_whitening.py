@@ -63,6 +63,11 @@ def test_a_projection_of_another_model_leaves_the_descriptors_alone():
 
     assert verify.projected(other, projection) is other
     assert verify.projected(described, None) is described
+    # A file made by hand for descriptors of another length is not applied.
+    shorter = dataclasses.replace(
+        projection, mean=projection.mean[:64], projection=projection.projection[:64]
+    )
+    assert verify.projected(described, shorter) is described
     moved = verify.projected(described, projection)
     assert moved.descriptors.shape == (50, 24)
     assert np.allclose(np.linalg.norm(moved.descriptors, axis=1), 1.0, atol=1e-5)
