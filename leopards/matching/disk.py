@@ -31,6 +31,7 @@ import numpy as np
 from PIL import Image
 
 from leopards.matching.features import MIN_BOX_SIDE, MIN_CROP_STD, Box, ImageSource
+from leopards.matching.foreground import keypoints_inside
 from leopards.matching.learned import (
     MAX_UPSCALE,
     MIN_CONFIDENCE,
@@ -347,14 +348,11 @@ def extract_raw(
 def select(
     raw: dict, foreground: np.ndarray | None, keypoints: int, model: str = MODEL
 ) -> LearnedFeatures:
-    """Keep the strongest keypoints (on the animal only, when a mask is given)."""
+    """Keep the strongest keypoints (on the animal only, well inside its outline, when a
+    mask is given: leopards.matching.foreground.keypoints_inside)."""
     points, descriptors = raw["keypoints"], raw["descriptors"]
     if foreground is not None and len(points):
-        width, height = raw["size"]
-        inside = cv2.resize(foreground, (width, height), interpolation=cv2.INTER_NEAREST)
-        cols = np.clip(points[:, 0].astype(int), 0, width - 1)
-        rows = np.clip(points[:, 1].astype(int), 0, height - 1)
-        keep = np.flatnonzero(inside[rows, cols] > 0)
+        keep = keypoints_inside(points, foreground, raw["size"])
         points, descriptors = points[keep], descriptors[keep]
     return LearnedFeatures(
         keypoints=points[:keypoints],

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from leopards.matching.features import MIN_BOX_SIDE, MIN_CROP_STD, Box, ImageSource, _load_grey_crop
-from leopards.matching.foreground import model_suffix
+from leopards.matching.foreground import keypoints_inside, model_suffix
 
 MODEL = "xfeat-lighterglue"
 BACKENDS = ("disk", "xfeat")
@@ -130,7 +130,8 @@ def backend_model(backend: str) -> str:
     """Return the model name that a backend's stored features carry here.
 
     It names the network and extraction, then the animal's outline they were cut with
-    when it is ISNet's ("+isnet", leopards.matching.foreground.model_suffix).
+    when it is ISNet's ("+isnet"), then that they keep the keypoints inside it ("+inner";
+    leopards.matching.foreground.model_suffix and inner).
     """
     if backend == "xfeat":
         return MODEL + model_suffix()
@@ -222,10 +223,7 @@ def extract_learned(
         # Only the animal's keypoints (leopards.matching.foreground): a learned matcher
         # trained on buildings matches rocks and trees all too well. XFeat returns its
         # keypoints strongest first, so the first max_keypoints inside are kept.
-        inside = cv2.resize(foreground, (width, height), interpolation=cv2.INTER_NEAREST)
-        cols = np.clip(keypoints[:, 0].astype(int), 0, width - 1)
-        rows = np.clip(keypoints[:, 1].astype(int), 0, height - 1)
-        keep = np.flatnonzero(inside[rows, cols] > 0)[:max_keypoints]
+        keep = keypoints_inside(keypoints, foreground, (width, height))[:max_keypoints]
         keypoints, descriptors = keypoints[keep], descriptors[keep]
     return LearnedFeatures(
         keypoints=keypoints,

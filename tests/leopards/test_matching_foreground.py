@@ -96,11 +96,11 @@ def test_the_engine_cuts_with_isnet_where_it_is_installed_and_grabcut_elsewhere(
     monkeypatch, tmp_path
 ):
     assert foreground.method() == ISNET
-    assert foreground.model_suffix() == "+isnet"
+    assert foreground.model_suffix() == "+isnet+inner"
     monkeypatch.setattr(segmentation, "model_path", lambda: tmp_path / "absent.onnx")
     assert "absent.onnx" in segmentation.missing()
     assert foreground.method() == GRABCUT
-    assert foreground.model_suffix() == ""
+    assert foreground.model_suffix() == "+inner"
     image, _body = _scene()
     # Without the network the default cut is GrabCut's.
     assert np.array_equal(foreground_mask(image), foreground_mask(image, cut=GRABCUT))
@@ -126,6 +126,33 @@ def test_the_second_stage_keeps_only_keypoints_on_the_animal():
     assert len(animal) > 20
     assert on_animal(animal.image_points()) > 0.97
     assert on_animal(everything.image_points()) < 0.8
+
+
+def test_the_learned_features_keep_only_keypoints_well_inside_the_outline():
+    # A 200 x 100 outline of a 120 x 60 body: the shrunk one keeps the body's middle
+    # and drops its rim, where two animals of one species share a silhouette.
+    mask = np.zeros((100, 200), np.uint8)
+    mask[20:80, 40:160] = 255
+    shrunk = foreground.inner(mask)
+    margin = round(foreground.INNER * 200)
+    assert shrunk[50, 100] == 255
+    assert shrunk[50, 40 + margin - 2] == 0 and shrunk[50, 40 + margin + 2] == 255
+    assert shrunk[20 + margin - 2, 100] == 0 and shrunk[20 + margin + 2, 100] == 255
+    assert np.all(shrunk[mask == 0] == 0)
+    # Keypoints of a crop twice the mask's size: on the rim, in the middle, outside.
+    points = np.array([[200.0, 100.0], [84.0, 100.0], [320.0, 60.0], [10.0, 10.0]], np.float32)
+    assert list(foreground.keypoints_inside(points, mask, (400, 200))) == [0]
+    assert list(foreground.keypoints_inside(points[1:], mask, (400, 200))) == []
+
+
+def test_an_outline_too_thin_to_shrink_is_kept_as_it_is():
+    # A leg-thin animal: shrinking would leave nothing of it.
+    thin = np.zeros((100, 200), np.uint8)
+    thin[45:55, 20:180] = 255
+    assert np.array_equal(foreground.inner(thin), thin)
+    assert foreground.inner(None) is None
+    points = np.array([[100.0, 50.0], [100.0, 10.0]], np.float32)
+    assert list(foreground.keypoints_inside(points, thin, (200, 100))) == [0]
 
 
 def test_one_photo_always_gets_one_mask_whatever_was_cut_before_it():
