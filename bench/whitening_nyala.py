@@ -12,6 +12,10 @@ lie closer. Here it is fitted and scored in 5 folds split by individual
    bench/nyala_probability.py --whitening d{D}); with --rounds R, the pairs are found
    again by the check with the last round's projection and fitted again, R times
    (whitening-fold{F}-d{D}r{R}.npz);
+   With --learned EPOCHS, the last of --dimensions' projection is then trained further
+   (torch, Adam) so that each inlier's nearest neighbour among the other box's
+   KEYPOINTS is its match (a cross-entropy over the similarities, both ways: InfoNCE),
+   written as whitening-fold{F}-l{D}e{EPOCHS}t{T}.npz;
 3. each leave-one-out query of the fold is checked again by verify.verify with its
    fold's projection, on the fused shortlist (first_stage_nyala.py's SIFT and masked
    DISK shortlists), beside the same check on DISK's own descriptors.
@@ -29,6 +33,7 @@ The photos are read from ../shared and never copied.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import sys
 import time
@@ -108,6 +113,62 @@ def fit_rounds(
     return fitted
 
 
+def pair_indices(features: list, ids: list, sides: list, min_inliers: int) -> list:
+    """Return [(animal, a, b, kept)]: every two photos a, b of one flank whose check found
+    at least min_inliers, with the inliers' keypoint indices kept (n, 2)."""
+    photos_of: dict = {}
+    for i, key in enumerate(zip(ids, sides, strict=True)):
+        photos_of.setdefault(key, []).append(i)
+    found = []
+    for (animal, _side), photos in photos_of.items():
+        for a, b in itertools.combinations(photos, 2):
+            kept = verify.inlier_pairs(features[a], features[b])
+            if len(kept) >= min_inliers:
+                found.append((animal, a, b, kept))
+    return found
+
+
+def learned_projection(
+    start: whitening.Whitening,
+    groups: list,
+    features: list,
+    epochs: int,
+    temperature: float,
+    rate: float,
+) -> whitening.Whitening:
+    """Return start's projection trained so that each inlier's nearest neighbour among
+    the other box's keypoints is its match: a cross-entropy over the similarities of
+    each inlier to all of the other box's first KEYPOINTS, both ways (InfoNCE)."""
+    import torch
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    keypoints = verify.KEYPOINTS
+    used = sorted({a for _n, a, _b, _k in groups} | {b for _n, _a, b, _k in groups})
+    described = {
+        i: torch.from_numpy(features[i].descriptors[:keypoints].astype(np.float32)) for i in used
+    }
+    mean = torch.from_numpy(start.mean)
+    weights = torch.nn.Parameter(torch.from_numpy(start.projection.copy()))
+    optimiser = torch.optim.Adam([weights], lr=rate)
+    for _epoch in range(epochs):
+        total = 0.0
+        for g in rng.permutation(len(groups)):
+            _animal, a, b, kept = groups[g]
+            qa = torch.nn.functional.normalize((described[a] - mean) @ weights, dim=1)
+            qb = torch.nn.functional.normalize((described[b] - mean) @ weights, dim=1)
+            ia, ib = torch.from_numpy(kept[:, 0]), torch.from_numpy(kept[:, 1])
+            loss = torch.nn.functional.cross_entropy(
+                qa[ia] @ qb.T / temperature, ib
+            ) + torch.nn.functional.cross_entropy(qb[ib] @ qa.T / temperature, ia)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            total += float(loss.detach())
+        print(f"  epoch {_epoch + 1}: loss {total / len(groups):.3f}", flush=True)
+    return dataclasses.replace(start, projection=weights.detach().numpy().astype(np.float32))
+
+
 def fold_projections(
     matched: dict, fold_of: dict, args, refind, model: str
 ) -> dict[tuple[int, str], whitening.Whitening]:
@@ -120,6 +181,15 @@ def fold_projections(
             name = f"d{d}" + (f"r{number + 1}" if number else "")
             fitted.save(args.work / f"whitening-fold{fold}-{name}.npz")
             projections[fold, name] = fitted
+        if args.learned and d == args.dimensions[-1]:
+            groups = [g for g in args.groups if g[0] in others]
+            name = f"l{d}e{args.learned}t{args.temperature:g}"
+            print(f"fold {fold}: {name} on {len(groups)} pairs", flush=True)
+            trained = learned_projection(
+                rounds[0], groups, args.features, args.learned, args.temperature, args.rate
+            )
+            trained.save(args.work / f"whitening-fold{fold}-{name}.npz")
+            projections[fold, name] = trained
     return projections
 
 
@@ -142,6 +212,15 @@ def main() -> int:
         default=1,
         help="find the pairs again with the last round's projection and refit, this often",
     )
+    parser.add_argument(
+        "--learned",
+        type=int,
+        default=0,
+        metavar="EPOCHS",
+        help="also train the last of --dimensions' projection this many epochs (InfoNCE)",
+    )
+    parser.add_argument("--temperature", type=float, default=0.05)
+    parser.add_argument("--rate", type=float, default=1e-3)
     parser.add_argument("--shard", default="", help="K/N: check every Nth query, then stop")
     parser.add_argument(
         "--out",
@@ -175,6 +254,13 @@ def main() -> int:
             f"{len(matched)} animals, {time.process_time() - started:.0f} CPU s",
             flush=True,
         )
+
+        if args.learned:
+            args.features = features
+            args.groups = cached(
+                args.work / f"whitening-pair-indices-{n}-m{args.min_inliers}.pkl",
+                lambda: pair_indices(features, ids, sides, args.min_inliers),
+            )
 
         def refind(projection, animals):
             return matched_descriptors(features, ids, sides, args.min_inliers, projection, animals)
@@ -241,6 +327,9 @@ def main() -> int:
         d, _, round_ = name[1:].partition("r")
         label = "DISK's own (128)" if name == "own" else f"whitened, {d} dimensions"
         label += f", round {round_}" if round_ else ""
+        if name.startswith("l"):
+            d, _, trained = name[1:].partition("e")
+            label = f"whitened, {d} dimensions, then trained (InfoNCE; epochs e{trained})"
         at = " / ".join(f"{np.mean(r <= k):.3f}" for k in (1, 2, 4))
         p50, p95 = np.percentile(cpu[name], [50, 95])
         ratio = p50 / np.percentile(cpu["own"], 50)
