@@ -71,14 +71,24 @@ def test_a_stranger_in_a_catalogue_of_one_other_individual_is_probably_new():
 
 def test_the_fused_model_keeps_real_cat1_matches_with_strong_disk_evidence():
     # The shortlist alone finds no geometric inlier in most of these pairs; DISK +
-    # LightGlue finds 60-97 (the strangers of this set: 11-65).
+    # LightGlue finds 60-97 (the strangers of this set: 11-67), well above the
+    # runner-up's in all but one.
     fused = Calibration.load().second_stage
     assert fused is not None
-    strong = [r["reranked"] for r in REAL if r["catalogued"] and r["reranked"]["learned"] >= 60]
+    rows = [r["reranked"] for r in REAL if r["catalogued"] and r["reranked"]["learned"] >= 60]
+    strong = [r for r in rows if r["learned"] >= 1.5 * r["learned_second"]]
     assert len(strong) >= 4
     for row in strong:
         assert row["top1_right"]
         assert fused.probability_of(_sample(row)) >= fused.threshold, row
+    # Where the runner-up has as much evidence (both stages tied), the first is no surer
+    # than a coin between them: less sure than any clear match.
+    tied = [r for r in rows if r not in strong]
+    for row in tied:
+        assert row["learned_second"] >= row["learned"] * 0.9
+        assert fused.probability_of(_sample(row)) < min(
+            fused.probability_of(_sample(r)) for r in strong
+        )
 
 
 def test_a_ranking_carries_the_pair_checks_inliers_into_its_sample():
