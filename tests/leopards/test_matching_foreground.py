@@ -145,6 +145,17 @@ def test_the_learned_features_keep_only_keypoints_well_inside_the_outline():
     assert list(foreground.keypoints_inside(points[1:], mask, (400, 200))) == []
 
 
+def test_the_outline_shrinks_from_the_background_not_from_the_box_edge():
+    # A box cut inside the animal: its sides are coat, not silhouette.
+    whole = np.full((100, 200), 255, np.uint8)
+    assert np.array_equal(foreground.inner(whole), whole)
+    half = whole.copy()
+    half[:, :100] = 0  # background on the left only
+    shrunk = foreground.inner(half)
+    assert shrunk[50, 199] == 255 and shrunk[0, 150] == 255 and shrunk[99, 150] == 255
+    assert shrunk[50, 100 + round(foreground.INNER * 200) - 2] == 0
+
+
 def test_an_outline_too_thin_to_shrink_is_kept_as_it_is():
     # A leg-thin animal: shrinking would leave nothing of it.
     thin = np.zeros((100, 200), np.uint8)
