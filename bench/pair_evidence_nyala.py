@@ -48,8 +48,10 @@ from nyala_probability import FUSION_WEIGHT
 from rerank_nyala import read_shortlists, selected_features
 
 from leopards.matching import verify
+from leopards.matching.calibration import logistic_coefficients
 from leopards.matching.whitening import Whitening
 
+# A row: (individual, reference, its shortlist score over the leader's, *FIELDS).
 FIELDS = (
     "mutual",
     "inliers",
@@ -61,6 +63,8 @@ FIELDS = (
     "scale",
     "shear",
 )
+SHARE = 2
+COLUMN = {name: 3 + k for k, name in enumerate(FIELDS)}
 
 
 def hull_share(points: np.ndarray, everything: np.ndarray) -> float:
@@ -68,22 +72,6 @@ def hull_share(points: np.ndarray, everything: np.ndarray) -> float:
         return 0.0
     whole = cv2.contourArea(cv2.convexHull(everything.astype(np.float32)))
     return float(cv2.contourArea(cv2.convexHull(points.astype(np.float32))) / max(whole, 1.0))
-
-
-def homography(source: np.ndarray, target: np.ndarray, threshold: float):
-    if len(source) < verify.MIN_MATCHES:
-        return None, np.zeros(len(source), bool)
-    h, mask = cv2.findHomography(
-        source,
-        target,
-        cv2.USAC_MAGSAC,
-        threshold,
-        maxIters=verify.MAX_ITERATIONS,
-        confidence=verify.CONFIDENCE,
-    )
-    if mask is None:
-        return None, np.zeros(len(source), bool)
-    return h, mask.ravel().astype(bool)
 
 
 def evidence(query, reference) -> tuple:
@@ -96,11 +84,11 @@ def evidence(query, reference) -> tuple:
     rk = reference.keypoints[: verify.KEYPOINTS]
     source = qk[mutual].astype(np.float32)
     target = rk[forward[mutual]].astype(np.float32)
-    h, kept = homography(source, target, verify.THRESHOLD)
+    h, kept = verify.homography(source, target)
     if h is None:
         return (len(mutual), *empty[1:])
-    _h2, loose = homography(source, target, 2 * verify.THRESHOLD)
-    _h3, second = homography(source[~kept], target[~kept], verify.THRESHOLD)
+    _h2, loose = verify.homography(source, target, 2 * verify.THRESHOLD)
+    _h3, second = verify.homography(source[~kept], target[~kept])
     q = query.descriptors[: verify.KEYPOINTS][mutual[kept]].astype(np.float32)
     r = reference.descriptors[: verify.KEYPOINTS][forward[mutual[kept]]].astype(np.float32)
     similarity = float(np.mean(np.sum(q * r, axis=1))) if len(q) else 0.0
@@ -155,7 +143,7 @@ def ranked(rows: list, score) -> list:
             best[row[0]] = (value, row)
     order = sorted(best, key=lambda a: best[a][0], reverse=True)
     leader = rows[0][0] if rows else None
-    if order and order[0] != leader and best[order[0]][1][4] < verify.MIN_OVERTAKE:
+    if order and order[0] != leader and best[order[0]][1][COLUMN["inliers"]] < verify.MIN_OVERTAKE:
         order = [leader, *(a for a in order if a != leader)]
     return order
 
@@ -166,19 +154,6 @@ def report(name: str, orders: dict, ids: list) -> None:
     )
     at = " / ".join(f"{np.mean(positions <= k):.3f}" for k in (1, 2, 4))
     print(f"| {name} | {at} | {np.mean(1 / positions):.3f} |")
-
-
-def logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2) -> np.ndarray:
-    """Return the coefficients of a logistic regression of y on x (first column ones)."""
-    from scipy.optimize import minimize
-
-    def loss(coef):
-        z = x @ coef
-        p = 1.0 / (1.0 + np.exp(-z))
-        value = np.sum(np.logaddexp(0.0, z) - y * z) + l2 * np.sum(coef[1:] ** 2)
-        return value, x.T @ (p - y) + 2 * l2 * np.concatenate([[0.0], coef[1:]])
-
-    return minimize(loss, np.zeros(x.shape[1]), jac=True, method="BFGS").x
 
 
 def main() -> int:
@@ -202,29 +177,41 @@ def main() -> int:
     if any(i not in found for i in queries):
         print("some queries have no evidence yet: run --shard K/N first.")
         return 1
-    column = {name: 3 + k for k, name in enumerate(FIELDS)}
     print(f"{len(queries)} leave-one-out queries\n")
     print("| score | R@1 / @2 / @4 | MRR |\n| --- | --- | ---: |")
 
     def by(score):
         return {i: ranked(found[i], score) for i in queries}
 
-    report("the check (inliers + 4 x share)", by(lambda r: r[4] + 4 * r[2]), ids)
-    report("loose inliers + 4 x share", by(lambda r: r[5] + 4 * r[2]), ids)
-    report("inliers + second", by(lambda r: r[4] + r[6] + 4 * r[2]), ids)
-    report("inliers x spread_q", by(lambda r: r[4] * (0.5 + r[8]) + 4 * r[2]), ids)
-    report("inliers - sqrt(mutual)", by(lambda r: r[4] - np.sqrt(r[3]) + 4 * r[2]), ids)
-    report("inliers x similarity", by(lambda r: r[4] * r[7] * 2 + 4 * r[2]), ids)
+    def scored(pair_score):
+        """Order by pair_score(row) plus the check's tie-breaker, the shortlist's share."""
+        return by(lambda r: pair_score(r) + verify.SHORTLIST_WEIGHT * r[SHARE])
+
+    inliers = COLUMN["inliers"]
+    report("the check (inliers + 4 x share)", scored(lambda r: r[inliers]), ids)
+    report("loose inliers + 4 x share", scored(lambda r: r[COLUMN["loose"]]), ids)
+    report("inliers + second", scored(lambda r: r[inliers] + r[COLUMN["second"]]), ids)
+    report("inliers x spread_q", scored(lambda r: r[inliers] * (0.5 + r[COLUMN["spread_q"]])), ids)
+    mutual = COLUMN["mutual"]
+    report("inliers - sqrt(mutual)", scored(lambda r: r[inliers] - np.sqrt(r[mutual])), ids)
+    report("inliers x similarity", scored(lambda r: r[inliers] * r[COLUMN["similarity"]] * 2), ids)
+
+    def degenerate(r) -> bool:
+        return abs(r[COLUMN["scale"]]) > 1.5 or r[COLUMN["shear"]] > 1.5
+
     report(
         "inliers, degenerate halved",
-        by(lambda r: r[4] * (0.5 if abs(r[10]) > 1.5 or r[11] > 1.5 else 1.0) + 4 * r[2]),
+        scored(lambda r: r[inliers] * (0.5 if degenerate(r) else 1.0)),
         ids,
     )
 
     # A logistic pair score: is this pair of the query's animal? Fitted on four folds.
+    counts = [1 + FIELDS.index(name) for name in ("mutual", "inliers", "loose", "second")]
+
     def design(rows):
-        x = np.array([r[2:] for r in rows], float)
-        x[:, 1:5] = np.log1p(x[:, 1:5])
+        """A bias, the share and every field, the counts as log1p."""
+        x = np.array([r[SHARE:] for r in rows], float)
+        x[:, counts] = np.log1p(x[:, counts])
         return np.column_stack([np.ones(len(x)), x])
 
     folds = sorted(set(fold_of.values()))
@@ -233,14 +220,13 @@ def main() -> int:
         train = [i for i in queries if fold_of[ids[i]] != fold]
         x = design([r for i in train for r in found[i]])
         y = np.array([r[0] == ids[i] for i in train for r in found[i]])
-        coef = logistic(x, y)
+        coef = logistic_coefficients(x, y)
         for i in queries:
             if fold_of[ids[i]] == fold and found[i]:
                 p = design(found[i]) @ coef
                 value = {id(r): v for r, v in zip(found[i], p, strict=True)}
                 orders[i] = ranked(found[i], lambda r, value=value: 1000 + value[id(r)])
     report("logistic on " + ", ".join(["share", *FIELDS]), orders, ids)
-    print({name: column[name] for name in FIELDS})
     return 0
 
 

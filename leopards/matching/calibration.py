@@ -280,20 +280,11 @@ def fit(
     x = _design(samples, features)
     y = np.array([s.correct for s in samples], float)
     w = np.ones(len(samples)) if weights is None else np.asarray(weights, float)
-
-    def loss(coef: np.ndarray) -> tuple[float, np.ndarray]:
-        z = x @ coef
-        # log(1 + e^z) - y z, written to stay finite for large |z|.
-        value = np.sum(w * (np.logaddexp(0.0, z) - y * z)) + l2 * np.sum(coef[1:] ** 2)
-        p = 1.0 / (1.0 + np.exp(-z))
-        grad = x.T @ (w * (p - y)) + 2 * l2 * np.concatenate([[0.0], coef[1:]])
-        return float(value), grad
-
-    result = minimize(loss, np.zeros(x.shape[1]), jac=True, method="BFGS")
-    coef = [float(c) for c in result.x]
+    fitted = logistic_coefficients(x, y, w, l2)
+    coef = [float(c) for c in fitted]
     strangers = np.array([s.open_set for s in samples], bool)
     if threshold is None:
-        p = 1.0 / (1.0 + np.exp(-(x @ result.x)))
+        p = 1.0 / (1.0 + np.exp(-(x @ fitted)))
         if stranger_share is not None and strangers.any():
             threshold = float(np.quantile(p[strangers], stranger_share))
         else:
@@ -306,6 +297,25 @@ def fit(
         provenance=dict(provenance or {}),
         second_stage=second_stage,
     )
+
+
+def logistic_coefficients(
+    x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, l2: float = 1e-2
+) -> np.ndarray:
+    """Return the coefficients of a logistic regression of y (0 or 1) on x, whose first
+    column is the bias (ones): weighted maximum likelihood, a little L2 on the others
+    keeping them finite."""
+    w = np.ones(len(y)) if weights is None else weights
+
+    def loss(coef: np.ndarray) -> tuple[float, np.ndarray]:
+        z = x @ coef
+        # log(1 + e^z) - y z, written to stay finite for large |z|.
+        value = np.sum(w * (np.logaddexp(0.0, z) - y * z)) + l2 * np.sum(coef[1:] ** 2)
+        p = 1.0 / (1.0 + np.exp(-z))
+        grad = x.T @ (w * (p - y)) + 2 * l2 * np.concatenate([[0.0], coef[1:]])
+        return float(value), grad
+
+    return minimize(loss, np.zeros(x.shape[1]), jac=True, method="BFGS").x
 
 
 def reliability_table(

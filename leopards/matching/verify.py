@@ -82,19 +82,31 @@ def inlier_pairs(query: LearnedFeatures, reference: LearnedFeatures) -> np.ndarr
         return none
     source = query.keypoints[:KEYPOINTS][mutual].astype(np.float32)
     target = reference.keypoints[:KEYPOINTS][forward[mutual]].astype(np.float32)
+    _homography, inliers = homography(source, target)
+    kept = mutual[inliers]
+    return np.stack([kept, forward[kept]], axis=1)
+
+
+def homography(
+    source: np.ndarray, target: np.ndarray, threshold: float = THRESHOLD
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """Return the homography MAGSAC++ fits to matched points (float32, (n, 2) each) within
+    threshold pixels, and its inliers as a boolean mask (None and no inliers when fewer
+    than MIN_MATCHES points or no fit)."""
+    if len(source) < MIN_MATCHES:
+        return None, np.zeros(len(source), bool)
     # OpenCV's USAC seeds its own generator for each call: one pair, one count.
-    _homography, inliers = cv2.findHomography(
+    found, inliers = cv2.findHomography(
         source,
         target,
         cv2.USAC_MAGSAC,
-        THRESHOLD,
+        threshold,
         maxIters=MAX_ITERATIONS,
         confidence=CONFIDENCE,
     )
     if inliers is None:
-        return none
-    kept = mutual[inliers.ravel().astype(bool)]
-    return np.stack([kept, forward[kept]], axis=1)
+        return None, np.zeros(len(source), bool)
+    return found, inliers.ravel().astype(bool)
 
 
 def mutual_neighbours(
