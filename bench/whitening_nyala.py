@@ -59,6 +59,15 @@ from leopards.matching import verify, whitening
 from leopards.matching.learned import network_of
 
 
+def flanks(ids: list, sides: list, animals: set | None = None) -> list[tuple]:
+    """Return [(animal, its photos of one flank)] for every flank, or those of animals."""
+    photos_of: dict = {}
+    for i, key in enumerate(zip(ids, sides, strict=True)):
+        if animals is None or ids[i] in animals:
+            photos_of.setdefault(key, []).append(i)
+    return [(animal, photos) for (animal, _side), photos in photos_of.items()]
+
+
 def matched_descriptors(
     features: list,
     ids: list,
@@ -70,12 +79,8 @@ def matched_descriptors(
     """Return {individual: (first, second)}: the inliers' descriptors of every two photos
     of one of its flanks whose check (with projection, if given) found at least
     min_inliers; of every animal, or of those in animals."""
-    photos_of: dict = {}
-    for i, key in enumerate(zip(ids, sides, strict=True)):
-        if animals is None or ids[i] in animals:
-            photos_of.setdefault(key, []).append(i)
     found: dict = {}
-    for (animal, _side), photos in photos_of.items():
+    for animal, photos in flanks(ids, sides, animals):
         pairs = ((features[a], features[b]) for a, b in itertools.combinations(photos, 2))
         first, second, kept = verify.matched_descriptors(pairs, min_inliers, projection)
         if kept:
@@ -116,11 +121,8 @@ def fit_rounds(
 def pair_indices(features: list, ids: list, sides: list, min_inliers: int) -> list:
     """Return [(animal, a, b, kept)]: every two photos a, b of one flank whose check found
     at least min_inliers, with the inliers' keypoint indices kept (n, 2)."""
-    photos_of: dict = {}
-    for i, key in enumerate(zip(ids, sides, strict=True)):
-        photos_of.setdefault(key, []).append(i)
     found = []
-    for (animal, _side), photos in photos_of.items():
+    for animal, photos in flanks(ids, sides):
         for a, b in itertools.combinations(photos, 2):
             kept = verify.inlier_pairs(features[a], features[b])
             if len(kept) >= min_inliers:
@@ -151,7 +153,7 @@ def learned_projection(
     mean = torch.from_numpy(start.mean)
     weights = torch.nn.Parameter(torch.from_numpy(start.projection.copy()))
     optimiser = torch.optim.Adam([weights], lr=rate)
-    for _epoch in range(epochs):
+    for epoch in range(epochs):
         total = 0.0
         for g in rng.permutation(len(groups)):
             _animal, a, b, kept = groups[g]
@@ -165,14 +167,15 @@ def learned_projection(
             loss.backward()
             optimiser.step()
             total += float(loss.detach())
-        print(f"  epoch {_epoch + 1}: loss {total / len(groups):.3f}", flush=True)
+        print(f"  epoch {epoch + 1}: loss {total / len(groups):.3f}", flush=True)
     return dataclasses.replace(start, projection=weights.detach().numpy().astype(np.float32))
 
 
 def fold_projections(
-    matched: dict, fold_of: dict, args, refind, model: str
+    matched: dict, fold_of: dict, args, refind, model: str, trainable: tuple | None = None
 ) -> dict[tuple[int, str], whitening.Whitening]:
-    """Fit (and write to --work) each fold's projections on the other folds' animals."""
+    """Fit (and write to --work) each fold's projections on the other folds' animals;
+    with trainable (pair_indices' pairs, the features), train the last one further."""
     projections = {}
     for fold, d in itertools.product(sorted(set(fold_of.values())), args.dimensions):
         others = {animal for animal, f in fold_of.items() if f != fold}
@@ -181,12 +184,13 @@ def fold_projections(
             name = f"d{d}" + (f"r{number + 1}" if number else "")
             fitted.save(args.work / f"whitening-fold{fold}-{name}.npz")
             projections[fold, name] = fitted
-        if args.learned and d == args.dimensions[-1]:
-            groups = [g for g in args.groups if g[0] in others]
+        if trainable and d == args.dimensions[-1]:
+            pairs, features = trainable
+            groups = [g for g in pairs if g[0] in others]
             name = f"l{d}e{args.learned}t{args.temperature:g}"
             print(f"fold {fold}: {name} on {len(groups)} pairs", flush=True)
             trained = learned_projection(
-                rounds[0], groups, args.features, args.learned, args.temperature, args.rate
+                rounds[0], groups, features, args.learned, args.temperature, args.rate
             )
             trained.save(args.work / f"whitening-fold{fold}-{name}.npz")
             projections[fold, name] = trained
@@ -255,12 +259,13 @@ def main() -> int:
             flush=True,
         )
 
+        trainable = None
         if args.learned:
-            args.features = features
-            args.groups = cached(
+            pairs = cached(
                 args.work / f"whitening-pair-indices-{n}-m{args.min_inliers}.pkl",
                 lambda: pair_indices(features, ids, sides, args.min_inliers),
             )
+            trainable = (pairs, features)
 
         def refind(projection, animals):
             return matched_descriptors(features, ids, sides, args.min_inliers, projection, animals)
@@ -274,7 +279,7 @@ def main() -> int:
     if args.shard:
         mine, shards = (int(v) for v in args.shard.split("/"))
         # The projections are fitted on the engine's check (KEYPOINTS) whatever is checked.
-        projections = fold_projections(matched, fold_of, args, refind, model)
+        projections = fold_projections(matched, fold_of, args, refind, model, trainable)
         shortlists = read_shortlists(args.work, n)
         verify.KEYPOINTS = args.keypoints
         found = {}
