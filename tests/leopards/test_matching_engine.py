@@ -64,6 +64,33 @@ def test_features_are_in_original_image_pixels() -> None:
     assert features.keypoints[:, 1].max() <= y + h + 1
 
 
+def test_a_mask_keeps_the_strongest_keypoints_inside_it_up_to_the_limit() -> None:
+    # OpenCV's own nfeatures keeps the strongest of the whole chip before it drops those
+    # outside the mask, which left a masked box with far fewer keypoints than the limit.
+    shot = render_photo(2, "left", 0, image_size=(640, 448))
+    everything = extract_features(shot.image, shot.bbox, max_keypoints=5000, ellipse_mask=0)
+    limit = len(everything) // 4
+    x, _y, w, _h = shot.bbox
+    right = everything.keypoints[:, 0] >= x + w / 2
+    # The mask keeps the half of the box that holds fewer of the strongest keypoints,
+    # and more than the limit of all of them.
+    keep_right = right[:limit].mean() < right.mean()
+    assert np.sum(right == keep_right) > limit
+    inside = np.zeros((100, 100), np.uint8)
+    if keep_right:
+        inside[:, 50:] = 255
+    else:
+        inside[:, :50] = 255
+
+    kept = extract_features(
+        shot.image, shot.bbox, max_keypoints=limit, ellipse_mask=0, foreground=inside
+    )
+
+    assert len(kept) == limit
+    on_kept_side = (kept.keypoints[:, 0] >= x + w / 2 - 2) == keep_right
+    assert on_kept_side.mean() > 0.98
+
+
 def test_features_from_a_jpeg_path_match_the_decoded_array(tmp_path: Path) -> None:
     from PIL import Image
 
