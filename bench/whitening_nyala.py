@@ -211,6 +211,12 @@ def main() -> int:
         "--keypoints", type=int, default=verify.KEYPOINTS, help="of each box, in the check"
     )
     parser.add_argument(
+        "--top-n",
+        type=int,
+        default=verify.TOP_N,
+        help="the shortlist's first individuals checked (the engine's MATCH_VERIFY_TOP_N)",
+    )
+    parser.add_argument(
         "--rounds",
         type=int,
         default=1,
@@ -243,6 +249,7 @@ def main() -> int:
     counts_path = args.work / (
         f"whitened-checks-{n}-m{args.min_inliers}-r{args.references}"
         + (f"-k{args.keypoints}" if args.keypoints != verify.KEYPOINTS else "")
+        + (f"-n{args.top_n}" if args.top_n != verify.TOP_N else "")
         + ".pkl"
     )
     if args.shard or args.out:
@@ -296,10 +303,15 @@ def main() -> int:
                 projection = projections.get((fold_of[ids[i]], name))
                 begun = time.process_time()
                 order = verify.verify(
-                    fused, features[i], load, whitening=projection, references=args.references
+                    fused,
+                    features[i],
+                    load,
+                    whitening=projection,
+                    references=args.references,
+                    top_n=args.top_n,
                 )
                 found[i][name] = (
-                    [(c.individual_id, c.verified_inliers) for c in order[: verify.TOP_N]],
+                    [(c.individual_id, c.verified_inliers) for c in order[: args.top_n]],
                     time.process_time() - begun,
                 )
         spent = time.process_time() - started
