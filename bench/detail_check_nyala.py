@@ -82,19 +82,6 @@ def rootsift(photo: Path, mask: np.ndarray | None, long_side: int, keypoints: in
     )
 
 
-def inliers(query: LearnedFeatures, reference: LearnedFeatures, threshold: float) -> int:
-    """Return the homography's inliers between two boxes' mutual nearest neighbours."""
-    if min(len(query), len(reference)) < verify.MIN_MATCHES:
-        return 0
-    similarity = query.descriptors.astype(np.float32) @ reference.descriptors.astype(np.float32).T
-    forward, backward = similarity.argmax(axis=1), similarity.argmax(axis=0)
-    mutual = np.flatnonzero(backward[forward] == np.arange(len(forward)))
-    _found, kept = verify.homography(
-        query.keypoints[mutual], reference.keypoints[forward[mutual]], threshold
-    )
-    return int(kept.sum())
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -141,7 +128,17 @@ def main() -> int:
             rows = []
             for c in fused[: args.depth]:
                 refs = verify._references(c, verify.REFERENCES)
-                counts = [inliers(features[i], features[r], args.threshold) for r in refs]
+                counts = [
+                    len(
+                        verify.inlier_pairs(
+                            features[i],
+                            features[r],
+                            keypoints=args.keypoints,
+                            threshold=args.threshold,
+                        )
+                    )
+                    for r in refs
+                ]
                 rows.append((c.individual_id, c.score, max(counts, default=0)))
             found[i] = (rows, time.process_time() - started)
         save(counts_path.with_suffix(f".shard{mine}.pkl"), found)

@@ -72,17 +72,25 @@ def pair_inliers(query: LearnedFeatures, reference: LearnedFeatures) -> int:
     return len(inlier_pairs(query, reference))
 
 
-def inlier_pairs(query: LearnedFeatures, reference: LearnedFeatures) -> np.ndarray:
-    """Return the (query, reference) keypoint indices of the homography's inliers, (n, 2)."""
+def inlier_pairs(
+    query: LearnedFeatures,
+    reference: LearnedFeatures,
+    *,
+    keypoints: int | None = None,
+    threshold: float = THRESHOLD,
+) -> np.ndarray:
+    """Return the (query, reference) keypoint indices of the homography's inliers, (n, 2),
+    among each box's first keypoints (KEYPOINTS unless given) within threshold pixels."""
     none = np.empty((0, 2), np.int64)
     if len(query) < MIN_MATCHES or len(reference) < MIN_MATCHES:
         return none
-    mutual, forward = mutual_neighbours(query, reference)
+    limit = KEYPOINTS if keypoints is None else keypoints
+    mutual, forward = mutual_neighbours(query, reference, limit)
     if len(mutual) < MIN_MATCHES:
         return none
-    source = query.keypoints[:KEYPOINTS][mutual].astype(np.float32)
-    target = reference.keypoints[:KEYPOINTS][forward[mutual]].astype(np.float32)
-    _homography, inliers = homography(source, target)
+    source = query.keypoints[:limit][mutual].astype(np.float32)
+    target = reference.keypoints[:limit][forward[mutual]].astype(np.float32)
+    _homography, inliers = homography(source, target, threshold)
     kept = mutual[inliers]
     return np.stack([kept, forward[kept]], axis=1)
 
@@ -110,12 +118,14 @@ def homography(
 
 
 def mutual_neighbours(
-    query: LearnedFeatures, reference: LearnedFeatures
+    query: LearnedFeatures, reference: LearnedFeatures, keypoints: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return (mutual, forward): the query's first KEYPOINTS whose nearest neighbour among
-    the reference's has them as its own nearest, and each query keypoint's nearest."""
-    a = query.descriptors[:KEYPOINTS].astype(np.float32)
-    b = reference.descriptors[:KEYPOINTS].astype(np.float32)
+    """Return (mutual, forward): the query's first keypoints (KEYPOINTS unless given) whose
+    nearest neighbour among the reference's has them as its own nearest, and each query
+    keypoint's nearest."""
+    limit = KEYPOINTS if keypoints is None else keypoints
+    a = query.descriptors[:limit].astype(np.float32)
+    b = reference.descriptors[:limit].astype(np.float32)
     # Unit descriptors: the largest dot product is the nearest neighbour.
     similarity = a @ b.T
     forward, backward = similarity.argmax(axis=1), similarity.argmax(axis=0)
