@@ -204,8 +204,9 @@ class Sighting(models.Model):
     # The engine version stored inside features (Features.version), null without them:
     # the boxes an earlier engine described are found without reading their blobs.
     features_version = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
-    # The box's learned features (DISK or XFeat) for the matcher's second stage, extracted
-    # with the SIFT ones and kept, so a reference box is described once (LearnedFeatures).
+    # The box's learned features (DISK or XFeat) for the matcher's second stage, with the
+    # pair check's RootSIFT voice, extracted with the SIFT ones and kept, so a reference
+    # box is described once (LearnedFeatures).
     learned_features = models.BinaryField(null=True, blank=True, editable=False)
     # The model stored inside learned_features (LearnedFeatures.model), "" without them:
     # the boxes another backend or extraction size described are found by this column.

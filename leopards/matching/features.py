@@ -170,17 +170,6 @@ def extract_features(
     clahe = cv2.createCLAHE(clipLimit=clahe_clip, tileGridSize=(tile, tile))
     crop = clahe.apply(crop)
 
-    # OpenCV's nfeatures keeps the strongest of the whole chip before it drops those
-    # outside the mask. Inside the animal's outline that left far fewer than
-    # max_keypoints (on nyala photos a median of 279 of 800): there every keypoint is
-    # found and the strongest inside are kept below (459), which ranks real flanks
-    # better. The ellipse alone keeps OpenCV's choice, the chip's strongest that fall
-    # inside it: on synthetic coats with fur, the shortlist alone ranked worse with 800
-    # inside the ellipse (rank-1 0.775 against 0.906, bench/README.md).
-    sift = cv2.SIFT_create(
-        nfeatures=0 if foreground is not None else max_keypoints,
-        contrastThreshold=contrast_threshold,
-    )
     mask = None
     if ellipse_mask:
         # A box around a standing cat has background in its corners (above the back,
@@ -194,6 +183,63 @@ def extract_features(
         # edges, and ranked nyala flanks less well (bench/README.md).
         animal = cv2.resize(foreground, crop.shape[1::-1], interpolation=cv2.INTER_NEAREST)
         mask = animal if mask is None else cv2.bitwise_and(mask, animal)
+    # OpenCV's nfeatures keeps the strongest of the whole chip before it drops those
+    # outside the mask. Inside the animal's outline that left far fewer than
+    # max_keypoints (on nyala photos a median of 279 of 800): there every keypoint is
+    # found and the strongest inside are kept (459), which ranks real flanks better.
+    # The ellipse alone keeps OpenCV's choice, the chip's strongest that fall inside
+    # it: on synthetic coats with fur, the shortlist alone ranked worse with 800
+    # inside the ellipse (rank-1 0.775 against 0.906, bench/README.md).
+    keypoints, descriptors = rootsift(
+        crop,
+        mask,
+        max_keypoints=max_keypoints,
+        contrast_threshold=contrast_threshold,
+        upright=upright,
+        strongest_of_chip=foreground is None,
+    )
+    if not keypoints:
+        return Features.empty()
+
+    # Keypoints go back to original image pixels so the review page can draw them.
+    sx, sy = bw / crop.shape[1], bh / crop.shape[0]
+    points = np.array(
+        [
+            (
+                bx + (kp.pt[0] + 0.5) * sx - 0.5,
+                by + (kp.pt[1] + 0.5) * sy - 0.5,
+                kp.size * sx,
+                kp.angle,
+            )
+            for kp in keypoints
+        ],
+        dtype=np.float32,
+    ).reshape(-1, 4)
+    quantised = np.clip(np.rint(descriptors * DESCRIPTOR_SCALE), 0, 255).astype(np.uint8)
+    return Features(keypoints=points, descriptors=quantised)
+
+
+def rootsift(
+    crop: np.ndarray,
+    mask: np.ndarray | None,
+    *,
+    max_keypoints: int,
+    contrast_threshold: float,
+    upright: bool = True,
+    strongest_of_chip: bool = False,
+) -> tuple[list[cv2.KeyPoint], np.ndarray]:
+    """Return the strongest max_keypoints SIFT keypoints of a grey crop inside mask (None:
+    all of it), strongest first, with their RootSIFT descriptors ((n, 128) float32, unit
+    length; ([], an empty array) when none).
+
+    strongest_of_chip leaves the choice to OpenCV's nfeatures, which keeps the strongest
+    of the whole crop before it drops those outside the mask.
+    """
+    none = np.zeros((0, 128), np.float32)
+    sift = cv2.SIFT_create(
+        nfeatures=max_keypoints if strongest_of_chip else 0,
+        contrastThreshold=contrast_threshold,
+    )
     keypoints = sift.detect(crop, mask)
     if upright:
         # Camera traps are level, so a flank is seen upright give or take a few degrees
@@ -209,29 +255,11 @@ def extract_features(
             for kp in unique.values()
         ]
     if not keypoints:
-        return Features.empty()
+        return [], none
     keypoints = sorted(keypoints, key=lambda kp: -kp.response)[:max_keypoints]
     keypoints, descriptors = sift.compute(crop, keypoints)
     if descriptors is None or len(keypoints) == 0:
-        return Features.empty()
-    order = np.arange(len(keypoints))
+        return [], none
     # RootSIFT (Arandjelovic and Zisserman 2012): Hellinger kernel as a Euclidean distance.
     descriptors = descriptors / np.maximum(descriptors.sum(axis=1, keepdims=True), 1e-7)
-    descriptors = np.sqrt(descriptors)
-
-    # Keypoints go back to original image pixels so the review page can draw them.
-    sx, sy = bw / crop.shape[1], bh / crop.shape[0]
-    points = np.array(
-        [
-            (
-                bx + (kp.pt[0] + 0.5) * sx - 0.5,
-                by + (kp.pt[1] + 0.5) * sy - 0.5,
-                kp.size * sx,
-                kp.angle,
-            )
-            for kp in (keypoints[i] for i in order)
-        ],
-        dtype=np.float32,
-    ).reshape(-1, 4)
-    quantised = np.clip(np.rint(descriptors * DESCRIPTOR_SCALE), 0, 255).astype(np.uint8)
-    return Features(keypoints=points, descriptors=quantised)
+    return list(keypoints), np.sqrt(descriptors).astype(np.float32)

@@ -32,7 +32,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from leopards.matching.features import MIN_BOX_SIDE, MIN_CROP_STD, Box, ImageSource, _load_grey_crop
+from leopards.matching.features import (
+    DESCRIPTOR_SCALE,
+    MIN_BOX_SIDE,
+    MIN_CROP_STD,
+    Box,
+    ImageSource,
+    _load_grey_crop,
+)
 from leopards.matching.foreground import keypoints_inside, model_suffix
 
 MODEL = "xfeat-lighterglue"
@@ -68,6 +75,9 @@ class LearnedFeatures:
     # Which network and extraction size described the box: only features of one model
     # can be matched with each other.
     model: str = MODEL
+    # The box's RootSIFT keypoints at the photo's detail, the pair check's second voice
+    # (leopards.matching.detail), stored in the same blob; None where not described.
+    detail: LearnedFeatures | None = None
 
     def __len__(self) -> int:
         return int(self.keypoints.shape[0])
@@ -88,26 +98,49 @@ class LearnedFeatures:
     def to_bytes(self) -> bytes:
         """Serialise to a compact byte string for a database column."""
         buffer = io.BytesIO()
-        np.savez(
-            buffer,
-            model=np.array(self.model),
-            keypoints=self.keypoints.astype(np.float32, copy=False),
-            descriptors=self.descriptors.astype(np.float16, copy=False),
-            size=np.array(self.size, np.int32),
-            origin=np.array(self.origin, np.float64),
-        )
+        arrays = {
+            "model": np.array(self.model),
+            "keypoints": self.keypoints.astype(np.float32, copy=False),
+            "descriptors": self.descriptors.astype(np.float16, copy=False),
+            "size": np.array(self.size, np.int32),
+            "origin": np.array(self.origin, np.float64),
+        }
+        if self.detail is not None:
+            # RootSIFT components quantised as the shortlist stores them (uint8, half
+            # the bytes of float16); detail.extract_detail quantised them already.
+            quantised = np.rint(self.detail.descriptors.astype(np.float32) * DESCRIPTOR_SCALE)
+            arrays |= {
+                "detail_model": np.array(self.detail.model),
+                "detail_keypoints": self.detail.keypoints.astype(np.float32, copy=False),
+                "detail_descriptors": np.clip(quantised, 0, 255).astype(np.uint8),
+                "detail_size": np.array(self.detail.size, np.int32),
+                "detail_origin": np.array(self.detail.origin, np.float64),
+            }
+        np.savez(buffer, **arrays)
         return buffer.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> LearnedFeatures:
         """Load features written by to_bytes, of any model (the model field says which)."""
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            detail = None
+            if "detail_model" in archive.files:
+                detail = cls(
+                    keypoints=archive["detail_keypoints"].astype(np.float32, copy=False),
+                    descriptors=(archive["detail_descriptors"] / DESCRIPTOR_SCALE).astype(
+                        np.float16
+                    ),
+                    size=tuple(int(v) for v in archive["detail_size"]),
+                    origin=tuple(float(v) for v in archive["detail_origin"]),
+                    model=str(archive["detail_model"]),
+                )
             return cls(
                 keypoints=archive["keypoints"].astype(np.float32, copy=False),
                 descriptors=archive["descriptors"].astype(np.float16, copy=False),
                 size=tuple(int(v) for v in archive["size"]),
                 origin=tuple(float(v) for v in archive["origin"]),
                 model=str(archive["model"]),
+                detail=detail,
             )
 
     @classmethod
@@ -131,14 +164,17 @@ def backend_model(backend: str) -> str:
 
     It names the network and extraction, then the animal's outline they were cut with
     when it is ISNet's ("+isnet"), then that they keep the keypoints inside it ("+inner";
-    leopards.matching.foreground.model_suffix and inner).
+    leopards.matching.foreground.model_suffix and inner), then that they carry the pair
+    check's RootSIFT voice ("+detail640", leopards.matching.detail).
     """
+    from leopards.matching import detail
+
     if backend == "xfeat":
-        return MODEL + model_suffix()
+        return MODEL + model_suffix() + detail.SUFFIX
     if backend == "disk":
         from leopards.matching import disk
 
-        return disk.MODEL + model_suffix()
+        return disk.MODEL + model_suffix() + detail.SUFFIX
     raise ValueError(f"unknown learned backend {backend!r}: choose one of {', '.join(BACKENDS)}")
 
 
@@ -155,7 +191,9 @@ def extract_for(
     foreground: np.ndarray | None = None,
 ) -> LearnedFeatures:
     """Extract a box's learned features with one backend ("disk" or "xfeat"), named by
-    backend_model."""
+    backend_model, with the pair check's RootSIFT voice (leopards.matching.detail)."""
+    from leopards.matching.detail import extract_detail
+
     if backend == "xfeat":
         found = extract_learned(image, box, foreground=foreground)
     elif backend == "disk":
@@ -166,7 +204,11 @@ def extract_for(
         raise ValueError(
             f"unknown learned backend {backend!r}: choose one of {', '.join(BACKENDS)}"
         )
-    return dataclasses.replace(found, model=backend_model(backend))
+    return dataclasses.replace(
+        found,
+        model=backend_model(backend),
+        detail=extract_detail(image, box, foreground=foreground),
+    )
 
 
 def models() -> tuple:

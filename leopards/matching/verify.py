@@ -22,7 +22,14 @@ animal leads the shortlist for 44 % of the queries instead of 32 %, and is among
 the first 2 (what the learned matcher compares) for 52 % instead of 42 %; a pair
 costs a few CPU milliseconds, where LightGlue takes a quarter of a second.
 
-Both boxes' descriptors are first projected by a whitening learned from matched coat
+The first DETAIL_TOP_N of that order are then checked again by a second, independent
+voice, RootSIFT on the box at up to 640 px (leopards.matching.detail), paired the same
+way; its inliers are added to DISK's and those individuals ordered again. The two
+voices fail on different photos: on nyala flanks the check leads with the animal for
+56 % of the queries with both, 54 % with DISK's alone (bench/README.md, "A RootSIFT
+second voice in the pair check").
+
+Both boxes' DISK descriptors are first projected by a whitening learned from matched coat
 patches (leopards.matching.whitening; MATCH_WHITENING_FILE): on nyala animals it was
 not fitted on, the check then leads with the animal for 45.9 % of the queries and is
 among the first 2 for 54.5 % (bench/README.md, "DISK's descriptors whitened for the
@@ -37,6 +44,7 @@ from collections.abc import Callable, Iterable, MutableMapping
 import cv2
 import numpy as np
 
+from leopards.matching import detail
 from leopards.matching.index import Label
 from leopards.matching.learned import LearnedFeatures, network_of
 from leopards.matching.scoring import Candidate
@@ -58,11 +66,18 @@ MIN_MATCHES = 8
 # a tie-breaker, worth a few inliers.
 SHORTLIST_WEIGHT = 4.0
 # The shortlist's leader keeps its place unless another individual's best pair has at
-# least this many inliers: between two different animals the check still finds a few
-# (a real snow leopard's stranger had 8, against 5 for its own animal on an infrared
-# night shot), and on nyala flanks the leaders it displaced with fewer than 15 were
-# mostly strangers too (bench/README.md).
-MIN_OVERTAKE = 15
+# least this many inliers, both voices' added: between two different animals the check
+# still finds a few (a real snow leopard's stranger had 8 DISK inliers, against 5 for
+# its own animal on an infrared night shot). With DISK alone the floor was 15, above
+# 68 % of the strangers' pairs on nyala flanks; with the RootSIFT voice added, 68 % of
+# them lie below 22 (bench/README.md, "A RootSIFT second voice in the pair check").
+MIN_OVERTAKE = 22
+# The RootSIFT voice (leopards.matching.detail) on the first DETAIL_TOP_N of DISK's
+# order, its inliers added to DISK's with this weight (bench/README.md, "A RootSIFT
+# second voice in the pair check"): on nyala flanks the first 10 gain nearly what all
+# 20 gain, for half the cost of a query's check.
+DETAIL_WEIGHT = 1.0
+DETAIL_TOP_N = 10
 
 Loader = Callable[[list[Label]], dict[Label, LearnedFeatures]]
 
@@ -177,56 +192,90 @@ def verify(
     *,
     top_n: int = TOP_N,
     references: int = REFERENCES,
-    cache: MutableMapping[Label, int] | None = None,
+    cache: MutableMapping[Label, tuple[int, int | None]] | None = None,
     min_overtake: int = MIN_OVERTAKE,
     whitening: Whitening | None = None,
+    detail_top_n: int = DETAIL_TOP_N,
 ) -> list[Candidate]:
     """Re-order the first top_n candidates by their pairs' geometric inliers.
 
-    The first candidate keeps its place unless the new first has min_overtake inliers.
+    DISK's inliers order the top_n; then the first detail_top_n of that order add the
+    inliers of the RootSIFT voice (leopards.matching.detail, DETAIL_WEIGHT each) where
+    both boxes carry it, and are ordered again. The first candidate keeps its place
+    unless the new first has min_overtake inliers.
 
     load(reference ids) returns the stored learned features of those references (one
-    without them is skipped). cache, keyed by reference id, keeps this query's counts.
-    Each candidate records its best pair (Candidate.verified_reference_id and
-    verified_inliers: None and 0 when none of its references could be compared).
-    whitening, when given, projects the descriptors of both boxes before they are matched.
+    without them is skipped). cache, keyed by reference id, keeps this query's counts
+    (DISK's, the detail's or None where not compared). Each candidate records its best
+    pair (Candidate.verified_reference_id and verified_inliers, both voices' inliers
+    added: None and 0 when none of its references could be compared). whitening, when
+    given, projects the DISK descriptors of both boxes before they are matched.
     """
     if top_n <= 0 or len(query) < MIN_MATCHES or not candidates:
         return list(candidates)
     head, tail = candidates[:top_n], candidates[top_n:]
     wanted = {c.individual_id: _references(c, references) for c in head}
-    needed = [r for refs in wanted.values() for r in refs if cache is None or r not in cache]
+    # A reference counted before without the RootSIFT voice (beyond detail_top_n then)
+    # is read again, in case it comes among the first now.
+    needed = [
+        r
+        for refs in wanted.values()
+        for r in refs
+        if cache is None or r not in cache or cache[r][1] is None
+    ]
     stored = load(needed) if needed else {}
     best_score = max((c.score for c in head), default=0.0)
     query = projected(query, whitening)
-    checked = []
-    for candidate in head:
+    counts: MutableMapping[Label, tuple[int, int | None]] = {} if cache is None else cache
+    for ref in {r for refs in wanted.values() for r in refs}:
+        if ref not in counts and ref in stored and stored[ref].model == query.model:
+            counts[ref] = (pair_inliers(query, projected(stored[ref], whitening)), None)
+
+    def best_pair(candidate: Candidate, voiced: bool) -> Candidate:
         best_ref, best = None, 0
         for ref in wanted[candidate.individual_id]:
-            if cache is not None and ref in cache:
-                count = cache[ref]
-            elif ref in stored and stored[ref].model == query.model:
-                count = pair_inliers(query, projected(stored[ref], whitening))
-                if cache is not None:
-                    cache[ref] = count
-            else:
+            if ref not in counts:
                 continue
+            disk, fine = counts[ref]
+            if voiced and fine is None and ref in stored:
+                fine = detail_inliers(query, stored[ref])
+                counts[ref] = (disk, fine)
+            count = disk + round(DETAIL_WEIGHT * fine) if voiced and fine is not None else disk
             if best_ref is None or count > best:
                 best_ref, best = ref, count
-        checked.append(
-            dataclasses.replace(candidate, verified_reference_id=best_ref, verified_inliers=best)
-        )
+        return dataclasses.replace(candidate, verified_reference_id=best_ref, verified_inliers=best)
 
     def order(candidate: Candidate) -> float:
         share = candidate.score / best_score if best_score > 0 else 0.0
         return candidate.verified_inliers + SHORTLIST_WEIGHT * share
 
     # sorted() is stable: equal keys keep the shortlist's order.
-    ordered = sorted(checked, key=order, reverse=True)
-    leader = checked[0]
+    ordered = sorted((best_pair(c, False) for c in head), key=order, reverse=True)
+    if detail_top_n > 0:
+        finer = sorted(
+            (best_pair(c, True) for c in ordered[:detail_top_n]), key=order, reverse=True
+        )
+        ordered = finer + ordered[detail_top_n:]
+    leader = next(c for c in ordered if c.individual_id == head[0].individual_id)
     if ordered[0] is not leader and ordered[0].verified_inliers < min_overtake:
         ordered = [leader, *(c for c in ordered if c is not leader)]
     return ordered + list(tail)
+
+
+def detail_inliers(query: LearnedFeatures, reference: LearnedFeatures) -> int:
+    """Return the inliers of the RootSIFT voice between two boxes (0 when either lacks it)."""
+    if query.detail is None or reference.detail is None:
+        return 0
+    if query.detail.model != reference.detail.model:
+        return 0
+    return len(
+        inlier_pairs(
+            query.detail,
+            reference.detail,
+            keypoints=detail.KEYPOINTS,
+            threshold=detail.THRESHOLD,
+        )
+    )
 
 
 def _references(candidate: Candidate, limit: int) -> list[Label]:

@@ -81,14 +81,19 @@ def test_the_fused_model_keeps_real_cat1_matches_with_strong_disk_evidence():
     for row in strong:
         assert row["top1_right"]
         assert fused.probability_of(_sample(row)) >= fused.threshold, row
-    # Where the runner-up has as much evidence (both stages tied), the first is no surer
-    # than a coin between them: less sure than any clear match.
+    # Where the learned matcher's runner-up has as much evidence, the pair check decides:
+    # a clear margin there keeps the match (a Station32 photo: hundreds of inliers with
+    # both voices against a dozen); a tie there too leaves the first no surer than a coin
+    # between them, less sure than any clear match.
     tied = [r for r in rows if r not in strong]
+    assert tied
     for row in tied:
         assert row["learned_second"] >= row["learned"] * 0.9
-        assert fused.probability_of(_sample(row)) < min(
-            fused.probability_of(_sample(r)) for r in strong
-        )
+        p = fused.probability_of(_sample(row))
+        if row["verified"] >= 3 * row["verified_second"]:
+            assert row["top1_right"] and p >= fused.threshold, row
+        else:
+            assert p < min(fused.probability_of(_sample(r)) for r in strong), row
 
 
 def test_a_ranking_carries_the_pair_checks_inliers_into_its_sample():

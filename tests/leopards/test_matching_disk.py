@@ -39,8 +39,9 @@ def test_a_missing_weights_package_says_how_to_install_it(monkeypatch):
 def test_stored_features_name_their_model_and_do_not_match_another_models():
     features = rendered_box("disk", 3, 1)
     again = LearnedFeatures.from_bytes(features.to_bytes())
-    # The network and extraction, then the outline the keypoints were kept inside.
-    assert again.model == learned.backend_model("disk") == disk.MODEL + "+isnet+inner"
+    # The network and extraction, then the outline the keypoints were kept inside, then
+    # the pair check's RootSIFT voice carried with them.
+    assert again.model == learned.backend_model("disk") == disk.MODEL + "+isnet+inner+detail640"
     assert learned.network_of(again.model) == disk.MODEL != learned.MODEL
     assert again.descriptors.shape == (len(features), disk.DESCRIPTOR_SIZE)
     assert learned.stored_model(features.to_bytes()) == again.model

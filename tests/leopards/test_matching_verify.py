@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from leopards.matching import learned, verify
+from leopards.matching import detail, learned, verify
 from leopards.matching.rerank import rerank
 from tests.leopards.described_patches import box as _features
 from tests.leopards.stage_two import (
@@ -89,7 +89,9 @@ def test_each_reference_is_read_and_compared_once_and_the_best_one_is_kept():
     assert first == again
     assert [c.individual_id for c in first] == [1, 2]
     assert first[0].verified_reference_id == 11
-    assert first[0].verified_inliers == cache[11] > cache[10]
+    # DISK's inliers; these boxes carry no RootSIFT voice, so it adds none.
+    assert first[0].verified_inliers == cache[11][0] > cache[10][0]
+    assert cache[11][1] == cache[10][1] == 0
 
 
 def test_references_without_features_of_this_model_are_skipped_and_the_order_kept():
@@ -150,6 +152,63 @@ def test_a_few_consistent_pairs_do_not_displace_the_shortlists_leader():
     assert [c.individual_id for c in overtaken] == [2, 1]
 
 
+def _with_detail(box, descriptors: np.ndarray, points: np.ndarray):
+    """The box with a RootSIFT voice of its own (leopards.matching.detail)."""
+    voice = _features(np.abs(descriptors), points * 1.6, model=detail.MODEL)
+    return dataclasses.replace(box, detail=voice)
+
+
+def test_the_rootsift_voice_adds_its_inliers_and_reorders_where_disk_cannot_tell():
+    disk_coat, disk_points = _coat(1, 60)
+    fine_coat, fine_points = _coat(2, 400)
+    query = _with_detail(_features(disk_coat, disk_points), fine_coat, fine_points)
+    # DISK finds 20 consistent pairs with both; the RootSIFT voice sees the animal's
+    # fine detail in 2's box only, and a stranger's in 1's.
+    leader = _with_detail(_sharing(disk_coat, disk_points, 20, 5), *_coat(9, 400))
+    animal = _with_detail(
+        _sharing(disk_coat, disk_points, 20, 6),
+        np.concatenate([fine_coat[:150], _coat(10, 250)[0]]),
+        np.concatenate([fine_points[:150] + 1.0, _coat(10, 250)[1]]),
+    )
+    stored = {10: leader, 20: animal}
+    shortlist = [shortlist_candidate(1, 10, 9.0), shortlist_candidate(2, 20, 8.0)]
+
+    def load(ids):
+        return {r: stored[r] for r in ids}
+
+    cache: dict = {}
+    checked = verify.verify(shortlist, query, load, cache=cache)
+    alone = verify.verify(shortlist, query, load, detail_top_n=0)
+
+    assert [c.individual_id for c in checked] == [2, 1]
+    disk_count, fine_count = cache[20]
+    assert disk_count == 20 and fine_count >= 140
+    assert checked[0].verified_inliers == disk_count + fine_count
+    assert cache[10][1] < 10
+    # Without it, DISK's tie keeps the shortlist's order, and nothing fine is compared.
+    assert [c.individual_id for c in alone] == [1, 2]
+    assert alone[0].verified_inliers == alone[1].verified_inliers == 20
+
+
+def test_the_rootsift_voice_compares_only_the_first_of_disks_order():
+    coat, points = _coat(1, 60)
+    query = _with_detail(_features(coat, points), *_coat(2, 300))
+    stored = {
+        r: _with_detail(_sharing(coat, points, shared, r), *_coat(r, 300))
+        for r, shared in ((10, 40), (20, 30), (30, 20))
+    }
+    shortlist = [shortlist_candidate(i, 10 * i, 9.0 - i) for i in (1, 2, 3)]
+    cache: dict = {}
+
+    verify.verify(
+        shortlist, query, lambda ids: {r: stored[r] for r in ids}, cache=cache, detail_top_n=2
+    )
+
+    # All three pairs checked by DISK, the first two of its order by RootSIFT too.
+    assert [cache[r][0] for r in (10, 20, 30)] == [40, 30, 20]
+    assert cache[10][1] is not None and cache[20][1] is not None and cache[30][1] is None
+
+
 @pytest.mark.django_db
 def test_in_the_worker_the_check_reads_stored_features_only_and_reorders_the_shortlist(
     settings, monkeypatch, park
@@ -177,3 +236,27 @@ def test_in_the_worker_the_check_reads_stored_features_only_and_reorders_the_sho
     assert first.leopard_id == right.pk
     assert first.stage == MatchCandidate.Stage.LEARNED
     assert MatchCandidate.objects.get(sighting=query, rank=2).leopard_id == wrong.pk
+
+
+def test_a_reference_counted_without_the_voice_gets_it_when_it_comes_among_the_first():
+    coat, points = _coat(1, 60)
+    query = _with_detail(_features(coat, points), *_coat(2, 300))
+    stored = {
+        r: _with_detail(_sharing(coat, points, shared, r), *_coat(r, 300))
+        for r, shared in ((10, 40), (20, 30), (30, 20))
+    }
+    asked = []
+
+    def load(ids):
+        asked.append(sorted(ids))
+        return {r: stored[r] for r in ids}
+
+    cache: dict = {}
+    three = [shortlist_candidate(i, 10 * i, 9.0 - i) for i in (1, 2, 3)]
+    verify.verify(three, query, load, cache=cache, detail_top_n=2)
+    assert cache[30][1] is None
+    # Another shortlist of the same query (the open set's, say) puts 3 first.
+    verify.verify(three[2:], query, load, cache=cache, detail_top_n=2)
+
+    assert asked == [[10, 20, 30], [30]]
+    assert cache[30][1] is not None
