@@ -9,7 +9,9 @@ Each of the 1,205 nyala photos is queried twice, as the worker would query it:
 
 Both go through the engine's stages: the fused first stage (SIFT-LNBNN +
 2 x DISK-LNBNN, leopards.matching.fusion.fuse), the pair check of its first
-individuals (leopards.matching.verify.verify itself, with its constants) and DISK +
+individuals (leopards.matching.verify.verify itself, with its constants; its RootSIFT
+voice on the first --detail-top, 0 for none, the features of
+leopards.matching.detail cached once by rerank_nyala.detail_features) and DISK +
 LightGlue on the first --top-k individuals of the checked order, ordered by
 leopards.matching.rerank.rerank itself (its floor, its order), with each LightGlue
 pair matched once and kept raw like bench/rerank_nyala.py keeps it (that bench's
@@ -85,9 +87,11 @@ def pair_match(raw: tuple) -> PairMatch:
     )
 
 
-def checked(shortlist: list, counts: dict) -> list:
+def checked(shortlist: list, counts: dict, detail_top_n: int = verify.DETAIL_TOP_N) -> list:
     """Return the engine's pair-check order of a shortlist from one query's cached counts."""
-    return verify.verify(shortlist, _Query(), lambda _refs: {}, cache=dict(counts))
+    return verify.verify(
+        shortlist, _Query(), lambda _refs: {}, cache=dict(counts), detail_top_n=detail_top_n
+    )
 
 
 def reranked(shortlist: list, pairs: dict, query: int, top_k: int) -> list:
@@ -128,6 +132,13 @@ def main() -> int:
         "d48)",
     )
     parser.add_argument(
+        "--detail-top",
+        type=int,
+        default=verify.DETAIL_TOP_N,
+        help="the pair check's RootSIFT voice compares the first N of DISK's order (0: no "
+        "voice, as before it existed)",
+    )
+    parser.add_argument(
         "--out", type=Path, help="write the samples here for calibration.py --nyala"
     )
     args = parser.parse_args()
@@ -140,13 +151,14 @@ def main() -> int:
     side, stored = disk_lightglue.DEFAULT_LONG_SIDE, disk_lightglue.STORED_KEYPOINTS
     pair_path = args.cache / f"pairs-raw-{n}-{side}-{stored}-{disk_lightglue.MATCH_KEYPOINTS}.pkl"
     stem = f"open-set-checked-{n}-k{args.top_k}" + (f"-{args.whitening}" if args.whitening else "")
+    stem += f"-detail{args.detail_top}" if args.detail_top else ""
     open_path = args.work / f"{stem}.pkl"
     pairs = read_pairs(pair_path)
     leave_one_out = read_shortlists(args.work, n)
     if args.shard:
         mine, shards = (int(v) for v in args.shard.split("/"))
         open_path = open_path.with_name(f"{open_path.stem}.shard{mine}.pkl")
-        selected = selected_features(args.cache, paths)
+        selected = selected_features(args.cache, paths, with_detail=args.detail_top > 0)
         sift_known = cached(args.cache / "sift.pkl", dict)
         sift = [Features.from_bytes(sift_known[str(p)]) for p in paths]
         disk = [as_index_features(f) for f in selected]
@@ -187,6 +199,7 @@ def main() -> int:
                     lambda refs: {r: selected[r] for r in refs},
                     cache=counts,
                     whitening=projections.get(fold_of[ids[i]]),
+                    detail_top_n=args.detail_top,
                 )
                 for c in order[: args.top_k]:
                     for ref in _references(c, 1):
@@ -213,7 +226,7 @@ def main() -> int:
     queries += [(i, *open_set[i][0], True) for i in range(n)]
     shortlist_samples, fused_samples, individuals, reciprocal = [], [], [], []
     for i, sift, disk, stranger in queries:
-        order = checked(fuse(sift, disk, FUSION_WEIGHT), open_set[i][2])
+        order = checked(fuse(sift, disk, FUSION_WEIGHT), open_set[i][2], args.detail_top)
         ranking = reranked(order, pairs, i, args.top_k)
         if not stranger:
             found = [p for p, c in enumerate(ranking, 1) if c.individual_id == ids[i]]

@@ -9,7 +9,8 @@ the animal's outline (ISNet where installed, else GrabCut), the box's SIFT featu
 (extraction.box_features's three steps), SIFT-LNBNN and DISK-LNBNN over a MatchIndex
 each, fused with weight 2 (MATCH_FIRST_STAGE_DISK_WEIGHT), the pair check of the first
 20 individuals (leopards.matching.verify, MATCH_VERIFY_TOP_N, its descriptors projected
-by the shipped leopards.matching.whitening), then DISK + LightGlue
+by the shipped leopards.matching.whitening, the RootSIFT voice on the first
+verify.DETAIL_TOP_N of its order), then DISK + LightGlue
 against one reference of each of the first 2 individuals (MATCH_RERANK_TOP_K, --top-k;
 MATCH_RERANK_REFERENCES), their stored features read from bytes as from the database,
 and the calibration. One thread for
@@ -38,7 +39,7 @@ disk.DEPTH_CONFIDENCE / WIDTH_CONFIDENCE of today, and prints the ratio of the t
 as the registry did before ISNet, against the same indexes. The baseline has no pair
 check unless --baseline-verify N; its check projects the descriptors with the shipped
 projection as the engine's does, or, with --baseline-whitening none, matches DISK's
-own.
+own; and has no RootSIFT voice (leopards.matching.detail) unless --baseline-detail N.
 """
 
 from __future__ import annotations
@@ -218,10 +219,12 @@ class Query:
         cut: str | None = None,
         verify_n: int = VERIFY_TOP_N,
         whitened: bool = True,
+        detail_n: int = verify.DETAIL_TOP_N,
     ):
         """Return ({part: (wall, cpu)}, the ranked candidates); cut is the outline's method
-        (the engine's by default), verify_n the individuals the pair check re-orders and
-        whitened whether it projects the descriptors (the shipped projection)."""
+        (the engine's by default), verify_n the individuals the pair check re-orders,
+        whitened whether it projects the descriptors (the shipped projection) and detail_n
+        the first of its order the RootSIFT voice compares too."""
         cut = cut or foreground.method()
         marks = [(time.perf_counter(), time.process_time())]
         mask = foreground.foreground_mask(data, None, cut=cut)
@@ -237,7 +240,14 @@ class Query:
         head = max(CANDIDATES, top_k, verify_n)
         projection = SHIPPED_WHITENING if whitened else None
         ranked = (
-            verify.verify(ranked[:head], learned, self.stored, top_n=verify_n, whitening=projection)
+            verify.verify(
+                ranked[:head],
+                learned,
+                self.stored,
+                top_n=verify_n,
+                whitening=projection,
+                detail_top_n=detail_n,
+            )
             + ranked[head:]
         )
         marks.append((time.perf_counter(), time.process_time()))
@@ -304,7 +314,7 @@ def timed(
         names = sorted(settings, reverse=bool(turn % 2))
         for size in sorted(indexes, reverse=bool(turn // 2 % 2)):
             for name in names:
-                top_k, pruning, cut, verify_n, whitened = settings[name]
+                top_k, pruning, cut, verify_n, whitened, detail_n = settings[name]
                 matcher.conf.depth_confidence, matcher.conf.width_confidence = pruning or engine
                 parts, ranked = query.run(
                     data,
@@ -314,6 +324,7 @@ def timed(
                     cut=cut,
                     verify_n=verify_n,
                     whitened=whitened,
+                    detail_n=detail_n,
                 )
                 rows[name, size].append(parts)
                 found = bool(ranked) and ranked[0].individual_id.split("#")[0] == individual
@@ -391,6 +402,13 @@ def main() -> int:
         help="the baseline's pair check projects the descriptors (leopards.matching.whitening) "
         "or matches DISK's own, as before the projection",
     )
+    parser.add_argument(
+        "--baseline-detail",
+        type=int,
+        default=0,
+        help="the first of the baseline's check the RootSIFT voice compares too (default 0: "
+        "none, as before it existed)",
+    )
     args = parser.parse_args()
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = "1"
@@ -418,7 +436,7 @@ def main() -> int:
             flush=True,
         )
     print(f"  (load average: {_load_average()})", flush=True)
-    settings = {"today": (args.top_k, None, None, args.verify_top_n, True)}
+    settings = {"today": (args.top_k, None, None, args.verify_top_n, True, verify.DETAIL_TOP_N)}
     if args.baseline:
         k, depth, width = args.baseline
         settings["baseline"] = (
@@ -427,15 +445,17 @@ def main() -> int:
             args.baseline_cut,
             args.baseline_verify,
             args.baseline_whitening == "shipped",
+            args.baseline_detail,
         )
     with spawn.Pool(1) as pool:
         result = pool.apply(timed, (size_paths, base_file, base, queries, settings))
     totals = {}
-    for name, (top_k, pruning, cut, verify_n, whitened) in settings.items():
+    for name, (top_k, pruning, cut, verify_n, whitened, detail_n) in settings.items():
         confidences = "the engine's" if pruning is None else "{:g} / {:g}".format(*pruning)
         print(
             f"{name}: {len(queries)} queries, each against every size in turn, one thread, "
-            f"pair check of {verify_n} ({'projected' if whitened else 'DISK own'} descriptors), "
+            f"pair check of {verify_n} ({'projected' if whitened else 'DISK own'} descriptors, "
+            f"RootSIFT voice on the first {detail_n}), "
             f"re-rank of {top_k}, LightGlue depth / width confidence "
             f"{confidences}, outline {cut or foreground.method()} (seconds):"
         )

@@ -34,6 +34,7 @@ SIFT, --only "DISK masked"), then pairs in processes beside each other
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import pickle
 import sys
@@ -56,6 +57,7 @@ from matching_nyala import (
 )
 from second_stage_subset import per_photo
 
+from leopards.matching import detail
 from leopards.matching import disk as disk_lightglue
 from leopards.matching.learned import _consistent
 from leopards.matching.rerank import DEFAULT_MIN_OVERTAKE, _references
@@ -84,14 +86,30 @@ def raw_match(query, reference) -> tuple:
     return scores.astype(np.float16), _consistent(src, dst, max(query.size))
 
 
-def selected_features(cache: Path, paths: list[Path]) -> list:
-    """Return every photo's stored DISK features as the engine keeps them (masked)."""
+def selected_features(cache: Path, paths: list[Path], *, with_detail: bool = False) -> list:
+    """Return every photo's stored DISK features as the engine keeps them (masked), with
+    the pair check's RootSIFT voice (detail_features) when with_detail."""
     side, stored = disk_lightglue.DEFAULT_LONG_SIDE, disk_lightglue.STORED_KEYPOINTS
     masks = cached(cache / "mask.pkl", dict)
     raw = cached(cache / f"disk-{side}-{stored}.pkl", dict)
-    return [
+    selected = [
         disk_lightglue.select(strongest(raw[str(p)], stored), masks[str(p)], stored) for p in paths
     ]
+    if not with_detail:
+        return selected
+    voices = detail_features(cache, paths)
+    return [dataclasses.replace(f, detail=v) for f, v in zip(selected, voices, strict=True)]
+
+
+def detail_features(cache: Path, paths: list[Path]) -> list:
+    """Return every photo's RootSIFT voice (leopards.matching.detail.extract_detail, the
+    whole photo inside its ISNet outline), extracted once into the cache."""
+    masks = cached(cache / "mask.pkl", dict)
+    known = cached(
+        cache / f"{detail.MODEL}.pkl",
+        lambda: {str(p): detail.extract_detail(p, foreground=masks[str(p)]) for p in paths},
+    )
+    return [known[str(p)] for p in paths]
 
 
 def read_pairs(pair_path: Path) -> dict:

@@ -190,14 +190,20 @@ def test_the_rootsift_voice_adds_its_inliers_and_reorders_where_disk_cannot_tell
     assert alone[0].verified_inliers == alone[1].verified_inliers == 20
 
 
-def test_the_rootsift_voice_compares_only_the_first_of_disks_order():
+def _three_voiced():
+    """A query with its RootSIFT voice, and three individuals' references sharing 40, 30
+    and 20 of its DISK keypoints (their RootSIFT voices strangers'), in shortlist order."""
     coat, points = _coat(1, 60)
     query = _with_detail(_features(coat, points), *_coat(2, 300))
     stored = {
         r: _with_detail(_sharing(coat, points, shared, r), *_coat(r, 300))
         for r, shared in ((10, 40), (20, 30), (30, 20))
     }
-    shortlist = [shortlist_candidate(i, 10 * i, 9.0 - i) for i in (1, 2, 3)]
+    return query, stored, [shortlist_candidate(i, 10 * i, 9.0 - i) for i in (1, 2, 3)]
+
+
+def test_the_rootsift_voice_compares_only_the_first_of_disks_order():
+    query, stored, shortlist = _three_voiced()
     cache: dict = {}
 
     verify.verify(
@@ -239,12 +245,7 @@ def test_in_the_worker_the_check_reads_stored_features_only_and_reorders_the_sho
 
 
 def test_a_reference_counted_without_the_voice_gets_it_when_it_comes_among_the_first():
-    coat, points = _coat(1, 60)
-    query = _with_detail(_features(coat, points), *_coat(2, 300))
-    stored = {
-        r: _with_detail(_sharing(coat, points, shared, r), *_coat(r, 300))
-        for r, shared in ((10, 40), (20, 30), (30, 20))
-    }
+    query, stored, three = _three_voiced()
     asked = []
 
     def load(ids):
@@ -252,7 +253,6 @@ def test_a_reference_counted_without_the_voice_gets_it_when_it_comes_among_the_f
         return {r: stored[r] for r in ids}
 
     cache: dict = {}
-    three = [shortlist_candidate(i, 10 * i, 9.0 - i) for i in (1, 2, 3)]
     verify.verify(three, query, load, cache=cache, detail_top_n=2)
     assert cache[30][1] is None
     # Another shortlist of the same query (the open set's, say) puts 3 first.
