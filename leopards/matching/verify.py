@@ -139,12 +139,18 @@ def mutual_neighbours(
     nearest neighbour among the reference's has them as its own nearest, and each query
     keypoint's nearest."""
     limit = KEYPOINTS if keypoints is None else keypoints
-    a = query.descriptors[:limit].astype(np.float32)
-    b = reference.descriptors[:limit].astype(np.float32)
+    a = np.asarray(query.descriptors[:limit], dtype=np.float32)
+    b = np.asarray(reference.descriptors[:limit], dtype=np.float32)
     # Unit descriptors: the largest dot product is the nearest neighbour.
     similarity = a @ b.T
-    forward, backward = similarity.argmax(axis=1), similarity.argmax(axis=0)
-    return np.flatnonzero(backward[forward] == np.arange(len(a))), forward
+    forward = similarity.argmax(axis=1)
+    nearest = similarity[np.arange(len(a)), forward]
+    # A query keypoint is mutual when its nearest has no closer query keypoint: compared
+    # with each reference keypoint's largest similarity (a maximum down the columns, a
+    # tenth of the cost of finding where it lies), the first of equals kept.
+    reached = np.flatnonzero(nearest >= similarity.max(axis=0)[forward])
+    _columns, first = np.unique(forward[reached], return_index=True)
+    return np.sort(reached[first]), forward
 
 
 def matched_descriptors(
@@ -226,6 +232,12 @@ def verify(
     stored = load(needed) if needed else {}
     best_score = max((c.score for c in head), default=0.0)
     query = projected(query, whitening)
+    if query.detail is not None:
+        # Converted once, not for each of the references it is paired with.
+        as_float = np.asarray(query.detail.descriptors, dtype=np.float32)
+        query = dataclasses.replace(
+            query, detail=dataclasses.replace(query.detail, descriptors=as_float)
+        )
     counts: MutableMapping[Label, tuple[int, int | None]] = {} if cache is None else cache
     for ref in {r for refs in wanted.values() for r in refs}:
         if ref not in counts and ref in stored and stored[ref].model == query.model:

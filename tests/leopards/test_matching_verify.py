@@ -40,6 +40,27 @@ def test_a_flank_seen_again_shares_a_homography_and_a_stranger_does_not():
     assert verify.pair_inliers(query, _features(descriptors[:5], points[:5])) == 0
 
 
+def test_mutual_neighbours_are_each_others_nearest_and_the_first_of_equals_is_kept():
+    descriptors, points = _coat(4, 200)
+    other, _ = _coat(5, 150)
+    query, reference = _features(descriptors, points), _features(other, points[:150])
+    similarity = query.descriptors.astype(np.float32) @ reference.descriptors.astype(np.float32).T
+    nearest, nearest_back = similarity.argmax(axis=1), similarity.argmax(axis=0)
+    expected = [i for i in range(200) if nearest_back[nearest[i]] == i]
+
+    mutual, forward = verify.mutual_neighbours(query, reference)
+
+    assert np.array_equal(forward, nearest)
+    assert mutual.tolist() == expected and len(expected) > 10
+    # A query keypoint described twice is one patch: only its first copy is mutual.
+    twice = _features(
+        np.concatenate([descriptors[:1], descriptors]), np.vstack([points[:1], points])
+    )
+    mutual_twice, _ = verify.mutual_neighbours(twice, _features(descriptors, points))
+    assert 0 in mutual_twice and 1 not in mutual_twice
+    assert len(mutual_twice) == 200
+
+
 @each_backend
 def test_the_pair_check_puts_the_animal_first_when_the_shortlist_did_not(backend):
     # The shortlist put individuals 4 and 5 ahead of 3, but the query is 3.
