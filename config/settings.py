@@ -423,9 +423,9 @@ MATCH_RERANK_REFERENCES = env.int("MATCH_RERANK_REFERENCES", default=1)
 # re-ordered by a pair check of their stored DISK features (leopards.matching.verify):
 # a few milliseconds a pair, and the animal leads on 44 % of nyala queries instead of
 # 32 %, and is among the first 2 on 52 % instead of 42 % (bench/README.md, "Pairs
-# checked before the re-rank"). It runs with the second stage, which then compares
-# the best pair's reference of each; 0 turns it off.
-MATCH_VERIFY_TOP_N = env.int("MATCH_VERIFY_TOP_N", default=20)
+# checked before the re-rank"; 40 rather than 20: "The pair check of 40"). It runs with
+# the second stage, which then compares the best pair's reference of each; 0 turns it off.
+MATCH_VERIFY_TOP_N = env.int("MATCH_VERIFY_TOP_N", default=40)
 # Which learned matcher: "disk" (DISK + LightGlue, which ranks real nyala flanks
 # better than the shortlist) or "xfeat" (XFeat + LighterGlue, 20 times cheaper to
 # extract, but no better than the shortlist there). bench/README.md has the figures.

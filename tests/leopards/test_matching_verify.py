@@ -281,3 +281,10 @@ def test_a_reference_counted_without_the_voice_gets_it_when_it_comes_among_the_f
 
     assert asked == [[10, 20, 30], [30]]
     assert cache[30][1] is not None
+
+
+def test_the_registry_checks_as_deep_as_the_engine_was_measured():
+    from django.conf import settings
+
+    # MATCH_VERIFY_TOP_N unset: the depth bench/README.md measured ("The pair check of 40").
+    assert settings.MATCH_VERIFY_TOP_N == verify.TOP_N
