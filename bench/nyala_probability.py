@@ -74,6 +74,8 @@ class _Query:
     """Stands for the query's learned features: every pair the check and the re-rank
     need is cached."""
 
+    detail = None  # the RootSIFT voice's counts are cached too
+
     def __len__(self) -> int:
         return verify.MIN_MATCHES
 

@@ -8,7 +8,7 @@ the animal's outline (ISNet where installed, else GrabCut), the box's SIFT featu
 (inside the outline when ISNet cut it) and its masked DISK features
 (extraction.box_features's three steps), SIFT-LNBNN and DISK-LNBNN over a MatchIndex
 each, fused with weight 2 (MATCH_FIRST_STAGE_DISK_WEIGHT), the pair check of the first
-20 individuals (leopards.matching.verify, MATCH_VERIFY_TOP_N, its descriptors projected
+40 individuals (leopards.matching.verify, MATCH_VERIFY_TOP_N, its descriptors projected
 by the shipped leopards.matching.whitening, the RootSIFT voice on the first
 verify.DETAIL_TOP_N of its order), then DISK + LightGlue
 against one reference of each of the first 2 individuals (MATCH_RERANK_TOP_K, --top-k;
