@@ -33,6 +33,7 @@ from leopards.matching.features import (
     Box,
     ImageSource,
     _load_grey_crop,
+    quantise,
     rootsift,
 )
 from leopards.matching.foreground import inner
@@ -78,10 +79,9 @@ def extract_detail(
     )
     if not keypoints:
         return empty()
-    quantised = np.clip(np.rint(descriptors * DESCRIPTOR_SCALE), 0, 255)
     return LearnedFeatures(
         keypoints=np.array([kp.pt for kp in keypoints], np.float32).reshape(-1, 2),
-        descriptors=(quantised / DESCRIPTOR_SCALE).astype(np.float16),
+        descriptors=(quantise(descriptors) / DESCRIPTOR_SCALE).astype(np.float16),
         size=(width, height),
         origin=(float(bx), float(by), width / bw if bw else 1.0),
         model=MODEL,

@@ -16,6 +16,13 @@ from PIL import Image
 # handful of values.
 DESCRIPTOR_SCALE = 510.0
 
+
+def quantise(descriptors: np.ndarray) -> np.ndarray:
+    """Return RootSIFT descriptors as stored: (n, 128) uint8, each component x DESCRIPTOR_SCALE."""
+    scaled = np.rint(np.asarray(descriptors, dtype=np.float32) * DESCRIPTOR_SCALE)
+    return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
 # Every box is resized to this square-root area, as HotSpotter does with its "chips",
 # so that rosettes of a near and a far animal give keypoints at comparable scales.
 # Chosen by measurement (bench/README.md): on real nyala flanks 220-250 rank the right
@@ -215,8 +222,7 @@ def extract_features(
         ],
         dtype=np.float32,
     ).reshape(-1, 4)
-    quantised = np.clip(np.rint(descriptors * DESCRIPTOR_SCALE), 0, 255).astype(np.uint8)
-    return Features(keypoints=points, descriptors=quantised)
+    return Features(keypoints=points, descriptors=quantise(descriptors))
 
 
 def rootsift(

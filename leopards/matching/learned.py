@@ -39,6 +39,7 @@ from leopards.matching.features import (
     Box,
     ImageSource,
     _load_grey_crop,
+    quantise,
 )
 from leopards.matching.foreground import keypoints_inside, model_suffix
 
@@ -108,11 +109,10 @@ class LearnedFeatures:
         if self.detail is not None:
             # RootSIFT components quantised as the shortlist stores them (uint8, half
             # the bytes of float16); detail.extract_detail quantised them already.
-            quantised = np.rint(self.detail.descriptors.astype(np.float32) * DESCRIPTOR_SCALE)
             arrays |= {
                 "detail_model": np.array(self.detail.model),
                 "detail_keypoints": self.detail.keypoints.astype(np.float32, copy=False),
-                "detail_descriptors": np.clip(quantised, 0, 255).astype(np.uint8),
+                "detail_descriptors": quantise(self.detail.descriptors),
                 "detail_size": np.array(self.detail.size, np.int32),
                 "detail_origin": np.array(self.detail.origin, np.float64),
             }
