@@ -97,8 +97,8 @@ class Sample:
     # The same pairs' summed matcher confidence (each pair 0-1).
     learned_confidence: float = 0.0
     learned_second_confidence: float = 0.0
-    # The pair check's homography inliers (leopards.matching.verify) of the first
-    # candidate's best pair and of the runner-up's: 0 where the check did not run.
+    # The pair check's inliers (leopards.matching.verify) of the first candidate's best
+    # pair and of the runner-up's: 0 where the check did not run.
     verified: int = 0
     verified_second: int = 0
     # A query whose individual was left out of the catalogue: a stranger.

@@ -8,7 +8,7 @@ finer scale: SIFT (Lowe 2004) with RootSIFT descriptors (Arandjelovic and Zisser
 2012) on the box at up to LONG_SIDE px, the strongest KEYPOINTS inside the animal's
 shrunk outline (leopards.matching.foreground.inner, where DISK keeps its own), upright
 as the shortlist's SIFT. The check pairs them as it pairs DISK's (mutual nearest
-neighbours, a homography by MAGSAC++ within THRESHOLD px) and adds their inliers to
+neighbours, an affine map by MAGSAC++ within THRESHOLD px) and adds their inliers to
 DISK's.
 
 On nyala flanks (bench/README.md, "A RootSIFT second voice in the pair check") the

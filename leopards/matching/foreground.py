@@ -25,7 +25,7 @@ without colour) the box is used whole.
 The learned features (DISK, XFeat) keep only the keypoints well inside the outline
 (inner, keypoints_inside): along the animal's edge their patches describe its
 silhouette, and two animals of one species standing alike share a silhouette, which
-the pair check and the learned matcher then fit one homography to (bench/README.md,
+the pair check and the learned matcher then fit one geometry to (bench/README.md,
 "The learned features inside the outline"). SIFT's keypoints keep the whole outline;
 shrinking it for them was not measured.
 
@@ -61,7 +61,7 @@ DILATE = 0.03
 # The learned features keep only the keypoints this share of the longer side inside the
 # (widened) outline, about 3 % inside the animal's edge: there two animals of one
 # species in one pose share a silhouette, and the pair check and the learned matcher
-# fit a homography to it. On nyala flanks held out by animal the pair check put the
+# fit one geometry to it. On nyala flanks held out by animal the pair check put the
 # animal first for 0.507 of the queries instead of 0.460 (4 % and 8 %: 0.500 and
 # 0.501), and every stage together for 0.521 instead of 0.470 (bench/README.md, "The
 # learned features inside the outline").
