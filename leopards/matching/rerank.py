@@ -20,6 +20,11 @@ DEFAULT_REFS_PER_INDIVIDUAL = 1
 # this many learned inliers: between strangers the learned matcher still finds a
 # dozen or two consistent pairs in fur and background (bench/README.md).
 DEFAULT_MIN_OVERTAKE = 30
+# Nor unless the pair check hesitated between the two: the check's count for its first
+# individual exceeds the challenger's by at most this many inliers. Where the check was
+# clear, the learned matcher overturned it more often wrongly than rightly on nyala
+# flanks (bench/README.md, "The check's margin").
+DEFAULT_MAX_CHECK_MARGIN = 5
 
 Loader = Callable[[list[Label]], dict[Label, LearnedFeatures]]
 
@@ -44,12 +49,16 @@ def rerank(
     refs_per_individual: int = DEFAULT_REFS_PER_INDIVIDUAL,
     cache: MutableMapping[Label, PairMatch] | None = None,
     min_overtake: int | None = None,
+    max_check_margin: int | None = None,
 ) -> list[Candidate]:
     """Match the query with the references of the first top_k candidates and re-order them.
 
     load(reference ids) returns the stored learned features of those references (a
     reference without them is skipped). cache, keyed by reference id, keeps the pair
-    results of this query for a caller that ranks the same query again.
+    results of this query for a caller that ranks the same query again. The first
+    candidate keeps its place unless the new first has min_overtake learned inliers and,
+    where the pair check (leopards.matching.verify) counted both, trails it there by at
+    most max_check_margin inliers.
     """
     if top_k <= 0 or len(query) == 0 or not candidates:
         return list(candidates)
@@ -96,13 +105,27 @@ def rerank(
         reverse=True,
     )
     floor = DEFAULT_MIN_OVERTAKE if min_overtake is None else min_overtake
+    margin = DEFAULT_MAX_CHECK_MARGIN if max_check_margin is None else max_check_margin
     leader = head[0].individual_id
-    if ranked and ranked[0].individual_id != leader and ranked[0].learned_inliers < floor:
-        # Too little learned evidence to overrule the shortlist's first place.
+    if (
+        ranked
+        and ranked[0].individual_id != leader
+        and (ranked[0].learned_inliers < floor or _check_was_clear(head[0], ranked[0], margin))
+    ):
+        # Too little learned evidence to overrule the first place, or a first place the
+        # pair check gave clearly.
         first = next((c for c in ranked if c.individual_id == leader), None)
         if first is not None:
             ranked = [first, *(c for c in ranked if c is not first)]
     return ranked + [c for c in compared if c.stage != 2] + list(tail)
+
+
+def _check_was_clear(leader: Candidate, challenger: Candidate, margin: int) -> bool:
+    """Return whether the pair check counted both and put the leader ahead by more than
+    margin inliers."""
+    if leader.verified_inliers is None or challenger.verified_inliers is None:
+        return False
+    return leader.verified_inliers - challenger.verified_inliers > margin
 
 
 def _references(candidate: Candidate, limit: int) -> list[Label]:

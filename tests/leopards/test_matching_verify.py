@@ -189,6 +189,37 @@ def test_a_few_consistent_pairs_do_not_displace_the_shortlists_leader():
     assert [c.individual_id for c in overtaken] == [2, 1]
 
 
+def test_the_learned_matcher_overturns_the_checks_first_place_only_where_the_check_hesitated():
+    from leopards.matching.learned import PairMatch
+    from leopards.matching.rerank import DEFAULT_MAX_CHECK_MARGIN
+
+    query = _features(*_coat(1))
+    # LightGlue finds the challenger's pair clearly better than the leader's.
+    pairs = {
+        10: PairMatch(40, 10, 8.0, np.zeros((0, 4), np.float32)),
+        20: PairMatch(120, 90, 80.0, np.zeros((0, 4), np.float32)),
+    }
+
+    def reranked(leader_inliers, challenger_inliers, **options):
+        leader, challenger = (
+            dataclasses.replace(
+                shortlist_candidate(i, ref, 9.0 - i), verified_reference_id=ref, verified_inliers=n
+            )
+            for i, ref, n in ((1, 10, leader_inliers), (2, 20, challenger_inliers))
+        )
+        order = rerank(
+            [leader, challenger], query, lambda ids: {}, top_k=2, cache=dict(pairs), **options
+        )
+        return [c.individual_id for c in order]
+
+    hesitant = 60 - DEFAULT_MAX_CHECK_MARGIN
+    assert reranked(60, hesitant) == [2, 1]
+    assert reranked(60, hesitant - 1) == [1, 2]
+    assert reranked(60, 20, max_check_margin=40) == [2, 1]
+    # Where the check did not count them, the learned matcher alone decides.
+    assert reranked(None, None) == [2, 1]
+
+
 def _with_detail(box, descriptors: np.ndarray, points: np.ndarray):
     """The box with a RootSIFT voice of its own (leopards.matching.detail)."""
     voice = _features(np.abs(descriptors), points * 1.6, model=detail.MODEL)
