@@ -20,11 +20,14 @@ DEFAULT_REFS_PER_INDIVIDUAL = 1
 # this many learned inliers: between strangers the learned matcher still finds a
 # dozen or two consistent pairs in fur and background (bench/README.md).
 DEFAULT_MIN_OVERTAKE = 30
-# Nor unless the pair check hesitated between the two: the check's count for its first
-# individual exceeds the challenger's by at most this many inliers. Where the check was
-# clear, the learned matcher overturned it more often wrongly than rightly on nyala
-# flanks (bench/README.md, "The check's margin").
+# Nor unless the pair check hesitated between the two (the check's count for its first
+# individual exceeds the challenger's by at most this many inliers) or the challenger's
+# learned pairs are decisive (at least DECISIVE_INLIERS). Where the check was clear,
+# the learned matcher overturned it more often wrongly than rightly on nyala flanks,
+# except where it found a hundred pairs or more (bench/README.md, "The pair check's
+# affine map; the learned matcher held to the check's margin").
 DEFAULT_MAX_CHECK_MARGIN = 5
+DECISIVE_INLIERS = 100
 
 Loader = Callable[[list[Label]], dict[Label, LearnedFeatures]]
 
@@ -58,7 +61,7 @@ def rerank(
     results of this query for a caller that ranks the same query again. The first
     candidate keeps its place unless the new first has min_overtake learned inliers and,
     where the pair check (leopards.matching.verify) counted both, trails it there by at
-    most max_check_margin inliers.
+    most max_check_margin inliers or has DECISIVE_INLIERS learned ones.
     """
     if top_k <= 0 or len(query) == 0 or not candidates:
         return list(candidates)
@@ -122,8 +125,10 @@ def rerank(
 
 def _check_was_clear(leader: Candidate, challenger: Candidate, margin: int) -> bool:
     """Return whether the pair check counted both and put the leader ahead by more than
-    margin inliers."""
+    margin inliers, and the learned matcher's pairs for the challenger are not decisive."""
     if leader.verified_inliers is None or challenger.verified_inliers is None:
+        return False
+    if challenger.learned_inliers >= DECISIVE_INLIERS:
         return False
     return leader.verified_inliers - challenger.verified_inliers > margin
 

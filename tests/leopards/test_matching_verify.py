@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from leopards.matching import detail, learned, verify
-from leopards.matching.rerank import rerank
+from leopards.matching.rerank import DECISIVE_INLIERS, DEFAULT_MAX_CHECK_MARGIN, rerank
 from tests.leopards.described_patches import box as _features
 from tests.leopards.stage_two import (
     catalogue_of_two,
@@ -190,17 +190,15 @@ def test_a_few_consistent_pairs_do_not_displace_the_shortlists_leader():
 
 
 def test_the_learned_matcher_overturns_the_checks_first_place_only_where_the_check_hesitated():
-    from leopards.matching.learned import PairMatch
-    from leopards.matching.rerank import DEFAULT_MAX_CHECK_MARGIN
-
     query = _features(*_coat(1))
-    # LightGlue finds the challenger's pair clearly better than the leader's.
-    pairs = {
-        10: PairMatch(40, 10, 8.0, np.zeros((0, 4), np.float32)),
-        20: PairMatch(120, 90, 80.0, np.zeros((0, 4), np.float32)),
-    }
+    nothing = np.zeros((0, 4), np.float32)
 
-    def reranked(leader_inliers, challenger_inliers, **options):
+    def reranked(leader_inliers, challenger_inliers, lightglue=90, **options):
+        # LightGlue finds the challenger's pair clearly better than the leader's.
+        pairs = {
+            10: learned.PairMatch(40, 10, 8.0, nothing),
+            20: learned.PairMatch(lightglue + 30, lightglue, 0.9 * lightglue, nothing),
+        }
         leader, challenger = (
             dataclasses.replace(
                 shortlist_candidate(i, ref, 9.0 - i), verified_reference_id=ref, verified_inliers=n
@@ -218,6 +216,9 @@ def test_the_learned_matcher_overturns_the_checks_first_place_only_where_the_che
     assert reranked(60, 20, max_check_margin=40) == [2, 1]
     # Where the check did not count them, the learned matcher alone decides.
     assert reranked(None, None) == [2, 1]
+    # A hundred learned pairs or more overturn even a clear check.
+    assert reranked(60, 20, lightglue=DECISIVE_INLIERS) == [2, 1]
+    assert reranked(60, 20, lightglue=DECISIVE_INLIERS - 1) == [1, 2]
 
 
 def _with_detail(box, descriptors: np.ndarray, points: np.ndarray):
