@@ -40,6 +40,8 @@ as the registry did before ISNet, against the same indexes. The baseline has no 
 check unless --baseline-verify N; its check projects the descriptors with the shipped
 projection as the engine's does, or, with --baseline-whitening none, matches DISK's
 own; and has no RootSIFT voice (leopards.matching.detail) unless --baseline-detail N.
+--baseline-geometry homography makes the baseline's check count a homography's inliers
+(as it did before the affine map), the same MAGSAC++ threshold and iterations.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -307,6 +310,7 @@ def timed(
     query.run((DATA / queries[0][0]).read_bytes(), queries[0][2], *indexes[min(indexes)])
     matcher = disk.models()[1]
     engine = (disk.DEPTH_CONFIDENCE, disk.WIDTH_CONFIDENCE)
+    affine = verify.affine
     rows = {(name, size): [] for name in settings for size in indexes}
     hits = dict.fromkeys(rows, 0)
     for turn, (photo, individual, side) in enumerate(queries):
@@ -314,8 +318,9 @@ def timed(
         names = sorted(settings, reverse=bool(turn % 2))
         for size in sorted(indexes, reverse=bool(turn // 2 % 2)):
             for name in names:
-                top_k, pruning, cut, verify_n, whitened, detail_n = settings[name]
+                top_k, pruning, cut, verify_n, whitened, detail_n, geometry = settings[name]
                 matcher.conf.depth_confidence, matcher.conf.width_confidence = pruning or engine
+                verify.affine = affine if geometry == "affine" else _homography
                 parts, ranked = query.run(
                     data,
                     side,
@@ -330,6 +335,24 @@ def timed(
                 found = bool(ranked) and ranked[0].individual_id.split("#")[0] == individual
                 hits[name, size] += found
     return {"rows": rows, "hits": hits}
+
+
+def _homography(source: np.ndarray, target: np.ndarray, threshold: float = verify.THRESHOLD):
+    """The pair check's geometry before the affine map (verify.affine's contract): a
+    homography fitted by MAGSAC++ with the check's threshold and iterations."""
+    if len(source) < verify.MIN_MATCHES:
+        return None, np.zeros(len(source), bool)
+    found, inliers = cv2.findHomography(
+        source,
+        target,
+        cv2.USAC_MAGSAC,
+        threshold,
+        maxIters=verify.MAX_ITERATIONS,
+        confidence=verify.CONFIDENCE,
+    )
+    if inliers is None:
+        return None, np.zeros(len(source), bool)
+    return found, inliers.ravel().astype(bool)
 
 
 def camtrap_extraction() -> dict[str, list[float]]:
@@ -403,6 +426,12 @@ def main() -> int:
         "or matches DISK's own, as before the projection",
     )
     parser.add_argument(
+        "--baseline-geometry",
+        choices=["affine", "homography"],
+        default="affine",
+        help="what the baseline's pair check fits (default: the engine's affine map)",
+    )
+    parser.add_argument(
         "--baseline-detail",
         type=int,
         default=0,
@@ -436,7 +465,9 @@ def main() -> int:
             flush=True,
         )
     print(f"  (load average: {_load_average()})", flush=True)
-    settings = {"today": (args.top_k, None, None, args.verify_top_n, True, verify.DETAIL_TOP_N)}
+    settings = {
+        "today": (args.top_k, None, None, args.verify_top_n, True, verify.DETAIL_TOP_N, "affine")
+    }
     if args.baseline:
         k, depth, width = args.baseline
         settings["baseline"] = (
@@ -446,16 +477,17 @@ def main() -> int:
             args.baseline_verify,
             args.baseline_whitening == "shipped",
             args.baseline_detail,
+            args.baseline_geometry,
         )
     with spawn.Pool(1) as pool:
         result = pool.apply(timed, (size_paths, base_file, base, queries, settings))
     totals = {}
-    for name, (top_k, pruning, cut, verify_n, whitened, detail_n) in settings.items():
+    for name, (top_k, pruning, cut, verify_n, whitened, detail_n, geometry) in settings.items():
         confidences = "the engine's" if pruning is None else "{:g} / {:g}".format(*pruning)
         print(
             f"{name}: {len(queries)} queries, each against every size in turn, one thread, "
             f"pair check of {verify_n} ({'projected' if whitened else 'DISK own'} descriptors, "
-            f"RootSIFT voice on the first {detail_n}), "
+            f"RootSIFT voice on the first {detail_n}, {geometry}), "
             f"re-rank of {top_k}, LightGlue depth / width confidence "
             f"{confidences}, outline {cut or foreground.method()} (seconds):"
         )
