@@ -113,19 +113,21 @@ def rerank(
     if (
         ranked
         and ranked[0].individual_id != leader
-        and (ranked[0].learned_inliers < floor or _check_was_clear(head[0], ranked[0], margin))
+        and _keeps_first_place(head[0], ranked[0], floor, margin)
     ):
-        # Too little learned evidence to overrule the first place, or a first place the
-        # pair check gave clearly.
         first = next((c for c in ranked if c.individual_id == leader), None)
         if first is not None:
             ranked = [first, *(c for c in ranked if c is not first)]
     return ranked + [c for c in compared if c.stage != 2] + list(tail)
 
 
-def _check_was_clear(leader: Candidate, challenger: Candidate, margin: int) -> bool:
-    """Return whether the pair check counted both and put the leader ahead by more than
-    margin inliers, and the learned matcher's pairs for the challenger are not decisive."""
+def _keeps_first_place(leader: Candidate, challenger: Candidate, floor: int, margin: int) -> bool:
+    """Return whether the first candidate keeps its place against the learned order's new
+    first: the challenger has fewer than floor learned inliers, or the pair check counted
+    both and put the leader ahead by more than margin inliers while the challenger's
+    learned pairs are not decisive."""
+    if challenger.learned_inliers < floor:
+        return True
     if leader.verified_inliers is None or challenger.verified_inliers is None:
         return False
     if challenger.learned_inliers >= DECISIVE_INLIERS:
